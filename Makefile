@@ -1,0 +1,87 @@
+# vindex — build, test, benchmark. `make help` lists the targets.
+#
+# Layers (arrows point to what a layer may include):
+#   cli/  -> include/            the command uses only the public API
+#   src/  -> include/, format/   math and queries see bytes through format/'s headers
+#   format/ -> include/vindex.h  bytes on disk; libc + cJSON/xxHash/libcrypto only
+#   tests/ -> anything
+
+CC      ?= cc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+WARN    := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2 -Wundef -Wvla -Wno-unused-parameter
+CPPFLAGS += -Iinclude -D_GNU_SOURCE
+ALL_CFLAGS = -std=c11 $(WARN) -fPIC -pthread $(CFLAGS)
+LDLIBS  := -lcjson -lxxhash -lcrypto -llapacke -lopenblas -lzstd -lm -lpthread
+
+BUILD   ?= build
+FORMAT_SRC := $(wildcard format/*.c)
+SRC_SRC    := $(wildcard src/*.c)
+CLI_SRC    := $(wildcard cli/*.c)
+LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(FORMAT_SRC) $(SRC_SRC))
+CLI_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_BIN := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+
+.PHONY: all lib test bench bench-extract asan fuzz clean help tools
+all: $(BUILD)/libvindex.a $(BUILD)/libvindex.so $(BUILD)/vindex
+
+help:
+	@echo "make            build libvindex.a, libvindex.so and build/vindex"
+	@echo "make test       run every test (C unit tests, CLI tests, numpy differential tests, fuzz corpus replay)"
+	@echo "make bench      query-engine benchmark on a synthetic Qwen3-8B-shaped vindex"
+	@echo "make bench-extract  extraction benchmark on synthetic real-shape checkpoints"
+	@echo "make asan       the whole test suite under AddressSanitizer + UBSan"
+	@echo "make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60) with clang"
+	@echo "make clean      remove $(BUILD)/"
+
+$(BUILD)/%.o: %.c $(wildcard include/*.h format/*.h src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+# Kernels compiled for several ISAs and chosen at run time.
+$(BUILD)/src/kern_avx2.o: ALL_CFLAGS += -mavx2 -mfma -mf16c
+$(BUILD)/src/kern_avx512.o: ALL_CFLAGS += -mavx512f -mavx512bw -mavx512vl -mfma -mf16c
+
+$(BUILD)/libvindex.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libvindex.so: $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -shared -pthread -o $@ $^ $(LDLIBS)
+
+$(BUILD)/vindex: $(CLI_OBJ) $(BUILD)/libvindex.a
+	$(CC) $(LDFLAGS) -pthread -o $@ $(CLI_OBJ) $(BUILD)/libvindex.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libvindex.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Iformat -Isrc $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) $< -o $@ $(BUILD)/libvindex.a $(LDLIBS)
+
+$(BUILD)/tools/%: tools/%.c $(BUILD)/libvindex.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Iformat -Isrc $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) $< -o $@ $(BUILD)/libvindex.a $(LDLIBS)
+
+tools: $(TOOL_BIN)
+
+test: all $(TEST_BIN) $(TOOL_BIN)
+	@BUILD=$(BUILD) sh tests/run.sh
+
+bench: all $(TOOL_BIN)
+	@BUILD=$(BUILD) sh tools/bench.sh
+
+bench-extract: all $(TOOL_BIN)
+	@BUILD=$(BUILD) sh tools/bench-extract.sh
+
+asan:
+	$(MAKE) BUILD=build-asan CC=clang OPT=-O1 \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  LDFLAGS=-fsanitize=address,undefined test
+
+fuzz:
+	@BUILD=build-fuzz sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf build build-asan build-fuzz

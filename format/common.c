@@ -1,0 +1,311 @@
+/*
+ * common.c — implementation of the format layer's shared helpers (see common.h).
+ * Everything that touches a file descriptor for reading lives here, so the rules
+ * (fstat before mmap, read-only maps, size caps) are applied in one place.
+ */
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <xxhash.h>
+
+const char *vx_strerror(int code) {
+    switch (code) {
+    case VX_OK: return "success";
+    case VX_EIO: return "input/output error";
+    case VX_ENOMEM: return "out of memory";
+    case VX_EUSAGE: return "invalid argument";
+    case VX_ECORRUPT: return "corrupt or malformed input";
+    case VX_EUNSUPPORTED: return "unsupported input";
+    case VX_ENOTFOUND: return "not found";
+    case VX_EEXIST: return "output already exists";
+    case VX_EMISMATCH: return "verification failed";
+    default: return "unknown error";
+    }
+}
+
+int vx_fail(vx_err *e, int code, const char *fmt, ...) {
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+        e->code = code;
+    }
+    return code;
+}
+
+int vx_mul3_ok(uint64_t a, uint64_t b, uint64_t c, uint64_t *r) {
+    uint64_t t;
+    return vx_mul_ok(a, b, &t) && vx_mul_ok(t, c, r);
+}
+
+int vx_mul4_ok(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t *r) {
+    uint64_t t;
+    return vx_mul3_ok(a, b, c, &t) && vx_mul_ok(t, d, r);
+}
+
+int vx_map_file(vx_map *m, const char *path, vx_err *err) {
+    m->data = NULL;
+    m->size = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return vx_fail(err, VX_EIO, "%s: fstat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return vx_fail(err, VX_ECORRUPT, "%s: not a regular file", path);
+    }
+    if (st.st_size > 0) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) {
+            int e = errno;
+            close(fd);
+            return vx_fail(err, e == ENOMEM ? VX_ENOMEM : VX_EIO, "%s: mmap: %s", path, strerror(e));
+        }
+        m->data = p;
+        m->size = (size_t)st.st_size;
+    }
+    close(fd); /* the mapping keeps the inode alive */
+    return VX_OK;
+}
+
+void vx_unmap(vx_map *m) {
+    if (m && m->data) munmap((void *)m->data, m->size);
+    if (m) {
+        m->data = NULL;
+        m->size = 0;
+    }
+}
+
+int vx_read_file(char **buf, size_t *len, const char *path, size_t max, vx_err *err) {
+    *buf = NULL;
+    if (len) *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return vx_fail(err, VX_EIO, "%s: not a readable regular file", path);
+    }
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        return vx_fail(err, VX_ECORRUPT, "%s: %lld bytes, larger than the %zu-byte limit for this file", path,
+                       (long long)st.st_size, max);
+    }
+    size_t n = (size_t)st.st_size;
+    char *b = malloc(n + 1);
+    if (!b) {
+        close(fd);
+        return vx_fail(err, VX_ENOMEM, "%s: out of memory reading %zu bytes", path, n);
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, b + got, n - got, (off_t)got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            free(b);
+            close(fd);
+            return vx_fail(err, VX_EIO, "%s: read failed at byte %zu", path, got);
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    b[n] = 0;
+    *buf = b;
+    if (len) *len = n;
+    return VX_OK;
+}
+
+uint16_t vx_f32_to_f16(float f) {
+    union { float f; uint32_t u; } v = { f };
+    uint32_t x = v.u;
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u) /* Inf or NaN: keep NaN quiet with a payload bit */
+        return sign | 0x7c00u | (ax > 0x7f800000u ? 0x0200u | ((ax >> 13) & 0x3ffu) : 0);
+    if (ax >= 0x477ff000u) /* rounds to >= 65520: overflow to Inf */
+        return sign | 0x7c00u;
+    if (ax < 0x38800000u) { /* below 2^-14: f16 subnormal or zero */
+        if (ax < 0x33000000u) return sign; /* < 2^-25 rounds to zero (2^-25 itself ties to even 0) */
+        uint32_t e = ax >> 23, m = (ax & 0x7fffffu) | 0x800000u;
+        int shift = (int)(126 - e) + 14; /* value = m * 2^(e-150); f16 unit = 2^-24 */
+        uint32_t q = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (q & 1))) q++;
+        return sign | (uint16_t)q;
+    }
+    uint32_t e = (ax >> 23) - 127 + 15, m = ax & 0x7fffffu;
+    uint32_t h = (e << 10) | (m >> 13), rem = m & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) h++; /* carry into exponent is correct */
+    return sign | (uint16_t)h;
+}
+
+float vx_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff, u;
+    if (e == 0) {
+        if (m == 0) u = sign;
+        else { /* subnormal: normalise */
+            e = 127 - 15 + 1;
+            while (!(m & 0x400)) { m <<= 1; e--; }
+            u = sign | (e << 23) | ((m & 0x3ff) << 13);
+        }
+    } else if (e == 31) u = sign | 0x7f800000u | (m << 13);
+    else u = sign | ((e + 127 - 15) << 23) | (m << 13);
+    union { uint32_t u; float f; } v = { u };
+    return v.f;
+}
+
+void vx_hex(char *out, const uint8_t *b, size_t n) {
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) { out[2 * i] = d[b[i] >> 4]; out[2 * i + 1] = d[b[i] & 15]; }
+    out[2 * n] = 0;
+}
+
+void vx_sha256(uint8_t out[32], const void *data, size_t len) {
+    unsigned int n = 32;
+    EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+}
+
+#define VX_IO_CHUNK (4u << 20)
+
+int vx_sha256_file(char out[65], uint64_t *size, const char *path, vx_err *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", path, strerror(errno));
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    unsigned char *buf = malloc(VX_IO_CHUNK);
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!buf || !c) {
+        free(buf);
+        EVP_MD_CTX_free(c);
+        close(fd);
+        return vx_fail(err, VX_ENOMEM, "%s: out of memory", path);
+    }
+    EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+    uint64_t total = 0;
+    int rc = VX_OK;
+    for (;;) {
+        ssize_t r = read(fd, buf, VX_IO_CHUNK);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) { rc = vx_fail(err, VX_EIO, "%s: read: %s", path, strerror(errno)); break; }
+        if (r == 0) break;
+        EVP_DigestUpdate(c, buf, (size_t)r);
+        total += (uint64_t)r;
+    }
+    uint8_t md[32];
+    unsigned int n = 32;
+    EVP_DigestFinal_ex(c, md, &n);
+    EVP_MD_CTX_free(c);
+    free(buf);
+    close(fd);
+    if (rc == VX_OK) {
+        vx_hex(out, md, 32);
+        if (size) *size = total;
+    }
+    return rc;
+}
+
+int vx_xxh3_file(char out[17], const char *path, vx_err *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char *buf = malloc(VX_IO_CHUNK);
+    XXH3_state_t *s = XXH3_createState();
+    if (!buf || !s) {
+        free(buf);
+        XXH3_freeState(s);
+        close(fd);
+        return vx_fail(err, VX_ENOMEM, "%s: out of memory", path);
+    }
+    XXH3_64bits_reset(s);
+    int rc = VX_OK;
+    for (;;) {
+        ssize_t r = read(fd, buf, VX_IO_CHUNK);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) { rc = vx_fail(err, VX_EIO, "%s: read: %s", path, strerror(errno)); break; }
+        if (r == 0) break;
+        XXH3_64bits_update(s, buf, (size_t)r);
+    }
+    XXH64_canonical_t can;
+    XXH64_canonicalFromHash(&can, XXH3_64bits_digest(s));
+    XXH3_freeState(s);
+    free(buf);
+    close(fd);
+    if (rc == VX_OK) vx_hex(out, can.digest, 8);
+    return rc;
+}
+
+char *vx_path(const char *dir, const char *name) {
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = malloc(a + b + 2);
+    if (!p) return NULL;
+    memcpy(p, dir, a);
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+    return p;
+}
+
+int vx_write_all(int fd, const void *buf, size_t len, const char *what, vx_err *err) {
+    const char *p = buf;
+    while (len) {
+        ssize_t w = write(fd, p, len > (1u << 30) ? (1u << 30) : len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return vx_fail(err, VX_EIO, "%s: write: %s", what, strerror(errno));
+        p += w;
+        len -= (size_t)w;
+    }
+    return VX_OK;
+}
+
+int vx_write_small(const char *dir, const char *name, const void *buf, size_t len, vx_err *err) {
+    char *path = vx_path(dir, name);
+    if (!path) return vx_fail(err, VX_ENOMEM, "%s: out of memory", name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int rc = vx_fail(err, VX_EIO, "%s: cannot create: %s", path, strerror(errno));
+        free(path);
+        return rc;
+    }
+    int rc = vx_write_all(fd, buf, len, path, err);
+    if (rc == VX_OK && fsync(fd) != 0) rc = vx_fail(err, VX_EIO, "%s: fsync: %s", path, strerror(errno));
+    if (close(fd) != 0 && rc == VX_OK) rc = vx_fail(err, VX_EIO, "%s: close: %s", path, strerror(errno));
+    free(path);
+    return rc;
+}
+
+int vx_fsync_dir(const char *dir, vx_err *err) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return vx_fail(err, VX_EIO, "%s: cannot open directory: %s", dir, strerror(errno));
+    int rc = fsync(fd) == 0 ? VX_OK : vx_fail(err, VX_EIO, "%s: fsync: %s", dir, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+int vx_remove_tree(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : -1;
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) != 0) rc = -1;
+    }
+    closedir(d);
+    if (rmdir(dir) != 0) rc = -1;
+    return rc;
+}

@@ -1,0 +1,163 @@
+/*
+ * vindex.h — public API of libvindex: build, open, inspect and verify a vindex.
+ *
+ * A vindex is a directory of little-endian files (see spec/vindex-format.md) that
+ * describes what a transformer's MLP weights encode: per layer the top-F singular
+ * directions of the gate (input) and down (output) matrices, f16 token embeddings,
+ * norm weights, per-direction vocabulary projections and a token table.
+ *
+ * Conventions (after LMDB and libgit2):
+ *  - every fallible call returns int: 0 on success, a negative VX_E* code on failure;
+ *  - every fallible call takes a `vx_err *` (may be NULL) that receives the code and a
+ *    one-line message naming the file, the place and what was expected;
+ *  - out-parameters come first; a `T **out` result is owned by the caller and released
+ *    with the matching free/close; a returned `const T *` is borrowed and valid until
+ *    the handle it came from is closed;
+ *  - destructors accept NULL; no call exits or aborts on bad input or low memory.
+ */
+#ifndef VINDEX_H
+#define VINDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VX_VERSION_STRING "0.1.0"
+
+/* Error codes. Pinned values: scripts and tests may rely on them. */
+enum {
+    VX_OK = 0,
+    VX_EIO = -1,          /* a system call failed (open, read, write, mmap, rename) */
+    VX_ENOMEM = -2,       /* allocation failed */
+    VX_EUSAGE = -3,       /* invalid argument or option from the caller */
+    VX_ECORRUPT = -4,     /* input bytes violate their format */
+    VX_EUNSUPPORTED = -5, /* well-formed input this version cannot handle */
+    VX_ENOTFOUND = -6,    /* a file, tensor, token or feature does not exist */
+    VX_EEXIST = -7,       /* output exists and overwriting was not requested */
+    VX_EMISMATCH = -8     /* verification found a difference */
+};
+
+typedef struct vx_err {
+    int code;        /* last error code, VX_OK when none */
+    char msg[1024];  /* "file: place: what was expected", NUL-terminated */
+} vx_err;
+
+/* Static description of an error code ("corrupt input", ...). Never NULL. */
+const char *vx_strerror(int code);
+
+/* ---------------------------------------------------------------- extraction */
+
+typedef struct vx_progress {
+    const char *phase;   /* "read", "svd", "project", "write", "hash" */
+    int layer;           /* current layer, -1 when not per layer */
+    int num_layers;
+    uint64_t done;       /* units of work done in this phase */
+    uint64_t total;      /* units of work in this phase */
+} vx_progress;
+
+typedef struct vx_extract_opts {
+    const char *src;        /* checkpoint directory, or Hub repo id "org/name" */
+    const char *revision;   /* Hub revision (ref name or commit); NULL = "main" */
+    const char *out;        /* output directory */
+    int features;           /* F: directions kept per layer and kind; default 128 */
+    int top_k;              /* K: vocabulary projections kept per sign; default 16 */
+    int force;              /* replace an existing OUT (only by the final rename) */
+    int threads;            /* worker threads; 0 = number of online CPUs */
+    /* Called from the extracting thread; may be NULL. */
+    void (*progress)(void *ctx, const vx_progress *p);
+    /* Warnings ("--features capped at rank 96"); may be NULL. */
+    void (*warn)(void *ctx, const char *msg);
+    void *ctx;
+} vx_extract_opts;
+
+/* Fill `o` with defaults (features 128, top_k 16, everything else 0/NULL). */
+void vx_extract_opts_init(vx_extract_opts *o);
+
+/*
+ * Build a vindex at o->out from the checkpoint o->src. The checkpoint is mapped, not
+ * read whole. Output is written into a temporary directory beside o->out, fsynced and
+ * renamed into place; on failure nothing is left at o->out and a previous vindex there
+ * is untouched. Errors: VX_EUSAGE, VX_EEXIST, VX_ENOTFOUND, VX_ECORRUPT,
+ * VX_EUNSUPPORTED, VX_EIO, VX_ENOMEM.
+ */
+int vx_extract(const vx_extract_opts *o, vx_err *err);
+
+/* ------------------------------------------------------------- open / inspect */
+
+/* An open vindex: every file validated against index.json and mapped read-only. */
+typedef struct vx_index vx_index;
+
+typedef struct vx_info {
+    uint32_t num_layers;    /* L */
+    uint32_t num_feats;     /* F */
+    uint32_t hidden_size;   /* H */
+    uint32_t vocab_size;    /* V: rows of embeddings.bin */
+    uint32_t intermediate_size;
+    uint32_t top_k;         /* K of down_meta.bin */
+    float embed_scale;      /* multiply embeddings by this at run time (Gemma: sqrt(H)) */
+    float norm_offset;      /* already added to norms.bin values (Gemma: 1) */
+    int tied_embeddings;
+    const char *model_type;     /* config.json model_type, e.g. "qwen3" */
+    const char *architecture;   /* e.g. "Qwen3ForCausalLM" */
+    const char *dtype;          /* source checkpoint dtype, e.g. "bfloat16" */
+    const char *path;           /* directory the vindex was opened from */
+} vx_info;
+
+/*
+ * Open the vindex in directory `dir`. Parses index.json, checks every file's size
+ * against it before mapping (so a truncated file is an error, never SIGBUS), and
+ * validates the headers of down_meta.bin and vocab.bin. Hashes are not checked here
+ * (see vx_verify). Errors: VX_ENOTFOUND, VX_ECORRUPT, VX_EUNSUPPORTED, VX_EIO, VX_ENOMEM.
+ */
+int vx_open(vx_index **out, const char *dir, vx_err *err);
+
+/* Unmap and free. Accepts NULL. Every pointer borrowed from `vx` becomes invalid. */
+void vx_close(vx_index *vx);
+
+/* Borrowed; valid until vx_close. */
+const vx_info *vx_get_info(const vx_index *vx);
+
+/* Kinds of feature direction. */
+typedef enum { VX_GATE = 0, VX_DOWN = 1 } vx_kind;
+
+/* Borrowed views into the map, valid until vx_close. Values are IEEE binary16 bits. */
+const uint16_t *vx_features(const vx_index *vx, vx_kind kind); /* [L][F][H] f16 */
+const uint16_t *vx_embeddings(const vx_index *vx);             /* [V][H] f16 */
+/* Singular values of layer `layer`, descending: [F] f32. NULL if out of range. */
+const float *vx_sigma(const vx_index *vx, vx_kind kind, uint32_t layer);
+
+/* One vocabulary projection entry of down_meta.bin. */
+typedef struct vx_proj { uint32_t token_id; float value; } vx_proj;
+/*
+ * Top-K most positive (`pos`) and most negative (`neg`) projections of feature
+ * (layer, feat, kind); each array holds vx_get_info()->top_k entries, sorted by
+ * decreasing |value|. Borrowed from the map. Errors: VX_ENOTFOUND (out of range).
+ */
+int vx_feature_proj(const vx_proj **pos, const vx_proj **neg, const vx_index *vx,
+                    uint32_t layer, uint32_t feat, vx_kind kind, vx_err *err);
+
+/* Token strings. `raw` is the vocabulary form (ĠParis), `text` the readable UTF-8
+ * form (" Paris"). Borrowed from the map, NOT NUL-terminated; lengths in bytes.
+ * Errors: VX_ENOTFOUND when id >= vocab_size. */
+int vx_token_str(const char **raw, size_t *raw_len, const char **text, size_t *text_len,
+                 const vx_index *vx, uint32_t id, vx_err *err);
+
+/* -------------------------------------------------------------------- verify */
+
+/*
+ * Check a vindex completely: every file's SHA-256 against SHA256SUMS (both cores),
+ * SHA256SUMS covering exactly the files present, and all structure (sizes vs shapes,
+ * headers, tables, xxh3 in index.json, NaN/Inf counts). `report(ctx, line)` is called
+ * once per problem with "FILE: problem". Returns 0 when all holds, VX_EMISMATCH when
+ * problems were reported (count in *problems), other codes when the check could not run.
+ */
+int vx_verify(const char *dir, int threads, void (*report)(void *ctx, const char *line),
+              void *ctx, int *problems, vx_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VINDEX_H */
