@@ -3,7 +3,6 @@
  * Everything that touches a file descriptor for reading lives here, so the rules
  * (fstat before mmap, read-only maps, size caps) are applied in one place.
  */
-#define _GNU_SOURCE
 #include "common.h"
 
 #include <dirent.h>
@@ -85,7 +84,7 @@ int vx_map_file(vx_map *m, const char *path, vx_err *err) {
 }
 
 void vx_unmap(vx_map *m) {
-    if (m && m->data) munmap((void *)m->data, m->size);
+    if (m && m->data) munmap((void *)(uintptr_t)m->data, m->size);
     if (m) {
         m->data = NULL;
         m->size = 0;

@@ -100,6 +100,8 @@ typedef struct vx_info {
     float embed_scale;      /* multiply embeddings by this at run time (Gemma: sqrt(H)) */
     float norm_offset;      /* already added to norms.bin values (Gemma: 1) */
     int tied_embeddings;
+    uint64_t embed_clamped;     /* embedding values clamped to the f16 range at extraction */
+    const char *model;          /* source repo id or path as given to extract */
     const char *model_type;     /* config.json model_type, e.g. "qwen3" */
     const char *architecture;   /* e.g. "Qwen3ForCausalLM" */
     const char *dtype;          /* source checkpoint dtype, e.g. "bfloat16" */

@@ -1,0 +1,27 @@
+/*
+ * outfile.h — a file being written into a vindex's temporary directory. Bytes are hashed
+ * (SHA-256 and XXH3-64) as they are written so nothing is read back; close fsyncs.
+ */
+#ifndef VX_FORMAT_OUTFILE_H
+#define VX_FORMAT_OUTFILE_H
+#include "common.h"
+
+typedef struct vx_outfile {
+    int fd;
+    char *path;
+    const char *name;
+    uint64_t bytes;
+    void *sha;        /* EVP_MD_CTX */
+    void *xxh;        /* XXH3_state_t */
+    char sha256[65];  /* set by close */
+    char xxh3[17];    /* set by close */
+} vx_outfile;
+
+/* Create `dir/name` exclusively. Errors: VX_EIO, VX_ENOMEM. */
+int vx_out_open(vx_outfile *f, const char *dir, const char *name, vx_err *err);
+int vx_out_write(vx_outfile *f, const void *buf, size_t len, vx_err *err);
+/* fsync, close, finish the digests. Safe to call on a failed or closed file. */
+int vx_out_close(vx_outfile *f, vx_err *err);
+/* Write a whole small file in one call; digests in f after return. */
+int vx_out_file(vx_outfile *f, const char *dir, const char *name, const void *buf, size_t len, vx_err *err);
+#endif

@@ -1,0 +1,487 @@
+/*
+ * vxmeta.c — index.json, the down_meta.bin header and SHA256SUMS (see vxmeta.h).
+ * Every number read from these files is range-checked before it is used in a size;
+ * requirement numbers (R-I3, ...) refer to spec/vindex-format.md.
+ */
+#include "vxmeta.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+/* Sorted by byte value, so SHA256SUMS is deterministic; SHA256SUMS itself last. */
+const char *const vx_file_names[] = {
+    "down_features.bin", "down_meta.bin", "embeddings.bin", "gate_vectors.bin", "index.json",
+    "manifest.json", "norms.bin", "tokenizer.json", "vocab.bin", "SHA256SUMS", NULL,
+};
+
+uint64_t vx_meta_features_bytes(const vx_meta *m) {
+    return (uint64_t)m->num_layers * m->num_feats * m->hidden_size * 2;
+}
+uint64_t vx_meta_embeddings_bytes(const vx_meta *m) { return (uint64_t)m->vocab_size * m->hidden_size * 2; }
+uint64_t vx_meta_down_meta_bytes(const vx_meta *m) {
+    return VX_DM_HEADER + (uint64_t)m->num_layers * 2 * m->num_feats * 16 * m->down_top_k;
+}
+
+const vx_file_meta *vx_meta_file(const vx_meta *m, const char *name) {
+    for (size_t i = 0; i < m->n_files; i++)
+        if (!strcmp(m->files[i].name, name)) return &m->files[i];
+    return NULL;
+}
+
+void vx_meta_free(vx_meta *m) {
+    if (!m) return;
+    if (m->layers)
+        for (uint32_t i = 0; i < m->num_layers; i++) { free(m->layers[i].gate_sigma); free(m->layers[i].down_sigma); }
+    free(m->layers);
+    for (size_t i = 0; i < m->n_norms; i++) free(m->norms[i].name);
+    free(m->norms);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- reading helpers: each returns 0 or records an error naming the key ---- */
+
+static int get_u64(uint64_t *out, const cJSON *obj, const char *key, uint64_t lo, uint64_t hi,
+                   const char *fname, vx_err *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(v))
+        return vx_fail(err, VX_ECORRUPT, "%s: \"%s\": missing or not a number", fname, key);
+    double d = v->valuedouble;
+    if (!(d >= (double)lo && d <= (double)hi) || d != floor(d))
+        return vx_fail(err, VX_ECORRUPT, "%s: \"%s\": %.17g is not an integer in [%llu, %llu]", fname, key, d,
+                       (unsigned long long)lo, (unsigned long long)hi);
+    *out = (uint64_t)d;
+    return VX_OK;
+}
+
+static int get_u32(uint32_t *out, const cJSON *obj, const char *key, uint32_t lo, uint32_t hi, const char *fname,
+                   vx_err *err) {
+    uint64_t v;
+    int rc = get_u64(&v, obj, key, lo, hi, fname, err);
+    if (rc == VX_OK) *out = (uint32_t)v;
+    return rc;
+}
+
+static int get_f32(float *out, const cJSON *obj, const char *key, const char *fname, vx_err *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || fabs(v->valuedouble) > 1e30)
+        return vx_fail(err, VX_ECORRUPT, "%s: \"%s\": missing or not a finite number", fname, key);
+    *out = (float)v->valuedouble;
+    return VX_OK;
+}
+
+static int get_str(char *out, size_t cap, const cJSON *obj, const char *key, const char *fname, vx_err *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsString(v) || strlen(v->valuestring) >= cap)
+        return vx_fail(err, VX_ECORRUPT, "%s: \"%s\": missing, not a string, or longer than %zu bytes", fname, key,
+                       cap - 1);
+    memcpy(out, v->valuestring, strlen(v->valuestring) + 1);
+    return VX_OK;
+}
+
+static int get_sigma(float **out, const cJSON *layer, const char *key, uint32_t li, uint32_t F, const char *fname,
+                     vx_err *err) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(layer, key);
+    if (!cJSON_IsArray(a) || (uint32_t)cJSON_GetArraySize(a) != F)
+        return vx_fail(err, VX_ECORRUPT, "%s: layers[%u].%s: expected an array of %u numbers", fname, li, key, F);
+    float *s = malloc(sizeof(float) * (F ? F : 1));
+    if (!s) return vx_fail(err, VX_ENOMEM, "%s: out of memory", fname);
+    uint32_t i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a) {
+        /* R-I7: singular values are finite, non-negative and descending. */
+        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || e->valuedouble < 0 ||
+            (i > 0 && (float)e->valuedouble > s[i - 1])) {
+            free(s);
+            return vx_fail(err, VX_ECORRUPT, "%s: layers[%u].%s[%u]: expected a finite value >= 0, <= the previous",
+                           fname, li, key, i);
+        }
+        s[i++] = (float)e->valuedouble;
+    }
+    *out = s;
+    return VX_OK;
+}
+
+static int parse_files(vx_meta *m, const cJSON *root, const char *fname, vx_err *err) {
+    const cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
+    if (!cJSON_IsObject(files)) return vx_fail(err, VX_ECORRUPT, "%s: \"files\": missing or not an object", fname);
+    const cJSON *f;
+    cJSON_ArrayForEach(f, files) {
+        if (m->n_files >= sizeof m->files / sizeof m->files[0])
+            return vx_fail(err, VX_ECORRUPT, "%s: \"files\": more entries than the format defines", fname);
+        vx_file_meta *fm = &m->files[m->n_files];
+        memset(fm, 0, sizeof *fm);
+        if (!f->string || strlen(f->string) >= sizeof fm->name || !cJSON_IsObject(f))
+            return vx_fail(err, VX_ECORRUPT, "%s: \"files\": bad entry", fname);
+        int known = 0;
+        for (int i = 0; vx_file_names[i]; i++) known |= !strcmp(vx_file_names[i], f->string);
+        if (!known || vx_meta_file(m, f->string))
+            return vx_fail(err, VX_ECORRUPT, "%s: \"files\": unknown or repeated file \"%s\"", fname, f->string);
+        strcpy(fm->name, f->string);
+        int rc = get_u64(&fm->bytes, f, "bytes", 0, 1ull << 50, fname, err);
+        if (rc) return rc;
+        if ((rc = get_str(fm->dtype, sizeof fm->dtype, f, "dtype", fname, err))) return rc;
+        const cJSON *shape = cJSON_GetObjectItemCaseSensitive(f, "shape");
+        if (cJSON_IsArray(shape)) {
+            if (cJSON_GetArraySize(shape) > 4)
+                return vx_fail(err, VX_ECORRUPT, "%s: files.%s.shape: more than 4 dimensions", fname, fm->name);
+            const cJSON *d;
+            cJSON_ArrayForEach(d, shape) {
+                if (!cJSON_IsNumber(d) || d->valuedouble < 0 || d->valuedouble > 1e15 ||
+                    d->valuedouble != floor(d->valuedouble))
+                    return vx_fail(err, VX_ECORRUPT, "%s: files.%s.shape: bad dimension", fname, fm->name);
+                fm->shape[fm->ndim++] = (uint64_t)d->valuedouble;
+            }
+        }
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(f, "xxh3");
+        if (x) {
+            if (!cJSON_IsString(x) || strlen(x->valuestring) != 16 || strspn(x->valuestring, "0123456789abcdef") != 16)
+                return vx_fail(err, VX_ECORRUPT, "%s: files.%s.xxh3: expected 16 lowercase hex digits", fname, fm->name);
+            strcpy(fm->xxh3, x->valuestring);
+        }
+        m->n_files++;
+    }
+    return VX_OK;
+}
+
+/* R-I9: the sizes the file table records must be the sizes the shapes imply. */
+static int check_file(const vx_meta *m, const char *name, uint64_t bytes, const char *fname, vx_err *err) {
+    const vx_file_meta *f = vx_meta_file(m, name);
+    if (!f) return vx_fail(err, VX_ECORRUPT, "%s: \"files\": no entry for %s", fname, name);
+    if (f->bytes != bytes)
+        return vx_fail(err, VX_ECORRUPT, "%s: files.%s.bytes = %llu, but the shapes imply %llu", fname, name,
+                       (unsigned long long)f->bytes, (unsigned long long)bytes);
+    return VX_OK;
+}
+
+int vx_meta_parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname, vx_err *err) {
+    memset(m, 0, sizeof *m);
+    if (len > VX_MAX_INDEX_JSON) return vx_fail(err, VX_ECORRUPT, "%s: %zu bytes, larger than the limit", fname, len);
+    cJSON *root = cJSON_ParseWithLengthOpts((const char *)buf, len, NULL, 0);
+    if (!root) return vx_fail(err, VX_ECORRUPT, "%s: not valid JSON", fname);
+    int rc = VX_OK;
+    if (!cJSON_IsObject(root)) { rc = vx_fail(err, VX_ECORRUPT, "%s: top level is not an object", fname); goto out; }
+    /* R-I1: a version this reader knows. */
+    if ((rc = get_u32(&m->version, root, "version", 0, 0xffffffffu, fname, err))) goto out;
+    if (m->version != VX_INDEX_VERSION) {
+        rc = vx_fail(err, VX_EUNSUPPORTED, "%s: \"version\" %u, this reader knows %u", fname, m->version, VX_INDEX_VERSION);
+        goto out;
+    }
+    /* R-I2: dimensions within the format's limits, so every product below fits in 64 bits. */
+    if ((rc = get_u32(&m->num_layers, root, "num_layers", 1, VX_MAX_LAYERS, fname, err)) ||
+        (rc = get_u32(&m->num_feats, root, "num_feats", 1, VX_MAX_FEATS, fname, err)) ||
+        (rc = get_u32(&m->hidden_size, root, "hidden_size", 1, VX_MAX_HIDDEN, fname, err)) ||
+        (rc = get_u32(&m->intermediate_size, root, "intermediate_size", 1, 0x7fffffffu, fname, err)) ||
+        (rc = get_u32(&m->vocab_size, root, "vocab_size", 1, VX_MAX_VOCAB, fname, err)) ||
+        (rc = get_u32(&m->down_top_k, root, "down_top_k", 1, VX_MAX_TOPK, fname, err)))
+        goto out;
+    if (m->num_feats > m->hidden_size) {
+        rc = vx_fail(err, VX_ECORRUPT, "%s: num_feats %u exceeds hidden_size %u", fname, m->num_feats, m->hidden_size);
+        goto out;
+    }
+    if (m->down_top_k > m->vocab_size) {
+        rc = vx_fail(err, VX_ECORRUPT, "%s: down_top_k %u exceeds vocab_size %u", fname, m->down_top_k, m->vocab_size);
+        goto out;
+    }
+    if ((rc = get_str(m->model, sizeof m->model, root, "model", fname, err)) ||
+        (rc = get_str(m->model_type, sizeof m->model_type, root, "model_type", fname, err)) ||
+        (rc = get_str(m->architecture, sizeof m->architecture, root, "architecture", fname, err)) ||
+        (rc = get_str(m->source_dtype, sizeof m->source_dtype, root, "source_dtype", fname, err)) ||
+        (rc = get_f32(&m->embed_scale, root, "embed_scale", fname, err)) ||
+        (rc = get_f32(&m->norm_offset, root, "norm_offset", fname, err)))
+        goto out;
+    char dtype[8];
+    if ((rc = get_str(dtype, sizeof dtype, root, "dtype", fname, err))) goto out;
+    if (strcmp(dtype, "f16")) {
+        rc = vx_fail(err, VX_EUNSUPPORTED, "%s: \"dtype\" \"%s\", expected \"f16\"", fname, dtype);
+        goto out;
+    }
+    const cJSON *tied = cJSON_GetObjectItemCaseSensitive(root, "tied_embeddings");
+    if (!cJSON_IsBool(tied)) { rc = vx_fail(err, VX_ECORRUPT, "%s: \"tied_embeddings\": expected true or false", fname); goto out; }
+    m->tied_embeddings = cJSON_IsTrue(tied);
+    const cJSON *cl = cJSON_GetObjectItemCaseSensitive(root, "embeddings_clamped");
+    if (cl && (rc = get_u64(&m->embed_clamped, root, "embeddings_clamped", 0, 1ull << 50, fname, err))) goto out;
+
+    /* R-I4..R-I6: the per-layer table. */
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
+    if (!cJSON_IsArray(layers) || (uint32_t)cJSON_GetArraySize(layers) != m->num_layers) {
+        rc = vx_fail(err, VX_ECORRUPT, "%s: \"layers\": expected an array of num_layers = %u entries", fname,
+                     m->num_layers);
+        goto out;
+    }
+    m->layers = calloc(m->num_layers, sizeof *m->layers);
+    if (!m->layers) { rc = vx_fail(err, VX_ENOMEM, "%s: out of memory", fname); goto out; }
+    uint64_t per_layer = (uint64_t)m->num_feats * m->hidden_size * 2;
+    uint32_t i = 0;
+    const cJSON *l;
+    cJSON_ArrayForEach(l, layers) {
+        vx_layer_meta *lm = &m->layers[i];
+        if (!cJSON_IsObject(l)) { rc = vx_fail(err, VX_ECORRUPT, "%s: layers[%u]: not an object", fname, i); goto out; }
+        if ((rc = get_u32(&lm->layer, l, "layer", 0, 0xffffffffu, fname, err)) ||
+            (rc = get_u32(&lm->num_features, l, "num_features", 0, 0xffffffffu, fname, err)) ||
+            (rc = get_u64(&lm->offset, l, "offset", 0, 1ull << 52, fname, err)) ||
+            (rc = get_u64(&lm->length, l, "length", 0, 1ull << 52, fname, err)))
+            goto out;
+        if (lm->layer != i || lm->num_features != m->num_feats || lm->offset != i * per_layer || lm->length != per_layer) {
+            rc = vx_fail(err, VX_ECORRUPT,
+                         "%s: layers[%u]: expected layer %u, num_features %u, offset %llu, length %llu; found %u, %u, "
+                         "%llu, %llu",
+                         fname, i, i, m->num_feats, (unsigned long long)(i * per_layer), (unsigned long long)per_layer,
+                         lm->layer, lm->num_features, (unsigned long long)lm->offset, (unsigned long long)lm->length);
+            goto out;
+        }
+        const cJSON *ne = cJSON_GetObjectItemCaseSensitive(l, "num_experts");
+        if (ne && (rc = get_u32(&lm->num_experts, l, "num_experts", 0, 1u << 20, fname, err))) goto out;
+        if ((rc = get_sigma(&lm->gate_sigma, l, "gate_sigma", i, m->num_feats, fname, err)) ||
+            (rc = get_sigma(&lm->down_sigma, l, "down_sigma", i, m->num_feats, fname, err)))
+            goto out;
+        i++;
+    }
+
+    /* R-I8: norms tile norms.bin in order, each a whole number of f32 inside it. */
+    if ((rc = get_u64(&m->norms_bytes, root, "norms_bytes", 0, 1ull << 40, fname, err))) goto out;
+    const cJSON *norms = cJSON_GetObjectItemCaseSensitive(root, "norms");
+    if (!cJSON_IsArray(norms) || cJSON_GetArraySize(norms) > 64 * (int)m->num_layers + 64) {
+        rc = vx_fail(err, VX_ECORRUPT, "%s: \"norms\": expected an array of at most %u entries", fname,
+                     64 * m->num_layers + 64);
+        goto out;
+    }
+    m->norms = calloc((size_t)cJSON_GetArraySize(norms) + 1, sizeof *m->norms);
+    if (!m->norms) { rc = vx_fail(err, VX_ENOMEM, "%s: out of memory", fname); goto out; }
+    uint64_t next = 0;
+    const cJSON *n;
+    cJSON_ArrayForEach(n, norms) {
+        vx_norm_meta *nm = &m->norms[m->n_norms];
+        char name[128];
+        uint64_t layer;
+        if (!cJSON_IsObject(n) || (rc = get_str(name, sizeof name, n, "name", fname, err)) ||
+            (rc = get_u64(&nm->offset, n, "offset", 0, 1ull << 40, fname, err)) ||
+            (rc = get_u64(&nm->count, n, "count", 1, VX_MAX_HIDDEN, fname, err))) {
+            if (!rc) rc = vx_fail(err, VX_ECORRUPT, "%s: norms[%zu]: not an object", fname, m->n_norms);
+            goto out;
+        }
+        const cJSON *lj = cJSON_GetObjectItemCaseSensitive(n, "layer");
+        if (cJSON_IsNull(lj)) nm->layer = -1;
+        else if ((rc = get_u64(&layer, n, "layer", 0, m->num_layers - 1, fname, err))) goto out;
+        else nm->layer = (int32_t)layer;
+        if (nm->offset != next || nm->count * 4 > m->norms_bytes - next) {
+            rc = vx_fail(err, VX_ECORRUPT, "%s: norms[%zu] \"%s\": offset %llu count %llu does not follow at %llu inside %llu bytes",
+                         fname, m->n_norms, name, (unsigned long long)nm->offset, (unsigned long long)nm->count,
+                         (unsigned long long)next, (unsigned long long)m->norms_bytes);
+            goto out;
+        }
+        next = nm->offset + nm->count * 4;
+        if (!(nm->name = strdup(name))) { rc = vx_fail(err, VX_ENOMEM, "%s: out of memory", fname); goto out; }
+        m->n_norms++;
+    }
+    if (next != m->norms_bytes) {
+        rc = vx_fail(err, VX_ECORRUPT, "%s: norms cover %llu bytes, norms_bytes says %llu", fname,
+                     (unsigned long long)next, (unsigned long long)m->norms_bytes);
+        goto out;
+    }
+
+    if ((rc = parse_files(m, root, fname, err))) goto out;
+    if ((rc = check_file(m, "gate_vectors.bin", vx_meta_features_bytes(m), fname, err)) ||
+        (rc = check_file(m, "down_features.bin", vx_meta_features_bytes(m), fname, err)) ||
+        (rc = check_file(m, "embeddings.bin", vx_meta_embeddings_bytes(m), fname, err)) ||
+        (rc = check_file(m, "down_meta.bin", vx_meta_down_meta_bytes(m), fname, err)) ||
+        (rc = check_file(m, "norms.bin", m->norms_bytes, fname, err)))
+        goto out;
+    if (!vx_meta_file(m, "vocab.bin") || !vx_meta_file(m, "tokenizer.json")) {
+        rc = vx_fail(err, VX_ECORRUPT, "%s: \"files\": vocab.bin and tokenizer.json must be listed", fname);
+        goto out;
+    }
+out:
+    cJSON_Delete(root);
+    if (rc) vx_meta_free(m);
+    return rc;
+}
+
+static cJSON *shape_json(const uint64_t *s, int n) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s[i]));
+    return a;
+}
+
+static cJSON *sigma_json(const float *s, uint32_t n) {
+    cJSON *a = cJSON_CreateArray();
+    /* %.9g round-trips a float exactly. */
+    for (uint32_t i = 0; i < n; i++) {
+        char b[32];
+        snprintf(b, sizeof b, "%.9g", (double)s[i]);
+        cJSON_AddItemToArray(a, cJSON_CreateRaw(b));
+    }
+    return a;
+}
+
+char *vx_meta_write(const vx_meta *m) {
+    cJSON *r = cJSON_CreateObject();
+    if (!r) return NULL;
+    cJSON_AddNumberToObject(r, "version", m->version);
+    cJSON_AddStringToObject(r, "format", "vindex");
+    cJSON_AddStringToObject(r, "model", m->model);
+    cJSON_AddStringToObject(r, "family", m->model_type);
+    cJSON_AddStringToObject(r, "model_type", m->model_type);
+    cJSON_AddStringToObject(r, "architecture", m->architecture);
+    cJSON_AddNumberToObject(r, "num_layers", m->num_layers);
+    cJSON_AddNumberToObject(r, "num_feats", m->num_feats);
+    cJSON_AddNumberToObject(r, "hidden_size", m->hidden_size);
+    cJSON_AddNumberToObject(r, "intermediate_size", m->intermediate_size);
+    cJSON_AddNumberToObject(r, "vocab_size", m->vocab_size);
+    cJSON_AddStringToObject(r, "dtype", "f16");
+    cJSON_AddStringToObject(r, "source_dtype", m->source_dtype);
+    char b[32];
+    snprintf(b, sizeof b, "%.9g", (double)m->embed_scale);
+    cJSON_AddRawToObject(r, "embed_scale", b);
+    snprintf(b, sizeof b, "%.9g", (double)m->norm_offset);
+    cJSON_AddRawToObject(r, "norm_offset", b);
+    cJSON_AddBoolToObject(r, "tied_embeddings", m->tied_embeddings);
+    cJSON_AddNumberToObject(r, "down_top_k", m->down_top_k);
+    cJSON_AddNumberToObject(r, "embeddings_clamped", (double)m->embed_clamped);
+    cJSON_AddStringToObject(r, "extract_level", "browse");
+    cJSON *layers = cJSON_AddArrayToObject(r, "layers");
+    for (uint32_t i = 0; i < m->num_layers; i++) {
+        const vx_layer_meta *l = &m->layers[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "layer", l->layer);
+        cJSON_AddNumberToObject(o, "num_features", l->num_features);
+        cJSON_AddNumberToObject(o, "offset", (double)l->offset);
+        cJSON_AddNumberToObject(o, "length", (double)l->length);
+        if (l->num_experts) cJSON_AddNumberToObject(o, "num_experts", l->num_experts);
+        cJSON_AddItemToObject(o, "gate_sigma", sigma_json(l->gate_sigma, l->num_features));
+        cJSON_AddItemToObject(o, "down_sigma", sigma_json(l->down_sigma, l->num_features));
+        cJSON_AddItemToArray(layers, o);
+    }
+    cJSON_AddNumberToObject(r, "norms_bytes", (double)m->norms_bytes);
+    cJSON *norms = cJSON_AddArrayToObject(r, "norms");
+    for (size_t i = 0; i < m->n_norms; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", m->norms[i].name);
+        if (m->norms[i].layer < 0) cJSON_AddNullToObject(o, "layer");
+        else cJSON_AddNumberToObject(o, "layer", m->norms[i].layer);
+        cJSON_AddNumberToObject(o, "offset", (double)m->norms[i].offset);
+        cJSON_AddNumberToObject(o, "count", (double)m->norms[i].count);
+        cJSON_AddStringToObject(o, "dtype", "f32");
+        cJSON_AddItemToArray(norms, o);
+    }
+    cJSON *files = cJSON_AddObjectToObject(r, "files");
+    for (size_t i = 0; i < m->n_files; i++) {
+        const vx_file_meta *f = &m->files[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "bytes", (double)f->bytes);
+        cJSON_AddStringToObject(o, "dtype", f->dtype);
+        cJSON_AddItemToObject(o, "shape", shape_json(f->shape, f->ndim));
+        if (f->xxh3[0]) cJSON_AddStringToObject(o, "xxh3", f->xxh3);
+        cJSON_AddItemToObject(files, f->name, o);
+    }
+    char *s = cJSON_Print(r);
+    cJSON_Delete(r);
+    return s;
+}
+
+/* ------------------------------------------------------------- down_meta.bin */
+
+void vx_dm_header_write(uint8_t out[VX_DM_HEADER], uint32_t L, uint32_t F, uint32_t K) {
+    memset(out, 0, VX_DM_HEADER);
+    memcpy(out, VX_DM_MAGIC, 8);
+    vx_put32(out + 8, VX_DM_VERSION);
+    vx_put32(out + 12, L);
+    vx_put32(out + 16, F);
+    vx_put32(out + 20, K);
+    vx_put32(out + 24, 2);       /* kinds: gate, down */
+    vx_put32(out + 28, 16 * K);  /* record bytes */
+}
+
+int vx_dm_header_check(const uint8_t *buf, size_t len, uint32_t L, uint32_t F, uint32_t K, const char *fname,
+                       vx_err *err) {
+    /* R-D1..R-D3 */
+    if (len < VX_DM_HEADER) return vx_fail(err, VX_ECORRUPT, "%s: %zu bytes, shorter than the 32-byte header", fname, len);
+    if (memcmp(buf, VX_DM_MAGIC, 8)) return vx_fail(err, VX_ECORRUPT, "%s: offset 0: bad magic, expected \"VXDMETA1\"", fname);
+    if (vx_le32(buf + 8) != VX_DM_VERSION)
+        return vx_fail(err, VX_EUNSUPPORTED, "%s: offset 8: version %u, expected %u", fname, vx_le32(buf + 8), VX_DM_VERSION);
+    const uint32_t want[5] = { L, F, K, 2, 16 * K };
+    const char *what[5] = { "num_layers", "num_feats", "top_k", "kinds", "record_bytes" };
+    for (int i = 0; i < 5; i++)
+        if (vx_le32(buf + 12 + 4 * i) != want[i])
+            return vx_fail(err, VX_ECORRUPT, "%s: offset %d: %s = %u, index.json implies %u", fname, 12 + 4 * i, what[i],
+                           vx_le32(buf + 12 + 4 * i), want[i]);
+    uint64_t need = VX_DM_HEADER + (uint64_t)L * 2 * F * 16 * K;
+    if (len != need)
+        return vx_fail(err, VX_ECORRUPT, "%s: %zu bytes, expected %llu", fname, len, (unsigned long long)need);
+    return VX_OK;
+}
+
+uint64_t vx_dm_records_check(const uint8_t *buf, size_t len, uint32_t L, uint32_t F, uint32_t K, uint32_t V,
+                             const char *fname, vx_err *err) {
+    uint64_t nrec = (uint64_t)L * 2 * F, bad = 0;
+    if (vx_dm_header_check(buf, len, L, F, K, fname, err)) return nrec ? nrec : 1;
+    for (uint64_t r = 0; r < nrec; r++) {
+        const uint8_t *p = buf + VX_DM_HEADER + r * 16 * K;
+        int ok = 1;
+        float prev = 0;
+        for (uint32_t j = 0; j < 2 * K && ok; j++) {
+            union { uint32_t u; float f; } v = { vx_le32(p + 8 * j + 4) };
+            /* R-D4: ids in range, finite values, K largest descending then K smallest ascending. */
+            if (vx_le32(p + 8 * j) >= V || !isfinite(v.f)) ok = 0;
+            else if (j != 0 && j != K && (j < K ? v.f > prev : v.f < prev)) ok = 0;
+            prev = v.f;
+        }
+        if (!ok && bad++ == 0) {
+            uint64_t f = r % F, lk = r / F;
+            vx_fail(err, VX_ECORRUPT, "%s: record %llu (layer %llu, %s, feature %llu) at offset %llu: token id >= %u, "
+                    "non-finite value, or misordered", fname, (unsigned long long)r, (unsigned long long)(lk / 2),
+                    lk % 2 ? "down" : "gate", (unsigned long long)f,
+                    (unsigned long long)(VX_DM_HEADER + r * 16 * K), V);
+        }
+    }
+    return bad;
+}
+
+/* ---------------------------------------------------------------- SHA256SUMS */
+
+int vx_sums_parse(vx_sum **out, size_t *n, const uint8_t *buf, size_t len, const char *fname, vx_err *err) {
+    *out = NULL;
+    *n = 0;
+    size_t cap = 0, lineno = 0;
+    vx_sum *s = NULL;
+    const uint8_t *p = buf, *end = buf + len;
+    if (len > (1u << 20)) return vx_fail(err, VX_ECORRUPT, "%s: %zu bytes, larger than the limit", fname, len);
+    while (p < end) {
+        lineno++;
+        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) { free(s); return vx_fail(err, VX_ECORRUPT, "%s: line %zu: no terminating newline", fname, lineno); }
+        size_t ll = (size_t)(nl - p);
+        /* R-S1: 64 lowercase hex, two characters (space + space or '*'), a plain name. */
+        if (ll < 67 || strspn((const char *)p, "0123456789abcdef") < 64 || p[64] != ' ' || (p[65] != ' ' && p[65] != '*')) {
+            free(s);
+            return vx_fail(err, VX_ECORRUPT, "%s: line %zu: expected \"<64 hex>  <name>\"", fname, lineno);
+        }
+        size_t nlen = ll - 66;
+        const char *name = (const char *)p + 66;
+        if (nlen >= sizeof s->name || memchr(name, '/', nlen) || memchr(name, 0, nlen) || name[0] == '.') {
+            free(s);
+            return vx_fail(err, VX_ECORRUPT, "%s: line %zu: file name must be a plain name under 64 bytes", fname, lineno);
+        }
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            vx_sum *t = realloc(s, cap * sizeof *s);
+            if (!t) { free(s); return vx_fail(err, VX_ENOMEM, "%s: out of memory", fname); }
+            s = t;
+        }
+        memcpy(s[*n].hex, p, 64);
+        s[*n].hex[64] = 0;
+        memcpy(s[*n].name, name, nlen);
+        s[*n].name[nlen] = 0;
+        for (size_t i = 0; i < *n; i++)
+            if (!strcmp(s[i].name, s[*n].name)) {
+                free(s);
+                return vx_fail(err, VX_ECORRUPT, "%s: line %zu: %.*s listed twice", fname, lineno, (int)nlen, name);
+            }
+        (*n)++;
+        p = nl + 1;
+    }
+    *out = s;
+    return VX_OK;
+}

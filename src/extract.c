@@ -1,0 +1,615 @@
+/*
+ * extract.c — checkpoint → vindex. The pipeline (spec/vindex-format.md §E):
+ *
+ *   1. open the checkpoint (format/checkpoint.h): shards mapped, names mapped to roles;
+ *   2. per layer, the Gram matrix of the gate vectors (rows of the stacked gate matrix)
+ *      and of the down vectors (columns of the stacked down matrix), accumulated in
+ *      float64 from chunks converted out of the map; its top-F eigenpairs are the top-F
+ *      singular directions and squared singular values. Memory: one H×H double matrix
+ *      and one chunk — never a whole checkpoint tensor;
+ *   3. embeddings converted row by row to f16 (round to nearest even, clamped, counted);
+ *   4. one pass over the unembedding in vocabulary tiles: tile × (final-norm ⊙ every
+ *      direction of every layer) by sgemm, keeping the K largest and K smallest values
+ *      per direction;
+ *   5. vocab.bin, norms.bin, tokenizer.json, index.json, manifest.json, SHA256SUMS,
+ *      all inside a temporary directory beside OUT, fsynced, then renamed into place.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "checkpoint.h"
+#include "linalg.h"
+#include "outfile.h"
+#include "vindex.h"
+#include "vocab.h"
+#include "vxmeta.h"
+
+#define CHUNK_VECTORS 256 /* vectors converted to double per Gram update */
+
+void vx_extract_opts_init(vx_extract_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->features = 128;
+    o->top_k = 16;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static void progress(const vx_extract_opts *o, const char *phase, int layer, int L, uint64_t done, uint64_t total) {
+    if (!o->progress) return;
+    vx_progress p = { phase, layer, L, done, total };
+    o->progress(o->ctx, &p);
+}
+
+static void warnf(const vx_extract_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warnf(const vx_extract_opts *o, const char *fmt, ...) {
+    if (!o->warn) return;
+    char b[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b, sizeof b, fmt, ap);
+    va_end(ap);
+    o->warn(o->ctx, b);
+}
+
+/* n consecutive elements of t starting at element `at`, converted. */
+static void run_to_double(double *dst, const vx_tensor *t, uint64_t at, size_t n) {
+    const uint8_t *p = t->data;
+    switch (t->dtype) {
+    case VX_DT_F32:
+        for (size_t i = 0; i < n; i++) { union { uint32_t u; float f; } v = { vx_le32(p + 4 * (at + i)) }; dst[i] = v.f; }
+        break;
+    case VX_DT_F16:
+        for (size_t i = 0; i < n; i++) dst[i] = vx_f16_to_f32((uint16_t)(p[2 * (at + i)] | p[2 * (at + i) + 1] << 8));
+        break;
+    default:
+        for (size_t i = 0; i < n; i++) dst[i] = vx_bf16_to_f32((uint16_t)(p[2 * (at + i)] | p[2 * (at + i) + 1] << 8));
+        break;
+    }
+}
+
+static void run_to_float(float *dst, const vx_tensor *t, uint64_t at, size_t n) {
+    const uint8_t *p = t->data;
+    switch (t->dtype) {
+    case VX_DT_F32: memcpy(dst, p + 4 * at, 4 * n); break; /* little-endian hosts only (checked at build) */
+    case VX_DT_F16:
+        for (size_t i = 0; i < n; i++) dst[i] = vx_f16_to_f32((uint16_t)(p[2 * (at + i)] | p[2 * (at + i) + 1] << 8));
+        break;
+    default:
+        for (size_t i = 0; i < n; i++) dst[i] = vx_bf16_to_f32((uint16_t)(p[2 * (at + i)] | p[2 * (at + i) + 1] << 8));
+        break;
+    }
+}
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "vindex assumes a little-endian host"
+#endif
+
+/* G += Σ v vᵀ over the vectors of `s`; `buf` holds CHUNK_VECTORS×H doubles. */
+static int gram_add(double *G, size_t H, const vx_vecset *s, double *buf) {
+    for (uint64_t c0 = 0; c0 < s->count; c0 += CHUNK_VECTORS) {
+        size_t nc = (size_t)(s->count - c0 < CHUNK_VECTORS ? s->count - c0 : CHUNK_VECTORS);
+        int rc;
+        if (!s->by_column) {
+            for (size_t i = 0; i < nc; i++) run_to_double(buf + i * H, s->t, s->offset + (c0 + i) * s->ld, H);
+            rc = vx_gram_rows(G, H, buf, nc);
+        } else {
+            for (size_t j = 0; j < H; j++) run_to_double(buf + j * nc, s->t, s->offset + j * s->ld + c0, nc);
+            rc = vx_gram_cols(G, H, buf, nc);
+        }
+        if (rc) return rc;
+    }
+    return VX_OK;
+}
+
+/* Deterministic sign (spec R-E3): the entry of largest magnitude, judged on the stored f16
+ * values with the lowest index winning ties, is positive. Fills f16 and the f32 copy. */
+static void fix_sign(uint16_t *h16, float *f32, const double *v, size_t H) {
+    size_t best = 0;
+    uint16_t bm = 0;
+    for (size_t j = 0; j < H; j++) {
+        h16[j] = vx_f32_to_f16((float)v[j]);
+        uint16_t m = h16[j] & 0x7fff;
+        if (m > bm) { bm = m; best = j; }
+    }
+    int flip = (h16[best] & 0x8000) != 0;
+    for (size_t j = 0; j < H; j++) {
+        if (flip) h16[j] ^= 0x8000;
+        f32[j] = (flip ? -1.0f : 1.0f) * (float)v[j];
+    }
+}
+
+/* Top-F directions of one layer and kind: writes [F][H] f16, keeps f32 copies in dirs. */
+static int layer_directions(vx_outfile *out, float *dirs, float *sigma, const vx_vecset *sets, int nsets, size_t H,
+                            size_t F, const char *what, int layer, vx_err *err) {
+    double *G = calloc(H * H, sizeof(double));
+    double *buf = malloc(sizeof(double) * H * CHUNK_VECTORS);
+    double *vals = malloc(sizeof(double) * F), *vecs = malloc(sizeof(double) * F * H);
+    uint16_t *h16 = malloc(2 * F * H);
+    int rc = VX_OK;
+    if (!G || !buf || !vals || !vecs || !h16) { rc = vx_fail(err, VX_ENOMEM, "layer %d %s: out of memory", layer, what); goto out; }
+    for (int s = 0; s < nsets && rc == VX_OK; s++) rc = gram_add(G, H, &sets[s], buf);
+    if (rc) { rc = vx_fail(err, rc, "layer %d %s: Gram matrix: bad dimensions", layer, what); goto out; }
+    for (size_t i = 0; i < H * H; i++)
+        if (!isfinite(G[i])) { rc = vx_fail(err, VX_ECORRUPT, "layer %d %s: the weights hold NaN or Inf", layer, what); goto out; }
+    if ((rc = vx_eig_top(vals, vecs, G, H, F))) { rc = vx_fail(err, rc, "layer %d %s: eigensolver failed", layer, what); goto out; }
+    for (size_t i = 0; i < F; i++) {
+        sigma[i] = (float)sqrt(vals[i] > 0 ? vals[i] : 0);
+        if (i && sigma[i] > sigma[i - 1]) sigma[i] = sigma[i - 1]; /* float rounding must not break R-I7 */
+        fix_sign(h16 + i * H, dirs + i * H, vecs + i * H, H);
+    }
+    rc = vx_out_write(out, h16, 2 * F * H, err);
+out:
+    free(G);
+    free(buf);
+    free(vals);
+    free(vecs);
+    free(h16);
+    return rc;
+}
+
+/* -------------------------------------------------------- vocabulary projection */
+
+typedef struct topk {
+    size_t ncol, K;
+    float *hi_v, *lo_v;       /* [ncol][K]: descending / ascending */
+    uint32_t *hi_i, *lo_i;
+} topk;
+
+static void topk_insert(float *v, uint32_t *id, size_t K, float x, uint32_t t, int desc) {
+    size_t p = K - 1; /* caller checked x beats v[K-1] */
+    while (p > 0 && (desc ? x > v[p - 1] : x < v[p - 1])) { v[p] = v[p - 1]; id[p] = id[p - 1]; p--; }
+    v[p] = x;
+    id[p] = t;
+}
+
+/* Merge tile scores S[nv][ncol] for token ids v0.. into the running top-K lists. Ties
+ * keep the lower id first (ids arrive in increasing order, insertion is strict). */
+static void topk_update(topk *tk, const float *S, size_t nv, uint32_t v0) {
+    size_t K = tk->K;
+    for (size_t r = 0; r < nv; r++) {
+        const float *row = S + r * tk->ncol;
+        for (size_t c = 0; c < tk->ncol; c++) {
+            float x = row[c];
+            if (x > tk->hi_v[c * K + K - 1]) topk_insert(tk->hi_v + c * K, tk->hi_i + c * K, K, x, v0 + (uint32_t)r, 1);
+            if (x < tk->lo_v[c * K + K - 1]) topk_insert(tk->lo_v + c * K, tk->lo_i + c * K, K, x, v0 + (uint32_t)r, 0);
+        }
+    }
+}
+
+static int project(vx_outfile *out, const vx_model *m, const float *dirs, size_t L, size_t F, size_t K,
+                   const vx_extract_opts *o, vx_err *err) {
+    size_t H = m->hidden_size, V = m->vocab_size, ncol = L * 2 * F;
+    size_t tile = (16u << 20) / (ncol * 4);
+    if (tile < 64) tile = 64;
+    if (tile > V) tile = V;
+    float *Dw = malloc(sizeof(float) * ncol * H), *w = malloc(sizeof(float) * H);
+    float *U = malloc(sizeof(float) * tile * H), *S = malloc(sizeof(float) * tile * ncol);
+    topk tk = { ncol, K, malloc(sizeof(float) * ncol * K), malloc(sizeof(float) * ncol * K),
+                malloc(sizeof(uint32_t) * ncol * K), malloc(sizeof(uint32_t) * ncol * K) };
+    uint8_t *rec = malloc(16 * K);
+    int rc = VX_OK;
+    if (!Dw || !w || !U || !S || !tk.hi_v || !tk.lo_v || !tk.hi_i || !tk.lo_i || !rec) {
+        rc = vx_fail(err, VX_ENOMEM, "vocabulary projection: out of memory (%zu directions)", ncol);
+        goto out;
+    }
+    /* projection = unembedding × (final-norm weight ⊙ direction); the weight is the
+     * effective multiplier (Gemma's 1 + w). */
+    for (size_t h = 0; h < H; h++) w[h] = (m->final_norm ? vx_tensor_get(m->final_norm, h) : 1.0f) + m->norm_offset;
+    for (size_t c = 0; c < ncol; c++)
+        for (size_t h = 0; h < H; h++) Dw[c * H + h] = dirs[c * H + h] * w[h];
+    for (size_t i = 0; i < ncol * K; i++) {
+        tk.hi_v[i] = -INFINITY; tk.lo_v[i] = INFINITY; tk.hi_i[i] = tk.lo_i[i] = 0;
+    }
+    for (size_t v0 = 0; v0 < V; v0 += tile) {
+        size_t nv = V - v0 < tile ? V - v0 : tile;
+        run_to_float(U, m->unembed, (uint64_t)v0 * H, nv * H);
+        if ((rc = vx_sgemm_nt(nv, ncol, H, U, Dw, S))) { rc = vx_fail(err, rc, "vocabulary projection: sgemm"); goto out; }
+        topk_update(&tk, S, nv, (uint32_t)v0);
+        progress(o, "project", -1, (int)L, v0 + nv, V);
+    }
+    /* Records in ((layer*2 + kind)*F + feature) order; dirs are [layer][kind][F][H]. */
+    uint8_t hdr[VX_DM_HEADER];
+    vx_dm_header_write(hdr, (uint32_t)L, (uint32_t)F, (uint32_t)K);
+    if ((rc = vx_out_write(out, hdr, sizeof hdr, err))) goto out;
+    for (size_t c = 0; c < ncol; c++) {
+        for (size_t j = 0; j < K; j++) {
+            union { float f; uint32_t u; } a = { tk.hi_v[c * K + j] }, b = { tk.lo_v[c * K + j] };
+            vx_put32(rec + 8 * j, tk.hi_i[c * K + j]);
+            vx_put32(rec + 8 * j + 4, a.u);
+            vx_put32(rec + 8 * (K + j), tk.lo_i[c * K + j]);
+            vx_put32(rec + 8 * (K + j) + 4, b.u);
+        }
+        if ((rc = vx_out_write(out, rec, 16 * K, err))) goto out;
+    }
+out:
+    free(Dw); free(w); free(U); free(S); free(rec);
+    free(tk.hi_v); free(tk.lo_v); free(tk.hi_i); free(tk.lo_i);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- embeddings */
+
+static int write_embeddings(vx_outfile *out, const vx_model *m, uint64_t *clamped, vx_err *err) {
+    size_t H = m->hidden_size, V = m->vocab_size, rows = 1024;
+    float *f = malloc(sizeof(float) * rows * H);
+    uint16_t *h = malloc(2 * rows * H);
+    int rc = VX_OK;
+    if (!f || !h) { rc = vx_fail(err, VX_ENOMEM, "embeddings: out of memory"); goto out; }
+    for (size_t r0 = 0; r0 < V && rc == VX_OK; r0 += rows) {
+        size_t n = (V - r0 < rows ? V - r0 : rows) * H;
+        run_to_float(f, m->embed, (uint64_t)r0 * H, n);
+        for (size_t i = 0; i < n; i++) {
+            float x = f[i];
+            /* R-E5: beyond the f16 range → clamped to ±65504 and counted. */
+            if (x > VX_F16_MAX) { x = VX_F16_MAX; (*clamped)++; }
+            else if (x < -VX_F16_MAX) { x = -VX_F16_MAX; (*clamped)++; }
+            h[i] = vx_f32_to_f16(x);
+        }
+        rc = vx_out_write(out, h, 2 * n, err);
+    }
+out:
+    free(f);
+    free(h);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- norms */
+
+static int add_norm(vx_meta *meta, vx_outfile *out, const vx_tensor *t, const char *name, int layer, float offset,
+                    size_t H, vx_err *err) {
+    if (t->nelem != H)
+        return vx_fail(err, VX_ECORRUPT, "%s: tensor %s has %llu elements, expected hidden_size %zu", t->file, t->name,
+                       (unsigned long long)t->nelem, H);
+    float *v = malloc(sizeof(float) * H);
+    if (!v) return vx_fail(err, VX_ENOMEM, "norms: out of memory");
+    for (size_t i = 0; i < H; i++) v[i] = vx_tensor_get(t, i) + offset;
+    vx_norm_meta *n = &meta->norms[meta->n_norms];
+    n->name = strdup(name);
+    n->layer = layer;
+    n->offset = out->bytes;
+    n->count = H;
+    int rc = n->name ? vx_out_write(out, v, sizeof(float) * H, err) : vx_fail(err, VX_ENOMEM, "norms: out of memory");
+    free(v);
+    if (rc == VX_OK) meta->n_norms++;
+    else { free(n->name); n->name = NULL; }
+    return rc;
+}
+
+static int write_norms(vx_meta *meta, vx_outfile *out, const vx_model *m, vx_err *err) {
+    size_t total = 2;
+    for (uint32_t l = 0; l < m->num_layers; l++) total += (size_t)m->layers[l].n_norms;
+    meta->norms = calloc(total, sizeof *meta->norms);
+    if (!meta->norms) return vx_fail(err, VX_ENOMEM, "norms: out of memory");
+    char name[160];
+    int rc = VX_OK;
+    for (uint32_t l = 0; l < m->num_layers && rc == VX_OK; l++)
+        for (int i = 0; i < m->layers[l].n_norms && rc == VX_OK; i++) {
+            const char *nn = m->layers[l].norm_names[i];
+            int is_bias = strstr(nn, "bias") != NULL; /* the offset applies to weights only */
+            snprintf(name, sizeof name, "layers.%u.%s", l, nn);
+            rc = add_norm(meta, out, m->layers[l].norms[i], name, (int)l, is_bias ? 0.0f : m->norm_offset,
+                          m->hidden_size, err);
+        }
+    if (rc == VX_OK && m->final_norm) rc = add_norm(meta, out, m->final_norm, "norm", -1, m->norm_offset, m->hidden_size, err);
+    if (rc == VX_OK && m->final_norm_bias) rc = add_norm(meta, out, m->final_norm_bias, "norm.bias", -1, 0.0f, m->hidden_size, err);
+    meta->norms_bytes = out->bytes;
+    return rc;
+}
+
+/* ----------------------------------------------------------- source hashing */
+
+typedef struct hash_job {
+    const char *dir;
+    const vx_source_file *files;
+    size_t n;
+    char (*hex)[65];
+    int rc;
+    vx_err err;
+} hash_job;
+
+/* Runs beside the math: the checkpoint's files are hashed for manifest.json while the
+ * SVDs run, so provenance costs no extra wall time on two cores. */
+static void *hash_sources(void *arg) {
+    hash_job *j = arg;
+    for (size_t i = 0; i < j->n && j->rc == VX_OK; i++) {
+        char *p = vx_path(j->dir, j->files[i].name);
+        if (!p) { j->rc = vx_fail(&j->err, VX_ENOMEM, "out of memory"); break; }
+        j->rc = vx_sha256_file(j->hex[i], NULL, p, &j->err);
+        free(p);
+    }
+    return NULL;
+}
+
+static char *manifest_json(const vx_extract_opts *o, const vx_ckpt *ck, const hash_job *hj, size_t F, size_t K,
+                           uint64_t clamped) {
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "tool", "vindex");
+    cJSON_AddStringToObject(r, "tool_version", VX_VERSION_STRING);
+    cJSON_AddNumberToObject(r, "format_version", VX_INDEX_VERSION);
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cJSON_AddStringToObject(r, "created_utc", ts);
+    cJSON *src = cJSON_AddObjectToObject(r, "source");
+    char *abs = realpath(vx_ckpt_dir(ck), NULL);
+    cJSON_AddStringToObject(src, "path", abs ? abs : vx_ckpt_dir(ck));
+    free(abs);
+    if (vx_ckpt_repo(ck)) cJSON_AddStringToObject(src, "repo", vx_ckpt_repo(ck));
+    else cJSON_AddNullToObject(src, "repo");
+    if (vx_ckpt_revision(ck)) cJSON_AddStringToObject(src, "revision", vx_ckpt_revision(ck));
+    else cJSON_AddNullToObject(src, "revision");
+    cJSON *files = cJSON_AddArrayToObject(r, "source_files");
+    for (size_t i = 0; i < hj->n; i++) {
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "name", hj->files[i].name);
+        cJSON_AddNumberToObject(f, "bytes", (double)hj->files[i].size);
+        cJSON_AddStringToObject(f, "sha256", hj->hex[i]);
+        cJSON_AddItemToArray(files, f);
+        if (!strcmp(hj->files[i].name, "config.json")) cJSON_AddStringToObject(r, "config_sha256", hj->hex[i]);
+    }
+    cJSON *opt = cJSON_AddObjectToObject(r, "options");
+    cJSON_AddNumberToObject(opt, "features_requested", o->features);
+    cJSON_AddNumberToObject(opt, "features", (double)F);
+    cJSON_AddNumberToObject(opt, "top_k_requested", o->top_k);
+    cJSON_AddNumberToObject(opt, "top_k", (double)K);
+    if (o->revision) cJSON_AddStringToObject(opt, "revision", o->revision);
+    cJSON *cl = cJSON_AddObjectToObject(r, "clamped");
+    cJSON_AddNumberToObject(cl, "embeddings", (double)clamped);
+    char *s = cJSON_Print(r);
+    cJSON_Delete(r);
+    return s;
+}
+
+/* ----------------------------------------------------------- temp directories */
+
+/* Remove temporary directories left by runs that were killed (their pid is gone). */
+static void clean_stale(const vx_extract_opts *o, const char *parent, const char *prefix) {
+    DIR *d = opendir(parent);
+    if (!d) return;
+    struct dirent *e;
+    size_t pl = strlen(prefix);
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, pl)) continue;
+        long pid = strtol(e->d_name + pl, NULL, 10);
+        if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+            char *p = vx_path(parent, e->d_name);
+            if (p && vx_remove_tree(p) == 0) warnf(o, "removed %s left by an interrupted extraction", p);
+            else if (p) warnf(o, "could not remove %s left by an interrupted extraction", p);
+            free(p);
+        }
+    }
+    closedir(d);
+}
+
+static int split_path(char **parent, char **base, const char *out) {
+    char *c = strdup(out);
+    if (!c) return VX_ENOMEM;
+    size_t n = strlen(c);
+    while (n > 1 && c[n - 1] == '/') c[--n] = 0;
+    char *slash = strrchr(c, '/');
+    if (!slash) { *parent = strdup("."); *base = strdup(c); }
+    else if (slash == c) { *parent = strdup("/"); *base = strdup(slash + 1); }
+    else { *slash = 0; *parent = strdup(c); *base = strdup(slash + 1); }
+    free(c);
+    return *parent && *base ? VX_OK : VX_ENOMEM;
+}
+
+/* ------------------------------------------------------------------- extract */
+
+static const char *const bin_order[] = { "gate_vectors.bin", "down_features.bin", "embeddings.bin", "down_meta.bin",
+                                         "norms.bin", "vocab.bin", "tokenizer.json" };
+
+int vx_extract(const vx_extract_opts *o, vx_err *err) {
+    if (!o || !o->src || !o->out || !*o->src || !*o->out) return vx_fail(err, VX_EUSAGE, "extract: SRC and OUT are required");
+    if (o->features < 1 || o->features > (int)VX_MAX_FEATS)
+        return vx_fail(err, VX_EUSAGE, "--features %d: expected 1..%u", o->features, VX_MAX_FEATS);
+    if (o->top_k < 1 || o->top_k > (int)VX_MAX_TOPK)
+        return vx_fail(err, VX_EUSAGE, "--top-k %d: expected 1..%u", o->top_k, VX_MAX_TOPK);
+    struct stat st;
+    int exists = lstat(o->out, &st) == 0;
+    if (exists && !o->force)
+        return vx_fail(err, VX_EEXIST, "%s: already exists (use --force to replace it)", o->out);
+    vx_blas_threads(o->threads);
+
+    char *parent = NULL, *base = NULL, *tmp = NULL, prefix[300];
+    vx_ckpt *ck = NULL;
+    vx_meta meta;
+    memset(&meta, 0, sizeof meta);
+    float *dirs = NULL;
+    vx_tokenizer *tok = NULL;
+    uint8_t *vocab = NULL;
+    char *json = NULL, *manifest = NULL, *sums = NULL;
+    hash_job hj;
+    memset(&hj, 0, sizeof hj);
+    pthread_t hasher;
+    int hashing = 0, rc;
+    vx_outfile of[VX_N_FILES];
+    memset(of, 0, sizeof of);
+    for (int i = 0; i < VX_N_FILES; i++) of[i].fd = -1;
+
+    if ((rc = split_path(&parent, &base, o->out))) { rc = vx_fail(err, rc, "out of memory"); goto fail; }
+    snprintf(prefix, sizeof prefix, ".%s.vxtmp.", base);
+    clean_stale(o, parent, prefix);
+    if (asprintf(&tmp, "%s/%s%ld", parent, prefix, (long)getpid()) < 0) { tmp = NULL; rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
+    if ((rc = vx_ckpt_open(&ck, o->src, o->revision, err))) goto fail;
+    if (mkdir(tmp, 0755) != 0) { rc = vx_fail(err, VX_EIO, "%s: cannot create: %s", tmp, strerror(errno)); goto fail; }
+
+    const vx_model *m = vx_ckpt_model(ck);
+    size_t L = m->num_layers, H = m->hidden_size, V = m->vocab_size;
+    /* R-E2: F is capped at the smallest rank bound over all layers and both kinds. */
+    uint64_t bound = H;
+    for (size_t l = 0; l < L; l++) {
+        uint64_t g = 0, d = 0;
+        for (int s = 0; s < m->layers[l].n_gate; s++) g += m->layers[l].gate[s].count;
+        for (int s = 0; s < m->layers[l].n_down; s++) d += m->layers[l].down[s].count;
+        if (g < bound) bound = g;
+        if (d < bound) bound = d;
+    }
+    if (bound == 0) { rc = vx_fail(err, VX_ECORRUPT, "%s: a layer has no MLP vectors", o->src); goto fail; }
+    size_t F = (size_t)o->features <= bound ? (size_t)o->features : (size_t)bound;
+    if (F < (size_t)o->features) warnf(o, "--features %d capped at the matrix rank bound %zu", o->features, F);
+    size_t K = (size_t)o->top_k <= V ? (size_t)o->top_k : V;
+    if (K < (size_t)o->top_k) warnf(o, "--top-k %d capped at the vocabulary size %zu", o->top_k, K);
+
+    size_t nsrc;
+    hj.dir = vx_ckpt_dir(ck);
+    hj.files = vx_ckpt_files(ck, &nsrc);
+    hj.n = nsrc;
+    hj.hex = calloc(nsrc ? nsrc : 1, sizeof *hj.hex);
+    if (!hj.hex) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
+    if (pthread_create(&hasher, NULL, hash_sources, &hj) == 0) hashing = 1;
+    else hash_sources(&hj);
+
+    meta.version = VX_INDEX_VERSION;
+    meta.num_layers = (uint32_t)L;
+    meta.num_feats = (uint32_t)F;
+    meta.hidden_size = (uint32_t)H;
+    meta.intermediate_size = m->intermediate_size;
+    meta.vocab_size = (uint32_t)V;
+    meta.down_top_k = (uint32_t)K;
+    snprintf(meta.model, sizeof meta.model, "%s", vx_ckpt_repo(ck) ? vx_ckpt_repo(ck) : o->src);
+    snprintf(meta.model_type, sizeof meta.model_type, "%s", m->model_type);
+    snprintf(meta.architecture, sizeof meta.architecture, "%s", m->architecture);
+    snprintf(meta.source_dtype, sizeof meta.source_dtype, "%s", m->dtype);
+    meta.embed_scale = m->embed_scale;
+    meta.norm_offset = m->norm_offset;
+    meta.tied_embeddings = m->tied;
+    meta.layers = calloc(L, sizeof *meta.layers);
+    dirs = malloc(sizeof(float) * L * 2 * F * H); /* [L][kind][F][H] for the projection */
+    if (!meta.layers || !dirs) { rc = vx_fail(err, VX_ENOMEM, "out of memory for %zu directions", L * 2 * F); goto fail; }
+
+    vx_outfile *gate = &of[0], *down = &of[1];
+    if ((rc = vx_out_open(gate, tmp, bin_order[0], err)) || (rc = vx_out_open(down, tmp, bin_order[1], err))) goto fail;
+    for (size_t l = 0; l < L; l++) {
+        vx_layer_meta *lm = &meta.layers[l];
+        lm->layer = (uint32_t)l;
+        lm->num_features = (uint32_t)F;
+        lm->offset = l * F * H * 2;
+        lm->length = F * H * 2;
+        lm->num_experts = (uint32_t)m->layers[l].num_experts;
+        lm->gate_sigma = malloc(sizeof(float) * F);
+        lm->down_sigma = malloc(sizeof(float) * F);
+        if (!lm->gate_sigma || !lm->down_sigma) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
+        progress(o, "svd", (int)l, (int)L, l, L);
+        if ((rc = layer_directions(gate, dirs + (l * 2 + 0) * F * H, lm->gate_sigma, m->layers[l].gate,
+                                   m->layers[l].n_gate, H, F, "gate", (int)l, err)) ||
+            (rc = layer_directions(down, dirs + (l * 2 + 1) * F * H, lm->down_sigma, m->layers[l].down,
+                                   m->layers[l].n_down, H, F, "down", (int)l, err)))
+            goto fail;
+    }
+    progress(o, "svd", -1, (int)L, L, L);
+    if ((rc = vx_out_close(gate, err)) || (rc = vx_out_close(down, err))) goto fail;
+
+    progress(o, "write", -1, (int)L, 0, V);
+    if ((rc = vx_out_open(&of[2], tmp, bin_order[2], err)) ||
+        (rc = write_embeddings(&of[2], m, &meta.embed_clamped, err)) || (rc = vx_out_close(&of[2], err)))
+        goto fail;
+    if (meta.embed_clamped) warnf(o, "%llu embedding values beyond the f16 range were clamped to +-65504",
+                                  (unsigned long long)meta.embed_clamped);
+
+    if ((rc = vx_out_open(&of[3], tmp, bin_order[3], err)) || (rc = project(&of[3], m, dirs, L, F, K, o, err)) ||
+        (rc = vx_out_close(&of[3], err)))
+        goto fail;
+
+    if ((rc = vx_out_open(&of[4], tmp, bin_order[4], err)) || (rc = write_norms(&meta, &of[4], m, err)) ||
+        (rc = vx_out_close(&of[4], err)))
+        goto fail;
+
+    size_t toklen, vlen;
+    const uint8_t *tokbytes = vx_ckpt_tokenizer(ck, &toklen);
+    if ((rc = vx_tokenizer_parse(&tok, tokbytes, toklen, "tokenizer.json", err)) ||
+        (rc = vx_vocab_build(&vocab, &vlen, tok, (uint32_t)V, err)) ||
+        (rc = vx_out_file(&of[5], tmp, bin_order[5], vocab, vlen, err)) ||
+        (rc = vx_out_file(&of[6], tmp, bin_order[6], tokbytes, toklen, err)))
+        goto fail;
+    if (vx_tokenizer_size(tok) > V)
+        warnf(o, "tokenizer.json has %u ids but the embedding has %zu rows; ids beyond are not in the vindex",
+              vx_tokenizer_size(tok), V);
+
+    /* index.json: the file table records size, shape, dtype and xxh3 of each file. */
+    const struct { const char *dt; int nd; uint64_t s[3]; } shapes[7] = {
+        { "f16", 3, { L, F, H } }, { "f16", 3, { L, F, H } }, { "f16", 2, { V, H } },
+        { "u8", 1, { of[3].bytes } }, { "f32", 1, { of[4].bytes / 4 } }, { "u8", 1, { of[5].bytes } },
+        { "json", 1, { of[6].bytes } },
+    };
+    for (int i = 0; i < 7; i++) {
+        vx_file_meta *f = &meta.files[meta.n_files++];
+        snprintf(f->name, sizeof f->name, "%s", bin_order[i]);
+        f->bytes = of[i].bytes;
+        snprintf(f->dtype, sizeof f->dtype, "%s", shapes[i].dt);
+        f->ndim = shapes[i].nd;
+        memcpy(f->shape, shapes[i].s, sizeof shapes[i].s);
+        memcpy(f->xxh3, of[i].xxh3, sizeof f->xxh3);
+    }
+    if (!(json = vx_meta_write(&meta))) { rc = vx_fail(err, VX_ENOMEM, "index.json: out of memory"); goto fail; }
+    if ((rc = vx_out_file(&of[7], tmp, "index.json", json, strlen(json), err))) goto fail;
+
+    progress(o, "hash", -1, (int)L, 0, 1);
+    if (hashing) { pthread_join(hasher, NULL); hashing = 0; }
+    if (hj.rc) { rc = vx_fail(err, hj.rc, "hashing the checkpoint: %s", hj.err.msg); goto fail; }
+    if (!(manifest = manifest_json(o, ck, &hj, F, K, meta.embed_clamped))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
+    if ((rc = vx_out_file(&of[8], tmp, "manifest.json", manifest, strlen(manifest), err))) goto fail;
+
+    /* SHA256SUMS: every file but itself, in vx_file_names order, sha256sum -c format. */
+    size_t cap = 0;
+    sums = malloc(VX_N_FILES * 100);
+    if (!sums) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
+    for (int i = 0; vx_file_names[i]; i++)
+        for (int j = 0; j < 9; j++)
+            if (of[j].name && !strcmp(of[j].name, vx_file_names[i]))
+                cap += (size_t)sprintf(sums + cap, "%s  %s\n", of[j].sha256, of[j].name);
+    if ((rc = vx_out_file(&of[9], tmp, "SHA256SUMS", sums, cap, err))) goto fail;
+    if ((rc = vx_fsync_dir(tmp, err))) goto fail;
+
+    /* R-E9: the only moment OUT changes. Exchange when replacing, so OUT always holds a
+     * complete vindex; the old one ends up at the temporary name and is removed. */
+    if (exists) {
+        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, o->out, RENAME_EXCHANGE) != 0) {
+            rc = vx_fail(err, VX_EIO, "%s: cannot replace: %s", o->out, strerror(errno));
+            goto fail;
+        }
+        if (S_ISDIR(st.st_mode) ? vx_remove_tree(tmp) != 0 : unlink(tmp) != 0)
+            warnf(o, "the previous %s was replaced but could not be removed from %s", o->out, tmp);
+    } else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, o->out, RENAME_NOREPLACE) != 0) {
+        rc = vx_fail(err, errno == EEXIST ? VX_EEXIST : VX_EIO, "%s: cannot rename into place: %s", o->out, strerror(errno));
+        goto fail;
+    }
+    rc = vx_fsync_dir(parent, err);
+    free(tmp);
+    tmp = NULL;
+    goto done;
+
+fail:
+    if (tmp) {
+        for (int i = 0; i < VX_N_FILES; i++) vx_out_close(&of[i], NULL);
+        vx_remove_tree(tmp);
+    }
+done:
+    if (hashing) pthread_join(hasher, NULL);
+    free(hj.hex);
+    vx_meta_free(&meta);
+    free(dirs);
+    vx_tokenizer_free(tok);
+    free(vocab);
+    free(json);
+    free(manifest);
+    free(sums);
+    vx_ckpt_close(ck);
+    free(tmp);
+    free(parent);
+    free(base);
+    return rc;
+}

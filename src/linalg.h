@@ -1,0 +1,28 @@
+/*
+ * linalg.h — the only door to BLAS and LAPACK. Every call checks its dimensions first
+ * and returns VX_EUSAGE rather than letting a library print and continue.
+ */
+#ifndef VX_SRC_LINALG_H
+#define VX_SRC_LINALG_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* G[H][H] (upper triangle, row-major) += X^T X for X [n][H] (rows are vectors). */
+int vx_gram_rows(double *G, size_t H, const double *X, size_t n);
+/* G[H][H] (upper triangle) += M M^T for M [H][n] (columns are vectors). */
+int vx_gram_cols(double *G, size_t H, const double *M, size_t n);
+/* Top-F eigenpairs of the symmetric G [H][H] (upper triangle read; G is destroyed).
+ * vals[F] descending; vecs[F][H] row i = unit eigenvector of vals[i].
+ * Returns 0, VX_EUSAGE for bad sizes, VX_ENOMEM, VX_ECORRUPT if LAPACK fails
+ * (non-finite input). */
+int vx_eig_top(double *vals, double *vecs, double *G, size_t H, size_t F);
+/* C[M][N] = A[M][K] · B[N][K]^T, single precision, row-major. */
+int vx_sgemm_nt(size_t M, size_t N, size_t K, const float *A, const float *B, float *C);
+/* C[M][N] = A[M][K] · B[K][N] in double. */
+int vx_dgemm_nn(size_t M, size_t N, size_t K, const double *A, const double *B, double *C);
+/* Full SVD of A[m][n] (destroyed) in double: U[m][m], s[min], VT[n][n]; row-major. */
+int vx_dsvd(double *U, double *s, double *VT, double *A, size_t m, size_t n);
+/* Limit BLAS threads (0 = leave the library's default). */
+void vx_blas_threads(int n);
+
+#endif

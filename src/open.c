@@ -1,0 +1,129 @@
+/*
+ * open.c — vx_open: index.json first (the root of truth), then every file's size checked
+ * against it before it is mapped, then the headers of down_meta.bin and vocab.bin. After
+ * this, queries index the maps without further checks (spec R-O1..R-O4).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "vxindex.h"
+
+const char *const vx_slot_names[VXF_COUNT] = { "gate_vectors.bin", "down_features.bin", "embeddings.bin",
+                                               "down_meta.bin", "norms.bin", "vocab.bin" };
+
+void vx_close(vx_index *vx) {
+    if (!vx) return;
+    for (int i = 0; i < VXF_COUNT; i++) vx_unmap(&vx->map[i]);
+    vx_meta_free(&vx->meta);
+    free(vx->dir);
+    free(vx);
+}
+
+int vx_open(vx_index **out, const char *dir, vx_err *err) {
+    *out = NULL;
+    vx_index *vx = calloc(1, sizeof *vx);
+    if (!vx || !(vx->dir = strdup(dir))) { free(vx); return vx_fail(err, VX_ENOMEM, "%s: out of memory", dir); }
+    char *p = vx_path(dir, "index.json");
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = p ? vx_read_file(&buf, &len, p, VX_MAX_INDEX_JSON, err) : vx_fail(err, VX_ENOMEM, "out of memory");
+    if (rc == VX_OK) {
+        char where[1100];
+        snprintf(where, sizeof where, "%s", p);
+        rc = vx_meta_parse(&vx->meta, (const uint8_t *)buf, len, where, err);
+    }
+    free(buf);
+    free(p);
+    if (rc) { vx_close(vx); return rc; }
+    const vx_meta *m = &vx->meta;
+
+    /* R-O1: every file exists with exactly the size index.json records — checked on the
+     * mapped size itself, so no page past the end can ever be touched. */
+    for (int i = 0; i < VXF_COUNT; i++) {
+        const vx_file_meta *fm = vx_meta_file(m, vx_slot_names[i]);
+        char *fp = vx_path(dir, vx_slot_names[i]);
+        if (!fp) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); break; }
+        rc = vx_map_file(&vx->map[i], fp, err);
+        if (rc == VX_OK && vx->map[i].size != fm->bytes)
+            rc = vx_fail(err, VX_ECORRUPT, "%s: %zu bytes, index.json says %llu", fp, vx->map[i].size,
+                         (unsigned long long)fm->bytes);
+        free(fp);
+        if (rc) break;
+    }
+    if (rc == VX_OK) {
+        char *fp = vx_path(dir, "down_meta.bin");
+        rc = fp ? vx_dm_header_check(vx->map[VXF_DMETA].data, vx->map[VXF_DMETA].size, m->num_layers, m->num_feats,
+                                     m->down_top_k, fp, err)
+                : vx_fail(err, VX_ENOMEM, "out of memory");
+        free(fp);
+    }
+    if (rc == VX_OK) {
+        char *fp = vx_path(dir, "vocab.bin");
+        rc = fp ? vx_vocab_parse(&vx->vocab, vx->map[VXF_VOCAB].data, vx->map[VXF_VOCAB].size, fp, err)
+                : vx_fail(err, VX_ENOMEM, "out of memory");
+        if (rc == VX_OK && vx->vocab.n != m->vocab_size)
+            rc = vx_fail(err, VX_ECORRUPT, "%s: %u entries, index.json vocab_size is %u", fp, vx->vocab.n, m->vocab_size);
+        free(fp);
+    }
+    if (rc) { vx_close(vx); return rc; }
+
+    /* Queries scan these arrays front to back. */
+    madvise((void *)(uintptr_t)vx->map[VXF_GATE].data, vx->map[VXF_GATE].size, MADV_WILLNEED);
+    madvise((void *)(uintptr_t)vx->map[VXF_DOWN].data, vx->map[VXF_DOWN].size, MADV_WILLNEED);
+    vx->gate = (const uint16_t *)(const void *)vx->map[VXF_GATE].data;
+    vx->down = (const uint16_t *)(const void *)vx->map[VXF_DOWN].data;
+    vx->emb = (const uint16_t *)(const void *)vx->map[VXF_EMB].data;
+    vx->dmeta = vx->map[VXF_DMETA].data + VX_DM_HEADER;
+    vx->norms = (const float *)(const void *)vx->map[VXF_NORMS].data;
+
+    vx_info *in = &vx->info;
+    in->num_layers = m->num_layers;
+    in->num_feats = m->num_feats;
+    in->hidden_size = m->hidden_size;
+    in->vocab_size = m->vocab_size;
+    in->intermediate_size = m->intermediate_size;
+    in->top_k = m->down_top_k;
+    in->embed_scale = m->embed_scale;
+    in->norm_offset = m->norm_offset;
+    in->tied_embeddings = m->tied_embeddings;
+    in->embed_clamped = m->embed_clamped;
+    in->model = m->model;
+    in->model_type = m->model_type;
+    in->architecture = m->architecture;
+    in->dtype = m->source_dtype;
+    in->path = vx->dir;
+    *out = vx;
+    return VX_OK;
+}
+
+const vx_info *vx_get_info(const vx_index *vx) { return &vx->info; }
+const uint16_t *vx_features(const vx_index *vx, vx_kind kind) { return kind == VX_DOWN ? vx->down : vx->gate; }
+const uint16_t *vx_embeddings(const vx_index *vx) { return vx->emb; }
+
+const float *vx_sigma(const vx_index *vx, vx_kind kind, uint32_t layer) {
+    if (layer >= vx->meta.num_layers) return NULL;
+    return kind == VX_DOWN ? vx->meta.layers[layer].down_sigma : vx->meta.layers[layer].gate_sigma;
+}
+
+int vx_feature_proj(const vx_proj **pos, const vx_proj **neg, const vx_index *vx, uint32_t layer, uint32_t feat,
+                    vx_kind kind, vx_err *err) {
+    const vx_meta *m = &vx->meta;
+    if (layer >= m->num_layers || feat >= m->num_feats || (kind != VX_GATE && kind != VX_DOWN))
+        return vx_fail(err, VX_ENOTFOUND, "feature %u:%u: out of range (%u layers, %u features)", layer, feat,
+                       m->num_layers, m->num_feats);
+    uint64_t K = m->down_top_k, r = ((uint64_t)layer * 2 + (uint64_t)kind) * m->num_feats + feat;
+    /* The record layout {u32 id, f32 value} is vx_proj's layout on little-endian hosts;
+     * records are 8-byte aligned because the header is 32 bytes and records 16K. */
+    const vx_proj *rec = (const vx_proj *)(const void *)(vx->dmeta + r * 16 * K);
+    *pos = rec;
+    *neg = rec + K;
+    return VX_OK;
+}
+
+int vx_token_str(const char **raw, size_t *raw_len, const char **text, size_t *text_len, const vx_index *vx, uint32_t id,
+                 vx_err *err) {
+    if (id >= vx->vocab.n) return vx_fail(err, VX_ENOTFOUND, "token #%u: out of range (vocab_size %u)", id, vx->vocab.n);
+    vx_vocab_get(&vx->vocab, id, raw, raw_len, text, text_len);
+    return VX_OK;
+}

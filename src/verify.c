@@ -1,0 +1,256 @@
+/*
+ * verify.c — vx_verify: prove a vindex is exactly what it says it is.
+ *
+ *  1. coverage: SHA256SUMS lists exactly the files present (every file but itself), and
+ *     every file the format requires is present;
+ *  2. content: every listed file's SHA-256, and every data file's XXH3 against
+ *     index.json — computed by a pool of worker threads, largest files first;
+ *  3. structure: vx_open's checks (sizes against shapes, headers, tables), then every
+ *     down_meta record, NaN/Inf counts in every f16/f32 array, the unit norm and sign
+ *     convention of every direction, and that manifest.json and tokenizer.json parse.
+ *
+ * Each problem is one line "FILE: what is wrong" passed to the caller's report callback.
+ */
+#include <dirent.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "vxindex.h"
+
+typedef struct job {
+    char name[64];
+    uint64_t size;
+    int xxh;              /* 1: XXH3 against index.json, 0: SHA-256 against SHA256SUMS */
+    char want[65];
+    char got[65];
+    int rc;
+    char msg[1024];
+} job;
+
+typedef struct pool {
+    const char *dir;
+    job *jobs;
+    size_t n;
+    atomic_size_t next;
+} pool;
+
+static void *worker(void *arg) {
+    pool *p = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&p->next, 1);
+        if (i >= p->n) return NULL;
+        job *j = &p->jobs[i];
+        char *path = vx_path(p->dir, j->name);
+        vx_err e = { 0 };
+        if (!path) j->rc = VX_ENOMEM;
+        else if (j->xxh) j->rc = vx_xxh3_file(j->got, path, &e);
+        else j->rc = vx_sha256_file(j->got, NULL, path, &e);
+        if (j->rc) snprintf(j->msg, sizeof j->msg, "%s", e.msg);
+        free(path);
+    }
+}
+
+static int by_size_desc(const void *a, const void *b) {
+    const job *x = a, *y = b;
+    return x->size < y->size ? 1 : x->size > y->size ? -1 : strcmp(x->name, y->name);
+}
+
+typedef struct reporter {
+    void (*report)(void *, const char *);
+    void *ctx;
+    int count;
+} reporter;
+
+static void problem(reporter *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(reporter *r, const char *fmt, ...) {
+    char b[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b, sizeof b, fmt, ap);
+    va_end(ap);
+    r->count++;
+    if (r->report) r->report(r->ctx, b);
+}
+
+static uint64_t count_nonfinite_f16(const uint16_t *p, uint64_t n) {
+    uint64_t c = 0;
+    for (uint64_t i = 0; i < n; i++) c += (p[i] & 0x7c00) == 0x7c00;
+    return c;
+}
+
+/* R-E3 and unit length, on the stored f16 values. Returns the number of bad directions. */
+static uint64_t check_directions(const uint16_t *p, uint64_t ndir, uint32_t H, uint64_t *first) {
+    uint64_t bad = 0;
+    for (uint64_t d = 0; d < ndir; d++) {
+        const uint16_t *v = p + d * H;
+        uint16_t best = 0;
+        uint32_t at = 0;
+        double ss = 0;
+        for (uint32_t j = 0; j < H; j++) {
+            if ((v[j] & 0x7fff) > best) { best = v[j] & 0x7fff; at = j; }
+            double x = vx_f16_to_f32(v[j]);
+            ss += x * x;
+        }
+        /* f16 rounding moves the norm by at most ~H * 2^-11 relative in the worst case;
+         * 1e-2 catches any real damage. */
+        if ((v[at] & 0x8000) || !(fabs(sqrt(ss) - 1.0) < 1e-2)) {
+            if (!bad) *first = d;
+            bad++;
+        }
+    }
+    return bad;
+}
+
+static void structure(reporter *r, const char *dir) {
+    vx_index *vx = NULL;
+    vx_err e = { 0 };
+    if (vx_open(&vx, dir, &e) != VX_OK) {
+        /* The message already starts with the file's path. */
+        problem(r, "%s", e.msg);
+        return;
+    }
+    const vx_meta *m = &vx->meta;
+    uint64_t nf = (uint64_t)m->num_layers * m->num_feats, first = 0, c;
+    const char *kinds[2] = { "gate_vectors.bin", "down_features.bin" };
+    for (int k = 0; k < 2; k++) {
+        const uint16_t *p = k ? vx->down : vx->gate;
+        if ((c = count_nonfinite_f16(p, nf * m->hidden_size)))
+            problem(r, "%s: %llu NaN/Inf values", kinds[k], (unsigned long long)c);
+        else if ((c = check_directions(p, nf, m->hidden_size, &first)))
+            problem(r, "%s: %llu directions not unit length or with a negative largest entry (first: layer %llu feature %llu)",
+                    kinds[k], (unsigned long long)c, (unsigned long long)(first / m->num_feats),
+                    (unsigned long long)(first % m->num_feats));
+    }
+    if ((c = count_nonfinite_f16(vx->emb, (uint64_t)m->vocab_size * m->hidden_size)))
+        problem(r, "embeddings.bin: %llu NaN/Inf values", (unsigned long long)c);
+    c = 0;
+    for (uint64_t i = 0; i < m->norms_bytes / 4; i++) c += !isfinite(vx->norms[i]);
+    if (c) problem(r, "norms.bin: %llu NaN/Inf values", (unsigned long long)c);
+    e.msg[0] = 0;
+    if ((c = vx_dm_records_check(vx->map[VXF_DMETA].data, vx->map[VXF_DMETA].size, m->num_layers, m->num_feats,
+                                 m->down_top_k, m->vocab_size, "down_meta.bin", &e)))
+        problem(r, "%s (%llu bad records)", e.msg, (unsigned long long)c);
+    vx_close(vx);
+
+    const char *json_files[2] = { "manifest.json", "tokenizer.json" };
+    for (int i = 0; i < 2; i++) {
+        char *p = vx_path(dir, json_files[i]), *buf = NULL;
+        size_t len = 0;
+        if (p && vx_read_file(&buf, &len, p, 1u << 30, &e) == VX_OK) {
+            cJSON *j = cJSON_ParseWithLengthOpts(buf, len, NULL, 0);
+            if (!cJSON_IsObject(j)) problem(r, "%s: not a valid JSON object", json_files[i]);
+            else if (i == 1) {
+                vx_tokenizer *t = NULL;
+                if (vx_tokenizer_parse(&t, (const uint8_t *)buf, len, "tokenizer.json", &e) != VX_OK) problem(r, "%s", e.msg);
+                vx_tokenizer_free(t);
+            }
+            cJSON_Delete(j);
+        } else if (p) problem(r, "%s: %s", json_files[i], e.msg);
+        free(buf);
+        free(p);
+    }
+}
+
+int vx_verify(const char *dir, int threads, void (*report)(void *ctx, const char *line), void *ctx, int *problems,
+              vx_err *err) {
+    reporter r = { report, ctx, 0 };
+    if (problems) *problems = 0;
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return vx_fail(err, VX_ENOTFOUND, "%s: not a directory", dir);
+    char *sp = vx_path(dir, "SHA256SUMS"), *sbuf = NULL;
+    size_t slen = 0, nsum = 0;
+    vx_sum *sums = NULL;
+    vx_err e = { 0 };
+    if (!sp) return vx_fail(err, VX_ENOMEM, "out of memory");
+    int rc = vx_read_file(&sbuf, &slen, sp, 1u << 20, &e);
+    free(sp);
+    if (rc == VX_OK) rc = vx_sums_parse(&sums, &nsum, (const uint8_t *)sbuf, slen, "SHA256SUMS", &e);
+    free(sbuf);
+    if (rc) problem(&r, "%s", e.msg[0] ? e.msg : "SHA256SUMS: unreadable");
+
+    /* 1. Coverage, both ways. */
+    DIR *d = opendir(dir);
+    if (!d) { free(sums); return vx_fail(err, VX_EIO, "%s: cannot list", dir); }
+    job *jobs = calloc(2 * (nsum + VX_N_FILES) + 1, sizeof *jobs);
+    size_t nj = 0;
+    if (!jobs) { closedir(d); free(sums); return vx_fail(err, VX_ENOMEM, "out of memory"); }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, "SHA256SUMS")) continue;
+        int listed = 0;
+        for (size_t i = 0; i < nsum; i++) listed |= !strcmp(sums[i].name, de->d_name);
+        if (!listed && !rc) problem(&r, "%s: present but not listed in SHA256SUMS", de->d_name);
+    }
+    closedir(d);
+    for (int i = 0; vx_file_names[i]; i++) {
+        char *p = vx_path(dir, vx_file_names[i]);
+        if (p && stat(p, &st) != 0) problem(&r, "%s: missing", vx_file_names[i]);
+        else if (p && !S_ISREG(st.st_mode)) problem(&r, "%s: not a regular file", vx_file_names[i]);
+        free(p);
+    }
+    for (size_t i = 0; i < nsum; i++) {
+        char *p = vx_path(dir, sums[i].name);
+        if (p && stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+            job *j = &jobs[nj++];
+            snprintf(j->name, sizeof j->name, "%s", sums[i].name);
+            memcpy(j->want, sums[i].hex, 65);
+            j->size = (uint64_t)st.st_size;
+        } else if (p && stat(p, &st) != 0) {
+            int required = 0;
+            for (int k = 0; vx_file_names[k]; k++) required |= !strcmp(vx_file_names[k], sums[i].name);
+            if (!required) problem(&r, "%s: listed in SHA256SUMS but missing", sums[i].name);
+        }
+        free(p);
+    }
+    /* XXH3 against index.json's file table, when index.json parses. */
+    char *ip = vx_path(dir, "index.json"), *ibuf = NULL;
+    size_t ilen = 0;
+    vx_meta meta;
+    memset(&meta, 0, sizeof meta);
+    int have_meta = ip && vx_read_file(&ibuf, &ilen, ip, VX_MAX_INDEX_JSON, &e) == VX_OK &&
+                    vx_meta_parse(&meta, (const uint8_t *)ibuf, ilen, "index.json", &e) == VX_OK;
+    free(ip);
+    free(ibuf);
+    for (size_t i = 0; have_meta && i < meta.n_files; i++) {
+        char *p = vx_path(dir, meta.files[i].name);
+        if (meta.files[i].xxh3[0] && p && stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+            job *j = &jobs[nj++];
+            snprintf(j->name, sizeof j->name, "%s", meta.files[i].name);
+            memcpy(j->want, meta.files[i].xxh3, 17);
+            j->xxh = 1;
+            j->size = (uint64_t)st.st_size;
+        }
+        free(p);
+    }
+    vx_meta_free(&meta);
+
+    /* 2. Content hashes on a worker pool; this thread does the structural checks (3). */
+    qsort(jobs, nj, sizeof *jobs, by_size_desc);
+    pool pl = { dir, jobs, nj, 0 };
+    int nt = threads > 0 ? threads : 2;
+    if (nt > 16) nt = 16;
+    pthread_t tid[16];
+    int started = 0;
+    for (int i = 0; i < nt - 1; i++)
+        if (pthread_create(&tid[started], NULL, worker, &pl) == 0) started++;
+    structure(&r, dir);
+    worker(&pl);
+    for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+    for (size_t i = 0; i < nj; i++) {
+        job *j = &jobs[i];
+        if (j->rc) problem(&r, "%s: cannot hash: %s", j->name, j->msg);
+        else if (strcmp(j->want, j->got))
+            problem(&r, "%s: %s mismatch: expected %s, computed %s", j->name, j->xxh ? "XXH3 (index.json)" : "SHA-256",
+                    j->want, j->got);
+    }
+    free(jobs);
+    free(sums);
+    if (problems) *problems = r.count;
+    return r.count ? vx_fail(err, VX_EMISMATCH, "%d problem%s found", r.count, r.count == 1 ? "" : "s") : VX_OK;
+}

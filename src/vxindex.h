@@ -1,0 +1,31 @@
+/*
+ * vxindex.h — the inside of a vx_index, shared by the files of src/ that answer queries
+ * (open.c, query code, compare, verify). Not installed; cli/ never sees it.
+ */
+#ifndef VX_SRC_VXINDEX_H
+#define VX_SRC_VXINDEX_H
+
+#include "common.h"
+#include "vindex.h"
+#include "vocab.h"
+#include "vxmeta.h"
+
+enum { VXF_GATE, VXF_DOWN, VXF_EMB, VXF_DMETA, VXF_NORMS, VXF_VOCAB, VXF_COUNT };
+
+struct vx_index {
+    char *dir;
+    vx_meta meta;
+    vx_info info;
+    vx_map map[VXF_COUNT];      /* gate_vectors, down_features, embeddings, down_meta, norms, vocab */
+    vx_vocab vocab;             /* validated view into map[VXF_VOCAB] */
+    const uint16_t *gate;       /* [L][F][H] f16 */
+    const uint16_t *down;       /* [L][F][H] f16 */
+    const uint16_t *emb;        /* [V][H] f16 */
+    const uint8_t *dmeta;       /* records after the header: [L][2][F] x 2K x {u32, f32} */
+    const float *norms;         /* norms_bytes / 4 f32; NULL when empty */
+};
+
+/* File name of a VXF_* slot. */
+extern const char *const vx_slot_names[VXF_COUNT];
+
+#endif
