@@ -1,0 +1,35 @@
+/*
+ * cli.h — shared pieces of the `vindex` command. The command uses only the public API
+ * (the headers in include/); each subcommand is `int cmd_X(int argc, char **argv)` returning the exit
+ * status: 0 ok, 1 failure or mismatch, 2 usage error.
+ */
+#ifndef VX_CLI_H
+#define VX_CLI_H
+#include <stdio.h>
+
+#include "vindex.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+int cmd_extract(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_nearest(int argc, char **argv);
+int cmd_describe(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+
+/* "vindex: <msg>" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Exit status for a library error code. */
+int cli_exit_for(int code);
+/* Print a usage error and a hint to --help; returns EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Parse a non-negative integer argument into *out within [lo, hi]; 0 ok, -1 bad. */
+int cli_int(const char *s, long lo, long hi, long *out);
+/* Print s as a JSON string (quoted, escaped) of n bytes. */
+void cli_json_str(FILE *f, const char *s, size_t n);
+/* Print s with control characters escaped, for human-readable output. */
+void cli_print_token(FILE *f, const char *s, size_t n);
+
+#endif

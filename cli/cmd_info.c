@@ -1,0 +1,211 @@
+/*
+ * cmd_info.c — `vindex info VX [--json]` and `vindex verify VX [--json] [--threads N]`.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+
+static const char *info_help =
+    "usage: vindex info VX [--json]\n"
+    "\n"
+    "Describe a vindex: model, shapes, files and sizes, provenance (manifest.json) and a\n"
+    "per-layer summary of the singular-value spectra (sigma_1, sigma_F, sigma_1/sigma_F).\n"
+    "\n"
+    "  --json      one JSON object on stdout\n"
+    "  -h, --help  this text\n"
+    "\nexit status: 0 ok, 1 the vindex cannot be opened, 2 usage error\n";
+
+static const char *verify_help =
+    "usage: vindex verify VX [--json] [--threads N]\n"
+    "\n"
+    "Check a vindex completely: the SHA-256 of every file against SHA256SUMS, that\n"
+    "SHA256SUMS covers exactly the files present, the XXH3 of every file against\n"
+    "index.json, and every structural fact (sizes against shapes, headers, tables,\n"
+    "down_meta records, NaN/Inf counts, unit-length directions with the sign convention).\n"
+    "Prints one line per problem, naming the file.\n"
+    "\n"
+    "  --json         {\"ok\": bool, \"problems\": [...]} on stdout\n"
+    "  -j, --threads  hashing threads (default 2)\n"
+    "  -h, --help     this text\n"
+    "\nexit status: 0 all holds, 1 problems found, 2 usage error\n";
+
+static const char *const files[] = { "gate_vectors.bin", "down_features.bin", "embeddings.bin", "down_meta.bin", "norms.bin",
+                                     "vocab.bin", "tokenizer.json", "index.json", "manifest.json", "SHA256SUMS" };
+
+static cJSON *read_manifest(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = malloc(1 << 24);
+    size_t n = buf ? fread(buf, 1, (1 << 24), f) : 0;
+    fclose(f);
+    cJSON *j = buf ? cJSON_ParseWithLength(buf, n) : NULL;
+    free(buf);
+    return j;
+}
+
+static const char *jstr(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int cmd_info(int argc, char **argv) {
+    static const struct option lo[] = { { "json", no_argument, 0, 'J' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+    int json = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        if (c == 'J') json = 1;
+        else if (c == 'h') { fputs(info_help, stdout); return EXIT_OK; }
+        else return cli_usage("info", "unknown option '%s'", argv[optind - 1]);
+    }
+    if (optind != argc - 1) return cli_usage("info", "expected exactly one vindex directory");
+    const char *dir = argv[optind];
+    vx_index *vx;
+    vx_err err = { 0 };
+    int rc = vx_open(&vx, dir, &err);
+    if (rc) { cli_error("info: %s", err.msg); return cli_exit_for(rc); }
+    const vx_info *in = vx_get_info(vx);
+    cJSON *man = read_manifest(dir);
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(man, "source");
+
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "path", dir);
+    cJSON_AddStringToObject(o, "model", in->model);
+    cJSON_AddStringToObject(o, "architecture", in->architecture);
+    cJSON_AddStringToObject(o, "model_type", in->model_type);
+    cJSON_AddStringToObject(o, "source_dtype", in->dtype);
+    cJSON_AddNumberToObject(o, "num_layers", in->num_layers);
+    cJSON_AddNumberToObject(o, "num_feats", in->num_feats);
+    cJSON_AddNumberToObject(o, "hidden_size", in->hidden_size);
+    cJSON_AddNumberToObject(o, "intermediate_size", in->intermediate_size);
+    cJSON_AddNumberToObject(o, "vocab_size", in->vocab_size);
+    cJSON_AddNumberToObject(o, "down_top_k", in->top_k);
+    cJSON_AddNumberToObject(o, "embed_scale", in->embed_scale);
+    cJSON_AddNumberToObject(o, "norm_offset", in->norm_offset);
+    cJSON_AddBoolToObject(o, "tied_embeddings", in->tied_embeddings);
+    cJSON_AddNumberToObject(o, "embeddings_clamped", (double)in->embed_clamped);
+    cJSON *fo = cJSON_AddObjectToObject(o, "files");
+    unsigned long long total = 0;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char p[4096];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        double sz = stat(p, &st) == 0 ? (double)st.st_size : -1;
+        if (sz > 0) total += (unsigned long long)sz;
+        cJSON_AddNumberToObject(fo, files[i], sz);
+    }
+    cJSON_AddNumberToObject(o, "total_bytes", (double)total);
+    if (man) {
+        cJSON *prov = cJSON_AddObjectToObject(o, "provenance");
+        const char *keys[] = { "created_utc", "tool_version", "config_sha256" };
+        for (int i = 0; i < 3; i++)
+            if (jstr(man, keys[i])) cJSON_AddStringToObject(prov, keys[i], jstr(man, keys[i]));
+        const char *skeys[] = { "path", "repo", "revision" };
+        for (int i = 0; i < 3; i++)
+            if (jstr(src, skeys[i])) cJSON_AddStringToObject(prov, skeys[i], jstr(src, skeys[i]));
+    }
+    cJSON *layers = cJSON_AddArrayToObject(o, "layers");
+    uint32_t F = in->num_feats;
+    for (uint32_t l = 0; l < in->num_layers; l++) {
+        cJSON *lo2 = cJSON_CreateObject();
+        cJSON_AddNumberToObject(lo2, "layer", l);
+        const char *kn[2] = { "gate", "down" };
+        for (int k = 0; k < 2; k++) {
+            const float *s = vx_sigma(vx, (vx_kind)k, l);
+            double sum = 0;
+            for (uint32_t i = 0; i < F; i++) sum += s[i];
+            cJSON *so = cJSON_AddObjectToObject(lo2, kn[k]);
+            cJSON_AddNumberToObject(so, "sigma_first", s[0]);
+            cJSON_AddNumberToObject(so, "sigma_last", s[F - 1]);
+            cJSON_AddNumberToObject(so, "sigma_sum", sum);
+        }
+        cJSON_AddItemToArray(layers, lo2);
+    }
+    if (json) {
+        char *s = cJSON_PrintUnformatted(o);
+        puts(s);
+        free(s);
+    } else {
+        printf("vindex     %s\n", dir);
+        printf("model      %s (%s, %s, %s)\n", in->model, in->architecture, in->model_type, in->dtype);
+        printf("shape      %u layers x %u features x %u hidden; vocab %u; intermediate %u\n", in->num_layers, F,
+               in->hidden_size, in->vocab_size, in->intermediate_size);
+        printf("embedding  scale %g, norm offset %g, tied %s, %llu values clamped to f16\n", in->embed_scale,
+               in->norm_offset, in->tied_embeddings ? "yes" : "no", (unsigned long long)in->embed_clamped);
+        printf("down_meta  top %u tokens per sign\n", in->top_k);
+        if (man)
+            printf("source     %s%s%s%s\nextracted  %s by vindex %s\n", jstr(src, "repo") ? jstr(src, "repo") : jstr(src, "path") ? jstr(src, "path") : "?",
+                   jstr(src, "revision") ? " @ " : "", jstr(src, "revision") ? jstr(src, "revision") : "", "",
+                   jstr(man, "created_utc") ? jstr(man, "created_utc") : "?",
+                   jstr(man, "tool_version") ? jstr(man, "tool_version") : "?");
+        printf("files      (%llu bytes)\n", total);
+        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+            printf("  %-18s %14.0f\n", files[i], cJSON_GetObjectItem(fo, files[i])->valuedouble);
+        printf("spectrum   layer  gate sigma_1  sigma_%u  ratio   down sigma_1  sigma_%u  ratio\n", F, F);
+        for (uint32_t l = 0; l < in->num_layers; l++) {
+            const float *g = vx_sigma(vx, VX_GATE, l), *d = vx_sigma(vx, VX_DOWN, l);
+            printf("           %5u  %12.4g %9.4g %6.1f   %12.4g %9.4g %6.1f\n", l, g[0], g[F - 1],
+                   g[F - 1] > 0 ? g[0] / g[F - 1] : 0.0, d[0], d[F - 1], d[F - 1] > 0 ? d[0] / d[F - 1] : 0.0);
+        }
+    }
+    cJSON_Delete(o);
+    cJSON_Delete(man);
+    vx_close(vx);
+    return EXIT_OK;
+}
+
+typedef struct vctx { int json; cJSON *arr; } vctx;
+
+static void on_problem(void *ctx, const char *line) {
+    vctx *v = ctx;
+    if (v->json) cJSON_AddItemToArray(v->arr, cJSON_CreateString(line));
+    else printf("%s\n", line);
+}
+
+int cmd_verify(int argc, char **argv) {
+    static const struct option lo[] = { { "json", no_argument, 0, 'J' }, { "threads", required_argument, 0, 'j' },
+                                        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+    int c;
+    long threads = 2;
+    vctx v = { 0, NULL };
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "j:h", lo, NULL)) != -1) {
+        if (c == 'J') v.json = 1;
+        else if (c == 'j') { if (cli_int(optarg, 1, 64, &threads)) return cli_usage("verify", "--threads %s: expected 1..64", optarg); }
+        else if (c == 'h') { fputs(verify_help, stdout); return EXIT_OK; }
+        else return cli_usage("verify", "unknown option '%s'", argv[optind - 1]);
+    }
+    if (optind != argc - 1) return cli_usage("verify", "expected exactly one vindex directory");
+    v.arr = cJSON_CreateArray();
+    int problems = 0;
+    vx_err err = { 0 };
+    int rc = vx_verify(argv[optind], (int)threads, on_problem, &v, &problems, &err);
+    if (rc && rc != VX_EMISMATCH) {
+        cJSON_Delete(v.arr);
+        cli_error("verify: %s", err.msg);
+        return cli_exit_for(rc);
+    }
+    if (v.json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "path", argv[optind]);
+        cJSON_AddBoolToObject(o, "ok", problems == 0);
+        cJSON_AddItemToObject(o, "problems", v.arr);
+        char *s = cJSON_PrintUnformatted(o);
+        puts(s);
+        free(s);
+        cJSON_Delete(o);
+    } else {
+        cJSON_Delete(v.arr);
+        if (!problems) printf("%s: OK\n", argv[optind]);
+        else fprintf(stderr, "vindex: verify: %d problem%s found\n", problems, problems == 1 ? "" : "s");
+    }
+    return problems ? EXIT_FAIL : EXIT_OK;
+}

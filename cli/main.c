@@ -1,0 +1,107 @@
+/*
+ * main.c — the `vindex` command: dispatch to subcommands, shared argument helpers.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
+    { "extract", cmd_extract, "build a vindex from a Hugging Face checkpoint" },
+    { "info", cmd_info, "describe a vindex: model, shapes, files, provenance, spectra" },
+    { "verify", cmd_verify, "check every byte and every structural fact of a vindex" },
+    { "score", cmd_score, "features whose directions align with a token" },
+    { "nearest", cmd_nearest, "nearest tokens and features to a token, feature or vector" },
+    { "describe", cmd_describe, "what one feature points to" },
+    { "compare", cmd_compare, "Procrustes alignment of two vindexes' embedding spaces" },
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: vindex COMMAND [ARGS]   (vindex COMMAND --help for details)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].help);
+    fprintf(f, "\nexit status: 0 ok, 1 failure or mismatch, 2 usage error\n");
+}
+
+void cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("vindex: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_exit_for(int code) { return code == VX_OK ? EXIT_OK : code == VX_EUSAGE ? EXIT_USAGE : EXIT_FAIL; }
+
+int cli_usage(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "vindex %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\ntry 'vindex %s --help'\n", cmd);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+int cli_int(const char *s, long lo, long hi, long *out) {
+    if (!s || !*s) return -1;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+void cli_json_str(FILE *f, const char *s, size_t n) {
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c == '\n') fputs("\\n", f);
+        else if (c == '\t') fputs("\\t", f);
+        else if (c == '\r') fputs("\\r", f);
+        else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+void cli_print_token(FILE *f, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\n') fputs("\\n", f);
+        else if (c == '\t') fputs("\\t", f);
+        else if (c < 0x20 || c == 0x7f) fprintf(f, "\\x%02x", c);
+        else fputc(c, f);
+    }
+}
+
+/* OpenBLAS picks its kernels when it loads. Debian's build chooses the AVX2 (Haswell)
+ * kernels on AVX-512 CPUs, 1.6-3.4x slower for sgemm; the choice can only be changed by
+ * the environment before the library loads, so set it and re-execute once. */
+static void tune_openblas(char **argv) {
+    if (getenv("OPENBLAS_CORETYPE") || getenv("VINDEX_NO_REEXEC")) return;
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vl")) return;
+    setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+    setenv("VINDEX_NO_REEXEC", "1", 1);
+    execv("/proc/self/exe", argv); /* on failure, carry on with the default kernels */
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { usage(stderr); return EXIT_USAGE; }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return EXIT_OK; }
+    if (!strcmp(argv[1], "--version")) { printf("vindex %s\n", VX_VERSION_STRING); return EXIT_OK; }
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(argv[1], cmds[i].name)) {
+            if (!strcmp(cmds[i].name, "extract") || !strcmp(cmds[i].name, "compare") ||
+                !strcmp(cmds[i].name, "score") || !strcmp(cmds[i].name, "nearest"))
+                tune_openblas(argv);
+            return cmds[i].fn(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "vindex: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}
