@@ -29,6 +29,9 @@ int vx_tokenizer_parse(vx_tokenizer **out, const uint8_t *buf, size_t len, const
 void vx_tokenizer_free(vx_tokenizer *t);
 vx_tok_style vx_tokenizer_style(const vx_tokenizer *t);
 uint32_t vx_tokenizer_size(const vx_tokenizer *t); /* 1 + largest id */
+/* Raw string of token `id` (NUL-terminated, *len bytes; may be NULL), borrowed from `t`
+ * and valid until vx_tokenizer_free; NULL (and *len = 0) when no token has that id. */
+const char *vx_tokenizer_token(const vx_tokenizer *t, uint32_t id, size_t *len);
 
 /* Serialise the vocab.bin image for ids 0..vocab_rows-1 (ids without a token get empty
  * strings) into a malloc'd buffer. */

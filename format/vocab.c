@@ -1,0 +1,366 @@
+/*
+ * vocab.c — vocab.bin: writing it from a parsed tokenizer, validating a mapped image,
+ * and the lookups a query makes on it (string → id, id → raw and readable strings).
+ *
+ * The byte layout and the rules V1..V14 are in spec/vocab-bin.md; checks below cite
+ * them. vx_vocab_parse is a pure function of (buf, len): it validates every offset,
+ * length, bucket and readable string once, so vx_vocab_find / vx_vocab_get read the
+ * untrusted map without further checks and cannot leave it.
+ *
+ *   offset size  field            (all little-endian)
+ *   0      8     magic "VXVOCAB1"
+ *   8      4     version = 1
+ *   12     4     n               entries (= embedding rows)
+ *   16     4     style           0 PLAIN, 1 BYTELEVEL, 2 METASPACE
+ *   20     4     nbuckets        power of two >= 2n (>= 1)
+ *   24     8+8   entries_off, entries_len   [n] x {u32 raw_off, raw_len, text_off, text_len}
+ *   40     8+8   buckets_off, buckets_len   [nbuckets] x u32 id, 0xFFFFFFFF = empty
+ *   56     8+8   strings_off, strings_len   string blob; entry offsets are relative to it
+ *   72     8     reserved = 0
+ *   80           entries, then buckets, then strings, then end of file
+ */
+#include "vocab.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#define VOCAB_MAGIC "VXVOCAB1"
+#define VOCAB_VERSION 1u
+#define HDR_SIZE 80u
+#define ENTRY_SIZE 16u
+#define EMPTY 0xFFFFFFFFu
+
+/* ------------------------------------------------------------ the GPT-2 byte map */
+
+/* bytes_char() of pre_tokenizers/byte_level.rs: printable bytes map to themselves, the
+ * other 68 to U+0100.. in increasing byte order. */
+static uint16_t byte_cp[256];   /* byte → code point */
+static int16_t cp_byte[0x144];  /* code point → byte, -1 if not in the map */
+static int map_ready;
+
+static void byte_map_init(void) {
+    if (map_ready) return;  /* a benign race: every thread writes the same values */
+    int next = 0;
+    for (int cp = 0; cp < 0x144; cp++) cp_byte[cp] = -1;
+    for (int b = 0; b < 256; b++) {
+        int keep = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+        byte_cp[b] = (uint16_t)(keep ? b : 0x100 + next++);
+        cp_byte[byte_cp[b]] = (int16_t)b;
+    }
+    map_ready = 1;
+}
+
+/* ------------------------------------------------------------------ UTF-8 helpers */
+
+/* Length of the well-formed UTF-8 sequence at s (no overlongs, surrogates or code
+ * points past U+10FFFF), 0 if ill-formed; *cp receives the code point. */
+static size_t utf8_seq(const unsigned char *s, size_t avail, uint32_t *cp) {
+    unsigned c = s[0];
+    size_t n;
+    uint32_t v, min;
+    if (c < 0x80) { *cp = c; return 1; }
+    if (c >= 0xC2 && c <= 0xDF) { n = 2; v = c & 0x1F; min = 0x80; }
+    else if (c >= 0xE0 && c <= 0xEF) { n = 3; v = c & 0x0F; min = 0x800; }
+    else if (c >= 0xF0 && c <= 0xF4) { n = 4; v = c & 0x07; min = 0x10000; }
+    else return 0;
+    if (n > avail) return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        v = v << 6 | (s[i] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+    *cp = v;
+    return n;
+}
+
+static int utf8_valid(const unsigned char *s, size_t n) {
+    uint32_t cp;
+    for (size_t i = 0, l; i < n; i += l)
+        if (!(l = utf8_seq(s + i, n - i, &cp))) return 0;
+    return 1;
+}
+
+/* Copy bytes to out, replacing every byte that is not part of a well-formed sequence by
+ * the four characters \xNN, so the result is always valid UTF-8. Returns bytes written
+ * (at most 4n). */
+static size_t escape_utf8(char *out, const unsigned char *s, size_t n) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    uint32_t cp;
+    for (size_t i = 0; i < n;) {
+        size_t l = utf8_seq(s + i, n - i, &cp);
+        if (l) { memcpy(out + o, s + i, l); o += l; i += l; continue; }
+        out[o++] = '\\'; out[o++] = 'x'; out[o++] = hex[s[i] >> 4]; out[o++] = hex[s[i] & 15];
+        i++;
+    }
+    return o;
+}
+
+static int hexval(int c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The readable form of a raw token (spec V13) into out (room for 4n bytes; `tmp` room
+ * for n bytes). Returns its length. */
+static size_t readable(char *out, unsigned char *tmp, vx_tok_style style, const char *raw, size_t n) {
+    const unsigned char *s = (const unsigned char *)raw;
+    size_t m = 0;
+    uint32_t cp;
+    if (style == VX_STYLE_BYTELEVEL) {
+        byte_map_init();
+        for (size_t i = 0; i < n;) {
+            size_t l = utf8_seq(s + i, n - i, &cp);
+            if (l && cp < 0x144 && cp_byte[cp] >= 0) { tmp[m++] = (unsigned char)cp_byte[cp]; i += l; continue; }
+            if (!l) l = 1;  /* chars outside the map (added tokens) pass through */
+            memcpy(tmp + m, s + i, l); m += l; i += l;
+        }
+    } else if (style == VX_STYLE_METASPACE) {
+        int h1, h2;
+        if (n == 6 && memcmp(s, "<0x", 3) == 0 && s[5] == '>' && (h1 = hexval(s[3])) >= 0 && (h2 = hexval(s[4])) >= 0) {
+            tmp[m++] = (unsigned char)(h1 << 4 | h2);  /* byte-fallback token */
+        } else {
+            for (size_t i = 0; i < n;) {
+                if (i + 3 <= n && s[i] == 0xE2 && s[i + 1] == 0x96 && s[i + 2] == 0x81) { tmp[m++] = ' '; i += 3; }
+                else tmp[m++] = s[i++];
+            }
+        }
+    } else {
+        memcpy(tmp, s, n); m = n;
+    }
+    return escape_utf8(out, tmp, m);
+}
+
+char *vx_vocab_to_raw(vx_tok_style style, const char *text, size_t len, size_t *out_len) {
+    uint64_t cap;
+    if (!vx_mul_ok(len, 3, &cap) || !vx_add_ok(cap, 1, &cap) || cap > SIZE_MAX) return NULL;
+    char *out = malloc((size_t)cap);
+    if (!out) return NULL;
+    size_t o = 0;
+    if (style == VX_STYLE_BYTELEVEL) {
+        byte_map_init();
+        for (size_t i = 0; i < len; i++) {
+            uint16_t cp = byte_cp[(unsigned char)text[i]];
+            if (cp < 0x80) out[o++] = (char)cp;
+            else { out[o++] = (char)(0xC0 | cp >> 6); out[o++] = (char)(0x80 | (cp & 0x3F)); }
+        }
+    } else if (style == VX_STYLE_METASPACE) {
+        for (size_t i = 0; i < len; i++) {
+            if (text[i] == ' ') { memcpy(out + o, "\xE2\x96\x81", 3); o += 3; }
+            else out[o++] = text[i];
+        }
+    } else {
+        memcpy(out, text, len); o = len;
+    }
+    out[o] = 0;
+    if (out_len) *out_len = o;
+    return out;
+}
+
+/* ------------------------------------------------------------------------ build */
+
+typedef struct blob { uint8_t *p; size_t n, cap; } blob;
+
+static int blob_put(blob *b, const void *s, size_t n, uint32_t *off) {
+    if (b->n + n > 0xFFFFFFFFu) return VX_EUNSUPPORTED;  /* offsets are u32 */
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1 << 16;
+        while (cap < b->n + n) cap *= 2;
+        uint8_t *p = realloc(b->p, cap);
+        if (!p) return VX_ENOMEM;
+        b->p = p; b->cap = cap;
+    }
+    if (n) memcpy(b->p + b->n, s, n);
+    *off = (uint32_t)b->n;
+    b->n += n;
+    return 0;
+}
+
+int vx_vocab_build(uint8_t **buf, size_t *len, const vx_tokenizer *t, uint32_t vocab_rows, vx_err *err) {
+    *buf = NULL; *len = 0;
+    uint32_t n = vocab_rows;
+    if (n > (1u << 30))
+        return vx_fail(err, VX_EUNSUPPORTED, "vocab.bin: %u rows is more than 2^30", n);
+    uint32_t nb = 1;
+    while (nb < 2 * (uint64_t)n) nb <<= 1;  /* V7 */
+    uint32_t *ent = calloc((size_t)n * 4 + 1, sizeof *ent);  /* [n][raw_off, raw_len, text_off, text_len] */
+    char *text = NULL;
+    unsigned char *tmp = NULL;
+    size_t scratch = 0;
+    blob b = { NULL, 0, 0 };
+    int rc = 0;
+    if (!ent) return vx_fail(err, VX_ENOMEM, "vocab.bin: out of memory");
+    vx_tok_style style = vx_tokenizer_style(t);
+    for (uint32_t id = 0; id < n; id++) {
+        size_t rl;
+        const char *raw = vx_tokenizer_token(t, id, &rl);
+        if (!raw) continue;  /* V12: rows beyond the tokenizer hold empty strings */
+        if (!text || rl > scratch) {
+            free(text); free(tmp);
+            scratch = rl * 2 + 16;
+            text = malloc(scratch * 4 + 1); tmp = malloc(scratch + 1);
+            if (!text || !tmp) { rc = VX_ENOMEM; break; }
+        }
+        size_t tl = readable(text, tmp, style, raw, rl);
+        if ((rc = blob_put(&b, raw, rl, &ent[4 * id]))) break;
+        ent[4 * id + 1] = (uint32_t)rl;
+        if (tl == rl && memcmp(text, raw, rl) == 0) ent[4 * id + 2] = ent[4 * id];  /* share identical strings */
+        else if ((rc = blob_put(&b, text, tl, &ent[4 * id + 2]))) break;
+        ent[4 * id + 3] = (uint32_t)tl;
+    }
+    free(text); free(tmp);
+    uint64_t eoff = HDR_SIZE, elen = (uint64_t)n * ENTRY_SIZE, boff = eoff + elen, blen = (uint64_t)nb * 4,
+             soff = boff + blen, total = soff + b.n;
+    uint8_t *out = NULL;
+    if (!rc && (total > SIZE_MAX || !(out = calloc(1, (size_t)total)))) rc = VX_ENOMEM;
+    if (rc) {
+        free(ent); free(b.p);
+        return rc == VX_ENOMEM ? vx_fail(err, rc, "vocab.bin: out of memory")
+                               : vx_fail(err, rc, "vocab.bin: strings exceed 4 GiB");
+    }
+    memcpy(out, VOCAB_MAGIC, 8);
+    vx_put32(out + 8, VOCAB_VERSION);
+    vx_put32(out + 12, n);
+    vx_put32(out + 16, (uint32_t)style);
+    vx_put32(out + 20, nb);
+    vx_put64(out + 24, eoff); vx_put64(out + 32, elen);
+    vx_put64(out + 40, boff); vx_put64(out + 48, blen);
+    vx_put64(out + 56, soff); vx_put64(out + 64, b.n);
+    for (uint64_t i = 0; i < (uint64_t)n * 4; i++) vx_put32(out + eoff + 4 * i, ent[i]);
+    memset(out + boff, 0xFF, (size_t)blen);
+    if (b.n) memcpy(out + soff, b.p, b.n);
+    /* V14: insert in id order and never displace, so a raw string held by several ids
+     * finds the lowest one */
+    const uint8_t *strs = out + soff;
+    for (uint32_t id = 0; id < n; id++) {
+        uint32_t ro = ent[4 * id], rl = ent[4 * id + 1];
+        if (!rl) continue;
+        uint32_t h = (uint32_t)XXH3_64bits(strs + ro, rl) & (nb - 1);
+        for (;;) {
+            uint8_t *slot = out + boff + 4 * (uint64_t)h;
+            uint32_t o = vx_le32(slot);
+            if (o == EMPTY) { vx_put32(slot, id); break; }
+            if (ent[4 * o + 1] == rl && memcmp(strs + ent[4 * o], strs + ro, rl) == 0) break;
+            h = (h + 1) & (nb - 1);
+        }
+    }
+    free(ent); free(b.p);
+    *buf = out;
+    *len = (size_t)total;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ parse */
+
+#define CORRUPT(...) vx_fail(err, VX_ECORRUPT, __VA_ARGS__)
+
+int vx_vocab_parse(vx_vocab *v, const uint8_t *buf, size_t len, const char *fname, vx_err *err) {
+    memset(v, 0, sizeof *v);
+    if (!fname) fname = "vocab.bin";
+    /* V1 */
+    if (len < HDR_SIZE) return CORRUPT("%s: %zu bytes, shorter than the %u-byte header (V1)", fname, len, HDR_SIZE);
+    /* V2, V3 */
+    if (memcmp(buf, VOCAB_MAGIC, 8) != 0) return CORRUPT("%s: offset 0: bad magic, expected \"" VOCAB_MAGIC "\" (V2)", fname);
+    if (vx_le32(buf + 8) != VOCAB_VERSION)
+        return vx_fail(err, VX_EUNSUPPORTED, "%s: offset 8: version %u, expected %u (V3)", fname, vx_le32(buf + 8), VOCAB_VERSION);
+    uint32_t n = vx_le32(buf + 12), style = vx_le32(buf + 16), nb = vx_le32(buf + 20);
+    uint64_t off[3], sz[3];
+    for (int i = 0; i < 3; i++) { off[i] = vx_le64(buf + 24 + 16 * i); sz[i] = vx_le64(buf + 32 + 16 * i); }
+    /* V4 */
+    if (style > VX_STYLE_METASPACE) return CORRUPT("%s: offset 16: style %u, expected 0, 1 or 2 (V4)", fname, style);
+    /* V5 */
+    if (vx_le64(buf + 72) != 0) return CORRUPT("%s: offset 72: reserved field is not zero (V5)", fname);
+    /* V6 */
+    uint64_t want;
+    if (!vx_mul_ok(n, ENTRY_SIZE, &want) || sz[0] != want)
+        return CORRUPT("%s: offset 32: entries_len %llu, expected n*16 = %llu (V6)", fname, (unsigned long long)sz[0],
+                       (unsigned long long)want);
+    if (!vx_mul_ok(nb, 4, &want) || sz[1] != want)
+        return CORRUPT("%s: offset 48: buckets_len %llu, expected nbuckets*4 = %llu (V6)", fname,
+                       (unsigned long long)sz[1], (unsigned long long)want);
+    /* V7 */
+    if (nb == 0 || (nb & (nb - 1)) || nb < 2 * (uint64_t)n)
+        return CORRUPT("%s: offset 20: nbuckets %u, expected a power of two >= 2n = %llu (V7)", fname, nb,
+                       (unsigned long long)2 * n);
+    /* V8: inside the buffer, after the header */
+    static const char *const name[3] = { "entries", "buckets", "strings" };
+    uint64_t end[3];
+    for (int i = 0; i < 3; i++)
+        if (off[i] < HDR_SIZE || !vx_add_ok(off[i], sz[i], &end[i]) || end[i] > len)
+            return CORRUPT("%s: offset %d: %s section [%llu, +%llu) is not inside the %zu-byte file after the header (V8)",
+                           fname, 24 + 16 * i, name[i], (unsigned long long)off[i], (unsigned long long)sz[i], len);
+    /* V9: no overlap, then the exact canonical order with no gaps or trailing bytes */
+    for (int i = 0; i < 3; i++)
+        for (int j = i + 1; j < 3; j++)
+            if (sz[i] && sz[j] && off[i] < end[j] && off[j] < end[i])
+                return CORRUPT("%s: sections %s and %s overlap (V9)", fname, name[i], name[j]);
+    if (off[0] != HDR_SIZE || off[1] != end[0] || off[2] != end[1] || end[2] != len)
+        return CORRUPT("%s: sections are not header, entries, buckets, strings back to back ending at byte %zu (V9)",
+                       fname, len);
+    const uint8_t *E = buf + off[0], *B = buf + off[1], *S = buf + off[2];
+    /* V10, V11 */
+    for (uint32_t id = 0; id < n; id++) {
+        const uint8_t *e = E + (uint64_t)id * ENTRY_SIZE;
+        for (int k = 0; k < 2; k++) {
+            uint64_t o = vx_le32(e + 8 * k), l = vx_le32(e + 8 * k + 4);
+            if (o + l > sz[2])
+                return CORRUPT("%s: offset %llu: entry %u %s string [%llu, +%llu) is past the %llu-byte string blob (V10)",
+                               fname, (unsigned long long)(off[0] + (uint64_t)id * ENTRY_SIZE + 8 * k), id,
+                               k ? "text" : "raw", (unsigned long long)o, (unsigned long long)l,
+                               (unsigned long long)sz[2]);
+        }
+        if (!utf8_valid(S + vx_le32(e + 8), vx_le32(e + 12)))
+            return CORRUPT("%s: entry %u: readable string is not valid UTF-8 (V11)", fname, id);
+    }
+    /* V12: every occupied bucket names an id < n with a non-empty raw string, and at most
+     * n buckets are occupied, so probing always meets an empty bucket */
+    uint64_t used = 0;
+    for (uint32_t h = 0; h < nb; h++) {
+        uint32_t id = vx_le32(B + 4 * (uint64_t)h);
+        if (id == EMPTY) continue;
+        if (id >= n || vx_le32(E + (uint64_t)id * ENTRY_SIZE + 4) == 0)
+            return CORRUPT("%s: offset %llu: bucket %u holds id %u, expected < %u with a non-empty raw string or 0xFFFFFFFF (V12)",
+                           fname, (unsigned long long)(off[1] + 4 * (uint64_t)h), h, id, n);
+        if (++used > n) return CORRUPT("%s: more than n = %u buckets are occupied (V12)", fname, n);
+    }
+    v->base = buf; v->size = len;
+    v->n = n;
+    v->style = (vx_tok_style)style;
+    v->nbuckets = nb;
+    v->entries = E; v->buckets = B;
+    v->strings = S; v->strings_len = sz[2];
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- lookups */
+
+int64_t vx_vocab_find(const vx_vocab *v, const char *raw, size_t len) {
+    if (!v->nbuckets || len == 0) return -1;
+    uint32_t mask = v->nbuckets - 1, h = (uint32_t)XXH3_64bits(raw, len) & mask;
+    /* V13: XXH3-64 (seed 0) of the raw bytes, low bits, linear probing */
+    for (uint32_t probe = 0; probe < v->nbuckets; probe++, h = (h + 1) & mask) {
+        uint32_t id = vx_le32(v->buckets + 4 * (uint64_t)h);
+        if (id == EMPTY) return -1;
+        const uint8_t *e = v->entries + (uint64_t)id * ENTRY_SIZE;
+        if (vx_le32(e + 4) == len && memcmp(v->strings + vx_le32(e), raw, len) == 0) return id;
+    }
+    return -1;
+}
+
+void vx_vocab_get(const vx_vocab *v, uint32_t id, const char **raw, size_t *raw_len, const char **text,
+                  size_t *text_len) {
+    static const char none[1] = "";
+    if (id >= v->n) {  /* caller's mistake: answer with empty strings rather than read outside */
+        if (raw) *raw = none;
+        if (raw_len) *raw_len = 0;
+        if (text) *text = none;
+        if (text_len) *text_len = 0;
+        return;
+    }
+    const uint8_t *e = v->entries + (uint64_t)id * ENTRY_SIZE;
+    if (raw) *raw = (const char *)v->strings + vx_le32(e);
+    if (raw_len) *raw_len = vx_le32(e + 4);
+    if (text) *text = (const char *)v->strings + vx_le32(e + 8);
+    if (text_len) *text_len = vx_le32(e + 12);
+}
