@@ -1,0 +1,921 @@
+/*
+ * checkpoint.c — open a Hugging Face checkpoint for extraction (contract in
+ * checkpoint.h, rules C1.. in spec/checkpoint-input.md).
+ *
+ * Steps, each of which stops with a message naming the file and what was expected:
+ *   1. resolve SRC to a directory (a path, or a repo id through the offline HF cache);
+ *   2. read config.json and pick the architecture family;
+ *   3. map tokenizer.json (its parsing belongs to vocab.c);
+ *   4. map every shard and parse it with vx_st_parse; with an index, check that the
+ *      index and the shards agree tensor for tensor;
+ *   5. map tensor names to roles (embedding, per-layer gate/down vector sets, norms),
+ *      checking dtype and shape against the config, and refuse any MLP tensor that has
+ *      no role, so a result is never silently partial.
+ * Nothing is copied: vx_tensor.data points into the shard maps, and vx_vecset describes
+ * rows or columns inside a tensor by offset and stride.
+ */
+#include "checkpoint.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+#include <xxhash.h>
+
+#define CK_MAX_CONFIG (16u << 20) /* C2: config.json is small; anything larger is not one */
+#define CK_MAX_INDEX (64u << 20)  /* C8: an index of a 100k-tensor model is ~10 MB */
+#define CK_MAX_REF 4096u
+
+typedef struct ck_shard {
+    char *name;       /* file name inside dir */
+    vx_map map;
+    vx_st_file st;
+} ck_shard;
+
+struct vx_ckpt {
+    char *dir, *repo, *rev;
+    char *config;                /* config.json bytes, NUL-terminated */
+    size_t config_len;
+    vx_map tok;                  /* tokenizer.json */
+    ck_shard *shards;
+    size_t n_shards;
+    vx_tensor *tensors;          /* every tensor of every shard */
+    size_t n_tensors;
+    uint8_t *recog;              /* [n_tensors] 1 when a role or a known name claimed it */
+    uint32_t *ht;                /* open addressing, index+1, 0 = empty */
+    size_t ht_mask;
+    vx_source_file *files;
+    size_t n_files;
+    vx_model model;
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+/* A bounded comma-separated list for messages: "a, b, c and 12 more". */
+typedef struct { char s[640]; size_t n, shown; } ck_list;
+
+static void list_add(ck_list *l, const char *item) {
+    size_t used = strlen(l->s), need = strlen(item) + 2;
+    if (used + need + 1 < sizeof l->s - 24) {
+        snprintf(l->s + used, sizeof l->s - used, "%s%s", l->n ? ", " : "", item);
+        l->shown++;
+    }
+    l->n++;
+}
+
+static const char *list_more(const ck_list *l, char *buf, size_t cap) {
+    if (l->n > l->shown) snprintf(buf, cap, " and %zu more", l->n - l->shown);
+    else buf[0] = 0;
+    return buf;
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *pathf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+    va_end(ap);
+    return s;
+}
+
+/* ------------------------------------------------------------ tensor table */
+
+static size_t ht_slot(const vx_ckpt *c, const char *name) {
+    size_t i = (size_t)XXH3_64bits(name, strlen(name)) & c->ht_mask;
+    while (c->ht[i] && strcmp(c->tensors[c->ht[i] - 1].name, name)) i = (i + 1) & c->ht_mask;
+    return i;
+}
+
+static vx_tensor *ck_find(const vx_ckpt *c, const char *name) {
+    if (!c->ht) return NULL;
+    size_t i = ht_slot(c, name);
+    return c->ht[i] ? &c->tensors[c->ht[i] - 1] : NULL;
+}
+
+/*
+ * C9: gather the tensors of every shard into one table. A name held by two shards is an
+ * error (which copy would be meant?).
+ */
+static int build_table(vx_ckpt *c, vx_err *err) {
+    size_t n = 0;
+    for (size_t s = 0; s < c->n_shards; s++) n += c->shards[s].st.n;
+    size_t cap = 16;
+    while (cap < 2 * n) cap *= 2;
+    c->tensors = calloc(n ? n : 1, sizeof *c->tensors);
+    c->recog = calloc(n ? n : 1, 1);
+    c->ht = calloc(cap, sizeof *c->ht);
+    if (!c->tensors || !c->recog || !c->ht) return vx_fail(err, VX_ENOMEM, "%s: out of memory for %zu tensors", c->dir, n);
+    c->ht_mask = cap - 1;
+    for (size_t s = 0; s < c->n_shards; s++)
+        for (size_t i = 0; i < c->shards[s].st.n; i++) {
+            const vx_st_tensor *st = &c->shards[s].st.tensors[i];
+            size_t k = ht_slot(c, st->name);
+            if (c->ht[k])
+                return vx_fail(err, VX_ECORRUPT, "%s: tensor '%.200s' is in both %s and %s", c->dir, st->name,
+                               c->tensors[c->ht[k] - 1].file, c->shards[s].name);
+            vx_tensor *t = &c->tensors[c->n_tensors];
+            t->name = st->name;
+            t->file = c->shards[s].name;
+            t->dtype = st->dtype;
+            t->ndim = st->ndim;
+            memcpy(t->shape, st->shape, sizeof t->shape);
+            t->nelem = st->nelem;
+            t->data = st->data;
+            c->ht[k] = (uint32_t)++c->n_tensors;
+        }
+    return VX_OK;
+}
+
+/* ------------------------------------------------------------- resolution */
+
+/* C1: "org/name" with one slash and Hub-legal characters; never "." or "..". */
+static int is_repo_id(const char *s) {
+    const char *sl = strchr(s, '/');
+    if (!sl || sl == s || !sl[1] || strchr(sl + 1, '/')) return 0;
+    if (!strncmp(s, "./", 2) || !strncmp(s, "../", 3) || !strcmp(sl + 1, ".") || !strcmp(sl + 1, "..")) return 0;
+    for (const char *p = s; *p; p++)
+        if (!(*p == '/' || *p == '-' || *p == '_' || *p == '.' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+              (*p >= 'A' && *p <= 'Z')))
+            return 0;
+    return 1;
+}
+
+/* A revision is a ref name (may hold '/', as "refs/pr/1" does under refs/) or a snapshot name. */
+static int safe_rev(const char *r) {
+    if (!*r || r[0] == '/' || strstr(r, "..") || strchr(r, '\\')) return 0;
+    for (const char *p = r; *p; p++)
+        if ((unsigned char)*p < 0x21) return 0;
+    return 1;
+}
+
+/*
+ * C1: SRC is a directory, or a repo id resolved offline in the HF cache:
+ * <cache>/models--org--name/refs/<rev> holds the snapshot name, or <rev> names
+ * snapshots/<rev> itself.
+ */
+static int resolve(vx_ckpt *c, const char *src, const char *revision, vx_err *err) {
+    if (is_dir(src)) return (c->dir = strdup(src)) ? VX_OK : vx_fail(err, VX_ENOMEM, "out of memory");
+    if (!is_repo_id(src))
+        return vx_fail(err, VX_ENOTFOUND, "%s: no such checkpoint directory, and not a Hub repo id of the form org/name", src);
+    const char *hub = getenv("HF_HUB_CACHE"), *home = getenv("HF_HOME"), *uhome = getenv("HOME"), *how;
+    char *root;
+    if (hub && *hub) root = strdup(hub), how = "$HF_HUB_CACHE";
+    else if (home && *home) root = pathf("%s/hub", home), how = "$HF_HOME/hub";
+    else if (uhome && *uhome) root = pathf("%s/.cache/huggingface/hub", uhome), how = "~/.cache/huggingface/hub";
+    else return vx_fail(err, VX_ENOTFOUND, "%s: not a directory, and no Hugging Face cache ($HF_HUB_CACHE, $HF_HOME, $HOME unset)", src);
+    const char *rev = revision && *revision ? revision : "main";
+    if (!safe_rev(rev)) {
+        free(root);
+        return vx_fail(err, VX_EUSAGE, "%s: revision '%.100s' is not a valid ref or snapshot name", src, rev);
+    }
+    char org[256];
+    snprintf(org, sizeof org, "%.*s", (int)(strchr(src, '/') - src), src);
+    char *repo = root ? pathf("%s/models--%s--%s", root, org, strchr(src, '/') + 1) : NULL;
+    char *ref = repo ? pathf("%s/refs/%s", repo, rev) : NULL;
+    char *snap = NULL, *hash = NULL;
+    int rc = VX_OK;
+    if (!ref) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
+    char *buf = NULL;
+    size_t blen;
+    if (vx_read_file(&buf, &blen, ref, CK_MAX_REF, NULL) == VX_OK) {
+        size_t a = 0, b = blen;
+        while (a < b && (buf[a] == ' ' || buf[a] == '\n' || buf[a] == '\r' || buf[a] == '\t')) a++;
+        while (b > a && (buf[b - 1] == ' ' || buf[b - 1] == '\n' || buf[b - 1] == '\r' || buf[b - 1] == '\t')) b--;
+        buf[b] = 0;
+        hash = strdup(buf + a);
+        free(buf);
+        if (!hash) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
+        if (!*hash || strchr(hash, '/') || !safe_rev(hash)) {
+            rc = vx_fail(err, VX_ECORRUPT, "%s: holds '%.80s', expected a snapshot (commit) name", ref, hash);
+            goto out;
+        }
+        snap = pathf("%s/snapshots/%s", repo, hash);
+        if (!snap || !is_dir(snap)) {
+            rc = vx_fail(err, VX_ENOTFOUND, "%s: ref '%s' names snapshot %s, which is not in the cache (searched %s)", src, rev,
+                         hash, snap ? snap : "?");
+            goto out;
+        }
+    } else {
+        snap = strchr(rev, '/') ? NULL : pathf("%s/snapshots/%s", repo, rev);
+        if (!snap || !is_dir(snap)) {
+            rc = vx_fail(err, VX_ENOTFOUND,
+                         "%s: not a directory, and revision '%s' is not in the Hugging Face cache (%s): searched %s and "
+                         "%s/snapshots/%s",
+                         src, rev, how, ref, repo, rev);
+            goto out;
+        }
+        hash = strdup(rev);
+    }
+    c->dir = snap;
+    snap = NULL;
+    c->repo = strdup(src);
+    c->rev = hash;
+    hash = NULL;
+    if (!c->repo || !c->rev) rc = vx_fail(err, VX_ENOMEM, "out of memory");
+out:
+    free(root);
+    free(repo);
+    free(ref);
+    free(snap);
+    free(hash);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- config */
+
+enum fam { FAM_LLAMA, FAM_QWEN3MOE, FAM_GEMMA, FAM_PHI3, FAM_GPT2 };
+
+/* C4: the closed set of architectures, matched on architectures[0], else model_type. */
+static const struct { const char *arch, *model_type; enum fam fam; } arch_table[] = {
+    {"LlamaForCausalLM", "llama", FAM_LLAMA},
+    {"MistralForCausalLM", "mistral", FAM_LLAMA},
+    {"Qwen2ForCausalLM", "qwen2", FAM_LLAMA},
+    {"Qwen3ForCausalLM", "qwen3", FAM_LLAMA},
+    {"Qwen3MoeForCausalLM", "qwen3_moe", FAM_QWEN3MOE},
+    {"Gemma2ForCausalLM", "gemma2", FAM_GEMMA},
+    {"Gemma3ForCausalLM", "gemma3_text", FAM_GEMMA},
+    {"Gemma3ForConditionalGeneration", "gemma3", FAM_GEMMA},
+    {"Phi3ForCausalLM", "phi3", FAM_PHI3},
+    {"GPT2LMHeadModel", "gpt2", FAM_GPT2},
+};
+
+/* The configuration of one checkpoint, after C2/C3 checks. */
+typedef struct ck_cfg {
+    enum fam fam;
+    uint32_t L, H, I, V;          /* V = 0 when config has no vocab_size */
+    uint32_t E, I_moe, step, I_shared;
+    uint8_t *mlp_only;            /* [L] */
+    int tie;                      /* -1 absent, 0, 1 */
+} ck_cfg;
+
+static const char *json_kind(const cJSON *v) {
+    return cJSON_IsString(v) ? "a string" : cJSON_IsBool(v) ? "a boolean" : cJSON_IsArray(v) ? "an array"
+         : cJSON_IsObject(v) ? "an object" : cJSON_IsNull(v) ? "null" : "not a number";
+}
+
+/*
+ * C3: a size in config: an integer in [lo, max]. *present = 0 when the key is absent or
+ * null and `required` is 0. Garbage, negative, fractional and huge values are corrupt.
+ */
+static int cfg_u32(uint32_t *out, int *present, const cJSON *obj, const char *key, uint32_t lo, uint32_t max,
+                   int required, vx_err *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (present) *present = 0;
+    if (!v || cJSON_IsNull(v)) {
+        if (required)
+            return vx_fail(err, VX_ECORRUPT, "config.json: missing \"%s\" (expected an integer in [%u, %u])", key, lo, max);
+        return VX_OK;
+    }
+    if (!cJSON_IsNumber(v))
+        return vx_fail(err, VX_ECORRUPT, "config.json: \"%s\" is %s, expected an integer in [%u, %u]", key, json_kind(v), lo,
+                       max);
+    double d = v->valuedouble;
+    if (!(d >= lo && d <= max) || d != floor(d))
+        return vx_fail(err, VX_ECORRUPT, "config.json: \"%s\" is %.17g, expected an integer in [%u, %u]", key, d, lo, max);
+    *out = (uint32_t)d;
+    if (present) *present = 1;
+    return VX_OK;
+}
+
+#define MAX_LAYERS 4096u
+#define MAX_HIDDEN (1u << 20)
+#define MAX_INTER (1u << 24)
+#define MAX_VOCAB (1u << 30)
+#define MAX_EXPERTS 65536u
+
+static const char *cfg_str(const cJSON *a, const cJSON *b, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, key);
+    if (!cJSON_IsString(v) && b) v = cJSON_GetObjectItemCaseSensitive(b, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int read_config(vx_ckpt *c, ck_cfg *k, vx_err *err) {
+    char *p = vx_path(c->dir, "config.json");
+    if (!p) return vx_fail(err, VX_ENOMEM, "out of memory");
+    int rc = vx_read_file(&c->config, &c->config_len, p, CK_MAX_CONFIG, err);
+    free(p);
+    if (rc) return rc;
+    const char *end = NULL;
+    cJSON *top = cJSON_ParseWithLengthOpts(c->config, c->config_len, &end, 0);
+    if (!top) return vx_fail(err, VX_ECORRUPT, "%s/config.json: not valid JSON", c->dir);
+    for (const char *q = end; q < c->config + c->config_len && rc == VX_OK; q++)
+        if (*q != ' ' && *q != '\n' && *q != '\r' && *q != '\t')
+            rc = vx_fail(err, VX_ECORRUPT, "%s/config.json: bytes after the JSON value", c->dir);
+    if (rc == VX_OK && !cJSON_IsObject(top)) rc = vx_fail(err, VX_ECORRUPT, "%s/config.json: not a JSON object", c->dir);
+    if (rc) goto out;
+
+    /* C3: multimodal configs keep the text model's sizes under text_config. */
+    const cJSON *tc = cJSON_GetObjectItemCaseSensitive(top, "text_config");
+    const cJSON *cfg = cJSON_IsObject(tc) ? tc : top;
+    vx_model *m = &c->model;
+    const cJSON *archs = cJSON_GetObjectItemCaseSensitive(top, "architectures");
+    const cJSON *a0 = cJSON_IsArray(archs) ? cJSON_GetArrayItem(archs, 0) : NULL;
+    const char *arch = cJSON_IsString(a0) ? a0->valuestring : NULL;
+    const char *mt = cfg_str(cfg, top, "model_type");
+    snprintf(m->architecture, sizeof m->architecture, "%s", arch ? arch : "");
+    snprintf(m->model_type, sizeof m->model_type, "%s", mt ? mt : "");
+    const char *dt = cfg_str(top, cfg, "torch_dtype");
+    if (!dt) dt = cfg_str(top, cfg, "dtype");
+    snprintf(m->dtype, sizeof m->dtype, "%s", dt ? dt : "");
+
+    /* C4: dispatch on the architecture when named, else on model_type. */
+    int found = -1;
+    for (size_t i = 0; i < sizeof arch_table / sizeof *arch_table; i++)
+        if (arch ? !strcmp(arch, arch_table[i].arch) : (mt && !strcmp(mt, arch_table[i].model_type))) found = (int)i;
+    if (found < 0) {
+        ck_list l = {{0}, 0, 0};
+        for (size_t i = 0; i < sizeof arch_table / sizeof *arch_table; i++) list_add(&l, arch_table[i].arch);
+        rc = vx_fail(err, VX_EUNSUPPORTED, "%s/config.json: architecture '%.96s' (model_type '%.64s') is not supported; supported: %s",
+                     c->dir, arch ? arch : "(none)", mt ? mt : "(none)", l.s);
+        goto out;
+    }
+    k->fam = arch_table[found].fam;
+
+    const cJSON *tie = cJSON_GetObjectItemCaseSensitive(top, "tie_word_embeddings");
+    if (!cJSON_IsBool(tie) && cfg != top) tie = cJSON_GetObjectItemCaseSensitive(cfg, "tie_word_embeddings");
+    k->tie = cJSON_IsBool(tie) ? cJSON_IsTrue(tie) : -1;
+
+    int have;
+    if (k->fam == FAM_GPT2) {
+        if ((rc = cfg_u32(&k->H, NULL, cfg, "n_embd", 1, MAX_HIDDEN, 1, err)) ||
+            (rc = cfg_u32(&k->L, NULL, cfg, "n_layer", 1, MAX_LAYERS, 1, err)) ||
+            (rc = cfg_u32(&k->I, &have, cfg, "n_inner", 1, MAX_INTER, 0, err)) ||
+            (rc = cfg_u32(&k->V, NULL, cfg, "vocab_size", 1, MAX_VOCAB, 0, err)))
+            goto out;
+        if (!have) k->I = 4 * k->H; /* C13: n_inner null means 4·n_embd */
+        k->tie = 1;                 /* C13: GPT-2's lm_head is always wte */
+    } else {
+        if ((rc = cfg_u32(&k->H, NULL, cfg, "hidden_size", 1, MAX_HIDDEN, 1, err)) ||
+            (rc = cfg_u32(&k->L, NULL, cfg, "num_hidden_layers", 1, MAX_LAYERS, 1, err)) ||
+            (rc = cfg_u32(&k->I, &have, cfg, "intermediate_size", 1, MAX_INTER, k->fam != FAM_QWEN3MOE, err)) ||
+            (rc = cfg_u32(&k->V, NULL, cfg, "vocab_size", 1, MAX_VOCAB, 0, err)))
+            goto out;
+    }
+    k->mlp_only = calloc(k->L, 1);
+    if (!k->mlp_only) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
+    if (k->fam == FAM_QWEN3MOE) {
+        /* C11: MoE layout keys. */
+        k->step = 1;
+        if ((rc = cfg_u32(&k->E, NULL, cfg, "num_experts", 0, MAX_EXPERTS, 1, err)) ||
+            (rc = cfg_u32(&k->step, NULL, cfg, "decoder_sparse_step", 1, MAX_LAYERS, 0, err)) ||
+            (rc = cfg_u32(&k->I_moe, NULL, cfg, "moe_intermediate_size", 1, MAX_INTER, k->E > 0, err)) ||
+            (rc = cfg_u32(&k->I_shared, NULL, cfg, "shared_expert_intermediate_size", 1, MAX_INTER, 0, err)))
+            goto out;
+        const cJSON *mo = cJSON_GetObjectItemCaseSensitive(cfg, "mlp_only_layers");
+        if (mo && !cJSON_IsNull(mo) && !cJSON_IsArray(mo)) {
+            rc = vx_fail(err, VX_ECORRUPT, "config.json: \"mlp_only_layers\" is %s, expected an array of layer indices",
+                         json_kind(mo));
+            goto out;
+        }
+        for (const cJSON *v = mo ? mo->child : NULL; v; v = v->next) {
+            if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble >= k->L || v->valuedouble != floor(v->valuedouble)) {
+                rc = vx_fail(err, VX_ECORRUPT, "config.json: \"mlp_only_layers\" holds %s, expected layer indices in [0, %u)",
+                             cJSON_IsNumber(v) ? "an out-of-range value" : json_kind(v), k->L);
+                goto out;
+            }
+            k->mlp_only[(size_t)v->valuedouble] = 1;
+        }
+        int dense = 0;
+        for (uint32_t l = 0; l < k->L; l++)
+            if (!(!k->mlp_only[l] && k->E > 0 && (l + 1) % k->step == 0)) dense = 1;
+        if (dense && !have) {
+            rc = vx_fail(err, VX_ECORRUPT, "config.json: missing \"intermediate_size\" (dense layers need it)");
+            goto out;
+        }
+        if (!have || k->E > 0) k->I = k->E > 0 ? k->I_moe : k->I;
+    }
+    m->num_layers = k->L;
+    m->hidden_size = k->H;
+    m->intermediate_size = k->I;
+    m->embed_scale = k->fam == FAM_GEMMA ? sqrtf((float)k->H) : 1.0f; /* C12 */
+    m->norm_offset = k->fam == FAM_GEMMA ? 1.0f : 0.0f;
+out:
+    cJSON_Delete(top);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- shards */
+
+/* C8: a shard name from the index is a plain file name inside the checkpoint. */
+static int safe_shard_name(const char *s) {
+    return *s && !strchr(s, '/') && !strchr(s, '\\') && !strstr(s, "..") && s[0] != '.';
+}
+
+static int file_in(const vx_ckpt *c, const char *name) {
+    char *p = vx_path(c->dir, name);
+    int r = p && exists(p);
+    free(p);
+    return r;
+}
+
+static int add_shard(vx_ckpt *c, const char *name, size_t *idx, vx_err *err) {
+    for (size_t i = 0; i < c->n_shards; i++)
+        if (!strcmp(c->shards[i].name, name)) { *idx = i; return VX_OK; }
+    ck_shard *n = realloc(c->shards, (c->n_shards + 1) * sizeof *n);
+    if (!n) return vx_fail(err, VX_ENOMEM, "out of memory");
+    c->shards = n;
+    memset(&n[c->n_shards], 0, sizeof *n);
+    if (!(n[c->n_shards].name = strdup(name))) return vx_fail(err, VX_ENOMEM, "out of memory");
+    *idx = c->n_shards++;
+    return VX_OK;
+}
+
+static int load_shard(vx_ckpt *c, ck_shard *s, vx_err *err) {
+    char *p = vx_path(c->dir, s->name);
+    if (!p) return vx_fail(err, VX_ENOMEM, "out of memory");
+    int rc = vx_map_file(&s->map, p, err);
+    if (rc == VX_ENOTFOUND)
+        rc = vx_fail(err, VX_ENOTFOUND, "%s: shard %s is missing (%s)", c->dir, s->name, p);
+    free(p);
+    if (rc) return rc;
+    return vx_st_parse(&s->st, s->map.data, s->map.size, s->name, err); /* C7 */
+}
+
+static int cmp_shard(const void *a, const void *b) {
+    return strcmp(((const ck_shard *)a)->name, ((const ck_shard *)b)->name);
+}
+
+/*
+ * C8: with model.safetensors.index.json, weight_map is the authority: every shard it
+ * names exists, and each shard holds exactly the tensors it lists for that shard.
+ */
+static int load_index(vx_ckpt *c, const char *ipath, uint64_t *isize, vx_err *err) {
+    char *buf;
+    size_t len;
+    int rc = vx_read_file(&buf, &len, ipath, CK_MAX_INDEX, err);
+    if (rc) return rc;
+    *isize = len;
+    const char *IX = "model.safetensors.index.json";
+    cJSON *root = cJSON_ParseWithLengthOpts(buf, len, NULL, 0);
+    const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+    uint8_t *seen = NULL;
+    if (!root || !cJSON_IsObject(root)) { rc = vx_fail(err, VX_ECORRUPT, "%s/%s: not a JSON object", c->dir, IX); goto out; }
+    if (!cJSON_IsObject(wm)) { rc = vx_fail(err, VX_ECORRUPT, "%s/%s: missing object \"weight_map\"", c->dir, IX); goto out; }
+    size_t idx;
+    for (const cJSON *e = wm->child; e; e = e->next) {
+        if (!cJSON_IsString(e)) {
+            rc = vx_fail(err, VX_ECORRUPT, "%s/%s: weight_map['%.200s'] is %s, expected a shard file name", c->dir, IX,
+                         e->string, json_kind(e));
+            goto out;
+        }
+        if (!safe_shard_name(e->valuestring)) {
+            rc = vx_fail(err, VX_ECORRUPT, "%s/%s: weight_map['%.200s'] names shard '%.200s'; expected a file name in the "
+                         "checkpoint directory (no '/', '\\' or '..')", c->dir, IX, e->string, e->valuestring);
+            goto out;
+        }
+        if ((rc = add_shard(c, e->valuestring, &idx, err))) goto out;
+    }
+    if (!c->n_shards) { rc = vx_fail(err, VX_ECORRUPT, "%s/%s: weight_map is empty", c->dir, IX); goto out; }
+    qsort(c->shards, c->n_shards, sizeof *c->shards, cmp_shard);
+    for (size_t i = 0; i < c->n_shards; i++) /* C8: every named shard must exist before any is parsed */
+        if (!file_in(c, c->shards[i].name)) {
+            rc = vx_fail(err, VX_ENOTFOUND, "%s/%s: names shard %s, which is not in %s", c->dir, IX, c->shards[i].name, c->dir);
+            goto out;
+        }
+    for (size_t i = 0; i < c->n_shards; i++)
+        if ((rc = load_shard(c, &c->shards[i], err))) goto out;
+    if ((rc = build_table(c, err))) goto out;
+    seen = calloc(c->n_tensors ? c->n_tensors : 1, 1);
+    if (!seen) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
+    for (const cJSON *e = wm->child; e; e = e->next) {
+        const vx_tensor *t = ck_find(c, e->string);
+        if (!t) {
+            rc = vx_fail(err, VX_ECORRUPT, "%s/%s: lists tensor '%.200s' in %s, but no shard holds it", c->dir, IX, e->string,
+                         e->valuestring);
+            goto out;
+        }
+        if (strcmp(t->file, e->valuestring)) {
+            rc = vx_fail(err, VX_ECORRUPT, "%s/%s: lists tensor '%.200s' in %s, but it is in %s", c->dir, IX, e->string,
+                         e->valuestring, t->file);
+            goto out;
+        }
+        if (seen[t - c->tensors]++) {
+            rc = vx_fail(err, VX_ECORRUPT, "%s/%s: lists tensor '%.200s' twice", c->dir, IX, e->string);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < c->n_tensors; i++)
+        if (!seen[i]) {
+            rc = vx_fail(err, VX_ECORRUPT, "%s: shard %s holds tensor '%.200s', which %s does not list", c->dir,
+                         c->tensors[i].file, c->tensors[i].name, IX);
+            goto out;
+        }
+out:
+    free(seen);
+    cJSON_Delete(root);
+    free(buf);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ roles */
+
+/* State while names are mapped to roles: missing names are collected so one message
+ * lists them all; the first dtype/shape error is kept and reported after them. */
+typedef struct ck_map {
+    vx_ckpt *c;
+    const ck_cfg *k;
+    const char *pfx;     /* model prefix: "model.", "transformer.", "" ... */
+    char lp[96];         /* layer prefix: pfx + "layers." or pfx + "h." */
+    ck_list missing;
+    int rc;
+    vx_err first;
+} ck_map;
+
+/* Look a name up and mark it as claimed; a required absent name joins the missing list. */
+static const vx_tensor *get(ck_map *m, int required, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static const vx_tensor *get(ck_map *m, int required, const char *fmt, ...) {
+    char name[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    vx_tensor *t = ck_find(m->c, name);
+    if (t) m->c->recog[t - m->c->tensors] = 1;
+    else if (required) list_add(&m->missing, name);
+    return t;
+}
+
+static int is_fp8(vx_dtype d) {
+    return d == VX_DT_F8_E4M3 || d == VX_DT_F8_E5M2 || d == VX_DT_F8_E8M0 || d == VX_DT_F8_E4M3FNUZ || d == VX_DT_F8_E5M2FNUZ;
+}
+
+/* C6: a tensor the extractor reads is F32, F16 or BF16. */
+static int readable(ck_map *m, const vx_tensor *t) {
+    if (!t) return 0;
+    if (t->dtype == VX_DT_F32 || t->dtype == VX_DT_F16 || t->dtype == VX_DT_BF16) return 1;
+    if (!m->rc)
+        m->rc = vx_fail(&m->first, VX_EUNSUPPORTED, "%s: tensor '%.200s' has dtype %s; the extractor reads only F32, F16 and BF16%s",
+                        t->file, t->name, vx_dtype_name(t->dtype), is_fp8(t->dtype) ? " (FP8 not supported yet)" : "");
+    return 0;
+}
+
+static void fmt_shape(char *b, size_t cap, int nd, const uint64_t *d) {
+    size_t p = 0;
+    b[0] = 0;
+    for (int i = 0; i < nd && p + 24 < cap; i++) p += (size_t)snprintf(b + p, cap - p, "%s%llu", i ? ", " : "", (unsigned long long)d[i]);
+}
+
+/* C10: shapes follow from config sizes; `expect` says which ("intermediate_size × hidden_size"). */
+static int shape_is(ck_map *m, const vx_tensor *t, const char *expect, int nd, uint64_t d0, uint64_t d1, uint64_t d2) {
+    if (!t) return 0;
+    uint64_t want[3] = {d0, d1, d2};
+    int ok = t->ndim == nd;
+    for (int i = 0; ok && i < nd; i++) ok = t->shape[i] == want[i];
+    if (!ok && !m->rc) {
+        char w[96], f[200];
+        fmt_shape(w, sizeof w, nd, want);
+        fmt_shape(f, sizeof f, t->ndim, t->shape);
+        m->rc = vx_fail(&m->first, VX_ECORRUPT, "%s: config/tensor shape mismatch: tensor '%.200s' expected [%s] (%s), found [%s]",
+                        t->file, t->name, w, expect, f);
+    }
+    return ok;
+}
+
+static void push(vx_layer *ly, int down, vx_vecset v) {
+    if (down) ly->down[ly->n_down++] = v;
+    else ly->gate[ly->n_gate++] = v;
+}
+
+/*
+ * C10: a gated MLP at `base` ("model.layers.3.mlp.", "...mlp.experts.5.") of width I:
+ * gate_proj [I,H] gives I row vectors, down_proj [H,I] gives I column vectors; up_proj
+ * [I,H] is checked and claimed but not read.
+ */
+static void gated(ck_map *m, vx_layer *ly, const char *base, uint64_t I, const char *iname) {
+    uint64_t H = m->k->H;
+    char e1[96], e2[96];
+    snprintf(e1, sizeof e1, "%s × hidden_size", iname);
+    snprintf(e2, sizeof e2, "hidden_size × %s", iname);
+    const vx_tensor *g = get(m, 1, "%sgate_proj.weight", base), *u = get(m, 1, "%sup_proj.weight", base),
+                    *d = get(m, 1, "%sdown_proj.weight", base);
+    get(m, 0, "%sgate_proj.bias", base);
+    get(m, 0, "%sup_proj.bias", base);
+    get(m, 0, "%sdown_proj.bias", base);
+    int okg = readable(m, g) && shape_is(m, g, e1, 2, I, H, 0);
+    shape_is(m, u, e1, 2, I, H, 0);
+    int okd = readable(m, d) && shape_is(m, d, e2, 2, H, I, 0);
+    if (okg && okd) {
+        push(ly, 0, (vx_vecset){g, 0, I, H, 0});
+        push(ly, 1, (vx_vecset){d, 0, I, I, 1});
+    }
+}
+
+/* C11: one Qwen3-MoE sparse layer: E experts (per-expert or fused 3-D) + optional shared expert. */
+static void moe(ck_map *m, vx_layer *ly, const char *base) {
+    const ck_cfg *k = m->k;
+    uint64_t E = k->E, I = k->I_moe, H = k->H;
+    char b[256];
+    ly->is_moe = 1;
+    ly->num_experts = (int)E;
+    const vx_tensor *r = get(m, 0, "%sgate.weight", base); /* router: recognised, unused */
+    if (r) shape_is(m, r, "num_experts × hidden_size", 2, E, H, 0);
+    get(m, 0, "%sshared_expert_gate.weight", base);
+    const vx_tensor *gu = get(m, 0, "%sexperts.gate_up_proj", base), *dp = get(m, 0, "%sexperts.down_proj", base);
+    if (!gu) gu = get(m, 0, "%sexperts.gate_up_proj.weight", base);
+    if (!dp) dp = get(m, 0, "%sexperts.down_proj.weight", base);
+    if (gu || dp) {
+        /* Fused: gate_up_proj [E, 2I, H], gate = first I rows of dim 1; down_proj [E, H, I]. */
+        if (!gu) { snprintf(b, sizeof b, "%sexperts.gate_up_proj", base); list_add(&m->missing, b); }
+        if (!dp) { snprintf(b, sizeof b, "%sexperts.down_proj", base); list_add(&m->missing, b); }
+        int ok = readable(m, gu) && shape_is(m, gu, "num_experts × 2·moe_intermediate_size × hidden_size", 3, E, 2 * I, H);
+        ok = readable(m, dp) && shape_is(m, dp, "num_experts × hidden_size × moe_intermediate_size", 3, E, H, I) && ok;
+        for (uint64_t e = 0; ok && e < E; e++) {
+            push(ly, 0, (vx_vecset){gu, e * 2 * I * H, I, H, 0});
+            push(ly, 1, (vx_vecset){dp, e * H * I, I, I, 1});
+        }
+    } else {
+        for (uint64_t e = 0; e < E; e++) {
+            snprintf(b, sizeof b, "%sexperts.%llu.", base, (unsigned long long)e);
+            gated(m, ly, b, I, "moe_intermediate_size");
+        }
+    }
+    snprintf(b, sizeof b, "%sshared_expert.", base);
+    char probe[320];
+    snprintf(probe, sizeof probe, "%sgate_proj.weight", b);
+    const vx_tensor *sg = ck_find(m->c, probe);
+    snprintf(probe, sizeof probe, "%sdown_proj.weight", b);
+    if (sg || ck_find(m->c, probe) || k->I_shared) {
+        uint64_t Is = k->I_shared ? k->I_shared : sg && sg->ndim == 2 ? sg->shape[0] : I;
+        gated(m, ly, b, Is, k->I_shared ? "shared_expert_intermediate_size" : "shared expert width");
+    }
+}
+
+static void layer(ck_map *m, vx_layer *ly, uint32_t l) {
+    static const char *const llama_n[] = {"input_layernorm", "post_attention_layernorm"};
+    static const char *const gemma_n[] = {"input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
+                                          "post_feedforward_layernorm"};
+    static const char *const gpt2_n[] = {"ln_1", "ln_2"};
+    static const char *const gpt2_b[] = {"ln_1.bias", "ln_2.bias"};
+    const ck_cfg *k = m->k;
+    uint64_t H = k->H;
+    int moe_layer = k->fam == FAM_QWEN3MOE && !k->mlp_only[l] && k->E > 0 && (l + 1) % k->step == 0; /* C11 */
+    size_t cap = moe_layer ? k->E + 1 : 1;
+    ly->gate = calloc(cap, sizeof *ly->gate);
+    ly->down = calloc(cap, sizeof *ly->down);
+    ly->norms = calloc(4, sizeof *ly->norms);
+    ly->norm_names = calloc(4, sizeof *ly->norm_names);
+    if (!ly->gate || !ly->down || !ly->norms || !ly->norm_names) {
+        if (!m->rc) m->rc = vx_fail(&m->first, VX_ENOMEM, "out of memory for layer %u", l);
+        return;
+    }
+    const char *const *nn = k->fam == FAM_GEMMA ? gemma_n : k->fam == FAM_GPT2 ? gpt2_n : llama_n;
+    int nnorm = k->fam == FAM_GEMMA ? 4 : 2;
+    for (int i = 0; i < nnorm; i++) {
+        const vx_tensor *t = get(m, 1, "%s%u.%s.weight", m->lp, l, nn[i]);
+        if (readable(m, t) && shape_is(m, t, "hidden_size", 1, H, 0, 0)) {
+            ly->norms[ly->n_norms] = t;
+            ly->norm_names[ly->n_norms++] = nn[i];
+        }
+    }
+    for (int i = 0; k->fam == FAM_GPT2 && i < 2; i++) { /* C13: LayerNorm biases as extra norms */
+        const vx_tensor *t = get(m, 0, "%s%u.%s", m->lp, l, gpt2_b[i]);
+        if (t && readable(m, t) && shape_is(m, t, "n_embd", 1, H, 0, 0)) {
+            ly->norms[ly->n_norms] = t;
+            ly->norm_names[ly->n_norms++] = gpt2_b[i];
+        }
+    }
+    char base[160];
+    snprintf(base, sizeof base, "%s%u.mlp.", m->lp, l);
+    uint64_t I = k->I;
+    if (moe_layer) {
+        moe(m, ly, base);
+    } else if (k->fam == FAM_PHI3) { /* C14: gate_up_proj [2I, H], gate = first I rows */
+        const vx_tensor *gu = get(m, 1, "%sgate_up_proj.weight", base), *d = get(m, 1, "%sdown_proj.weight", base);
+        get(m, 0, "%sgate_up_proj.bias", base);
+        get(m, 0, "%sdown_proj.bias", base);
+        int ok = readable(m, gu) && shape_is(m, gu, "2·intermediate_size × hidden_size", 2, 2 * I, H, 0);
+        ok = readable(m, d) && shape_is(m, d, "hidden_size × intermediate_size", 2, H, I, 0) && ok;
+        if (ok) {
+            push(ly, 0, (vx_vecset){gu, 0, I, H, 0});
+            push(ly, 1, (vx_vecset){d, 0, I, I, 1});
+        }
+    } else if (k->fam == FAM_GPT2) { /* C13: Conv1D [in, out]: c_fc [H, I] columns, c_proj [I, H] rows */
+        const vx_tensor *fc = get(m, 1, "%sc_fc.weight", base), *pj = get(m, 1, "%sc_proj.weight", base);
+        get(m, 0, "%sc_fc.bias", base);
+        get(m, 0, "%sc_proj.bias", base);
+        int ok = readable(m, fc) && shape_is(m, fc, "n_embd × n_inner (Conv1D [in, out])", 2, H, I, 0);
+        ok = readable(m, pj) && shape_is(m, pj, "n_inner × n_embd (Conv1D [in, out])", 2, I, H, 0) && ok;
+        if (ok) {
+            push(ly, 0, (vx_vecset){fc, 0, I, I, 1});
+            push(ly, 1, (vx_vecset){pj, 0, I, H, 0});
+        }
+    } else {
+        gated(m, ly, base, I, "intermediate_size");
+    }
+}
+
+/* C15: sub-module names under a layer that hold MLP weights. */
+static int is_mlp(const char *rest) {
+    static const char *const p[] = {"mlp.", "block_sparse_moe.", "feed_forward.", "moe.", "ffn.", "experts.", "shared_expert."};
+    for (size_t i = 0; i < sizeof p / sizeof *p; i++)
+        if (!strncmp(rest, p[i], strlen(p[i]))) return 1;
+    return 0;
+}
+
+static int map_model(vx_ckpt *c, const ck_cfg *k, vx_err *err) {
+    static const char *const llama_p[] = {"model.", NULL};
+    static const char *const gemma_p[] = {"model.", "model.language_model.", "language_model.model.", NULL};
+    static const char *const gpt2_p[] = {"transformer.", "", NULL};
+    vx_model *md = &c->model;
+    ck_map m;
+    memset(&m, 0, sizeof m);
+    m.c = c;
+    m.k = k;
+    const char *const *pp = k->fam == FAM_GEMMA ? gemma_p : k->fam == FAM_GPT2 ? gpt2_p : llama_p;
+    const char *emb = k->fam == FAM_GPT2 ? "wte.weight" : "embed_tokens.weight";
+    /* C5: the prefix is the first candidate whose embedding exists. */
+    m.pfx = pp[0];
+    for (int i = 0; pp[i]; i++) {
+        char n[128];
+        snprintf(n, sizeof n, "%s%s", pp[i], emb);
+        if (ck_find(c, n)) { m.pfx = pp[i]; break; }
+    }
+    snprintf(m.lp, sizeof m.lp, "%s%s", m.pfx, k->fam == FAM_GPT2 ? "h." : "layers.");
+    uint64_t H = k->H;
+
+    md->embed = get(&m, 1, "%s%s", m.pfx, emb);
+    if (readable(&m, md->embed)) {
+        uint64_t rows = md->embed->ndim == 2 ? md->embed->shape[0] : 0;
+        if (shape_is(&m, md->embed, k->V ? "vocab_size × hidden_size" : "rows × hidden_size", 2, k->V ? k->V : rows, H, 0)) {
+            if (rows > MAX_VOCAB || rows == 0) {
+                if (!m.rc) m.rc = vx_fail(&m.first, VX_ECORRUPT, "%s: tensor '%s' has %llu rows, expected 1..%u", md->embed->file,
+                                          md->embed->name, (unsigned long long)rows, MAX_VOCAB);
+            } else md->vocab_size = (uint32_t)rows;
+        }
+    }
+    /* C12: the unembedding is lm_head unless tied (config says so, or no lm_head at all). */
+    const vx_tensor *lm = get(&m, 0, "lm_head.weight");
+    if (!lm && k->fam == FAM_GEMMA) lm = get(&m, 0, "language_model.lm_head.weight");
+    if (k->tie == 1 || (k->tie == -1 && !lm)) {
+        md->tied = 1;
+        md->unembed = md->embed;
+    } else if (!lm) {
+        list_add(&m.missing, "lm_head.weight (tie_word_embeddings is false)");
+    } else {
+        md->unembed = lm;
+        if (readable(&m, lm) && md->embed)
+            shape_is(&m, lm, "same as the embedding", md->embed->ndim, md->embed->shape[0], md->embed->shape[1], 0);
+    }
+    md->final_norm = get(&m, 1, "%s%s", m.pfx, k->fam == FAM_GPT2 ? "ln_f.weight" : "norm.weight");
+    if (readable(&m, md->final_norm)) shape_is(&m, md->final_norm, "hidden_size", 1, H, 0, 0);
+    if (k->fam == FAM_GPT2) {
+        md->final_norm_bias = get(&m, 0, "%sln_f.bias", m.pfx);
+        if (md->final_norm_bias && readable(&m, md->final_norm_bias)) shape_is(&m, md->final_norm_bias, "n_embd", 1, H, 0, 0);
+    }
+    if (!(md->layers = calloc(k->L, sizeof *md->layers))) return vx_fail(err, VX_ENOMEM, "out of memory");
+    for (uint32_t l = 0; l < k->L; l++) layer(&m, &md->layers[l], l);
+
+    /* C15, C16: every tensor under a layer has a layer index < L, and every MLP tensor a role. */
+    ck_list un;
+    memset(&un, 0, sizeof un);
+    const vx_tensor *beyond = NULL;
+    unsigned long long bl = 0;
+    size_t lpn = strlen(m.lp);
+    for (size_t i = 0; i < c->n_tensors; i++) {
+        const char *nm = c->tensors[i].name;
+        if (strncmp(nm, m.lp, lpn) || nm[lpn] < '0' || nm[lpn] > '9') continue;
+        const char *p = nm + lpn;
+        unsigned long long idx = 0;
+        while (*p >= '0' && *p <= '9' && idx < 1000000000ull) idx = idx * 10 + (unsigned)(*p++ - '0');
+        if (*p != '.') continue;
+        if (idx >= k->L) {
+            if (!beyond) beyond = &c->tensors[i], bl = idx;
+            continue;
+        }
+        if (is_mlp(p + 1) && !c->recog[i]) list_add(&un, nm);
+    }
+    char more[48];
+    const char *cfgL = k->fam == FAM_GPT2 ? "n_layer" : "num_hidden_layers";
+    if (m.missing.n)
+        return vx_fail(err, VX_ENOTFOUND, "%s: missing tensors for %s (prefix '%s'): %s%s", c->dir, md->architecture, m.pfx,
+                       m.missing.s, list_more(&m.missing, more, sizeof more));
+    if (m.rc) return vx_fail(err, m.rc, "%s", m.first.msg);
+    if (beyond)
+        return vx_fail(err, VX_ECORRUPT, "%s: config/tensor layer mismatch: config.json \"%s\" is %u, but tensor '%.200s' in %s "
+                       "belongs to layer %llu", c->dir, cfgL, k->L, beyond->name, beyond->file, bl);
+    if (un.n)
+        return vx_fail(err, VX_EUNSUPPORTED, "%s: MLP tensors with no known role for %s (refusing a partial result): %s%s",
+                       c->dir, md->architecture, un.s, list_more(&un, more, sizeof more));
+    return VX_OK;
+}
+
+/* ------------------------------------------------------------------- open */
+
+int vx_ckpt_open(vx_ckpt **out, const char *src, const char *revision, vx_err *err) {
+    if (!out || !src || !*src) return vx_fail(err, VX_EUSAGE, "vx_ckpt_open: no checkpoint given");
+    *out = NULL;
+    vx_ckpt *c = calloc(1, sizeof *c);
+    if (!c) return vx_fail(err, VX_ENOMEM, "out of memory");
+    ck_cfg k;
+    memset(&k, 0, sizeof k);
+    char *p = NULL;
+    uint64_t isize = 0;
+    int rc = resolve(c, src, revision, err);
+    if (rc == VX_OK) rc = read_config(c, &k, err);
+    if (rc == VX_OK) { /* C2: tokenizer.json is required; vocab.c parses it */
+        if (!(p = vx_path(c->dir, "tokenizer.json"))) rc = vx_fail(err, VX_ENOMEM, "out of memory");
+        else if ((rc = vx_map_file(&c->tok, p, err)) == VX_ENOTFOUND)
+            rc = vx_fail(err, VX_ENOTFOUND, "%s: tokenizer.json is missing (required for the token table)", c->dir);
+        free(p);
+        p = NULL;
+    }
+    int indexed = 0;
+    if (rc == VX_OK) {
+        if (!(p = vx_path(c->dir, "model.safetensors.index.json"))) rc = vx_fail(err, VX_ENOMEM, "out of memory");
+        else if (exists(p)) {
+            indexed = 1;
+            rc = load_index(c, p, &isize, err);
+        } else if (!file_in(c, "model.safetensors")) {
+            rc = vx_fail(err, VX_ENOTFOUND, "%s: no model.safetensors or model.safetensors.index.json%s", c->dir,
+                         file_in(c, "pytorch_model.bin") || file_in(c, "pytorch_model.bin.index.json")
+                             ? " (pytorch_model.bin is not supported: convert the checkpoint to safetensors)" : "");
+        } else {
+            size_t i;
+            if ((rc = add_shard(c, "model.safetensors", &i, err)) == VX_OK && (rc = load_shard(c, &c->shards[i], err)) == VX_OK)
+                rc = build_table(c, err);
+        }
+        free(p);
+    }
+    if (rc == VX_OK) rc = map_model(c, &k, err);
+    if (rc == VX_OK) { /* provenance: the files read, with their sizes */
+        c->files = calloc(3 + c->n_shards, sizeof *c->files);
+        if (!c->files) rc = vx_fail(err, VX_ENOMEM, "out of memory");
+        else {
+            c->files[c->n_files++] = (vx_source_file){"config.json", c->config_len};
+            c->files[c->n_files++] = (vx_source_file){"tokenizer.json", c->tok.size};
+            if (indexed) c->files[c->n_files++] = (vx_source_file){"model.safetensors.index.json", isize};
+            for (size_t i = 0; i < c->n_shards; i++)
+                c->files[c->n_files++] = (vx_source_file){c->shards[i].name, c->shards[i].map.size};
+        }
+    }
+    free(k.mlp_only);
+    if (rc) {
+        vx_ckpt_close(c);
+        return rc;
+    }
+    *out = c;
+    return VX_OK;
+}
+
+void vx_ckpt_close(vx_ckpt *c) {
+    if (!c) return;
+    if (c->model.layers)
+        for (uint32_t l = 0; l < c->model.num_layers; l++) {
+            vx_layer *ly = &c->model.layers[l];
+            free(ly->gate);
+            free(ly->down);
+            free(ly->norms);
+            free(ly->norm_names);
+        }
+    free(c->model.layers);
+    for (size_t i = 0; i < c->n_shards; i++) {
+        vx_st_free(&c->shards[i].st);
+        vx_unmap(&c->shards[i].map);
+        free(c->shards[i].name);
+    }
+    free(c->shards);
+    vx_unmap(&c->tok);
+    free(c->tensors);
+    free(c->recog);
+    free(c->ht);
+    free(c->files);
+    free(c->config);
+    free(c->dir);
+    free(c->repo);
+    free(c->rev);
+    free(c);
+}
+
+const vx_model *vx_ckpt_model(const vx_ckpt *c) { return &c->model; }
+const char *vx_ckpt_dir(const vx_ckpt *c) { return c->dir; }
+const char *vx_ckpt_repo(const vx_ckpt *c) { return c->repo; }
+const char *vx_ckpt_revision(const vx_ckpt *c) { return c->rev; }
+
+const vx_source_file *vx_ckpt_files(const vx_ckpt *c, size_t *n) {
+    *n = c->n_files;
+    return c->files;
+}
+
+const uint8_t *vx_ckpt_config(const vx_ckpt *c, size_t *len) {
+    *len = c->config_len;
+    return (const uint8_t *)c->config;
+}
+
+const uint8_t *vx_ckpt_tokenizer(const vx_ckpt *c, size_t *len) {
+    *len = c->tok.size;
+    return c->tok.data;
+}
