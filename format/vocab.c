@@ -2,7 +2,7 @@
  * vocab.c — vocab.bin: writing it from a parsed tokenizer, validating a mapped image,
  * and the lookups a query makes on it (string → id, id → raw and readable strings).
  *
- * The byte layout and the rules V1..V14 are in spec/vocab-bin.md; checks below cite
+ * The byte layout and the rules V1..V17 are in spec/vocab-bin.md; checks below cite
  * them. vx_vocab_parse is a pure function of (buf, len): it validates every offset,
  * length, bucket and readable string once, so vx_vocab_find / vx_vocab_get read the
  * untrusted map without further checks and cannot leave it.
@@ -102,7 +102,7 @@ static int hexval(int c) {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* The readable form of a raw token (spec V13) into out (room for 4n bytes; `tmp` room
+/* The readable form of a raw token (spec V16) into out (room for 4n bytes; `tmp` room
  * for n bytes). Returns its length. */
 static size_t readable(char *out, unsigned char *tmp, vx_tok_style style, const char *raw, size_t n) {
     const unsigned char *s = (const unsigned char *)raw;
@@ -132,6 +132,7 @@ static size_t readable(char *out, unsigned char *tmp, vx_tok_style style, const 
     return escape_utf8(out, tmp, m);
 }
 
+/* V17: readable text → raw vocabulary form. */
 char *vx_vocab_to_raw(vx_tok_style style, const char *text, size_t len, size_t *out_len) {
     uint64_t cap;
     if (!vx_mul_ok(len, 3, &cap) || !vx_add_ok(cap, 1, &cap) || cap > SIZE_MAX) return NULL;
@@ -195,7 +196,7 @@ int vx_vocab_build(uint8_t **buf, size_t *len, const vx_tokenizer *t, uint32_t v
     for (uint32_t id = 0; id < n; id++) {
         size_t rl;
         const char *raw = vx_tokenizer_token(t, id, &rl);
-        if (!raw) continue;  /* V12: rows beyond the tokenizer hold empty strings */
+        if (!raw) continue;  /* V15: rows beyond the tokenizer hold empty strings */
         if (!text || rl > scratch) {
             free(text); free(tmp);
             scratch = rl * 2 + 16;
