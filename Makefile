@@ -26,10 +26,17 @@ TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
-.PHONY: all lib test bench bench-extract asan fuzz clean help tools
+.PHONY: all lib test bench bench-extract asan fuzz clean help tools deps demo
 all: $(BUILD)/libvindex.a $(BUILD)/libvindex.so $(BUILD)/vindex
 
+DEPS := build-essential clang libclang-rt-14-dev libcjson-dev libxxhash-dev libopenblas-dev liblapacke-dev \
+        libzstd-dev libssl-dev python3-numpy python3-scipy
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_OUT ?= /tmp/tiny-llama.vindex
+
 help:
+	@echo "make deps       install the Debian packages vindex needs (apt-get)"
+	@echo "make demo       build, extract the bundled tiny-llama checkpoint, show info and a query"
 	@echo "make            build libvindex.a, libvindex.so and build/vindex"
 	@echo "make test       run every test (C unit tests, CLI tests, numpy differential tests, fuzz corpus replay)"
 	@echo "make bench      query-engine benchmark on a synthetic Qwen3-8B-shaped vindex"
@@ -65,6 +72,16 @@ $(BUILD)/tools/%: tools/%.c $(BUILD)/libvindex.a
 	$(CC) $(CPPFLAGS) -Iformat -Isrc $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) $< -o $@ $(BUILD)/libvindex.a $(LDLIBS)
 
 tools: $(TOOL_BIN)
+
+deps:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(DEPS)
+
+demo: all
+	./$(BUILD)/vindex extract tests/fixtures/tiny-llama -o $(DEMO_OUT) --force
+	./$(BUILD)/vindex info $(DEMO_OUT)
+	./$(BUILD)/vindex verify $(DEMO_OUT)
+	./$(BUILD)/vindex score $(DEMO_OUT) " Paris" --top 5
 
 test: all $(TEST_BIN) $(TOOL_BIN)
 	@BUILD=$(BUILD) sh tests/run.sh

@@ -1,0 +1,204 @@
+#!/usr/bin/python3
+"""Bad checkpoints through `vindex extract`: each fails with exit 1 or 2 and a clear message
+naming the file, leaves nothing at OUT and no temporary directory, and never replaces an
+existing vindex. Also: OUT exists without --force; --force replaces atomically.
+Prints "N passed, N failed"."""
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VINDEX = os.path.join(ROOT, os.environ.get("BUILD", "build"), "vindex")
+FIX = os.path.join(ROOT, "tests", "fixtures")
+passed = failed = 0
+
+
+def check(cond, msg):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", msg, file=sys.stderr)
+
+
+def split(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    return json.loads(b[8 : 8 + n]), b[8 + n :]
+
+
+def join(header, data, raw_header=None):
+    h = raw_header if raw_header is not None else json.dumps(header).encode()
+    return struct.pack("<Q", len(h)) + h + data
+
+
+def case_dir(tmp, name, base="tiny-llama"):
+    d = os.path.join(tmp, name)
+    shutil.copytree(os.path.join(FIX, base), d)
+    for f in os.listdir(d):
+        os.chmod(os.path.join(d, f), 0o644)
+    return d
+
+
+def mutate_st(d, fn, file="model.safetensors"):
+    p = os.path.join(d, file)
+    h, data = split(p)
+    out = fn(h, data)
+    open(p, "wb").write(out)
+
+
+def first_tensor(h):
+    return sorted((k for k in h if k != "__metadata__"), key=lambda k: h[k]["data_offsets"][0])
+
+
+def cases():
+    def truncated(h, data):
+        return join(h, data[:-100])
+
+    def header_past_end(h, data):
+        raw = json.dumps(h).encode()
+        return struct.pack("<Q", len(raw) + 10**9) + raw + data
+
+    def header_not_json(h, data):
+        return join(None, data, raw_header=b"{not json" + b" " * 40)
+
+    def header_huge(h, data):
+        return struct.pack("<Q", 200_000_000) + b"{}"
+
+    def offsets_out_of_range(h, data):
+        k = first_tensor(h)[-1]
+        s, e = h[k]["data_offsets"]
+        h[k]["data_offsets"] = [s, e + 10**6]
+        return join(h, data)
+
+    def overlapping(h, data):
+        ks = first_tensor(h)
+        s, e = h[ks[1]]["data_offsets"]
+        h[ks[1]]["data_offsets"] = [s - 2, e - 2]
+        return join(h, data)
+
+    def shape_mismatch(h, data):
+        k = first_tensor(h)[0]
+        h[k]["shape"] = [h[k]["shape"][0] + 1] + h[k]["shape"][1:]
+        return join(h, data)
+
+    def unknown_dtype(h, data):
+        k = first_tensor(h)[0]
+        h[k]["dtype"] = "Q4_K"
+        return join(h, data)
+
+    def fp8_mlp(h, data):
+        k = "model.layers.0.mlp.gate_proj.weight"
+        s, e = h[k]["data_offsets"]
+        # same bytes, reinterpret as F8_E4M3 with twice the elements
+        h[k]["dtype"] = "F8_E4M3"
+        h[k]["shape"] = [h[k]["shape"][0] * 2, h[k]["shape"][1]]
+        return join(h, data)
+
+    def missing_tensor(h, data):
+        k = "model.layers.1.mlp.down_proj.weight"
+        s, e = h.pop(k)["data_offsets"]
+        n = e - s
+        for v in h.values():
+            if isinstance(v, dict) and "data_offsets" in v and v["data_offsets"][0] >= e:
+                v["data_offsets"] = [v["data_offsets"][0] - n, v["data_offsets"][1] - n]
+        return join(h, data[:s] + data[e:])
+
+    def trailing(h, data):
+        return join(h, data + b"\0" * 16)
+
+    st = [("truncated", truncated), ("header-past-end", header_past_end), ("header-not-json", header_not_json),
+          ("header-huge", header_huge), ("offsets-out-of-range", offsets_out_of_range), ("overlapping", overlapping),
+          ("shape-x-dtype", shape_mismatch), ("unknown-dtype", unknown_dtype), ("fp8-mlp", fp8_mlp),
+          ("missing-tensor", missing_tensor), ("trailing-bytes", trailing)]
+    out = []
+    for name, fn in st:
+        out.append((name, lambda d, fn=fn: mutate_st(d, fn), "model.safetensors"))
+
+    def cfg_edit(edit):
+        def f(d):
+            p = os.path.join(d, "config.json")
+            c = json.load(open(p))
+            edit(c)
+            json.dump(c, open(p, "w"))
+        return f
+
+    out += [
+        ("config-garbage", lambda d: open(os.path.join(d, "config.json"), "w").write("{\"hidden_size\": 12"), "config.json"),
+        ("config-hidden-mismatch", cfg_edit(lambda c: c.update(hidden_size=256)), "config.json"),
+        ("config-negative", cfg_edit(lambda c: c.update(num_hidden_layers=-4)), "config.json"),
+        ("config-huge", cfg_edit(lambda c: c.update(intermediate_size=10**15)), "config.json"),
+        ("config-missing-size", cfg_edit(lambda c: c.pop("hidden_size")), "config.json"),
+        ("config-unknown-arch", cfg_edit(lambda c: c.update(architectures=["MambaForCausalLM"], model_type="mamba")), "config.json"),
+        ("tokenizer-garbage", lambda d: open(os.path.join(d, "tokenizer.json"), "w").write("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": "), "tokenizer.json"),
+        ("tokenizer-lying-ids", lambda d: open(os.path.join(d, "tokenizer.json"), "w").write(
+            json.dumps({"model": {"type": "BPE", "vocab": {"a": 0, "b": 0}, "merges": []}, "added_tokens": []})), "tokenizer.json"),
+        ("no-tokenizer", lambda d: os.remove(os.path.join(d, "tokenizer.json")), "tokenizer.json"),
+        ("no-weights", lambda d: os.remove(os.path.join(d, "model.safetensors")), "safetensors"),
+    ]
+    return out
+
+
+def leftovers(tmp, out_name):
+    return [f for f in os.listdir(tmp) if f.startswith("." + out_name + ".vxtmp")]
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="vx-bad-")
+    try:
+        for name, mutate, needle in cases():
+            d = case_dir(tmp, "src-" + name)
+            mutate(d)
+            out = os.path.join(tmp, "out-" + name)
+            r = subprocess.run([VINDEX, "extract", d, "-o", out], capture_output=True, text=True)
+            check(r.returncode in (1, 2), f"{name}: exit {r.returncode} (expected 1 or 2); stderr {r.stderr!r}")
+            check(r.returncode >= 0, f"{name}: killed by signal {-r.returncode}")
+            check(not os.path.exists(out), f"{name}: something left at OUT")
+            check(not leftovers(tmp, "out-" + name), f"{name}: temporary directory left behind")
+            check(needle in r.stderr, f"{name}: message does not name {needle}: {r.stderr.strip()!r}")
+            check(r.stderr.count("\n") <= 3 and len(r.stderr) > 20, f"{name}: message not one clear line: {r.stderr!r}")
+
+        # OUT exists: untouched without --force; a failing --force run leaves it intact; a good one replaces it.
+        good = os.path.join(tmp, "good")
+        r = subprocess.run([VINDEX, "extract", os.path.join(FIX, "tiny-qwen3"), "-o", good, "-f", "8"], capture_output=True, text=True)
+        check(r.returncode == 0, f"extract good: {r.stderr}")
+        before = open(os.path.join(good, "SHA256SUMS")).read()
+        r = subprocess.run([VINDEX, "extract", os.path.join(FIX, "tiny-llama"), "-o", good], capture_output=True, text=True)
+        check(r.returncode == 1 and "exists" in r.stderr, f"existing OUT without --force: {r.returncode} {r.stderr!r}")
+        check(open(os.path.join(good, "SHA256SUMS")).read() == before, "existing OUT changed without --force")
+        bad = case_dir(tmp, "src-force-bad")
+        mutate_st(bad, lambda h, data: join(h, data[:-1]))
+        r = subprocess.run([VINDEX, "extract", bad, "-o", good, "--force"], capture_output=True, text=True)
+        check(r.returncode == 1, f"failing --force run: exit {r.returncode}")
+        check(open(os.path.join(good, "SHA256SUMS")).read() == before, "failing --force run damaged the old vindex")
+        r = subprocess.run([VINDEX, "extract", os.path.join(FIX, "tiny-llama"), "-o", good, "--force", "-f", "8"], capture_output=True, text=True)
+        check(r.returncode == 0, f"--force replace: {r.stderr}")
+        check(json.load(open(os.path.join(good, "index.json")))["model_type"] == "llama", "--force replaced the vindex")
+        check(not leftovers(tmp, "good"), "temporary directory after --force")
+        # A stale temporary directory from a killed run (dead pid) is removed by the next run.
+        stale = os.path.join(tmp, ".good.vxtmp.999999999")
+        os.mkdir(stale)
+        open(os.path.join(stale, "gate_vectors.bin"), "wb").write(b"x")
+        r = subprocess.run([VINDEX, "extract", os.path.join(FIX, "tiny-llama"), "-o", good, "--force", "-f", "8"], capture_output=True, text=True)
+        check(r.returncode == 0 and not os.path.exists(stale) and "interrupted" in r.stderr, f"stale temp dir: {r.stderr!r}")
+        # Usage errors exit 2.
+        for args in (["extract"], ["extract", good], ["extract", good, "-o", good, "--features", "0"], ["extract", "--bogus"],
+                     ["nosuchcommand"], ["verify"], ["info"]):
+            r = subprocess.run([VINDEX] + args, capture_output=True, text=True)
+            check(r.returncode == 2, f"{args}: exit {r.returncode}, expected 2")
+        for cmd in ("extract", "info", "verify", "score", "nearest", "describe", "compare"):
+            r = subprocess.run([VINDEX, cmd, "--help"], capture_output=True, text=True)
+            check(r.returncode == 0 and "usage:" in r.stdout, f"{cmd} --help")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
