@@ -365,6 +365,12 @@ int vx_tokenizer_parse(vx_tokenizer **out, const uint8_t *buf, size_t len, const
         size_t at = end && end >= (const char *)buf ? (size_t)(end - (const char *)buf) : 0;
         return vx_fail(err, VX_ECORRUPT, "%s: invalid or truncated JSON near byte %zu of %zu", fname, at, len);
     }
+    for (const char *p = end; p && p < (const char *)buf + len; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            cJSON_Delete(root);
+            return vx_fail(err, VX_ECORRUPT, "%s: byte %zu: data after the JSON value", fname,
+                           (size_t)(p - (const char *)buf));
+        }
     int rc = 0;
     ent *e = NULL;
     size_t ne = 0, cap = 0;

@@ -284,6 +284,7 @@ static void json_rejects(void) {
         { "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[[\"a\"]]}}", VX_ECORRUPT, "model.merges[0]" },
         { "[1,2]", VX_ECORRUPT, "model" },
         { "", VX_ECORRUPT, "JSON" },
+        { "{\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[]}} {}", VX_ECORRUPT, "after the JSON" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int rc;
@@ -393,7 +394,42 @@ static void image_rejects(void) {
     free(img);
 }
 
+/* Driver for tests/t_tokenize.py: `test_vocab --tokenize tokenizer.json` reads one
+ * hex-encoded UTF-8 string per line on stdin and prints its ids (space-separated), or
+ * "ERR <code>", one line each. */
+static int tokenize_driver(const char *path) {
+    char *json, line[65536];
+    size_t len;
+    vx_err err = { 0 };
+    vx_tokenizer *t = NULL;
+    if (vx_read_file(&json, &len, path, 64 << 20, &err) ||
+        vx_tokenizer_parse(&t, (const uint8_t *)json, len, path, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 2;
+    }
+    free(json);
+    while (fgets(line, sizeof line, stdin)) {
+        char text[32768];
+        size_t n = 0;
+        for (size_t i = 0; line[i] && line[i + 1] && line[i] != '\n' && n < sizeof text; i += 2) {
+            unsigned b;
+            if (sscanf(line + i, "%2x", &b) != 1) break;
+            text[n++] = (char)b;
+        }
+        uint32_t *ids;
+        size_t k;
+        int rc = vx_tokenize(&ids, &k, t, text, n, &err);
+        if (rc) { printf("ERR %d\n", rc); continue; }
+        for (size_t i = 0; i < k; i++) printf(i ? " %u" : "%u", ids[i]);
+        printf("\n");
+        free(ids);
+    }
+    vx_tokenizer_free(t);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "--tokenize") == 0) return tokenize_driver(argv[2]);
     fixture_tests(argc > 1 ? argv[1] : "tests/fixtures/tiny-llama/tokenizer.json");
     unigram_tests();
     small_tests();
