@@ -396,11 +396,11 @@ static int read_config(vx_ckpt *c, ck_cfg *k, vx_err *err) {
             rc = vx_fail(err, VX_ECORRUPT, "config.json: missing \"intermediate_size\" (dense layers need it)");
             goto out;
         }
-        if (!have || k->E > 0) k->I = k->E > 0 ? k->I_moe : k->I;
     }
     m->num_layers = k->L;
     m->hidden_size = k->H;
-    m->intermediate_size = k->I;
+    /* C11: for an MoE model, the width of one expert; dense layers keep intermediate_size. */
+    m->intermediate_size = k->fam == FAM_QWEN3MOE && k->E > 0 ? k->I_moe : k->I;
     m->embed_scale = k->fam == FAM_GEMMA ? sqrtf((float)k->H) : 1.0f; /* C12 */
     m->norm_offset = k->fam == FAM_GEMMA ? 1.0f : 0.0f;
 out:
