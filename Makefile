@@ -45,7 +45,17 @@ help:
 	@echo "make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60) with clang"
 	@echo "make clean      remove $(BUILD)/"
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h format/*.h src/*.h)
+# Include paths enforce the arrows: cli/ sees only include/, format/ sees itself and
+# include/, src/ sees format/ too.
+$(BUILD)/format/%.o: format/%.c $(wildcard include/*.h format/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Iformat $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/src/%.o: src/%.c $(wildcard include/*.h format/*.h src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Iformat -Isrc $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/cli/%.o: cli/%.c $(wildcard include/*.h cli/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
