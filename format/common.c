@@ -143,7 +143,7 @@ uint16_t vx_f32_to_f16(float f) {
     if (ax < 0x38800000u) { /* below 2^-14: f16 subnormal or zero */
         if (ax < 0x33000000u) return sign; /* < 2^-25 rounds to zero (2^-25 itself ties to even 0) */
         uint32_t e = ax >> 23, m = (ax & 0x7fffffu) | 0x800000u;
-        int shift = (int)(126 - e) + 14; /* value = m * 2^(e-150); f16 unit = 2^-24 */
+        int shift = (int)(126 - e); /* value = m * 2^(e-150); in units of 2^-24: m >> (126-e) */
         uint32_t q = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
         if (rem > half || (rem == half && (q & 1))) q++;
         return sign | (uint16_t)q;
