@@ -35,21 +35,21 @@
 /* ------------------------------------------------------------ the GPT-2 byte map */
 
 /* bytes_char() of pre_tokenizers/byte_level.rs: printable bytes map to themselves, the
- * other 68 to U+0100.. in increasing byte order. */
-static uint16_t byte_cp[256];   /* byte → code point */
-static int16_t cp_byte[0x144];  /* code point → byte, -1 if not in the map */
-static int map_ready;
+ * other 68 (0x00..0x20, 0x7F..0xA0, 0xAD) to U+0100.. in increasing byte order. Computed,
+ * not tabulated at run time, so there is no shared state to initialise. */
+static int byte_kept(unsigned b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); }
 
-static void byte_map_init(void) {
-    if (map_ready) return;  /* a benign race: every thread writes the same values */
-    int next = 0;
-    for (int cp = 0; cp < 0x144; cp++) cp_byte[cp] = -1;
-    for (int b = 0; b < 256; b++) {
-        int keep = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-        byte_cp[b] = (uint16_t)(keep ? b : 0x100 + next++);
-        cp_byte[byte_cp[b]] = (int16_t)b;
-    }
-    map_ready = 1;
+static uint32_t byte_cp(unsigned b) {
+    if (byte_kept(b)) return b;
+    return 0x100 + (b <= 0x20 ? b : b <= 0xA0 ? 33 + (b - 0x7F) : 67);
+}
+
+/* Code point → byte, or -1 if the code point is not in the map. */
+static int cp_byte(uint32_t cp) {
+    if (cp < 0x100) return byte_kept(cp) ? (int)cp : -1;
+    if (cp >= 0x144) return -1;
+    uint32_t i = cp - 0x100;
+    return (int)(i <= 32 ? i : i <= 66 ? 0x7F + (i - 33) : 0xAD);
 }
 
 /* ------------------------------------------------------------------ UTF-8 helpers */
@@ -109,10 +109,9 @@ static size_t readable(char *out, unsigned char *tmp, vx_tok_style style, const 
     size_t m = 0;
     uint32_t cp;
     if (style == VX_STYLE_BYTELEVEL) {
-        byte_map_init();
         for (size_t i = 0; i < n;) {
             size_t l = utf8_seq(s + i, n - i, &cp);
-            if (l && cp < 0x144 && cp_byte[cp] >= 0) { tmp[m++] = (unsigned char)cp_byte[cp]; i += l; continue; }
+            if (l && cp_byte(cp) >= 0) { tmp[m++] = (unsigned char)cp_byte(cp); i += l; continue; }
             if (!l) l = 1;  /* chars outside the map (added tokens) pass through */
             memcpy(tmp + m, s + i, l); m += l; i += l;
         }
@@ -140,9 +139,8 @@ char *vx_vocab_to_raw(vx_tok_style style, const char *text, size_t len, size_t *
     if (!out) return NULL;
     size_t o = 0;
     if (style == VX_STYLE_BYTELEVEL) {
-        byte_map_init();
         for (size_t i = 0; i < len; i++) {
-            uint16_t cp = byte_cp[(unsigned char)text[i]];
+            uint32_t cp = byte_cp((unsigned char)text[i]);
             if (cp < 0x80) out[o++] = (char)cp;
             else { out[o++] = (char)(0xC0 | cp >> 6); out[o++] = (char)(0x80 | (cp & 0x3F)); }
         }

@@ -49,7 +49,8 @@ typedef struct vx_vocab {
 } vx_vocab;
 
 /* Validate everything (header, every entry's string range, every bucket id < n) so later
- * lookups need no checks. Errors: VX_ECORRUPT with the byte offset. */
+ * lookups need no checks. Errors: VX_ECORRUPT with the byte offset (spec/vocab-bin.md
+ * V1..V12); VX_EUNSUPPORTED for a version other than 1. */
 int vx_vocab_parse(vx_vocab *v, const uint8_t *buf, size_t len, const char *fname, vx_err *err);
 /* Token id of a raw vocabulary string, or -1. */
 int64_t vx_vocab_find(const vx_vocab *v, const char *raw, size_t len);

@@ -103,6 +103,19 @@ static void fixture_tests(const char *path) {
         if (rl || xl) empty = 0;
     }
     CHECK(empty, "rows beyond the tokenizer are empty");
+    /* the byte map both ways: every byte is a token whose readable form is that byte */
+    int bad_byte = 0;
+    for (unsigned b = 0; b < 256; b++) {
+        char in = (char)b, want[8];
+        raw = vx_vocab_to_raw(VX_STYLE_BYTELEVEL, &in, 1, &rl);
+        id = raw ? vx_vocab_find(&v, raw, rl) : -1;
+        free(raw);
+        if (id < 0) { bad_byte++; continue; }
+        vx_vocab_get(&v, (uint32_t)id, &r, &rl, &x, &xl);
+        if (b < 0x80) { want[0] = (char)b; want[1] = 0; } else snprintf(want, sizeof want, "\\x%02X", b);
+        if (xl != (b < 0x80 ? 1 : 4) || memcmp(x, want, xl) != 0) bad_byte++;
+    }
+    CHECK(bad_byte == 0, "%d bytes do not round-trip through the byte map", bad_byte);
     vx_vocab_get(&v, rows + 5, &r, &rl, &x, &xl);
     CHECK(rl == 0 && xl == 0, "get past n is empty");
 
