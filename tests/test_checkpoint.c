@@ -465,6 +465,12 @@ static void broken(void) {
     write_text("config.json", "{\"architectures\":[\"Qwen3MoeForCausalLM\"],\"num_hidden_layers\":2,\"hidden_size\":8,"
                               "\"intermediate_size\":4,\"num_experts\":2,\"moe_intermediate_size\":4,\"decoder_sparse_step\":0}");
     open_fail("zero decoder_sparse_step", dir, NULL, VX_ECORRUPT, "decoder_sparse_step", NULL);
+    {
+        char cp[300];
+        snprintf(cp, sizeof cp, "%s/config.json", dir);
+        CHECK(truncate(cp, 17 << 20) == 0, "truncate config"); /* sparse: nothing is written */
+        open_fail("config.json over 16 MB", dir, NULL, VX_ECORRUPT, "config.json", "limit");
+    }
     unlink(strcat(strcpy((char[300]){0}, dir), "/config.json"));
     open_fail("no config.json", dir, NULL, VX_ENOTFOUND, "config.json", NULL);
 
