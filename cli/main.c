@@ -1,6 +1,7 @@
 /*
  * main.c — the `vindex` command: dispatch to subcommands, shared argument helpers.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,22 @@ static void tune_openblas(char **argv) {
     execv("/proc/self/exe", argv); /* on failure, carry on with the default kernels */
 }
 
+/* The library checks every size before mapping, so SIGBUS can only mean a file was
+ * truncated in place by another process while this one was reading it. That is a
+ * failure of the input, reported like one — not a crash. */
+static void on_sigbus(int sig) {
+    static const char msg[] = "vindex: a mapped file shrank while it was being read (SIGBUS): "
+                              "the vindex was modified in place under this process\n";
+    (void)sig;
+    if (write(2, msg, sizeof msg - 1) < 0) { /* nothing more can be done */ }
+    _exit(EXIT_FAIL);
+}
+
 int main(int argc, char **argv) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigbus;
+    sigaction(SIGBUS, &sa, NULL);
     if (argc < 2) { usage(stderr); return EXIT_USAGE; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return EXIT_OK; }
     if (!strcmp(argv[1], "--version")) { printf("vindex %s\n", VX_VERSION_STRING); return EXIT_OK; }

@@ -56,6 +56,7 @@ int vx_mul4_ok(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t *r) {
 int vx_map_file(vx_map *m, const char *path, vx_err *err) {
     m->data = NULL;
     m->size = 0;
+    m->fd = -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", path, strerror(errno));
@@ -79,16 +80,23 @@ int vx_map_file(vx_map *m, const char *path, vx_err *err) {
         m->data = p;
         m->size = (size_t)st.st_size;
     }
-    close(fd); /* the mapping keeps the inode alive */
+    m->fd = fd; /* the mapping keeps the inode alive; the fd lets vx_map_changed re-check it */
     return VX_OK;
 }
 
+int vx_map_changed(const vx_map *m) {
+    struct stat st;
+    if (m->fd < 0) return 0;
+    return fstat(m->fd, &st) != 0 || (uint64_t)st.st_size != (uint64_t)m->size;
+}
+
 void vx_unmap(vx_map *m) {
-    if (m && m->data) munmap((void *)(uintptr_t)m->data, m->size);
-    if (m) {
-        m->data = NULL;
-        m->size = 0;
-    }
+    if (!m) return;
+    if (m->data) munmap((void *)(uintptr_t)m->data, m->size);
+    if (m->fd > 0) close(m->fd);
+    m->data = NULL;
+    m->size = 0;
+    m->fd = -1;
 }
 
 int vx_read_file(char **buf, size_t *len, const char *path, size_t max, vx_err *err) {

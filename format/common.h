@@ -38,11 +38,15 @@ static inline void vx_put64(uint8_t *p, uint64_t v) { vx_put32(p, (uint32_t)v); 
 typedef struct vx_map {
     const uint8_t *data;
     size_t size;
+    int fd;          /* kept open so the file can be re-checked (vx_map_changed); -1 when closed */
 } vx_map;
 
 /* open + fstat + mmap(PROT_READ) in one place. Errors: VX_ENOTFOUND, VX_EIO. */
 int vx_map_file(vx_map *m, const char *path, vx_err *err);
 void vx_unmap(vx_map *m); /* accepts a zeroed map */
+/* 1 if the mapped file's size is no longer the mapped size (truncated or grown in place
+ * under the map: touching pages past a new end would raise SIGBUS), 0 if unchanged. */
+int vx_map_changed(const vx_map *m);
 
 /* Read a whole (small) file into a NUL-terminated malloc'd buffer, refusing files
  * larger than `max` bytes. *len excludes the NUL. Errors: VX_ENOTFOUND, VX_EIO,

@@ -444,44 +444,45 @@ uint64_t vx_dm_records_check(const uint8_t *buf, size_t len, uint32_t L, uint32_
 int vx_sums_parse(vx_sum **out, size_t *n, const uint8_t *buf, size_t len, const char *fname, vx_err *err) {
     *out = NULL;
     *n = 0;
-    size_t cap = 0, lineno = 0;
+    size_t cap = 0, lineno = 0, cnt = 0;
     vx_sum *s = NULL;
     const uint8_t *p = buf, *end = buf + len;
+    int rc = VX_OK;
     if (len > (1u << 20)) return vx_fail(err, VX_ECORRUPT, "%s: %zu bytes, larger than the limit", fname, len);
-    while (p < end) {
+    while (p < end && rc == VX_OK) {
         lineno++;
         const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl) { free(s); return vx_fail(err, VX_ECORRUPT, "%s: line %zu: no terminating newline", fname, lineno); }
+        if (!nl) { rc = vx_fail(err, VX_ECORRUPT, "%s: line %zu: no terminating newline", fname, lineno); break; }
         size_t ll = (size_t)(nl - p);
         /* R-S1: 64 lowercase hex, two characters (space + space or '*'), a plain name. */
         if (ll < 67 || strspn((const char *)p, "0123456789abcdef") < 64 || p[64] != ' ' || (p[65] != ' ' && p[65] != '*')) {
-            free(s);
-            return vx_fail(err, VX_ECORRUPT, "%s: line %zu: expected \"<64 hex>  <name>\"", fname, lineno);
+            rc = vx_fail(err, VX_ECORRUPT, "%s: line %zu: expected \"<64 hex>  <name>\"", fname, lineno);
+            break;
         }
         size_t nlen = ll - 66;
         const char *name = (const char *)p + 66;
         if (nlen >= sizeof s->name || memchr(name, '/', nlen) || memchr(name, 0, nlen) || name[0] == '.') {
-            free(s);
-            return vx_fail(err, VX_ECORRUPT, "%s: line %zu: file name must be a plain name under 64 bytes", fname, lineno);
+            rc = vx_fail(err, VX_ECORRUPT, "%s: line %zu: file name must be a plain name under 64 bytes", fname, lineno);
+            break;
         }
-        if (*n == cap) {
+        if (cnt == cap) {
             cap = cap ? 2 * cap : 16;
             vx_sum *t = realloc(s, cap * sizeof *s);
-            if (!t) { free(s); return vx_fail(err, VX_ENOMEM, "%s: out of memory", fname); }
+            if (!t) { rc = vx_fail(err, VX_ENOMEM, "%s: out of memory", fname); break; }
             s = t;
         }
-        memcpy(s[*n].hex, p, 64);
-        s[*n].hex[64] = 0;
-        memcpy(s[*n].name, name, nlen);
-        s[*n].name[nlen] = 0;
-        for (size_t i = 0; i < *n; i++)
-            if (!strcmp(s[i].name, s[*n].name)) {
-                free(s);
-                return vx_fail(err, VX_ECORRUPT, "%s: line %zu: %.*s listed twice", fname, lineno, (int)nlen, name);
-            }
-        (*n)++;
+        memcpy(s[cnt].hex, p, 64);
+        s[cnt].hex[64] = 0;
+        memcpy(s[cnt].name, name, nlen);
+        s[cnt].name[nlen] = 0;
+        for (size_t i = 0; i < cnt && rc == VX_OK; i++)
+            if (!strcmp(s[i].name, s[cnt].name))
+                rc = vx_fail(err, VX_ECORRUPT, "%s: line %zu: %.*s listed twice", fname, lineno, (int)nlen, name);
+        cnt++;
         p = nl + 1;
     }
+    if (rc) { free(s); return rc; }
     *out = s;
+    *n = cnt;
     return VX_OK;
 }

@@ -122,6 +122,14 @@ void vx_close(vx_index *vx);
 /* Borrowed; valid until vx_close. */
 const vx_info *vx_get_info(const vx_index *vx);
 
+/*
+ * Re-check that no mapped file changed size since vx_open. A vindex is replaced by
+ * rename (old maps stay valid), but a file truncated in place under a live map would
+ * raise SIGBUS on the next touch of a page past its new end; long-running callers check
+ * here between queries. Errors: VX_ECORRUPT naming the file and both sizes.
+ */
+int vx_revalidate(const vx_index *vx, vx_err *err);
+
 /* Kinds of feature direction. */
 typedef enum { VX_GATE = 0, VX_DOWN = 1 } vx_kind;
 

@@ -24,6 +24,7 @@ int vx_open(vx_index **out, const char *dir, vx_err *err) {
     *out = NULL;
     vx_index *vx = calloc(1, sizeof *vx);
     if (!vx || !(vx->dir = strdup(dir))) { free(vx); return vx_fail(err, VX_ENOMEM, "%s: out of memory", dir); }
+    for (int i = 0; i < VXF_COUNT; i++) vx->map[i].fd = -1;
     char *p = vx_path(dir, "index.json");
     char *buf = NULL;
     size_t len = 0;
@@ -98,6 +99,14 @@ int vx_open(vx_index **out, const char *dir, vx_err *err) {
 }
 
 const vx_info *vx_get_info(const vx_index *vx) { return &vx->info; }
+
+int vx_revalidate(const vx_index *vx, vx_err *err) {
+    for (int i = 0; i < VXF_COUNT; i++)
+        if (vx_map_changed(&vx->map[i]))
+            return vx_fail(err, VX_ECORRUPT, "%s/%s: changed size under a live map (was %zu bytes); reopen the vindex",
+                           vx->dir, vx_slot_names[i], vx->map[i].size);
+    return VX_OK;
+}
 const uint16_t *vx_features(const vx_index *vx, vx_kind kind) { return kind == VX_DOWN ? vx->down : vx->gate; }
 const uint16_t *vx_embeddings(const vx_index *vx) { return vx->emb; }
 

@@ -115,10 +115,10 @@ def cases():
     st = [("truncated", truncated), ("header-past-end", header_past_end), ("header-not-json", header_not_json),
           ("header-huge", header_huge), ("offsets-out-of-range", offsets_out_of_range), ("overlapping", overlapping),
           ("shape-x-dtype", shape_mismatch), ("unknown-dtype", unknown_dtype), ("fp8-mlp", fp8_mlp),
-          ("missing-tensor", missing_tensor), ("trailing-bytes", trailing)]
+          ("missing-tensor", missing_tensor, "down_proj"), ("trailing-bytes", trailing)]
     out = []
-    for name, fn in st:
-        out.append((name, lambda d, fn=fn: mutate_st(d, fn), "model.safetensors"))
+    for name, fn, *needle in st:
+        out.append((name, lambda d, fn=fn: mutate_st(d, fn), needle[0] if needle else "model.safetensors"))
 
     def cfg_edit(edit):
         def f(d):
@@ -130,7 +130,7 @@ def cases():
 
     out += [
         ("config-garbage", lambda d: open(os.path.join(d, "config.json"), "w").write("{\"hidden_size\": 12"), "config.json"),
-        ("config-hidden-mismatch", cfg_edit(lambda c: c.update(hidden_size=256)), "config.json"),
+        ("config-hidden-mismatch", cfg_edit(lambda c: c.update(hidden_size=256)), "config/tensor shape mismatch"),
         ("config-negative", cfg_edit(lambda c: c.update(num_hidden_layers=-4)), "config.json"),
         ("config-huge", cfg_edit(lambda c: c.update(intermediate_size=10**15)), "config.json"),
         ("config-missing-size", cfg_edit(lambda c: c.pop("hidden_size")), "config.json"),
