@@ -1,0 +1,114 @@
+/*
+ * kern.c — the scalar kernels (any CPU) and the run-time choice of kernel set.
+ * The SIMD versions live in kern_avx2.c and kern_avx512.c, compiled with their own
+ * -m flags; nothing here may use those instructions, so this file only calls them after
+ * __builtin_cpu_supports says the CPU has them. See kern.h for the canonical order that
+ * makes every version produce the same bits.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "kern.h"
+
+/* fmaf() is exactly rounded whether libm uses an FMA instruction or not, so the scalar
+ * lanes round exactly as the vector lanes do. */
+static void row_dot_ss(float *dot, float *ss, const uint16_t *x, size_t H, const float *q) {
+    float d[VX_LANES] = { 0 }, s[VX_LANES] = { 0 };
+    for (size_t b = 0; b < H; b += VX_LANES)
+        for (size_t j = 0; j < VX_LANES; j++) {
+            size_t i = b + j;
+            float v = i < H ? vx_f16_to_f32(x[i]) : 0.0f;   /* the zero padding of kern.h */
+            d[j] = fmaf(v, q[i], d[j]);
+            s[j] = fmaf(v, v, s[j]);
+        }
+    *dot = vx_kern_reduce16(d);
+    *ss = vx_kern_reduce16(s);
+}
+
+void vx_dot_ss_scalar(float *dot, float *ss, const uint16_t *X, size_t n, size_t H, const float *q) {
+    for (size_t r = 0; r < n; r++) row_dot_ss(&dot[r], &ss[r], X + r * H, H, q);
+}
+
+void vx_cvt_ss_scalar(float *Y, float *ss, const uint16_t *X, size_t n, size_t H) {
+    for (size_t r = 0; r < n; r++) {
+        const uint16_t *x = X + r * H;
+        float *y = Y + r * H, s[VX_LANES] = { 0 };
+        for (size_t b = 0; b < H; b += VX_LANES)
+            for (size_t j = 0; j < VX_LANES; j++) {
+                size_t i = b + j;
+                float v = 0.0f;
+                if (i < H) y[i] = v = vx_f16_to_f32(x[i]);
+                s[j] = fmaf(v, v, s[j]);
+            }
+        ss[r] = vx_kern_reduce16(s);
+    }
+}
+
+static const vx_kern k_scalar = { "scalar", vx_dot_ss_scalar, vx_cvt_ss_scalar };
+#if defined(__x86_64__) || defined(__i386__)
+static const vx_kern k_avx2 = { "avx2", vx_dot_ss_avx2, vx_cvt_ss_avx2 };
+static const vx_kern k_avx512 = { "avx512", vx_dot_ss_avx512, vx_cvt_ss_avx512 };
+
+static int has_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+static int has_avx512(void) {
+    __builtin_cpu_init();
+    return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl");
+}
+#endif
+
+static const vx_kern *by_name(const char *name) {
+    if (!strcmp(name, "scalar")) return &k_scalar;
+#if defined(__x86_64__) || defined(__i386__)
+    if (!strcmp(name, "avx2")) return has_avx2() ? &k_avx2 : NULL;
+    if (!strcmp(name, "avx512")) return has_avx512() ? &k_avx512 : NULL;
+    if (!strcmp(name, "auto")) return has_avx512() ? &k_avx512 : has_avx2() ? &k_avx2 : &k_scalar;
+#else
+    if (!strcmp(name, "auto")) return &k_scalar;
+#endif
+    return NULL;
+}
+
+/* Chosen once; a race between two first calls is harmless (both choose the same). */
+static const vx_kern *active;
+
+const vx_kern *vx_kern_active(void) {
+    const vx_kern *k = __atomic_load_n(&active, __ATOMIC_ACQUIRE);
+    if (k) return k;
+    const char *env = getenv("VINDEX_KERNEL");
+    k = env && *env ? by_name(env) : NULL;
+    if (!k) k = by_name("auto");
+    __atomic_store_n(&active, k, __ATOMIC_RELEASE);
+    return k;
+}
+
+int vx_kern_select(const char *name) {
+    const vx_kern *k = by_name(name);
+    if (!k) return -1;
+    __atomic_store_n(&active, k, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int vx_kern_threads(void) {
+    const char *env = getenv("VINDEX_THREADS");
+    if (env && *env) {
+        long v = strtol(env, NULL, 10);
+        if (v >= 1 && v <= 64) return (int)v;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+size_t vx_kern_env(const char *name, size_t def) {
+    const char *env = getenv(name);
+    if (!env || !*env) return def;
+    char *end;
+    unsigned long long v = strtoull(env, &end, 10);
+    return *end ? def : (size_t)v;
+}

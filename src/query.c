@@ -1,0 +1,337 @@
+/*
+ * query.c — score and nearest: rank rows of the mapped f16 matrices (feature directions,
+ * embeddings) by cosine with one or more query vectors (spec/queries.md §2-§4).
+ *
+ * Two ways to compute the same ranking:
+ *   - scan (one query at a time): the rows are split across threads; each thread runs
+ *     the dispatched kernel (kern.h) over chunks of rows straight from the map, turns
+ *     (q·x, x·x) into cosines and keeps its own top-k heap; the heaps are merged. The
+ *     scan is memory-bound, so it reads each byte once and never converts whole rows;
+ *   - BLAS (several queries): rows are converted to f32 tiles (threads), multiplied by
+ *     the query matrix with sgemm (linalg.h), and each query's heap is fed from the tile.
+ *     Each byte is still read once, but every query now costs 2·n·H flops at sgemm speed.
+ * Both use the same x·x (the kernel's canonical order), so only q·x differs between
+ * them, by sgemm's summation order.
+ *
+ * Ties are broken by a key that orders rows: for features ((layer·2 + kind)·F + feature),
+ * the record index of down_meta.bin; for tokens the id. The ranking is therefore a total
+ * order, the same whatever the thread count.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "kern.h"
+#include "linalg.h"
+#include "vx_query.h"
+#include "vxindex.h"
+
+#define CHUNK_ROWS 64          /* rows per kernel call in a scan: dot/ss fit in L1 */
+#define TILE_ELEMS (8u << 20)  /* f32 elements of one BLAS tile (32 MB: stays in L3) */
+#define NO_KEY UINT64_MAX
+
+/* ------------------------------------------------------------------ top-k heap */
+
+typedef struct hit { float rank, cos; uint64_t key; } hit;
+/* A min-heap of the k best hits seen: the root is the worst kept. */
+typedef struct heap { hit *h; size_t n, k; } heap;
+
+/* The ranking's total order: larger rank first, then smaller key. */
+static inline int better(const hit *a, const hit *b) { return a->rank > b->rank || (a->rank == b->rank && a->key < b->key); }
+
+static void heap_push(heap *hp, hit x) {
+    hit *h = hp->h;
+    if (hp->n < hp->k) {
+        size_t i = hp->n++;
+        while (i > 0 && better(&h[(i - 1) / 2], &x)) { h[i] = h[(i - 1) / 2]; i = (i - 1) / 2; }
+        h[i] = x;
+        return;
+    }
+    if (!hp->k || !better(&x, &h[0])) return;
+    size_t i = 0, n = hp->n;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && better(&h[c], &h[c + 1])) c++;  /* the worse child */
+        if (!better(&x, &h[c])) break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
+static int hit_cmp(const void *a, const void *b) {
+    const hit *x = a, *y = b;
+    return better(x, y) ? -1 : better(y, x) ? 1 : 0;
+}
+
+/* Sort the kept hits best first. */
+static void heap_sort(heap *hp) { qsort(hp->h, hp->n, sizeof *hp->h, hit_cmp); }
+
+/* ------------------------------------------------------------------ rows */
+
+/* A contiguous block of rows of one f16 matrix, with the keys of its rows:
+ * key(i) = base + (i / group)·step + i % group. */
+typedef struct rowset {
+    const uint16_t *X;   /* [n][H] f16 */
+    size_t n;
+    uint64_t base, group, step;
+} rowset;
+
+static inline uint64_t row_key(const rowset *s, size_t i) { return s->base + (uint64_t)(i / s->group) * s->step + i % s->group; }
+
+/* cos = q·x / (|q|·|x|) from the kernel's sums; 0 for a zero or non-finite norm, never NaN. */
+static inline float cosine(float dot, float ss, double qn) {
+    if (!(ss > 0) || !(qn > 0)) return 0.0f;
+    double c = (double)dot / (sqrt((double)ss) * qn);
+    if (!(c == c) || isinf(c)) return 0.0f;
+    return c > 1 ? 1.0f : c < -1 ? -1.0f : (float)c;
+}
+
+static inline void offer(heap *hp, float dot, float ss, double qn, uint64_t key, int signed_rank, uint64_t exclude) {
+    if (key == exclude) return;
+    hit x;
+    x.cos = cosine(dot, ss, qn);
+    x.rank = signed_rank ? x.cos : fabsf(x.cos);
+    x.key = key;
+    heap_push(hp, x);
+}
+
+/* Run fn(jobs[i]) for i < T: T-1 new threads and the caller. A thread that cannot be
+ * created runs its job inline, so the result never depends on thread creation. */
+static void run_parallel(void *(*fn)(void *), void *jobs, size_t job_size, int T) {
+    pthread_t tid[64];
+    int made[64] = { 0 };
+    for (int i = 1; i < T; i++) made[i] = pthread_create(&tid[i], NULL, fn, (char *)jobs + (size_t)i * job_size) == 0;
+    fn(jobs);
+    for (int i = 1; i < T; i++) {
+        if (made[i]) pthread_join(tid[i], NULL);
+        else fn((char *)jobs + (size_t)i * job_size);
+    }
+}
+
+static int threads_for(size_t elems) {
+    if (elems < vx_kern_env("VINDEX_MT_MIN", (size_t)1 << 22)) return 1;
+    return vx_kern_threads();
+}
+
+/* ------------------------------------------------------------------ scan path */
+
+typedef struct scan_job {
+    const rowset *sets; int nsets; size_t H;
+    const float *q;          /* [pad(H)], zero padded */
+    double qn;
+    int signed_rank; uint64_t exclude;
+    const vx_kern *kern;
+    int t, T;
+    heap hp;
+} scan_job;
+
+static void *scan_worker(void *arg) {
+    scan_job *j = arg;
+    float dot[CHUNK_ROWS], ss[CHUNK_ROWS];
+    for (int s = 0; s < j->nsets; s++) {
+        const rowset *rs = &j->sets[s];
+        size_t lo = rs->n * (size_t)j->t / (size_t)j->T, hi = rs->n * (size_t)(j->t + 1) / (size_t)j->T;
+        for (size_t r0 = lo; r0 < hi; r0 += CHUNK_ROWS) {
+            size_t m = hi - r0 < CHUNK_ROWS ? hi - r0 : CHUNK_ROWS;
+            j->kern->dot_ss(dot, ss, rs->X + r0 * j->H, m, j->H, j->q);
+            for (size_t i = 0; i < m; i++) offer(&j->hp, dot[i], ss[i], j->qn, row_key(rs, r0 + i), j->signed_rank, j->exclude);
+        }
+    }
+    return NULL;
+}
+
+/* One query over the row sets into `out` (k entries allocated by the caller, n kept). */
+static int scan_one(heap *out, const rowset *sets, int nsets, size_t H, const float *qv, double qn, int signed_rank,
+                    uint64_t exclude, vx_err *err) {
+    size_t Hp = vx_kern_pad(H), rows = 0;
+    for (int s = 0; s < nsets; s++) rows += sets[s].n;
+    int T = threads_for(rows * H);
+    float *q = calloc(Hp, sizeof *q);
+    scan_job *jobs = calloc((size_t)T, sizeof *jobs);
+    hit *store = calloc((size_t)T * (out->k ? out->k : 1), sizeof *store);
+    if (!q || !jobs || !store) { free(q); free(jobs); free(store); return vx_fail(err, VX_ENOMEM, "query: out of memory"); }
+    memcpy(q, qv, H * sizeof *q);
+    const vx_kern *kern = vx_kern_active();
+    for (int t = 0; t < T; t++)
+        jobs[t] = (scan_job){ sets, nsets, H, q, qn, signed_rank, exclude, kern, t, T, { store + (size_t)t * out->k, 0, out->k } };
+    run_parallel(scan_worker, jobs, sizeof *jobs, T);
+    for (int t = 0; t < T; t++)
+        for (size_t i = 0; i < jobs[t].hp.n; i++) heap_push(out, jobs[t].hp.h[i]);
+    free(q); free(jobs); free(store);
+    return VX_OK;
+}
+
+/* ------------------------------------------------------------------ BLAS path */
+
+typedef struct cvt_job { const vx_kern *kern; const uint16_t *X; float *Y, *ss; size_t n, H; int t, T; } cvt_job;
+
+static void *cvt_worker(void *arg) {
+    cvt_job *j = arg;
+    size_t lo = j->n * (size_t)j->t / (size_t)j->T, hi = j->n * (size_t)(j->t + 1) / (size_t)j->T;
+    if (hi > lo) j->kern->cvt_ss(j->Y + lo * j->H, j->ss + lo, j->X + lo * j->H, hi - lo, j->H);
+    return NULL;
+}
+
+/* All nq queries (Q [nq][H]) over the row sets, heaps[i] for query i. */
+static int scan_blas(heap *heaps, const rowset *sets, int nsets, size_t H, const float *Q, const double *qn, size_t nq,
+                     int signed_rank, const uint64_t *exclude, vx_err *err) {
+    size_t tile = TILE_ELEMS / H;
+    if (tile < 64) tile = 64;
+    if (tile > 4096) tile = 4096;
+    float *Y = malloc(tile * H * sizeof *Y), *ss = malloc(tile * sizeof *ss), *C = malloc(nq * tile * sizeof *C);
+    if (!Y || !ss || !C) { free(Y); free(ss); free(C); return vx_fail(err, VX_ENOMEM, "query: out of memory for a %zu-row tile", tile); }
+    const vx_kern *kern = vx_kern_active();
+    int rc = VX_OK;
+    for (int s = 0; s < nsets && rc == VX_OK; s++) {
+        const rowset *rs = &sets[s];
+        for (size_t r0 = 0; r0 < rs->n; r0 += tile) {
+            size_t m = rs->n - r0 < tile ? rs->n - r0 : tile;
+            int T = threads_for(m * H);
+            cvt_job jobs[64];
+            for (int t = 0; t < T; t++) jobs[t] = (cvt_job){ kern, rs->X + r0 * H, Y, ss, m, H, t, T };
+            run_parallel(cvt_worker, jobs, sizeof jobs[0], T);
+            if ((rc = vx_sgemm_nt(nq, m, H, Q, Y, C)) != VX_OK) {
+                rc = vx_fail(err, rc, "query: sgemm refused %zu x %zu x %zu", nq, m, H);
+                break;
+            }
+            for (size_t q = 0; q < nq; q++)
+                for (size_t i = 0; i < m; i++)
+                    offer(&heaps[q], C[q * m + i], ss[i], qn[q], row_key(rs, r0 + i), signed_rank, exclude[q]);
+        }
+    }
+    free(Y); free(ss); free(C);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ driver */
+
+static double norm_of(const float *v, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)v[i] * v[i];
+    return sqrt(s);
+}
+
+/* Rank the row sets for every query: heaps[i] (k each) receive query i's top k, sorted. */
+static int rank_rows(heap *heaps, const rowset *sets, int nsets, size_t H, const vx_query *const *qs, size_t nq,
+                     int signed_rank, const uint64_t *exclude, vx_err *err) {
+    for (size_t i = 0; i < nq; i++)
+        if (!qs[i] || qs[i]->dim != H || !qs[i]->vec)
+            return vx_fail(err, VX_EUSAGE, "query %zu: dimension %u, this vindex has hidden size %zu", i,
+                           qs[i] ? qs[i]->dim : 0, H);
+    int rc = VX_OK;
+    if (nq >= vx_kern_env("VINDEX_BLAS_MIN", 3)) {
+        float *Q = malloc(nq * H * sizeof *Q);
+        double *qn = malloc(nq * sizeof *qn);
+        if (!Q || !qn) rc = vx_fail(err, VX_ENOMEM, "query: out of memory");
+        else {
+            for (size_t i = 0; i < nq; i++) {
+                memcpy(Q + i * H, qs[i]->vec, H * sizeof *Q);
+                qn[i] = norm_of(qs[i]->vec, H);
+            }
+            rc = scan_blas(heaps, sets, nsets, H, Q, qn, nq, signed_rank, exclude, err);
+        }
+        free(Q);
+        free(qn);
+    } else {
+        for (size_t i = 0; i < nq && rc == VX_OK; i++)
+            rc = scan_one(&heaps[i], sets, nsets, H, qs[i]->vec, norm_of(qs[i]->vec, H), signed_rank, exclude[i], err);
+    }
+    for (size_t i = 0; i < nq && rc == VX_OK; i++) heap_sort(&heaps[i]);
+    return rc;
+}
+
+/* Heaps over one caller-sized block of hits. */
+static int make_heaps(heap **heaps, hit **store, size_t nq, size_t k, vx_err *err) {
+    *heaps = calloc(nq ? nq : 1, sizeof **heaps);
+    *store = calloc(nq * k + 1, sizeof **store);
+    if (!*heaps || !*store) { free(*heaps); free(*store); return vx_fail(err, VX_ENOMEM, "query: out of memory"); }
+    for (size_t i = 0; i < nq; i++) (*heaps)[i] = (heap){ *store + i * k, 0, k };
+    return VX_OK;
+}
+
+void vx_score_opts_init(vx_score_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->top = 20;
+    o->layer_hi = UINT32_MAX;
+    o->kinds = VX_KINDS_BOTH;
+}
+
+const char *vx_kind_name(vx_kind kind) { return kind == VX_DOWN ? "down" : "gate"; }
+
+int vx_score(vx_feat_hit *out, size_t *n_out, const vx_index *vx, const vx_query *const *qs, size_t nq,
+             const vx_score_opts *o, vx_err *err) {
+    const vx_meta *m = &vx->meta;
+    uint32_t L = m->num_layers, F = m->num_feats, lo = o->layer_lo, hi = o->layer_hi == UINT32_MAX ? L - 1 : o->layer_hi;
+    size_t H = m->hidden_size;
+    if (!o->top) return vx_fail(err, VX_EUSAGE, "score: top must be at least 1");
+    if (!o->kinds || o->kinds > VX_KINDS_BOTH) return vx_fail(err, VX_EUSAGE, "score: no kind of feature selected");
+    if (lo > hi || hi >= L) return vx_fail(err, VX_EUSAGE, "score: layers %u-%u: this vindex has layers 0-%u", lo, hi, L - 1);
+    rowset sets[2];
+    int nsets = 0;
+    for (int k = 0; k < 2; k++) {
+        if (!(o->kinds & (1u << k))) continue;
+        const uint16_t *X = k == VX_DOWN ? vx->down : vx->gate;
+        sets[nsets++] = (rowset){ X + (size_t)lo * F * H, (size_t)(hi - lo + 1) * F, ((uint64_t)lo * 2 + (uint64_t)k) * F, F,
+                                  2 * (uint64_t)F };
+    }
+    uint64_t *exclude = calloc(nq + 1, sizeof *exclude);
+    heap *heaps;
+    hit *store;
+    if (!exclude) return vx_fail(err, VX_ENOMEM, "score: out of memory");
+    int rc = make_heaps(&heaps, &store, nq, o->top, err);
+    if (rc) { free(exclude); return rc; }
+    for (size_t i = 0; i < nq; i++)
+        exclude[i] = qs[i] && qs[i]->is_feature ? ((uint64_t)qs[i]->layer * 2 + qs[i]->kind) * F + qs[i]->feature : NO_KEY;
+    rc = rank_rows(heaps, sets, nsets, H, qs, nq, o->signed_rank, exclude, err);
+    for (size_t i = 0; i < nq && rc == VX_OK; i++) {
+        n_out[i] = heaps[i].n;
+        for (size_t j = 0; j < heaps[i].n; j++) {
+            uint64_t key = heaps[i].h[j].key;
+            vx_feat_hit *f = &out[i * o->top + j];
+            f->layer = (uint32_t)(key / (2 * (uint64_t)F));
+            f->kind = (vx_kind)((key / F) % 2);
+            f->feature = (uint32_t)(key % F);
+            f->cosine = heaps[i].h[j].cos;
+        }
+    }
+    free(exclude);
+    free(heaps);
+    free(store);
+    return rc;
+}
+
+int vx_nearest_tokens(vx_tok_hit *out, size_t *n_out, const vx_index *vx, const vx_query *const *qs, size_t nq,
+                      size_t k, vx_err *err) {
+    const vx_meta *m = &vx->meta;
+    size_t H = m->hidden_size, V = m->vocab_size;
+    if (!k) return vx_fail(err, VX_EUSAGE, "nearest: the number of tokens must be at least 1");
+    /* The whole matrix is read front to back: ask for read-ahead (R-O3: advice only). */
+    void *base = (void *)(uintptr_t)vx->map[VXF_EMB].data;
+    madvise(base, vx->map[VXF_EMB].size, MADV_SEQUENTIAL);
+    madvise(base, vx->map[VXF_EMB].size, MADV_WILLNEED);
+    rowset set = { vx->emb, V, 0, V, 0 };
+    uint64_t *exclude = calloc(nq + 1, sizeof *exclude);
+    heap *heaps;
+    hit *store;
+    if (!exclude) return vx_fail(err, VX_ENOMEM, "nearest: out of memory");
+    int rc = make_heaps(&heaps, &store, nq, k, err);
+    if (rc) { free(exclude); return rc; }
+    for (size_t i = 0; i < nq; i++)
+        exclude[i] = qs[i] && qs[i]->token_id >= 0 ? (uint64_t)qs[i]->token_id : NO_KEY;
+    rc = rank_rows(heaps, &set, 1, H, qs, nq, 1, exclude, err);
+    for (size_t i = 0; i < nq && rc == VX_OK; i++) {
+        n_out[i] = heaps[i].n;
+        for (size_t j = 0; j < heaps[i].n; j++) {
+            out[i * k + j].token_id = (uint32_t)heaps[i].h[j].key;
+            out[i * k + j].cosine = heaps[i].h[j].cos;
+        }
+    }
+    free(exclude);
+    free(heaps);
+    free(store);
+    return rc;
+}
