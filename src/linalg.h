@@ -9,8 +9,6 @@
 
 /* G[H][H] (upper triangle, row-major) += X^T X for X [n][H] (rows are vectors). */
 int vx_gram_rows(double *G, size_t H, const double *X, size_t n);
-/* G[H][H] (upper triangle) += M M^T for M [H][n] (columns are vectors). */
-int vx_gram_cols(double *G, size_t H, const double *M, size_t n);
 /* Top-F eigenpairs of the symmetric G [H][H] (upper triangle read; G is destroyed).
  * vals[F] descending; vecs[F][H] row i = unit eigenvector of vals[i].
  * Returns 0, VX_EUSAGE for bad sizes, VX_ENOMEM, VX_ECORRUPT if LAPACK fails
@@ -22,6 +20,20 @@ int vx_sgemm_nt(size_t M, size_t N, size_t K, const float *A, const float *B, fl
 int vx_dgemm_nn(size_t M, size_t N, size_t K, const double *A, const double *B, double *C);
 /* Full SVD of A[m][n] (destroyed) in double: U[m][m], s[min], VT[n][n]; row-major. */
 int vx_dsvd(double *U, double *s, double *VT, double *A, size_t m, size_t n);
+/* Single-precision Gram updates (beta = 1): G[H][H] upper += XᵀX for X [n][H] rows, or
+ * += M Mᵀ for M [H][n] columns with row stride ld. */
+int vx_sgram_rows(float *G, size_t H, const float *X, size_t n);
+int vx_sgram_cols(float *G, size_t H, const float *M, size_t n, size_t ld);
+/* Top-k eigenvectors of the symmetric single-precision G [H][H] (upper read, destroyed),
+ * written as Q[H][k] (column j = eigenvector, any order). */
+int vx_seig_topvecs(float *Q, float *G, size_t H, size_t k);
+/* Orthonormalise the columns of Q [H][k] in place (Householder QR, k <= H). */
+int vx_dorth_cols(double *Q, size_t H, size_t k);
+/* C[M][N] = op(A) · op(B), single precision, row-major, lda/ldb the stored row lengths. */
+int vx_sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B,
+             size_t ldb, float *C, size_t ldc);
+/* C[M][N] = A[M][K] · B[N][K]ᵀ in double. */
+int vx_dgemm_nt(size_t M, size_t N, size_t K, const double *A, const double *B, double *C);
 /* Limit BLAS threads (0 = leave the library's default). */
 void vx_blas_threads(int n);
 
