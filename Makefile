@@ -88,10 +88,10 @@ deps:
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(DEPS)
 
 demo: all
-	./$(BUILD)/vindex extract tests/fixtures/tiny-llama -o $(DEMO_OUT) --force
-	./$(BUILD)/vindex info $(DEMO_OUT)
-	./$(BUILD)/vindex verify $(DEMO_OUT)
-	./$(BUILD)/vindex score $(DEMO_OUT) " Paris" --top 5
+	$(BUILD)/vindex extract tests/fixtures/tiny-llama -o $(DEMO_OUT) --force
+	$(BUILD)/vindex info $(DEMO_OUT)
+	$(BUILD)/vindex verify $(DEMO_OUT)
+	$(BUILD)/vindex score $(DEMO_OUT) " Paris" --top 5
 
 test: all $(TEST_BIN) $(TOOL_BIN)
 	@BUILD=$(BUILD) sh tests/run.sh
