@@ -99,6 +99,13 @@ void vx_unmap(vx_map *m) {
     m->fd = -1;
 }
 
+void vx_map_release(const void *p, size_t len) {
+    uintptr_t page = 4096, a = (uintptr_t)p, b = a + len;
+    a = (a + page - 1) & ~(page - 1); /* only whole pages inside the range */
+    b &= ~(page - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 int vx_read_file(char **buf, size_t *len, const char *path, size_t max, vx_err *err) {
     *buf = NULL;
     if (len) *len = 0;

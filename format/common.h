@@ -48,6 +48,11 @@ void vx_unmap(vx_map *m); /* accepts a zeroed map */
  * under the map: touching pages past a new end would raise SIGBUS), 0 if unchanged. */
 int vx_map_changed(const vx_map *m);
 
+/* Drop the pages of [p, p+len) inside a read-only file mapping from this process's
+ * resident set (the page cache keeps them; touching them again re-reads). Used behind
+ * streaming passes so peak RSS stays bounded by the working set, not the file size. */
+void vx_map_release(const void *p, size_t len);
+
 /* Read a whole (small) file into a NUL-terminated malloc'd buffer, refusing files
  * larger than `max` bytes. *len excludes the NUL. Errors: VX_ENOTFOUND, VX_EIO,
  * VX_ECORRUPT (too large), VX_ENOMEM. */

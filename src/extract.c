@@ -80,6 +80,11 @@ static void run_to_float(float *dst, const vx_tensor *t, uint64_t at, size_t n) 
 #error "vindex assumes a little-endian host"
 #endif
 
+static uint64_t dtype_bytes(const vx_tensor *t) { return t->dtype == VX_DT_F32 ? 4 : 2; }
+
+/* Drop a tensor's pages from the resident set once a pass is done with it (R-E7). */
+static void release_tensor(const vx_tensor *t) { vx_map_release(t->data, t->nelem * dtype_bytes(t)); }
+
 /* Vectors c0..c0+nc of `s` as f32: rows layout X[nc][H] when the set's vectors are
  * stored rows, columns layout M[H][nc] when they are stored columns — whichever reads
  * the map sequentially. */
@@ -171,6 +176,7 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, const vx
         fix_sign(h16 + i * H, dirs + i * H, V + i * H, H);
     }
     rc = vx_out_write(out, h16, 2 * F * H, err);
+    for (int s = 0; s < nsets; s++) release_tensor(sets[s].t);
 out:
     free(G); free(buf); free(Qf); free(B); free(Qd); free(Bd); free(C); free(vals); free(W); free(V); free(h16);
     return rc;
@@ -232,6 +238,7 @@ static int project(vx_outfile *out, const vx_model *m, const float *dirs, size_t
     for (size_t v0 = 0; v0 < V; v0 += tile) {
         size_t nv = V - v0 < tile ? V - v0 : tile;
         run_to_float(U, m->unembed, (uint64_t)v0 * H, nv * H);
+        vx_map_release(m->unembed->data + (uint64_t)v0 * H * dtype_bytes(m->unembed), nv * H * dtype_bytes(m->unembed));
         if ((rc = vx_sgemm_nt(nv, ncol, H, U, Dw, S))) { rc = vx_fail(err, rc, "vocabulary projection: sgemm"); goto out; }
         topk_update(&tk, S, nv, (uint32_t)v0);
         progress(o, "project", -1, (int)L, v0 + nv, V);
@@ -267,6 +274,7 @@ static int write_embeddings(vx_outfile *out, const vx_model *m, uint64_t *clampe
     for (size_t r0 = 0; r0 < V && rc == VX_OK; r0 += rows) {
         size_t n = (V - r0 < rows ? V - r0 : rows) * H;
         run_to_float(f, m->embed, (uint64_t)r0 * H, n);
+        vx_map_release(m->embed->data + (uint64_t)r0 * H * dtype_bytes(m->embed), n * dtype_bytes(m->embed));
         for (size_t i = 0; i < n; i++) {
             float x = f[i];
             /* R-E5: beyond the f16 range → clamped to ±65504 and counted. */
