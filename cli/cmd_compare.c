@@ -1,0 +1,350 @@
+/*
+ * cmd_compare.c — `vindex compare A B [--anchors N|FILE] [--test N|FILE] [--seed S]
+ * [--pca-sample N] [--layer-map MAP] [--threads N] [--json]`: argument parsing and
+ * printing around vx_compare (include/vx_compare.h, spec/compare.md).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "vx_compare.h"
+
+static const char *compare_help =
+    "usage: vindex compare A B [--anchors N|FILE] [--test N|FILE] [--seed S]\n"
+    "                          [--pca-sample N] [--layer-map MAP] [--threads N] [--json]\n"
+    "\n"
+    "Align the embedding spaces of two vindexes by orthogonal Procrustes on their shared\n"
+    "tokens and report how well they agree (spec/compare.md). The wider model is the source\n"
+    "(B on ties); if it is wider it is first PCA-projected to the target's width.\n"
+    "\n"
+    "  --anchors N|FILE  anchor tokens: a count drawn at random from the shared tokens\n"
+    "                    (default 10000), or a file with one token per line (a raw string\n"
+    "                    of A's vocabulary, or #ID with an id of A). An argument of digits\n"
+    "                    only is a count; write ./FILE for a file named with digits.\n"
+    "  --test N|FILE     held-out test tokens, likewise (default 5000; with fewer than\n"
+    "                    15000 shared tokens: a third of them, the rest are anchors)\n"
+    "  --seed S          seed of every random choice (default 42)\n"
+    "  --pca-sample N    fit the PCA on at most N shared tokens (default 50000)\n"
+    "  --layer-map MAP   layer pairs to mark as matched, \"A:B,A:B,...\" (default: every\n"
+    "                    layer of the shallower model with the deeper model's layer at the\n"
+    "                    same relative depth)\n"
+    "  -j, --threads N   BLAS threads (default: all)\n"
+    "  --json            one JSON object on stdout\n"
+    "  -h, --help        this text\n"
+    "\nexit status: 0 ok, 1 failure (cannot open, disjoint or too few shared tokens,\n"
+    "unknown token in a list), 2 usage error\n";
+
+static int all_digits(const char *s) {
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return 0;
+    return 1;
+}
+
+/* "0:0,1:2" → pairs; -1 on a syntax error. */
+static int parse_layer_map(uint32_t (**out)[2], size_t *n, const char *s) {
+    size_t cap = 1;
+    for (const char *p = s; *p; p++) cap += *p == ',';
+    uint32_t (*m)[2] = malloc(sizeof *m * cap);
+    if (!m) return -1;
+    size_t k = 0;
+    const char *p = s;
+    while (*p) {
+        char *e;
+        errno = 0;
+        unsigned long x = strtoul(p, &e, 10);
+        if (e == p || *e != ':' || errno || x > UINT32_MAX) { free(m); return -1; }
+        p = e + 1;
+        unsigned long y = strtoul(p, &e, 10);
+        if (e == p || (*e && *e != ',') || errno || y > UINT32_MAX) { free(m); return -1; }
+        m[k][0] = (uint32_t)x;
+        m[k][1] = (uint32_t)y;
+        k++;
+        p = *e ? e + 1 : e;
+    }
+    if (!k) { free(m); return -1; }
+    *out = m;
+    *n = k;
+    return 0;
+}
+
+static char *token_text(const vx_index *vx, uint32_t id, size_t *len) {
+    const char *raw, *text;
+    size_t rl, tl;
+    if (vx_token_str(&raw, &rl, &text, &tl, vx, id, NULL)) { *len = 0; return strdup(""); }
+    char *s = malloc(tl + 1);
+    if (s) { memcpy(s, text, tl); s[tl] = 0; }
+    *len = tl;
+    return s;
+}
+
+static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+
+static void add_stats(cJSON *o, const vx_cmp_stats *st, const vx_index *a) {
+    static const char *pk[9] = { "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99" };
+    cJSON_AddNumberToObject(o, "mean", st->mean);
+    cJSON_AddNumberToObject(o, "std", st->std);
+    cJSON_AddNumberToObject(o, "median", st->median);
+    cJSON_AddNumberToObject(o, "min", st->min);
+    size_t l;
+    char *t = token_text(a, st->min_id, &l);
+    cJSON_AddStringToObject(o, "min_token", t ? t : "");
+    free(t);
+    cJSON_AddNumberToObject(o, "min_token_id", st->min_id);
+    for (int i = 0; i < 9; i++) cJSON_AddNumberToObject(o, pk[i], st->pct[i]);
+}
+
+static cJSON *frac_obj(const double *f) {
+    cJSON *o = cJSON_CreateObject();
+    for (int k = 0; k < 10; k++) {
+        char key[8];
+        snprintf(key, sizeof key, "0.%d", k);
+        cJSON_AddNumberToObject(o, key, f[k]);
+    }
+    return o;
+}
+
+static cJSON *tokens_arr(const vx_cmp_token *t, size_t n, const vx_index *a) {
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        size_t l;
+        char *s = token_text(a, t[i].id_a, &l);
+        cJSON_AddStringToObject(o, "token", s ? s : "");
+        free(s);
+        cJSON_AddNumberToObject(o, "token_id", t[i].id_a);
+        cJSON_AddNumberToObject(o, "token_id_b", t[i].id_b);
+        cJSON_AddNumberToObject(o, "cosine", t[i].cosine);
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}
+
+static cJSON *matrix(const double *m, size_t rows, size_t cols) {
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < rows; i++) cJSON_AddItemToArray(arr, cJSON_CreateDoubleArray(m + i * cols, (int)cols));
+    return arr;
+}
+
+static void print_json(const vx_compare_result *r, const vx_index *a, const char *pa, const char *pb, uint64_t seed) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "a", pa);
+    cJSON_AddStringToObject(o, "b", pb);
+    cJSON_AddNumberToObject(o, "shared_tokens", (double)r->shared);
+    cJSON_AddStringToObject(o, "match", r->by_id ? "id" : "text");
+    cJSON_AddNumberToObject(o, "anchors", (double)r->n_anchors);
+    cJSON_AddNumberToObject(o, "test", (double)r->n_test);
+    cJSON_AddNumberToObject(o, "seed", (double)seed);
+    cJSON_AddStringToObject(o, "source", r->source_is_a ? "A" : "B");
+    cJSON_AddStringToObject(o, "target", r->source_is_a ? "B" : "A");
+    cJSON_AddNumberToObject(o, "dim_source", r->dim_source);
+    cJSON_AddNumberToObject(o, "dim_target", r->dim_target);
+    cJSON_AddNumberToObject(o, "pca_dim", r->pca_dim);
+    cJSON_AddNumberToObject(o, "pca_fit_tokens", (double)r->pca_fit_tokens);
+    cJSON_AddNumberToObject(o, "pca_variance_retained", r->pca_variance_retained);
+    cJSON_AddNumberToObject(o, "procrustes_scale", r->procrustes_scale);
+    add_stats(cJSON_AddObjectToObject(o, "cosine"), &r->cosine, a);
+    cJSON *l2 = cJSON_AddObjectToObject(o, "l2");
+    cJSON_AddNumberToObject(l2, "mean", r->l2_mean);
+    cJSON_AddNumberToObject(l2, "std", r->l2_std);
+    cJSON_AddNumberToObject(l2, "median", r->l2_median);
+    cJSON_AddItemToObject(o, "frac_above", frac_obj(r->cosine.frac_above));
+    cJSON_AddNumberToObject(o, "relational_tokens", (double)r->relational_n);
+    cJSON_AddItemToObject(o, "relational_correlation", num_or_null(r->relational_correlation));
+    cJSON_AddItemToObject(o, "relational_mean_abs_diff", num_or_null(r->relational_mean_abs_diff));
+    cJSON_AddNumberToObject(o, "digits", (double)r->digits_n);
+    cJSON_AddItemToObject(o, "digit_correlation", num_or_null(r->digit_correlation));
+    cJSON_AddItemToObject(o, "digit_mean_abs_diff", num_or_null(r->digit_mean_abs_diff));
+    cJSON_AddItemToObject(o, "best", tokens_arr(r->best, r->n_best, a));
+    cJSON_AddItemToObject(o, "worst", tokens_arr(r->worst, r->n_best, a));
+    cJSON_AddItemToObject(o, "residual_eigenvalues", cJSON_CreateDoubleArray(r->residual_eig, (int)r->n_residual));
+    cJSON *bl = cJSON_AddObjectToObject(o, "baseline");
+    add_stats(bl, &r->baseline, a);
+    cJSON_AddItemToObject(bl, "frac_above", frac_obj(r->baseline.frac_above));
+    cJSON_AddNumberToObject(bl, "l2_mean", r->baseline_l2_mean);
+    cJSON *ly = cJSON_AddObjectToObject(o, "layers");
+    cJSON_AddNumberToObject(ly, "layers_a", r->layers_a);
+    cJSON_AddNumberToObject(ly, "layers_b", r->layers_b);
+    cJSON_AddItemToObject(ly, "gate", matrix(r->gate_sim, r->layers_a, r->layers_b));
+    cJSON_AddItemToObject(ly, "down", matrix(r->down_sim, r->layers_a, r->layers_b));
+    cJSON *mt = cJSON_AddArrayToObject(ly, "matched");
+    for (size_t i = 0; i < r->n_matched; i++) {
+        cJSON *m = cJSON_CreateObject();
+        uint32_t la = r->matched[i][0], lb = r->matched[i][1];
+        cJSON_AddNumberToObject(m, "a", la);
+        cJSON_AddNumberToObject(m, "b", lb);
+        cJSON_AddNumberToObject(m, "gate", r->gate_sim[(size_t)la * r->layers_b + lb]);
+        cJSON_AddNumberToObject(m, "down", r->down_sim[(size_t)la * r->layers_b + lb]);
+        cJSON_AddItemToArray(mt, m);
+    }
+    char *s = cJSON_PrintUnformatted(o);
+    if (s) puts(s);
+    free(s);
+    cJSON_Delete(o);
+}
+
+static void print_tok(const vx_index *a, uint32_t id) {
+    size_t l;
+    char *t = token_text(a, id, &l);
+    putchar('\'');
+    if (t) cli_print_token(stdout, t, l);
+    putchar('\'');
+    free(t);
+}
+
+static void print_stats(const char *name, const vx_cmp_stats *st, const vx_index *a) {
+    printf("%-10s mean %.4f  std %.4f  median %.4f  min %.4f ", name, st->mean, st->std, st->median, st->min);
+    print_tok(a, st->min_id);
+    printf(" #%u\n           p1 %.3f p5 %.3f p10 %.3f p25 %.3f p50 %.3f p75 %.3f p90 %.3f p95 %.3f p99 %.3f\n",
+           st->min_id, st->pct[0], st->pct[1], st->pct[2], st->pct[3], st->pct[4], st->pct[5], st->pct[6], st->pct[7],
+           st->pct[8]);
+    printf("           above 0.0..0.9:");
+    for (int k = 0; k < 10; k++) printf(" %.3f", st->frac_above[k]);
+    putchar('\n');
+}
+
+static void print_table(const char *name, const double *m, const vx_compare_result *r) {
+    printf("%s subspaces (mean squared cosine of principal angles; rows A layers, columns B layers; * matched)\n", name);
+    printf("      ");
+    for (uint32_t b = 0; b < r->layers_b; b++) printf(" %6u", b);
+    putchar('\n');
+    for (uint32_t a = 0; a < r->layers_a; a++) {
+        printf("  %3u ", a);
+        for (uint32_t b = 0; b < r->layers_b; b++) {
+            int star = 0;
+            for (size_t i = 0; i < r->n_matched; i++) star |= r->matched[i][0] == a && r->matched[i][1] == b;
+            printf(" %5.3f%c", m[(size_t)a * r->layers_b + b], star ? '*' : ' ');
+        }
+        putchar('\n');
+    }
+}
+
+static void print_text(const vx_compare_result *r, const vx_index *a, const char *pa, const char *pb, uint64_t seed) {
+    printf("compare    A %s\n           B %s\n", pa, pb);
+    printf("shared     %zu tokens (%s)\n", r->shared, r->by_id ? "same vocabulary, matched by id" : "matched by readable text");
+    printf("split      %zu anchors, %zu held-out test tokens (seed %llu)\n", r->n_anchors, r->n_test, (unsigned long long)seed);
+    printf("source     %s (%u) -> target %s (%u)\n", r->source_is_a ? "A" : "B", r->dim_source, r->source_is_a ? "B" : "A",
+           r->dim_target);
+    if (r->pca_dim)
+        printf("pca        %u dims fitted on %zu tokens, variance retained %.4f\n", r->pca_dim, r->pca_fit_tokens,
+               r->pca_variance_retained);
+    printf("procrustes scale %.6g\n", r->procrustes_scale);
+    print_stats("cosine", &r->cosine, a);
+    print_stats("baseline", &r->baseline, a);
+    printf("l2         mean %.4f  std %.4f  median %.4f   (baseline mean %.4f)\n", r->l2_mean, r->l2_std, r->l2_median,
+           r->baseline_l2_mean);
+    printf("relational r %.4f  mean |diff| %.4f  (%zu test tokens)\n", r->relational_correlation,
+           r->relational_mean_abs_diff, r->relational_n);
+    if (r->digits_n >= 3)
+        printf("digits     r %.4f  mean |diff| %.4f  (%zu digits)\n", r->digit_correlation, r->digit_mean_abs_diff,
+               r->digits_n);
+    else
+        printf("digits     %zu of \"0\"..\"9\" shared; not enough for a correlation\n", r->digits_n);
+    const char *hd[2] = { "best", "worst" };
+    const vx_cmp_token *lists[2] = { r->best, r->worst };
+    for (int k = 0; k < 2; k++) {
+        printf("%-10s", hd[k]);
+        for (size_t i = 0; i < r->n_best; i++) {
+            printf("%s", i % 4 == 0 && i ? "\n           " : " ");
+            print_tok(a, lists[k][i].id_a);
+            printf(" %.3f", lists[k][i].cosine);
+        }
+        putchar('\n');
+    }
+    printf("residual   top eigenvalues:");
+    for (size_t i = 0; i < r->n_residual; i++) printf(" %.4g", r->residual_eig[i]);
+    putchar('\n');
+    print_table("gate", r->gate_sim, r);
+    print_table("down", r->down_sim, r);
+}
+
+int cmd_compare(int argc, char **argv) {
+    static const struct option lo[] = { { "anchors", required_argument, 0, 'a' }, { "test", required_argument, 0, 't' },
+                                        { "seed", required_argument, 0, 's' },    { "pca-sample", required_argument, 0, 'p' },
+                                        { "layer-map", required_argument, 0, 'm' }, { "threads", required_argument, 0, 'j' },
+                                        { "json", no_argument, 0, 'J' },          { "help", no_argument, 0, 'h' },
+                                        { 0, 0, 0, 0 } };
+    const char *anchors = NULL, *test = NULL;
+    int json = 0, c;
+    vx_compare_opts o;
+    vx_compare_opts_init(&o);
+    uint32_t (*lmap)[2] = NULL;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "j:h", lo, NULL)) != -1) {
+        long v;
+        switch (c) {
+        case 'a': anchors = optarg; break;
+        case 't': test = optarg; break;
+        case 's': {
+            char *e;
+            errno = 0;
+            unsigned long long s = strtoull(optarg, &e, 10);
+            if (!*optarg || *e || errno || *optarg == '-') { free(lmap); return cli_usage("compare", "--seed %s: expected a non-negative integer", optarg); }
+            o.seed = s;
+            break;
+        }
+        case 'p':
+            if (cli_int(optarg, 1, 100000000, &v)) { free(lmap); return cli_usage("compare", "--pca-sample %s: expected 1..100000000", optarg); }
+            o.pca_sample = (size_t)v;
+            break;
+        case 'm':
+            free(lmap);
+            lmap = NULL;
+            if (parse_layer_map(&lmap, &o.n_layer_map, optarg)) return cli_usage("compare", "--layer-map %s: expected A:B[,A:B...]", optarg);
+            o.layer_map = (const uint32_t (*)[2])lmap;
+            break;
+        case 'j':
+            if (cli_int(optarg, 1, 256, &v)) { free(lmap); return cli_usage("compare", "--threads %s: expected 1..256", optarg); }
+            o.threads = (int)v;
+            break;
+        case 'J': json = 1; break;
+        case 'h': free(lmap); fputs(compare_help, stdout); return EXIT_OK;
+        default: free(lmap); return cli_usage("compare", "unknown option or missing argument '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 2) { free(lmap); return cli_usage("compare", "expected two vindex directories"); }
+    long v;
+    if (anchors && all_digits(anchors)) {
+        if (cli_int(anchors, VX_CMP_MIN_SPLIT, 100000000, &v)) { free(lmap); return cli_usage("compare", "--anchors %s: expected at least %d", anchors, VX_CMP_MIN_SPLIT); }
+        o.anchors = (size_t)v;
+        anchors = NULL;
+    }
+    if (test && all_digits(test)) {
+        if (cli_int(test, VX_CMP_MIN_SPLIT, 100000000, &v)) { free(lmap); return cli_usage("compare", "--test %s: expected at least %d", test, VX_CMP_MIN_SPLIT); }
+        o.test = (size_t)v;
+        test = NULL;
+    }
+    const char *pa = argv[optind], *pb = argv[optind + 1];
+    vx_index *a = NULL, *b = NULL;
+    vx_compare_result *r = NULL;
+    uint32_t *aid = NULL, *tid = NULL;
+    vx_err err = { 0 };
+    int rc = vx_open(&a, pa, &err);
+    if (!rc) rc = vx_open(&b, pb, &err);
+    if (!rc && anchors && !(rc = vx_compare_read_tokens(&aid, &o.n_anchor_ids, a, anchors, &err))) o.anchor_ids = aid;
+    if (!rc && test && !(rc = vx_compare_read_tokens(&tid, &o.n_test_ids, a, test, &err))) o.test_ids = tid;
+    if (!rc) rc = vx_compare(&r, a, b, &o, &err);
+    if (rc) {
+        cli_error("compare: %s", err.msg);
+        /* A bad option value discovered by the library (sizes, tokens) is still a usage
+         * error; a mismatch of the inputs is a failure. */
+        rc = cli_exit_for(rc);
+    } else {
+        if (json) print_json(r, a, pa, pb, o.seed);
+        else print_text(r, a, pa, pb, o.seed);
+        rc = EXIT_OK;
+    }
+    vx_compare_free(r);
+    free(aid);
+    free(tid);
+    free(lmap);
+    vx_close(a);
+    vx_close(b);
+    return rc;
+}

@@ -1,0 +1,104 @@
+/*
+ * vx_compare.h — compare the embedding spaces (and MLP subspaces) of two vindexes by
+ * orthogonal Procrustes on their shared tokens. The procedure, its sampling and every
+ * formula are normative in spec/compare.md; this header is the C contract.
+ *
+ * Conventions are those of vindex.h: int results (0 or a negative VX_E* code), a
+ * `vx_err *` that may be NULL, caller-owned `T **out` results released by the matching
+ * free function.
+ */
+#ifndef VX_COMPARE_H
+#define VX_COMPARE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vindex.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VX_CMP_DEFAULT_ANCHORS 10000
+#define VX_CMP_DEFAULT_TEST 5000
+#define VX_CMP_DEFAULT_PCA_SAMPLE 50000
+#define VX_CMP_DEFAULT_SEED 42
+#define VX_CMP_MIN_SHARED 10  /* fewer shared tokens is an error (VX_EMISMATCH) */
+#define VX_CMP_MIN_SPLIT 3    /* anchors and test sets need at least this many tokens */
+#define VX_CMP_TOP 20         /* best / worst tokens and residual eigenvalues reported */
+#define VX_CMP_RELATIONAL 1000 /* test tokens used for the relational correlation */
+
+typedef struct vx_compare_opts {
+    /* Explicit anchor / test tokens as ids of A (NULL = sample). Each must be shared. */
+    const uint32_t *anchor_ids; size_t n_anchor_ids;
+    const uint32_t *test_ids;   size_t n_test_ids;
+    /* Sizes of sampled sets; 0 = default (spec/compare.md §3). Ignored for explicit lists. */
+    size_t anchors, test;
+    uint64_t seed;          /* default 42 */
+    size_t pca_sample;      /* default 50,000; at least 1 */
+    /* Layer pairs (A layer, B layer) to mark as matched; NULL = matched relative depth. */
+    const uint32_t (*layer_map)[2]; size_t n_layer_map;
+    int threads;            /* BLAS threads; 0 = library default */
+} vx_compare_opts;
+
+/* Fill `o` with the defaults above. */
+void vx_compare_opts_init(vx_compare_opts *o);
+
+/* Cosine statistics over a set of tokens. `min_id` is A's id of the minimum. */
+typedef struct vx_cmp_stats {
+    double mean, std, median, min;
+    uint32_t min_id;
+    double pct[9];          /* percentiles 1, 5, 10, 25, 50, 75, 90, 95, 99 */
+    double frac_above[10];  /* fraction with cosine > 0.0, 0.1, ..., 0.9 */
+} vx_cmp_stats;
+
+typedef struct vx_cmp_token { uint32_t id_a, id_b; double cosine; } vx_cmp_token;
+
+typedef struct vx_compare_result {
+    size_t shared;            /* tokens present in both */
+    int by_id;                /* 1: same vocabulary, matched by id; 0: matched by readable text */
+    size_t n_anchors, n_test;
+    int source_is_a;          /* 1: A is the source (wider), 0: B */
+    uint32_t dim_source, dim_target;
+    uint32_t pca_dim;         /* 0 when no PCA was needed */
+    size_t pca_fit_tokens;    /* tokens the PCA was fitted on (0 without PCA) */
+    double pca_variance_retained; /* 1 without PCA */
+    double procrustes_scale;  /* sum of singular values of the anchor cross-covariance */
+    vx_cmp_stats cosine;      /* held-out tokens, Procrustes map */
+    double l2_mean, l2_std, l2_median;
+    size_t relational_n;      /* test tokens used (<= 1000) */
+    double relational_correlation, relational_mean_abs_diff;
+    size_t digits_n;          /* digits "0".."9" among the shared tokens */
+    double digit_correlation, digit_mean_abs_diff; /* NaN when digits_n < 3 */
+    vx_cmp_token best[VX_CMP_TOP], worst[VX_CMP_TOP]; size_t n_best; /* over all shared */
+    double residual_eig[VX_CMP_TOP]; size_t n_residual;
+    vx_cmp_stats baseline;    /* held-out tokens, random orthogonal map */
+    double baseline_l2_mean;
+    /* Layers: similarity[a * layers_b + b] for every pair, rows = A's layers. */
+    uint32_t layers_a, layers_b;
+    double *gate_sim, *down_sim;
+    uint32_t (*matched)[2]; size_t n_matched;
+} vx_compare_result;
+
+/*
+ * Compare A and B (spec/compare.md). Reads the embedding rows it needs straight from the
+ * maps. Errors: VX_EMISMATCH (no or too few shared tokens), VX_EUSAGE (options: sizes,
+ * tokens not shared, layer map out of range), VX_ENOMEM, VX_ECORRUPT (non-finite input
+ * made LAPACK fail). On success *out is owned by the caller (vx_compare_free).
+ */
+int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, const vx_compare_opts *o,
+               vx_err *err);
+void vx_compare_free(vx_compare_result *r);
+
+/*
+ * Read a token list file: one token per line, either a raw string of `vx`'s vocabulary
+ * or "#ID" (a decimal id). Empty lines are skipped; "\n" or "\r\n" end lines.
+ * *ids is malloc'd (caller frees). Errors: VX_ENOTFOUND (file, or a token not in the
+ * vocabulary — the message names the line), VX_EIO, VX_ENOMEM.
+ */
+int vx_compare_read_tokens(uint32_t **ids, size_t *n, const vx_index *vx, const char *path, vx_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VX_COMPARE_H */

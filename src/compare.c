@@ -1,0 +1,978 @@
+/*
+ * compare.c — `vindex compare`: align two models' embedding spaces by orthogonal
+ * Procrustes on their shared tokens and measure how well they agree (spec/compare.md).
+ *
+ * Shape of the computation (S = source, the wider model; T = target; d = T's width):
+ *   1. shared tokens (by id for identical vocabularies, else by readable text);
+ *   2. a seeded split into anchors and held-out test tokens (splitmix64, §3 of the spec);
+ *   3. if S is wider, PCA of S's embeddings to d dims: covariance accumulated in f32 blocks
+ *      into double, top-d eigenvectors;
+ *   4. anchors/test rows gathered from the f16 maps, projected (f32 GEMM), kept in double;
+ *   5. centring on anchor means, R = U Vᵀ from the SVD of the d×d cross-covariance (double);
+ *   6. metrics on the test set; a random-orthogonal baseline; relational correlations;
+ *   7. one streaming pass over every shared token for the best/worst aligned tokens;
+ *   8. gate/down subspace similarity for every layer pair.
+ * Memory: the anchor/test subsets, the PCA basis, d×d matrices and one row block; the
+ * embedding matrices are read from the maps row by row.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <lapacke.h>
+
+#include "linalg.h"
+#include "vx_compare.h"
+#include "vxindex.h"
+
+/* ====================================================================================
+ * EXTRA BLAS/LAPACK ROUTINES — to be moved into linalg.c (linalg.h is the only door to
+ * BLAS/LAPACK; these live here, checked, until its owner moves them).
+ *   cmp_ssyrk_rows: C[H][H] (upper, f32) = X^T X for X [n][H] f32
+ *   cmp_ssyevr_top: top-F eigenpairs of a symmetric f32 matrix (faster than vx_eig_top's
+ *                   dsyevr by ~1.6x at H=4096, F=1024; accurate enough for a subspace)
+ *   cmp_dqr_q:      Q of the QR factorisation of a square double matrix (dgeqrf + dorgqr)
+ * ==================================================================================== */
+static int cmp_dims_ok(size_t a, size_t b) { return a > 0 && b > 0 && a <= INT_MAX && b <= INT_MAX; }
+
+static int cmp_ssyrk_rows(float *C, size_t H, const float *X, size_t n) {
+    if (!cmp_dims_ok(H, n)) return VX_EUSAGE;
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)H, (int)n, 1.0f, X, (int)H, 0.0f, C, (int)H);
+    return VX_OK;
+}
+
+/* vals[F] descending (as double), vecs[F][H] row i = eigenvector of vals[i]; G destroyed. */
+static int cmp_ssyevr_top(double *vals, double *vecs, float *G, size_t H, size_t F) {
+    if (!cmp_dims_ok(H, F) || F > H) return VX_EUSAGE;
+    float *w = malloc(sizeof(float) * H), *Z = malloc(sizeof(float) * H * F);
+    lapack_int *isuppz = malloc(sizeof(lapack_int) * 2 * F), m = 0;
+    int rc = VX_OK;
+    if (!w || !Z || !isuppz) { rc = VX_ENOMEM; goto out; }
+    lapack_int info = LAPACKE_ssyevr(LAPACK_ROW_MAJOR, 'V', 'I', 'U', (lapack_int)H, G, (lapack_int)H, 0.0f, 0.0f,
+                                     (lapack_int)(H - F + 1), (lapack_int)H, 0.0f, &m, w, Z, (lapack_int)F, isuppz);
+    if (info != 0 || (size_t)m != F) { rc = VX_ECORRUPT; goto out; }
+    for (size_t i = 0; i < F; i++) {
+        size_t j = F - 1 - i;
+        vals[i] = w[j];
+        for (size_t h = 0; h < H; h++) vecs[i * H + h] = Z[h * F + j];
+    }
+out:
+    free(w);
+    free(Z);
+    free(isuppz);
+    return rc;
+}
+
+/* A[n][n] (row-major) is replaced by Q of A = QR; rdiag[n] receives the diagonal of R. */
+static int cmp_dqr_q(double *A, double *rdiag, size_t n) {
+    if (!cmp_dims_ok(n, n)) return VX_EUSAGE;
+    double *tau = malloc(sizeof(double) * n);
+    if (!tau) return VX_ENOMEM;
+    lapack_int info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)n, A, (lapack_int)n, tau);
+    if (info == 0) {
+        for (size_t i = 0; i < n; i++) rdiag[i] = A[i * n + i];
+        info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)n, (lapack_int)n, A, (lapack_int)n, tau);
+    }
+    free(tau);
+    return info == 0 ? VX_OK : VX_ECORRUPT;
+}
+/* ================================ end of the extra section ========================== */
+
+/* ------------------------------------------------------------------------- PRNG */
+/* splitmix64 (Steele, Lea, Flood 2014): portable, and vectorisable in numpy because output
+ * k of a stream is mix64(state0 + (k+1)·GAMMA). Spec §3. */
+#define SM_GAMMA 0x9E3779B97F4A7C15ull
+static uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static uint64_t sm_next(uint64_t *x) { return mix64(*x += SM_GAMMA); }
+/* Stream k of seed s: its initial state is mix64(s + k). 0 split, 1 PCA sample, 2 baseline. */
+static uint64_t sm_stream(uint64_t seed, uint64_t k) { return mix64(seed + k); }
+/* Uniform in [0, n), unbiased: reject outputs below 2^64 mod n. */
+static uint64_t sm_below(uint64_t *x, uint64_t n) {
+    uint64_t t = (0 - n) % n, r;
+    do r = sm_next(x); while (r < t);
+    return r % n;
+}
+/* Partial Fisher–Yates: the first k entries of p[n] become a uniform sample, in order. */
+static void sm_shuffle_prefix(uint32_t *p, size_t n, size_t k, uint64_t *x) {
+    for (size_t i = 0; i < k && i < n; i++) {
+        size_t j = i + (size_t)sm_below(x, n - i);
+        uint32_t t = p[i];
+        p[i] = p[j];
+        p[j] = t;
+    }
+}
+
+/* ------------------------------------------------------------------------ state */
+typedef struct side {
+    const vx_index *vx;
+    const uint16_t *emb;   /* [V][H] f16 */
+    size_t H, V, L, F;
+    float scale;           /* embed_scale: rows are used as the model uses them */
+} side;
+
+typedef struct ctx {
+    side A, B;
+    const side *S, *T;     /* source, target */
+    float *lut;            /* [65536] f16 → f32 */
+    size_t N;              /* shared tokens */
+    uint32_t *sa, *sb;     /* [N] A id, B id; ascending A id */
+    const uint32_t *sid, *tid; /* [N] source id, target id (= sa or sb) */
+    size_t d, HS;          /* target width, source width */
+    double *W;             /* [d][HS] PCA basis (NULL without PCA) */
+    float *Wf;             /* [d][HS] f32 copy */
+    double *mu0;           /* [HS] subtracted from source rows before projection (PCA mean or 0) */
+    vx_err *err;
+} ctx;
+
+static void side_init(side *s, const vx_index *vx) {
+    const vx_info *in = vx_get_info(vx);
+    s->vx = vx;
+    s->emb = vx_embeddings(vx);
+    s->H = in->hidden_size;
+    s->V = in->vocab_size;
+    s->L = in->num_layers;
+    s->F = in->num_feats;
+    s->scale = in->embed_scale > 0 ? in->embed_scale : 1.0f;
+}
+
+/* Source row `id` minus mu0, as f32. */
+static void src_row_f32(const ctx *c, float *dst, uint32_t id) {
+    const uint16_t *e = c->S->emb + (size_t)id * c->HS;
+    float sc = c->S->scale;
+    for (size_t h = 0; h < c->HS; h++) dst[h] = (float)((double)(c->lut[e[h]] * sc) - c->mu0[h]);
+}
+static void row_f64(const ctx *c, const side *s, double *dst, uint32_t id) {
+    const uint16_t *e = s->emb + (size_t)id * s->H;
+    for (size_t h = 0; h < s->H; h++) dst[h] = (double)(c->lut[e[h]] * s->scale);
+}
+
+/* --------------------------------------------------------------- shared tokens */
+static int same_vocab(const vx_index *a, const vx_index *b) {
+    const vx_vocab *va = &a->vocab, *vb = &b->vocab;
+    if (va->n != vb->n) return 0;
+    for (uint32_t i = 0; i < va->n; i++) {
+        const char *ra, *rb, *t;
+        size_t la, lb, tl;
+        vx_vocab_get(va, i, &ra, &la, &t, &tl);
+        vx_vocab_get(vb, i, &rb, &lb, &t, &tl);
+        if (la != lb || memcmp(ra, rb, la)) return 0;
+    }
+    return 1;
+}
+
+static uint64_t fnv1a(const char *s, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* Readable-text intersection: each text of B maps to B's lowest id with it; A's ids are
+ * walked in order and the first A id of each text is kept (spec §2). Empty texts never match. */
+static int match_text(ctx *c) {
+    const vx_vocab *va = &c->A.vx->vocab, *vb = &c->B.vx->vocab;
+    size_t nb = 1;
+    while (nb < 2 * (size_t)vb->n + 2) nb <<= 1;
+    uint32_t *tb = malloc(sizeof(uint32_t) * nb);   /* B ids */
+    size_t na = 1;
+    while (na < 2 * (size_t)va->n + 2) na <<= 1;
+    uint32_t *ta = malloc(sizeof(uint32_t) * na);   /* A ids already taken, by text */
+    c->sa = malloc(sizeof(uint32_t) * (va->n ? va->n : 1));
+    c->sb = malloc(sizeof(uint32_t) * (va->n ? va->n : 1));
+    if (!tb || !ta || !c->sa || !c->sb) { free(tb); free(ta); return vx_fail(c->err, VX_ENOMEM, "compare: out of memory"); }
+    memset(tb, 0xff, sizeof(uint32_t) * nb);
+    memset(ta, 0xff, sizeof(uint32_t) * na);
+    for (uint32_t i = 0; i < vb->n; i++) {
+        const char *r, *t;
+        size_t rl, tl;
+        vx_vocab_get(vb, i, &r, &rl, &t, &tl);
+        if (!tl) continue;
+        for (size_t k = fnv1a(t, tl) & (nb - 1);; k = (k + 1) & (nb - 1)) {
+            if (tb[k] == UINT32_MAX) { tb[k] = i; break; }
+            const char *r2, *t2;
+            size_t rl2, tl2;
+            vx_vocab_get(vb, tb[k], &r2, &rl2, &t2, &tl2);
+            if (tl2 == tl && !memcmp(t, t2, tl)) break; /* keep the lower id */
+        }
+    }
+    size_t n = 0;
+    for (uint32_t i = 0; i < va->n; i++) {
+        const char *r, *t;
+        size_t rl, tl;
+        vx_vocab_get(va, i, &r, &rl, &t, &tl);
+        if (!tl) continue;
+        int dup = 0;
+        for (size_t k = fnv1a(t, tl) & (na - 1);; k = (k + 1) & (na - 1)) {
+            if (ta[k] == UINT32_MAX) { ta[k] = i; break; }
+            const char *r2, *t2;
+            size_t rl2, tl2;
+            vx_vocab_get(va, ta[k], &r2, &rl2, &t2, &tl2);
+            if (tl2 == tl && !memcmp(t, t2, tl)) { dup = 1; break; }
+        }
+        if (dup) continue;
+        for (size_t k = fnv1a(t, tl) & (nb - 1); tb[k] != UINT32_MAX; k = (k + 1) & (nb - 1)) {
+            const char *r2, *t2;
+            size_t rl2, tl2;
+            vx_vocab_get(vb, tb[k], &r2, &rl2, &t2, &tl2);
+            if (tl2 == tl && !memcmp(t, t2, tl)) { c->sa[n] = i; c->sb[n] = tb[k]; n++; break; }
+        }
+    }
+    free(tb);
+    free(ta);
+    c->N = n;
+    return VX_OK;
+}
+
+/* ------------------------------------------------------------------ statistics */
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+/* numpy's default ("linear") percentile of sorted s[n]. */
+static double pct_sorted(const double *s, size_t n, double p) {
+    double pos = (double)(n - 1) * p / 100.0;
+    size_t lo = (size_t)floor(pos);
+    if (lo + 1 >= n) return s[n - 1];
+    double t = pos - (double)lo;
+    return s[lo] + (s[lo + 1] - s[lo]) * t;
+}
+static void mean_std(const double *x, size_t n, double *mean, double *std) {
+    double m = 0, v = 0;
+    for (size_t i = 0; i < n; i++) m += x[i];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++) v += (x[i] - m) * (x[i] - m);
+    *mean = m;
+    *std = sqrt(v / (double)n);
+}
+static int stats(vx_cmp_stats *st, const double *cs, const uint32_t *ida, size_t n) {
+    static const double P[9] = { 1, 5, 10, 25, 50, 75, 90, 95, 99 };
+    double *s = malloc(sizeof(double) * n);
+    if (!s) return VX_ENOMEM;
+    memcpy(s, cs, sizeof(double) * n);
+    qsort(s, n, sizeof(double), cmp_dbl);
+    mean_std(cs, n, &st->mean, &st->std);
+    st->median = pct_sorted(s, n, 50);
+    for (int i = 0; i < 9; i++) st->pct[i] = pct_sorted(s, n, P[i]);
+    size_t im = 0;
+    for (size_t i = 1; i < n; i++)
+        if (cs[i] < cs[im]) im = i;
+    st->min = cs[im];
+    st->min_id = ida[im];
+    for (int k = 0; k < 10; k++) {
+        size_t cnt = 0;
+        for (size_t i = 0; i < n; i++) cnt += cs[i] > (double)k / 10.0;
+        st->frac_above[k] = (double)cnt / (double)n;
+    }
+    free(s);
+    return VX_OK;
+}
+static double cosine(const double *a, const double *b, size_t d) {
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < d; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
+    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0;
+}
+
+/* Rows of X [m][n] scaled to unit length (zero rows stay zero), then G = X Xᵀ [m][m]. */
+static int unit_gram(double *G, double *X, size_t m, size_t n) {
+    for (size_t i = 0; i < m; i++) {
+        double s = 0;
+        for (size_t h = 0; h < n; h++) s += X[i * n + h] * X[i * n + h];
+        s = s > 0 ? 1.0 / sqrt(s) : 0.0;
+        for (size_t h = 0; h < n; h++) X[i * n + h] *= s;
+    }
+    double *XT = malloc(sizeof(double) * m * n);
+    if (!XT) return VX_ENOMEM;
+    for (size_t i = 0; i < m; i++)
+        for (size_t h = 0; h < n; h++) XT[h * m + i] = X[i * n + h];
+    int rc = vx_dgemm_nn(m, m, n, X, XT, G);
+    free(XT);
+    return rc;
+}
+/* Pearson correlation and mean |difference| of the strict upper triangles of G1, G2 [m][m]. */
+static void pair_corr(double *r, double *mad, const double *G1, const double *G2, size_t m) {
+    double n = 0, s1 = 0, s2 = 0, ad = 0;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = i + 1; j < m; j++) { s1 += G1[i * m + j]; s2 += G2[i * m + j]; ad += fabs(G1[i * m + j] - G2[i * m + j]); n++; }
+    double m1 = s1 / n, m2 = s2 / n, c12 = 0, c11 = 0, c22 = 0;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = i + 1; j < m; j++) {
+            double a = G1[i * m + j] - m1, b = G2[i * m + j] - m2;
+            c12 += a * b; c11 += a * a; c22 += b * b;
+        }
+    *r = c11 > 0 && c22 > 0 ? c12 / sqrt(c11 * c22) : NAN;
+    *mad = ad / n;
+}
+
+/* ----------------------------------------------------------------- the split */
+static int draw_sets(ctx *c, const vx_compare_opts *o, uint32_t **anc, size_t *na, uint32_t **tst, size_t *nt) {
+    vx_err *err = c->err;
+    size_t VA = c->A.V, N = c->N;
+    int32_t *pos = malloc(sizeof(int32_t) * VA);
+    uint8_t *used = calloc(N, 1);
+    uint32_t *pool = malloc(sizeof(uint32_t) * N);
+    int rc = VX_OK;
+    *anc = *tst = NULL;
+    if (!pos || !used || !pool) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+    memset(pos, 0xff, sizeof(int32_t) * VA);
+    for (size_t i = 0; i < N; i++) pos[c->sa[i]] = (int32_t)i;
+    const uint32_t *lists[2] = { o->anchor_ids, o->test_ids };
+    size_t lens[2] = { o->n_anchor_ids, o->n_test_ids };
+    uint32_t **outs[2] = { anc, tst };
+    size_t *outn[2] = { na, nt };
+    const char *names[2] = { "anchor", "test" };
+    for (int k = 0; k < 2; k++) {
+        if (!lists[k]) continue;
+        if (!(*outs[k] = malloc(sizeof(uint32_t) * (lens[k] ? lens[k] : 1)))) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+        for (size_t i = 0; i < lens[k]; i++) {
+            uint32_t id = lists[k][i];
+            if (id >= VA) { rc = vx_fail(err, VX_ENOTFOUND, "compare: %s token #%u: out of range (A has %zu tokens)", names[k], id, VA); goto out; }
+            if (pos[id] < 0) { rc = vx_fail(err, VX_ENOTFOUND, "compare: %s token #%u is not shared with B", names[k], id); goto out; }
+            (*outs[k])[i] = (uint32_t)pos[id];
+            used[pos[id]] = 1;
+        }
+        *outn[k] = lens[k];
+    }
+    size_t P = 0;
+    for (size_t i = 0; i < N; i++)
+        if (!used[i]) pool[P++] = (uint32_t)i;
+    int draw_a = !o->anchor_ids, draw_t = !o->test_ids;
+    size_t a = draw_a ? o->anchors : 0, t = draw_t ? o->test : 0;
+    if (draw_a && draw_t && !a && !t) {
+        if (P >= VX_CMP_DEFAULT_ANCHORS + VX_CMP_DEFAULT_TEST) { a = VX_CMP_DEFAULT_ANCHORS; t = VX_CMP_DEFAULT_TEST; }
+        else { t = P / 3; a = P - t; }
+    } else {
+        if (draw_a && !a) a = P > t ? (P - t < VX_CMP_DEFAULT_ANCHORS ? P - t : VX_CMP_DEFAULT_ANCHORS) : 0;
+        if (draw_t && !t) t = P > a ? (P - a < VX_CMP_DEFAULT_TEST ? P - a : VX_CMP_DEFAULT_TEST) : 0;
+    }
+    if (a + t > P) {
+        rc = vx_fail(err, VX_EUSAGE, "compare: %zu anchors + %zu test tokens requested, only %zu shared tokens available", a, t, P);
+        goto out;
+    }
+    uint64_t x = sm_stream(o->seed, 0);
+    sm_shuffle_prefix(pool, P, a + t, &x);
+    if (draw_a) {
+        if (!(*anc = malloc(sizeof(uint32_t) * (a ? a : 1)))) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+        memcpy(*anc, pool, sizeof(uint32_t) * a);
+        *na = a;
+    }
+    if (draw_t) {
+        if (!(*tst = malloc(sizeof(uint32_t) * (t ? t : 1)))) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+        memcpy(*tst, pool + a, sizeof(uint32_t) * t);
+        *nt = t;
+    }
+    if (*na < VX_CMP_MIN_SPLIT || *nt < VX_CMP_MIN_SPLIT)
+        rc = vx_fail(err, VX_EUSAGE, "compare: %zu anchors and %zu test tokens; each needs at least %d", *na, *nt, VX_CMP_MIN_SPLIT);
+out:
+    if (rc) { free(*anc); free(*tst); *anc = *tst = NULL; }
+    free(pos);
+    free(used);
+    free(pool);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------- PCA */
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+#define BLOCK 1024
+
+static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r) {
+    size_t N = c->N, HS = c->HS, d = c->d, n = N;
+    uint32_t *fit = malloc(sizeof(uint32_t) * N);
+    double *C = calloc(HS * HS, sizeof(double)), *vals = malloc(sizeof(double) * d);
+    float *Cf = malloc(sizeof(float) * HS * HS), *X = malloc(sizeof(float) * BLOCK * HS);
+    c->W = malloc(sizeof(double) * d * HS);
+    c->Wf = malloc(sizeof(float) * d * HS);
+    int rc = VX_OK;
+    if (!fit || !C || !vals || !Cf || !X || !c->W || !c->Wf) { rc = vx_fail(c->err, VX_ENOMEM, "compare: out of memory for the PCA"); goto out; }
+    for (size_t i = 0; i < N; i++) fit[i] = (uint32_t)i;
+    if (N > o->pca_sample) { /* spec §4: seeded sample, then ascending */
+        uint64_t x = sm_stream(o->seed, 1);
+        sm_shuffle_prefix(fit, N, o->pca_sample, &x);
+        n = o->pca_sample;
+        qsort(fit, n, sizeof(uint32_t), cmp_u32);
+    }
+    /* Mean in double, then the centred covariance: f32 GEMM per block, summed in double. */
+    memset(c->mu0, 0, sizeof(double) * HS);
+    double *mu = calloc(HS, sizeof(double));
+    if (!mu) { rc = vx_fail(c->err, VX_ENOMEM, "compare: out of memory"); goto out; }
+    for (size_t i = 0; i < n; i++) {
+        const uint16_t *e = c->S->emb + (size_t)c->sid[fit[i]] * HS;
+        for (size_t h = 0; h < HS; h++) mu[h] += (double)(c->lut[e[h]] * c->S->scale);
+    }
+    for (size_t h = 0; h < HS; h++) c->mu0[h] = mu[h] / (double)n;
+    free(mu);
+    for (size_t b0 = 0; b0 < n; b0 += BLOCK) {
+        size_t nb = n - b0 < BLOCK ? n - b0 : BLOCK;
+        for (size_t i = 0; i < nb; i++) src_row_f32(c, X + i * HS, c->sid[fit[b0 + i]]);
+        if ((rc = cmp_ssyrk_rows(Cf, HS, X, nb))) goto out;
+        for (size_t i = 0; i < HS; i++)
+            for (size_t j = i; j < HS; j++) C[i * HS + j] += Cf[i * HS + j];
+    }
+    double tr = 0, den = n > 1 ? (double)(n - 1) : 1.0;
+    for (size_t i = 0; i < HS; i++) {
+        tr += C[i * HS + i] / den;
+        for (size_t j = i; j < HS; j++) Cf[i * HS + j] = (float)(C[i * HS + j] / den);
+    }
+    if ((rc = cmp_ssyevr_top(vals, c->W, Cf, HS, d))) {
+        rc = vx_fail(c->err, rc, "compare: PCA eigensolver failed (non-finite embeddings?)");
+        goto out;
+    }
+    double kept = 0;
+    for (size_t i = 0; i < d; i++) kept += vals[i];
+    for (size_t i = 0; i < d * HS; i++) c->Wf[i] = (float)c->W[i];
+    r->pca_dim = (uint32_t)d;
+    r->pca_fit_tokens = n;
+    r->pca_variance_retained = tr > 0 ? kept / tr : 1.0;
+out:
+    free(fit);
+    free(C);
+    free(vals);
+    free(Cf);
+    free(X);
+    return rc;
+}
+
+/* Project source rows of shared indices idx[n] into Z [n][d] (double): (x - mu0) Wᵀ,
+ * or x itself without PCA. Also accumulates the full-width mean of the first `nmean` rows
+ * into mux [HS] (used for the anchor mean at full width). */
+static int project_rows(ctx *c, double *Z, const uint32_t *idx, size_t n, double *mux, size_t nmean) {
+    size_t HS = c->HS, d = c->d;
+    float *X = malloc(sizeof(float) * BLOCK * HS), *Y = c->W ? malloc(sizeof(float) * BLOCK * d) : NULL;
+    if (!X || (c->W && !Y)) { free(X); free(Y); return vx_fail(c->err, VX_ENOMEM, "compare: out of memory"); }
+    int rc = VX_OK;
+    for (size_t b0 = 0; b0 < n && !rc; b0 += BLOCK) {
+        size_t nb = n - b0 < BLOCK ? n - b0 : BLOCK;
+        for (size_t i = 0; i < nb; i++) {
+            src_row_f32(c, X + i * HS, c->sid[idx[b0 + i]]);
+            if (mux && b0 + i < nmean)
+                for (size_t h = 0; h < HS; h++) mux[h] += (double)X[i * HS + h] + c->mu0[h];
+        }
+        if (c->W) {
+            rc = vx_sgemm_nt(nb, d, HS, X, c->Wf, Y);
+            for (size_t i = 0; i < nb * d; i++) Z[b0 * d + i] = Y[i];
+        } else {
+            for (size_t i = 0; i < nb * d; i++) Z[b0 * d + i] = X[i];
+        }
+    }
+    free(X);
+    free(Y);
+    return rc;
+}
+
+/* ------------------------------------------------------------- layer subspaces */
+/* Orthonormal basis of the rows of M [k][n] (modified Gram–Schmidt, two passes), in place;
+ * rows whose remainder is below 1e-8 of their length are dropped. Returns the rank. */
+static size_t orthonormalise(double *M, size_t k, size_t n) {
+    size_t r = 0;
+    for (size_t i = 0; i < k; i++) {
+        double *v = M + i * n, n0 = 0, nn = 0;
+        for (size_t h = 0; h < n; h++) n0 += v[h] * v[h];
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t j = 0; j < r; j++) {
+                const double *q = M + j * n;
+                double p = 0;
+                for (size_t h = 0; h < n; h++) p += q[h] * v[h];
+                for (size_t h = 0; h < n; h++) v[h] -= p * q[h];
+            }
+        for (size_t h = 0; h < n; h++) nn += v[h] * v[h];
+        if (n0 <= 0 || nn <= 1e-16 * n0) continue;
+        double s = 1.0 / sqrt(nn);
+        double *dst = M + r * n;
+        for (size_t h = 0; h < n; h++) dst[h] = v[h] * s;
+        r++;
+    }
+    return r;
+}
+
+/* Bases of every layer of one side in the target space: out [L][F][d], ranks[L]. */
+static int layer_bases(ctx *c, const side *s, vx_kind kind, const double *R, double *out, size_t *ranks) {
+    size_t L = s->L, F = s->F, H = s->H, d = c->d;
+    const uint16_t *D = vx_features(s->vx, kind);
+    int is_src = s == c->S;
+    double *X = malloc(sizeof(double) * F * H), *Y = malloc(sizeof(double) * F * d), *WT = NULL;
+    int rc = VX_OK;
+    if (!X || !Y) { rc = VX_ENOMEM; goto out; }
+    if (is_src && c->W) {
+        if (!(WT = malloc(sizeof(double) * H * d))) { rc = VX_ENOMEM; goto out; }
+        for (size_t i = 0; i < d; i++)
+            for (size_t h = 0; h < H; h++) WT[h * d + i] = c->W[i * H + h];
+    }
+    for (size_t l = 0; l < L && !rc; l++) {
+        double *B = out + l * F * d;
+        for (size_t i = 0; i < F * H; i++) X[i] = c->lut[D[l * F * H + i]];
+        if (!is_src) memcpy(B, X, sizeof(double) * F * d);
+        else {
+            /* g → g Wᵀ (PCA, if any) → · R */
+            const double *G = X;
+            if (WT) { if ((rc = vx_dgemm_nn(F, d, H, X, WT, Y))) break; G = Y; }
+            if ((rc = vx_dgemm_nn(F, d, d, G, R, B))) break;
+        }
+        ranks[l] = orthonormalise(B, F, d);
+    }
+out:
+    free(X);
+    free(Y);
+    free(WT);
+    return rc;
+}
+
+static int layer_sims(ctx *c, vx_compare_result *r, const double *R) {
+    const side *A = &c->A, *B = &c->B;
+    size_t d = c->d, LA = A->L, LB = B->L;
+    r->layers_a = (uint32_t)LA;
+    r->layers_b = (uint32_t)LB;
+    r->gate_sim = calloc(LA * LB, sizeof(double));
+    r->down_sim = calloc(LA * LB, sizeof(double));
+    double *QA = malloc(sizeof(double) * LA * A->F * d), *QB = malloc(sizeof(double) * LB * B->F * d);
+    double *QBT = malloc(sizeof(double) * LB * B->F * d), *P = malloc(sizeof(double) * A->F * LB * B->F);
+    size_t *ka = malloc(sizeof(size_t) * LA), *kb = malloc(sizeof(size_t) * LB);
+    int rc = VX_OK;
+    if (!r->gate_sim || !r->down_sim || !QA || !QB || !QBT || !P || !ka || !kb) { rc = VX_ENOMEM; goto out; }
+    for (int kind = 0; kind < 2 && !rc; kind++) {
+        double *sim = kind ? r->down_sim : r->gate_sim;
+        if ((rc = layer_bases(c, A, (vx_kind)kind, R, QA, ka)) || (rc = layer_bases(c, B, (vx_kind)kind, R, QB, kb))) break;
+        size_t NB = LB * B->F; /* columns: every B basis row, zero-padded past its rank */
+        for (size_t l = 0; l < LB; l++)
+            for (size_t i = 0; i < B->F; i++)
+                for (size_t h = 0; h < d; h++) QBT[h * NB + l * B->F + i] = i < kb[l] ? QB[(l * B->F + i) * d + h] : 0.0;
+        for (size_t la = 0; la < LA && !rc; la++) {
+            if (!ka[la]) continue;
+            if ((rc = vx_dgemm_nn(ka[la], NB, d, QA + la * A->F * d, QBT, P))) break;
+            for (size_t lb = 0; lb < LB; lb++) {
+                double s = 0;
+                for (size_t i = 0; i < ka[la]; i++)
+                    for (size_t j = 0; j < kb[lb]; j++) { double v = P[i * NB + lb * B->F + j]; s += v * v; }
+                size_t k = ka[la] < kb[lb] ? ka[la] : kb[lb];
+                sim[la * LB + lb] = k ? s / (double)k : 0.0;
+            }
+        }
+    }
+out:
+    free(QA);
+    free(QB);
+    free(QBT);
+    free(P);
+    free(ka);
+    free(kb);
+    return rc == VX_ENOMEM ? vx_fail(c->err, rc, "compare: out of memory for the layer subspaces") : rc;
+}
+
+static int match_layers(vx_compare_result *r, const vx_compare_opts *o, vx_err *err) {
+    size_t LA = r->layers_a, LB = r->layers_b;
+    if (o->layer_map) {
+        if (!(r->matched = malloc(sizeof *r->matched * (o->n_layer_map ? o->n_layer_map : 1)))) return vx_fail(err, VX_ENOMEM, "compare: out of memory");
+        for (size_t i = 0; i < o->n_layer_map; i++) {
+            if (o->layer_map[i][0] >= LA || o->layer_map[i][1] >= LB)
+                return vx_fail(err, VX_EUSAGE, "compare: --layer-map %u:%u: out of range (A has %zu layers, B %zu)",
+                               o->layer_map[i][0], o->layer_map[i][1], LA, LB);
+            r->matched[i][0] = o->layer_map[i][0];
+            r->matched[i][1] = o->layer_map[i][1];
+        }
+        r->n_matched = o->n_layer_map;
+        return VX_OK;
+    }
+    /* Every layer i of the shallower model (A on ties) with the deeper model's layer
+     * round(i·(L2-1)/(L1-1)), halves rounded up (spec §7). */
+    int a_short = LA <= LB;
+    size_t L1 = a_short ? LA : LB, L2 = a_short ? LB : LA;
+    if (!(r->matched = malloc(sizeof *r->matched * L1))) return vx_fail(err, VX_ENOMEM, "compare: out of memory");
+    for (size_t i = 0; i < L1; i++) {
+        size_t j = L1 == 1 ? 0 : (2 * i * (L2 - 1) + (L1 - 1)) / (2 * (L1 - 1));
+        r->matched[i][0] = (uint32_t)(a_short ? i : j);
+        r->matched[i][1] = (uint32_t)(a_short ? j : i);
+    }
+    r->n_matched = L1;
+    return VX_OK;
+}
+
+/* --------------------------------------------------------------- best / worst */
+typedef struct scored { float cos; uint32_t id; uint32_t idx; } scored;
+static int by_best(const void *a, const void *b) {
+    const scored *x = a, *y = b;
+    if (x->cos != y->cos) return x->cos > y->cos ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+static int by_worst(const void *a, const void *b) {
+    const scored *x = a, *y = b;
+    if (x->cos != y->cos) return x->cos < y->cos ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Map every shared token: ẑ = (x - mu0) (Rᵀ W)ᵀ - mu_z R, against ỹ = y - mu_y. */
+static int map_all(ctx *c, vx_compare_result *r, const double *R, const double *muz, const double *muy) {
+    size_t N = c->N, HS = c->HS, d = c->d;
+    double *RT = malloc(sizeof(double) * d * d), *Mt = malloc(sizeof(double) * d * HS), *cz = calloc(d, sizeof(double));
+    float *Mf = malloc(sizeof(float) * d * HS), *X = malloc(sizeof(float) * BLOCK * HS), *Z = malloc(sizeof(float) * BLOCK * d);
+    double *y = malloc(sizeof(double) * c->T->H);
+    scored *sc = malloc(sizeof(scored) * N);
+    int rc = VX_OK;
+    if (!RT || !Mt || !cz || !Mf || !X || !Z || !y || !sc) { rc = vx_fail(c->err, VX_ENOMEM, "compare: out of memory"); goto out; }
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j < d; j++) RT[i * d + j] = R[j * d + i];
+    if (c->W) { if ((rc = vx_dgemm_nn(d, HS, d, RT, c->W, Mt))) goto out; }
+    else memcpy(Mt, RT, sizeof(double) * d * d);
+    for (size_t i = 0; i < d * HS; i++) Mf[i] = (float)Mt[i];
+    for (size_t j = 0; j < d; j++)
+        for (size_t i = 0; i < d; i++) cz[j] += muz[i] * R[i * d + j];
+    for (size_t b0 = 0; b0 < N; b0 += BLOCK) {
+        size_t nb = N - b0 < BLOCK ? N - b0 : BLOCK;
+        for (size_t i = 0; i < nb; i++) src_row_f32(c, X + i * HS, c->sid[b0 + i]);
+        if ((rc = vx_sgemm_nt(nb, d, HS, X, Mf, Z))) goto out;
+        for (size_t i = 0; i < nb; i++) {
+            row_f64(c, c->T, y, c->tid[b0 + i]);
+            double ab = 0, aa = 0, bb = 0;
+            for (size_t h = 0; h < d; h++) {
+                double a = (double)Z[i * d + h] - cz[h], b = y[h] - muy[h];
+                ab += a * b; aa += a * a; bb += b * b;
+            }
+            sc[b0 + i].cos = (float)(aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0);
+            sc[b0 + i].id = c->sa[b0 + i];
+            sc[b0 + i].idx = (uint32_t)(b0 + i);
+        }
+    }
+    size_t k = N < VX_CMP_TOP ? N : VX_CMP_TOP;
+    qsort(sc, N, sizeof(scored), by_best);
+    for (size_t i = 0; i < k; i++) r->best[i] = (vx_cmp_token){ sc[i].id, c->sb[sc[i].idx], sc[i].cos };
+    qsort(sc, N, sizeof(scored), by_worst);
+    for (size_t i = 0; i < k; i++) r->worst[i] = (vx_cmp_token){ sc[i].id, c->sb[sc[i].idx], sc[i].cos };
+    r->n_best = k;
+out:
+    free(RT);
+    free(Mt);
+    free(cz);
+    free(Mf);
+    free(X);
+    free(Z);
+    free(y);
+    free(sc);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ relational */
+/* Pairwise cosines of shared indices idx[m] in both models' own spaces: the source at full
+ * width minus its anchor mean mux, the target minus muy (spec §6). */
+static int relational(ctx *c, const uint32_t *idx, size_t m, const double *mux, const double *muy, double *corr, double *mad) {
+    size_t HS = c->HS, d = c->d;
+    double *XS = malloc(sizeof(double) * m * HS), *XT = malloc(sizeof(double) * m * d);
+    double *G1 = malloc(sizeof(double) * m * m), *G2 = malloc(sizeof(double) * m * m);
+    int rc = VX_OK;
+    if (!XS || !XT || !G1 || !G2) { rc = vx_fail(c->err, VX_ENOMEM, "compare: out of memory"); goto out; }
+    for (size_t i = 0; i < m; i++) {
+        row_f64(c, c->S, XS + i * HS, c->sid[idx[i]]);
+        row_f64(c, c->T, XT + i * d, c->tid[idx[i]]);
+        for (size_t h = 0; h < HS; h++) XS[i * HS + h] -= mux[h];
+        for (size_t h = 0; h < d; h++) XT[i * d + h] -= muy[h];
+    }
+    if ((rc = unit_gram(G1, XS, m, HS)) || (rc = unit_gram(G2, XT, m, d))) goto out;
+    pair_corr(corr, mad, G1, G2, m);
+out:
+    free(XS);
+    free(XT);
+    free(G1);
+    free(G2);
+    return rc;
+}
+
+/* ------------------------------------------------------------------- baseline */
+/* Haar-random orthogonal d×d: QR of a Gaussian matrix (Box–Muller on stream 2), columns
+ * of Q multiplied by sign(diag R) so the result does not depend on the QR routine. */
+static int random_orthogonal(double *Q, size_t d, uint64_t seed) {
+    uint64_t x = sm_stream(seed, 2);
+    const double two_pi = 6.283185307179586476925286766559;
+    for (size_t i = 0; i < d * d; i += 2) {
+        double u1 = (double)((sm_next(&x) >> 11) + 1) * 0x1p-53, u2 = (double)(sm_next(&x) >> 11) * 0x1p-53;
+        double rr = sqrt(-2.0 * log(u1));
+        Q[i] = rr * cos(two_pi * u2);
+        if (i + 1 < d * d) Q[i + 1] = rr * sin(two_pi * u2);
+    }
+    double *Rd = malloc(sizeof(double) * d);
+    if (!Rd) return VX_ENOMEM;
+    int rc = cmp_dqr_q(Q, Rd, d);
+    if (rc) goto out;
+    for (size_t j = 0; j < d; j++)
+        if (Rd[j] < 0)
+            for (size_t i = 0; i < d; i++) Q[i * d + j] = -Q[i * d + j];
+out:
+    free(Rd);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ main */
+void vx_compare_opts_init(vx_compare_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->seed = VX_CMP_DEFAULT_SEED;
+    o->pca_sample = VX_CMP_DEFAULT_PCA_SAMPLE;
+}
+
+void vx_compare_free(vx_compare_result *r) {
+    if (!r) return;
+    free(r->gate_sim);
+    free(r->down_sim);
+    free(r->matched);
+    free(r);
+}
+
+/* Centred test-set cosines and L2 of Zt·M against Yt, each [nt][d]. */
+static int eval_map(const double *Zt, const double *Yt, const double *M, size_t nt, size_t d, double *cs, double *l2, double *mapped) {
+    int rc = vx_dgemm_nn(nt, d, d, Zt, M, mapped);
+    if (rc) return rc;
+    for (size_t i = 0; i < nt; i++) {
+        cs[i] = cosine(mapped + i * d, Yt + i * d, d);
+        double s = 0;
+        for (size_t h = 0; h < d; h++) { double v = mapped[i * d + h] - Yt[i * d + h]; s += v * v; }
+        l2[i] = sqrt(s);
+    }
+    return VX_OK;
+}
+
+int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, const vx_compare_opts *o, vx_err *err) {
+    *out = NULL;
+    ctx c;
+    memset(&c, 0, sizeof c);
+    c.err = err;
+    side_init(&c.A, a);
+    side_init(&c.B, b);
+    vx_compare_result *r = calloc(1, sizeof *r);
+    uint32_t *anc = NULL, *tst = NULL, *both = NULL;
+    size_t na = 0, nt = 0;
+    double *Z = NULL, *Y = NULL, *ZaT = NULL, *M = NULL, *U = NULL, *s = NULL, *VT = NULL, *R = NULL;
+    double *muz = NULL, *muy = NULL, *mux = NULL, *mapped = NULL, *cs = NULL, *l2 = NULL, *Q = NULL, *G = NULL;
+    uint32_t *ida = NULL;
+    int rc = VX_OK;
+    if (o->pca_sample < 1) return vx_fail(err, VX_EUSAGE, "compare: --pca-sample must be at least 1");
+    c.lut = malloc(sizeof(float) * 65536);
+    if (!r || !c.lut) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+    for (uint32_t i = 0; i < 65536; i++) c.lut[i] = vx_f16_to_f32((uint16_t)i);
+    vx_blas_threads(o->threads);
+
+    /* §2 shared tokens */
+    if (same_vocab(a, b)) {
+        r->by_id = 1;
+        c.N = c.A.V;
+        c.sa = malloc(sizeof(uint32_t) * c.N);
+        c.sb = malloc(sizeof(uint32_t) * c.N);
+        if (!c.sa || !c.sb) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+        for (size_t i = 0; i < c.N; i++) c.sa[i] = c.sb[i] = (uint32_t)i;
+    } else if ((rc = match_text(&c))) goto out;
+    r->shared = c.N;
+    if (c.N == 0) { rc = vx_fail(err, VX_EMISMATCH, "compare: the vocabularies of A and B are disjoint (no shared token)"); goto out; }
+    if (c.N < VX_CMP_MIN_SHARED) {
+        rc = vx_fail(err, VX_EMISMATCH, "compare: too few shared tokens: %zu (at least %d are needed)", c.N, VX_CMP_MIN_SHARED);
+        goto out;
+    }
+    /* §4 roles: the wider model is the source, B on ties */
+    r->source_is_a = c.A.H > c.B.H;
+    c.S = r->source_is_a ? &c.A : &c.B;
+    c.T = r->source_is_a ? &c.B : &c.A;
+    c.sid = r->source_is_a ? c.sa : c.sb;
+    c.tid = r->source_is_a ? c.sb : c.sa;
+    c.HS = c.S->H;
+    c.d = c.T->H;
+    r->dim_source = (uint32_t)c.HS;
+    r->dim_target = (uint32_t)c.d;
+    size_t HS = c.HS, d = c.d;
+
+    /* §3 split */
+    if ((rc = draw_sets(&c, o, &anc, &na, &tst, &nt))) goto out;
+    r->n_anchors = na;
+    r->n_test = nt;
+
+    /* §4 PCA */
+    r->pca_variance_retained = 1.0;
+    if (!(c.mu0 = calloc(HS, sizeof(double)))) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+    if (HS > d && (rc = fit_pca(&c, o, r))) goto out;
+
+    /* §5 gather anchors then test, project, centre on anchor means */
+    size_t n = na + nt;
+    both = malloc(sizeof(uint32_t) * n);
+    Z = malloc(sizeof(double) * n * d);
+    Y = malloc(sizeof(double) * n * d);
+    muz = calloc(d, sizeof(double));
+    muy = calloc(d, sizeof(double));
+    mux = calloc(HS, sizeof(double));
+    if (!both || !Z || !Y || !muz || !muy || !mux) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory for %zu tokens", n); goto out; }
+    memcpy(both, anc, sizeof(uint32_t) * na);
+    memcpy(both + na, tst, sizeof(uint32_t) * nt);
+    if ((rc = project_rows(&c, Z, both, n, mux, na))) goto out;
+    for (size_t i = 0; i < n; i++) row_f64(&c, c.T, Y + i * d, c.tid[both[i]]);
+    for (size_t h = 0; h < HS; h++) mux[h] /= (double)na;
+    for (size_t i = 0; i < na; i++)
+        for (size_t h = 0; h < d; h++) { muz[h] += Z[i * d + h]; muy[h] += Y[i * d + h]; }
+    for (size_t h = 0; h < d; h++) { muz[h] /= (double)na; muy[h] /= (double)na; }
+    for (size_t i = 0; i < n; i++)
+        for (size_t h = 0; h < d; h++) { Z[i * d + h] -= muz[h]; Y[i * d + h] -= muy[h]; }
+
+    /* §5 Procrustes: M = Z̃ₐᵀ Ỹₐ = U Σ Vᵀ, R = U Vᵀ */
+    ZaT = malloc(sizeof(double) * d * na);
+    M = malloc(sizeof(double) * d * d);
+    U = malloc(sizeof(double) * d * d);
+    VT = malloc(sizeof(double) * d * d);
+    R = malloc(sizeof(double) * d * d);
+    s = malloc(sizeof(double) * d);
+    if (!ZaT || !M || !U || !VT || !R || !s) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+    for (size_t i = 0; i < na; i++)
+        for (size_t h = 0; h < d; h++) ZaT[h * na + i] = Z[i * d + h];
+    if ((rc = vx_dgemm_nn(d, d, na, ZaT, Y, M))) goto out;
+    free(ZaT);
+    ZaT = NULL;
+    if ((rc = vx_dsvd(U, s, VT, M, d, d))) { rc = vx_fail(err, rc, "compare: SVD of the cross-covariance failed (non-finite embeddings?)"); goto out; }
+    if ((rc = vx_dgemm_nn(d, d, d, U, VT, R))) goto out;
+    for (size_t i = 0; i < d; i++) r->procrustes_scale += s[i];
+
+    /* §6 metrics on the test set */
+    const double *Zt = Z + na * d, *Yt = Y + na * d;
+    mapped = malloc(sizeof(double) * nt * d);
+    cs = malloc(sizeof(double) * nt);
+    l2 = malloc(sizeof(double) * nt);
+    ida = malloc(sizeof(uint32_t) * nt);
+    Q = malloc(sizeof(double) * d * d);
+    G = calloc(d * d, sizeof(double));
+    if (!mapped || !cs || !l2 || !ida || !Q || !G) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+    for (size_t i = 0; i < nt; i++) ida[i] = c.sa[tst[i]];
+    if ((rc = eval_map(Zt, Yt, R, nt, d, cs, l2, mapped)) || (rc = stats(&r->cosine, cs, ida, nt))) goto out;
+    {
+        double *tmp = malloc(sizeof(double) * nt);
+        if (!tmp) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+        memcpy(tmp, l2, sizeof(double) * nt);
+        qsort(tmp, nt, sizeof(double), cmp_dbl);
+        mean_std(l2, nt, &r->l2_mean, &r->l2_std);
+        r->l2_median = pct_sorted(tmp, nt, 50);
+        free(tmp);
+    }
+    /* residual covariance of the test set: (E - mean)ᵀ(E - mean) / (nt - 1), top eigenvalues */
+    {
+        double *mean = calloc(d, sizeof(double));
+        if (!mean) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+        for (size_t i = 0; i < nt; i++)
+            for (size_t h = 0; h < d; h++) { mapped[i * d + h] -= Yt[i * d + h]; mean[h] += mapped[i * d + h]; }
+        for (size_t h = 0; h < d; h++) mean[h] /= (double)nt;
+        for (size_t i = 0; i < nt; i++)
+            for (size_t h = 0; h < d; h++) mapped[i * d + h] = (mapped[i * d + h] - mean[h]) / sqrt((double)(nt - 1));
+        free(mean);
+        size_t k = d < VX_CMP_TOP ? d : VX_CMP_TOP;
+        double *vecs = malloc(sizeof(double) * k * d);
+        if (!vecs) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+        if ((rc = vx_gram_rows(G, d, mapped, nt)) == VX_OK) rc = vx_eig_top(r->residual_eig, vecs, G, d, k);
+        free(vecs);
+        if (rc) { rc = vx_fail(err, rc, "compare: residual eigenvalues failed"); goto out; }
+        r->n_residual = k;
+    }
+    /* baseline: a random orthogonal map in place of R */
+    if ((rc = random_orthogonal(Q, d, o->seed))) { rc = vx_fail(err, rc, "compare: random orthogonal baseline failed"); goto out; }
+    if ((rc = eval_map(Zt, Yt, Q, nt, d, cs, l2, mapped)) || (rc = stats(&r->baseline, cs, ida, nt))) goto out;
+    {
+        double sd;
+        mean_std(l2, nt, &r->baseline_l2_mean, &sd);
+    }
+
+    /* relational: first min(1000, nt) test tokens; digits "0".."9" among shared tokens */
+    r->relational_n = nt < VX_CMP_RELATIONAL ? nt : VX_CMP_RELATIONAL;
+    if ((rc = relational(&c, tst, r->relational_n, mux, muy, &r->relational_correlation, &r->relational_mean_abs_diff))) goto out;
+    {
+        uint32_t dig[10];
+        int seen[10] = { 0 };
+        for (size_t i = 0; i < c.N; i++) {
+            const char *raw, *txt;
+            size_t rl, tl;
+            vx_vocab_get(&a->vocab, c.sa[i], &raw, &rl, &txt, &tl);
+            if (tl == 1 && txt[0] >= '0' && txt[0] <= '9' && !seen[txt[0] - '0']) { seen[txt[0] - '0'] = 1; dig[txt[0] - '0'] = (uint32_t)i; }
+        }
+        size_t nd = 0;
+        for (int k = 0; k < 10; k++)
+            if (seen[k]) dig[nd++] = dig[k];
+        r->digits_n = nd;
+        r->digit_correlation = r->digit_mean_abs_diff = NAN;
+        if (nd >= 3 && (rc = relational(&c, dig, nd, mux, muy, &r->digit_correlation, &r->digit_mean_abs_diff))) goto out;
+    }
+
+    /* §6 every shared token: best / worst */
+    if ((rc = map_all(&c, r, R, muz, muy))) goto out;
+
+    /* §7 layers */
+    if ((rc = layer_sims(&c, r, R)) || (rc = match_layers(r, o, err))) goto out;
+
+out:
+    free(c.lut);
+    free(c.sa);
+    free(c.sb);
+    free(c.W);
+    free(c.Wf);
+    free(c.mu0);
+    free(anc);
+    free(tst);
+    free(both);
+    free(Z);
+    free(Y);
+    free(ZaT);
+    free(M);
+    free(U);
+    free(VT);
+    free(R);
+    free(s);
+    free(muz);
+    free(muy);
+    free(mux);
+    free(mapped);
+    free(cs);
+    free(l2);
+    free(ida);
+    free(Q);
+    free(G);
+    if (rc) { vx_compare_free(r); return rc; }
+    *out = r;
+    return VX_OK;
+}
+
+/* ---------------------------------------------------------------- token lists */
+int vx_compare_read_tokens(uint32_t **ids, size_t *n, const vx_index *vx, const char *path, vx_err *err) {
+    *ids = NULL;
+    *n = 0;
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = vx_read_file(&buf, &len, path, (size_t)1 << 30, err);
+    if (rc) return rc;
+    size_t cap = 16, cnt = 0, line = 0;
+    uint32_t *v = malloc(sizeof(uint32_t) * cap);
+    if (!v) { free(buf); return vx_fail(err, VX_ENOMEM, "%s: out of memory", path); }
+    for (size_t p = 0; p < len;) {
+        size_t e = p;
+        while (e < len && buf[e] != '\n') e++;
+        size_t l = e - p;
+        line++;
+        if (l && buf[p + l - 1] == '\r') l--;
+        if (l) {
+            int64_t id = -1;
+            size_t k = 1;
+            if (buf[p] == '#' && l > 1) {
+                uint64_t x = 0;
+                while (k < l && buf[p + k] >= '0' && buf[p + k] <= '9' && x < (1ull << 40)) x = x * 10 + (uint64_t)(buf[p + k++] - '0');
+                if (k == l) {
+                    if (x >= vx->vocab.n) { rc = vx_fail(err, VX_ENOTFOUND, "%s:%zu: token #%llu: out of range (vocab_size %u)", path, line, (unsigned long long)x, vx->vocab.n); break; }
+                    id = (int64_t)x;
+                }
+            }
+            if (id < 0) id = vx_vocab_find(&vx->vocab, buf + p, l);
+            if (id < 0) { rc = vx_fail(err, VX_ENOTFOUND, "%s:%zu: '%.*s' is not in the vocabulary", path, line, (int)(l < 200 ? l : 200), buf + p); break; }
+            if (cnt == cap) {
+                uint32_t *nv = realloc(v, sizeof(uint32_t) * (cap *= 2));
+                if (!nv) { rc = vx_fail(err, VX_ENOMEM, "%s: out of memory", path); break; }
+                v = nv;
+            }
+            v[cnt++] = (uint32_t)id;
+        }
+        p = e + 1;
+    }
+    free(buf);
+    if (rc) { free(v); return rc; }
+    *ids = v;
+    *n = cnt;
+    return VX_OK;
+}
