@@ -3,6 +3,7 @@
  * [--revision REV] [--threads N] [--quiet]`.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,6 +53,9 @@ static void on_progress(void *ctx, const vx_progress *p) {
     fflush(stderr);
 }
 
+static volatile int stop;
+static void on_signal(int sig) { (void)sig; stop = 1; }
+
 static void on_warn(void *ctx, const char *msg) {
     ui *u = ctx;
     if (u->tty) fputs("\r\033[K", stderr);
@@ -91,6 +95,14 @@ int cmd_extract(int argc, char **argv) {
     o.progress = on_progress;
     o.warn = on_warn;
     o.ctx = &u;
+    o.interrupt = &stop;
+    /* Ctrl-C or SIGTERM: the library stops at the next layer or tile and removes its
+     * temporary directory; OUT is untouched. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     vx_err err = { 0 };
     int rc = vx_extract(&o, &err);
     if (u.tty) fputs("\r\033[K", stderr);

@@ -28,6 +28,7 @@ const char *vx_strerror(int code) {
     case VX_ENOTFOUND: return "not found";
     case VX_EEXIST: return "output already exists";
     case VX_EMISMATCH: return "verification failed";
+    case VX_EINTERRUPTED: return "interrupted";
     default: return "unknown error";
     }
 }

@@ -37,7 +37,8 @@ enum {
     VX_EUNSUPPORTED = -5, /* well-formed input this version cannot handle */
     VX_ENOTFOUND = -6,    /* a file, tensor, token or feature does not exist */
     VX_EEXIST = -7,       /* output exists and overwriting was not requested */
-    VX_EMISMATCH = -8     /* verification found a difference */
+    VX_EMISMATCH = -8,    /* verification found a difference */
+    VX_EINTERRUPTED = -9  /* the caller asked an operation to stop (vx_extract_opts.interrupt) */
 };
 
 typedef struct vx_err {
@@ -71,6 +72,10 @@ typedef struct vx_extract_opts {
     /* Warnings ("--features capped at rank 96"); may be NULL. */
     void (*warn)(void *ctx, const char *msg);
     void *ctx;
+    /* Checked between layers and tiles; when it becomes non-zero the extraction stops,
+     * removes its temporary directory and returns VX_EINTERRUPTED. May be NULL. A signal
+     * handler may set it. */
+    volatile int *interrupt;
 } vx_extract_opts;
 
 /* Fill `o` with defaults (features 128, top_k 16, everything else 0/NULL). */
@@ -80,8 +85,10 @@ void vx_extract_opts_init(vx_extract_opts *o);
  * Build a vindex at o->out from the checkpoint o->src. The checkpoint is mapped, not
  * read whole. Output is written into a temporary directory beside o->out, fsynced and
  * renamed into place; on failure nothing is left at o->out and a previous vindex there
- * is untouched. Errors: VX_EUSAGE, VX_EEXIST, VX_ENOTFOUND, VX_ECORRUPT,
- * VX_EUNSUPPORTED, VX_EIO, VX_ENOMEM.
+ * is untouched. An interrupted or killed run is not resumed: it leaves at most a
+ * temporary directory, which the next run beside the same OUT removes (with a warning).
+ * Errors: VX_EUSAGE, VX_EEXIST, VX_ENOTFOUND, VX_ECORRUPT, VX_EUNSUPPORTED, VX_EIO,
+ * VX_ENOMEM, VX_EINTERRUPTED.
  */
 int vx_extract(const vx_extract_opts *o, vx_err *err);
 

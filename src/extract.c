@@ -46,6 +46,10 @@ void vx_extract_opts_init(vx_extract_opts *o) {
 
 /* ------------------------------------------------------------------ helpers */
 
+static int interrupted(const vx_extract_opts *o, vx_err *err) {
+    return o->interrupt && *o->interrupt ? vx_fail(err, VX_EINTERRUPTED, "extraction interrupted; nothing was written at %s", o->out) : VX_OK;
+}
+
 static void progress(const vx_extract_opts *o, const char *phase, int layer, int L, uint64_t done, uint64_t total) {
     if (!o->progress) return;
     vx_progress p = { phase, layer, L, done, total };
@@ -242,6 +246,7 @@ static int project(vx_outfile *out, const vx_model *m, const float *dirs, size_t
         if ((rc = vx_sgemm_nt(nv, ncol, H, U, Dw, S))) { rc = vx_fail(err, rc, "vocabulary projection: sgemm"); goto out; }
         topk_update(&tk, S, nv, (uint32_t)v0);
         progress(o, "project", -1, (int)L, v0 + nv, V);
+        if ((rc = interrupted(o, err))) goto out;
     }
     /* Records in ((layer*2 + kind)*F + feature) order; dirs are [layer][kind][F][H]. */
     uint8_t hdr[VX_DM_HEADER];
@@ -530,6 +535,7 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
         lm->down_sigma = malloc(sizeof(float) * F);
         if (!lm->gate_sigma || !lm->down_sigma) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
         progress(o, "svd", (int)l, (int)L, l, L);
+        if ((rc = interrupted(o, err))) goto fail;
         if ((rc = layer_directions(gate, dirs + (l * 2 + 0) * F * H, lm->gate_sigma, m->layers[l].gate,
                                    m->layers[l].n_gate, H, F, "gate", (int)l, err)) ||
             (rc = layer_directions(down, dirs + (l * 2 + 1) * F * H, lm->down_sigma, m->layers[l].down,
@@ -598,6 +604,7 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
             if (of[j].name && !strcmp(of[j].name, vx_file_names[i]))
                 cap += (size_t)sprintf(sums + cap, "%s  %s\n", of[j].sha256, of[j].name);
     if ((rc = vx_out_file(&of[9], tmp, "SHA256SUMS", sums, cap, err))) goto fail;
+    if ((rc = interrupted(o, err))) goto fail; /* last chance: after this OUT changes */
     if ((rc = vx_fsync_dir(tmp, err))) goto fail;
 
     /* R-E9: the only moment OUT changes. Exchange when replacing, so OUT always holds a

@@ -186,6 +186,49 @@ def main():
         open(os.path.join(stale, "gate_vectors.bin"), "wb").write(b"x")
         r = subprocess.run([VINDEX, "extract", os.path.join(FIX, "tiny-llama"), "-o", good, "--force", "-f", "8"], capture_output=True, text=True)
         check(r.returncode == 0 and not os.path.exists(stale) and "interrupted" in r.stderr, f"stale temp dir: {r.stderr!r}")
+        # SIGTERM during extraction: the run stops cleanly (exit 1, "interrupted", nothing at
+        # OUT, no temporary directory) or, if it was already done, leaves a complete vindex.
+        big = os.path.join(tmp, "src-big")
+        os.makedirs(big)
+        shutil.copy(os.path.join(FIX, "tiny-llama", "tokenizer.json"), big)
+        import numpy as np
+        rng = np.random.default_rng(5)
+        Hb, Ib, Lb, Vb = 256, 1024, 24, 4096
+        cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": Hb, "intermediate_size": Ib,
+               "num_hidden_layers": Lb, "vocab_size": Vb, "tie_word_embeddings": True, "torch_dtype": "float32"}
+        json.dump(cfg, open(os.path.join(big, "config.json"), "w"))
+        tens = {"model.embed_tokens.weight": (Vb, Hb), "model.norm.weight": (Hb,)}
+        for l in range(Lb):
+            tens[f"model.layers.{l}.mlp.gate_proj.weight"] = (Ib, Hb)
+            tens[f"model.layers.{l}.mlp.up_proj.weight"] = (Ib, Hb)
+            tens[f"model.layers.{l}.mlp.down_proj.weight"] = (Hb, Ib)
+            tens[f"model.layers.{l}.input_layernorm.weight"] = (Hb,)
+            tens[f"model.layers.{l}.post_attention_layernorm.weight"] = (Hb,)
+        hdr, blobs, off = {}, [], 0
+        for k in sorted(tens):
+            b = rng.standard_normal(tens[k]).astype("<f4").tobytes()
+            hdr[k] = {"dtype": "F32", "shape": list(tens[k]), "data_offsets": [off, off + len(b)]}
+            blobs.append(b)
+            off += len(b)
+        open(os.path.join(big, "model.safetensors"), "wb").write(join(hdr, b"".join(blobs)))
+        import signal, time
+        seen_interrupt = seen_done = 0
+        for delay in (0.05, 0.1, 0.2, 0.3, 0.5, 0.8):
+            out = os.path.join(tmp, "out-term")
+            shutil.rmtree(out, ignore_errors=True)
+            p = subprocess.Popen([VINDEX, "extract", big, "-o", out, "-f", "64"], stderr=subprocess.PIPE, text=True)
+            time.sleep(delay)
+            p.send_signal(signal.SIGTERM)
+            _, err = p.communicate()
+            if p.returncode == 1 and "interrupted" in err:
+                seen_interrupt += 1
+                check(not os.path.exists(out) and not leftovers(tmp, "out-term"), f"SIGTERM at {delay}s left files")
+            else:
+                seen_done += 1
+                check(p.returncode == 0, f"SIGTERM at {delay}s: exit {p.returncode}: {err!r}")
+                r = subprocess.run([VINDEX, "verify", out], capture_output=True, text=True)
+                check(r.returncode == 0, f"SIGTERM at {delay}s after completion: verify {r.stdout}")
+        check(seen_interrupt > 0, f"no SIGTERM landed during extraction ({seen_done} runs finished first)")
         # Usage errors exit 2.
         for args in (["extract"], ["extract", good], ["extract", good, "-o", good, "--features", "0"], ["extract", "--bogus"],
                      ["nosuchcommand"], ["verify"], ["info"]):
