@@ -3,7 +3,7 @@
  * every safetensors shard mapped and validated, tensor names mapped per architecture
  * to the roles the extractor needs. Nothing is read whole; tensors point into maps.
  *
- * Supported (spec/vindex-format.md §C): Llama, Mistral, Qwen2, Qwen3, Qwen3-MoE (per
+ * Supported (spec/checkpoint-input.md, rules C1-C16): Llama, Mistral, Qwen2, Qwen3, Qwen3-MoE (per
  * expert `mlp.experts.N.*` and fused 3-D `mlp.experts.gate_up_proj`/`down_proj`,
  * optional shared expert), Gemma 2/3 (also multimodal with text_config and the
  * `model.language_model.` / `language_model.model.` prefixes), Phi-3 (fused

@@ -3,7 +3,7 @@
  *
  * Byte layout (huggingface/safetensors README): u64 LE header length N; N bytes of UTF-8
  * JSON object (may be right-padded with spaces); then the data buffer. Rules applied
- * (spec/vindex-format.md §S): N <= 100,000,000; 8+N <= len; header is a JSON object;
+ * (spec/checkpoint-input.md, rules S1-S9): N <= 100,000,000; 8+N <= len; header is a JSON object;
  * every entry has a known dtype string, a shape of non-negative integers and
  * data_offsets [begin,end]; element count and byte size use checked arithmetic and must
  * equal end-begin; sorted by begin the tensors tile the buffer exactly (first at 0, each

@@ -2,7 +2,7 @@
  * vocab.h — the token table: reading tokenizer.json, writing vocab.bin, reading a
  * mapped vocab.bin, and turning user text into token ids.
  *
- * vocab.bin (spec/vindex-format.md §V) holds, for every id < vocab_size, the raw
+ * vocab.bin (spec/vocab-bin.md) holds, for every id < vocab_size, the raw
  * vocabulary string and its readable UTF-8 form, plus an open-addressing hash table
  * keyed by XXH3-64 of the raw string, so a query maps a string to an id straight from
  * the map without parsing tokenizer.json.
