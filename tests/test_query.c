@@ -1,0 +1,310 @@
+/*
+ * test_query.c — the query engine's C tests:
+ *   1. every kernel version the CPU supports gives bit-identical sums (odd widths, zero
+ *      rows, subnormals, extremes), and cvt_ss converts exactly;
+ *   2. on a small synthetic vindex (tools/mkvindex): score and nearest are identical
+ *      whichever kernel and thread count runs; the sgemm batch path agrees with the scan
+ *      within 1e-5; a zero vector and a zero row give cosine 0, never NaN;
+ *   3. a vindex with a missing, truncated, grown or mis-described file fails to open
+ *      with a clear error naming the file — never SIGBUS or SIGSEGV.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "check.h"
+#include "common.h"
+#include "kern.h"
+#include "vx_query.h"
+
+static const char *kernels[] = { "scalar", "avx2", "avx512" };
+
+static uint64_t rs = 88172645463325252ull;
+static uint32_t rnd32(void) { rs ^= rs << 13; rs ^= rs >> 7; rs ^= rs << 17; return (uint32_t)rs; }
+
+/* Random finite f16 bits: all exponents, including subnormals and the largest. */
+static uint16_t rnd_f16(void) {
+    uint16_t h = (uint16_t)rnd32();
+    if (((h >> 10) & 31) == 31) h &= 0xfbff; /* no Inf/NaN */
+    return h;
+}
+
+static void test_kernels(void) {
+    static const size_t widths[] = { 1, 7, 16, 33, 100, 128, 4096 };
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        size_t H = widths[w], n = 9, Hp = vx_kern_pad(H);
+        uint16_t *X = malloc(n * H * sizeof *X);
+        float *q = calloc(Hp, sizeof *q), ref_d[9], ref_s[9], d[9], s[9], ss2[9];
+        float *Y = malloc(n * H * sizeof *Y);
+        for (size_t i = 0; i < n * H; i++) X[i] = (uint16_t)(rnd_f16() & 0xbfff); /* |x| < 2: no overflow in sums */
+        memset(X + 3 * H, 0, H * sizeof *X); /* a zero row */
+        for (size_t i = 0; i < H; i++) q[i] = vx_f16_to_f32((uint16_t)(rnd_f16() & 0xbfff));
+        vx_dot_ss_scalar(ref_d, ref_s, X, n, H, q);
+        CHECK(ref_d[3] == 0 && ref_s[3] == 0, "H=%zu: zero row sums %g %g", H, ref_d[3], ref_s[3]);
+        for (int k = 0; k < 3; k++) {
+            if (vx_kern_select(kernels[k])) { printf("kernel %s: not supported here, skipped\n", kernels[k]); continue; }
+            const vx_kern *kn = vx_kern_active();
+            kn->dot_ss(d, s, X, n, H, q);
+            int same = 1;
+            for (size_t r = 0; r < n; r++) same &= !memcmp(&d[r], &ref_d[r], 4) && !memcmp(&s[r], &ref_s[r], 4);
+            CHECK(same, "H=%zu: %s dot_ss differs from scalar", H, kernels[k]);
+            kn->cvt_ss(Y, ss2, X, n, H);
+            int exact = 1;
+            for (size_t i = 0; i < n * H; i++) exact &= Y[i] == vx_f16_to_f32(X[i]);
+            CHECK(exact, "H=%zu: %s cvt_ss conversion not exact", H, kernels[k]);
+            CHECK(!memcmp(ss2, ref_s, sizeof ss2), "H=%zu: %s cvt_ss row norms differ from dot_ss", H, kernels[k]);
+        }
+        free(X); free(q); free(Y);
+    }
+    /* Every f16 value converts identically on every path. */
+    uint16_t *all = malloc(65536 * sizeof *all);
+    float *y = malloc(65536 * sizeof *y), ss[4096];
+    for (uint32_t i = 0; i < 65536; i++) all[i] = (uint16_t)i;
+    for (int k = 1; k < 3; k++) {
+        if (vx_kern_select(kernels[k])) continue;
+        vx_kern_active()->cvt_ss(y, ss, all, 4096, 16);
+        int ok = 1;
+        for (uint32_t i = 0; i < 65536; i++) {
+            float r = vx_f16_to_f32((uint16_t)i);
+            ok &= isnan(r) ? isnan(y[i]) : !memcmp(&r, &y[i], 4);
+        }
+        CHECK(ok, "%s: f16 conversion differs from the scalar conversion", kernels[k]);
+    }
+    free(all); free(y);
+    vx_kern_select("auto");
+}
+
+/* ------------------------------------------------------------------ vindex */
+
+static char tmpdir[256];
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...) {
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+typedef struct run { vx_feat_hit f[40]; size_t nf; vx_tok_hit t[40]; size_t nt; } run;
+
+static void do_run(run *r, vx_index *vx, const vx_query *q) {
+    vx_score_opts o;
+    vx_score_opts_init(&o);
+    o.top = 40;
+    vx_err err = { 0 };
+    CHECK(vx_score(r->f, &r->nf, vx, &q, 1, &o, &err) == 0, "score: %s", err.msg);
+    CHECK(vx_nearest_tokens(r->t, &r->nt, vx, &q, 1, 40, &err) == 0, "nearest: %s", err.msg);
+}
+
+static int same_run(const run *a, const run *b) {
+    return a->nf == b->nf && a->nt == b->nt && !memcmp(a->f, b->f, a->nf * sizeof a->f[0]) &&
+           !memcmp(a->t, b->t, a->nt * sizeof a->t[0]);
+}
+
+static void test_paths(const char *dir) {
+    vx_index *vx;
+    vx_err err = { 0 };
+    if (vx_open(&vx, dir, &err)) { CHECK(0, "open %s: %s", dir, err.msg); return; }
+    const vx_info *in = vx_get_info(vx);
+    vx_query *q;
+    CHECK(vx_query_token(&q, vx, " Paris", 0, &err) == 0, "token: %s", err.msg);
+    if (!q) { vx_close(vx); return; }
+    run ref, r;
+    setenv("VINDEX_THREADS", "1", 1);
+    vx_kern_select("scalar");
+    do_run(&ref, vx, q);
+    CHECK(ref.nf == 40 && ref.nt == 40, "result counts %zu %zu", ref.nf, ref.nt);
+    setenv("VINDEX_MT_MIN", "0", 1); /* split even tiny scans across threads */
+    for (int k = 0; k < 3; k++)
+        for (int th = 1; th <= 3; th++) {
+            if (vx_kern_select(kernels[k])) continue;
+            char t[8];
+            snprintf(t, sizeof t, "%d", th);
+            setenv("VINDEX_THREADS", t, 1);
+            do_run(&r, vx, q);
+            CHECK(same_run(&ref, &r), "kernel %s, %d threads: results differ from scalar, 1 thread", kernels[k], th);
+        }
+    /* The sgemm path: same ranking up to near-ties, cosines within 1e-5. */
+    setenv("VINDEX_BLAS_MIN", "1", 1);
+    do_run(&r, vx, q);
+    unsetenv("VINDEX_BLAS_MIN");
+    int ok = r.nf == ref.nf && r.nt == ref.nt;
+    for (size_t i = 0; ok && i < r.nf; i++)
+        ok = fabsf(r.f[i].cosine - ref.f[i].cosine) < 1e-5f &&
+             ((r.f[i].layer == ref.f[i].layer && r.f[i].feature == ref.f[i].feature && r.f[i].kind == ref.f[i].kind) ||
+              fabsf(fabsf(r.f[i].cosine) - fabsf(ref.f[i].cosine)) < 1e-5f);
+    for (size_t i = 0; ok && i < r.nt; i++)
+        ok = fabsf(r.t[i].cosine - ref.t[i].cosine) < 1e-5f && (r.t[i].token_id == ref.t[i].token_id || fabsf(r.t[i].cosine - ref.t[i].cosine) < 1e-5f);
+    CHECK(ok, "BLAS batch path disagrees with the scan");
+    /* A batch of 3 through BLAS equals each query alone through BLAS. */
+    vx_query *q2, *q3;
+    vx_query_token(&q2, vx, " London", 0, &err);
+    vx_query_feature(&q3, vx, 1, 2, VX_DOWN, &err);
+    const vx_query *qs[3] = { q, q2, q3 };
+    vx_score_opts o;
+    vx_score_opts_init(&o);
+    o.top = 40;
+    vx_feat_hit fb[120];
+    size_t nb[3];
+    CHECK(vx_score(fb, nb, vx, qs, 3, &o, &err) == 0, "batch score: %s", err.msg);
+    ok = nb[0] == 40;
+    for (size_t i = 0; ok && i < 40; i++) ok = fabsf(fb[i].cosine - ref.f[i].cosine) < 1e-5f;
+    CHECK(ok, "batch of 3 disagrees with the single query");
+    int self = 0;
+    for (size_t i = 0; i < nb[2]; i++) self |= fb[80 + i].layer == 1 && fb[80 + i].feature == 2 && fb[80 + i].kind == VX_DOWN;
+    CHECK(!self, "a feature query ranked itself");
+    /* Zero norms: the zero query scores 0 everywhere; the zero last row scores 0. */
+    float *zero = calloc(in->hidden_size, sizeof *zero);
+    vx_query *qz;
+    CHECK(vx_query_vector(&qz, vx, zero, in->hidden_size, &err) == 0, "zero vector: %s", err.msg);
+    vx_tok_hit *all = calloc(in->vocab_size, sizeof *all);
+    size_t n;
+    const vx_query *one = qz;
+    CHECK(vx_nearest_tokens(all, &n, vx, &one, 1, in->vocab_size, &err) == 0, "nearest zero: %s", err.msg);
+    ok = n == in->vocab_size;
+    for (size_t i = 0; ok && i < n; i++) ok = all[i].cosine == 0 && all[i].token_id == i;
+    CHECK(ok, "zero query: cosines not all 0 in id order");
+    one = q;
+    CHECK(vx_nearest_tokens(all, &n, vx, &one, 1, in->vocab_size, &err) == 0, "nearest all: %s", err.msg);
+    int found = 0, nan = 0;
+    for (size_t i = 0; i < n; i++) {
+        nan |= isnan(all[i].cosine);
+        if (all[i].token_id == in->vocab_size - 1) found = all[i].cosine == 0;
+    }
+    CHECK(n == in->vocab_size - 1 && found && !nan, "zero row: expected cosine 0 (n %zu found %d nan %d)", n, found, nan);
+    /* Token resolution errors. */
+    uint32_t id;
+    CHECK(vx_token_resolve(&id, vx, "#999999", &err) == VX_ENOTFOUND && strstr(err.msg, "out of range"), "id range: %s", err.msg);
+    CHECK(vx_token_resolve(&id, vx, " Parisian", &err) == VX_ENOTFOUND && strstr(err.msg, "pieces"), "pieces: %s", err.msg);
+    CHECK(vx_token_resolve(&id, vx, "#3", &err) == 0 && id == 3, "#3");
+    float bad[3] = { 1, 2, 3 };
+    CHECK(vx_query_vector(&qz, vx, bad, 3, &err) == VX_EUSAGE, "short vector accepted");
+    free(zero);
+    free(all);
+    vx_query_free(q); vx_query_free(q2); vx_query_free(q3); vx_query_free(qz);
+    unsetenv("VINDEX_THREADS");
+    unsetenv("VINDEX_MT_MIN");
+    vx_kern_select("auto");
+    vx_close(vx);
+}
+
+/* ------------------------------------------------------------------ damage */
+
+static void expect_open_fails(const char *what, const char *needle) {
+    vx_index *vx = NULL;
+    vx_err err = { 0 };
+    int rc = vx_open(&vx, tmpdir, &err);
+    CHECK(rc != 0 && vx == NULL, "%s: opened anyway", what);
+    CHECK(rc == 0 || (err.msg[0] && (!needle || strstr(err.msg, needle))), "%s: unclear error '%s' (want '%s')", what, err.msg,
+          needle ? needle : "");
+    if (rc) printf("  %-40s -> %s\n", what, err.msg);
+    vx_close(vx);
+}
+
+static void fresh_copy(const char *src) {
+    sh("rm -rf %s && cp -r %s %s", tmpdir, src, tmpdir);
+}
+
+static void edit_index(const char *key, const char *sub, double value) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/index.json", tmpdir);
+    FILE *f = fopen(p, "rb");
+    char *buf = malloc(1 << 20);
+    size_t n = f ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = 0;
+    cJSON *j = cJSON_Parse(buf);
+    cJSON *o = sub ? cJSON_GetObjectItem(cJSON_GetObjectItem(j, "files"), sub) : j;
+    cJSON_SetNumberValue(cJSON_GetObjectItem(o, key), value);
+    char *s = cJSON_Print(j);
+    f = fopen(p, "wb");
+    fputs(s, f);
+    fclose(f);
+    free(s);
+    free(buf);
+    cJSON_Delete(j);
+}
+
+static void test_damage(const char *src) {
+    static const char *files[] = { "gate_vectors.bin", "down_features.bin", "embeddings.bin", "down_meta.bin",
+                                   "norms.bin", "vocab.bin", "index.json" };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char what[128];
+        fresh_copy(src);
+        sh("rm %s/%s", tmpdir, files[i]);
+        snprintf(what, sizeof what, "missing %s", files[i]);
+        expect_open_fails(what, files[i]);
+        if (!strcmp(files[i], "index.json")) continue;
+        fresh_copy(src);
+        sh("truncate -s -1 %s/%s", tmpdir, files[i]);
+        snprintf(what, sizeof what, "truncated %s", files[i]);
+        expect_open_fails(what, files[i]);
+        fresh_copy(src);
+        sh("truncate -s 0 %s/%s", tmpdir, files[i]);
+        snprintf(what, sizeof what, "emptied %s", files[i]);
+        expect_open_fails(what, files[i]);
+        fresh_copy(src);
+        sh("printf x >> %s/%s", tmpdir, files[i]);
+        snprintf(what, sizeof what, "grown %s", files[i]);
+        expect_open_fails(what, files[i]);
+    }
+    struct { const char *key, *sub; double v; const char *needle; } edits[] = {
+        { "hidden_size", NULL, 116, NULL },
+        { "vocab_size", NULL, 499, NULL },
+        { "num_layers", NULL, 2, NULL },
+        { "num_feats", NULL, 4, NULL },
+        { "down_top_k", NULL, 8, NULL },
+        { "bytes", "embeddings.bin", 100002, "embeddings.bin" },
+        { "bytes", "vocab.bin", 12, "vocab.bin" },
+        { "norms_bytes", NULL, 4, NULL },
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        char what[128];
+        fresh_copy(src);
+        edit_index(edits[i].key, edits[i].sub, edits[i].v);
+        snprintf(what, sizeof what, "index.json %s%s%s = %g", edits[i].sub ? edits[i].sub : "", edits[i].sub ? "." : "", edits[i].key,
+                 edits[i].v);
+        expect_open_fails(what, edits[i].needle);
+    }
+    /* Self-consistent index.json describing a bigger embedding than the file holds. */
+    fresh_copy(src);
+    edit_index("vocab_size", NULL, 600);
+    edit_index("bytes", "embeddings.bin", 120000);
+    {
+        char p[512];
+        snprintf(p, sizeof p, "%s/index.json", tmpdir);
+        sh("sed -i 's/\\[500, 100\\]/[600, 100]/; s/\\[500,\\s*100\\]/[600, 100]/' %s", p);
+    }
+    expect_open_fails("index.json describes 600 embedding rows", "embeddings.bin");
+    fresh_copy(src);
+    sh("printf 'XXXXXXXX' | dd of=%s/down_meta.bin conv=notrunc status=none", tmpdir);
+    expect_open_fails("down_meta.bin bad magic", "down_meta.bin");
+    fresh_copy(src);
+    sh("printf '{\"version\": 1, \"num_layers\": ' > %s/index.json", tmpdir);
+    expect_open_fails("index.json cut short", "index.json");
+    sh("rm -rf %s", tmpdir);
+}
+
+int main(void) {
+    test_kernels();
+    const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
+    char src[300];
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/vx_test_query_%d", (int)getpid());
+    snprintf(src, sizeof src, "%s.src", tmpdir);
+    sh("rm -rf %s", src);
+    if (sh("%s/tools/mkvindex %s --layers 3 --feats 8 --hidden 100 --vocab 500 --topk 4 2>/dev/null", build, src) != 0) {
+        CHECK(0, "%s/tools/mkvindex failed (run make tools)", build);
+        return CHECK_DONE();
+    }
+    test_paths(src);
+    test_damage(src);
+    sh("rm -rf %s", src);
+    return CHECK_DONE();
+}
