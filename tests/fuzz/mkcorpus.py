@@ -1,0 +1,207 @@
+#!/usr/bin/python3
+"""Write the seed corpora of tests/fuzz/corpus/<target>/ (seed-*; files libFuzzer found
+are kept beside them under their hash names). Seeds are small valid inputs made from the
+fixtures, plus a few near-valid ones that reach deeper checks.
+
+usage: tests/fuzz/mkcorpus.py VINDEX_BINARY   (run from the repository root; extracts
+the four fixtures with --features 8 --top-k 4 into a temporary directory)"""
+import ctypes
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIX = os.path.join(ROOT, "tests", "fixtures")
+CORPUS = os.path.join(ROOT, "tests", "fuzz", "corpus")
+XXH = ctypes.CDLL("libxxhash.so.0")
+XXH.XXH3_64bits.restype = ctypes.c_uint64
+XXH.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+
+
+def put(target, name, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    open(os.path.join(d, "seed-" + name), "wb").write(data)
+
+
+def st_file(tensors, metadata=None, pad=0):
+    """tensors: [(name, dtype, shape, bytes)] laid out in order."""
+    h, off, blob = {}, 0, b""
+    if metadata is not None:
+        h["__metadata__"] = metadata
+    for name, dt, shape, data in tensors:
+        h[name] = {"dtype": dt, "shape": shape, "data_offsets": [off, off + len(data)]}
+        off += len(data)
+        blob += data
+    raw = json.dumps(h).encode() + b" " * pad
+    return struct.pack("<Q", len(raw)) + raw + blob
+
+
+def safetensors_seeds():
+    put("fuzz_safetensors", "small", st_file([("a", "F32", [2, 3], bytes(24)), ("b.weight", "F16", [4], bytes(8)),
+                                               ("c", "BF16", [2, 2], bytes(8))], {"format": "pt"}))
+    put("fuzz_safetensors", "scalar-empty", st_file([("s", "I64", [], bytes(8)), ("z", "F32", [0, 5], b""),
+                                                      ("u", "U8", [3], b"abc"), ("m", "BOOL", [1], b"\x01")], pad=7))
+    put("fuzz_safetensors", "exotic-dtypes", st_file([("f8", "F8_E4M3", [2, 2], bytes(4)), ("f4", "F4", [2, 2], bytes(2)),
+                                                       ("c64", "C64", [1], bytes(8)), ("f64", "F64", [1, 1, 1, 1], bytes(8))]))
+    put("fuzz_safetensors", "empty-header", struct.pack("<Q", 2) + b"{}")
+    # the tiny-qwen3 last shard with its data cut to 4 bytes per tensor (a real header,
+    # rewritten to stay valid) and the same header with the data section truncated
+    b = open(os.path.join(FIX, "tiny-qwen3", "model-00004-of-00004.safetensors"), "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    ts = [(k, "F16", [2], bytes([i, 1, 2, 3])) for i, k in enumerate(sorted(k for k in h if k != "__metadata__"))]
+    put("fuzz_safetensors", "qwen3-shard4-shrunk", st_file(ts, h.get("__metadata__")))
+    put("fuzz_safetensors", "qwen3-shard4-truncated", b[:8 + n + 64])
+
+
+def small_bpe_tokenizer():
+    t = json.load(open(os.path.join(FIX, "tiny-qwen3", "tokenizer.json")))
+    voc = t["model"]["vocab"]
+    keep = {k: v for k, v in voc.items() if v < 300}
+    merges = []
+    for m in t["model"]["merges"]:
+        a, b = m if isinstance(m, list) else m.split(" ", 1)
+        if a in keep and b in keep and a + b in keep:
+            merges.append(m)
+    t["model"]["vocab"] = keep
+    t["model"]["merges"] = merges
+    return t
+
+
+def tokenizer_seeds():
+    t = small_bpe_tokenizer()
+    put("fuzz_tokenizer", "bpe-bytelevel", json.dumps(t, ensure_ascii=False))
+    t2 = json.loads(json.dumps(t))
+    t2["model"]["merges"] = [" ".join(m) if isinstance(m, list) else m for m in t2["model"]["merges"]]
+    t2["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "\\p{N}{1,3}"},
+                                                                   "behavior": "Isolated", "invert": False},
+                                                                  {"type": "ByteLevel", "add_prefix_space": True,
+                                                                   "trim_offsets": False, "use_regex": False}]}
+    put("fuzz_tokenizer", "bpe-bytelevel-string-merges", json.dumps(t2))
+    bytes_ = {"<0x%02X>" % i: 3 + i for i in range(256)}
+    llama = {"model": {"type": "BPE", "unk_token": "<unk>", "byte_fallback": True, "fuse_unk": True,
+                       "vocab": dict({"<unk>": 0, "<s>": 1, "</s>": 2}, **bytes_, **{"\u2581": 259, "\u2581t": 260, "h": 261,
+                                                                                    "e": 262, "he": 263, "\u2581the": 264, "t": 265}),
+                       "merges": ["\u2581 t", "h e", "\u2581t he"]},
+             "added_tokens": [{"id": 1, "content": "<s>", "special": True}, {"id": 2, "content": "</s>", "special": True}],
+             "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"},
+                                                                {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+             "pre_tokenizer": None,
+             "decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+                                                          {"type": "ByteFallback"}, {"type": "Fuse"}]}}
+    put("fuzz_tokenizer", "bpe-metaspace-bytefallback", json.dumps(llama, ensure_ascii=False))
+    uni = {"model": {"type": "Unigram", "unk_id": 0, "byte_fallback": False,
+                     "vocab": [["<unk>", 0.0], ["\u2581", -2.0], ["\u2581the", -3.0], ["a", -4.0], ["b", -4.5], ["\u2581a", -3.5],
+                               ["ab", -5.0], ["\u2581Paris", -6.0], ["is", -4.2], ["\u65e5", -7.0]]},
+           "added_tokens": [{"id": 10, "content": "<pad>", "special": True}],
+           "normalizer": {"type": "NFKC"},
+           "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True},
+           "decoder": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True}}
+    put("fuzz_tokenizer", "unigram-metaspace", json.dumps(uni, ensure_ascii=False))
+    wp = {"model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                    "max_input_chars_per_word": 100,
+                    "vocab": {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "hello": 3, "world": 4, "wor": 5, "##ld": 6, "par": 7,
+                              "##is": 8, ".": 9, "1": 10, "##2": 11}},
+          "added_tokens": [{"id": 2, "content": "[CLS]", "special": True}],
+          "normalizer": {"type": "BertNormalizer", "lowercase": True, "clean_text": True},
+          "pre_tokenizer": {"type": "BertPreTokenizer"}, "decoder": {"type": "WordPiece", "prefix": "##"}}
+    put("fuzz_tokenizer", "wordpiece", json.dumps(wp))
+
+
+def vocab_image(style, toks, rows):
+    """vocab.bin per spec/vocab-bin.md: readable text = raw (the parser checks only UTF-8)."""
+    n = rows
+    nb = 1
+    while nb < 2 * n:
+        nb <<= 1
+    strings, ents = b"", []
+    for i in range(n):
+        raw = toks[i].encode() if i < len(toks) else b""
+        ents.append((len(strings), len(raw), len(strings), len(raw)))
+        strings += raw
+    buckets = [0xFFFFFFFF] * nb
+    for i, (ro, rl, _, _) in enumerate(ents):
+        if not rl:
+            continue
+        s = strings[ro:ro + rl]
+        h = XXH.XXH3_64bits(s, len(s)) & (nb - 1)
+        while buckets[h] != 0xFFFFFFFF:
+            o = buckets[h]
+            if strings[ents[o][0]:ents[o][0] + ents[o][1]] == s:
+                break
+            h = (h + 1) & (nb - 1)
+        else:
+            buckets[h] = i
+    eoff, elen = 80, 16 * n
+    boff, blen = eoff + elen, 4 * nb
+    soff = boff + blen
+    hdr = b"VXVOCAB1" + struct.pack("<IIII", 1, n, style, nb) + struct.pack("<QQQQQQQ", eoff, elen, boff, blen, soff,
+                                                                           len(strings), 0)
+    return hdr + b"".join(struct.pack("<IIII", *e) for e in ents) + struct.pack("<%dI" % nb, *buckets) + strings
+
+
+def vocab_seeds():
+    voc = small_bpe_tokenizer()["model"]["vocab"]
+    toks = [k for k, _ in sorted(voc.items(), key=lambda kv: kv[1])][:48]
+    put("fuzz_vocab_bin", "bytelevel", vocab_image(1, toks, 52))
+    put("fuzz_vocab_bin", "metaspace", vocab_image(2, ["<unk>", "\u2581the", "\u2581", "a", "<0x0A>", "\u2581Paris", "a"], 8))
+    put("fuzz_vocab_bin", "plain", vocab_image(0, ["hello", "world", "##ld"], 3))
+    put("fuzz_vocab_bin", "empty", vocab_image(0, [], 0))
+
+
+def vindex_seeds(vindex, tmp):
+    for fx in ("tiny-qwen3", "tiny-llama", "tiny-gpt2", "tiny-gemma3"):
+        out = os.path.join(tmp, fx)
+        subprocess.run([vindex, "extract", os.path.join(FIX, fx), "-o", out, "--features", "8", "--top-k", "4"],
+                       check=True, capture_output=True)
+        put("fuzz_index_json", fx, open(os.path.join(out, "index.json"), "rb").read())
+        put("fuzz_sums", fx, open(os.path.join(out, "SHA256SUMS"), "rb").read())
+        if fx in ("tiny-qwen3", "tiny-gpt2"):
+            put("fuzz_down_meta", fx, open(os.path.join(out, "down_meta.bin"), "rb").read())
+    sums = open(os.path.join(tmp, "tiny-qwen3", "SHA256SUMS")).read().splitlines()
+    put("fuzz_sums", "binary-marker", "".join(l[:65] + "*" + l[66:] + "\n" for l in sums[:3]))
+    put("fuzz_sums", "empty", b"")
+    # the smallest valid down_meta.bin: L=1 F=1 K=1, and L=1 F=2 K=2
+    def dm(L, F, K, recs):
+        return b"VXDMETA1" + struct.pack("<IIIIII", 1, L, F, K, 2, 16 * K) + b"".join(recs)
+    put("fuzz_down_meta", "l1f1k1", dm(1, 1, 1, [struct.pack("<IfIf", 3, 0.5, 7, -0.25)] * 2))
+    put("fuzz_down_meta", "l1f2k2", dm(1, 2, 2, [struct.pack("<IfIfIfIf", 1, 2.0, 2, 1.0, 3, -1.0, 4, 0.0)] * 4))
+
+
+def checkpoint_seeds():
+    for fx in ("tiny-qwen3", "tiny-llama", "tiny-gpt2", "tiny-gemma3"):
+        put("fuzz_config", fx, open(os.path.join(FIX, fx, "config.json"), "rb").read())
+    c = json.load(open(os.path.join(FIX, "tiny-qwen3", "config.json")))
+    c2 = dict(c, model_type="qwen3_moe", architectures=["Qwen3MoeForCausalLM"], num_experts=4, moe_intermediate_size=64,
+              mlp_only_layers=[0, 1, 2], decoder_sparse_step=1)
+    put("fuzz_config", "qwen3-moe-mlp-only", json.dumps(c2))
+    c3 = {"text_config": dict(c, model_type="gemma3_text"), "model_type": "gemma3", "architectures": ["Gemma3ForConditionalGeneration"]}
+    put("fuzz_config", "nested-text-config", json.dumps(c3))
+    ix = open(os.path.join(FIX, "tiny-qwen3", "model.safetensors.index.json"), "rb").read()
+    put("fuzz_shard_index", "tiny-qwen3", ix)
+    j = json.loads(ix)
+    put("fuzz_shard_index", "no-metadata", json.dumps({"weight_map": j["weight_map"]}))
+
+
+def main():
+    vindex = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "vindex")
+    tmp = tempfile.mkdtemp(prefix="vx-mkcorpus-")
+    try:
+        safetensors_seeds()
+        tokenizer_seeds()
+        vocab_seeds()
+        vindex_seeds(vindex, tmp)
+        checkpoint_seeds()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
