@@ -221,21 +221,20 @@ static int project(vx_outfile *out, const vx_model *m, const float *dirs, size_t
     size_t tile = (16u << 20) / (ncol * 4);
     if (tile < 64) tile = 64;
     if (tile > V) tile = V;
-    float *Dw = malloc(sizeof(float) * ncol * H), *w = malloc(sizeof(float) * H);
+    float *w = malloc(sizeof(float) * H);
     float *U = malloc(sizeof(float) * tile * H), *S = malloc(sizeof(float) * tile * ncol);
     topk tk = { ncol, K, malloc(sizeof(float) * ncol * K), malloc(sizeof(float) * ncol * K),
                 malloc(sizeof(uint32_t) * ncol * K), malloc(sizeof(uint32_t) * ncol * K) };
     uint8_t *rec = malloc(16 * K);
     int rc = VX_OK;
-    if (!Dw || !w || !U || !S || !tk.hi_v || !tk.lo_v || !tk.hi_i || !tk.lo_i || !rec) {
+    if (!w || !U || !S || !tk.hi_v || !tk.lo_v || !tk.hi_i || !tk.lo_i || !rec) {
         rc = vx_fail(err, VX_ENOMEM, "vocabulary projection: out of memory (%zu directions)", ncol);
         goto out;
     }
-    /* projection = unembedding × (final-norm weight ⊙ direction); the weight is the
-     * effective multiplier (Gemma's 1 + w). */
+    /* projection = unembedding × (final-norm weight ⊙ direction) = (unembedding ⊙ weight)
+     * × direction: the weight (the effective multiplier, Gemma's 1 + w) is folded into each
+     * vocabulary tile, so no second copy of the directions is needed. */
     for (size_t h = 0; h < H; h++) w[h] = (m->final_norm ? vx_tensor_get(m->final_norm, h) : 1.0f) + m->norm_offset;
-    for (size_t c = 0; c < ncol; c++)
-        for (size_t h = 0; h < H; h++) Dw[c * H + h] = dirs[c * H + h] * w[h];
     for (size_t i = 0; i < ncol * K; i++) {
         tk.hi_v[i] = -INFINITY; tk.lo_v[i] = INFINITY; tk.hi_i[i] = tk.lo_i[i] = 0;
     }
@@ -243,7 +242,9 @@ static int project(vx_outfile *out, const vx_model *m, const float *dirs, size_t
         size_t nv = V - v0 < tile ? V - v0 : tile;
         run_to_float(U, m->unembed, (uint64_t)v0 * H, nv * H);
         vx_map_release(m->unembed->data + (uint64_t)v0 * H * dtype_bytes(m->unembed), nv * H * dtype_bytes(m->unembed));
-        if ((rc = vx_sgemm_nt(nv, ncol, H, U, Dw, S))) { rc = vx_fail(err, rc, "vocabulary projection: sgemm"); goto out; }
+        for (size_t r = 0; r < nv; r++)
+            for (size_t h = 0; h < H; h++) U[r * H + h] *= w[h];
+        if ((rc = vx_sgemm_nt(nv, ncol, H, U, dirs, S))) { rc = vx_fail(err, rc, "vocabulary projection: sgemm"); goto out; }
         topk_update(&tk, S, nv, (uint32_t)v0);
         progress(o, "project", -1, (int)L, v0 + nv, V);
         if ((rc = interrupted(o, err))) goto out;
@@ -263,7 +264,7 @@ static int project(vx_outfile *out, const vx_model *m, const float *dirs, size_t
         if ((rc = vx_out_write(out, rec, 16 * K, err))) goto out;
     }
 out:
-    free(Dw); free(w); free(U); free(S); free(rec);
+    free(w); free(U); free(S); free(rec);
     free(tk.hi_v); free(tk.lo_v); free(tk.hi_i); free(tk.lo_i);
     return rc;
 }
