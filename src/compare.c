@@ -184,7 +184,7 @@ static int match_text(ctx *c) {
     uint32_t *ta = malloc(sizeof(uint32_t) * na);   /* A ids already taken, by text */
     c->sa = malloc(sizeof(uint32_t) * (va->n ? va->n : 1));
     c->sb = malloc(sizeof(uint32_t) * (va->n ? va->n : 1));
-    if (!tb || !ta || !c->sa || !c->sb) { free(tb); free(ta); return vx_fail(c->err, VX_ENOMEM, "compare: out of memory"); }
+    if (!tb || !ta || !c->sa || !c->sb) { free(tb); free(ta); return vx_fail(c->err, VX_ENOMEM, "out of memory"); }
     memset(tb, 0xff, sizeof(uint32_t) * nb);
     memset(ta, 0xff, sizeof(uint32_t) * na);
     for (uint32_t i = 0; i < vb->n; i++) {
@@ -317,7 +317,7 @@ static int draw_sets(ctx *c, const vx_compare_opts *o, uint32_t **anc, size_t *n
     uint32_t *pool = malloc(sizeof(uint32_t) * N);
     int rc = VX_OK;
     *anc = *tst = NULL;
-    if (!pos || !used || !pool) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+    if (!pos || !used || !pool) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
     memset(pos, 0xff, sizeof(int32_t) * VA);
     for (size_t i = 0; i < N; i++) pos[c->sa[i]] = (int32_t)i;
     const uint32_t *lists[2] = { o->anchor_ids, o->test_ids };
@@ -327,11 +327,11 @@ static int draw_sets(ctx *c, const vx_compare_opts *o, uint32_t **anc, size_t *n
     const char *names[2] = { "anchor", "test" };
     for (int k = 0; k < 2; k++) {
         if (!lists[k]) continue;
-        if (!(*outs[k] = malloc(sizeof(uint32_t) * (lens[k] ? lens[k] : 1)))) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+        if (!(*outs[k] = malloc(sizeof(uint32_t) * (lens[k] ? lens[k] : 1)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
         for (size_t i = 0; i < lens[k]; i++) {
             uint32_t id = lists[k][i];
-            if (id >= VA) { rc = vx_fail(err, VX_ENOTFOUND, "compare: %s token #%u: out of range (A has %zu tokens)", names[k], id, VA); goto out; }
-            if (pos[id] < 0) { rc = vx_fail(err, VX_ENOTFOUND, "compare: %s token #%u is not shared with B", names[k], id); goto out; }
+            if (id >= VA) { rc = vx_fail(err, VX_ENOTFOUND, "%s token #%u: out of range (A has %zu tokens)", names[k], id, VA); goto out; }
+            if (pos[id] < 0) { rc = vx_fail(err, VX_ENOTFOUND, "%s token #%u is not shared with B", names[k], id); goto out; }
             (*outs[k])[i] = (uint32_t)pos[id];
             used[pos[id]] = 1;
         }
@@ -350,23 +350,23 @@ static int draw_sets(ctx *c, const vx_compare_opts *o, uint32_t **anc, size_t *n
         if (draw_t && !t) t = P > a ? (P - a < VX_CMP_DEFAULT_TEST ? P - a : VX_CMP_DEFAULT_TEST) : 0;
     }
     if (a + t > P) {
-        rc = vx_fail(err, VX_EUSAGE, "compare: %zu anchors + %zu test tokens requested, only %zu shared tokens available", a, t, P);
+        rc = vx_fail(err, VX_EUSAGE, "%zu anchors + %zu test tokens requested, only %zu shared tokens available", a, t, P);
         goto out;
     }
     uint64_t x = sm_stream(o->seed, 0);
     sm_shuffle_prefix(pool, P, a + t, &x);
     if (draw_a) {
-        if (!(*anc = malloc(sizeof(uint32_t) * (a ? a : 1)))) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+        if (!(*anc = malloc(sizeof(uint32_t) * (a ? a : 1)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
         memcpy(*anc, pool, sizeof(uint32_t) * a);
         *na = a;
     }
     if (draw_t) {
-        if (!(*tst = malloc(sizeof(uint32_t) * (t ? t : 1)))) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+        if (!(*tst = malloc(sizeof(uint32_t) * (t ? t : 1)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
         memcpy(*tst, pool + a, sizeof(uint32_t) * t);
         *nt = t;
     }
     if (*na < VX_CMP_MIN_SPLIT || *nt < VX_CMP_MIN_SPLIT)
-        rc = vx_fail(err, VX_EUSAGE, "compare: %zu anchors and %zu test tokens; each needs at least %d", *na, *nt, VX_CMP_MIN_SPLIT);
+        rc = vx_fail(err, VX_EUSAGE, "%zu anchors and %zu test tokens; each needs at least %d", *na, *nt, VX_CMP_MIN_SPLIT);
 out:
     if (rc) { free(*anc); free(*tst); *anc = *tst = NULL; }
     free(pos);
@@ -391,7 +391,7 @@ static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r) {
     c->W = malloc(sizeof(double) * d * HS);
     c->Wf = malloc(sizeof(float) * d * HS);
     int rc = VX_OK;
-    if (!fit || !C || !vals || !Cf || !X || !c->W || !c->Wf) { rc = vx_fail(c->err, VX_ENOMEM, "compare: out of memory for the PCA"); goto out; }
+    if (!fit || !C || !vals || !Cf || !X || !c->W || !c->Wf) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory for the PCA"); goto out; }
     for (size_t i = 0; i < N; i++) fit[i] = (uint32_t)i;
     if (N > o->pca_sample) { /* spec §4: seeded sample, then ascending */
         uint64_t x = sm_stream(o->seed, 1);
@@ -402,7 +402,7 @@ static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r) {
     /* Mean in double, then the centred covariance: f32 GEMM per block, summed in double. */
     memset(c->mu0, 0, sizeof(double) * HS);
     double *mu = calloc(HS, sizeof(double));
-    if (!mu) { rc = vx_fail(c->err, VX_ENOMEM, "compare: out of memory"); goto out; }
+    if (!mu) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
     for (size_t i = 0; i < n; i++) {
         const uint16_t *e = c->S->emb + (size_t)c->sid[fit[i]] * HS;
         for (size_t h = 0; h < HS; h++) mu[h] += (double)(c->lut[e[h]] * c->S->scale);
@@ -422,11 +422,22 @@ static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r) {
         for (size_t j = i; j < HS; j++) Cf[i * HS + j] = (float)(C[i * HS + j] / den);
     }
     if ((rc = cmp_ssyevr_top(vals, c->W, Cf, HS, d))) {
-        rc = vx_fail(c->err, rc, "compare: PCA eigensolver failed (non-finite embeddings?)");
+        rc = vx_fail(c->err, rc, "PCA eigensolver failed (non-finite embeddings?)");
         goto out;
     }
+    /* Sign convention: the entry of largest magnitude of each basis vector is positive
+     * (lowest index on ties), so the basis — and the baseline, which is not invariant
+     * to it — does not depend on the eigensolver (spec §4). */
     double kept = 0;
-    for (size_t i = 0; i < d; i++) kept += vals[i];
+    for (size_t i = 0; i < d; i++) {
+        double *w = c->W + i * HS;
+        size_t big = 0;
+        for (size_t h = 1; h < HS; h++)
+            if (fabs(w[h]) > fabs(w[big])) big = h;
+        if (w[big] < 0)
+            for (size_t h = 0; h < HS; h++) w[h] = -w[h];
+        kept += vals[i];
+    }
     for (size_t i = 0; i < d * HS; i++) c->Wf[i] = (float)c->W[i];
     r->pca_dim = (uint32_t)d;
     r->pca_fit_tokens = n;
@@ -446,7 +457,7 @@ out:
 static int project_rows(ctx *c, double *Z, const uint32_t *idx, size_t n, double *mux, size_t nmean) {
     size_t HS = c->HS, d = c->d;
     float *X = malloc(sizeof(float) * BLOCK * HS), *Y = c->W ? malloc(sizeof(float) * BLOCK * d) : NULL;
-    if (!X || (c->W && !Y)) { free(X); free(Y); return vx_fail(c->err, VX_ENOMEM, "compare: out of memory"); }
+    if (!X || (c->W && !Y)) { free(X); free(Y); return vx_fail(c->err, VX_ENOMEM, "out of memory"); }
     int rc = VX_OK;
     for (size_t b0 = 0; b0 < n && !rc; b0 += BLOCK) {
         size_t nb = n - b0 < BLOCK ? n - b0 : BLOCK;
@@ -562,16 +573,16 @@ out:
     free(P);
     free(ka);
     free(kb);
-    return rc == VX_ENOMEM ? vx_fail(c->err, rc, "compare: out of memory for the layer subspaces") : rc;
+    return rc == VX_ENOMEM ? vx_fail(c->err, rc, "out of memory for the layer subspaces") : rc;
 }
 
 static int match_layers(vx_compare_result *r, const vx_compare_opts *o, vx_err *err) {
     size_t LA = r->layers_a, LB = r->layers_b;
     if (o->layer_map) {
-        if (!(r->matched = malloc(sizeof *r->matched * (o->n_layer_map ? o->n_layer_map : 1)))) return vx_fail(err, VX_ENOMEM, "compare: out of memory");
+        if (!(r->matched = malloc(sizeof *r->matched * (o->n_layer_map ? o->n_layer_map : 1)))) return vx_fail(err, VX_ENOMEM, "out of memory");
         for (size_t i = 0; i < o->n_layer_map; i++) {
             if (o->layer_map[i][0] >= LA || o->layer_map[i][1] >= LB)
-                return vx_fail(err, VX_EUSAGE, "compare: --layer-map %u:%u: out of range (A has %zu layers, B %zu)",
+                return vx_fail(err, VX_EUSAGE, "--layer-map %u:%u: out of range (A has %zu layers, B %zu)",
                                o->layer_map[i][0], o->layer_map[i][1], LA, LB);
             r->matched[i][0] = o->layer_map[i][0];
             r->matched[i][1] = o->layer_map[i][1];
@@ -583,7 +594,7 @@ static int match_layers(vx_compare_result *r, const vx_compare_opts *o, vx_err *
      * round(i·(L2-1)/(L1-1)), halves rounded up (spec §7). */
     int a_short = LA <= LB;
     size_t L1 = a_short ? LA : LB, L2 = a_short ? LB : LA;
-    if (!(r->matched = malloc(sizeof *r->matched * L1))) return vx_fail(err, VX_ENOMEM, "compare: out of memory");
+    if (!(r->matched = malloc(sizeof *r->matched * L1))) return vx_fail(err, VX_ENOMEM, "out of memory");
     for (size_t i = 0; i < L1; i++) {
         size_t j = L1 == 1 ? 0 : (2 * i * (L2 - 1) + (L1 - 1)) / (2 * (L1 - 1));
         r->matched[i][0] = (uint32_t)(a_short ? i : j);
@@ -614,7 +625,7 @@ static int map_all(ctx *c, vx_compare_result *r, const double *R, const double *
     double *y = malloc(sizeof(double) * c->T->H);
     scored *sc = malloc(sizeof(scored) * N);
     int rc = VX_OK;
-    if (!RT || !Mt || !cz || !Mf || !X || !Z || !y || !sc) { rc = vx_fail(c->err, VX_ENOMEM, "compare: out of memory"); goto out; }
+    if (!RT || !Mt || !cz || !Mf || !X || !Z || !y || !sc) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
     for (size_t i = 0; i < d; i++)
         for (size_t j = 0; j < d; j++) RT[i * d + j] = R[j * d + i];
     if (c->W) { if ((rc = vx_dgemm_nn(d, HS, d, RT, c->W, Mt))) goto out; }
@@ -664,7 +675,7 @@ static int relational(ctx *c, const uint32_t *idx, size_t m, const double *mux, 
     double *XS = malloc(sizeof(double) * m * HS), *XT = malloc(sizeof(double) * m * d);
     double *G1 = malloc(sizeof(double) * m * m), *G2 = malloc(sizeof(double) * m * m);
     int rc = VX_OK;
-    if (!XS || !XT || !G1 || !G2) { rc = vx_fail(c->err, VX_ENOMEM, "compare: out of memory"); goto out; }
+    if (!XS || !XT || !G1 || !G2) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
     for (size_t i = 0; i < m; i++) {
         row_f64(c, c->S, XS + i * HS, c->sid[idx[i]]);
         row_f64(c, c->T, XT + i * d, c->tid[idx[i]]);
@@ -747,9 +758,9 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     double *muz = NULL, *muy = NULL, *mux = NULL, *mapped = NULL, *cs = NULL, *l2 = NULL, *Q = NULL, *G = NULL;
     uint32_t *ida = NULL;
     int rc = VX_OK;
-    if (o->pca_sample < 1) return vx_fail(err, VX_EUSAGE, "compare: --pca-sample must be at least 1");
+    if (o->pca_sample < 1) return vx_fail(err, VX_EUSAGE, "--pca-sample must be at least 1");
     c.lut = malloc(sizeof(float) * 65536);
-    if (!r || !c.lut) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+    if (!r || !c.lut) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
     for (uint32_t i = 0; i < 65536; i++) c.lut[i] = vx_f16_to_f32((uint16_t)i);
     vx_blas_threads(o->threads);
 
@@ -759,13 +770,13 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
         c.N = c.A.V;
         c.sa = malloc(sizeof(uint32_t) * c.N);
         c.sb = malloc(sizeof(uint32_t) * c.N);
-        if (!c.sa || !c.sb) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+        if (!c.sa || !c.sb) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
         for (size_t i = 0; i < c.N; i++) c.sa[i] = c.sb[i] = (uint32_t)i;
     } else if ((rc = match_text(&c))) goto out;
     r->shared = c.N;
-    if (c.N == 0) { rc = vx_fail(err, VX_EMISMATCH, "compare: the vocabularies of A and B are disjoint (no shared token)"); goto out; }
+    if (c.N == 0) { rc = vx_fail(err, VX_EMISMATCH, "the vocabularies of A and B are disjoint (no shared token)"); goto out; }
     if (c.N < VX_CMP_MIN_SHARED) {
-        rc = vx_fail(err, VX_EMISMATCH, "compare: too few shared tokens: %zu (at least %d are needed)", c.N, VX_CMP_MIN_SHARED);
+        rc = vx_fail(err, VX_EMISMATCH, "too few shared tokens: %zu (at least %d are needed)", c.N, VX_CMP_MIN_SHARED);
         goto out;
     }
     /* §4 roles: the wider model is the source, B on ties */
@@ -787,7 +798,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
 
     /* §4 PCA */
     r->pca_variance_retained = 1.0;
-    if (!(c.mu0 = calloc(HS, sizeof(double)))) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+    if (!(c.mu0 = calloc(HS, sizeof(double)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
     if (HS > d && (rc = fit_pca(&c, o, r))) goto out;
 
     /* §5 gather anchors then test, project, centre on anchor means */
@@ -798,7 +809,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     muz = calloc(d, sizeof(double));
     muy = calloc(d, sizeof(double));
     mux = calloc(HS, sizeof(double));
-    if (!both || !Z || !Y || !muz || !muy || !mux) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory for %zu tokens", n); goto out; }
+    if (!both || !Z || !Y || !muz || !muy || !mux) { rc = vx_fail(err, VX_ENOMEM, "out of memory for %zu tokens", n); goto out; }
     memcpy(both, anc, sizeof(uint32_t) * na);
     memcpy(both + na, tst, sizeof(uint32_t) * nt);
     if ((rc = project_rows(&c, Z, both, n, mux, na))) goto out;
@@ -817,13 +828,13 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     VT = malloc(sizeof(double) * d * d);
     R = malloc(sizeof(double) * d * d);
     s = malloc(sizeof(double) * d);
-    if (!ZaT || !M || !U || !VT || !R || !s) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+    if (!ZaT || !M || !U || !VT || !R || !s) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
     for (size_t i = 0; i < na; i++)
         for (size_t h = 0; h < d; h++) ZaT[h * na + i] = Z[i * d + h];
     if ((rc = vx_dgemm_nn(d, d, na, ZaT, Y, M))) goto out;
     free(ZaT);
     ZaT = NULL;
-    if ((rc = vx_dsvd(U, s, VT, M, d, d))) { rc = vx_fail(err, rc, "compare: SVD of the cross-covariance failed (non-finite embeddings?)"); goto out; }
+    if ((rc = vx_dsvd(U, s, VT, M, d, d))) { rc = vx_fail(err, rc, "SVD of the cross-covariance failed (non-finite embeddings?)"); goto out; }
     if ((rc = vx_dgemm_nn(d, d, d, U, VT, R))) goto out;
     for (size_t i = 0; i < d; i++) r->procrustes_scale += s[i];
 
@@ -835,12 +846,12 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     ida = malloc(sizeof(uint32_t) * nt);
     Q = malloc(sizeof(double) * d * d);
     G = calloc(d * d, sizeof(double));
-    if (!mapped || !cs || !l2 || !ida || !Q || !G) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+    if (!mapped || !cs || !l2 || !ida || !Q || !G) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
     for (size_t i = 0; i < nt; i++) ida[i] = c.sa[tst[i]];
     if ((rc = eval_map(Zt, Yt, R, nt, d, cs, l2, mapped)) || (rc = stats(&r->cosine, cs, ida, nt))) goto out;
     {
         double *tmp = malloc(sizeof(double) * nt);
-        if (!tmp) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+        if (!tmp) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
         memcpy(tmp, l2, sizeof(double) * nt);
         qsort(tmp, nt, sizeof(double), cmp_dbl);
         mean_std(l2, nt, &r->l2_mean, &r->l2_std);
@@ -850,7 +861,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     /* residual covariance of the test set: (E - mean)ᵀ(E - mean) / (nt - 1), top eigenvalues */
     {
         double *mean = calloc(d, sizeof(double));
-        if (!mean) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+        if (!mean) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
         for (size_t i = 0; i < nt; i++)
             for (size_t h = 0; h < d; h++) { mapped[i * d + h] -= Yt[i * d + h]; mean[h] += mapped[i * d + h]; }
         for (size_t h = 0; h < d; h++) mean[h] /= (double)nt;
@@ -859,14 +870,14 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
         free(mean);
         size_t k = d < VX_CMP_TOP ? d : VX_CMP_TOP;
         double *vecs = malloc(sizeof(double) * k * d);
-        if (!vecs) { rc = vx_fail(err, VX_ENOMEM, "compare: out of memory"); goto out; }
+        if (!vecs) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
         if ((rc = vx_gram_rows(G, d, mapped, nt)) == VX_OK) rc = vx_eig_top(r->residual_eig, vecs, G, d, k);
         free(vecs);
-        if (rc) { rc = vx_fail(err, rc, "compare: residual eigenvalues failed"); goto out; }
+        if (rc) { rc = vx_fail(err, rc, "residual eigenvalues failed"); goto out; }
         r->n_residual = k;
     }
     /* baseline: a random orthogonal map in place of R */
-    if ((rc = random_orthogonal(Q, d, o->seed))) { rc = vx_fail(err, rc, "compare: random orthogonal baseline failed"); goto out; }
+    if ((rc = random_orthogonal(Q, d, o->seed))) { rc = vx_fail(err, rc, "random orthogonal baseline failed"); goto out; }
     if ((rc = eval_map(Zt, Yt, Q, nt, d, cs, l2, mapped)) || (rc = stats(&r->baseline, cs, ida, nt))) goto out;
     {
         double sd;

@@ -1,0 +1,381 @@
+#!/usr/bin/python3
+"""Reference implementation of `vindex compare` in numpy/scipy, float64 throughout.
+
+Implements spec/compare.md independently of the C code: numpy PCA (np.cov + eigh),
+scipy.linalg.orthogonal_procrustes, numpy percentiles, scipy.linalg.orth for the layer
+subspaces. Used by tools/bench_compare.sh (timing and agreement) and tests/t_compare.py
+(differential test).
+
+    bench_compare_ref.py A B [--anchors N|FILE] [--test N|FILE] [--seed S]
+                             [--pca-sample N] [--layer-map A:B,...]
+
+prints the same JSON object as `vindex compare --json` (keys of spec/compare.md §8).
+"""
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import scipy.linalg
+
+M64 = (1 << 64) - 1
+GAMMA = 0x9E3779B97F4A7C15
+
+
+def mix64(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+class Stream:
+    """splitmix64 stream k of a seed (spec §3)."""
+
+    def __init__(self, seed, k):
+        self.x0 = self.x = mix64((seed + k) & M64)
+
+    def next(self):
+        self.x = (self.x + GAMMA) & M64
+        return mix64(self.x)
+
+    def below(self, n):
+        t = (1 << 64) % n
+        while True:
+            r = self.next()
+            if r >= t:
+                return r % n
+
+    def shuffle_prefix(self, p, k):
+        n = len(p)
+        for i in range(min(k, n)):
+            j = i + self.below(n - i)
+            p[i], p[j] = p[j], p[i]
+
+    def outputs(self, count):
+        """The next `count` outputs, vectorised (output k = mix64(x + k*GAMMA))."""
+        k = np.arange(1, count + 1, dtype=np.uint64)
+        z = np.uint64(self.x) + k * np.uint64(GAMMA)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+class Vindex:
+    def __init__(self, d):
+        self.path = d
+        idx = json.load(open(os.path.join(d, "index.json")))
+        self.L, self.F, self.H, self.V = idx["num_layers"], idx["num_feats"], idx["hidden_size"], idx["vocab_size"]
+        self.scale = float(idx.get("embed_scale", 1.0)) or 1.0
+        self.emb = np.memmap(os.path.join(d, "embeddings.bin"), dtype=np.float16, mode="r", shape=(self.V, self.H))
+        self.gate = np.fromfile(os.path.join(d, "gate_vectors.bin"), dtype=np.float16).reshape(self.L, self.F, self.H)
+        self.down = np.fromfile(os.path.join(d, "down_features.bin"), dtype=np.float16).reshape(self.L, self.F, self.H)
+        b = open(os.path.join(d, "vocab.bin"), "rb").read()
+        n = int.from_bytes(b[12:16], "little")
+        so = int.from_bytes(b[56:64], "little")
+        ent = np.frombuffer(b, dtype="<u4", count=4 * n, offset=80).reshape(n, 4)
+        self.raw = [b[so + int(e[0]):so + int(e[0]) + int(e[1])] for e in ent]
+        self.text = [b[so + int(e[2]):so + int(e[2]) + int(e[3])] for e in ent]
+        self.raw_id = {}
+        for i, r in enumerate(self.raw):
+            if r and r not in self.raw_id:
+                self.raw_id[r] = i
+
+    def rows(self, ids):
+        return self.emb[np.asarray(ids, dtype=np.int64)].astype(np.float64) * self.scale
+
+    def read_tokens(self, path):
+        out = []
+        for line in open(path, "rb").read().split(b"\n"):
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if not line:
+                continue
+            if line[:1] == b"#" and len(line) > 1 and line[1:].isdigit():
+                out.append(int(line[1:]))
+            else:
+                out.append(self.raw_id[line])
+        return out
+
+
+def stats(cs, ids):
+    p = np.percentile(cs, [1, 5, 10, 25, 50, 75, 90, 95, 99])
+    i = int(np.argmin(cs))
+    d = {"mean": float(cs.mean()), "std": float(cs.std()), "median": float(np.median(cs)), "min": float(cs[i]),
+         "min_token_id": int(ids[i])}
+    for k, v in zip(["p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99"], p):
+        d[k] = float(v)
+    return d
+
+
+def frac_above(cs):
+    return {"0.%d" % k: float(np.mean(cs > k / 10.0)) for k in range(10)}
+
+
+def row_cos(a, b):
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    den = na * nb
+    return np.where(den > 0, (a * b).sum(1) / np.where(den > 0, den, 1), 0.0)
+
+
+def unit(X):
+    n = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(n > 0, n, 1)
+
+
+def relational(XS, XT):
+    m = XS.shape[0]
+    G1, G2 = unit(XS) @ unit(XS).T, unit(XT) @ unit(XT).T
+    iu = np.triu_indices(m, 1)
+    a, b = G1[iu], G2[iu]
+    return float(np.corrcoef(a, b)[0, 1]), float(np.mean(np.abs(a - b)))
+
+
+def compare(pa, pb, anchors=None, test=None, seed=42, pca_sample=50000, layer_map=None):
+    """anchors / test: None (default count), an int (count) or a list of A ids."""
+    A, B = Vindex(pa), Vindex(pb)
+    # §2 shared tokens
+    if A.V == B.V and A.raw == B.raw:
+        sa = sb = np.arange(A.V)
+        by_id = True
+    else:
+        bmap = {}
+        for i, t in enumerate(B.text):
+            if t and t not in bmap:
+                bmap[t] = i
+        seen, pairs = set(), []
+        for i, t in enumerate(A.text):
+            if not t or t in seen:
+                continue
+            seen.add(t)
+            if t in bmap:
+                pairs.append((i, bmap[t]))
+        sa = np.array([p[0] for p in pairs], dtype=np.int64)
+        sb = np.array([p[1] for p in pairs], dtype=np.int64)
+        by_id = False
+    N = len(sa)
+    if N < 10:
+        raise SystemExit("too few shared tokens: %d" % N)
+    src_a = A.H > B.H
+    S, T = (A, B) if src_a else (B, A)
+    sid, tid = (sa, sb) if src_a else (sb, sa)
+    d, HS = T.H, S.H
+
+    # §3 split
+    pos = {int(a): i for i, a in enumerate(sa)}
+    used = np.zeros(N, bool)
+    anc = tst = None
+    if isinstance(anchors, list):
+        anc = [pos[a] for a in anchors]
+        used[anc] = True
+    if isinstance(test, list):
+        tst = [pos[a] for a in test]
+        used[tst] = True
+    pool = [i for i in range(N) if not used[i]]
+    P = len(pool)
+    a_n = anchors if isinstance(anchors, int) else 0
+    t_n = test if isinstance(test, int) else 0
+    draw_a, draw_t = anc is None, tst is None
+    if draw_a and draw_t and not a_n and not t_n:
+        a_n, t_n = (10000, 5000) if P >= 15000 else (P - P // 3, P // 3)
+    else:
+        if draw_a and not a_n:
+            a_n = min(10000, P - t_n) if P > t_n else 0
+        if draw_t and not t_n:
+            t_n = min(5000, P - a_n) if P > a_n else 0
+    if not draw_a:
+        a_n = 0
+    if not draw_t:
+        t_n = 0
+    Stream(seed, 0).shuffle_prefix(pool, a_n + t_n)
+    if draw_a:
+        anc = pool[:a_n]
+    if draw_t:
+        tst = pool[a_n:a_n + t_n]
+    anc, tst = np.array(anc, dtype=np.int64), np.array(tst, dtype=np.int64)
+    na, nt = len(anc), len(tst)
+
+    # §4 PCA (numpy: covariance with ddof=1, eigh)
+    out = {"shared_tokens": N, "match": "id" if by_id else "text", "anchors": na, "test": nt, "seed": seed,
+           "source": "A" if src_a else "B", "target": "B" if src_a else "A", "dim_source": HS, "dim_target": d}
+    W = None
+    mu0 = np.zeros(HS)
+    if HS > d:
+        fit = list(range(N))
+        if N > pca_sample:
+            Stream(seed, 1).shuffle_prefix(fit, pca_sample)
+            fit = sorted(fit[:pca_sample])
+        X = S.rows(sid[fit])
+        mu0 = X.mean(0)
+        C = np.cov(X, rowvar=False)
+        del X
+        ev, evec = np.linalg.eigh(C)
+        W = evec[:, ::-1][:, :d].T
+        big = np.argmax(np.abs(W), axis=1)  # sign: largest-magnitude entry positive
+        W = W * np.where(W[np.arange(d), big] < 0, -1.0, 1.0)[:, None]
+        out.update(pca_dim=d, pca_fit_tokens=len(fit), pca_variance_retained=float(ev[::-1][:d].sum() / np.trace(C)))
+        del C
+    else:
+        out.update(pca_dim=0, pca_fit_tokens=0, pca_variance_retained=1.0)
+
+    def project(ids):
+        X = S.rows(ids)
+        return (X - mu0) @ W.T if W is not None else X
+
+    # §5 Procrustes
+    Z = project(sid[np.concatenate([anc, tst])])
+    Y = T.rows(tid[np.concatenate([anc, tst])])
+    muz, muy = Z[:na].mean(0), Y[:na].mean(0)
+    Z -= muz
+    Y -= muy
+    R, scale = scipy.linalg.orthogonal_procrustes(Z[:na], Y[:na])
+    out["procrustes_scale"] = float(scale)
+
+    # §6 test metrics
+    Zt, Yt = Z[na:], Y[na:]
+    ids_t = sa[tst]
+    M = Zt @ R
+    cs = row_cos(M, Yt)
+    l2 = np.linalg.norm(M - Yt, axis=1)
+    out["cosine"] = stats(cs, ids_t)
+    out["l2"] = {"mean": float(l2.mean()), "std": float(l2.std()), "median": float(np.median(l2))}
+    out["frac_above"] = frac_above(cs)
+    E = M - Yt
+    ev = np.linalg.eigvalsh(np.cov(E, rowvar=False))[::-1]
+    out["residual_eigenvalues"] = [float(v) for v in ev[:min(20, d)]]
+
+    # baseline: Haar orthogonal from QR of a Gaussian (Box-Muller on stream 2)
+    st = Stream(seed, 2)
+    npair = (d * d + 1) // 2
+    o = st.outputs(2 * npair)
+    u1 = ((o[0::2] >> np.uint64(11)) + np.uint64(1)).astype(np.float64) * 2.0 ** -53
+    u2 = (o[1::2] >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+    rr = np.sqrt(-2.0 * np.log(u1))
+    g = np.empty(2 * npair)
+    g[0::2] = rr * np.cos(2 * math.pi * u2)
+    g[1::2] = rr * np.sin(2 * math.pi * u2)
+    Gm = g[:d * d].reshape(d, d)
+    Q, Rq = np.linalg.qr(Gm)
+    Q = Q * np.where(np.diag(Rq) < 0, -1.0, 1.0)
+    Mb = Zt @ Q
+    cb = row_cos(Mb, Yt)
+    out["baseline"] = stats(cb, ids_t)
+    out["baseline"]["frac_above"] = frac_above(cb)
+    out["baseline"]["l2_mean"] = float(np.linalg.norm(Mb - Yt, axis=1).mean())
+
+    # relational: own spaces, centred on anchor means (source at full width)
+    mux = S.rows(sid[anc]).mean(0)
+    m = min(1000, nt)
+    out["relational_tokens"] = m
+    r, mad = relational(S.rows(sid[tst[:m]]) - mux, T.rows(tid[tst[:m]]) - muy)
+    out["relational_correlation"], out["relational_mean_abs_diff"] = r, mad
+    dig = []
+    for ch in b"0123456789":
+        for i in range(N):
+            if A.text[sa[i]] == bytes([ch]):
+                dig.append(i)
+                break
+    out["digits"] = len(dig)
+    if len(dig) >= 3:
+        dig = np.array(dig)
+        out["digit_correlation"], out["digit_mean_abs_diff"] = relational(S.rows(sid[dig]) - mux, T.rows(tid[dig]) - muy)
+    else:
+        out["digit_correlation"] = out["digit_mean_abs_diff"] = None
+
+    # every shared token, in chunks
+    call = np.empty(N)
+    for c0 in range(0, N, 16384):
+        sl = slice(c0, min(N, c0 + 16384))
+        Zc = project(sid[sl]) - muz
+        call[sl] = row_cos(Zc @ R, T.rows(tid[sl]) - muy)
+    k = min(20, N)
+    best = np.lexsort((sa, -call))[:k]
+    worst = np.lexsort((sa, call))[:k]
+    out["best"] = [{"token_id": int(sa[i]), "token_id_b": int(sb[i]), "cosine": float(call[i])} for i in best]
+    out["worst"] = [{"token_id": int(sa[i]), "token_id_b": int(sb[i]), "cosine": float(call[i])} for i in worst]
+
+    # §7 layers: mean squared cosine of principal angles
+    def bases(V, kind, is_src):
+        res = []
+        for l in range(V.L):
+            D = (V.gate if kind == 0 else V.down)[l].astype(np.float64)
+            if is_src:
+                if W is not None:
+                    D = D @ W.T
+                D = D @ R
+            res.append(scipy.linalg.orth(D.T))  # columns: orthonormal basis of the span
+        return res
+
+    lay = {"layers_a": A.L, "layers_b": B.L}
+    for kind, name in ((0, "gate"), (1, "down")):
+        qa, qb = bases(A, kind, src_a), bases(B, kind, not src_a)
+        sim = np.zeros((A.L, B.L))
+        for i in range(A.L):
+            for j in range(B.L):
+                s = np.linalg.svd(qa[i].T @ qb[j], compute_uv=False)
+                sim[i, j] = float(np.sum(s ** 2) / min(qa[i].shape[1], qb[j].shape[1]))
+        lay[name] = sim.tolist()
+    if layer_map:
+        pairs = layer_map
+    else:
+        a_short = A.L <= B.L
+        L1, L2 = (A.L, B.L) if a_short else (B.L, A.L)
+        pairs = []
+        for i in range(L1):
+            j = 0 if L1 == 1 else (2 * i * (L2 - 1) + (L1 - 1)) // (2 * (L1 - 1))
+            pairs.append((i, j) if a_short else (j, i))
+    lay["matched"] = [{"a": a, "b": b, "gate": lay["gate"][a][b], "down": lay["down"][a][b]} for a, b in pairs]
+    out["layers"] = lay
+    return out
+
+
+ID_KEYS = {"min_token_id", "token_id", "token_id_b", "seed", "a", "b"}
+
+
+def metric_diffs(c, r, path=""):
+    """[(path, |c - r|)] for every numeric metric of the reference result `r` (ids and
+    strings are not metrics; a missing or mistyped value counts as an infinite difference)."""
+    out = []
+    if isinstance(r, dict):
+        for k, v in r.items():
+            if k in ID_KEYS or isinstance(v, str):
+                continue
+            out += metric_diffs(c.get(k) if isinstance(c, dict) else None, v, path + "." + k)
+    elif isinstance(r, list):
+        if not isinstance(c, list) or len(c) != len(r):
+            return [(path, float("inf"))]
+        for i, v in enumerate(r):
+            out += metric_diffs(c[i], v, "%s[%d]" % (path, i))
+    elif r is None:
+        out.append((path, 0.0 if c is None else float("inf")))
+    elif isinstance(r, (int, float)):
+        out.append((path, abs(float(c) - float(r)) if isinstance(c, (int, float)) else float("inf")))
+    return out
+
+
+def main(argv):
+    args, opts, i = [], {}, 0
+    while i < len(argv):
+        if argv[i].startswith("--"):
+            opts[argv[i][2:]] = argv[i + 1]
+            i += 2
+        else:
+            args.append(argv[i])
+            i += 1
+    A = Vindex(args[0])
+
+    def tok_arg(v):
+        if v is None:
+            return None
+        return int(v) if v.isdigit() else A.read_tokens(v)
+
+    lm = None
+    if "layer-map" in opts:
+        lm = [tuple(int(x) for x in p.split(":")) for p in opts["layer-map"].split(",")]
+    r = compare(args[0], args[1], anchors=tok_arg(opts.get("anchors")), test=tok_arg(opts.get("test")),
+                seed=int(opts.get("seed", 42)), pca_sample=int(opts.get("pca-sample", 50000)), layer_map=lm)
+    print(json.dumps(r))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
