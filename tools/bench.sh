@@ -1,0 +1,78 @@
+#!/bin/sh
+# bench.sh — the query engine against physical limits and against numpy, on a synthetic
+# Qwen3-8B-shaped vindex (L=36, F=128, H=4096, V=151936) written by tools/mkvindex.
+#   VINDEX_BENCH_DIR  where the vindex lives (default /tmp/vindex-bench; kept between runs)
+#   BENCH_REPS        CLI runs per measurement (default 5; best wall time is reported)
+# Everything is measured from the page cache (the files are read once first).
+set -u
+BUILD=${BUILD:-build}
+VX=${VINDEX_BENCH_DIR:-/tmp/vindex-bench}
+REPS=${BENCH_REPS:-5}
+TOKEN=" Paris"
+PY=/usr/bin/python3
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+if [ ! -f "$VX/index.json" ] || ! "$BUILD/vindex" info "$VX" >/dev/null 2>&1; then
+    rm -rf "$VX"
+    "$BUILD/tools/mkvindex" "$VX"
+    rc=$?
+    if [ $rc -eq 3 ]; then echo "bench: skipped (not enough disk space for the synthetic vindex)"; exit 0; fi
+    [ $rc -eq 0 ] || { echo "bench: mkvindex failed"; exit 1; }
+fi
+cat "$VX"/*.bin > /dev/null   # into the page cache
+
+now_ns() { date +%s%N; }
+# best wall ms over REPS runs of "$@" (stdout discarded); RSS (KB) of the last run in $TMP/rss
+best_ms() {
+    best=""
+    i=0
+    while [ $i -lt "$REPS" ]; do
+        t0=$(now_ns)
+        /usr/bin/time -f %M -o "$TMP/rss" "$@" > "$TMP/out" 2> "$TMP/err" || { cat "$TMP/err"; echo "bench: command failed: $*"; exit 1; }
+        t1=$(now_ns)
+        ms=$(( (t1 - t0) / 1000 ))
+        if [ -z "$best" ] || [ $ms -lt "$best" ]; then best=$ms; fi
+        i=$((i + 1))
+    done
+    awk -v u="$best" 'BEGIN { printf "%.2f", u / 1000 }'
+}
+kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+echo "== vindex query benchmark: $VX (L=36 F=128 H=4096 V=151936), $(nproc) cores"
+echo "-- 1. score \"$TOKEN\" (all 36 layers, gate+down: 9216 features x 4096)"
+inproc=$("$BUILD/tools/mkvindex" --time "$VX" "$TOKEN" --reps 10)
+echo "   in-process: $inproc"
+score_cli=$(best_ms "$BUILD/vindex" score "$VX" "$TOKEN" --json)
+score_rss=$(cat "$TMP/rss")
+echo "   CLI process (best of $REPS, incl. exec, re-exec, open, JSON): ${score_cli} ms, peak RSS ${score_rss} KB"
+
+echo "-- 2. nearest --token \"$TOKEN\" (151936 x 4096 f16 = 1.245 GB) vs a plain 2-thread read of the same bytes"
+floor=$("$BUILD/tools/mkvindex" --floor "$VX/embeddings.bin" --threads "$(nproc)")
+echo "   floor in-process: $floor"
+floor_cli=$(best_ms "$BUILD/tools/mkvindex" --floor "$VX/embeddings.bin" --threads "$(nproc)")
+near_cli=$(best_ms "$BUILD/vindex" nearest "$VX" --token "$TOKEN" --json)
+near_rss=$(cat "$TMP/rss")
+first_ms=$(kv "$floor" floor_first_ms)
+near_first=$(kv "$inproc" nearest_first_ms)
+near_best=$(kv "$inproc" nearest_best_ms)
+warm_ms=$(kv "$floor" floor_warm_ms)
+echo "   nearest in-process: first scan ${near_first} ms, warm ${near_best} ms; floor: first ${first_ms} ms, warm ${warm_ms} ms"
+echo "   nearest CLI process: ${near_cli} ms, peak RSS ${near_rss} KB (floor tool process, 4 passes: ${floor_cli} ms)"
+
+echo "-- 3. the same score query in numpy (whole files read, f32, cosines)"
+t0=$(now_ns)
+/usr/bin/time -f %M -o "$TMP/rss" $PY tools/bench_numpy.py "$VX" "$TOKEN" score > "$TMP/np" 2>&1 || { cat "$TMP/np"; exit 1; }
+t1=$(now_ns)
+np_ms=$(awk -v u=$(( (t1 - t0) / 1000 )) 'BEGIN { printf "%.2f", u / 1000 }')
+np_rss=$(cat "$TMP/rss")
+echo "   numpy process: ${np_ms} ms, peak RSS ${np_rss} KB   ($(cat "$TMP/np"))"
+
+echo "-- 4. ratios"
+awk -v s="$score_cli" -v n="$np_ms" -v sr="$score_rss" -v nr="$np_rss" -v nf="$near_first" -v ff="$first_ms" \
+    -v nw="$near_best" -v fw="$warm_ms" 'BEGIN {
+    printf "   score CLI vs numpy, time:     %8.1fx faster   (target >= 100x)  %s\n", n / s, (n / s >= 100 ? "OK" : "MISSED")
+    printf "   score CLI vs numpy, peak RSS: %8.1fx smaller  (target >= 20x)   %s\n", nr / sr, (nr / sr >= 20 ? "OK" : "MISSED")
+    printf "   nearest / floor, first scan:  %8.2fx         (target <= 1.5x)  %s\n", nf / ff, (nf / ff <= 1.5 ? "OK" : "MISSED")
+    printf "   nearest / floor, warm:        %8.2fx\n", nw / fw
+}'
