@@ -1,0 +1,183 @@
+#!/usr/bin/python3
+"""`vindex compare` against the numpy/scipy reference (tools/bench_compare_ref.py:
+numpy PCA, scipy.linalg.orthogonal_procrustes, scipy.linalg.orth), spec/compare.md.
+
+Fixtures: tiny-llama (H=128), tiny-qwen3 (H=96, PCA path), tiny-gpt2, tiny-gemma3
+(embed_scale) extracted with `vindex extract --features 32`, and synthetic pairs from
+build/tools/mkpair (text-matched vocabularies, disjoint and nearly disjoint ones).
+Every reported metric within 1e-3 of the reference, with explicit anchor/test lists
+(raw strings and #IDs) and with the default seeded split. Prints "N passed, N failed".
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import bench_compare_ref as ref  # noqa: E402
+
+BUILD = os.environ.get("BUILD", "build")
+VINDEX = os.path.join(ROOT, BUILD, "vindex")
+MKPAIR = os.path.join(ROOT, BUILD, "tools", "mkpair")
+FIX = os.path.join(ROOT, "tests", "fixtures")
+TOL = 1e-3
+passed = failed = 0
+
+
+def check(cond, msg):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", msg, file=sys.stderr)
+
+
+def run(*args):
+    p = subprocess.run([VINDEX, "compare"] + [str(a) for a in args], capture_output=True, text=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def vs_reference(name, a, b, cli_args, ref_kwargs):
+    rc, out, err = run(a, b, "--json", *cli_args)
+    check(rc == 0, "%s: exit %d: %s" % (name, rc, err.strip()))
+    if rc:
+        return None
+    c = json.loads(out)
+    r = ref.compare(a, b, **ref_kwargs)
+    diffs = ref.metric_diffs(c, r)
+    worst = max(diffs, key=lambda x: x[1])
+    check(len(diffs) > 100 and worst[1] <= TOL, "%s: %d metrics, largest difference %s = %g" % (name, len(diffs), worst[0], worst[1]))
+    for k in ("shared_tokens", "match", "anchors", "test", "source", "target", "dim_source", "dim_target", "pca_dim"):
+        check(c[k] == r[k], "%s: %s = %r, reference %r" % (name, k, c[k], r[k]))
+    # Token identities where the cosine is not a near tie.
+    for lst in ("best", "worst"):
+        cs = [t["cosine"] for t in r[lst]]
+        for i, (ct, rt) in enumerate(zip(c[lst], r[lst])):
+            gap = min([abs(cs[i] - cs[j]) for j in (i - 1, i + 1) if 0 <= j < len(cs)] or [1])
+            if gap > 1e-5:
+                check(ct["token_id"] == rt["token_id"], "%s: %s[%d] token #%d, reference #%d" % (name, lst, i, ct["token_id"], rt["token_id"]))
+        check(all(isinstance(t["token"], str) for t in c[lst]), "%s: %s tokens are strings" % (name, lst))
+    check(c["cosine"]["min_token_id"] == r["cosine"]["min_token_id"], "%s: min token" % name)
+    keys = ["shared_tokens", "anchors", "test", "source", "target", "dim_source", "dim_target", "pca_dim",
+            "pca_variance_retained", "procrustes_scale", "cosine", "l2", "frac_above", "relational_correlation",
+            "relational_mean_abs_diff", "digit_correlation", "best", "worst", "residual_eigenvalues", "baseline", "layers"]
+    check(all(k in c for k in keys), "%s: JSON keys missing: %s" % (name, [k for k in keys if k not in c]))
+    check(sorted(c["frac_above"]) == ["0.%d" % k for k in range(10)], "%s: frac_above keys" % name)
+    return c
+
+
+def write_list(path, lines):
+    with open(path, "wb") as f:
+        f.write(b"".join(l + b"\n" for l in lines))
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="t_compare.")
+    vx = {}
+    for m in ("tiny-llama", "tiny-qwen3", "tiny-gpt2", "tiny-gemma3"):
+        out = os.path.join(tmp, m)
+        p = subprocess.run([VINDEX, "extract", os.path.join(FIX, m), "-o", out, "--features", "32"], capture_output=True, text=True)
+        check(p.returncode == 0, "extract %s: %s" % (m, p.stderr.strip()))
+        vx[m] = out
+    llama, qwen, gpt2, gemma = vx["tiny-llama"], vx["tiny-qwen3"], vx["tiny-gpt2"], vx["tiny-gemma3"]
+
+    # Explicit lists: raw strings and #IDs of A's vocabulary, from a fixed numpy draw.
+    A = ref.Vindex(llama)
+    rng = np.random.default_rng(7)
+    perm = rng.permutation(A.V)
+    anc_ids, test_ids = [int(i) for i in perm[:1500]], [int(i) for i in perm[1500:2700]]
+    anc_file, test_file = os.path.join(tmp, "anchors.txt"), os.path.join(tmp, "test.txt")
+    # anchors: raw strings where unambiguous (no '#NNN' look-alikes, no newline/CR), else #ID
+    lines = []
+    for i in anc_ids:
+        r = A.raw[i]
+        ok = r and b"\n" not in r and b"\r" not in r and not (r[:1] == b"#" and r[1:].isdigit()) and A.raw_id.get(r) == i
+        lines.append(r if ok else b"#%d" % i)
+    write_list(anc_file, lines)
+    write_list(test_file, [b"#%d" % i for i in test_ids])
+    check(sum(not l.startswith(b"#") for l in lines) > 1000, "anchor list uses raw strings")
+    lists = dict(anchors=anc_ids, test=test_ids)
+
+    # 1. different widths: PCA path (llama 128 is the source, qwen3 96 the target)
+    c = vs_reference("llama-qwen3 lists", llama, qwen, ["--anchors", anc_file, "--test", test_file], lists)
+    if c:
+        check(c["source"] == "A" and c["pca_dim"] == 96 and c["anchors"] == 1500 and c["test"] == 1200, "llama-qwen3: roles and sizes")
+        check(0 < c["pca_variance_retained"] < 1, "llama-qwen3: variance retained in (0,1)")
+        check(c["cosine"]["mean"] > c["baseline"]["mean"] + 0.1, "llama-qwen3: alignment beats the random baseline")
+        check(len(c["layers"]["gate"]) == 4 and len(c["layers"]["gate"][0]) == 3 and len(c["layers"]["matched"]) == 3, "llama-qwen3: layer table 4x3, 3 matched pairs")
+    # reversed: qwen3 is A, B the wider source
+    vs_reference("qwen3-llama lists", qwen, llama, ["--anchors", anc_file, "--test", test_file], lists)
+    # 2. default seeded split, PCA on a sample (--pca-sample below the shared count)
+    vs_reference("llama-qwen3 default", llama, qwen, ["--seed", "7", "--pca-sample", "1000"], dict(seed=7, pca_sample=1000))
+    # 3. equal widths (B is the source), Gemma's embed_scale, counts, layer map
+    vs_reference("gpt2-gemma3", gpt2, gemma, ["--anchors", "800", "--test", "600", "--layer-map", "0:0,3:3,1:2"],
+                 dict(anchors=800, test=600, layer_map=[(0, 0), (3, 3), (1, 2)]))
+    vs_reference("llama-gpt2 file+count", llama, gpt2, ["--anchors", anc_file, "--test", "300"], dict(anchors=anc_ids, test=300))
+
+    # 4. a vindex with itself: cosine 1, scale = trace of the centred anchor covariance XᵀX
+    rc, out, err = run(llama, llama, "--json", "--anchors", anc_file, "--test", test_file)
+    check(rc == 0, "self: exit %d %s" % (rc, err))
+    if rc == 0:
+        c = json.loads(out)
+        X = A.rows(anc_ids)
+        X -= X.mean(0)
+        tr = float(np.trace(X.T @ X))
+        check(abs(c["procrustes_scale"] - tr) <= 1e-6 * tr, "self: scale %r vs trace %r" % (c["procrustes_scale"], tr))
+        check(abs(c["cosine"]["mean"] - 1) < 1e-9 and abs(c["cosine"]["min"] - 1) < 1e-9, "self: cosine 1")
+        check(c["l2"]["mean"] < 1e-9 and c["relational_correlation"] > 1 - 1e-9, "self: l2 0, relational 1")
+        check(all(abs(t["cosine"] - 1) < 1e-5 for t in c["worst"]), "self: every shared token maps onto itself")
+        check(all(abs(c["layers"]["gate"][i][i] - 1) < 1e-6 for i in range(4)), "self: layer subspaces identical")
+        check(c["frac_above"]["0.9"] == 1.0 and c["baseline"]["mean"] < 0.2, "self: frac_above, baseline")
+
+    # 5. determinism: same inputs and seed, same output; another seed, another split
+    r1, r2, r3 = run(llama, qwen, "--json")[1], run(llama, qwen, "--json")[1], run(llama, qwen, "--json", "--seed", "43")[1]
+    check(r1 == r2 and r1 != r3, "same seed → identical JSON; another seed differs")
+
+    # 6. synthetic pairs: text-matched vocabularies (permuted ids), disjoint, too few
+    syn = {}
+    for mode in ("perm", "disjoint", "few:6", "same"):
+        a, b = os.path.join(tmp, "a-" + mode), os.path.join(tmp, "b-" + mode)
+        p = subprocess.run([MKPAIR, a, b, "--b-vocab", mode, "--hidden-a", "64", "--hidden-b", "80", "--feats", "8",
+                            "--vocab", "2048"], capture_output=True, text=True)
+        check(p.returncode == 0, "mkpair %s: %s" % (mode, p.stderr))
+        syn[mode] = (a, b)
+    c = vs_reference("perm vocab", *syn["perm"], [], {})
+    if c:
+        check(c["match"] == "text" and c["shared_tokens"] == 2048 - 100, "perm: matched by text, 1948 shared")
+        check(c["source"] == "B" and c["pca_dim"] == 64, "perm: B (80) is the source")
+        check(c["cosine"]["mean"] > 0.8 and any(t["token_id"] != t["token_id_b"] for t in c["best"]), "perm: strong alignment across different ids")
+    rc, out, err = run(*syn["disjoint"])
+    check(rc == 1 and "disjoint" in err, "disjoint vocabularies: exit 1 and a clear message (%d, %s)" % (rc, err.strip()))
+    rc, out, err = run(*syn["few:6"])
+    check(rc == 1 and "too few shared tokens: 6" in err, "too few shared tokens: exit 1 (%d, %s)" % (rc, err.strip()))
+    rc, out, err = run(*syn["same"], "--json")
+    check(rc == 0 and json.loads(out)["match"] == "id", "same vocabulary → matched by id")
+
+    # 7. errors and usage
+    bad = os.path.join(tmp, "bad.txt")
+    write_list(bad, [b"#1", b"no-such-token-xyz"])
+    rc, out, err = run(llama, qwen, "--anchors", bad)
+    check(rc == 1 and "bad.txt:2" in err, "unknown token in a list: exit 1 naming the line (%d %s)" % (rc, err.strip()))
+    rc, out, err = run(syn["perm"][0], syn["perm"][1], "--anchors", test_file)
+    check(rc == 1, "token not shared: exit 1 (%d %s)" % (rc, err.strip()))
+    check(run(llama, qwen, "--anchors", "4000", "--test", "500")[0] == 2, "more anchors+test than shared tokens: usage")
+    check(run(llama)[0] == 2 and run(llama, qwen, "--bogus")[0] == 2 and run(llama, qwen, "--layer-map", "1-2")[0] == 2, "usage errors exit 2")
+    check(run(llama, qwen, "--layer-map", "9:0")[0] == 2, "layer map out of range: usage")
+    check(run(llama, os.path.join(tmp, "missing"))[0] == 1, "missing vindex: exit 1")
+    rc, out, err = run("--help")
+    check(rc == 0 and "--anchors" in out, "--help")
+    rc, out, err = run(llama, qwen)
+    check(rc == 0 and "procrustes" in out and "gate subspaces" in out and "baseline" in out, "text report")
+
+    print("%d passed, %d failed" % (passed, failed))
+    subprocess.run(["rm", "-rf", tmp])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
