@@ -17,11 +17,16 @@
  */
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cblas.h>
 #include <lapacke.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "linalg.h"
 #include "vx_compare.h"
@@ -127,6 +132,8 @@ typedef struct ctx {
     double *W;             /* [d][HS] PCA basis (NULL without PCA) */
     float *Wf;             /* [d][HS] f32 copy */
     double *mu0;           /* [HS] subtracted from source rows before projection (PCA mean or 0) */
+    float *mu0f;           /* [HS] f32 copy of mu0 */
+    int f16c;              /* the CPU converts f16 in hardware */
     vx_err *err;
 } ctx;
 
@@ -141,11 +148,27 @@ static void side_init(side *s, const vx_index *vx) {
     s->scale = in->embed_scale > 0 ? in->embed_scale : 1.0f;
 }
 
-/* Source row `id` minus mu0, as f32. */
+/* dst[n] = f16 row * sc - mu, in f32: F16C + FMA when the CPU has them (every source row
+ * of the PCA, the projections and the all-token pass goes through here), else the table. */
+#if defined(__x86_64__)
+__attribute__((target("avx2,f16c,fma"))) static void cvt_f16c(float *dst, const uint16_t *e, size_t n, float sc,
+                                                               const float *mu, const float *lut) {
+    size_t h = 0;
+    __m256 vs = _mm256_set1_ps(sc);
+    for (; h + 8 <= n; h += 8) {
+        __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(e + h)));
+        _mm256_storeu_ps(dst + h, _mm256_fmsub_ps(v, vs, _mm256_loadu_ps(mu + h)));
+    }
+    for (; h < n; h++) dst[h] = lut[e[h]] * sc - mu[h];
+}
+#endif
 static void src_row_f32(const ctx *c, float *dst, uint32_t id) {
     const uint16_t *e = c->S->emb + (size_t)id * c->HS;
     float sc = c->S->scale;
-    for (size_t h = 0; h < c->HS; h++) dst[h] = (float)((double)(c->lut[e[h]] * sc) - c->mu0[h]);
+#if defined(__x86_64__)
+    if (c->f16c) { cvt_f16c(dst, e, c->HS, sc, c->mu0f, c->lut); return; }
+#endif
+    for (size_t h = 0; h < c->HS; h++) dst[h] = c->lut[e[h]] * sc - c->mu0f[h];
 }
 static void row_f64(const ctx *c, const side *s, double *dst, uint32_t id) {
     const uint16_t *e = s->emb + (size_t)id * s->H;
@@ -400,14 +423,13 @@ static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r) {
         qsort(fit, n, sizeof(uint32_t), cmp_u32);
     }
     /* Mean in double, then the centred covariance: f32 GEMM per block, summed in double. */
-    memset(c->mu0, 0, sizeof(double) * HS);
     double *mu = calloc(HS, sizeof(double));
     if (!mu) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
-    for (size_t i = 0; i < n; i++) {
-        const uint16_t *e = c->S->emb + (size_t)c->sid[fit[i]] * HS;
-        for (size_t h = 0; h < HS; h++) mu[h] += (double)(c->lut[e[h]] * c->S->scale);
+    for (size_t i = 0; i < n; i++) { /* mu0f is still zero here */
+        src_row_f32(c, X, c->sid[fit[i]]);
+        for (size_t h = 0; h < HS; h++) mu[h] += X[h];
     }
-    for (size_t h = 0; h < HS; h++) c->mu0[h] = mu[h] / (double)n;
+    for (size_t h = 0; h < HS; h++) { c->mu0[h] = mu[h] / (double)n; c->mu0f[h] = (float)c->mu0[h]; }
     free(mu);
     for (size_t b0 = 0; b0 < n; b0 += BLOCK) {
         size_t nb = n - b0 < BLOCK ? n - b0 : BLOCK;
@@ -464,7 +486,7 @@ static int project_rows(ctx *c, double *Z, const uint32_t *idx, size_t n, double
         for (size_t i = 0; i < nb; i++) {
             src_row_f32(c, X + i * HS, c->sid[idx[b0 + i]]);
             if (mux && b0 + i < nmean)
-                for (size_t h = 0; h < HS; h++) mux[h] += (double)X[i * HS + h] + c->mu0[h];
+                for (size_t h = 0; h < HS; h++) mux[h] += (double)X[i * HS + h] + (double)c->mu0f[h];
         }
         if (c->W) {
             rc = vx_sgemm_nt(nb, d, HS, X, c->Wf, Y);
@@ -717,6 +739,19 @@ out:
 }
 
 /* ------------------------------------------------------------------------ main */
+/* VINDEX_COMPARE_TIMING=1 prints the wall time of each phase on stderr (benchmarking). */
+static void phase(const char *name) {
+    static double last = -1;
+    static int on = -1;
+    if (on < 0) on = getenv("VINDEX_COMPARE_TIMING") != NULL;
+    if (!on) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double t = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    if (last >= 0 && name) fprintf(stderr, "compare: %-12s %8.3f s\n", name, t - last);
+    last = t;
+}
+
 void vx_compare_opts_init(vx_compare_opts *o) {
     memset(o, 0, sizeof *o);
     o->seed = VX_CMP_DEFAULT_SEED;
@@ -763,6 +798,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     if (!r || !c.lut) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
     for (uint32_t i = 0; i < 65536; i++) c.lut[i] = vx_f16_to_f32((uint16_t)i);
     vx_blas_threads(o->threads);
+    phase(NULL);
 
     /* §2 shared tokens */
     if (same_vocab(a, b)) {
@@ -795,11 +831,17 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     if ((rc = draw_sets(&c, o, &anc, &na, &tst, &nt))) goto out;
     r->n_anchors = na;
     r->n_test = nt;
+    phase("shared+split");
 
     /* §4 PCA */
     r->pca_variance_retained = 1.0;
-    if (!(c.mu0 = calloc(HS, sizeof(double)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    c.f16c = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
+#endif
+    if (!(c.mu0 = calloc(HS, sizeof(double))) || !(c.mu0f = calloc(HS, sizeof(float)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
     if (HS > d && (rc = fit_pca(&c, o, r))) goto out;
+    phase("pca");
 
     /* §5 gather anchors then test, project, centre on anchor means */
     size_t n = na + nt;
@@ -837,6 +879,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     if ((rc = vx_dsvd(U, s, VT, M, d, d))) { rc = vx_fail(err, rc, "SVD of the cross-covariance failed (non-finite embeddings?)"); goto out; }
     if ((rc = vx_dgemm_nn(d, d, d, U, VT, R))) goto out;
     for (size_t i = 0; i < d; i++) r->procrustes_scale += s[i];
+    phase("procrustes");
 
     /* §6 metrics on the test set */
     const double *Zt = Z + na * d, *Yt = Y + na * d;
@@ -876,6 +919,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
         if (rc) { rc = vx_fail(err, rc, "residual eigenvalues failed"); goto out; }
         r->n_residual = k;
     }
+    phase("test+resid");
     /* baseline: a random orthogonal map in place of R */
     if ((rc = random_orthogonal(Q, d, o->seed))) { rc = vx_fail(err, rc, "random orthogonal baseline failed"); goto out; }
     if ((rc = eval_map(Zt, Yt, Q, nt, d, cs, l2, mapped)) || (rc = stats(&r->baseline, cs, ida, nt))) goto out;
@@ -884,6 +928,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
         mean_std(l2, nt, &r->baseline_l2_mean, &sd);
     }
 
+    phase("baseline");
     /* relational: first min(1000, nt) test tokens; digits "0".."9" among shared tokens */
     r->relational_n = nt < VX_CMP_RELATIONAL ? nt : VX_CMP_RELATIONAL;
     if ((rc = relational(&c, tst, r->relational_n, mux, muy, &r->relational_correlation, &r->relational_mean_abs_diff))) goto out;
@@ -904,11 +949,14 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
         if (nd >= 3 && (rc = relational(&c, dig, nd, mux, muy, &r->digit_correlation, &r->digit_mean_abs_diff))) goto out;
     }
 
+    phase("relational");
     /* §6 every shared token: best / worst */
     if ((rc = map_all(&c, r, R, muz, muy))) goto out;
+    phase("all tokens");
 
     /* §7 layers */
     if ((rc = layer_sims(&c, r, R)) || (rc = match_layers(r, o, err))) goto out;
+    phase("layers");
 
 out:
     free(c.lut);
@@ -917,6 +965,7 @@ out:
     free(c.W);
     free(c.Wf);
     free(c.mu0);
+    free(c.mu0f);
     free(anc);
     free(tst);
     free(both);

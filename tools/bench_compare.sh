@@ -1,0 +1,75 @@
+#!/bin/sh
+# bench_compare.sh — `vindex compare` against the numpy/scipy reference
+# (tools/bench_compare_ref.py) on two synthetic vindexes of real shape: A with H=4096,
+# L=36; B with H=1024, L=24; V=151,936; F=128; written by tools/mkpair as a correlated
+# pair (B = a PCA-ish projection of A plus noise). Both programs run in the same session
+# on the same inputs (default seeded split: 10,000 anchors, 5,000 test tokens; PCA on a
+# seeded 50,000-token sample). Prints both wall times, the speed ratio (target >= 5x) and
+# the largest difference over every reported metric (target <= 1e-3).
+#   BUILD                 build directory (default build)
+#   VINDEX_CMP_BENCH_DIR  where the pair lives (default /tmp/vindex-bench-compare; kept)
+#   CMP_BENCH_SMALL=1     a small pair (H 512 vs 256, V 32,768) for a quick check
+# Exit status: 1 if the results disagree (or a program fails), 0 otherwise.
+set -u
+BUILD=${BUILD:-build}
+DIR=${VINDEX_CMP_BENCH_DIR:-/tmp/vindex-bench-compare}
+PY=/usr/bin/python3
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+if [ "${CMP_BENCH_SMALL:-0}" = 1 ]; then
+    SHAPE="--vocab 32768 --hidden-a 512 --hidden-b 256 --layers-a 8 --layers-b 6 --feats 32"; DIR=$DIR-small
+else
+    SHAPE="--vocab 151936 --hidden-a 4096 --hidden-b 1024 --layers-a 36 --layers-b 24 --feats 128"
+fi
+A=$DIR/a.vindex
+B=$DIR/b.vindex
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+cd "$ROOT" || exit 1
+if [ ! -x "$BUILD/vindex" ] || [ ! -x "$BUILD/tools/mkpair" ]; then
+    make -s BUILD="$BUILD" "$BUILD/vindex" "$BUILD/tools/mkpair" || exit 1
+fi
+if [ ! -f "$DIR/shape" ] || [ "$(cat "$DIR/shape")" != "$SHAPE" ] ||
+   ! "$BUILD/vindex" info "$A" >/dev/null 2>&1 || ! "$BUILD/vindex" info "$B" >/dev/null 2>&1; then
+    rm -rf "$DIR"
+    mkdir -p "$DIR" || exit 1
+    avail=$(df -Pk "$DIR" | awk 'NR==2 {print $4}')
+    if [ "${avail:-0}" -lt 2500000 ]; then echo "bench_compare: skipped (needs 2.5 GB free in $DIR)"; exit 0; fi
+    # shellcheck disable=SC2086
+    "$BUILD/tools/mkpair" "$A" "$B" $SHAPE --noise 0.3 --seed 1 || { echo "bench_compare: mkpair failed"; exit 1; }
+    echo "$SHAPE" > "$DIR/shape"
+fi
+cat "$A"/*.bin "$B"/*.bin > /dev/null   # both programs start from the page cache
+
+now_ns() { date +%s%N; }
+echo "compare benchmark: $SHAPE"
+
+t0=$(now_ns)
+"$BUILD/vindex" compare "$A" "$B" --json > "$TMP/c.json" 2> "$TMP/c.err"
+rc=$?
+t1=$(now_ns)
+[ $rc -eq 0 ] || { cat "$TMP/c.err"; echo "bench_compare: vindex compare failed"; exit 1; }
+"$PY" "$ROOT/tools/bench_compare_ref.py" "$A" "$B" > "$TMP/r.json" 2> "$TMP/r.err"
+rc=$?
+t2=$(now_ns)
+[ $rc -eq 0 ] || { cat "$TMP/r.err"; echo "bench_compare: reference failed"; exit 1; }
+
+"$PY" - "$TMP/c.json" "$TMP/r.json" "$t0" "$t1" "$t2" <<'EOF'
+import json, sys
+sys.path.insert(0, "tools")
+import bench_compare_ref as ref
+c, r = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+t0, t1, t2 = (int(x) for x in sys.argv[3:6])
+tv, tr = (t1 - t0) / 1e9, (t2 - t1) / 1e9
+d = ref.metric_diffs(c, r)
+worst = max(d, key=lambda x: x[1])
+print("  shared %d, anchors %d, test %d, PCA %d -> %d on %d tokens (variance retained %.4f)" % (
+    c["shared_tokens"], c["anchors"], c["test"], c["dim_source"], c["pca_dim"], c["pca_fit_tokens"], c["pca_variance_retained"]))
+print("  held-out cosine mean %.4f (baseline %.4f), relational r %.4f" % (c["cosine"]["mean"], c["baseline"]["mean"], c["relational_correlation"]))
+print("  vindex compare        %8.2f s" % tv)
+print("  numpy/scipy reference %8.2f s" % tr)
+print("  speed ratio           %8.2fx   (target >= 5x: %s)" % (tr / tv, "met" if tr / tv >= 5 else "NOT met"))
+print("  max metric difference %8.2e  over %d metrics, at %s (target <= 1e-3: %s)" % (
+    worst[1], len(d), worst[0], "met" if worst[1] <= 1e-3 else "NOT met"))
+sys.exit(0 if worst[1] <= 1e-3 else 1)
+EOF
