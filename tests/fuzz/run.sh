@@ -47,6 +47,10 @@ for t in $TARGETS; do
         -lcjson -lxxhash -lcrypto -lzstd -lm -lpthread || exit 1
 done
 
+here=$(pwd)
+case $BUILD in /*) BIN=$BUILD ;; *) BIN=$here/$BUILD ;; esac
+VX_FIXTURES=$here/tests/fixtures   # the checkpoint targets link the tiny-qwen3 fixture
+export VX_FIXTURES
 status=0
 summary=""
 for t in $TARGETS; do
@@ -54,11 +58,13 @@ for t in $TARGETS; do
     mkdir -p "$work" "$BUILD/crashes/$t"
     cp tests/fuzz/corpus/"$t"/* "$work"/ 2>/dev/null
     log="$BUILD/fuzz/$t.log"
-    "$BUILD/fuzz/$t" -max_total_time="$SECONDS_EACH" -max_len="$(max_len "$t")" -timeout=10 -rss_limit_mb=2048 \
-        -jobs="${FUZZ_JOBS:-1}" -workers="${FUZZ_JOBS:-1}" -print_final_stats=1 \
-        -artifact_prefix="$BUILD/crashes/$t/" "$work" >"$log" 2>&1
+    jobs=""
+    # with -jobs libFuzzer writes fuzz-N.log into the working directory: run it in $BUILD
+    [ "${FUZZ_JOBS:-1}" -gt 1 ] && jobs="-jobs=$FUZZ_JOBS -workers=$FUZZ_JOBS"
+    (cd "$BUILD" && "$BIN/fuzz/$t" -max_total_time="$SECONDS_EACH" -max_len="$(max_len "$t")" -timeout=10 \
+        -rss_limit_mb=2048 $jobs -print_final_stats=1 -artifact_prefix="crashes/$t/" "corpus/$t") >"$log" 2>&1
     rc=$?
-    [ "${FUZZ_JOBS:-1}" -gt 1 ] && cat fuzz-*.log >>"$log" 2>/dev/null && rm -f fuzz-*.log
+    [ -n "$jobs" ] && cat "$BUILD"/fuzz-*.log >>"$log" 2>/dev/null && rm -f "$BUILD"/fuzz-*.log
     execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{s += $2} END {print s + 0}')
     if [ "$rc" -ne 0 ]; then
         status=1
