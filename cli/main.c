@@ -112,9 +112,11 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) { printf("vindex %s\n", VX_VERSION_STRING); return EXIT_OK; }
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) {
-            if (!strcmp(cmds[i].name, "extract") || !strcmp(cmds[i].name, "compare") ||
-                !strcmp(cmds[i].name, "score") || !strcmp(cmds[i].name, "nearest"))
-                tune_openblas(argv);
+            /* Only BLAS-heavy work pays for the re-exec: extraction, compare, and batched
+             * queries (single queries run the f16 kernels, never BLAS). */
+            int batch = 0;
+            for (int a = 2; a < argc; a++) batch |= !strncmp(argv[a], "--batch", 7);
+            if (!strcmp(cmds[i].name, "extract") || !strcmp(cmds[i].name, "compare") || batch) tune_openblas(argv);
             return cmds[i].fn(argc - 1, argv + 1);
         }
     fprintf(stderr, "vindex: unknown command '%s'\n", argv[1]);
