@@ -176,6 +176,7 @@ static int open_vx(vx_index **vx, const char *cmd, const char *dir) {
     vx_err err = { 0 };
     int rc = vx_open(vx, dir, &err);
     if (rc) { cli_error("%s: %s", cmd, err.msg); return cli_exit_for(rc); }
+    vx_advise(*vx, VX_ADVISE_ONCE); /* one-shot process: keep peak RSS to the working set */
     return 0;
 }
 

@@ -129,6 +129,16 @@ void vx_close(vx_index *vx);
 /* Borrowed; valid until vx_close. */
 const vx_info *vx_get_info(const vx_index *vx);
 
+/* Access patterns for vx_advise. */
+typedef enum {
+    VX_ADVISE_KEEP = 0, /* default: pages a query reads stay mapped for the next query */
+    VX_ADVISE_ONCE = 1  /* this process answers a few queries and exits: full scans drop
+                         * the pages they have read from the resident set as they go (the
+                         * page cache keeps them), so peak RSS stays small */
+} vx_advice;
+/* Set the access pattern of `vx`. Call before queries, not concurrently with them. */
+void vx_advise(vx_index *vx, vx_advice advice);
+
 /*
  * Re-check that no mapped file changed size since vx_open. A vindex is replaced by
  * rename (old maps stay valid), but a file truncated in place under a live map would

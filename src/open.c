@@ -100,6 +100,8 @@ int vx_open(vx_index **out, const char *dir, vx_err *err) {
 
 const vx_info *vx_get_info(const vx_index *vx) { return &vx->info; }
 
+void vx_advise(vx_index *vx, vx_advice advice) { vx->advice = advice; }
+
 int vx_revalidate(const vx_index *vx, vx_err *err) {
     for (int i = 0; i < VXF_COUNT; i++)
         if (vx_map_changed(&vx->map[i]))

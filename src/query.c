@@ -78,6 +78,7 @@ typedef struct rowset {
     const uint16_t *X;   /* [n][H] f16 */
     size_t n;
     uint64_t base, group, step;
+    int release;         /* drop scanned pages from the resident set (VX_ADVISE_ONCE) */
 } rowset;
 
 static inline uint64_t row_key(const rowset *s, size_t i) { return s->base + (uint64_t)(i / s->group) * s->step + i % s->group; }
@@ -134,10 +135,16 @@ static void *scan_worker(void *arg) {
     float dot[CHUNK_ROWS], ss[CHUNK_ROWS];
     for (int s = 0; s < j->nsets; s++) {
         const rowset *rs = &j->sets[s];
-        size_t lo = rs->n * (size_t)j->t / (size_t)j->T, hi = rs->n * (size_t)(j->t + 1) / (size_t)j->T;
+        size_t lo = rs->n * (size_t)j->t / (size_t)j->T, hi = rs->n * (size_t)(j->t + 1) / (size_t)j->T, rel = lo;
         for (size_t r0 = lo; r0 < hi; r0 += CHUNK_ROWS) {
             size_t m = hi - r0 < CHUNK_ROWS ? hi - r0 : CHUNK_ROWS;
             j->kern->dot_ss(dot, ss, rs->X + r0 * j->H, m, j->H, j->q);
+            /* VX_ADVISE_ONCE: release what was read in ~4 MB steps (each madvise costs a
+             * TLB shootdown on the other cores, so not per chunk). */
+            if (rs->release && ((r0 + m - rel) * j->H * sizeof *rs->X >= (4u << 20) || r0 + m == hi)) {
+                vx_map_release(rs->X + rel * j->H, (r0 + m - rel) * j->H * sizeof *rs->X);
+                rel = r0 + m;
+            }
             for (size_t i = 0; i < m; i++) offer(&j->hp, dot[i], ss[i], j->qn, row_key(rs, r0 + i), j->signed_rank, j->exclude);
         }
     }
@@ -276,7 +283,7 @@ int vx_score(vx_feat_hit *out, size_t *n_out, const vx_index *vx, const vx_query
         if (!(o->kinds & (1u << k))) continue;
         const uint16_t *X = k == VX_DOWN ? vx->down : vx->gate;
         sets[nsets++] = (rowset){ X + (size_t)lo * F * H, (size_t)(hi - lo + 1) * F, ((uint64_t)lo * 2 + (uint64_t)k) * F, F,
-                                  2 * (uint64_t)F };
+                                  2 * (uint64_t)F, vx->advice == VX_ADVISE_ONCE };
     }
     uint64_t *exclude = calloc(nq + 1, sizeof *exclude);
     heap *heaps;
@@ -313,7 +320,7 @@ int vx_nearest_tokens(vx_tok_hit *out, size_t *n_out, const vx_index *vx, const 
     void *base = (void *)(uintptr_t)vx->map[VXF_EMB].data;
     madvise(base, vx->map[VXF_EMB].size, MADV_SEQUENTIAL);
     madvise(base, vx->map[VXF_EMB].size, MADV_WILLNEED);
-    rowset set = { vx->emb, V, 0, V, 0 };
+    rowset set = { vx->emb, V, 0, V, 0, vx->advice == VX_ADVISE_ONCE };
     uint64_t *exclude = calloc(nq + 1, sizeof *exclude);
     heap *heaps;
     hit *store;

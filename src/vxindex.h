@@ -23,6 +23,7 @@ struct vx_index {
     const uint16_t *emb;        /* [V][H] f16 */
     const uint8_t *dmeta;       /* records after the header: [L][2][F] x 2K x {u32, f32} */
     const float *norms;         /* norms_bytes / 4 f32; NULL when empty */
+    vx_advice advice;           /* VX_ADVISE_ONCE: scans release pages behind them */
 };
 
 /* File name of a VXF_* slot. */
