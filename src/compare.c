@@ -85,6 +85,8 @@ static int cmp_dqr_q(double *A, double *rdiag, size_t n) {
 }
 /* ================================ end of the extra section ========================== */
 
+static void phase(const char *name);
+
 /* ------------------------------------------------------------------------- PRNG */
 /* splitmix64 (Steele, Lea, Flood 2014): portable, and vectorisable in numpy because output
  * k of a stream is mix64(state0 + (k+1)·GAMMA). Spec §3. */
@@ -133,7 +135,7 @@ typedef struct ctx {
     float *Wf;             /* [d][HS] f32 copy */
     double *mu0;           /* [HS] subtracted from source rows before projection (PCA mean or 0) */
     float *mu0f;           /* [HS] f32 copy of mu0 */
-    int f16c;              /* the CPU converts f16 in hardware */
+    int avx2;              /* the CPU has AVX2, F16C and FMA */
     vx_err *err;
 } ctx;
 
@@ -166,7 +168,7 @@ static void src_row_f32(const ctx *c, float *dst, uint32_t id) {
     const uint16_t *e = c->S->emb + (size_t)id * c->HS;
     float sc = c->S->scale;
 #if defined(__x86_64__)
-    if (c->f16c) { cvt_f16c(dst, e, c->HS, sc, c->mu0f, c->lut); return; }
+    if (c->avx2) { cvt_f16c(dst, e, c->HS, sc, c->mu0f, c->lut); return; }
 #endif
     for (size_t h = 0; h < c->HS; h++) dst[h] = c->lut[e[h]] * sc - c->mu0f[h];
 }
@@ -405,12 +407,13 @@ static int cmp_u32(const void *a, const void *b) {
 }
 
 #define BLOCK 1024
+#define PCA_BLOCK 4096 /* rows per f32 covariance block, summed in double */
 
 static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r) {
     size_t N = c->N, HS = c->HS, d = c->d, n = N;
     uint32_t *fit = malloc(sizeof(uint32_t) * N);
     double *C = calloc(HS * HS, sizeof(double)), *vals = malloc(sizeof(double) * d);
-    float *Cf = malloc(sizeof(float) * HS * HS), *X = malloc(sizeof(float) * BLOCK * HS);
+    float *Cf = malloc(sizeof(float) * HS * HS), *X = malloc(sizeof(float) * PCA_BLOCK * HS);
     c->W = malloc(sizeof(double) * d * HS);
     c->Wf = malloc(sizeof(float) * d * HS);
     int rc = VX_OK;
@@ -431,13 +434,14 @@ static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r) {
     }
     for (size_t h = 0; h < HS; h++) { c->mu0[h] = mu[h] / (double)n; c->mu0f[h] = (float)c->mu0[h]; }
     free(mu);
-    for (size_t b0 = 0; b0 < n; b0 += BLOCK) {
-        size_t nb = n - b0 < BLOCK ? n - b0 : BLOCK;
+    for (size_t b0 = 0; b0 < n; b0 += PCA_BLOCK) {
+        size_t nb = n - b0 < PCA_BLOCK ? n - b0 : PCA_BLOCK;
         for (size_t i = 0; i < nb; i++) src_row_f32(c, X + i * HS, c->sid[fit[b0 + i]]);
         if ((rc = cmp_ssyrk_rows(Cf, HS, X, nb))) goto out;
         for (size_t i = 0; i < HS; i++)
             for (size_t j = i; j < HS; j++) C[i * HS + j] += Cf[i * HS + j];
     }
+    phase("pca: cov");
     double tr = 0, den = n > 1 ? (double)(n - 1) : 1.0;
     for (size_t i = 0; i < HS; i++) {
         tr += C[i * HS + i] / den;
@@ -501,21 +505,52 @@ static int project_rows(ctx *c, double *Z, const uint32_t *idx, size_t n, double
 }
 
 /* ------------------------------------------------------------- layer subspaces */
+/* Dot product and y -= a·x for the Gram–Schmidt below (its cost is F²·d per layer and
+ * kind: scalar code made the layer phase the slowest one at real shape). */
+static double dot_scalar(const double *a, const double *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+static void axpy_scalar(double *y, double a, const double *x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] -= a * x[i];
+}
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static double dot_avx2(const double *a, const double *b, size_t n) {
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 = _mm256_fmadd_pd(_mm256_loadu_pd(a + i), _mm256_loadu_pd(b + i), s0);
+        s1 = _mm256_fmadd_pd(_mm256_loadu_pd(a + i + 4), _mm256_loadu_pd(b + i + 4), s1);
+    }
+    double t[4];
+    _mm256_storeu_pd(t, _mm256_add_pd(s0, s1));
+    double s = (t[0] + t[1]) + (t[2] + t[3]);
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+__attribute__((target("avx2,fma"))) static void axpy_avx2(double *y, double a, const double *x, size_t n) {
+    __m256d va = _mm256_set1_pd(a);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) _mm256_storeu_pd(y + i, _mm256_fnmadd_pd(va, _mm256_loadu_pd(x + i), _mm256_loadu_pd(y + i)));
+    for (; i < n; i++) y[i] -= a * x[i];
+}
+#endif
+
 /* Orthonormal basis of the rows of M [k][n] (modified Gram–Schmidt, two passes), in place;
  * rows whose remainder is below 1e-8 of their length are dropped. Returns the rank. */
-static size_t orthonormalise(double *M, size_t k, size_t n) {
+static size_t orthonormalise(double *M, size_t k, size_t n, int avx2) {
+    double (*dot)(const double *, const double *, size_t) = dot_scalar;
+    void (*axpy)(double *, double, const double *, size_t) = axpy_scalar;
+#if defined(__x86_64__)
+    if (avx2) { dot = dot_avx2; axpy = axpy_avx2; }
+#endif
     size_t r = 0;
     for (size_t i = 0; i < k; i++) {
-        double *v = M + i * n, n0 = 0, nn = 0;
-        for (size_t h = 0; h < n; h++) n0 += v[h] * v[h];
+        double *v = M + i * n, n0 = dot(v, v, n), nn;
         for (int pass = 0; pass < 2; pass++)
-            for (size_t j = 0; j < r; j++) {
-                const double *q = M + j * n;
-                double p = 0;
-                for (size_t h = 0; h < n; h++) p += q[h] * v[h];
-                for (size_t h = 0; h < n; h++) v[h] -= p * q[h];
-            }
-        for (size_t h = 0; h < n; h++) nn += v[h] * v[h];
+            for (size_t j = 0; j < r; j++) axpy(v, dot(M + j * n, v, n), M + j * n, n);
+        nn = dot(v, v, n);
         if (n0 <= 0 || nn <= 1e-16 * n0) continue;
         double s = 1.0 / sqrt(nn);
         double *dst = M + r * n;
@@ -548,7 +583,7 @@ static int layer_bases(ctx *c, const side *s, vx_kind kind, const double *R, dou
             if (WT) { if ((rc = vx_dgemm_nn(F, d, H, X, WT, Y))) break; G = Y; }
             if ((rc = vx_dgemm_nn(F, d, d, G, R, B))) break;
         }
-        ranks[l] = orthonormalise(B, F, d);
+        ranks[l] = orthonormalise(B, F, d, c->avx2);
     }
 out:
     free(X);
@@ -573,9 +608,9 @@ static int layer_sims(ctx *c, vx_compare_result *r, const double *R) {
         double *sim = kind ? r->down_sim : r->gate_sim;
         if ((rc = layer_bases(c, A, (vx_kind)kind, R, QA, ka)) || (rc = layer_bases(c, B, (vx_kind)kind, R, QB, kb))) break;
         size_t NB = LB * B->F; /* columns: every B basis row, zero-padded past its rank */
-        for (size_t l = 0; l < LB; l++)
-            for (size_t i = 0; i < B->F; i++)
-                for (size_t h = 0; h < d; h++) QBT[h * NB + l * B->F + i] = i < kb[l] ? QB[(l * B->F + i) * d + h] : 0.0;
+        for (size_t h = 0; h < d; h++)
+            for (size_t l = 0; l < LB; l++)
+                for (size_t i = 0; i < B->F; i++) QBT[h * NB + l * B->F + i] = i < kb[l] ? QB[(l * B->F + i) * d + h] : 0.0;
         for (size_t la = 0; la < LA && !rc; la++) {
             if (!ka[la]) continue;
             if ((rc = vx_dgemm_nn(ka[la], NB, d, QA + la * A->F * d, QBT, P))) break;
@@ -837,7 +872,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     r->pca_variance_retained = 1.0;
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    c.f16c = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
+    c.avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
 #endif
     if (!(c.mu0 = calloc(HS, sizeof(double))) || !(c.mu0f = calloc(HS, sizeof(float)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
     if (HS > d && (rc = fit_pca(&c, o, r))) goto out;
