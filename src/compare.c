@@ -133,6 +133,7 @@ typedef struct ctx {
     size_t d, HS;          /* target width, source width */
     double *W;             /* [d][HS] PCA basis (NULL without PCA) */
     float *Wf;             /* [d][HS] f32 copy */
+    float *Mf;             /* [d][HS] f32: Rᵀ W (Rᵀ without PCA), source row → target space */
     double *mu0;           /* [HS] subtracted from source rows before projection (PCA mean or 0) */
     float *mu0f;           /* [HS] f32 copy of mu0 */
     int avx2;              /* the CPU has AVX2, F16C and FMA */
@@ -561,38 +562,29 @@ static size_t orthonormalise(double *M, size_t k, size_t n, int avx2) {
 }
 
 /* Bases of every layer of one side in the target space: out [L][F][d], ranks[L]. */
-static int layer_bases(ctx *c, const side *s, vx_kind kind, const double *R, double *out, size_t *ranks) {
+static int layer_bases(ctx *c, const side *s, vx_kind kind, double *out, size_t *ranks) {
     size_t L = s->L, F = s->F, H = s->H, d = c->d;
     const uint16_t *D = vx_features(s->vx, kind);
     int is_src = s == c->S;
-    double *X = malloc(sizeof(double) * F * H), *Y = malloc(sizeof(double) * F * d), *WT = NULL;
+    float *X = malloc(sizeof(float) * F * H), *Y = malloc(sizeof(float) * F * d);
     int rc = VX_OK;
     if (!X || !Y) { rc = VX_ENOMEM; goto out; }
-    if (is_src && c->W) {
-        if (!(WT = malloc(sizeof(double) * H * d))) { rc = VX_ENOMEM; goto out; }
-        for (size_t i = 0; i < d; i++)
-            for (size_t h = 0; h < H; h++) WT[h * d + i] = c->W[i * H + h];
-    }
     for (size_t l = 0; l < L && !rc; l++) {
         double *B = out + l * F * d;
         for (size_t i = 0; i < F * H; i++) X[i] = c->lut[D[l * F * H + i]];
-        if (!is_src) memcpy(B, X, sizeof(double) * F * d);
-        else {
-            /* g → g Wᵀ (PCA, if any) → · R */
-            const double *G = X;
-            if (WT) { if ((rc = vx_dgemm_nn(F, d, H, X, WT, Y))) break; G = Y; }
-            if ((rc = vx_dgemm_nn(F, d, d, G, R, B))) break;
-        }
+        /* the source's g → g Wᵀ R (f32 GEMM with the map of §6), the target's as stored */
+        if (is_src && (rc = vx_sgemm_nt(F, d, H, X, c->Mf, Y))) break;
+        const float *src = is_src ? Y : X;
+        for (size_t i = 0; i < F * d; i++) B[i] = src[i];
         ranks[l] = orthonormalise(B, F, d, c->avx2);
     }
 out:
     free(X);
     free(Y);
-    free(WT);
     return rc;
 }
 
-static int layer_sims(ctx *c, vx_compare_result *r, const double *R) {
+static int layer_sims(ctx *c, vx_compare_result *r) {
     const side *A = &c->A, *B = &c->B;
     size_t d = c->d, LA = A->L, LB = B->L;
     r->layers_a = (uint32_t)LA;
@@ -606,7 +598,7 @@ static int layer_sims(ctx *c, vx_compare_result *r, const double *R) {
     if (!r->gate_sim || !r->down_sim || !QA || !QB || !QBT || !P || !ka || !kb) { rc = VX_ENOMEM; goto out; }
     for (int kind = 0; kind < 2 && !rc; kind++) {
         double *sim = kind ? r->down_sim : r->gate_sim;
-        if ((rc = layer_bases(c, A, (vx_kind)kind, R, QA, ka)) || (rc = layer_bases(c, B, (vx_kind)kind, R, QB, kb))) break;
+        if ((rc = layer_bases(c, A, (vx_kind)kind, QA, ka)) || (rc = layer_bases(c, B, (vx_kind)kind, QB, kb))) break;
         size_t NB = LB * B->F; /* columns: every B basis row, zero-padded past its rank */
         for (size_t h = 0; h < d; h++)
             for (size_t l = 0; l < LB; l++)
@@ -674,20 +666,33 @@ static int by_worst(const void *a, const void *b) {
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* Map every shared token: ẑ = (x - mu0) (Rᵀ W)ᵀ - mu_z R, against ỹ = y - mu_y. */
-static int map_all(ctx *c, vx_compare_result *r, const double *R, const double *muz, const double *muy) {
-    size_t N = c->N, HS = c->HS, d = c->d;
-    double *RT = malloc(sizeof(double) * d * d), *Mt = malloc(sizeof(double) * d * HS), *cz = calloc(d, sizeof(double));
-    float *Mf = malloc(sizeof(float) * d * HS), *X = malloc(sizeof(float) * BLOCK * HS), *Z = malloc(sizeof(float) * BLOCK * d);
-    double *y = malloc(sizeof(double) * c->T->H);
-    scored *sc = malloc(sizeof(scored) * N);
+/* c->Mf = (Wᵀ R)ᵀ = Rᵀ W [d][HS] in f32 (Rᵀ without PCA). */
+static int build_map(ctx *c, const double *R) {
+    size_t HS = c->HS, d = c->d;
+    double *RT = malloc(sizeof(double) * d * d), *Mt = malloc(sizeof(double) * d * HS);
+    c->Mf = malloc(sizeof(float) * d * HS);
     int rc = VX_OK;
-    if (!RT || !Mt || !cz || !Mf || !X || !Z || !y || !sc) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
+    if (!RT || !Mt || !c->Mf) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
     for (size_t i = 0; i < d; i++)
         for (size_t j = 0; j < d; j++) RT[i * d + j] = R[j * d + i];
     if (c->W) { if ((rc = vx_dgemm_nn(d, HS, d, RT, c->W, Mt))) goto out; }
     else memcpy(Mt, RT, sizeof(double) * d * d);
-    for (size_t i = 0; i < d * HS; i++) Mf[i] = (float)Mt[i];
+    for (size_t i = 0; i < d * HS; i++) c->Mf[i] = (float)Mt[i];
+out:
+    free(RT);
+    free(Mt);
+    return rc;
+}
+
+/* Map every shared token: ẑ = (x - mu0) Mfᵀ - mu_z R, against ỹ = y - mu_y. */
+static int map_all(ctx *c, vx_compare_result *r, const double *R, const double *muz, const double *muy) {
+    size_t N = c->N, HS = c->HS, d = c->d;
+    double *cz = calloc(d, sizeof(double));
+    float *Mf = c->Mf, *X = malloc(sizeof(float) * BLOCK * HS), *Z = malloc(sizeof(float) * BLOCK * d);
+    double *y = malloc(sizeof(double) * c->T->H);
+    scored *sc = malloc(sizeof(scored) * N);
+    int rc = VX_OK;
+    if (!cz || !X || !Z || !y || !sc) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
     for (size_t j = 0; j < d; j++)
         for (size_t i = 0; i < d; i++) cz[j] += muz[i] * R[i * d + j];
     for (size_t b0 = 0; b0 < N; b0 += BLOCK) {
@@ -713,10 +718,7 @@ static int map_all(ctx *c, vx_compare_result *r, const double *R, const double *
     for (size_t i = 0; i < k; i++) r->worst[i] = (vx_cmp_token){ sc[i].id, c->sb[sc[i].idx], sc[i].cos };
     r->n_best = k;
 out:
-    free(RT);
-    free(Mt);
     free(cz);
-    free(Mf);
     free(X);
     free(Z);
     free(y);
@@ -986,11 +988,11 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
 
     phase("relational");
     /* §6 every shared token: best / worst */
-    if ((rc = map_all(&c, r, R, muz, muy))) goto out;
+    if ((rc = build_map(&c, R)) || (rc = map_all(&c, r, R, muz, muy))) goto out;
     phase("all tokens");
 
     /* §7 layers */
-    if ((rc = layer_sims(&c, r, R)) || (rc = match_layers(r, o, err))) goto out;
+    if ((rc = layer_sims(&c, r)) || (rc = match_layers(r, o, err))) goto out;
     phase("layers");
 
 out:
@@ -999,6 +1001,7 @@ out:
     free(c.sb);
     free(c.W);
     free(c.Wf);
+    free(c.Mf);
     free(c.mu0);
     free(c.mu0f);
     free(anc);
