@@ -377,6 +377,7 @@ def tokenizer_cases():
         ("tok-empty", tok_case(lambda b: b""), "tokenizer.json"),
         ("tok-id-negative", setid(-1), "tokenizer.json"),
         ("tok-id-2^31", setid(2 ** 31), "tokenizer.json"),
+        ("tok-id-2^31-1-sparse", setid(2 ** 31 - 1), "tokenizer.json"),  # a dense table would be 16 GiB
         ("tok-id-2^53", setid(2 ** 53), "tokenizer.json"),
         ("tok-id-fraction", setid(5.5), "tokenizer.json"),
         ("tok-id-string", setid("5"), "tokenizer.json"),

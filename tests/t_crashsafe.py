@@ -247,12 +247,17 @@ def ctypes_child():
 
 
 def child_env():
+    """Environment for the ctypes child: a sanitizer build of libvindex.so needs its
+    runtime preloaded into python (gcc: the libasan.so it links; clang: libclang_rt.asan),
+    and python's own allocations kept out of the leak report."""
     env = dict(os.environ)
-    if "asan" in os.path.basename(BDIR.rstrip("/")):
-        # the library carries the ASan runtime: preload it into python, and keep python's
-        # own allocations out of the leak report
+    ldd = subprocess.run(["ldd", LIB], capture_output=True, text=True).stdout
+    m = re.search(r"(\S*libasan\.so[.\d]*) => (\S+)", ldd)
+    rt = m.group(2) if m else None
+    if not rt and subprocess.run(["sh", "-c", f"nm -D '{LIB}' | grep -q ' U __asan_init'"]).returncode == 0:
         rt = subprocess.run(["clang", "-print-file-name=libclang_rt.asan-x86_64.so"], capture_output=True,
                             text=True).stdout.strip()
+    if rt:
         env["LD_PRELOAD"] = rt
         env["ASAN_OPTIONS"] = "detect_leaks=0"
     return env
