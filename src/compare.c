@@ -586,26 +586,29 @@ out:
 
 static int layer_sims(ctx *c, vx_compare_result *r) {
     const side *A = &c->A, *B = &c->B;
-    size_t d = c->d, LA = A->L, LB = B->L;
+    size_t d = c->d, LA = A->L, LB = B->L, NB = LB * B->F;
     r->layers_a = (uint32_t)LA;
     r->layers_b = (uint32_t)LB;
     r->gate_sim = calloc(LA * LB, sizeof(double));
     r->down_sim = calloc(LA * LB, sizeof(double));
-    double *QA = malloc(sizeof(double) * LA * A->F * d), *QB = malloc(sizeof(double) * LB * B->F * d);
-    double *QBT = malloc(sizeof(double) * LB * B->F * d), *P = malloc(sizeof(double) * A->F * LB * B->F);
+    double *QA = malloc(sizeof(double) * LA * A->F * d), *QB = malloc(sizeof(double) * NB * d);
+    /* f32 copies for the GEMM of all pairs: cosines of orthonormal rows, error ~1e-7 */
+    float *QAf = malloc(sizeof(float) * LA * A->F * d), *QBf = malloc(sizeof(float) * NB * d);
+    float *P = malloc(sizeof(float) * A->F * NB);
     size_t *ka = malloc(sizeof(size_t) * LA), *kb = malloc(sizeof(size_t) * LB);
     int rc = VX_OK;
-    if (!r->gate_sim || !r->down_sim || !QA || !QB || !QBT || !P || !ka || !kb) { rc = VX_ENOMEM; goto out; }
+    if (!r->gate_sim || !r->down_sim || !QA || !QB || !QAf || !QBf || !P || !ka || !kb) { rc = VX_ENOMEM; goto out; }
     for (int kind = 0; kind < 2 && !rc; kind++) {
         double *sim = kind ? r->down_sim : r->gate_sim;
         if ((rc = layer_bases(c, A, (vx_kind)kind, QA, ka)) || (rc = layer_bases(c, B, (vx_kind)kind, QB, kb))) break;
-        size_t NB = LB * B->F; /* columns: every B basis row, zero-padded past its rank */
-        for (size_t h = 0; h < d; h++)
-            for (size_t l = 0; l < LB; l++)
-                for (size_t i = 0; i < B->F; i++) QBT[h * NB + l * B->F + i] = i < kb[l] ? QB[(l * B->F + i) * d + h] : 0.0;
+        /* rows past a layer's rank are zero, so every layer keeps F rows in the GEMM */
+        for (size_t l = 0; l < LA; l++)
+            for (size_t i = 0; i < A->F * d; i++) QAf[l * A->F * d + i] = i < ka[l] * d ? (float)QA[l * A->F * d + i] : 0.0f;
+        for (size_t l = 0; l < LB; l++)
+            for (size_t i = 0; i < B->F * d; i++) QBf[l * B->F * d + i] = i < kb[l] * d ? (float)QB[l * B->F * d + i] : 0.0f;
         for (size_t la = 0; la < LA && !rc; la++) {
             if (!ka[la]) continue;
-            if ((rc = vx_dgemm_nn(ka[la], NB, d, QA + la * A->F * d, QBT, P))) break;
+            if ((rc = vx_sgemm_nt(ka[la], NB, d, QAf + la * A->F * d, QBf, P))) break;
             for (size_t lb = 0; lb < LB; lb++) {
                 double s = 0;
                 for (size_t i = 0; i < ka[la]; i++)
@@ -618,7 +621,8 @@ static int layer_sims(ctx *c, vx_compare_result *r) {
 out:
     free(QA);
     free(QB);
-    free(QBT);
+    free(QAf);
+    free(QBf);
     free(P);
     free(ka);
     free(kb);
