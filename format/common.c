@@ -54,11 +54,20 @@ int vx_mul4_ok(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t *r) {
     return vx_mul3_ok(a, b, c, &t) && vx_mul_ok(t, d, r);
 }
 
-int vx_map_file(vx_map *m, const char *path, vx_err *err) {
+int vx_open_dir(int *fd, const char *dir, vx_err *err) {
+    *fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*fd < 0)
+        return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open directory: %s", dir, strerror(errno));
+    return VX_OK;
+}
+
+int vx_map_file(vx_map *m, const char *path, vx_err *err) { return vx_map_fileat(m, AT_FDCWD, path, path, err); }
+
+int vx_map_fileat(vx_map *m, int dirfd, const char *name, const char *path, vx_err *err) {
     m->data = NULL;
     m->size = 0;
     m->fd = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
@@ -108,9 +117,13 @@ void vx_map_release(const void *p, size_t len) {
 }
 
 int vx_read_file(char **buf, size_t *len, const char *path, size_t max, vx_err *err) {
+    return vx_read_fileat(buf, len, AT_FDCWD, path, path, max, err);
+}
+
+int vx_read_fileat(char **buf, size_t *len, int dirfd, const char *name, const char *path, size_t max, vx_err *err) {
     *buf = NULL;
     if (len) *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
@@ -198,10 +211,23 @@ void vx_sha256(uint8_t out[32], const void *data, size_t len) {
 
 #define VX_IO_CHUNK (4u << 20)
 
+static int sha256_fd(char out[65], uint64_t *size, int fd, const char *path, vx_err *err);
 int vx_sha256_file(char out[65], uint64_t *size, const char *path, vx_err *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", path, strerror(errno));
+    return sha256_fd(out, size, fd, path, err);
+}
+
+int vx_sha256_fileat(char out[65], int dirfd, const char *name, vx_err *err) {
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", name, strerror(errno));
+    return sha256_fd(out, NULL, fd, name, err);
+}
+
+/* Streams `fd` (closed here) through SHA-256. */
+static int sha256_fd(char out[65], uint64_t *size, int fd, const char *path, vx_err *err) {
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     unsigned char *buf = malloc(VX_IO_CHUNK);
     EVP_MD_CTX *c = EVP_MD_CTX_new();
@@ -235,8 +261,10 @@ int vx_sha256_file(char out[65], uint64_t *size, const char *path, vx_err *err) 
     return rc;
 }
 
-int vx_xxh3_file(char out[17], const char *path, vx_err *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+int vx_xxh3_file(char out[17], const char *path, vx_err *err) { return vx_xxh3_fileat(out, AT_FDCWD, path, err); }
+
+int vx_xxh3_fileat(char out[17], int dirfd, const char *path, vx_err *err) {
+    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", path, strerror(errno));
     unsigned char *buf = malloc(VX_IO_CHUNK);

@@ -43,6 +43,13 @@ typedef struct vx_map {
 
 /* open + fstat + mmap(PROT_READ) in one place. Errors: VX_ENOTFOUND, VX_EIO. */
 int vx_map_file(vx_map *m, const char *path, vx_err *err);
+/* The same for `name` relative to the directory fd `dirfd` (AT_FDCWD for a path); `shown`
+ * names the file in messages. Reading every file of a vindex through one directory fd
+ * means one open sees one directory, even while another process atomically exchanges
+ * the directory at that path (spec R-O5). */
+int vx_map_fileat(vx_map *m, int dirfd, const char *name, const char *shown, vx_err *err);
+/* Open a directory for the *at calls. Errors: VX_ENOTFOUND, VX_EIO. */
+int vx_open_dir(int *fd, const char *dir, vx_err *err);
 void vx_unmap(vx_map *m); /* accepts a zeroed map */
 /* 1 if the mapped file's size is no longer the mapped size (truncated or grown in place
  * under the map: touching pages past a new end would raise SIGBUS), 0 if unchanged. */
@@ -57,6 +64,7 @@ void vx_map_release(const void *p, size_t len);
  * larger than `max` bytes. *len excludes the NUL. Errors: VX_ENOTFOUND, VX_EIO,
  * VX_ECORRUPT (too large), VX_ENOMEM. */
 int vx_read_file(char **buf, size_t *len, const char *path, size_t max, vx_err *err);
+int vx_read_fileat(char **buf, size_t *len, int dirfd, const char *name, const char *shown, size_t max, vx_err *err);
 
 /* IEEE binary16 / bfloat16 conversions. f32→f16 rounds to nearest even; values beyond
  * the f16 range become ±Inf (callers that clamp do so first). NaN stays NaN. */
@@ -77,6 +85,9 @@ void vx_sha256(uint8_t out[32], const void *data, size_t len);
 int vx_sha256_file(char out[65], uint64_t *size, const char *path, vx_err *err);
 /* XXH3-64 of a file in canonical (big-endian) hex, out[17]. */
 int vx_xxh3_file(char out[17], const char *path, vx_err *err);
+/* Both, relative to a directory fd. */
+int vx_sha256_fileat(char out[65], int dirfd, const char *name, vx_err *err);
+int vx_xxh3_fileat(char out[17], int dirfd, const char *name, vx_err *err);
 
 /* path join into a malloc'd string; NULL on ENOMEM. */
 char *vx_path(const char *dir, const char *name);

@@ -5,6 +5,7 @@
  */
 #include "vxmeta.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +93,7 @@ static int get_sigma(float **out, const cJSON *layer, const char *key, uint32_t 
     const cJSON *e;
     cJSON_ArrayForEach(e, a) {
         /* R-I7: singular values are finite, non-negative and descending. */
-        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || e->valuedouble < 0 ||
+        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || e->valuedouble < 0 || e->valuedouble > FLT_MAX ||
             (i > 0 && (float)e->valuedouble > s[i - 1])) {
             free(s);
             return vx_fail(err, VX_ECORRUPT, "%s: layers[%u].%s[%u]: expected a finite value >= 0, <= the previous",

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "vxindex.h"
 
@@ -21,14 +22,26 @@ void vx_close(vx_index *vx) {
 }
 
 int vx_open(vx_index **out, const char *dir, vx_err *err) {
+    int dfd;
+    *out = NULL;
+    int rc = vx_open_dir(&dfd, dir, err);
+    if (rc) return rc;
+    rc = vx_open_at(out, dfd, dir, err);
+    close(dfd);
+    return rc;
+}
+
+int vx_open_at(vx_index **out, int dfd, const char *dir, vx_err *err) {
     *out = NULL;
     vx_index *vx = calloc(1, sizeof *vx);
     if (!vx || !(vx->dir = strdup(dir))) { free(vx); return vx_fail(err, VX_ENOMEM, "%s: out of memory", dir); }
     for (int i = 0; i < VXF_COUNT; i++) vx->map[i].fd = -1;
+    /* R-O5: every file is opened relative to one directory fd. */
     char *p = vx_path(dir, "index.json");
     char *buf = NULL;
     size_t len = 0;
-    int rc = p ? vx_read_file(&buf, &len, p, VX_MAX_INDEX_JSON, err) : vx_fail(err, VX_ENOMEM, "out of memory");
+    int rc = p ? vx_read_fileat(&buf, &len, dfd, "index.json", p, VX_MAX_INDEX_JSON, err)
+               : vx_fail(err, VX_ENOMEM, "out of memory");
     if (rc == VX_OK) {
         char where[1100];
         snprintf(where, sizeof where, "%s", p);
@@ -45,7 +58,7 @@ int vx_open(vx_index **out, const char *dir, vx_err *err) {
         const vx_file_meta *fm = vx_meta_file(m, vx_slot_names[i]);
         char *fp = vx_path(dir, vx_slot_names[i]);
         if (!fp) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); break; }
-        rc = vx_map_file(&vx->map[i], fp, err);
+        rc = vx_map_fileat(&vx->map[i], dfd, vx_slot_names[i], fp, err);
         if (rc == VX_OK && vx->map[i].size != fm->bytes)
             rc = vx_fail(err, VX_ECORRUPT, "%s: %zu bytes, index.json says %llu", fp, vx->map[i].size,
                          (unsigned long long)fm->bytes);

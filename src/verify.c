@@ -17,7 +17,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -34,7 +36,7 @@ typedef struct job {
 } job;
 
 typedef struct pool {
-    const char *dir;
+    int dfd;
     job *jobs;
     size_t n;
     atomic_size_t next;
@@ -46,13 +48,10 @@ static void *worker(void *arg) {
         size_t i = atomic_fetch_add(&p->next, 1);
         if (i >= p->n) return NULL;
         job *j = &p->jobs[i];
-        char *path = vx_path(p->dir, j->name);
         vx_err e = { 0 };
-        if (!path) j->rc = VX_ENOMEM;
-        else if (j->xxh) j->rc = vx_xxh3_file(j->got, path, &e);
-        else j->rc = vx_sha256_file(j->got, NULL, path, &e);
+        if (j->xxh) j->rc = vx_xxh3_fileat(j->got, p->dfd, j->name, &e);
+        else j->rc = vx_sha256_fileat(j->got, p->dfd, j->name, &e);
         if (j->rc) snprintf(j->msg, sizeof j->msg, "%s", e.msg);
-        free(path);
     }
 }
 
@@ -107,10 +106,10 @@ static uint64_t check_directions(const uint16_t *p, uint64_t ndir, uint32_t H, u
     return bad;
 }
 
-static void structure(reporter *r, const char *dir) {
+static void structure(reporter *r, int dfd, const char *dir) {
     vx_index *vx = NULL;
     vx_err e = { 0 };
-    if (vx_open(&vx, dir, &e) != VX_OK) {
+    if (vx_open_at(&vx, dfd, dir, &e) != VX_OK) {
         /* The message already starts with the file's path. */
         problem(r, "%s", e.msg);
         return;
@@ -140,9 +139,9 @@ static void structure(reporter *r, const char *dir) {
 
     const char *json_files[2] = { "manifest.json", "tokenizer.json" };
     for (int i = 0; i < 2; i++) {
-        char *p = vx_path(dir, json_files[i]), *buf = NULL;
+        char *buf = NULL;
         size_t len = 0;
-        if (p && vx_read_file(&buf, &len, p, 1u << 30, &e) == VX_OK) {
+        if (vx_read_fileat(&buf, &len, dfd, json_files[i], json_files[i], 1u << 30, &e) == VX_OK) {
             cJSON *j = cJSON_ParseWithLengthOpts(buf, len, NULL, 0);
             if (!cJSON_IsObject(j)) problem(r, "%s: not a valid JSON object", json_files[i]);
             else if (i == 1) {
@@ -151,9 +150,8 @@ static void structure(reporter *r, const char *dir) {
                 vx_tokenizer_free(t);
             }
             cJSON_Delete(j);
-        } else if (p) problem(r, "%s: %s", json_files[i], e.msg);
+        } else problem(r, "%s: %s", json_files[i], e.msg);
         free(buf);
-        free(p);
     }
 }
 
@@ -162,24 +160,31 @@ int vx_verify(const char *dir, int threads, void (*report)(void *ctx, const char
     reporter r = { report, ctx, 0 };
     if (problems) *problems = 0;
     struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return vx_fail(err, VX_ENOTFOUND, "%s: not a directory", dir);
-    char *sp = vx_path(dir, "SHA256SUMS"), *sbuf = NULL;
+    int dfd;
+    if (vx_open_dir(&dfd, dir, err) != VX_OK) return vx_fail(err, VX_ENOTFOUND, "%s: not a readable directory", dir);
+    /* R-O5: everything below reads through dfd, so one run checks one directory even if
+     * the path is atomically exchanged meanwhile. */
+    char *sbuf = NULL;
     size_t slen = 0, nsum = 0;
     vx_sum *sums = NULL;
     vx_err e = { 0 };
-    if (!sp) return vx_fail(err, VX_ENOMEM, "out of memory");
-    int rc = vx_read_file(&sbuf, &slen, sp, 1u << 20, &e);
-    free(sp);
+    int rc = vx_read_fileat(&sbuf, &slen, dfd, "SHA256SUMS", "SHA256SUMS", 1u << 20, &e);
     if (rc == VX_OK) rc = vx_sums_parse(&sums, &nsum, (const uint8_t *)sbuf, slen, "SHA256SUMS", &e);
     free(sbuf);
     if (rc) problem(&r, "%s", e.msg[0] ? e.msg : "SHA256SUMS: unreadable");
 
     /* 1. Coverage, both ways. */
-    DIR *d = opendir(dir);
-    if (!d) { free(sums); return vx_fail(err, VX_EIO, "%s: cannot list", dir); }
+    int lfd = dup(dfd);
+    DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+    if (!d) {
+        if (lfd >= 0) close(lfd);
+        free(sums);
+        close(dfd);
+        return vx_fail(err, VX_EIO, "%s: cannot list", dir);
+    }
     job *jobs = calloc(2 * (nsum + VX_N_FILES) + 1, sizeof *jobs);
     size_t nj = 0;
-    if (!jobs) { closedir(d); free(sums); return vx_fail(err, VX_ENOMEM, "out of memory"); }
+    if (!jobs) { closedir(d); free(sums); close(dfd); return vx_fail(err, VX_ENOMEM, "out of memory"); }
     struct dirent *de;
     while ((de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, "SHA256SUMS")) continue;
@@ -189,57 +194,51 @@ int vx_verify(const char *dir, int threads, void (*report)(void *ctx, const char
     }
     closedir(d);
     for (int i = 0; vx_file_names[i]; i++) {
-        char *p = vx_path(dir, vx_file_names[i]);
-        if (p && stat(p, &st) != 0) problem(&r, "%s: missing", vx_file_names[i]);
-        else if (p && !S_ISREG(st.st_mode)) problem(&r, "%s: not a regular file", vx_file_names[i]);
-        free(p);
+        if (fstatat(dfd, vx_file_names[i], &st, AT_SYMLINK_NOFOLLOW) != 0) problem(&r, "%s: missing", vx_file_names[i]);
+        else if (!S_ISREG(st.st_mode)) problem(&r, "%s: not a regular file", vx_file_names[i]);
     }
     for (size_t i = 0; i < nsum; i++) {
-        char *p = vx_path(dir, sums[i].name);
-        if (p && stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+        if (fstatat(dfd, sums[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
             job *j = &jobs[nj++];
             snprintf(j->name, sizeof j->name, "%s", sums[i].name);
             memcpy(j->want, sums[i].hex, 65);
             j->size = (uint64_t)st.st_size;
-        } else if (p && stat(p, &st) != 0) {
+        } else if (fstatat(dfd, sums[i].name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             int required = 0;
             for (int k = 0; vx_file_names[k]; k++) required |= !strcmp(vx_file_names[k], sums[i].name);
             if (!required) problem(&r, "%s: listed in SHA256SUMS but missing", sums[i].name);
         }
-        free(p);
     }
     /* XXH3 against index.json's file table, when index.json parses. */
-    char *ip = vx_path(dir, "index.json"), *ibuf = NULL;
+    char *ibuf = NULL;
     size_t ilen = 0;
     vx_meta meta;
     memset(&meta, 0, sizeof meta);
-    int have_meta = ip && vx_read_file(&ibuf, &ilen, ip, VX_MAX_INDEX_JSON, &e) == VX_OK &&
+    int have_meta = vx_read_fileat(&ibuf, &ilen, dfd, "index.json", "index.json", VX_MAX_INDEX_JSON, &e) == VX_OK &&
                     vx_meta_parse(&meta, (const uint8_t *)ibuf, ilen, "index.json", &e) == VX_OK;
-    free(ip);
     free(ibuf);
     for (size_t i = 0; have_meta && i < meta.n_files; i++) {
-        char *p = vx_path(dir, meta.files[i].name);
-        if (meta.files[i].xxh3[0] && p && stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+        if (meta.files[i].xxh3[0] && fstatat(dfd, meta.files[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(st.st_mode)) {
             job *j = &jobs[nj++];
             snprintf(j->name, sizeof j->name, "%s", meta.files[i].name);
             memcpy(j->want, meta.files[i].xxh3, 17);
             j->xxh = 1;
             j->size = (uint64_t)st.st_size;
         }
-        free(p);
     }
     vx_meta_free(&meta);
 
     /* 2. Content hashes on a worker pool; this thread does the structural checks (3). */
     qsort(jobs, nj, sizeof *jobs, by_size_desc);
-    pool pl = { dir, jobs, nj, 0 };
+    pool pl = { dfd, jobs, nj, 0 };
     int nt = threads > 0 ? threads : 2;
     if (nt > 16) nt = 16;
     pthread_t tid[16];
     int started = 0;
     for (int i = 0; i < nt - 1; i++)
         if (pthread_create(&tid[started], NULL, worker, &pl) == 0) started++;
-    structure(&r, dir);
+    structure(&r, dfd, dir);
     worker(&pl);
     for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
     for (size_t i = 0; i < nj; i++) {
@@ -251,6 +250,7 @@ int vx_verify(const char *dir, int threads, void (*report)(void *ctx, const char
     }
     free(jobs);
     free(sums);
+    close(dfd);
     if (problems) *problems = r.count;
     return r.count ? vx_fail(err, VX_EMISMATCH, "%d problem%s found", r.count, r.count == 1 ? "" : "s") : VX_OK;
 }

@@ -26,6 +26,10 @@ struct vx_index {
     vx_advice advice;           /* VX_ADVISE_ONCE: scans release pages behind them */
 };
 
+/* vx_open for a directory already opened as `dfd` (every file is opened relative to it);
+ * `dir` is used for messages and vx_info.path. */
+int vx_open_at(vx_index **out, int dfd, const char *dir, vx_err *err);
+
 /* File name of a VXF_* slot. */
 extern const char *const vx_slot_names[VXF_COUNT];
 
