@@ -102,7 +102,7 @@ static void add_stats(cJSON *o, const vx_cmp_stats *st, const vx_index *a) {
 static cJSON *frac_obj(const double *f) {
     cJSON *o = cJSON_CreateObject();
     for (int k = 0; k < 10; k++) {
-        char key[8];
+        char key[16];
         snprintf(key, sizeof key, "0.%d", k);
         cJSON_AddNumberToObject(o, key, f[k]);
     }

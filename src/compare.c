@@ -25,6 +25,7 @@
 #include <cblas.h>
 #include <lapacke.h>
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -878,7 +879,12 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     r->pca_variance_retained = 1.0;
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    c.avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
+    {
+        /* clang's __builtin_cpu_supports has no "f16c": read CPUID.1:ECX bit 29 directly. */
+        unsigned eax, ebx, ecx = 0, edx;
+        int f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
+        c.avx2 = f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
 #endif
     if (!(c.mu0 = calloc(HS, sizeof(double))) || !(c.mu0f = calloc(HS, sizeof(float)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
     if (HS > d && (rc = fit_pca(&c, o, r))) goto out;
