@@ -22,69 +22,15 @@
 #include <string.h>
 #include <time.h>
 
-#include <cblas.h>
-#include <lapacke.h>
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
+#include "kern.h"
 #include "linalg.h"
 #include "vx_compare.h"
 #include "vxindex.h"
 
-/* ====================================================================================
- * EXTRA BLAS/LAPACK ROUTINES — to be moved into linalg.c (linalg.h is the only door to
- * BLAS/LAPACK; these live here, checked, until its owner moves them).
- *   cmp_ssyrk_rows: C[H][H] (upper, f32) = X^T X for X [n][H] f32
- *   cmp_ssyevr_top: top-F eigenpairs of a symmetric f32 matrix (faster than vx_eig_top's
- *                   dsyevr by ~1.6x at H=4096, F=1024; accurate enough for a subspace)
- *   cmp_dqr_q:      Q of the QR factorisation of a square double matrix (dgeqrf + dorgqr)
- * ==================================================================================== */
-static int cmp_dims_ok(size_t a, size_t b) { return a > 0 && b > 0 && a <= INT_MAX && b <= INT_MAX; }
-
-static int cmp_ssyrk_rows(float *C, size_t H, const float *X, size_t n) {
-    if (!cmp_dims_ok(H, n)) return VX_EUSAGE;
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)H, (int)n, 1.0f, X, (int)H, 0.0f, C, (int)H);
-    return VX_OK;
-}
-
-/* vals[F] descending (as double), vecs[F][H] row i = eigenvector of vals[i]; G destroyed. */
-static int cmp_ssyevr_top(double *vals, double *vecs, float *G, size_t H, size_t F) {
-    if (!cmp_dims_ok(H, F) || F > H) return VX_EUSAGE;
-    float *w = malloc(sizeof(float) * H), *Z = malloc(sizeof(float) * H * F);
-    lapack_int *isuppz = malloc(sizeof(lapack_int) * 2 * F), m = 0;
-    int rc = VX_OK;
-    if (!w || !Z || !isuppz) { rc = VX_ENOMEM; goto out; }
-    lapack_int info = LAPACKE_ssyevr(LAPACK_ROW_MAJOR, 'V', 'I', 'U', (lapack_int)H, G, (lapack_int)H, 0.0f, 0.0f,
-                                     (lapack_int)(H - F + 1), (lapack_int)H, 0.0f, &m, w, Z, (lapack_int)F, isuppz);
-    if (info != 0 || (size_t)m != F) { rc = VX_ECORRUPT; goto out; }
-    for (size_t i = 0; i < F; i++) {
-        size_t j = F - 1 - i;
-        vals[i] = w[j];
-        for (size_t h = 0; h < H; h++) vecs[i * H + h] = Z[h * F + j];
-    }
-out:
-    free(w);
-    free(Z);
-    free(isuppz);
-    return rc;
-}
-
-/* A[n][n] (row-major) is replaced by Q of A = QR; rdiag[n] receives the diagonal of R. */
-static int cmp_dqr_q(double *A, double *rdiag, size_t n) {
-    if (!cmp_dims_ok(n, n)) return VX_EUSAGE;
-    double *tau = malloc(sizeof(double) * n);
-    if (!tau) return VX_ENOMEM;
-    lapack_int info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)n, A, (lapack_int)n, tau);
-    if (info == 0) {
-        for (size_t i = 0; i < n; i++) rdiag[i] = A[i * n + i];
-        info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)n, (lapack_int)n, A, (lapack_int)n, tau);
-    }
-    free(tau);
-    return info == 0 ? VX_OK : VX_ECORRUPT;
-}
-/* ================================ end of the extra section ========================== */
 
 static void phase(const char *name);
 
@@ -439,7 +385,7 @@ static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r) {
     for (size_t b0 = 0; b0 < n; b0 += PCA_BLOCK) {
         size_t nb = n - b0 < PCA_BLOCK ? n - b0 : PCA_BLOCK;
         for (size_t i = 0; i < nb; i++) src_row_f32(c, X + i * HS, c->sid[fit[b0 + i]]);
-        if ((rc = cmp_ssyrk_rows(Cf, HS, X, nb))) goto out;
+        if ((rc = vx_sgram_rows_set(Cf, HS, X, nb))) goto out;
         for (size_t i = 0; i < HS; i++)
             for (size_t j = i; j < HS; j++) C[i * HS + j] += Cf[i * HS + j];
     }
@@ -449,7 +395,7 @@ static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r) {
         tr += C[i * HS + i] / den;
         for (size_t j = i; j < HS; j++) Cf[i * HS + j] = (float)(C[i * HS + j] / den);
     }
-    if ((rc = cmp_ssyevr_top(vals, c->W, Cf, HS, d))) {
+    if ((rc = vx_seig_top(vals, c->W, Cf, HS, d))) {
         rc = vx_fail(c->err, rc, "PCA eigensolver failed (non-finite embeddings?)");
         goto out;
     }
@@ -770,7 +716,7 @@ static int random_orthogonal(double *Q, size_t d, uint64_t seed) {
     }
     double *Rd = malloc(sizeof(double) * d);
     if (!Rd) return VX_ENOMEM;
-    int rc = cmp_dqr_q(Q, Rd, d);
+    int rc = vx_dqr_square(Q, Rd, d);
     if (rc) goto out;
     for (size_t j = 0; j < d; j++)
         if (Rd[j] < 0)
@@ -878,13 +824,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     /* §4 PCA */
     r->pca_variance_retained = 1.0;
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    {
-        /* clang's __builtin_cpu_supports has no "f16c": read CPUID.1:ECX bit 29 directly. */
-        unsigned eax, ebx, ecx = 0, edx;
-        int f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
-        c.avx2 = f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
+    c.avx2 = vx_cpu_avx2();
 #endif
     if (!(c.mu0 = calloc(HS, sizeof(double))) || !(c.mu0f = calloc(HS, sizeof(float)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
     if (HS > d && (rc = fit_pca(&c, o, r))) goto out;

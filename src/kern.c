@@ -8,6 +8,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <unistd.h>
 
 #include "common.h"
@@ -52,15 +55,21 @@ static const vx_kern k_scalar = { "scalar", vx_dot_ss_scalar, vx_cvt_ss_scalar }
 static const vx_kern k_avx2 = { "avx2", vx_dot_ss_avx2, vx_cvt_ss_avx2 };
 static const vx_kern k_avx512 = { "avx512", vx_dot_ss_avx512, vx_cvt_ss_avx512 };
 
-static int has_avx2(void) {
+/* F16C is read from CPUID.1:ECX bit 29: clang's __builtin_cpu_supports has no "f16c". */
+int vx_cpu_avx2(void) {
+    unsigned eax, ebx, ecx = 0, edx;
+    int f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    return f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
+static int has_avx2(void) { return vx_cpu_avx2(); }
 static int has_avx512(void) {
     __builtin_cpu_init();
     return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl");
 }
+#else
+int vx_cpu_avx2(void) { return 0; }
 #endif
 
 static const vx_kern *by_name(const char *name) {

@@ -62,6 +62,8 @@ void vx_cvt_ss_avx512(float *Y, float *ss, const uint16_t *X, size_t n, size_t H
  * supports (__builtin_cpu_supports). Never NULL.
  */
 const vx_kern *vx_kern_active(void);
+/* 1 when the CPU runs AVX2 + FMA + F16C code (the f16 conversion kernels). */
+int vx_cpu_avx2(void);
 /* Test hook: force a kernel set by name ("auto" = best). Returns 0, or -1 when the
  * name is unknown or the CPU lacks the instructions (the active set is unchanged). */
 int vx_kern_select(const char *name);

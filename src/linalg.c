@@ -76,6 +76,46 @@ int vx_sgram_cols(float *G, size_t H, const float *M, size_t n, size_t ld) {
     return VX_OK;
 }
 
+int vx_sgram_rows_set(float *G, size_t H, const float *X, size_t n) {
+    if (!dims_ok(H, n)) return VX_EUSAGE;
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)H, (int)n, 1.0f, X, (int)H, 0.0f, G, (int)H);
+    return VX_OK;
+}
+
+int vx_seig_top(double *vals, double *vecs, float *G, size_t H, size_t F) {
+    if (!dims_ok(H, F) || F > H) return VX_EUSAGE;
+    float *w = malloc(sizeof(float) * H), *Z = malloc(sizeof(float) * H * F);
+    lapack_int *isuppz = malloc(sizeof(lapack_int) * 2 * F), m = 0;
+    int rc = VX_OK;
+    if (!w || !Z || !isuppz) { rc = VX_ENOMEM; goto out; }
+    lapack_int info = LAPACKE_ssyevr(LAPACK_ROW_MAJOR, 'V', 'I', 'U', (lapack_int)H, G, (lapack_int)H, 0.0f, 0.0f,
+                                     (lapack_int)(H - F + 1), (lapack_int)H, 0.0f, &m, w, Z, (lapack_int)F, isuppz);
+    if (info != 0 || (size_t)m != F) { rc = VX_ECORRUPT; goto out; }
+    for (size_t i = 0; i < F; i++) { /* ascending → descending; Z column j is eigenvector j */
+        size_t j = F - 1 - i;
+        vals[i] = w[j];
+        for (size_t h = 0; h < H; h++) vecs[i * H + h] = Z[h * F + j];
+    }
+out:
+    free(w);
+    free(Z);
+    free(isuppz);
+    return rc;
+}
+
+int vx_dqr_square(double *A, double *rdiag, size_t n) {
+    if (!dims_ok(n, n)) return VX_EUSAGE;
+    double *tau = malloc(sizeof(double) * n);
+    if (!tau) return VX_ENOMEM;
+    lapack_int info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)n, A, (lapack_int)n, tau);
+    if (info == 0) {
+        for (size_t i = 0; i < n; i++) rdiag[i] = A[i * n + i];
+        info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)n, (lapack_int)n, A, (lapack_int)n, tau);
+    }
+    free(tau);
+    return info == 0 ? VX_OK : VX_ECORRUPT;
+}
+
 int vx_seig_topvecs(float *Q, float *G, size_t H, size_t k) {
     if (!dims_ok(H, k) || k > H) return VX_EUSAGE;
     float *w = malloc(sizeof(float) * H);

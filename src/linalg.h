@@ -27,6 +27,13 @@ int vx_sgram_cols(float *G, size_t H, const float *M, size_t n, size_t ld);
 /* Top-k eigenvectors of the symmetric single-precision G [H][H] (upper read, destroyed),
  * written as Q[H][k] (column j = eigenvector, any order). */
 int vx_seig_topvecs(float *Q, float *G, size_t H, size_t k);
+/* G[H][H] upper = XᵀX (beta = 0) for X [n][H] rows, single precision. */
+int vx_sgram_rows_set(float *G, size_t H, const float *X, size_t n);
+/* Top-F eigenpairs of the symmetric single-precision G [H][H] (upper read, destroyed):
+ * vals[F] descending (as double), vecs[F][H] row i = unit eigenvector of vals[i]. */
+int vx_seig_top(double *vals, double *vecs, float *G, size_t H, size_t F);
+/* A[n][n] (row-major) is replaced by Q of A = QR; rdiag[n] receives the diagonal of R. */
+int vx_dqr_square(double *A, double *rdiag, size_t n);
 /* Orthonormalise the columns of Q [H][k] in place (Householder QR, k <= H). */
 int vx_dorth_cols(double *Q, size_t H, size_t k);
 /* C[M][N] = op(A) · op(B), single precision, row-major, lda/ldb the stored row lengths. */
