@@ -211,49 +211,43 @@ void vx_sha256(uint8_t out[32], const void *data, size_t len) {
 
 #define VX_IO_CHUNK (4u << 20)
 
-static int sha256_fd(char out[65], uint64_t *size, int fd, const char *path, vx_err *err);
-int vx_sha256_file(char out[65], uint64_t *size, const char *path, vx_err *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", path, strerror(errno));
-    return sha256_fd(out, size, fd, path, err);
-}
+/* Both digests stream a file the same way: one loop, a callback per block. */
+typedef void (*block_fn)(void *state, const void *p, size_t n);
+static void sha_update(void *st, const void *p, size_t n) { EVP_DigestUpdate(st, p, n); }
+static void xxh_update(void *st, const void *p, size_t n) { XXH3_64bits_update(st, p, n); }
 
-int vx_sha256_fileat(char out[65], int dirfd, const char *name, vx_err *err) {
+/* Open `name` relative to dirfd and feed it to fn(state, ...) in blocks. */
+static int stream_file(int dirfd, const char *name, block_fn fn, void *state, uint64_t *total, vx_err *err) {
     int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", name, strerror(errno));
-    return sha256_fd(out, NULL, fd, name, err);
-}
-
-/* Streams `fd` (closed here) through SHA-256. */
-static int sha256_fd(char out[65], uint64_t *size, int fd, const char *path, vx_err *err) {
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     unsigned char *buf = malloc(VX_IO_CHUNK);
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    if (!buf || !c) {
-        free(buf);
-        EVP_MD_CTX_free(c);
-        close(fd);
-        return vx_fail(err, VX_ENOMEM, "%s: out of memory", path);
-    }
-    EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-    uint64_t total = 0;
-    int rc = VX_OK;
-    for (;;) {
+    int rc = buf ? VX_OK : vx_fail(err, VX_ENOMEM, "%s: out of memory", name);
+    *total = 0;
+    while (rc == VX_OK) {
         ssize_t r = read(fd, buf, VX_IO_CHUNK);
         if (r < 0 && errno == EINTR) continue;
-        if (r < 0) { rc = vx_fail(err, VX_EIO, "%s: read: %s", path, strerror(errno)); break; }
-        if (r == 0) break;
-        EVP_DigestUpdate(c, buf, (size_t)r);
-        total += (uint64_t)r;
+        if (r < 0) rc = vx_fail(err, VX_EIO, "%s: read: %s", name, strerror(errno));
+        if (r <= 0) break;
+        fn(state, buf, (size_t)r);
+        *total += (uint64_t)r;
     }
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+static int sha256_at(char out[65], uint64_t *size, int dirfd, const char *name, vx_err *err) {
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c) return vx_fail(err, VX_ENOMEM, "%s: out of memory", name);
+    EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+    uint64_t total;
+    int rc = stream_file(dirfd, name, sha_update, c, &total, err);
     uint8_t md[32];
     unsigned int n = 32;
     EVP_DigestFinal_ex(c, md, &n);
     EVP_MD_CTX_free(c);
-    free(buf);
-    close(fd);
     if (rc == VX_OK) {
         vx_hex(out, md, 32);
         if (size) *size = total;
@@ -261,34 +255,25 @@ static int sha256_fd(char out[65], uint64_t *size, int fd, const char *path, vx_
     return rc;
 }
 
+int vx_sha256_file(char out[65], uint64_t *size, const char *path, vx_err *err) {
+    return sha256_at(out, size, AT_FDCWD, path, err);
+}
+
+int vx_sha256_fileat(char out[65], int dirfd, const char *name, vx_err *err) {
+    return sha256_at(out, NULL, dirfd, name, err);
+}
+
 int vx_xxh3_file(char out[17], const char *path, vx_err *err) { return vx_xxh3_fileat(out, AT_FDCWD, path, err); }
 
-int vx_xxh3_fileat(char out[17], int dirfd, const char *path, vx_err *err) {
-    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", path, strerror(errno));
-    unsigned char *buf = malloc(VX_IO_CHUNK);
+int vx_xxh3_fileat(char out[17], int dirfd, const char *name, vx_err *err) {
     XXH3_state_t *s = XXH3_createState();
-    if (!buf || !s) {
-        free(buf);
-        XXH3_freeState(s);
-        close(fd);
-        return vx_fail(err, VX_ENOMEM, "%s: out of memory", path);
-    }
+    if (!s) return vx_fail(err, VX_ENOMEM, "%s: out of memory", name);
     XXH3_64bits_reset(s);
-    int rc = VX_OK;
-    for (;;) {
-        ssize_t r = read(fd, buf, VX_IO_CHUNK);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) { rc = vx_fail(err, VX_EIO, "%s: read: %s", path, strerror(errno)); break; }
-        if (r == 0) break;
-        XXH3_64bits_update(s, buf, (size_t)r);
-    }
+    uint64_t total;
+    int rc = stream_file(dirfd, name, xxh_update, s, &total, err);
     XXH64_canonical_t can;
     XXH64_canonicalFromHash(&can, XXH3_64bits_digest(s));
     XXH3_freeState(s);
-    free(buf);
-    close(fd);
     if (rc == VX_OK) vx_hex(out, can.digest, 8);
     return rc;
 }

@@ -77,3 +77,35 @@ int vx_out_file(vx_outfile *f, const char *dir, const char *name, const void *bu
     int rc2 = vx_out_close(f, err);
     return rc ? rc : rc2;
 }
+
+const char *const vx_data_files[7] = { "gate_vectors.bin", "down_features.bin", "embeddings.bin", "down_meta.bin",
+                                       "norms.bin", "vocab.bin", "tokenizer.json" };
+
+void vx_meta_set_files(vx_meta *m, const vx_outfile of[7]) {
+    const uint64_t L = m->num_layers, F = m->num_feats, H = m->hidden_size, V = m->vocab_size;
+    const struct { const char *dt; int nd; uint64_t s[3]; } shapes[7] = {
+        { "f16", 3, { L, F, H } }, { "f16", 3, { L, F, H } }, { "f16", 2, { V, H } },
+        { "u8", 1, { of[3].bytes } }, { "f32", 1, { of[4].bytes / 4 } }, { "u8", 1, { of[5].bytes } },
+        { "json", 1, { of[6].bytes } },
+    };
+    m->n_files = 0;
+    for (int i = 0; i < 7; i++) {
+        vx_file_meta *f = &m->files[m->n_files++];
+        snprintf(f->name, sizeof f->name, "%s", vx_data_files[i]);
+        f->bytes = of[i].bytes;
+        snprintf(f->dtype, sizeof f->dtype, "%s", shapes[i].dt);
+        f->ndim = shapes[i].nd;
+        memcpy(f->shape, shapes[i].s, sizeof shapes[i].s);
+        memcpy(f->xxh3, of[i].xxh3, sizeof f->xxh3);
+    }
+}
+
+int vx_sums_write(vx_outfile *sums, const char *dir, const vx_outfile *of, size_t n, vx_err *err) {
+    char text[VX_N_FILES * 100];
+    size_t len = 0;
+    for (int i = 0; vx_file_names[i]; i++)
+        for (size_t j = 0; j < n; j++)
+            if (of[j].name && !strcmp(of[j].name, vx_file_names[i]))
+                len += (size_t)snprintf(text + len, sizeof text - len, "%s  %s\n", of[j].sha256, of[j].name);
+    return vx_out_file(sums, dir, "SHA256SUMS", text, len, err);
+}

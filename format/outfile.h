@@ -5,6 +5,7 @@
 #ifndef VX_FORMAT_OUTFILE_H
 #define VX_FORMAT_OUTFILE_H
 #include "common.h"
+#include "vxmeta.h"
 
 typedef struct vx_outfile {
     int fd;
@@ -24,4 +25,15 @@ int vx_out_write(vx_outfile *f, const void *buf, size_t len, vx_err *err);
 int vx_out_close(vx_outfile *f, vx_err *err);
 /* Write a whole small file in one call; digests in f after return. */
 int vx_out_file(vx_outfile *f, const char *dir, const char *name, const void *buf, size_t len, vx_err *err);
+
+/* ---- finishing a vindex (shared by the extractor and the synthetic-vindex tools) ---- */
+
+/* The seven data files of a vindex, in the order vx_meta_set_files expects them. */
+extern const char *const vx_data_files[7];
+/* Fill m->files from the seven written files of[0..6] (named as vx_data_files): sizes,
+ * shapes implied by m's dimensions, dtypes, XXH3 (spec R-I9). */
+void vx_meta_set_files(vx_meta *m, const vx_outfile of[7]);
+/* Write SHA256SUMS into `dir` from the written files of[0..n) (every file but itself, in
+ * vx_file_names order, `sha256sum -c` format, spec R-S1); digests left in *sums. */
+int vx_sums_write(vx_outfile *sums, const char *dir, const vx_outfile *of, size_t n, vx_err *err);
 #endif

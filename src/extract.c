@@ -138,9 +138,10 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, const vx
     double *Qd = malloc(sizeof(double) * H * k), *Bd = malloc(sizeof(double) * chunk * k);
     double *C = calloc(k * k, sizeof(double)), *vals = malloc(sizeof(double) * F);
     double *W = malloc(sizeof(double) * F * k), *V = malloc(sizeof(double) * F * H);
+    double *ek = malloc(sizeof(double) * k), *Ek = malloc(sizeof(double) * k * H);
     uint16_t *h16 = malloc(2 * F * H);
     int rc = VX_OK;
-    if (!G || !buf || !Qf || !B || !Qd || !Bd || !C || !vals || !W || !V || !h16) {
+    if (!G || !buf || !Qf || !B || !Qd || !Bd || !C || !vals || !W || !V || !ek || !Ek || !h16) {
         rc = vx_fail(err, VX_ENOMEM, "layer %d %s: out of memory", layer, what);
         goto out;
     }
@@ -154,8 +155,9 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, const vx
     for (size_t i = 0; i < H; i++)
         for (size_t j = i; j < H; j++)
             if (!isfinite(G[i * H + j])) { rc = vx_fail(err, VX_ECORRUPT, "layer %d %s: the weights hold NaN or Inf, or overflow", layer, what); goto out; }
-    if ((rc = vx_seig_topvecs(Qf, G, H, k))) { rc = vx_fail(err, rc, "layer %d %s: eigensolver failed", layer, what); goto out; }
-    for (size_t i = 0; i < H * k; i++) Qd[i] = Qf[i];
+    if ((rc = vx_seig_top(ek, Ek, G, H, k))) { rc = vx_fail(err, rc, "layer %d %s: eigensolver failed", layer, what); goto out; }
+    for (size_t h = 0; h < H; h++) /* Q[H][k]: the eigenvectors as columns */
+        for (size_t j = 0; j < k; j++) Qd[h * k + j] = Ek[j * H + h];
     if ((rc = vx_dorth_cols(Qd, H, k))) { rc = vx_fail(err, rc, "layer %d %s: orthonormalisation failed", layer, what); goto out; }
     for (size_t i = 0; i < H * k; i++) Qf[i] = (float)Qd[i];
 
@@ -183,6 +185,7 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, const vx
     for (int s = 0; s < nsets; s++) release_tensor(sets[s].t);
 out:
     free(G); free(buf); free(Qf); free(B); free(Qd); free(Bd); free(C); free(vals); free(W); free(V); free(h16);
+    free(ek); free(Ek);
     return rc;
 }
 
@@ -441,8 +444,6 @@ static int split_path(char **parent, char **base, const char *out) {
 
 /* ------------------------------------------------------------------- extract */
 
-static const char *const bin_order[] = { "gate_vectors.bin", "down_features.bin", "embeddings.bin", "down_meta.bin",
-                                         "norms.bin", "vocab.bin", "tokenizer.json" };
 
 int vx_extract(const vx_extract_opts *o, vx_err *err) {
     if (!o || !o->src || !o->out || !*o->src || !*o->out) return vx_fail(err, VX_EUSAGE, "extract: SRC and OUT are required");
@@ -463,7 +464,7 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     float *dirs = NULL;
     vx_tokenizer *tok = NULL;
     uint8_t *vocab = NULL;
-    char *json = NULL, *manifest = NULL, *sums = NULL;
+    char *json = NULL, *manifest = NULL;
     hash_job hj;
     memset(&hj, 0, sizeof hj);
     pthread_t hasher;
@@ -524,7 +525,7 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     if (!meta.layers || !dirs) { rc = vx_fail(err, VX_ENOMEM, "out of memory for %zu directions", L * 2 * F); goto fail; }
 
     vx_outfile *gate = &of[0], *down = &of[1];
-    if ((rc = vx_out_open(gate, tmp, bin_order[0], err)) || (rc = vx_out_open(down, tmp, bin_order[1], err))) goto fail;
+    if ((rc = vx_out_open(gate, tmp, vx_data_files[0], err)) || (rc = vx_out_open(down, tmp, vx_data_files[1], err))) goto fail;
     for (size_t l = 0; l < L; l++) {
         vx_layer_meta *lm = &meta.layers[l];
         lm->layer = (uint32_t)l;
@@ -547,17 +548,17 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     if ((rc = vx_out_close(gate, err)) || (rc = vx_out_close(down, err))) goto fail;
 
     progress(o, "write", -1, (int)L, 0, V);
-    if ((rc = vx_out_open(&of[2], tmp, bin_order[2], err)) ||
+    if ((rc = vx_out_open(&of[2], tmp, vx_data_files[2], err)) ||
         (rc = write_embeddings(&of[2], m, &meta.embed_clamped, err)) || (rc = vx_out_close(&of[2], err)))
         goto fail;
     if (meta.embed_clamped) warnf(o, "%llu embedding values beyond the f16 range were clamped to +-65504",
                                   (unsigned long long)meta.embed_clamped);
 
-    if ((rc = vx_out_open(&of[3], tmp, bin_order[3], err)) || (rc = project(&of[3], m, dirs, L, F, K, o, err)) ||
+    if ((rc = vx_out_open(&of[3], tmp, vx_data_files[3], err)) || (rc = project(&of[3], m, dirs, L, F, K, o, err)) ||
         (rc = vx_out_close(&of[3], err)))
         goto fail;
 
-    if ((rc = vx_out_open(&of[4], tmp, bin_order[4], err)) || (rc = write_norms(&meta, &of[4], m, err)) ||
+    if ((rc = vx_out_open(&of[4], tmp, vx_data_files[4], err)) || (rc = write_norms(&meta, &of[4], m, err)) ||
         (rc = vx_out_close(&of[4], err)))
         goto fail;
 
@@ -565,28 +566,15 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     const uint8_t *tokbytes = vx_ckpt_tokenizer(ck, &toklen);
     if ((rc = vx_tokenizer_parse(&tok, tokbytes, toklen, "tokenizer.json", err)) ||
         (rc = vx_vocab_build(&vocab, &vlen, tok, (uint32_t)V, err)) ||
-        (rc = vx_out_file(&of[5], tmp, bin_order[5], vocab, vlen, err)) ||
-        (rc = vx_out_file(&of[6], tmp, bin_order[6], tokbytes, toklen, err)))
+        (rc = vx_out_file(&of[5], tmp, vx_data_files[5], vocab, vlen, err)) ||
+        (rc = vx_out_file(&of[6], tmp, vx_data_files[6], tokbytes, toklen, err)))
         goto fail;
     if (vx_tokenizer_size(tok) > V)
         warnf(o, "tokenizer.json has %u ids but the embedding has %zu rows; ids beyond are not in the vindex",
               vx_tokenizer_size(tok), V);
 
     /* index.json: the file table records size, shape, dtype and xxh3 of each file. */
-    const struct { const char *dt; int nd; uint64_t s[3]; } shapes[7] = {
-        { "f16", 3, { L, F, H } }, { "f16", 3, { L, F, H } }, { "f16", 2, { V, H } },
-        { "u8", 1, { of[3].bytes } }, { "f32", 1, { of[4].bytes / 4 } }, { "u8", 1, { of[5].bytes } },
-        { "json", 1, { of[6].bytes } },
-    };
-    for (int i = 0; i < 7; i++) {
-        vx_file_meta *f = &meta.files[meta.n_files++];
-        snprintf(f->name, sizeof f->name, "%s", bin_order[i]);
-        f->bytes = of[i].bytes;
-        snprintf(f->dtype, sizeof f->dtype, "%s", shapes[i].dt);
-        f->ndim = shapes[i].nd;
-        memcpy(f->shape, shapes[i].s, sizeof shapes[i].s);
-        memcpy(f->xxh3, of[i].xxh3, sizeof f->xxh3);
-    }
+    vx_meta_set_files(&meta, of);
     if (!(json = vx_meta_write(&meta))) { rc = vx_fail(err, VX_ENOMEM, "index.json: out of memory"); goto fail; }
     if ((rc = vx_out_file(&of[7], tmp, "index.json", json, strlen(json), err))) goto fail;
 
@@ -596,15 +584,7 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     if (!(manifest = manifest_json(o, ck, &hj, F, K, meta.embed_clamped))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
     if ((rc = vx_out_file(&of[8], tmp, "manifest.json", manifest, strlen(manifest), err))) goto fail;
 
-    /* SHA256SUMS: every file but itself, in vx_file_names order, sha256sum -c format. */
-    size_t cap = 0;
-    sums = malloc(VX_N_FILES * 100);
-    if (!sums) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
-    for (int i = 0; vx_file_names[i]; i++)
-        for (int j = 0; j < 9; j++)
-            if (of[j].name && !strcmp(of[j].name, vx_file_names[i]))
-                cap += (size_t)sprintf(sums + cap, "%s  %s\n", of[j].sha256, of[j].name);
-    if ((rc = vx_out_file(&of[9], tmp, "SHA256SUMS", sums, cap, err))) goto fail;
+    if ((rc = vx_sums_write(&of[9], tmp, of, 9, err))) goto fail;
     if ((rc = interrupted(o, err))) goto fail; /* last chance: after this OUT changes */
     if ((rc = vx_fsync_dir(tmp, err))) goto fail;
 
@@ -640,7 +620,6 @@ done:
     free(vocab);
     free(json);
     free(manifest);
-    free(sums);
     vx_ckpt_close(ck);
     free(tmp);
     free(parent);

@@ -116,22 +116,6 @@ int vx_dqr_square(double *A, double *rdiag, size_t n) {
     return info == 0 ? VX_OK : VX_ECORRUPT;
 }
 
-int vx_seig_topvecs(float *Q, float *G, size_t H, size_t k) {
-    if (!dims_ok(H, k) || k > H) return VX_EUSAGE;
-    float *w = malloc(sizeof(float) * H);
-    lapack_int *isuppz = malloc(sizeof(lapack_int) * 2 * k), m = 0;
-    int rc = VX_OK;
-    if (!w || !isuppz) rc = VX_ENOMEM;
-    else {
-        lapack_int info = LAPACKE_ssyevr(LAPACK_ROW_MAJOR, 'V', 'I', 'U', (lapack_int)H, G, (lapack_int)H, 0.0f, 0.0f,
-                                         (lapack_int)(H - k + 1), (lapack_int)H, 0.0f, &m, w, Q, (lapack_int)k, isuppz);
-        if (info != 0 || (size_t)m != k) rc = VX_ECORRUPT;
-    }
-    free(w);
-    free(isuppz);
-    return rc;
-}
-
 int vx_dorth_cols(double *Q, size_t H, size_t k) {
     if (!dims_ok(H, k) || k > H) return VX_EUSAGE;
     double *tau = malloc(sizeof(double) * k);

@@ -24,9 +24,6 @@ int vx_dsvd(double *U, double *s, double *VT, double *A, size_t m, size_t n);
  * += M Mᵀ for M [H][n] columns with row stride ld. */
 int vx_sgram_rows(float *G, size_t H, const float *X, size_t n);
 int vx_sgram_cols(float *G, size_t H, const float *M, size_t n, size_t ld);
-/* Top-k eigenvectors of the symmetric single-precision G [H][H] (upper read, destroyed),
- * written as Q[H][k] (column j = eigenvector, any order). */
-int vx_seig_topvecs(float *Q, float *G, size_t H, size_t k);
 /* G[H][H] upper = XᵀX (beta = 0) for X [n][H] rows, single precision. */
 int vx_sgram_rows_set(float *G, size_t H, const float *X, size_t n);
 /* Top-F eigenpairs of the symmetric single-precision G [H][H] (upper read, destroyed):

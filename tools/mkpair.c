@@ -203,12 +203,10 @@ static int write_side(const spec *p, vx_err *err) {
 
     vx_outfile of[VX_N_FILES];
     memset(of, 0, sizeof of);
-    const char *names[7] = { "gate_vectors.bin", "down_features.bin", "embeddings.bin", "down_meta.bin", "norms.bin",
-                             "vocab.bin", "tokenizer.json" };
     int rc = VX_OK;
     /* Directions: B's layer l copies A's layer at the same relative depth, with noise. */
     for (int kind = 0; kind < 2 && !rc; kind++) {
-        if ((rc = vx_out_open(&of[kind], p->out, names[kind], err))) break;
+        if ((rc = vx_out_open(&of[kind], p->out, vx_data_files[kind], err))) break;
         for (size_t l = 0; l < L && !rc; l++) {
             size_t la = !p->is_b ? l : (L == 1 ? 0 : (2 * l * (p->LA - 1) + (L - 1)) / (2 * (L - 1)));
             for (size_t f = 0; f < F && !rc; f++) {
@@ -243,7 +241,7 @@ static int write_side(const spec *p, vx_err *err) {
         for (size_t f = 0; f < F; f++) lm->gate_sigma[f] = lm->down_sigma[f] = 10.0f / (1.0f + (float)f);
     }
     /* Embeddings, 256 rows at a time. */
-    if (!rc) rc = vx_out_open(&of[2], p->out, names[2], err);
+    if (!rc) rc = vx_out_open(&of[2], p->out, vx_data_files[2], err);
     for (size_t r0 = 0; r0 < V && !rc; r0 += 256) {
         size_t m = V - r0 < 256 ? V - r0 : 256;
         for (size_t i = 0; i < m; i++) {
@@ -255,7 +253,7 @@ static int write_side(const spec *p, vx_err *err) {
     }
     if (!rc) rc = vx_out_close(&of[2], err);
     /* down_meta: K=4 descending then ascending records. */
-    if (!rc && !(rc = vx_out_open(&of[3], p->out, names[3], err))) {
+    if (!rc && !(rc = vx_out_open(&of[3], p->out, vx_data_files[3], err))) {
         uint8_t hdr[VX_DM_HEADER], rec[64];
         vx_dm_header_write(hdr, (uint32_t)L, (uint32_t)F, 4);
         rc = vx_out_write(&of[3], hdr, sizeof hdr, err);
@@ -271,7 +269,7 @@ static int write_side(const spec *p, vx_err *err) {
         if (!rc) rc = vx_out_close(&of[3], err);
     }
     /* norms: one final norm of ones. */
-    if (!rc && !(rc = vx_out_open(&of[4], p->out, names[4], err))) {
+    if (!rc && !(rc = vx_out_open(&of[4], p->out, vx_data_files[4], err))) {
         for (size_t h = 0; h < H; h++) row[h] = 1.0f;
         meta.norms[0].name = strdup("norm");
         meta.norms[0].layer = -1;
@@ -287,39 +285,19 @@ static int write_side(const spec *p, vx_err *err) {
     size_t vlen = 0;
     if (!rc) rc = vx_tokenizer_parse(&tok, (const uint8_t *)tokjson, strlen(tokjson), "tokenizer.json", err);
     if (!rc) rc = vx_vocab_build(&vocab, &vlen, tok, (uint32_t)V, err);
-    if (!rc) rc = vx_out_file(&of[5], p->out, names[5], vocab, vlen, err);
-    if (!rc) rc = vx_out_file(&of[6], p->out, names[6], tokjson, strlen(tokjson), err);
+    if (!rc) rc = vx_out_file(&of[5], p->out, vx_data_files[5], vocab, vlen, err);
+    if (!rc) rc = vx_out_file(&of[6], p->out, vx_data_files[6], tokjson, strlen(tokjson), err);
     vx_tokenizer_free(tok);
     free(vocab);
     if (!rc) {
-        const struct { const char *dt; int nd; uint64_t s[3]; } shapes[7] = {
-            { "f16", 3, { L, F, H } }, { "f16", 3, { L, F, H } }, { "f16", 2, { V, H } }, { "u8", 1, { of[3].bytes } },
-            { "f32", 1, { of[4].bytes / 4 } }, { "u8", 1, { of[5].bytes } }, { "json", 1, { of[6].bytes } },
-        };
-        for (int i = 0; i < 7; i++) {
-            vx_file_meta *f = &meta.files[meta.n_files++];
-            snprintf(f->name, sizeof f->name, "%s", names[i]);
-            f->bytes = of[i].bytes;
-            snprintf(f->dtype, sizeof f->dtype, "%s", shapes[i].dt);
-            f->ndim = shapes[i].nd;
-            memcpy(f->shape, shapes[i].s, sizeof shapes[i].s);
-            memcpy(f->xxh3, of[i].xxh3, sizeof f->xxh3);
-        }
+        vx_meta_set_files(&meta, of);
         char *json = vx_meta_write(&meta);
         rc = json ? vx_out_file(&of[7], p->out, "index.json", json, strlen(json), err) : vx_fail(err, VX_ENOMEM, "out of memory");
         free(json);
     }
     const char *man = "{\"tool\": \"mkpair\", \"format_version\": 1, \"source\": {\"path\": \"synthetic\"}}\n";
     if (!rc) rc = vx_out_file(&of[8], p->out, "manifest.json", man, strlen(man), err);
-    if (!rc) {
-        char sums[VX_N_FILES * 100];
-        size_t cap = 0;
-        for (int i = 0; vx_file_names[i]; i++)
-            for (int j = 0; j < 9; j++)
-                if (of[j].name && !strcmp(of[j].name, vx_file_names[i]))
-                    cap += (size_t)snprintf(sums + cap, sizeof sums - cap, "%s  %s\n", of[j].sha256, of[j].name);
-        rc = vx_out_file(&of[9], p->out, "SHA256SUMS", sums, cap, err);
-    }
+    if (!rc) rc = vx_sums_write(&of[9], p->out, of, 9, err);
     vx_meta_free(&meta);
     free(tokjson);
     free(map);

@@ -279,18 +279,16 @@ static int generate(const char *out, uint32_t L, uint32_t F, uint32_t H, uint32_
 
     vx_outfile of[VX_N_FILES];
     memset(of, 0, sizeof of);
-    const char *names[7] = { "gate_vectors.bin", "down_features.bin", "embeddings.bin", "down_meta.bin", "norms.bin",
-                             "vocab.bin", "tokenizer.json" };
     int rc = VX_OK;
     double t0 = now_ms();
     for (int i = 0; i < 2 && rc == VX_OK; i++)
-        if (!(rc = vx_out_open(&of[i], out, names[i], &err)) && !(rc = write_dirs(&of[i], (size_t)L * F, H, &err)))
+        if (!(rc = vx_out_open(&of[i], out, vx_data_files[i], &err)) && !(rc = write_dirs(&of[i], (size_t)L * F, H, &err)))
             rc = vx_out_close(&of[i], &err);
-    if (rc == VX_OK && !(rc = vx_out_open(&of[2], out, names[2], &err)) && !(rc = write_embeddings(&of[2], V, H, &err)))
+    if (rc == VX_OK && !(rc = vx_out_open(&of[2], out, vx_data_files[2], &err)) && !(rc = write_embeddings(&of[2], V, H, &err)))
         rc = vx_out_close(&of[2], &err);
-    if (rc == VX_OK && !(rc = vx_out_open(&of[3], out, names[3], &err)) && !(rc = write_down_meta(&of[3], L, F, K, V, &err)))
+    if (rc == VX_OK && !(rc = vx_out_open(&of[3], out, vx_data_files[3], &err)) && !(rc = write_down_meta(&of[3], L, F, K, V, &err)))
         rc = vx_out_close(&of[3], &err);
-    if (rc == VX_OK && !(rc = vx_out_open(&of[4], out, names[4], &err))) {
+    if (rc == VX_OK && !(rc = vx_out_open(&of[4], out, vx_data_files[4], &err))) {
         float *ones = malloc(H * sizeof *ones);
         if (!ones) rc = vx_fail(&err, VX_ENOMEM, "out of memory");
         for (uint32_t i = 0; ones && i < H; i++) ones[i] = 1.0f;
@@ -318,26 +316,14 @@ static int generate(const char *out, uint32_t L, uint32_t F, uint32_t H, uint32_
     if (rc == VX_OK) rc = vx_tokenizer_parse(&tok, (const uint8_t *)tokjson, strlen(tokjson), "tokenizer.json", &err);
     if (rc == VX_OK && vx_tokenizer_size(tok) > V) rc = vx_fail(&err, VX_EUSAGE, "--vocab %u: the tokenizer needs %u rows", V, vx_tokenizer_size(tok));
     if (rc == VX_OK) rc = vx_vocab_build(&vocab, &vlen, tok, V, &err);
-    if (rc == VX_OK) rc = vx_out_file(&of[5], out, names[5], vocab, vlen, &err);
-    if (rc == VX_OK) rc = vx_out_file(&of[6], out, names[6], tokjson, strlen(tokjson), &err);
+    if (rc == VX_OK) rc = vx_out_file(&of[5], out, vx_data_files[5], vocab, vlen, &err);
+    if (rc == VX_OK) rc = vx_out_file(&of[6], out, vx_data_files[6], tokjson, strlen(tokjson), &err);
     vx_tokenizer_free(tok);
     free(vocab);
     free(tokjson);
     if (rc) { vx_meta_free(&meta); return die(&err); }
 
-    const struct { const char *dt; int nd; uint64_t s[3]; } shapes[7] = {
-        { "f16", 3, { L, F, H } }, { "f16", 3, { L, F, H } }, { "f16", 2, { V, H } }, { "u8", 1, { of[3].bytes } },
-        { "f32", 1, { of[4].bytes / 4 } }, { "u8", 1, { of[5].bytes } }, { "json", 1, { of[6].bytes } },
-    };
-    for (int i = 0; i < 7; i++) {
-        vx_file_meta *f = &meta.files[meta.n_files++];
-        snprintf(f->name, sizeof f->name, "%s", names[i]);
-        f->bytes = of[i].bytes;
-        snprintf(f->dtype, sizeof f->dtype, "%s", shapes[i].dt);
-        f->ndim = shapes[i].nd;
-        memcpy(f->shape, shapes[i].s, sizeof shapes[i].s);
-        memcpy(f->xxh3, of[i].xxh3, sizeof f->xxh3);
-    }
+    vx_meta_set_files(&meta, of);
     char *json = vx_meta_write(&meta);
     vx_meta_free(&meta);
     if (!json) { fprintf(stderr, "mkvindex: out of memory\n"); return 1; }
@@ -346,13 +332,7 @@ static int generate(const char *out, uint32_t L, uint32_t F, uint32_t H, uint32_
     const char *man = "{\"tool\": \"mkvindex\", \"format_version\": 1, \"source\": {\"path\": \"synthetic\"}}\n";
     if (rc == VX_OK) rc = vx_out_file(&of[8], out, "manifest.json", man, strlen(man), &err);
     if (rc) return die(&err);
-    char sums[VX_N_FILES * 100];
-    size_t cap = 0;
-    for (int i = 0; vx_file_names[i]; i++)
-        for (int j = 0; j < 9; j++)
-            if (of[j].name && !strcmp(of[j].name, vx_file_names[i]))
-                cap += (size_t)snprintf(sums + cap, sizeof sums - cap, "%s  %s\n", of[j].sha256, of[j].name);
-    if ((rc = vx_out_file(&of[9], out, "SHA256SUMS", sums, cap, &err))) return die(&err);
+    if ((rc = vx_sums_write(&of[9], out, of, 9, &err))) return die(&err);
     fprintf(stderr, "mkvindex: wrote %s (L=%u F=%u H=%u V=%u K=%u, %s) in %.1f s\n", out, L, F, H, V, K,
             metaspace ? "metaspace" : "bytelevel", (now_ms() - t0) / 1e3);
     return 0;
