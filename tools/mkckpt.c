@@ -813,7 +813,7 @@ static int bench_main(int argc, char **argv) {
             if (!strcmp(p->name, "hash")) fb = by / 1e9 / 1.1; /* SHA-256 ~1.1 GB/s/core (peers.md §4.5) */
             floor_s = fb > ff ? fb : ff;
         }
-        printf("%-8s %8.2f %7.2f %6.2f %8.3f %7.2f %8.1f %8.1f %9.2f %8.2fG %8.2fG %8.2fG  %s\n", p->name, w, cp,
+        printf("%-8s %8.2f %7.2f %6.2f %8.3f %7.3f %8.1f %8.1f %9.2f %8.2fG %8.2fG %8.2fG  %s\n", p->name, w, cp,
                w > 0 ? cp / w : 0, by / 1e9, span > 0 ? by / 1e9 / span : 0, fl / 1e9, w > 0 ? fl / 1e9 / w : 0, floor_s,
                p->peak.rss / 1e9, p->peak.anon / 1e9, p->peak.file / 1e9, what);
         if (p->layers > 1 && p->layer_max > 0)
