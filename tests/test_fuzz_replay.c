@@ -73,6 +73,11 @@ static uint8_t *slurp(const char *path, size_t *len) {
     return exact;
 }
 
+/* The current target's file names. Global, so that LeakSanitizer in a forked child (which
+ * inherits them) sees them as reachable rather than leaked by the input it ran. */
+static char **names;
+static size_t n_names;
+
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Run one input in a child; 1 when it returned normally. */
@@ -105,8 +110,8 @@ int main(int argc, char **argv) {
         DIR *d = opendir(dir);
         CHECK(d != NULL, "%s: no corpus directory", dir);
         if (!d) continue;
-        char **names = NULL;
         size_t n = 0, cap = 0;
+        names = NULL;
         for (struct dirent *e; (e = readdir(d));) {
             if (e->d_name[0] == '.') continue;
             if (n == cap) {
@@ -115,6 +120,7 @@ int main(int argc, char **argv) {
                 names = g;
             }
             names[n++] = strdup(e->d_name);
+            n_names = n;
         }
         closedir(d);
         qsort(names, n, sizeof *names, cmp_names);
@@ -129,6 +135,8 @@ int main(int argc, char **argv) {
             free(names[i]);
         }
         free(names);
+        names = NULL;
+        n_names = 0;
         fprintf(stderr, "%-18s %zu inputs, %d clean\n", targets[t].name, n, ok);
     }
     return CHECK_DONE();
