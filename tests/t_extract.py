@@ -231,6 +231,37 @@ def test_integrity(out):
     check(r.returncode == 0 and "spectrum" in r.stdout, "info text")
 
 
+def test_hub_cache(tmp):
+    """A repo id resolves offline through $HF_HUB_CACHE (refs/main, or --revision naming a
+    snapshot); manifest.json records the repo and the commit."""
+    cache = os.path.join(tmp, "hub")
+    repo = os.path.join(cache, "models--acme--tiny-qwen3")
+    rev = "0123456789abcdef0123456789abcdef01234567"
+    snap = os.path.join(repo, "snapshots", rev)
+    os.makedirs(snap)
+    os.makedirs(os.path.join(repo, "blobs"))
+    os.makedirs(os.path.join(repo, "refs"))
+    open(os.path.join(repo, "refs", "main"), "w").write(rev)
+    src = os.path.join(FIX, "tiny-qwen3")
+    for f in os.listdir(src):  # content-addressed blobs behind relative symlinks, as huggingface_hub does
+        blob = hashlib.sha256(open(os.path.join(src, f), "rb").read()).hexdigest()
+        shutil.copy(os.path.join(src, f), os.path.join(repo, "blobs", blob))
+        os.symlink(os.path.join("..", "..", "blobs", blob), os.path.join(snap, f))
+    env = dict(os.environ, HF_HUB_CACHE=cache)
+    for extra in ([], ["--revision", rev]):
+        out = os.path.join(tmp, "hub-out")
+        shutil.rmtree(out, ignore_errors=True)
+        r = subprocess.run([VINDEX, "extract", "acme/tiny-qwen3", "-o", out, "-f", "8"] + extra, capture_output=True, text=True, env=env)
+        check(r.returncode == 0, f"hub cache {extra}: {r.stderr}")
+        if r.returncode == 0:
+            man = json.load(open(os.path.join(out, "manifest.json")))
+            check(man["source"]["repo"] == "acme/tiny-qwen3" and man["source"]["revision"] == rev, f"hub provenance {man['source']}")
+            check(json.load(open(os.path.join(out, "index.json")))["model"] == "acme/tiny-qwen3", "index.json model = repo id")
+    r = subprocess.run([VINDEX, "extract", "acme/missing-model", "-o", os.path.join(tmp, "nope")], capture_output=True, text=True, env=env)
+    check(r.returncode == 1 and "models--acme--missing-model" in r.stderr and not os.path.exists(os.path.join(tmp, "nope")),
+          f"missing repo id: {r.returncode} {r.stderr!r}")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="vx-extract-")
     try:
@@ -242,6 +273,7 @@ def main():
         o = test_fixture("tiny-qwen3", tmp, 128)  # capped at H = 96
         if outs:
             test_integrity(outs[0])
+        test_hub_cache(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
