@@ -83,6 +83,9 @@ $(BUILD)/tools/%: tools/%.c $(BUILD)/libvindex.a
 
 tools: $(TOOL_BIN)
 
+# The replay driver #includes the fuzz targets.
+$(BUILD)/tests/test_fuzz_replay: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
+
 deps:
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(DEPS)

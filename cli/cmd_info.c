@@ -37,19 +37,6 @@ static const char *verify_help =
 static const char *const files[] = { "gate_vectors.bin", "down_features.bin", "embeddings.bin", "down_meta.bin", "norms.bin",
                                      "vocab.bin", "tokenizer.json", "index.json", "manifest.json", "SHA256SUMS" };
 
-static cJSON *read_manifest(const char *dir) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/manifest.json", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = malloc(1 << 24);
-    size_t n = buf ? fread(buf, 1, (1 << 24), f) : 0;
-    fclose(f);
-    cJSON *j = buf ? cJSON_ParseWithLength(buf, n) : NULL;
-    free(buf);
-    return j;
-}
-
 static const char *jstr(const cJSON *o, const char *k) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsString(v) ? v->valuestring : NULL;
@@ -72,7 +59,9 @@ int cmd_info(int argc, char **argv) {
     int rc = vx_open(&vx, dir, &err);
     if (rc) { cli_error("info: %s", err.msg); return cli_exit_for(rc); }
     const vx_info *in = vx_get_info(vx);
-    cJSON *man = read_manifest(dir);
+    size_t mlen;
+    const char *mtext = vx_manifest(vx, &mlen);
+    cJSON *man = mtext ? cJSON_ParseWithLength(mtext, mlen) : NULL;
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(man, "source");
 
     cJSON *o = cJSON_CreateObject();

@@ -397,18 +397,21 @@ void vx_dm_header_write(uint8_t out[VX_DM_HEADER], uint32_t L, uint32_t F, uint3
 
 int vx_dm_header_check(const uint8_t *buf, size_t len, uint32_t L, uint32_t F, uint32_t K, const char *fname,
                        vx_err *err) {
-    /* R-D1..R-D3 */
+    /* R-D1..R-D3. Sizes in 64 bits with checked products: callers pass values from
+     * index.json, but this function must be safe for any (L, F, K). */
+    uint64_t need;
+    if (!vx_mul4_ok(L, 2, F, 16ull * K, &need) || !vx_add_ok(need, VX_DM_HEADER, &need))
+        return vx_fail(err, VX_ECORRUPT, "%s: %u layers x %u features x top-%u overflows a file size", fname, L, F, K);
     if (len < VX_DM_HEADER) return vx_fail(err, VX_ECORRUPT, "%s: %zu bytes, shorter than the 32-byte header", fname, len);
     if (memcmp(buf, VX_DM_MAGIC, 8)) return vx_fail(err, VX_ECORRUPT, "%s: offset 0: bad magic, expected \"VXDMETA1\"", fname);
     if (vx_le32(buf + 8) != VX_DM_VERSION)
         return vx_fail(err, VX_EUNSUPPORTED, "%s: offset 8: version %u, expected %u", fname, vx_le32(buf + 8), VX_DM_VERSION);
-    const uint32_t want[5] = { L, F, K, 2, 16 * K };
+    const uint64_t want[5] = { L, F, K, 2, 16ull * K };
     const char *what[5] = { "num_layers", "num_feats", "top_k", "kinds", "record_bytes" };
     for (int i = 0; i < 5; i++)
         if (vx_le32(buf + 12 + 4 * i) != want[i])
-            return vx_fail(err, VX_ECORRUPT, "%s: offset %d: %s = %u, index.json implies %u", fname, 12 + 4 * i, what[i],
-                           vx_le32(buf + 12 + 4 * i), want[i]);
-    uint64_t need = VX_DM_HEADER + (uint64_t)L * 2 * F * 16 * K;
+            return vx_fail(err, VX_ECORRUPT, "%s: offset %d: %s = %u, index.json implies %llu", fname, 12 + 4 * i, what[i],
+                           vx_le32(buf + 12 + 4 * i), (unsigned long long)want[i]);
     if (len != need)
         return vx_fail(err, VX_ECORRUPT, "%s: %zu bytes, expected %llu", fname, len, (unsigned long long)need);
     return VX_OK;

@@ -129,6 +129,10 @@ void vx_close(vx_index *vx);
 /* Borrowed; valid until vx_close. */
 const vx_info *vx_get_info(const vx_index *vx);
 
+/* manifest.json (provenance) as read at open, NUL-terminated, *len bytes; NULL when the
+ * vindex has none (vx_verify reports that). Borrowed; valid until vx_close. */
+const char *vx_manifest(const vx_index *vx, size_t *len);
+
 /* Access patterns for vx_advise. */
 typedef enum {
     VX_ADVISE_KEEP = 0, /* default: pages a query reads stay mapped for the next query */

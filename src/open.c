@@ -17,6 +17,7 @@ void vx_close(vx_index *vx) {
     if (!vx) return;
     for (int i = 0; i < VXF_COUNT; i++) vx_unmap(&vx->map[i]);
     vx_meta_free(&vx->meta);
+    free(vx->manifest);
     free(vx->dir);
     free(vx);
 }
@@ -82,6 +83,11 @@ int vx_open_at(vx_index **out, int dfd, const char *dir, vx_err *err) {
     }
     if (rc) { vx_close(vx); return rc; }
 
+    /* Provenance is optional for reading the arrays; its absence is verify's to report. */
+    vx_err ignored = { 0 };
+    if (vx_read_fileat(&vx->manifest, &vx->manifest_len, dfd, "manifest.json", "manifest.json", 16u << 20, &ignored))
+        vx->manifest = NULL;
+
     /* Queries scan these arrays front to back. */
     madvise((void *)(uintptr_t)vx->map[VXF_GATE].data, vx->map[VXF_GATE].size, MADV_WILLNEED);
     madvise((void *)(uintptr_t)vx->map[VXF_DOWN].data, vx->map[VXF_DOWN].size, MADV_WILLNEED);
@@ -114,6 +120,11 @@ int vx_open_at(vx_index **out, int dfd, const char *dir, vx_err *err) {
 const vx_info *vx_get_info(const vx_index *vx) { return &vx->info; }
 
 void vx_advise(vx_index *vx, vx_advice advice) { vx->advice = advice; }
+
+const char *vx_manifest(const vx_index *vx, size_t *len) {
+    if (len) *len = vx->manifest ? vx->manifest_len : 0;
+    return vx->manifest;
+}
 
 int vx_revalidate(const vx_index *vx, vx_err *err) {
     for (int i = 0; i < VXF_COUNT; i++)

@@ -24,6 +24,8 @@ struct vx_index {
     const uint8_t *dmeta;       /* records after the header: [L][2][F] x 2K x {u32, f32} */
     const float *norms;         /* norms_bytes / 4 f32; NULL when empty */
     vx_advice advice;           /* VX_ADVISE_ONCE: scans release pages behind them */
+    char *manifest;             /* manifest.json, read through the same directory fd; may be NULL */
+    size_t manifest_len;
 };
 
 /* vx_open for a directory already opened as `dfd` (every file is opened relative to it);
