@@ -15,26 +15,14 @@ import sys
 import tempfile
 
 import numpy as np
+from vxtest import BDIR, BUILD, FIX, ROOT, VINDEX, check, failures, finish  # noqa: F401
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import bench_compare_ref as ref  # noqa: E402
 
-BUILD = os.environ.get("BUILD", "build")
-VINDEX = os.path.join(ROOT, BUILD, "vindex")
-MKPAIR = os.path.join(ROOT, BUILD, "tools", "mkpair")
-FIX = os.path.join(ROOT, "tests", "fixtures")
+MKPAIR = os.path.join(BDIR, "tools", "mkpair")
 TOL = 1e-3
-passed = failed = 0
 
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
 
 
 def run(*args):
@@ -174,9 +162,8 @@ def main():
     rc, out, err = run(llama, qwen)
     check(rc == 0 and "procrustes" in out and "gate subspaces" in out and "baseline" in out, "text report")
 
-    print("%d passed, %d failed" % (passed, failed))
     subprocess.run(["rm", "-rf", tmp])
-    return 1 if failed else 0
+    finish()
 
 
 if __name__ == "__main__":

@@ -25,11 +25,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from vxtest import BDIR, BUILD, FIX, ROOT, VINDEX, check, failures, finish  # noqa: F401
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("BUILD", "build")
-VINDEX = os.path.join(ROOT, BUILD, "vindex") if not os.path.isabs(BUILD) else os.path.join(BUILD, "vindex")
-FIX = os.path.join(ROOT, "tests", "fixtures")
 FIXTURES = ("tiny-qwen3", "tiny-llama", "tiny-gpt2", "tiny-gemma3")
 FILES = ("gate_vectors.bin", "down_features.bin", "embeddings.bin", "down_meta.bin", "norms.bin", "vocab.bin",
          "tokenizer.json", "index.json", "manifest.json", "SHA256SUMS")
@@ -38,18 +35,8 @@ SANITIZER = re.compile(r"AddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitiz
 SEED = int(os.environ.get("VX_CORRUPT_SEED", "20240611"))
 SAMPLE_OTHERS = 20  # cases per fixture other than tiny-qwen3
 
-passed = failed = 0
 counts = {"cases": 0, "verify_detected": 0, "runs": 0, "answered": 0, "failed_cleanly": 0, "same_answer": 0}
 
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
-    return cond
 
 
 def run(args, timeout=60):
@@ -292,8 +279,7 @@ def main():
           f"{counts['runs']} command runs: {counts['answered']} answered, {counts['failed_cleanly']} failed cleanly, "
           f"{counts['same_answer']} answers checked identical to the undamaged ones; queries "
           f"{'included' if have_queries else 'not built yet (info/verify only)'}")
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 if __name__ == "__main__":

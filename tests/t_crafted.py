@@ -20,23 +20,10 @@ import struct
 import subprocess
 import sys
 import tempfile
+from vxtest import BDIR, BUILD, FIX, ROOT, VINDEX, check, failures, finish  # noqa: F401
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("BUILD", "build")
-VINDEX = os.path.join(ROOT, BUILD, "vindex") if not os.path.isabs(BUILD) else os.path.join(BUILD, "vindex")
-FIX = os.path.join(ROOT, "tests", "fixtures")
 SANITIZER = re.compile(r"AddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer|runtime error:")
-passed = failed = 0
 
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
-    return cond
 
 
 # ------------------------------------------------------------ safetensors bytes
@@ -478,8 +465,7 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{n} crafted checkpoints")
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 if __name__ == "__main__":

@@ -32,28 +32,14 @@ import sys
 import tempfile
 import threading
 import time
+from vxtest import BDIR, BUILD, FIX, ROOT, VINDEX, check, failures, finish  # noqa: F401
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("BUILD", "build")
-BDIR = BUILD if os.path.isabs(BUILD) else os.path.join(ROOT, BUILD)
-VINDEX = os.path.join(BDIR, "vindex")
 LIB = os.path.join(BDIR, "libvindex.so")
-FIX = os.path.join(ROOT, "tests", "fixtures")
 SANITIZER = re.compile(r"AddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer|runtime error:")
 SEED = int(os.environ.get("VX_CRASH_SEED", "7"))
 KILLS = int(os.environ.get("VX_CRASH_KILLS", "60"))
-passed = failed = 0
 counts = {}
 
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
-    return cond
 
 
 def bump(k, n=1):
@@ -472,8 +458,7 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(counts, sort_keys=True))
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 if __name__ == "__main__":

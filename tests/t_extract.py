@@ -17,21 +17,9 @@ import sys
 import tempfile
 
 import numpy as np
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("BUILD", "build")
-VINDEX = os.path.join(ROOT, BUILD, "vindex")
-FIX = os.path.join(ROOT, "tests", "fixtures")
-passed = failed = 0
+from vxtest import BDIR, BUILD, FIX, ROOT, VINDEX, check, failures, finish  # noqa: F401
 
 
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
 
 
 def read_safetensors(path):
@@ -276,8 +264,7 @@ def main():
         test_hub_cache(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 if __name__ == "__main__":

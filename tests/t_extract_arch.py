@@ -21,22 +21,12 @@ import sys
 import tempfile
 
 import numpy as np
+from vxtest import BDIR, BUILD, FIX, ROOT, VINDEX, check, failures, finish  # noqa: F401
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VINDEX = os.path.join(ROOT, os.environ.get("BUILD", "build"), "vindex")
 TOKENIZER = os.path.join(ROOT, "tests", "fixtures", "tiny-llama", "tokenizer.json")
-passed = failed = 0
 rng = np.random.default_rng(1234)
 V, H = 300, 32
 
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
 
 
 def mat(rows, cols):
@@ -298,8 +288,7 @@ def main():
         mistral_sharded(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 if __name__ == "__main__":

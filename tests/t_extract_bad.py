@@ -10,20 +10,9 @@ import struct
 import subprocess
 import sys
 import tempfile
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VINDEX = os.path.join(ROOT, os.environ.get("BUILD", "build"), "vindex")
-FIX = os.path.join(ROOT, "tests", "fixtures")
-passed = failed = 0
+from vxtest import BDIR, BUILD, FIX, ROOT, VINDEX, check, failures, finish  # noqa: F401
 
 
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
 
 
 def split(path):
@@ -239,8 +228,7 @@ def main():
             check(r.returncode == 0 and "usage:" in r.stdout, f"{cmd} --help")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 if __name__ == "__main__":

@@ -17,21 +17,11 @@ import sys
 import tempfile
 
 import numpy as np
+from vxtest import BDIR, BUILD, FIX, ROOT, VINDEX, check, failures, finish  # noqa: F401
 
-BUILD = os.environ.get("BUILD", "build")
-VINDEX = os.path.join(BUILD, "vindex")
-MKVINDEX = os.path.join(BUILD, "tools", "mkvindex")
+MKVINDEX = os.path.join(BDIR, "tools", "mkvindex")
 TOL = 1e-3
-passed = failed = 0
 
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg)
 
 
 def run(*args):
@@ -286,8 +276,7 @@ def main():
                   f"{style}: zero row: cosines not 0")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    finish()
 
 
 if __name__ == "__main__":

@@ -19,19 +19,9 @@ import re
 import subprocess
 import sys
 import tempfile
+from vxtest import BDIR, BUILD, FIX, ROOT, VINDEX, check, failures, finish  # noqa: F401
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOK = os.path.join(ROOT, "tests/fixtures/tiny-llama/tokenizer.json")
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL", what, file=sys.stderr)
 
 
 def bytes_to_unicode():
@@ -152,8 +142,7 @@ def main():
     check(spelled == "".join(bpe.enc[b] for b in diverge.encode()), "divergent case spells its input: %s" % got)
     if tmp:
         subprocess.run(["rm", "-rf", tmp])
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    finish()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,33 @@
+"""Shared pieces of the Python tests: where the build is ($BUILD, relative to the
+repository or absolute), the fixtures, and the check/summary protocol every test program
+follows ("N passed, N failed" as the last line; exit 1 on any failure)."""
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("BUILD", "build")
+BDIR = BUILD if os.path.isabs(BUILD) else os.path.join(ROOT, BUILD)
+VINDEX = os.path.join(BDIR, "vindex")
+FIX = os.path.join(ROOT, "tests", "fixtures")
+
+_count = {"passed": 0, "failed": 0}
+
+
+def check(cond, msg):
+    """Count one check; print msg on failure. Returns cond as a bool."""
+    if cond:
+        _count["passed"] += 1
+    else:
+        _count["failed"] += 1
+        print("FAIL:", msg, file=sys.stderr)
+    return bool(cond)
+
+
+def failures():
+    return _count["failed"]
+
+
+def finish():
+    """Print the summary line and exit with the status it implies."""
+    print(f"{_count['passed']} passed, {_count['failed']} failed")
+    sys.exit(1 if _count["failed"] else 0)
