@@ -713,18 +713,19 @@ static int read_cfg(cfg *c, const char *dir) {
     return c->L && c->H && c->I && c->V ? 0 : -1;
 }
 
-/* Logical bytes each phase reads and nominal FLOPs, for the algorithm in src/extract.c
- * at the time of writing (Gram by dsyrk = rows·H·(H+1), then dsyevr for the top F ≈
- * 4/3·H³ tridiagonal reduction + 2·H²·F back-transformation; projection by sgemm).
- * If the extractor changes algorithm these stay the work the task requires, so GFLOP/s
- * then reads as "equivalent" throughput. */
+/* Logical bytes each phase reads and nominal FLOPs of the algorithm in src/extract.c:
+ * per matrix a single-precision Gram (ssyrk, rows·H·(H+1)), ssyevr for the top k = F+32
+ * eigenvectors (≈ 4/3·H³ tridiagonal reduction + 2·H²·k back-transformation), then the
+ * float64 Rayleigh–Ritz pass (B = A·Q: 2·rows·H·k; C = BᵀB: rows·k·(k+1)); the
+ * projection by sgemm. Both matrices are read twice (the Gram pass and the Ritz pass). */
 static void phase_work(const char *name, const cfg *c, uint64_t F, double *bytes, double *flop, const char **what) {
     double L = (double)c->L, H = (double)c->H, I = (double)c->I, V = (double)c->V;
     *bytes = 0; *flop = 0; *what = "";
     if (!strcmp(name, "svd") || !strcmp(name, "read")) {
-        *bytes = L * 2 * (I * H) * 2;                                  /* gate + down, bf16 */
-        *flop = L * 2 * (I * H * (H + 1) + 4.0 / 3 * H * H * H + 2 * H * H * (double)F);
-        *what = "gate+down bf16; Gram(dsyrk)+eig";
+        double k = (double)F + 32 < H ? (double)F + 32 : H;
+        *bytes = L * 2 * (I * H) * 2 * 2;                              /* gate + down, bf16, two passes */
+        *flop = L * 2 * (I * H * (H + 1) + 4.0 / 3 * H * H * H + 2 * H * H * k + 2 * I * H * k + I * k * (k + 1));
+        *what = "gate+down bf16; f32 Gram+ssyevr top-(F+32), f64 Rayleigh-Ritz";
     } else if (!strcmp(name, "write")) {
         *bytes = V * H * 2;
         *what = "embed bf16 -> f16";
