@@ -202,7 +202,7 @@ def main():
         open(os.path.join(big, "model.safetensors"), "wb").write(join(hdr, b"".join(blobs)))
         import signal, time
         seen_interrupt = seen_done = 0
-        for delay in (0.05, 0.1, 0.2, 0.3, 0.5, 0.8):
+        for delay in (0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2):
             out = os.path.join(tmp, "out-term")
             shutil.rmtree(out, ignore_errors=True)
             p = subprocess.Popen([VINDEX, "extract", big, "-o", out, "-f", "64"], stderr=subprocess.PIPE, text=True)
@@ -212,6 +212,12 @@ def main():
             if p.returncode == 1 and "interrupted" in err:
                 seen_interrupt += 1
                 check(not os.path.exists(out) and not leftovers(tmp, "out-term"), f"SIGTERM at {delay}s left files")
+            elif p.returncode == -signal.SIGTERM:
+                # Delivered before the CLI installed its handler (during exec): plain
+                # termination, before anything was renamed into place.
+                check(not os.path.exists(out), f"SIGTERM at {delay}s before the handler left OUT")
+                for d in leftovers(tmp, "out-term"):
+                    shutil.rmtree(os.path.join(tmp, d))
             else:
                 seen_done += 1
                 check(p.returncode == 0, f"SIGTERM at {delay}s: exit {p.returncode}: {err!r}")
