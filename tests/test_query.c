@@ -185,7 +185,8 @@ static void test_paths(const char *dir) {
     CHECK(vx_token_resolve(&id, vx, " Parisian", &err) == VX_ENOTFOUND && strstr(err.msg, "pieces"), "pieces: %s", err.msg);
     CHECK(vx_token_resolve(&id, vx, "#3", &err) == 0 && id == 3, "#3");
     float bad[3] = { 1, 2, 3 };
-    CHECK(vx_query_vector(&qz, vx, bad, 3, &err) == VX_EUSAGE, "short vector accepted");
+    vx_query *qbad = NULL;
+    CHECK(vx_query_vector(&qbad, vx, bad, 3, &err) == VX_EUSAGE && !qbad, "short vector accepted");
     free(zero);
     free(all);
     vx_query_free(q); vx_query_free(q2); vx_query_free(q3); vx_query_free(qz);
