@@ -266,6 +266,20 @@ static int parse_range(const char *s, uint32_t *lo, uint32_t *hi) {
     return 0;
 }
 
+/* Print the per-query JSON results and free them: {"queries": [...]} for --batch, the
+ * single object otherwise; nothing (just free) for text output. */
+static void finish_json(cJSON *arr, int json, int batch) {
+    if (json && batch) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToObject(o, "queries", arr);
+        print_json(o);
+        cJSON_Delete(o);
+        return;
+    }
+    if (json) print_json(cJSON_GetArrayItem(arr, 0));
+    cJSON_Delete(arr);
+}
+
 int cmd_score(int argc, char **argv) {
     enum { O_LAYERS = 256, O_SIGNED, O_JSON };
     static const struct option lo[] = { { "top", required_argument, 0, 'n' },   { "layer", required_argument, 0, 'l' },
@@ -351,17 +365,7 @@ int cmd_score(int argc, char **argv) {
             if (i && !json) fputc('\n', stdout);
             score_output(arr, vx, qs[i], args[i], hits + i * so.top, nh[i], (int)nproj, json, so.signed_rank);
         }
-        if (json) {
-            if (batch) {
-                cJSON *o = cJSON_CreateObject();
-                cJSON_AddItemToObject(o, "queries", arr);
-                print_json(o);
-                cJSON_Delete(o);
-            } else {
-                print_json(cJSON_GetArrayItem(arr, 0));
-                cJSON_Delete(arr);
-            }
-        } else cJSON_Delete(arr);
+        finish_json(arr, json, batch != NULL);
     }
     free_queries(qs, nq);
     free(hits);
@@ -502,17 +506,7 @@ int cmd_nearest(int argc, char **argv) {
             if (ntok) print_tok_hits(vx, "tokens (by cosine):", th + i * kt, nt[i]);
             if (nfeat) print_feat_hits(vx, "features (by |cosine|):", fh + i * kf, nf[i]);
         }
-        if (json) {
-            if (batch) {
-                cJSON *o = cJSON_CreateObject();
-                cJSON_AddItemToObject(o, "queries", arr);
-                print_json(o);
-                cJSON_Delete(o);
-            } else {
-                print_json(cJSON_GetArrayItem(arr, 0));
-                cJSON_Delete(arr);
-            }
-        } else cJSON_Delete(arr);
+        finish_json(arr, json, batch != NULL);
     }
     free(th); free(fh); free(nt); free(nf);
     free_queries(qs, nq);
