@@ -385,7 +385,7 @@ static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r) {
     for (size_t b0 = 0; b0 < n; b0 += PCA_BLOCK) {
         size_t nb = n - b0 < PCA_BLOCK ? n - b0 : PCA_BLOCK;
         for (size_t i = 0; i < nb; i++) src_row_f32(c, X + i * HS, c->sid[fit[b0 + i]]);
-        if ((rc = vx_sgram_rows_set(Cf, HS, X, nb))) goto out;
+        if ((rc = vx_sgram_rows(Cf, HS, X, nb, 0))) goto out;
         for (size_t i = 0; i < HS; i++)
             for (size_t j = i; j < HS; j++) C[i * HS + j] += Cf[i * HS + j];
     }

@@ -149,7 +149,7 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, const vx
         for (uint64_t c0 = 0; c0 < sets[s].count && rc == VX_OK; c0 += chunk) {
             size_t nc = (size_t)(sets[s].count - c0 < chunk ? sets[s].count - c0 : chunk);
             load_chunk(buf, &sets[s], c0, nc, H);
-            rc = sets[s].by_column ? vx_sgram_cols(G, H, buf, nc, nc) : vx_sgram_rows(G, H, buf, nc);
+            rc = sets[s].by_column ? vx_sgram_cols(G, H, buf, nc, nc) : vx_sgram_rows(G, H, buf, nc, 1);
         }
     if (rc) { rc = vx_fail(err, rc, "layer %d %s: Gram matrix: bad dimensions", layer, what); goto out; }
     for (size_t i = 0; i < H; i++)

@@ -64,21 +64,16 @@ int vx_dsvd(double *U, double *s, double *VT, double *A, size_t m, size_t n) {
     return info == 0 ? VX_OK : VX_ECORRUPT;
 }
 
-int vx_sgram_rows(float *G, size_t H, const float *X, size_t n) {
+int vx_sgram_rows(float *G, size_t H, const float *X, size_t n, int accumulate) {
     if (!dims_ok(H, n)) return VX_EUSAGE;
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)H, (int)n, 1.0f, X, (int)H, 1.0f, G, (int)H);
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)H, (int)n, 1.0f, X, (int)H, accumulate ? 1.0f : 0.0f, G,
+                (int)H);
     return VX_OK;
 }
 
 int vx_sgram_cols(float *G, size_t H, const float *M, size_t n, size_t ld) {
     if (!dims_ok(H, n) || ld < n || ld > INT_MAX) return VX_EUSAGE;
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)H, (int)n, 1.0f, M, (int)ld, 1.0f, G, (int)H);
-    return VX_OK;
-}
-
-int vx_sgram_rows_set(float *G, size_t H, const float *X, size_t n) {
-    if (!dims_ok(H, n)) return VX_EUSAGE;
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)H, (int)n, 1.0f, X, (int)H, 0.0f, G, (int)H);
     return VX_OK;
 }
 

@@ -20,12 +20,10 @@ int vx_sgemm_nt(size_t M, size_t N, size_t K, const float *A, const float *B, fl
 int vx_dgemm_nn(size_t M, size_t N, size_t K, const double *A, const double *B, double *C);
 /* Full SVD of A[m][n] (destroyed) in double: U[m][m], s[min], VT[n][n]; row-major. */
 int vx_dsvd(double *U, double *s, double *VT, double *A, size_t m, size_t n);
-/* Single-precision Gram updates (beta = 1): G[H][H] upper += XᵀX for X [n][H] rows, or
- * += M Mᵀ for M [H][n] columns with row stride ld. */
-int vx_sgram_rows(float *G, size_t H, const float *X, size_t n);
+/* Single-precision Gram matrices, G[H][H] upper: XᵀX for X [n][H] rows (added to G when
+ * `accumulate`, else replacing it), or += M Mᵀ for M [H][n] columns with row stride ld. */
+int vx_sgram_rows(float *G, size_t H, const float *X, size_t n, int accumulate);
 int vx_sgram_cols(float *G, size_t H, const float *M, size_t n, size_t ld);
-/* G[H][H] upper = XᵀX (beta = 0) for X [n][H] rows, single precision. */
-int vx_sgram_rows_set(float *G, size_t H, const float *X, size_t n);
 /* Top-F eigenpairs of the symmetric single-precision G [H][H] (upper read, destroyed):
  * vals[F] descending (as double), vecs[F][H] row i = unit eigenvector of vals[i]. */
 int vx_seig_top(double *vals, double *vecs, float *G, size_t H, size_t F);
