@@ -2,11 +2,12 @@
  * extract.c — checkpoint → vindex. The pipeline (spec/vindex-format.md §E):
  *
  *   1. open the checkpoint (format/checkpoint.h): shards mapped, names mapped to roles;
- *   2. per layer, the Gram matrix of the gate vectors (rows of the stacked gate matrix)
- *      and of the down vectors (columns of the stacked down matrix), accumulated in
- *      float64 from chunks converted out of the map; its top-F eigenpairs are the top-F
- *      singular directions and squared singular values. Memory: one H×H double matrix
- *      and one chunk — never a whole checkpoint tensor;
+ *   2. per layer, the top-F singular directions of the stacked gate matrix (its rows) and
+ *      of the stacked down matrix (its columns): a single-precision Gram matrix built
+ *      from chunks converted out of the map, its top F+32 eigenvectors, then a float64
+ *      Rayleigh–Ritz pass over the same chunks (see layer_directions). Memory: one H×H
+ *      f32 matrix, the H×(F+32) basis and one chunk — never a whole checkpoint tensor;
+ *      mapped pages are released behind each pass;
  *   3. embeddings converted row by row to f16 (round to nearest even, clamped, counted);
  *   4. one pass over the unembedding in vocabulary tiles: tile × (final-norm ⊙ every
  *      direction of every layer) by sgemm, keeping the K largest and K smallest values
