@@ -28,6 +28,7 @@
 
 #include "kern.h"
 #include "linalg.h"
+#include "mem.h"
 #include "vx_compare.h"
 #include "vxindex.h"
 
@@ -84,6 +85,8 @@ typedef struct ctx {
     double *mu0;           /* [HS] subtracted from source rows before projection (PCA mean or 0) */
     float *mu0f;           /* [HS] f32 copy of mu0 */
     int avx2;              /* the CPU has AVX2, F16C and FMA */
+    int nthr;              /* threads for row conversion and per-token work */
+    float *zero;           /* [max H] zeros: "no mean" for gather() */
     vx_err *err;
 } ctx;
 
@@ -112,14 +115,69 @@ __attribute__((target("avx2,f16c,fma"))) static void cvt_f16c(float *dst, const 
     for (; h < n; h++) dst[h] = lut[e[h]] * sc - mu[h];
 }
 #endif
-static void src_row_f32(const ctx *c, float *dst, uint32_t id) {
-    const uint16_t *e = c->S->emb + (size_t)id * c->HS;
-    float sc = c->S->scale;
+/* One row of side s: dst[H] = row · scale − mu (f32). */
+static void cvt_row(const ctx *c, const side *s, float *dst, uint32_t id, const float *mu) {
+    const uint16_t *e = s->emb + (size_t)id * s->H;
+    float sc = s->scale;
 #if defined(__x86_64__)
-    if (c->avx2) { cvt_f16c(dst, e, c->HS, sc, c->mu0f, c->lut); return; }
+    if (c->avx2) { cvt_f16c(dst, e, s->H, sc, mu, c->lut); return; }
 #endif
-    for (size_t h = 0; h < c->HS; h++) dst[h] = c->lut[e[h]] * sc - c->mu0f[h];
+    for (size_t h = 0; h < s->H; h++) dst[h] = c->lut[e[h]] * sc - mu[h];
 }
+
+/* dst[n] = f16 src[n] as f32 (stored directions: no scale, no mean). */
+static void cvt_row_raw(const ctx *c, float *dst, const uint16_t *e, size_t n) {
+#if defined(__x86_64__)
+    if (c->avx2) { cvt_f16c(dst, e, n, 1.0f, c->zero, c->lut); return; }
+#endif
+    for (size_t h = 0; h < n; h++) dst[h] = c->lut[e[h]];
+}
+
+/* gather(): rows of one side into X [n][H] f32, row · scale − mu, on c->nthr threads. Row i is
+ * side id map[idx ? idx[i] : first + i]. With sums, the column sums of X are added to
+ * sums [H] in double, in row order whatever the thread count (threads split the columns),
+ * so results do not depend on it. Every embedding row the comparison reads goes through
+ * here. */
+typedef struct gjob {
+    const ctx *c;
+    const side *s;
+    const uint32_t *map, *idx;
+    size_t first, n, r0, r1;  /* rows [r0, r1) to convert; then columns [r0c, r1c) to sum */
+    size_t c0, c1;
+    const float *mu;
+    float *X;
+    double *sums;
+} gjob;
+
+static void *gather_worker(void *arg) {
+    gjob *j = arg;
+    size_t H = j->s->H;
+    for (size_t i = j->r0; i < j->r1; i++)
+        cvt_row(j->c, j->s, j->X + i * H, j->map[j->idx ? j->idx[i] : j->first + i], j->mu);
+    return NULL;
+}
+static void *colsum_worker(void *arg) {
+    gjob *j = arg;
+    size_t H = j->s->H;
+    for (size_t i = 0; i < j->n; i++) {
+        const float *x = j->X + i * H;
+        for (size_t h = j->c0; h < j->c1; h++) j->sums[h] += (double)x[h];
+    }
+    return NULL;
+}
+
+static void gather(const ctx *c, const side *s, const uint32_t *map, const uint32_t *idx, size_t first, size_t n,
+                   const float *mu, float *X, double *sums) {
+    gjob jobs[64];
+    int T = c->nthr;
+    if ((size_t)T > n / 16) T = n / 16 > 1 ? (int)(n / 16) : 1;
+    for (int t = 0; t < T; t++)
+        jobs[t] = (gjob){ c, s, map, idx, first, n, n * (size_t)t / (size_t)T, n * (size_t)(t + 1) / (size_t)T,
+                          s->H * (size_t)t / (size_t)T, s->H * (size_t)(t + 1) / (size_t)T, mu ? mu : c->zero, X, sums };
+    vx_run_parallel(gather_worker, jobs, sizeof jobs[0], T);
+    if (sums) vx_run_parallel(colsum_worker, jobs, sizeof jobs[0], T);
+}
+
 static void row_f64(const ctx *c, const side *s, double *dst, uint32_t id) {
     const uint16_t *e = s->emb + (size_t)id * s->H;
     for (size_t h = 0; h < s->H; h++) dst[h] = (double)(c->lut[e[h]] * s->scale);
@@ -151,13 +209,13 @@ static int match_text(ctx *c) {
     const vx_vocab *va = &c->A.vx->vocab, *vb = &c->B.vx->vocab;
     size_t nb = 1;
     while (nb < 2 * (size_t)vb->n + 2) nb <<= 1;
-    uint32_t *tb = malloc(sizeof(uint32_t) * nb);   /* B ids */
+    uint32_t *tb = vx_big_alloc(sizeof(uint32_t) * nb);   /* B ids */
     size_t na = 1;
     while (na < 2 * (size_t)va->n + 2) na <<= 1;
-    uint32_t *ta = malloc(sizeof(uint32_t) * na);   /* A ids already taken, by text */
-    c->sa = malloc(sizeof(uint32_t) * (va->n ? va->n : 1));
-    c->sb = malloc(sizeof(uint32_t) * (va->n ? va->n : 1));
-    if (!tb || !ta || !c->sa || !c->sb) { free(tb); free(ta); return vx_fail(c->err, VX_ENOMEM, "out of memory"); }
+    uint32_t *ta = vx_big_alloc(sizeof(uint32_t) * na);   /* A ids already taken, by text */
+    c->sa = vx_big_alloc(sizeof(uint32_t) * (va->n ? va->n : 1));
+    c->sb = vx_big_alloc(sizeof(uint32_t) * (va->n ? va->n : 1));
+    if (!tb || !ta || !c->sa || !c->sb) { vx_big_free(tb); vx_big_free(ta); return vx_fail(c->err, VX_ENOMEM, "out of memory"); }
     memset(tb, 0xff, sizeof(uint32_t) * nb);
     memset(ta, 0xff, sizeof(uint32_t) * na);
     for (uint32_t i = 0; i < vb->n; i++) {
@@ -195,8 +253,8 @@ static int match_text(ctx *c) {
             if (tl2 == tl && !memcmp(t, t2, tl)) { c->sa[n] = i; c->sb[n] = tb[k]; n++; break; }
         }
     }
-    free(tb);
-    free(ta);
+    vx_big_free(tb);
+    vx_big_free(ta);
     c->N = n;
     return VX_OK;
 }
@@ -224,7 +282,7 @@ static void mean_std(const double *x, size_t n, double *mean, double *std) {
 }
 static int stats(vx_cmp_stats *st, const double *cs, const uint32_t *ida, size_t n) {
     static const double P[9] = { 1, 5, 10, 25, 50, 75, 90, 95, 99 };
-    double *s = malloc(sizeof(double) * n);
+    double *s = vx_big_alloc(sizeof(double) * n);
     if (!s) return VX_ENOMEM;
     memcpy(s, cs, sizeof(double) * n);
     qsort(s, n, sizeof(double), cmp_dbl);
@@ -241,7 +299,7 @@ static int stats(vx_cmp_stats *st, const double *cs, const uint32_t *ida, size_t
         for (size_t i = 0; i < n; i++) cnt += cs[i] > (double)k / 10.0;
         st->frac_above[k] = (double)cnt / (double)n;
     }
-    free(s);
+    vx_big_free(s);
     return VX_OK;
 }
 static double cosine(const double *a, const double *b, size_t d) {
@@ -258,12 +316,12 @@ static int unit_gram(double *G, double *X, size_t m, size_t n) {
         s = s > 0 ? 1.0 / sqrt(s) : 0.0;
         for (size_t h = 0; h < n; h++) X[i * n + h] *= s;
     }
-    double *XT = malloc(sizeof(double) * m * n);
+    double *XT = vx_big_alloc(sizeof(double) * m * n);
     if (!XT) return VX_ENOMEM;
     for (size_t i = 0; i < m; i++)
         for (size_t h = 0; h < n; h++) XT[h * m + i] = X[i * n + h];
     int rc = vx_dgemm_nn(m, m, n, X, XT, G);
-    free(XT);
+    vx_big_free(XT);
     return rc;
 }
 /* Pearson correlation and mean |difference| of the strict upper triangles of G1, G2 [m][m]. */
@@ -285,9 +343,9 @@ static void pair_corr(double *r, double *mad, const double *G1, const double *G2
 static int draw_sets(ctx *c, const vx_compare_opts *o, uint32_t **anc, size_t *na, uint32_t **tst, size_t *nt) {
     vx_err *err = c->err;
     size_t VA = c->A.V, N = c->N;
-    int32_t *pos = malloc(sizeof(int32_t) * VA);
-    uint8_t *used = calloc(N, 1);
-    uint32_t *pool = malloc(sizeof(uint32_t) * N);
+    int32_t *pos = vx_big_alloc(sizeof(int32_t) * VA);
+    uint8_t *used = vx_big_array(N, 1);
+    uint32_t *pool = vx_big_alloc(sizeof(uint32_t) * N);
     int rc = VX_OK;
     *anc = *tst = NULL;
     if (!pos || !used || !pool) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
@@ -300,7 +358,7 @@ static int draw_sets(ctx *c, const vx_compare_opts *o, uint32_t **anc, size_t *n
     const char *names[2] = { "anchor", "test" };
     for (int k = 0; k < 2; k++) {
         if (!lists[k]) continue;
-        if (!(*outs[k] = malloc(sizeof(uint32_t) * (lens[k] ? lens[k] : 1)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
+        if (!(*outs[k] = vx_big_alloc(sizeof(uint32_t) * (lens[k] ? lens[k] : 1)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
         for (size_t i = 0; i < lens[k]; i++) {
             uint32_t id = lists[k][i];
             if (id >= VA) { rc = vx_fail(err, VX_ENOTFOUND, "%s token #%u: out of range (A has %zu tokens)", names[k], id, VA); goto out; }
@@ -329,22 +387,22 @@ static int draw_sets(ctx *c, const vx_compare_opts *o, uint32_t **anc, size_t *n
     uint64_t x = sm_stream(o->seed, 0);
     sm_shuffle_prefix(pool, P, a + t, &x);
     if (draw_a) {
-        if (!(*anc = malloc(sizeof(uint32_t) * (a ? a : 1)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
+        if (!(*anc = vx_big_alloc(sizeof(uint32_t) * (a ? a : 1)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
         memcpy(*anc, pool, sizeof(uint32_t) * a);
         *na = a;
     }
     if (draw_t) {
-        if (!(*tst = malloc(sizeof(uint32_t) * (t ? t : 1)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
+        if (!(*tst = vx_big_alloc(sizeof(uint32_t) * (t ? t : 1)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
         memcpy(*tst, pool + a, sizeof(uint32_t) * t);
         *nt = t;
     }
     if (*na < VX_CMP_MIN_SPLIT || *nt < VX_CMP_MIN_SPLIT)
         rc = vx_fail(err, VX_EUSAGE, "%zu anchors and %zu test tokens; each needs at least %d", *na, *nt, VX_CMP_MIN_SPLIT);
 out:
-    if (rc) { free(*anc); free(*tst); *anc = *tst = NULL; }
-    free(pos);
-    free(used);
-    free(pool);
+    if (rc) { vx_big_free(*anc); vx_big_free(*tst); *anc = *tst = NULL; }
+    vx_big_free(pos);
+    vx_big_free(used);
+    vx_big_free(pool);
     return rc;
 }
 
@@ -354,18 +412,19 @@ static int cmp_u32(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-#define BLOCK 1024
-#define PCA_BLOCK 4096 /* rows per f32 covariance block, summed in double */
+#define BLOCK 4096 /* rows per gather + GEMM of the anchor/test projection */
+#define PCA_BLOCK 4096 /* rows per f32 SYRK of the PCA covariance */
 
 static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r) {
     size_t N = c->N, HS = c->HS, d = c->d, n = N;
-    uint32_t *fit = malloc(sizeof(uint32_t) * N);
-    double *C = calloc(HS * HS, sizeof(double)), *vals = malloc(sizeof(double) * d);
-    float *Cf = malloc(sizeof(float) * HS * HS), *X = malloc(sizeof(float) * PCA_BLOCK * HS);
-    c->W = malloc(sizeof(double) * d * HS);
-    c->Wf = malloc(sizeof(float) * d * HS);
+    uint32_t *fit = vx_big_alloc(sizeof(uint32_t) * N);
+    double *vals = vx_big_alloc(sizeof(double) * d), *sum = vx_big_array(HS, sizeof(double));
+    float *G = vx_big_alloc(sizeof(float) * HS * HS), *X = vx_big_alloc(sizeof(float) * PCA_BLOCK * HS);
+    float *shift = vx_big_array(HS, sizeof(float));
+    c->W = vx_big_alloc(sizeof(double) * d * HS);
+    c->Wf = vx_big_alloc(sizeof(float) * d * HS);
     int rc = VX_OK;
-    if (!fit || !C || !vals || !Cf || !X || !c->W || !c->Wf) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory for the PCA"); goto out; }
+    if (!fit || !vals || !sum || !G || !X || !shift || !c->W || !c->Wf) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory for the PCA"); goto out; }
     for (size_t i = 0; i < N; i++) fit[i] = (uint32_t)i;
     if (N > o->pca_sample) { /* spec §4: seeded sample, then ascending */
         uint64_t x = sm_stream(o->seed, 1);
@@ -373,32 +432,35 @@ static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r) {
         n = o->pca_sample;
         qsort(fit, n, sizeof(uint32_t), cmp_u32);
     }
-    /* Mean in double, then the centred covariance: f32 GEMM per block, summed in double. */
-    double *mu = calloc(HS, sizeof(double));
-    if (!mu) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
-    for (size_t i = 0; i < n; i++) { /* mu0f is still zero here */
-        src_row_f32(c, X, c->sid[fit[i]]);
-        for (size_t h = 0; h < HS; h++) mu[h] += X[h];
-    }
-    for (size_t h = 0; h < HS; h++) { c->mu0[h] = mu[h] / (double)n; c->mu0f[h] = (float)c->mu0[h]; }
-    free(mu);
+    /* One pass, each row converted once: rows are centred on a shift s (the mean of the
+     * first block), G = Σ (x−s)ᵀ(x−s) is accumulated by f32 SYRK and Σ (x−s) in double;
+     * then C = (G − n·δᵀδ)/(n−1) with δ = mean(x) − s, which holds for any s — and with s
+     * close to the mean there is no cancellation. */
+    size_t nb0 = n < PCA_BLOCK ? n : PCA_BLOCK;
+    gather(c, c->S, c->sid, fit, 0, nb0, NULL, X, sum);
+    for (size_t h = 0; h < HS; h++) { shift[h] = (float)(sum[h] / (double)nb0); sum[h] = 0; }
     for (size_t b0 = 0; b0 < n; b0 += PCA_BLOCK) {
         size_t nb = n - b0 < PCA_BLOCK ? n - b0 : PCA_BLOCK;
-        for (size_t i = 0; i < nb; i++) src_row_f32(c, X + i * HS, c->sid[fit[b0 + i]]);
-        if ((rc = vx_sgram_rows(Cf, HS, X, nb, 0))) goto out;
-        for (size_t i = 0; i < HS; i++)
-            for (size_t j = i; j < HS; j++) C[i * HS + j] += Cf[i * HS + j];
+        gather(c, c->S, c->sid, fit + b0, 0, nb, shift, X, sum);
+        if ((rc = vx_sgram_rows(G, HS, X, nb, b0 > 0))) goto out;
     }
     phase("pca: cov");
     double tr = 0, den = n > 1 ? (double)(n - 1) : 1.0;
     for (size_t i = 0; i < HS; i++) {
-        tr += C[i * HS + i] / den;
-        for (size_t j = i; j < HS; j++) Cf[i * HS + j] = (float)(C[i * HS + j] / den);
+        double di = sum[i] / (double)n;
+        c->mu0[i] = (double)shift[i] + di;
+        c->mu0f[i] = (float)c->mu0[i];
+        for (size_t j = i; j < HS; j++) {
+            double v = ((double)G[i * HS + j] - (double)n * di * (sum[j] / (double)n)) / den;
+            G[i * HS + j] = (float)v;
+            if (j == i) tr += v;
+        }
     }
-    if ((rc = vx_seig_top(vals, c->W, Cf, HS, d))) {
+    if ((rc = vx_seig_top(vals, c->W, G, HS, d))) {
         rc = vx_fail(c->err, rc, "PCA eigensolver failed (non-finite embeddings?)");
         goto out;
     }
+    phase("pca: eig");
     /* Sign convention: the entry of largest magnitude of each basis vector is positive
      * (lowest index on ties), so the basis — and the baseline, which is not invariant
      * to it — does not depend on the eigensolver (spec §4). */
@@ -417,38 +479,42 @@ static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r) {
     r->pca_fit_tokens = n;
     r->pca_variance_retained = tr > 0 ? kept / tr : 1.0;
 out:
-    free(fit);
-    free(C);
-    free(vals);
-    free(Cf);
-    free(X);
+    vx_big_free(fit);
+    vx_big_free(vals);
+    vx_big_free(sum);
+    vx_big_free(G);
+    vx_big_free(X);
+    vx_big_free(shift);
     return rc;
 }
 
-/* Project source rows of shared indices idx[n] into Z [n][d] (double): (x - mu0) Wᵀ,
- * or x itself without PCA. Also accumulates the full-width mean of the first `nmean` rows
- * into mux [HS] (used for the anchor mean at full width). */
-static int project_rows(ctx *c, double *Z, const uint32_t *idx, size_t n, double *mux, size_t nmean) {
+/* Rows of the shared indices idx[n]: the source projected into Z [n][d] (double),
+ * (x - mu0) Wᵀ, or x itself without PCA; the target's rows as they are into Y [n][d]; and
+ * the source's full-width mean of the first `nmean` rows into mux [HS] (the anchor mean at
+ * full width). */
+static int project_rows(ctx *c, double *Z, double *Y, const uint32_t *idx, size_t n, double *mux, size_t nmean) {
     size_t HS = c->HS, d = c->d;
-    float *X = malloc(sizeof(float) * BLOCK * HS), *Y = c->W ? malloc(sizeof(float) * BLOCK * d) : NULL;
-    if (!X || (c->W && !Y)) { free(X); free(Y); return vx_fail(c->err, VX_ENOMEM, "out of memory"); }
+    float *X = vx_big_array(BLOCK * HS, sizeof(float)), *P = vx_big_array(BLOCK * d, sizeof(float));
+    double *sum = vx_big_array(HS, sizeof(double));
+    if (!X || !sum || !P) { vx_big_free(X); vx_big_free(P); vx_big_free(sum); return vx_fail(c->err, VX_ENOMEM, "out of memory"); }
     int rc = VX_OK;
     for (size_t b0 = 0; b0 < n && !rc; b0 += BLOCK) {
-        size_t nb = n - b0 < BLOCK ? n - b0 : BLOCK;
-        for (size_t i = 0; i < nb; i++) {
-            src_row_f32(c, X + i * HS, c->sid[idx[b0 + i]]);
-            if (mux && b0 + i < nmean)
-                for (size_t h = 0; h < HS; h++) mux[h] += (double)X[i * HS + h] + (double)c->mu0f[h];
-        }
+        size_t nb = n - b0 < BLOCK ? n - b0 : BLOCK, nm = b0 < nmean ? (nmean - b0 < nb ? nmean - b0 : nb) : 0;
+        gather(c, c->S, c->sid, idx + b0, 0, nm, c->mu0f, X, sum);
+        gather(c, c->S, c->sid, idx + b0 + nm, 0, nb - nm, c->mu0f, X + nm * HS, NULL);
         if (c->W) {
-            rc = vx_sgemm_nt(nb, d, HS, X, c->Wf, Y);
-            for (size_t i = 0; i < nb * d; i++) Z[b0 * d + i] = Y[i];
+            if ((rc = vx_sgemm_map(nb, d, HS, X, c->Wf, P))) break;
+            for (size_t i = 0; i < nb * d; i++) Z[b0 * d + i] = P[i];
         } else {
             for (size_t i = 0; i < nb * d; i++) Z[b0 * d + i] = X[i];
         }
+        gather(c, c->T, c->tid, idx + b0, 0, nb, NULL, P, NULL);
+        for (size_t i = 0; i < nb * d; i++) Y[b0 * d + i] = P[i];
     }
-    free(X);
-    free(Y);
+    for (size_t h = 0; h < HS; h++) mux[h] = nmean ? sum[h] / (double)nmean + (double)c->mu0f[h] : 0.0;
+    vx_big_free(X);
+    vx_big_free(P);
+    vx_big_free(sum);
     return rc;
 }
 
@@ -513,21 +579,47 @@ static int layer_bases(ctx *c, const side *s, vx_kind kind, double *out, size_t 
     size_t L = s->L, F = s->F, H = s->H, d = c->d;
     const uint16_t *D = vx_features(s->vx, kind);
     int is_src = s == c->S;
-    float *X = malloc(sizeof(float) * F * H), *Y = malloc(sizeof(float) * F * d);
+    size_t chunk = F < 1024 ? 1024 / F : 1; /* layers per f32 GEMM of the source's map */
+    float *X = vx_big_array(chunk * F * H, sizeof(float)), *Y = vx_big_array(chunk * F * d, sizeof(float));
+    double *copy = vx_big_array(F * d, sizeof(double)), *ld = vx_big_array(F, sizeof(double));
+    double *n0 = vx_big_array(F, sizeof(double)), *G = vx_big_array(F * F, sizeof(double));
     int rc = VX_OK;
-    if (!X || !Y) { rc = VX_ENOMEM; goto out; }
-    for (size_t l = 0; l < L && !rc; l++) {
-        double *B = out + l * F * d;
-        for (size_t i = 0; i < F * H; i++) X[i] = c->lut[D[l * F * H + i]];
+    if (!X || !Y || !copy || !ld || !n0 || !G) { rc = VX_ENOMEM; goto out; }
+    for (size_t l0 = 0; l0 < L && !rc; l0 += chunk) {
+        size_t nl = L - l0 < chunk ? L - l0 : chunk;
+        for (size_t i = 0; i < nl * F; i++) cvt_row_raw(c, X + i * H, D + (l0 * F + i) * H, H);
         /* the source's g → g Wᵀ R (f32 GEMM with the map of §6), the target's as stored */
-        if (is_src && (rc = vx_sgemm_nt(F, d, H, X, c->Mf, Y))) break;
-        const float *src = is_src ? Y : X;
-        for (size_t i = 0; i < F * d; i++) B[i] = src[i];
-        ranks[l] = orthonormalise(B, F, d, c->avx2);
+        if (is_src && (rc = vx_sgemm_map(nl * F, d, H, X, c->Mf, Y))) break;
+        for (size_t l = l0; l < l0 + nl; l++) {
+            double *B = out + l * F * d;
+            const float *src = (is_src ? Y : X) + (l - l0) * F * (is_src ? d : H);
+            for (size_t i = 0; i < F * d; i++) B[i] = src[i];
+            /* Cholesky QR (twice) gives the Gram–Schmidt basis up to signs when the rows are
+             * well conditioned: every remainder above 1e-4 of its row's length. Otherwise, or
+             * with more rows than dimensions, the Gram–Schmidt of the spec runs. */
+            int fast = F <= d;
+            if (fast) {
+                memcpy(copy, B, sizeof(double) * F * d);
+                for (size_t j = 0; j < F; j++) {
+                    double t = 0;
+                    for (size_t h = 0; h < d; h++) t += B[j * d + h] * B[j * d + h];
+                    n0[j] = t;
+                    fast &= t > 0;
+                }
+                fast = fast && vx_dorth_rows_chol(B, F, d, ld, G) == VX_OK;
+                for (size_t j = 0; fast && j < F; j++) fast = ld[j] * ld[j] > 1e-8 * n0[j];
+                if (!fast) memcpy(B, copy, sizeof(double) * F * d);
+            }
+            ranks[l] = fast ? F : orthonormalise(B, F, d, c->avx2);
+        }
     }
 out:
-    free(X);
-    free(Y);
+    vx_big_free(X);
+    vx_big_free(Y);
+    vx_big_free(copy);
+    vx_big_free(ld);
+    vx_big_free(n0);
+    vx_big_free(G);
     return rc;
 }
 
@@ -538,11 +630,11 @@ static int layer_sims(ctx *c, vx_compare_result *r) {
     r->layers_b = (uint32_t)LB;
     r->gate_sim = calloc(LA * LB, sizeof(double));
     r->down_sim = calloc(LA * LB, sizeof(double));
-    double *QA = malloc(sizeof(double) * LA * A->F * d), *QB = malloc(sizeof(double) * NB * d);
+    double *QA = vx_big_alloc(sizeof(double) * LA * A->F * d), *QB = vx_big_alloc(sizeof(double) * NB * d);
     /* f32 copies for the GEMM of all pairs: cosines of orthonormal rows, error ~1e-7 */
-    float *QAf = malloc(sizeof(float) * LA * A->F * d), *QBf = malloc(sizeof(float) * NB * d);
-    float *P = malloc(sizeof(float) * A->F * NB);
-    size_t *ka = malloc(sizeof(size_t) * LA), *kb = malloc(sizeof(size_t) * LB);
+    float *QAf = vx_big_alloc(sizeof(float) * LA * A->F * d), *QBf = vx_big_alloc(sizeof(float) * NB * d);
+    float *P = vx_big_alloc(sizeof(float) * A->F * NB);
+    size_t *ka = vx_big_alloc(sizeof(size_t) * LA), *kb = vx_big_alloc(sizeof(size_t) * LB);
     int rc = VX_OK;
     if (!r->gate_sim || !r->down_sim || !QA || !QB || !QAf || !QBf || !P || !ka || !kb) { rc = VX_ENOMEM; goto out; }
     for (int kind = 0; kind < 2 && !rc; kind++) {
@@ -566,13 +658,13 @@ static int layer_sims(ctx *c, vx_compare_result *r) {
         }
     }
 out:
-    free(QA);
-    free(QB);
-    free(QAf);
-    free(QBf);
-    free(P);
-    free(ka);
-    free(kb);
+    vx_big_free(QA);
+    vx_big_free(QB);
+    vx_big_free(QAf);
+    vx_big_free(QBf);
+    vx_big_free(P);
+    vx_big_free(ka);
+    vx_big_free(kb);
     return rc == VX_ENOMEM ? vx_fail(c->err, rc, "out of memory for the layer subspaces") : rc;
 }
 
@@ -620,8 +712,8 @@ static int by_worst(const void *a, const void *b) {
 /* c->Mf = (Wᵀ R)ᵀ = Rᵀ W [d][HS] in f32 (Rᵀ without PCA). */
 static int build_map(ctx *c, const double *R) {
     size_t HS = c->HS, d = c->d;
-    double *RT = malloc(sizeof(double) * d * d), *Mt = malloc(sizeof(double) * d * HS);
-    c->Mf = malloc(sizeof(float) * d * HS);
+    double *RT = vx_big_alloc(sizeof(double) * d * d), *Mt = vx_big_alloc(sizeof(double) * d * HS);
+    c->Mf = vx_big_alloc(sizeof(float) * d * HS);
     int rc = VX_OK;
     if (!RT || !Mt || !c->Mf) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
     for (size_t i = 0; i < d; i++)
@@ -630,37 +722,58 @@ static int build_map(ctx *c, const double *R) {
     else memcpy(Mt, RT, sizeof(double) * d * d);
     for (size_t i = 0; i < d * HS; i++) c->Mf[i] = (float)Mt[i];
 out:
-    free(RT);
-    free(Mt);
+    vx_big_free(RT);
+    vx_big_free(Mt);
     return rc;
 }
 
-/* Map every shared token: ẑ = (x - mu0) Mfᵀ - mu_z R, against ỹ = y - mu_y. */
+/* Map every shared token: ẑ = (x - mu0) Mfᵀ - mu_z R, against ỹ = y - mu_y. Blocks of
+ * MAP_BLOCK rows: both sides gathered on c->nthr threads, one f32 GEMM, cosines on c->nthr threads. */
+#define MAP_BLOCK 4096
+typedef struct cjob {
+    const float *Z, *Y;       /* [nb][d] mapped source (before - cz), raw target */
+    const double *cz, *muy;
+    size_t d, r0, r1;
+    scored *out;              /* [nb] */
+    const uint32_t *sa;       /* A ids of the block's rows */
+    size_t b0;
+} cjob;
+static void *cos_worker(void *arg) {
+    cjob *j = arg;
+    size_t d = j->d;
+    for (size_t i = j->r0; i < j->r1; i++) {
+        double ab = 0, aa = 0, bb = 0;
+        for (size_t h = 0; h < d; h++) {
+            double a = (double)j->Z[i * d + h] - j->cz[h], b = (double)j->Y[i * d + h] - j->muy[h];
+            ab += a * b; aa += a * a; bb += b * b;
+        }
+        j->out[i].cos = (float)(aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0);
+        j->out[i].id = j->sa[i];
+        j->out[i].idx = (uint32_t)(j->b0 + i);
+    }
+    return NULL;
+}
+
 static int map_all(ctx *c, vx_compare_result *r, const double *R, const double *muz, const double *muy) {
     size_t N = c->N, HS = c->HS, d = c->d;
-    double *cz = calloc(d, sizeof(double));
-    float *Mf = c->Mf, *X = malloc(sizeof(float) * BLOCK * HS), *Z = malloc(sizeof(float) * BLOCK * d);
-    double *y = malloc(sizeof(double) * c->T->H);
-    scored *sc = malloc(sizeof(scored) * N);
+    double *cz = vx_big_array(d, sizeof(double));
+    float *Mf = c->Mf, *X = vx_big_alloc(sizeof(float) * MAP_BLOCK * HS), *Z = vx_big_alloc(sizeof(float) * MAP_BLOCK * d);
+    float *Y = vx_big_alloc(sizeof(float) * MAP_BLOCK * d);
+    scored *sc = vx_big_alloc(sizeof(scored) * N);
     int rc = VX_OK;
-    if (!cz || !X || !Z || !y || !sc) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
+    if (!cz || !X || !Z || !Y || !sc) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
     for (size_t j = 0; j < d; j++)
         for (size_t i = 0; i < d; i++) cz[j] += muz[i] * R[i * d + j];
-    for (size_t b0 = 0; b0 < N; b0 += BLOCK) {
-        size_t nb = N - b0 < BLOCK ? N - b0 : BLOCK;
-        for (size_t i = 0; i < nb; i++) src_row_f32(c, X + i * HS, c->sid[b0 + i]);
-        if ((rc = vx_sgemm_nt(nb, d, HS, X, Mf, Z))) goto out;
-        for (size_t i = 0; i < nb; i++) {
-            row_f64(c, c->T, y, c->tid[b0 + i]);
-            double ab = 0, aa = 0, bb = 0;
-            for (size_t h = 0; h < d; h++) {
-                double a = (double)Z[i * d + h] - cz[h], b = y[h] - muy[h];
-                ab += a * b; aa += a * a; bb += b * b;
-            }
-            sc[b0 + i].cos = (float)(aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0);
-            sc[b0 + i].id = c->sa[b0 + i];
-            sc[b0 + i].idx = (uint32_t)(b0 + i);
-        }
+    for (size_t b0 = 0; b0 < N; b0 += MAP_BLOCK) {
+        size_t nb = N - b0 < MAP_BLOCK ? N - b0 : MAP_BLOCK;
+        gather(c, c->S, c->sid, NULL, b0, nb, c->mu0f, X, NULL);
+        gather(c, c->T, c->tid, NULL, b0, nb, NULL, Y, NULL);
+        if ((rc = vx_sgemm_map(nb, d, HS, X, Mf, Z))) goto out;
+        cjob jobs[64];
+        int T = c->nthr;
+        for (int t = 0; t < T; t++)
+            jobs[t] = (cjob){ Z, Y, cz, muy, d, nb * (size_t)t / (size_t)T, nb * (size_t)(t + 1) / (size_t)T, sc + b0, c->sa + b0, b0 };
+        vx_run_parallel(cos_worker, jobs, sizeof jobs[0], T);
     }
     size_t k = N < VX_CMP_TOP ? N : VX_CMP_TOP;
     qsort(sc, N, sizeof(scored), by_best);
@@ -669,11 +782,11 @@ static int map_all(ctx *c, vx_compare_result *r, const double *R, const double *
     for (size_t i = 0; i < k; i++) r->worst[i] = (vx_cmp_token){ sc[i].id, c->sb[sc[i].idx], sc[i].cos };
     r->n_best = k;
 out:
-    free(cz);
-    free(X);
-    free(Z);
-    free(y);
-    free(sc);
+    vx_big_free(cz);
+    vx_big_free(X);
+    vx_big_free(Z);
+    vx_big_free(Y);
+    vx_big_free(sc);
     return rc;
 }
 
@@ -682,8 +795,8 @@ out:
  * width minus its anchor mean mux, the target minus muy (spec §6). */
 static int relational(ctx *c, const uint32_t *idx, size_t m, const double *mux, const double *muy, double *corr, double *mad) {
     size_t HS = c->HS, d = c->d;
-    double *XS = malloc(sizeof(double) * m * HS), *XT = malloc(sizeof(double) * m * d);
-    double *G1 = malloc(sizeof(double) * m * m), *G2 = malloc(sizeof(double) * m * m);
+    double *XS = vx_big_alloc(sizeof(double) * m * HS), *XT = vx_big_alloc(sizeof(double) * m * d);
+    double *G1 = vx_big_alloc(sizeof(double) * m * m), *G2 = vx_big_alloc(sizeof(double) * m * m);
     int rc = VX_OK;
     if (!XS || !XT || !G1 || !G2) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
     for (size_t i = 0; i < m; i++) {
@@ -695,10 +808,10 @@ static int relational(ctx *c, const uint32_t *idx, size_t m, const double *mux, 
     if ((rc = unit_gram(G1, XS, m, HS)) || (rc = unit_gram(G2, XT, m, d))) goto out;
     pair_corr(corr, mad, G1, G2, m);
 out:
-    free(XS);
-    free(XT);
-    free(G1);
-    free(G2);
+    vx_big_free(XS);
+    vx_big_free(XT);
+    vx_big_free(G1);
+    vx_big_free(G2);
     return rc;
 }
 
@@ -714,7 +827,7 @@ static int random_orthogonal(double *Q, size_t d, uint64_t seed) {
         Q[i] = rr * cos(two_pi * u2);
         if (i + 1 < d * d) Q[i + 1] = rr * sin(two_pi * u2);
     }
-    double *Rd = malloc(sizeof(double) * d);
+    double *Rd = vx_big_alloc(sizeof(double) * d);
     if (!Rd) return VX_ENOMEM;
     int rc = vx_dqr_square(Q, Rd, d);
     if (rc) goto out;
@@ -722,7 +835,7 @@ static int random_orthogonal(double *Q, size_t d, uint64_t seed) {
         if (Rd[j] < 0)
             for (size_t i = 0; i < d; i++) Q[i * d + j] = -Q[i * d + j];
 out:
-    free(Rd);
+    vx_big_free(Rd);
     return rc;
 }
 
@@ -774,26 +887,35 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     c.err = err;
     side_init(&c.A, a);
     side_init(&c.B, b);
+    /* Every embedding row is read (the all-token pass), and every layer direction: map
+     * the pages in one call each rather than one fault per page. */
+    for (int k = 0; k < 2; k++) {
+        const side *sd = k ? &c.B : &c.A;
+        vx_prefault(sd->emb, sd->V * sd->H * sizeof(uint16_t));
+        vx_prefault(vx_features(sd->vx, VX_GATE), sd->L * sd->F * sd->H * sizeof(uint16_t));
+        vx_prefault(vx_features(sd->vx, VX_DOWN), sd->L * sd->F * sd->H * sizeof(uint16_t));
+    }
     vx_compare_result *r = calloc(1, sizeof *r);
     uint32_t *anc = NULL, *tst = NULL, *both = NULL;
     size_t na = 0, nt = 0;
-    double *Z = NULL, *Y = NULL, *ZaT = NULL, *M = NULL, *U = NULL, *s = NULL, *VT = NULL, *R = NULL;
+    double *Z = NULL, *Y = NULL, *M = NULL, *U = NULL, *s = NULL, *VT = NULL, *R = NULL;
     double *muz = NULL, *muy = NULL, *mux = NULL, *mapped = NULL, *cs = NULL, *l2 = NULL, *Q = NULL, *G = NULL;
     uint32_t *ida = NULL;
     int rc = VX_OK;
     if (o->pca_sample < 1) return vx_fail(err, VX_EUSAGE, "--pca-sample must be at least 1");
-    c.lut = malloc(sizeof(float) * 65536);
+    c.lut = vx_big_alloc(sizeof(float) * 65536);
     if (!r || !c.lut) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
     for (uint32_t i = 0; i < 65536; i++) c.lut[i] = vx_f16_to_f32((uint16_t)i);
     vx_blas_threads(o->threads);
+    c.nthr = o->threads > 0 ? (o->threads < 64 ? o->threads : 64) : vx_kern_threads();
     phase(NULL);
 
     /* §2 shared tokens */
     if (same_vocab(a, b)) {
         r->by_id = 1;
         c.N = c.A.V;
-        c.sa = malloc(sizeof(uint32_t) * c.N);
-        c.sb = malloc(sizeof(uint32_t) * c.N);
+        c.sa = vx_big_alloc(sizeof(uint32_t) * c.N);
+        c.sb = vx_big_alloc(sizeof(uint32_t) * c.N);
         if (!c.sa || !c.sb) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
         for (size_t i = 0; i < c.N; i++) c.sa[i] = c.sb[i] = (uint32_t)i;
     } else if ((rc = match_text(&c))) goto out;
@@ -826,24 +948,23 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
 #if defined(__x86_64__)
     c.avx2 = vx_cpu_avx2();
 #endif
-    if (!(c.mu0 = calloc(HS, sizeof(double))) || !(c.mu0f = calloc(HS, sizeof(float)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
+    if (!(c.mu0 = vx_big_array(HS, sizeof(double))) || !(c.mu0f = vx_big_array(HS, sizeof(float))) || !(c.zero = vx_big_array(HS, sizeof(float)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
     if (HS > d && (rc = fit_pca(&c, o, r))) goto out;
     phase("pca");
 
     /* §5 gather anchors then test, project, centre on anchor means */
     size_t n = na + nt;
-    both = malloc(sizeof(uint32_t) * n);
-    Z = malloc(sizeof(double) * n * d);
-    Y = malloc(sizeof(double) * n * d);
-    muz = calloc(d, sizeof(double));
-    muy = calloc(d, sizeof(double));
-    mux = calloc(HS, sizeof(double));
+    both = vx_big_alloc(sizeof(uint32_t) * n);
+    Z = vx_big_alloc(sizeof(double) * n * d);
+    Y = vx_big_alloc(sizeof(double) * n * d);
+    muz = vx_big_array(d, sizeof(double));
+    muy = vx_big_array(d, sizeof(double));
+    mux = vx_big_array(HS, sizeof(double));
     if (!both || !Z || !Y || !muz || !muy || !mux) { rc = vx_fail(err, VX_ENOMEM, "out of memory for %zu tokens", n); goto out; }
     memcpy(both, anc, sizeof(uint32_t) * na);
     memcpy(both + na, tst, sizeof(uint32_t) * nt);
-    if ((rc = project_rows(&c, Z, both, n, mux, na))) goto out;
-    for (size_t i = 0; i < n; i++) row_f64(&c, c.T, Y + i * d, c.tid[both[i]]);
-    for (size_t h = 0; h < HS; h++) mux[h] /= (double)na;
+    if ((rc = project_rows(&c, Z, Y, both, n, mux, na))) goto out;
+    phase("proj");
     for (size_t i = 0; i < na; i++)
         for (size_t h = 0; h < d; h++) { muz[h] += Z[i * d + h]; muy[h] += Y[i * d + h]; }
     for (size_t h = 0; h < d; h++) { muz[h] /= (double)na; muy[h] /= (double)na; }
@@ -851,18 +972,14 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
         for (size_t h = 0; h < d; h++) { Z[i * d + h] -= muz[h]; Y[i * d + h] -= muy[h]; }
 
     /* §5 Procrustes: M = Z̃ₐᵀ Ỹₐ = U Σ Vᵀ, R = U Vᵀ */
-    ZaT = malloc(sizeof(double) * d * na);
-    M = malloc(sizeof(double) * d * d);
-    U = malloc(sizeof(double) * d * d);
-    VT = malloc(sizeof(double) * d * d);
-    R = malloc(sizeof(double) * d * d);
-    s = malloc(sizeof(double) * d);
-    if (!ZaT || !M || !U || !VT || !R || !s) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
-    for (size_t i = 0; i < na; i++)
-        for (size_t h = 0; h < d; h++) ZaT[h * na + i] = Z[i * d + h];
-    if ((rc = vx_dgemm_nn(d, d, na, ZaT, Y, M))) goto out;
-    free(ZaT);
-    ZaT = NULL;
+    M = vx_big_alloc(sizeof(double) * d * d);
+    U = vx_big_alloc(sizeof(double) * d * d);
+    VT = vx_big_alloc(sizeof(double) * d * d);
+    R = vx_big_alloc(sizeof(double) * d * d);
+    s = vx_big_alloc(sizeof(double) * d);
+    if (!M || !U || !VT || !R || !s) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
+    if ((rc = vx_dgemm_tn(d, d, na, Z, Y, M))) goto out;
+    phase("cross-cov");
     if ((rc = vx_dsvd(U, s, VT, M, d, d))) { rc = vx_fail(err, rc, "SVD of the cross-covariance failed (non-finite embeddings?)"); goto out; }
     if ((rc = vx_dgemm_nn(d, d, d, U, VT, R))) goto out;
     for (size_t i = 0; i < d; i++) r->procrustes_scale += s[i];
@@ -870,39 +987,39 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
 
     /* §6 metrics on the test set */
     const double *Zt = Z + na * d, *Yt = Y + na * d;
-    mapped = malloc(sizeof(double) * nt * d);
-    cs = malloc(sizeof(double) * nt);
-    l2 = malloc(sizeof(double) * nt);
-    ida = malloc(sizeof(uint32_t) * nt);
-    Q = malloc(sizeof(double) * d * d);
-    G = calloc(d * d, sizeof(double));
+    mapped = vx_big_alloc(sizeof(double) * nt * d);
+    cs = vx_big_alloc(sizeof(double) * nt);
+    l2 = vx_big_alloc(sizeof(double) * nt);
+    ida = vx_big_alloc(sizeof(uint32_t) * nt);
+    Q = vx_big_alloc(sizeof(double) * d * d);
+    G = vx_big_array(d * d, sizeof(double));
     if (!mapped || !cs || !l2 || !ida || !Q || !G) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
     for (size_t i = 0; i < nt; i++) ida[i] = c.sa[tst[i]];
     if ((rc = eval_map(Zt, Yt, R, nt, d, cs, l2, mapped)) || (rc = stats(&r->cosine, cs, ida, nt))) goto out;
     {
-        double *tmp = malloc(sizeof(double) * nt);
+        double *tmp = vx_big_alloc(sizeof(double) * nt);
         if (!tmp) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
         memcpy(tmp, l2, sizeof(double) * nt);
         qsort(tmp, nt, sizeof(double), cmp_dbl);
         mean_std(l2, nt, &r->l2_mean, &r->l2_std);
         r->l2_median = pct_sorted(tmp, nt, 50);
-        free(tmp);
+        vx_big_free(tmp);
     }
     /* residual covariance of the test set: (E - mean)ᵀ(E - mean) / (nt - 1), top eigenvalues */
     {
-        double *mean = calloc(d, sizeof(double));
+        double *mean = vx_big_array(d, sizeof(double));
         if (!mean) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
         for (size_t i = 0; i < nt; i++)
             for (size_t h = 0; h < d; h++) { mapped[i * d + h] -= Yt[i * d + h]; mean[h] += mapped[i * d + h]; }
         for (size_t h = 0; h < d; h++) mean[h] /= (double)nt;
         for (size_t i = 0; i < nt; i++)
             for (size_t h = 0; h < d; h++) mapped[i * d + h] = (mapped[i * d + h] - mean[h]) / sqrt((double)(nt - 1));
-        free(mean);
+        vx_big_free(mean);
         size_t k = d < VX_CMP_TOP ? d : VX_CMP_TOP;
-        double *vecs = malloc(sizeof(double) * k * d);
+        double *vecs = vx_big_alloc(sizeof(double) * k * d);
         if (!vecs) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
         if ((rc = vx_gram_rows(G, d, mapped, nt)) == VX_OK) rc = vx_eig_top(r->residual_eig, vecs, G, d, k);
-        free(vecs);
+        vx_big_free(vecs);
         if (rc) { rc = vx_fail(err, rc, "residual eigenvalues failed"); goto out; }
         r->n_residual = k;
     }
@@ -946,34 +1063,34 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     phase("layers");
 
 out:
-    free(c.lut);
-    free(c.sa);
-    free(c.sb);
-    free(c.W);
-    free(c.Wf);
-    free(c.Mf);
-    free(c.mu0);
-    free(c.mu0f);
-    free(anc);
-    free(tst);
-    free(both);
-    free(Z);
-    free(Y);
-    free(ZaT);
-    free(M);
-    free(U);
-    free(VT);
-    free(R);
-    free(s);
-    free(muz);
-    free(muy);
-    free(mux);
-    free(mapped);
-    free(cs);
-    free(l2);
-    free(ida);
-    free(Q);
-    free(G);
+    vx_big_free(c.lut);
+    vx_big_free(c.sa);
+    vx_big_free(c.sb);
+    vx_big_free(c.W);
+    vx_big_free(c.Wf);
+    vx_big_free(c.Mf);
+    vx_big_free(c.mu0);
+    vx_big_free(c.mu0f);
+    vx_big_free(c.zero);
+    vx_big_free(anc);
+    vx_big_free(tst);
+    vx_big_free(both);
+    vx_big_free(Z);
+    vx_big_free(Y);
+    vx_big_free(M);
+    vx_big_free(U);
+    vx_big_free(VT);
+    vx_big_free(R);
+    vx_big_free(s);
+    vx_big_free(muz);
+    vx_big_free(muy);
+    vx_big_free(mux);
+    vx_big_free(mapped);
+    vx_big_free(cs);
+    vx_big_free(l2);
+    vx_big_free(ida);
+    vx_big_free(Q);
+    vx_big_free(G);
     if (rc) { vx_compare_free(r); return rc; }
     *out = r;
     return VX_OK;

@@ -6,6 +6,7 @@
  * makes every version produce the same bits.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -112,6 +113,19 @@ int vx_kern_threads(void) {
     }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+/* Run fn(jobs[i]) for i < T: T-1 new threads and the caller. A thread that cannot be
+ * created runs its job inline, so the result never depends on thread creation. */
+void vx_run_parallel(void *(*fn)(void *), void *jobs, size_t job_size, int T) {
+    pthread_t tid[64];
+    int made[64] = { 0 };
+    for (int i = 1; i < T; i++) made[i] = pthread_create(&tid[i], NULL, fn, (char *)jobs + (size_t)i * job_size) == 0;
+    fn(jobs);
+    for (int i = 1; i < T; i++) {
+        if (made[i]) pthread_join(tid[i], NULL);
+        else fn((char *)jobs + (size_t)i * job_size);
+    }
 }
 
 size_t vx_kern_env(const char *name, size_t def) {

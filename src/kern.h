@@ -72,6 +72,10 @@ int vx_kern_select(const char *name);
  * (at most 64). */
 int vx_kern_threads(void);
 
+/* Run fn on jobs[0..T) (job_size bytes each): T-1 new threads and the caller; a thread
+ * that cannot be created runs its job inline, so results never depend on thread creation. */
+void vx_run_parallel(void *(*fn)(void *), void *jobs, size_t job_size, int T);
+
 /* A size_t tuning knob from the environment variable `name` (decimal), or `def` when
  * unset or malformed. Used for VINDEX_MT_MIN (elements of f16 a scan must cover before
  * it is split across threads) and VINDEX_BLAS_MIN (queries from which a batch goes

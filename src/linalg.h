@@ -7,6 +7,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Orthonormalise the rows of B [k][n] (k ≤ n) in place: Householder QR of the column-major
+ * view (no copies). rdiag[k] gets R's diagonal: |rdiag[j]| is the length of row j's part
+ * orthogonal to rows 0..j-1, so rows keep their order and span (signs aside). */
+int vx_dorth_rows(double *B, size_t k, size_t n, double *rdiag);
+
+/* The same by Cholesky QR, twice (CholQR2: syrk, potrf, trsm — all BLAS 3), with G a [k][k]
+ * scratch. ldiag[k] gets the first pass's Cholesky diagonal (the remainder lengths, as
+ * rdiag above, but only accurate to ~1e-16·‖B‖² / ldiag: callers check conditioning).
+ * VX_ECORRUPT when the rows are numerically dependent (potrf fails). */
+int vx_dorth_rows_chol(double *B, size_t k, size_t n, double *ldiag, double *G);
+
 /* G[H][H] (upper triangle, row-major) += X^T X for X [n][H] (rows are vectors). */
 int vx_gram_rows(double *G, size_t H, const double *X, size_t n);
 /* Top-F eigenpairs of the symmetric G [H][H] (upper triangle read; G is destroyed).
@@ -16,6 +27,8 @@ int vx_gram_rows(double *G, size_t H, const double *X, size_t n);
 int vx_eig_top(double *vals, double *vecs, double *G, size_t H, size_t F);
 /* C[M][N] = A[M][K] · B[N][K]^T, single precision, row-major. */
 int vx_sgemm_nt(size_t M, size_t N, size_t K, const float *A, const float *B, float *C);
+/* The same product for tall A (many rows mapped by a fixed B): computed as Cᵀ = B Aᵀ. */
+int vx_sgemm_map(size_t M, size_t N, size_t K, const float *A, const float *B, float *C);
 /* C[M][N] = A[M][K] · B[K][N] in double. */
 int vx_dgemm_nn(size_t M, size_t N, size_t K, const double *A, const double *B, double *C);
 /* Full SVD of A[m][n] (destroyed) in double: U[m][m], s[min], VT[n][n]; row-major. */
@@ -35,6 +48,8 @@ int vx_dorth_cols(double *Q, size_t H, size_t k);
 int vx_sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B,
              size_t ldb, float *C, size_t ldc);
 /* C[M][N] = A[M][K] · B[N][K]ᵀ in double. */
+/* C [M][N] = Aᵀ B with A [K][M], B [K][N] (double, row-major). */
+int vx_dgemm_tn(size_t M, size_t N, size_t K, const double *A, const double *B, double *C);
 int vx_dgemm_nt(size_t M, size_t N, size_t K, const double *A, const double *B, double *C);
 /* Limit BLAS threads (0 = leave the library's default). */
 void vx_blas_threads(int n);

@@ -18,7 +18,6 @@
  * order, the same whatever the thread count.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -100,19 +99,6 @@ static inline void offer(heap *hp, float dot, float ss, double qn, uint64_t key,
     heap_push(hp, x);
 }
 
-/* Run fn(jobs[i]) for i < T: T-1 new threads and the caller. A thread that cannot be
- * created runs its job inline, so the result never depends on thread creation. */
-static void run_parallel(void *(*fn)(void *), void *jobs, size_t job_size, int T) {
-    pthread_t tid[64];
-    int made[64] = { 0 };
-    for (int i = 1; i < T; i++) made[i] = pthread_create(&tid[i], NULL, fn, (char *)jobs + (size_t)i * job_size) == 0;
-    fn(jobs);
-    for (int i = 1; i < T; i++) {
-        if (made[i]) pthread_join(tid[i], NULL);
-        else fn((char *)jobs + (size_t)i * job_size);
-    }
-}
-
 static int threads_for(size_t elems) {
     if (elems < vx_kern_env("VINDEX_MT_MIN", (size_t)1 << 22)) return 1;
     return vx_kern_threads();
@@ -165,7 +151,7 @@ static int scan_one(heap *out, const rowset *sets, int nsets, size_t H, const fl
     const vx_kern *kern = vx_kern_active();
     for (int t = 0; t < T; t++)
         jobs[t] = (scan_job){ sets, nsets, H, q, qn, signed_rank, exclude, kern, t, T, { store + (size_t)t * out->k, 0, out->k } };
-    run_parallel(scan_worker, jobs, sizeof *jobs, T);
+    vx_run_parallel(scan_worker, jobs, sizeof *jobs, T);
     for (int t = 0; t < T; t++)
         for (size_t i = 0; i < jobs[t].hp.n; i++) heap_push(out, jobs[t].hp.h[i]);
     free(q); free(jobs); free(store);
@@ -200,7 +186,7 @@ static int scan_blas(heap *heaps, const rowset *sets, int nsets, size_t H, const
             int T = threads_for(m * H);
             cvt_job jobs[64];
             for (int t = 0; t < T; t++) jobs[t] = (cvt_job){ kern, rs->X + r0 * H, Y, ss, m, H, t, T };
-            run_parallel(cvt_worker, jobs, sizeof jobs[0], T);
+            vx_run_parallel(cvt_worker, jobs, sizeof jobs[0], T);
             if ((rc = vx_sgemm_nt(nq, m, H, Q, Y, C)) != VX_OK) {
                 rc = vx_fail(err, rc, "query: sgemm refused %zu x %zu x %zu", nq, m, H);
                 break;

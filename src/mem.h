@@ -1,0 +1,26 @@
+/*
+ * mem.h — large working buffers and mapped-input prefaulting (src-internal).
+ *
+ * On first touch every anonymous 4 KiB page costs a page fault; on virtual machines a
+ * fault can cost ~10 µs (measured on the project machine: 0.35 s to first-touch 123 MB,
+ * 0.02 s for the same buffer mapped with MAP_POPULATE). Buffers of a megabyte or more
+ * therefore come from vx_big_alloc, which maps them populated.
+ */
+#ifndef VX_MEM_H
+#define VX_MEM_H
+
+#include <stddef.h>
+
+/* n bytes, zero-filled, 64-byte aligned; NULL on failure or n == 0 overflow. Release with
+ * vx_big_free (never free()). Below 1 MiB this is calloc. */
+void *vx_big_alloc(size_t n);
+/* Element-count form: count·size bytes, NULL when the product overflows. */
+void *vx_big_array(size_t count, size_t size);
+void vx_big_free(void *p);
+
+/* Best effort: map the pages of [p, p+n) of a file mapping now, in one call
+ * (MADV_POPULATE_READ, Linux ≥ 5.14; a no-op elsewhere), for inputs that will be read
+ * whole. */
+void vx_prefault(const void *p, size_t n);
+
+#endif
