@@ -25,6 +25,17 @@ TOL = 1e-3
 
 
 
+def rel_dev(x, y):
+    """Largest |x − y| / max(1, |y|) over the numbers of two JSON results (ids included)."""
+    if isinstance(y, dict):
+        return max([rel_dev(x[k], v) for k, v in y.items()] or [0.0])
+    if isinstance(y, list):
+        return max([rel_dev(u, v) for u, v in zip(x, y)] or [0.0]) if len(x) == len(y) else float("inf")
+    if isinstance(y, (int, float)) and not isinstance(y, bool):
+        return abs(x - y) / max(1.0, abs(y))
+    return 0.0 if x == y else float("inf")
+
+
 def run(*args):
     p = subprocess.run([VINDEX, "compare"] + [str(a) for a in args], capture_output=True, text=True)
     return p.returncode, p.stdout, p.stderr
@@ -145,6 +156,25 @@ def main():
     check(rc == 1 and "too few shared tokens: 6" in err, "too few shared tokens: exit 1 (%d, %s)" % (rc, err.strip()))
     rc, out, err = run(*syn["same"], "--json")
     check(rc == 0 and json.loads(out)["match"] == "id", "same vocabulary → matched by id")
+
+    # 6b. wide source (640 → 160): the divide-and-conquer eigensolver path (H ≥ 512, d ≥ H/8),
+    # PCA on a seeded sample, several blocks of rows; thread count must not change a number
+    a, b = os.path.join(tmp, "a-wide"), os.path.join(tmp, "b-wide")
+    p = subprocess.run([MKPAIR, a, b, "--vocab", "9000", "--hidden-a", "640", "--hidden-b", "160", "--layers-a", "3",
+                        "--layers-b", "2", "--feats", "16", "--noise", "0.3", "--seed", "5"], capture_output=True, text=True)
+    check(p.returncode == 0, "mkpair wide: %s" % p.stderr)
+    c = vs_reference("wide pair, PCA sample", a, b, ["--pca-sample", "5000", "--anchors", "4000", "--test", "3000"],
+                     {"pca_sample": 5000, "anchors": 4000, "test": 3000})
+    if c:
+        check(c["pca_dim"] == 160 and c["pca_fit_tokens"] == 5000 and c["source"] == "A", "wide: A is the source, PCA 640 → 160 on 5000 tokens")
+    # BLAS partitions sums by thread count, so numbers may move in the last digits only
+    outs = [run(a, b, "--json", "--pca-sample", "5000", "--threads", t)[1] for t in ("1", "2", "3")]
+    if all(outs):
+        j = [json.loads(o) for o in outs]
+        dev = max(rel_dev(o, j[0]) for o in j[1:])
+        check(dev < 1e-4, "wide: 1, 2 and 3 threads agree to %g (relative; f32 rounding)" % dev)
+    else:
+        check(False, "wide: runs with 1, 2, 3 threads")
 
     # 7. errors and usage
     bad = os.path.join(tmp, "bad.txt")
