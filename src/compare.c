@@ -727,16 +727,18 @@ out:
     return rc;
 }
 
-/* Map every shared token: ẑ = (x - mu0) Mfᵀ - mu_z R, against ỹ = y - mu_y. Blocks of
- * MAP_BLOCK rows: both sides gathered on c->nthr threads, one f32 GEMM, cosines on c->nthr threads. */
+/* Map every shared token: ẑ = (x - mu0) Mfᵀ - mu_z R, against ỹ = y - mu_y. The anchors and
+ * test tokens (shared indices both[n]) are already mapped, their cosines in cs_both[n];
+ * the others go in blocks of MAP_BLOCK rows: both sides gathered on c->nthr threads, one
+ * f32 GEMM, cosines on c->nthr threads. */
 #define MAP_BLOCK 4096
 typedef struct cjob {
     const float *Z, *Y;       /* [nb][d] mapped source (before - cz), raw target */
     const double *cz, *muy;
     size_t d, r0, r1;
-    scored *out;              /* [nb] */
-    const uint32_t *sa;       /* A ids of the block's rows */
-    size_t b0;
+    scored *out;              /* [N], indexed by shared index */
+    const uint32_t *idx;      /* the block's shared indices */
+    const uint32_t *sa;
 } cjob;
 static void *cos_worker(void *arg) {
     cjob *j = arg;
@@ -747,32 +749,41 @@ static void *cos_worker(void *arg) {
             double a = (double)j->Z[i * d + h] - j->cz[h], b = (double)j->Y[i * d + h] - j->muy[h];
             ab += a * b; aa += a * a; bb += b * b;
         }
-        j->out[i].cos = (float)(aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0);
-        j->out[i].id = j->sa[i];
-        j->out[i].idx = (uint32_t)(j->b0 + i);
+        uint32_t k = j->idx[i];
+        j->out[k] = (scored){ (float)(aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0), j->sa[k], k };
     }
     return NULL;
 }
 
-static int map_all(ctx *c, vx_compare_result *r, const double *R, const double *muz, const double *muy) {
+static int map_all(ctx *c, vx_compare_result *r, const double *R, const double *muz, const double *muy,
+                   const uint32_t *both, size_t n, const double *cs_both) {
     size_t N = c->N, HS = c->HS, d = c->d;
     double *cz = vx_big_array(d, sizeof(double));
-    float *Mf = c->Mf, *X = vx_big_alloc(sizeof(float) * MAP_BLOCK * HS), *Z = vx_big_alloc(sizeof(float) * MAP_BLOCK * d);
-    float *Y = vx_big_alloc(sizeof(float) * MAP_BLOCK * d);
-    scored *sc = vx_big_alloc(sizeof(scored) * N);
+    float *Mf = c->Mf, *X = vx_big_array(MAP_BLOCK * HS, sizeof(float)), *Z = vx_big_array(MAP_BLOCK * d, sizeof(float));
+    float *Y = vx_big_array(MAP_BLOCK * d, sizeof(float));
+    scored *sc = vx_big_array(N, sizeof(scored));
+    uint8_t *done = vx_big_array(N, 1);
+    uint32_t *rest = vx_big_array(N, sizeof(uint32_t));
     int rc = VX_OK;
-    if (!cz || !X || !Z || !Y || !sc) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
+    if (!cz || !X || !Z || !Y || !sc || !done || !rest) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
     for (size_t j = 0; j < d; j++)
         for (size_t i = 0; i < d; i++) cz[j] += muz[i] * R[i * d + j];
-    for (size_t b0 = 0; b0 < N; b0 += MAP_BLOCK) {
-        size_t nb = N - b0 < MAP_BLOCK ? N - b0 : MAP_BLOCK;
-        gather(c, c->S, c->sid, NULL, b0, nb, c->mu0f, X, NULL);
-        gather(c, c->T, c->tid, NULL, b0, nb, NULL, Y, NULL);
+    for (size_t i = 0; i < n; i++) {
+        sc[both[i]] = (scored){ (float)cs_both[i], c->sa[both[i]], both[i] };
+        done[both[i]] = 1;
+    }
+    size_t nr = 0;
+    for (size_t i = 0; i < N; i++)
+        if (!done[i]) rest[nr++] = (uint32_t)i;
+    for (size_t b0 = 0; b0 < nr; b0 += MAP_BLOCK) {
+        size_t nb = nr - b0 < MAP_BLOCK ? nr - b0 : MAP_BLOCK;
+        gather(c, c->S, c->sid, rest + b0, 0, nb, c->mu0f, X, NULL);
+        gather(c, c->T, c->tid, rest + b0, 0, nb, NULL, Y, NULL);
         if ((rc = vx_sgemm_map(nb, d, HS, X, Mf, Z))) goto out;
         cjob jobs[64];
         int T = c->nthr;
         for (int t = 0; t < T; t++)
-            jobs[t] = (cjob){ Z, Y, cz, muy, d, nb * (size_t)t / (size_t)T, nb * (size_t)(t + 1) / (size_t)T, sc + b0, c->sa + b0, b0 };
+            jobs[t] = (cjob){ Z, Y, cz, muy, d, nb * (size_t)t / (size_t)T, nb * (size_t)(t + 1) / (size_t)T, sc, rest + b0, c->sa };
         vx_run_parallel(cos_worker, jobs, sizeof jobs[0], T);
     }
     size_t k = N < VX_CMP_TOP ? N : VX_CMP_TOP;
@@ -787,6 +798,8 @@ out:
     vx_big_free(Z);
     vx_big_free(Y);
     vx_big_free(sc);
+    vx_big_free(done);
+    vx_big_free(rest);
     return rc;
 }
 
@@ -880,6 +893,32 @@ static int eval_map(const double *Zt, const double *Yt, const double *M, size_t 
     return VX_OK;
 }
 
+/* Cosines of the centred anchors Z̃ₐ R against Ỹₐ [na][d] into cs[na], with one f32 GEMM
+ * like the all-token pass (whose best/worst ranking they join). */
+static int anchor_cos(ctx *c, const double *Z, const double *Y, const double *R, size_t na, double *cs) {
+    size_t d = c->d;
+    float *Zf = vx_big_array(na * d, sizeof(float)), *Rf = vx_big_array(d * d, sizeof(float));
+    float *Mf = vx_big_array(na * d, sizeof(float));
+    int rc = VX_OK;
+    if (!Zf || !Rf || !Mf) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
+    for (size_t i = 0; i < na * d; i++) Zf[i] = (float)Z[i];
+    for (size_t i = 0; i < d * d; i++) Rf[i] = (float)R[i];
+    if ((rc = vx_sgemm(0, 0, na, d, d, Zf, d, Rf, d, Mf, d))) goto out;
+    for (size_t i = 0; i < na; i++) {
+        double ab = 0, aa = 0, bb = 0;
+        for (size_t h = 0; h < d; h++) {
+            double a = Mf[i * d + h], b = Y[i * d + h];
+            ab += a * b; aa += a * a; bb += b * b;
+        }
+        cs[i] = aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0;
+    }
+out:
+    vx_big_free(Zf);
+    vx_big_free(Rf);
+    vx_big_free(Mf);
+    return rc;
+}
+
 int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, const vx_compare_opts *o, vx_err *err) {
     *out = NULL;
     ctx c;
@@ -899,7 +938,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     uint32_t *anc = NULL, *tst = NULL, *both = NULL;
     size_t na = 0, nt = 0;
     double *Z = NULL, *Y = NULL, *M = NULL, *U = NULL, *s = NULL, *VT = NULL, *R = NULL;
-    double *muz = NULL, *muy = NULL, *mux = NULL, *mapped = NULL, *cs = NULL, *l2 = NULL, *Q = NULL, *G = NULL;
+    double *muz = NULL, *muy = NULL, *mux = NULL, *mapped = NULL, *csr = NULL, *cs = NULL, *l2 = NULL, *Q = NULL, *G = NULL;
     uint32_t *ida = NULL;
     int rc = VX_OK;
     if (o->pca_sample < 1) return vx_fail(err, VX_EUSAGE, "--pca-sample must be at least 1");
@@ -988,14 +1027,18 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     /* §6 metrics on the test set */
     const double *Zt = Z + na * d, *Yt = Y + na * d;
     mapped = vx_big_alloc(sizeof(double) * nt * d);
+    csr = vx_big_alloc(sizeof(double) * n);
     cs = vx_big_alloc(sizeof(double) * nt);
     l2 = vx_big_alloc(sizeof(double) * nt);
     ida = vx_big_alloc(sizeof(uint32_t) * nt);
     Q = vx_big_alloc(sizeof(double) * d * d);
     G = vx_big_array(d * d, sizeof(double));
-    if (!mapped || !cs || !l2 || !ida || !Q || !G) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
+    if (!mapped || !csr || !cs || !l2 || !ida || !Q || !G) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
     for (size_t i = 0; i < nt; i++) ida[i] = c.sa[tst[i]];
     if ((rc = eval_map(Zt, Yt, R, nt, d, cs, l2, mapped)) || (rc = stats(&r->cosine, cs, ida, nt))) goto out;
+    /* the all-token pass takes the anchors' and test tokens' cosines from here */
+    memcpy(csr + na, cs, sizeof(double) * nt);
+    if ((rc = anchor_cos(&c, Z, Y, R, na, csr))) goto out;
     {
         double *tmp = vx_big_alloc(sizeof(double) * nt);
         if (!tmp) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
@@ -1007,18 +1050,18 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     }
     /* residual covariance of the test set: (E - mean)ᵀ(E - mean) / (nt - 1), top eigenvalues */
     {
-        double *mean = vx_big_array(d, sizeof(double));
+        double *mean = vx_big_array(d, sizeof(double)), *E = mapped;
         if (!mean) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
         for (size_t i = 0; i < nt; i++)
-            for (size_t h = 0; h < d; h++) { mapped[i * d + h] -= Yt[i * d + h]; mean[h] += mapped[i * d + h]; }
+            for (size_t h = 0; h < d; h++) { E[i * d + h] -= Yt[i * d + h]; mean[h] += E[i * d + h]; }
         for (size_t h = 0; h < d; h++) mean[h] /= (double)nt;
         for (size_t i = 0; i < nt; i++)
-            for (size_t h = 0; h < d; h++) mapped[i * d + h] = (mapped[i * d + h] - mean[h]) / sqrt((double)(nt - 1));
+            for (size_t h = 0; h < d; h++) E[i * d + h] = (E[i * d + h] - mean[h]) / sqrt((double)(nt - 1));
         vx_big_free(mean);
         size_t k = d < VX_CMP_TOP ? d : VX_CMP_TOP;
         double *vecs = vx_big_alloc(sizeof(double) * k * d);
         if (!vecs) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
-        if ((rc = vx_gram_rows(G, d, mapped, nt)) == VX_OK) rc = vx_eig_top(r->residual_eig, vecs, G, d, k);
+        if ((rc = vx_gram_rows(G, d, E, nt)) == VX_OK) rc = vx_eig_top(r->residual_eig, vecs, G, d, k);
         vx_big_free(vecs);
         if (rc) { rc = vx_fail(err, rc, "residual eigenvalues failed"); goto out; }
         r->n_residual = k;
@@ -1055,7 +1098,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
 
     phase("relational");
     /* §6 every shared token: best / worst */
-    if ((rc = build_map(&c, R)) || (rc = map_all(&c, r, R, muz, muy))) goto out;
+    if ((rc = build_map(&c, R)) || (rc = map_all(&c, r, R, muz, muy, both, n, csr))) goto out;
     phase("all tokens");
 
     /* §7 layers */
@@ -1086,6 +1129,7 @@ out:
     vx_big_free(muy);
     vx_big_free(mux);
     vx_big_free(mapped);
+    vx_big_free(csr);
     vx_big_free(cs);
     vx_big_free(l2);
     vx_big_free(ida);
