@@ -316,13 +316,7 @@ static int unit_gram(double *G, double *X, size_t m, size_t n) {
         s = s > 0 ? 1.0 / sqrt(s) : 0.0;
         for (size_t h = 0; h < n; h++) X[i * n + h] *= s;
     }
-    double *XT = vx_big_alloc(sizeof(double) * m * n);
-    if (!XT) return VX_ENOMEM;
-    for (size_t i = 0; i < m; i++)
-        for (size_t h = 0; h < n; h++) XT[h * m + i] = X[i * n + h];
-    int rc = vx_dgemm_nn(m, m, n, X, XT, G);
-    vx_big_free(XT);
-    return rc;
+    return vx_dgemm_nt(m, m, n, X, X, G);
 }
 /* Pearson correlation and mean |difference| of the strict upper triangles of G1, G2 [m][m]. */
 static void pair_corr(double *r, double *mad, const double *G1, const double *G2, size_t m) {
@@ -594,9 +588,10 @@ static int layer_bases(ctx *c, const side *s, vx_kind kind, double *out, size_t 
             double *B = out + l * F * d;
             const float *src = (is_src ? Y : X) + (l - l0) * F * (is_src ? d : H);
             for (size_t i = 0; i < F * d; i++) B[i] = src[i];
-            /* Cholesky QR (twice) gives the Gram–Schmidt basis up to signs when the rows are
-             * well conditioned: every remainder above 1e-4 of its row's length. Otherwise, or
-             * with more rows than dimensions, the Gram–Schmidt of the spec runs. */
+            /* Cholesky QR gives the Gram–Schmidt basis up to signs when the rows are well
+             * conditioned: every remainder above 1e-3 of its row's length, so cond ≲ 1e4 and
+             * one pass is orthogonal to ~1e-8. Otherwise, or with more rows than
+             * dimensions, the Gram–Schmidt of the spec runs. */
             int fast = F <= d;
             if (fast) {
                 memcpy(copy, B, sizeof(double) * F * d);
@@ -606,8 +601,8 @@ static int layer_bases(ctx *c, const side *s, vx_kind kind, double *out, size_t 
                     n0[j] = t;
                     fast &= t > 0;
                 }
-                fast = fast && vx_dorth_rows_chol(B, F, d, ld, G) == VX_OK;
-                for (size_t j = 0; fast && j < F; j++) fast = ld[j] * ld[j] > 1e-8 * n0[j];
+                fast = fast && vx_dorth_rows_chol(B, F, d, 1, ld, G) == VX_OK;
+                for (size_t j = 0; fast && j < F; j++) fast = ld[j] * ld[j] > 1e-6 * n0[j];
                 if (!fast) memcpy(B, copy, sizeof(double) * F * d);
             }
             ranks[l] = fast ? F : orthonormalise(B, F, d, c->avx2);
@@ -1059,10 +1054,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
             for (size_t h = 0; h < d; h++) E[i * d + h] = (E[i * d + h] - mean[h]) / sqrt((double)(nt - 1));
         vx_big_free(mean);
         size_t k = d < VX_CMP_TOP ? d : VX_CMP_TOP;
-        double *vecs = vx_big_alloc(sizeof(double) * k * d);
-        if (!vecs) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
-        if ((rc = vx_gram_rows(G, d, E, nt)) == VX_OK) rc = vx_eig_top(r->residual_eig, vecs, G, d, k);
-        vx_big_free(vecs);
+        if ((rc = vx_gram_rows(G, d, E, nt)) == VX_OK) rc = vx_eig_top(r->residual_eig, NULL, G, d, k);
         if (rc) { rc = vx_fail(err, rc, "residual eigenvalues failed"); goto out; }
         r->n_residual = k;
     }

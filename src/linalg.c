@@ -28,14 +28,16 @@ int vx_eig_top(double *vals, double *vecs, double *G, size_t H, size_t F) {
     lapack_int *isuppz = malloc(sizeof(lapack_int) * 2 * F), m = 0;
     int rc = VX_OK;
     if (!w || !Z || !isuppz) { rc = VX_ENOMEM; goto out; }
-    /* dsyevr with range 'I' computes only the F largest pairs (ascending order). */
-    lapack_int info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, 'V', 'I', 'U', (lapack_int)H, G, (lapack_int)H, 0.0, 0.0,
-                                     (lapack_int)(H - F + 1), (lapack_int)H, 0.0, &m, w, Z, (lapack_int)F, isuppz);
+    /* dsyevr with range 'I' computes only the F largest pairs (ascending order). G's
+     * row-major upper triangle is the column-major lower one: no transposed copies. */
+    lapack_int info = LAPACKE_dsyevr(LAPACK_COL_MAJOR, vecs ? 'V' : 'N', 'I', 'L', (lapack_int)H, G, (lapack_int)H, 0.0, 0.0,
+                                     (lapack_int)(H - F + 1), (lapack_int)H, 0.0, &m, w, Z, (lapack_int)H, isuppz);
     if (info != 0 || (size_t)m != F) { rc = VX_ECORRUPT; goto out; }
-    for (size_t i = 0; i < F; i++) { /* reverse to descending; Z column j is eigenvector j */
+    for (size_t i = 0; i < F; i++) { /* reverse to descending; eigenvector j is column j of Z */
         size_t j = F - 1 - i;
         vals[i] = w[j];
-        for (size_t h = 0; h < H; h++) vecs[i * H + h] = Z[h * F + j];
+        if (vecs)
+            for (size_t h = 0; h < H; h++) vecs[i * H + h] = Z[j * H + h];
     }
 out:
     free(w);
@@ -235,10 +237,10 @@ int vx_dorth_rows(double *B, size_t k, size_t n, double *rdiag) {
     return info == 0 ? VX_OK : VX_ECORRUPT;
 }
 
-int vx_dorth_rows_chol(double *B, size_t k, size_t n, double *ldiag, double *G) {
+int vx_dorth_rows_chol(double *B, size_t k, size_t n, int passes, double *ldiag, double *G) {
     if (!dims_ok(n, k) || k > n) return VX_EUSAGE;
     if (!k) return VX_OK;
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < passes; pass++) {
         cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)k, (int)n, 1.0, B, (int)n, 0.0, G, (int)k);
         if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)k, G, (lapack_int)k) != 0) return VX_ECORRUPT;
         if (!pass)

@@ -12,16 +12,17 @@
  * orthogonal to rows 0..j-1, so rows keep their order and span (signs aside). */
 int vx_dorth_rows(double *B, size_t k, size_t n, double *rdiag);
 
-/* The same by Cholesky QR, twice (CholQR2: syrk, potrf, trsm — all BLAS 3), with G a [k][k]
- * scratch. ldiag[k] gets the first pass's Cholesky diagonal (the remainder lengths, as
- * rdiag above, but only accurate to ~1e-16·‖B‖² / ldiag: callers check conditioning).
- * VX_ECORRUPT when the rows are numerically dependent (potrf fails). */
-int vx_dorth_rows_chol(double *B, size_t k, size_t n, double *ldiag, double *G);
+/* The same by Cholesky QR (syrk, potrf, trsm — all BLAS 3), repeated `passes` times
+ * (CholQR2 with 2), G a [k][k] scratch. One pass leaves an orthogonality error of about
+ * 1e-16·cond(B)²; two, about 1e-16 for cond(B) up to ~1e7. ldiag[k] gets the first pass's
+ * Cholesky diagonal (the remainder lengths, as rdiag above, accurate to ~1e-16·‖B‖²/ldiag:
+ * callers check conditioning). VX_ECORRUPT when the rows are numerically dependent. */
+int vx_dorth_rows_chol(double *B, size_t k, size_t n, int passes, double *ldiag, double *G);
 
 /* G[H][H] (upper triangle, row-major) += X^T X for X [n][H] (rows are vectors). */
 int vx_gram_rows(double *G, size_t H, const double *X, size_t n);
 /* Top-F eigenpairs of the symmetric G [H][H] (upper triangle read; G is destroyed).
- * vals[F] descending; vecs[F][H] row i = unit eigenvector of vals[i].
+ * vals[F] descending; vecs[F][H] row i = unit eigenvector of vals[i] (vecs NULL: values only).
  * Returns 0, VX_EUSAGE for bad sizes, VX_ENOMEM, VX_ECORRUPT if LAPACK fails
  * (non-finite input). */
 int vx_eig_top(double *vals, double *vecs, double *G, size_t H, size_t F);
