@@ -628,7 +628,7 @@ static int layer_sims(ctx *c, vx_compare_result *r) {
     double *QA = vx_big_alloc(sizeof(double) * LA * A->F * d), *QB = vx_big_alloc(sizeof(double) * NB * d);
     /* f32 copies for the GEMM of all pairs: cosines of orthonormal rows, error ~1e-7 */
     float *QAf = vx_big_alloc(sizeof(float) * LA * A->F * d), *QBf = vx_big_alloc(sizeof(float) * NB * d);
-    float *P = vx_big_alloc(sizeof(float) * A->F * NB);
+    float *P = vx_big_array(LA * A->F * NB, sizeof(float));
     size_t *ka = vx_big_alloc(sizeof(size_t) * LA), *kb = vx_big_alloc(sizeof(size_t) * LB);
     int rc = VX_OK;
     if (!r->gate_sim || !r->down_sim || !QA || !QB || !QAf || !QBf || !P || !ka || !kb) { rc = VX_ENOMEM; goto out; }
@@ -640,13 +640,15 @@ static int layer_sims(ctx *c, vx_compare_result *r) {
             for (size_t i = 0; i < A->F * d; i++) QAf[l * A->F * d + i] = i < ka[l] * d ? (float)QA[l * A->F * d + i] : 0.0f;
         for (size_t l = 0; l < LB; l++)
             for (size_t i = 0; i < B->F * d; i++) QBf[l * B->F * d + i] = i < kb[l] * d ? (float)QB[l * B->F * d + i] : 0.0f;
-        for (size_t la = 0; la < LA && !rc; la++) {
+        /* every pair at once: P = QA QBᵀ [LA·F][LB·F], one GEMM */
+        if ((rc = vx_sgemm_map(LA * A->F, NB, d, QAf, QBf, P))) break;
+        for (size_t la = 0; la < LA; la++) {
             if (!ka[la]) continue;
-            if ((rc = vx_sgemm_nt(ka[la], NB, d, QAf + la * A->F * d, QBf, P))) break;
+            const float *Pl = P + la * A->F * NB;
             for (size_t lb = 0; lb < LB; lb++) {
                 double s = 0;
                 for (size_t i = 0; i < ka[la]; i++)
-                    for (size_t j = 0; j < kb[lb]; j++) { double v = P[i * NB + lb * B->F + j]; s += v * v; }
+                    for (size_t j = 0; j < kb[lb]; j++) { double v = Pl[i * NB + lb * B->F + j]; s += v * v; }
                 size_t k = ka[la] < kb[lb] ? ka[la] : kb[lb];
                 sim[la * LB + lb] = k ? s / (double)k : 0.0;
             }
@@ -1014,9 +1016,17 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     if (!M || !U || !VT || !R || !s) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
     if ((rc = vx_dgemm_tn(d, d, na, Z, Y, M))) goto out;
     phase("cross-cov");
-    if ((rc = vx_dsvd(U, s, VT, M, d, d))) { rc = vx_fail(err, rc, "SVD of the cross-covariance failed (non-finite embeddings?)"); goto out; }
-    if ((rc = vx_dgemm_nn(d, d, d, U, VT, R))) goto out;
-    for (size_t i = 0; i < d; i++) r->procrustes_scale += s[i];
+    /* R = U Vᵀ is M's orthogonal polar factor: from MᵀM's eigendecomposition when M is well
+     * conditioned (checked), else from the SVD — the same R and Σσ either way */
+    if ((rc = vx_dpolar(R, &r->procrustes_scale, M, d)) == VX_EUNSUPPORTED) {
+        r->procrustes_scale = 0;
+        if ((rc = vx_dsvd(U, s, VT, M, d, d))) { rc = vx_fail(err, rc, "SVD of the cross-covariance failed (non-finite embeddings?)"); goto out; }
+        if ((rc = vx_dgemm_nn(d, d, d, U, VT, R))) goto out;
+        for (size_t i = 0; i < d; i++) r->procrustes_scale += s[i];
+    } else if (rc) {
+        rc = vx_fail(err, rc, "Procrustes rotation failed");
+        goto out;
+    }
     phase("procrustes");
 
     /* §6 metrics on the test set */

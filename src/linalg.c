@@ -6,6 +6,7 @@
 #include "mem.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,47 @@ int vx_dsvd(double *U, double *s, double *VT, double *A, size_t m, size_t n) {
     vx_big_free(work);
     vx_big_free(iw);
     return info == 0 ? VX_OK : VX_ECORRUPT;
+}
+
+int vx_dpolar(double *R, double *sigma_sum, const double *M, size_t d) {
+    if (!dims_ok(d, d) || !d) return VX_EUSAGE;
+    double *G = vx_big_array(d * d, sizeof(double)), *w = malloc(sizeof(double) * d);
+    double *B = vx_big_array(d * d, sizeof(double)), *S = vx_big_array(d * d, sizeof(double));
+    int rc = VX_EUNSUPPORTED;
+    if (!G || !w || !B || !S) { rc = VX_ENOMEM; goto out; }
+    /* G = MᵀM = V Λ Vᵀ; the singular values of M are √λ. Row-major upper = column-major
+     * lower, and column j of the column-major result is eigenvector j. */
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)d, 1.0, M, (int)d, 0.0, G, (int)d);
+    if (LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', (lapack_int)d, G, (lapack_int)d, w) != 0) goto out;
+    /* λ_min/λ_max > 1e-12 (cond(M) < 1e6): (MᵀM)^(-1/2) is accurate to ~1e-16·cond² */
+    if (!(w[d - 1] > 0) || !(w[0] > 1e-12 * w[d - 1])) goto out;
+    double sum = 0;
+    for (size_t j = 0; j < d; j++) {
+        sum += sqrt(w[j]);
+        double f = 1.0 / sqrt(sqrt(w[j]));
+        for (size_t h = 0; h < d; h++) B[h * d + j] = G[j * d + h] * f;
+    }
+    /* S = B Bᵀ = V Λ^(-1/2) Vᵀ, R = M S */
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)d, (int)d, (int)d, 1.0, B, (int)d, B, (int)d, 0.0, S, (int)d);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d, (int)d, (int)d, 1.0, M, (int)d, S, (int)d, 0.0, R,
+                (int)d);
+    /* accept only an orthogonal R: ‖RᵀR − I‖max ≤ 1e-9 */
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)d, 1.0, R, (int)d, 0.0, G, (int)d);
+    double dev = 0;
+    for (size_t i2 = 0; i2 < d; i2++)
+        for (size_t j = i2; j < d; j++) {
+            double e = fabs(G[i2 * d + j] - (i2 == j));
+            if (!(e <= dev)) dev = e; /* NaN propagates as a failure */
+        }
+    if (!(dev <= 1e-9)) goto out;
+    *sigma_sum = sum;
+    rc = VX_OK;
+out:
+    vx_big_free(G);
+    free(w);
+    vx_big_free(B);
+    vx_big_free(S);
+    return rc;
 }
 
 int vx_sgram_rows(float *G, size_t H, const float *X, size_t n, int accumulate) {

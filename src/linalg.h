@@ -32,6 +32,11 @@ int vx_sgemm_nt(size_t M, size_t N, size_t K, const float *A, const float *B, fl
 int vx_sgemm_map(size_t M, size_t N, size_t K, const float *A, const float *B, float *C);
 /* C[M][N] = A[M][K] · B[K][N] in double. */
 int vx_dgemm_nn(size_t M, size_t N, size_t K, const double *A, const double *B, double *C);
+/* The orthogonal polar factor R [d][d] of M (M = R P, P = (MᵀM)^½, so R = U Vᵀ for the
+ * SVD M = U Σ Vᵀ) and Σ σ, from the eigendecomposition of MᵀM (dsyevd: ~2.5x faster than
+ * dgesdd at d = 1024). Returns VX_EUNSUPPORTED, R undefined, when M is too ill-conditioned for
+ * that (σ_min/σ_max ≤ 1e-6) or the result is not orthogonal to 1e-9: use vx_dsvd then. */
+int vx_dpolar(double *R, double *sigma_sum, const double *M, size_t d);
 /* Full SVD of A[m][n] (destroyed) in double: U[m][m], s[min], VT[n][n]; row-major. */
 int vx_dsvd(double *U, double *s, double *VT, double *A, size_t m, size_t n);
 /* Single-precision Gram matrices, G[H][H] upper: XᵀX for X [n][H] rows (added to G when

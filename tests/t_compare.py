@@ -117,6 +117,16 @@ def main():
     vs_reference("gpt2-gemma3", gpt2, gemma, ["--anchors", "800", "--test", "600", "--layer-map", "0:0,3:3,1:2"],
                  dict(anchors=800, test=600, layer_map=[(0, 0), (3, 3), (1, 2)]))
     vs_reference("llama-gpt2 file+count", llama, gpt2, ["--anchors", anc_file, "--test", "300"], dict(anchors=anc_ids, test=300))
+    # fewer anchors than dimensions: the cross-covariance is singular, so the eigen path of
+    # MᵀM refuses it and R comes from the SVD. R is then not unique (any rotation of the
+    # null space fits as well), so only what is determined is compared: Σσ.
+    rc, out, err = run(llama, qwen, "--json", "--anchors", "40", "--test", "400")
+    check(rc == 0, "40 anchors (singular cross-covariance): exit %d %s" % (rc, err.strip()))
+    if rc == 0:
+        c, r = json.loads(out), ref.compare(llama, qwen, anchors=40, test=400)
+        check(abs(c["procrustes_scale"] - r["procrustes_scale"]) <= 1e-6 * abs(r["procrustes_scale"]),
+              "40 anchors: procrustes_scale %r, reference %r" % (c["procrustes_scale"], r["procrustes_scale"]))
+        check(0 < c["cosine"]["mean"] <= 1, "40 anchors: a cosine mean in (0, 1]")
 
     # 4. a vindex with itself: cosine 1, scale = trace of the centred anchor covariance XᵀX
     rc, out, err = run(llama, llama, "--json", "--anchors", anc_file, "--test", test_file)
