@@ -890,6 +890,128 @@ static int eval_map(const double *Zt, const double *Yt, const double *M, size_t 
     return VX_OK;
 }
 
+/* ---------------------------------------------------------------- §6 metrics */
+typedef struct mjob {
+    ctx *c;
+    vx_compare_result *r;
+    const vx_compare_opts *o;
+    const vx_index *a;
+    const double *Z, *Y, *R, *mux, *muy; /* centred anchors then test rows [na + nt][d] */
+    const uint32_t *tst;
+    size_t na, nt;
+    double *csr;                          /* [na + nt] cosines under R, for the all-token pass */
+    int which, rc;
+    vx_err err;                           /* this job's own, copied to the caller's on failure */
+} mjob;
+
+static int anchor_cos(ctx *c, const double *Z, const double *Y, const double *R, size_t na, double *cs);
+
+/* 0: held-out cosines, L2 and residual eigenvalues under R; 1: the random-orthogonal
+ * baseline; 2: the anchors' cosines; 3: relational and digit correlations. */
+static void *metric_job(void *arg) {
+    mjob *j = arg;
+    ctx cj = *j->c;
+    cj.err = &j->err;
+    vx_compare_result *r = j->r;
+    size_t d = cj.d, na = j->na, nt = j->nt;
+    const double *Zt = j->Z + na * d, *Yt = j->Y + na * d;
+    double *mapped = NULL, *cs = NULL, *l2 = NULL, *tmp = NULL, *Q = NULL;
+    uint32_t *ida = NULL;
+    int rc = VX_OK;
+    if (j->which <= 1) {
+        mapped = vx_big_array(nt * d, sizeof(double));
+        cs = vx_big_array(nt, sizeof(double));
+        l2 = vx_big_array(nt, sizeof(double));
+        tmp = vx_big_array(nt, sizeof(double));
+        ida = vx_big_array(nt, sizeof(uint32_t));
+        Q = vx_big_array(d * d, sizeof(double));
+        if (!mapped || !cs || !l2 || !tmp || !ida || !Q) { rc = vx_fail(cj.err, VX_ENOMEM, "out of memory"); goto out; }
+        for (size_t i = 0; i < nt; i++) ida[i] = cj.sa[j->tst[i]];
+    }
+    if (j->which == 0) {
+        if ((rc = eval_map(Zt, Yt, j->R, nt, d, cs, l2, mapped)) || (rc = stats(&r->cosine, cs, ida, nt))) goto out;
+        memcpy(j->csr + na, cs, sizeof(double) * nt);
+        memcpy(tmp, l2, sizeof(double) * nt);
+        qsort(tmp, nt, sizeof(double), cmp_dbl);
+        mean_std(l2, nt, &r->l2_mean, &r->l2_std);
+        r->l2_median = pct_sorted(tmp, nt, 50);
+        /* residual covariance of the test set: (E - mean)ᵀ(E - mean) / (nt - 1), top eigenvalues */
+        double *E = mapped, *mean = vx_big_array(d, sizeof(double));
+        if (!mean) { rc = vx_fail(cj.err, VX_ENOMEM, "out of memory"); goto out; }
+        for (size_t i = 0; i < nt; i++)
+            for (size_t h = 0; h < d; h++) { E[i * d + h] -= Yt[i * d + h]; mean[h] += E[i * d + h]; }
+        for (size_t h = 0; h < d; h++) mean[h] /= (double)nt;
+        for (size_t i = 0; i < nt; i++)
+            for (size_t h = 0; h < d; h++) E[i * d + h] = (E[i * d + h] - mean[h]) / sqrt((double)(nt - 1));
+        vx_big_free(mean);
+        size_t k = d < VX_CMP_TOP ? d : VX_CMP_TOP;
+        double *G = Q; /* d×d scratch */
+        if ((rc = vx_gram_rows(G, d, E, nt)) == VX_OK) rc = vx_eig_top(r->residual_eig, NULL, G, d, k);
+        if (rc) { rc = vx_fail(cj.err, rc, "residual eigenvalues failed"); goto out; }
+        r->n_residual = k;
+    } else if (j->which == 1) {
+        /* baseline: a random orthogonal map in place of R */
+        if ((rc = random_orthogonal(Q, d, j->o->seed))) { rc = vx_fail(cj.err, rc, "random orthogonal baseline failed"); goto out; }
+        if ((rc = eval_map(Zt, Yt, Q, nt, d, cs, l2, mapped)) || (rc = stats(&r->baseline, cs, ida, nt))) goto out;
+        double sd;
+        mean_std(l2, nt, &r->baseline_l2_mean, &sd);
+    } else if (j->which == 2) {
+        rc = anchor_cos(&cj, j->Z, j->Y, j->R, na, j->csr);
+    } else {
+        /* relational: first min(1000, nt) test tokens; digits "0".."9" among shared tokens */
+        r->relational_n = nt < VX_CMP_RELATIONAL ? nt : VX_CMP_RELATIONAL;
+        if ((rc = relational(&cj, j->tst, r->relational_n, j->mux, j->muy, &r->relational_correlation,
+                             &r->relational_mean_abs_diff)))
+            goto out;
+        uint32_t dig[10];
+        int seen[10] = { 0 };
+        for (size_t i = 0; i < cj.N; i++) {
+            const char *raw, *txt;
+            size_t rl, tl;
+            vx_vocab_get(&j->a->vocab, cj.sa[i], &raw, &rl, &txt, &tl);
+            if (tl == 1 && txt[0] >= '0' && txt[0] <= '9' && !seen[txt[0] - '0']) { seen[txt[0] - '0'] = 1; dig[txt[0] - '0'] = (uint32_t)i; }
+        }
+        size_t nd = 0;
+        for (int k = 0; k < 10; k++)
+            if (seen[k]) dig[nd++] = dig[k];
+        r->digits_n = nd;
+        r->digit_correlation = r->digit_mean_abs_diff = NAN;
+        if (nd >= 3) rc = relational(&cj, dig, nd, j->mux, j->muy, &r->digit_correlation, &r->digit_mean_abs_diff);
+    }
+out:
+    if (rc && !j->err.code) vx_fail(&j->err, rc, "out of memory");
+    j->rc = rc;
+    vx_big_free(mapped);
+    vx_big_free(cs);
+    vx_big_free(l2);
+    vx_big_free(tmp);
+    vx_big_free(ida);
+    vx_big_free(Q);
+    return NULL;
+}
+
+/* Two threads take jobs {0, 3} and {1, 2} (about equal work), BLAS on one thread each
+ * meanwhile: two callers sharing OpenBLAS's pool oversubscribe it (measured 5x slower). */
+typedef struct mpair { mjob *x, *y; } mpair;
+static void *metric_pair(void *arg) {
+    mpair *p = arg;
+    metric_job(p->x);
+    metric_job(p->y);
+    return NULL;
+}
+static void run_metric_jobs(mjob *jobs, int nthr) {
+    mpair pairs[2] = { { &jobs[0], &jobs[3] }, { &jobs[1], &jobs[2] } };
+    if (nthr < 2) {
+        metric_pair(&pairs[0]);
+        metric_pair(&pairs[1]);
+        return;
+    }
+    int before = vx_blas_threads_get();
+    vx_blas_threads(1);
+    vx_run_parallel(metric_pair, pairs, sizeof pairs[0], 2);
+    vx_blas_threads(before);
+}
+
 /* Cosines of the centred anchors Z̃ₐ R against Ỹₐ [na][d] into cs[na], with one f32 GEMM
  * like the all-token pass (whose best/worst ranking they join). */
 static int anchor_cos(ctx *c, const double *Z, const double *Y, const double *R, size_t na, double *cs) {
@@ -935,8 +1057,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     uint32_t *anc = NULL, *tst = NULL, *both = NULL;
     size_t na = 0, nt = 0;
     double *Z = NULL, *Y = NULL, *M = NULL, *U = NULL, *s = NULL, *VT = NULL, *R = NULL;
-    double *muz = NULL, *muy = NULL, *mux = NULL, *mapped = NULL, *csr = NULL, *cs = NULL, *l2 = NULL, *Q = NULL, *G = NULL;
-    uint32_t *ida = NULL;
+    double *muz = NULL, *muy = NULL, *mux = NULL, *csr = NULL;
     int rc = VX_OK;
     if (o->pca_sample < 1) return vx_fail(err, VX_EUSAGE, "--pca-sample must be at least 1");
     c.lut = vx_big_alloc(sizeof(float) * 65536);
@@ -1029,75 +1150,19 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     }
     phase("procrustes");
 
-    /* §6 metrics on the test set */
-    const double *Zt = Z + na * d, *Yt = Y + na * d;
-    mapped = vx_big_alloc(sizeof(double) * nt * d);
-    csr = vx_big_alloc(sizeof(double) * n);
-    cs = vx_big_alloc(sizeof(double) * nt);
-    l2 = vx_big_alloc(sizeof(double) * nt);
-    ida = vx_big_alloc(sizeof(uint32_t) * nt);
-    Q = vx_big_alloc(sizeof(double) * d * d);
-    G = vx_big_array(d * d, sizeof(double));
-    if (!mapped || !csr || !cs || !l2 || !ida || !Q || !G) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
-    for (size_t i = 0; i < nt; i++) ida[i] = c.sa[tst[i]];
-    if ((rc = eval_map(Zt, Yt, R, nt, d, cs, l2, mapped)) || (rc = stats(&r->cosine, cs, ida, nt))) goto out;
-    /* the all-token pass takes the anchors' and test tokens' cosines from here */
-    memcpy(csr + na, cs, sizeof(double) * nt);
-    if ((rc = anchor_cos(&c, Z, Y, R, na, csr))) goto out;
+    /* §6 metrics: four independent jobs, two at a time */
     {
-        double *tmp = vx_big_alloc(sizeof(double) * nt);
-        if (!tmp) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
-        memcpy(tmp, l2, sizeof(double) * nt);
-        qsort(tmp, nt, sizeof(double), cmp_dbl);
-        mean_std(l2, nt, &r->l2_mean, &r->l2_std);
-        r->l2_median = pct_sorted(tmp, nt, 50);
-        vx_big_free(tmp);
+        mjob jobs[4];
+        for (int k = 0; k < 4; k++)
+            jobs[k] = (mjob){ &c, r, o, a, Z, Y, R, mux, muy, tst, na, nt, NULL, k, VX_OK, { 0, { 0 } } };
+        csr = vx_big_alloc(sizeof(double) * n);
+        if (!csr) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
+        for (int k = 0; k < 4; k++) jobs[k].csr = csr;
+        run_metric_jobs(jobs, c.nthr);
+        for (int k = 0; k < 4 && !rc; k++)
+            if (jobs[k].rc) { rc = jobs[k].rc; *err = jobs[k].err; }
+        if (rc) goto out;
     }
-    /* residual covariance of the test set: (E - mean)ᵀ(E - mean) / (nt - 1), top eigenvalues */
-    {
-        double *mean = vx_big_array(d, sizeof(double)), *E = mapped;
-        if (!mean) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
-        for (size_t i = 0; i < nt; i++)
-            for (size_t h = 0; h < d; h++) { E[i * d + h] -= Yt[i * d + h]; mean[h] += E[i * d + h]; }
-        for (size_t h = 0; h < d; h++) mean[h] /= (double)nt;
-        for (size_t i = 0; i < nt; i++)
-            for (size_t h = 0; h < d; h++) E[i * d + h] = (E[i * d + h] - mean[h]) / sqrt((double)(nt - 1));
-        vx_big_free(mean);
-        size_t k = d < VX_CMP_TOP ? d : VX_CMP_TOP;
-        if ((rc = vx_gram_rows(G, d, E, nt)) == VX_OK) rc = vx_eig_top(r->residual_eig, NULL, G, d, k);
-        if (rc) { rc = vx_fail(err, rc, "residual eigenvalues failed"); goto out; }
-        r->n_residual = k;
-    }
-    phase("test+resid");
-    /* baseline: a random orthogonal map in place of R */
-    if ((rc = random_orthogonal(Q, d, o->seed))) { rc = vx_fail(err, rc, "random orthogonal baseline failed"); goto out; }
-    if ((rc = eval_map(Zt, Yt, Q, nt, d, cs, l2, mapped)) || (rc = stats(&r->baseline, cs, ida, nt))) goto out;
-    {
-        double sd;
-        mean_std(l2, nt, &r->baseline_l2_mean, &sd);
-    }
-
-    phase("baseline");
-    /* relational: first min(1000, nt) test tokens; digits "0".."9" among shared tokens */
-    r->relational_n = nt < VX_CMP_RELATIONAL ? nt : VX_CMP_RELATIONAL;
-    if ((rc = relational(&c, tst, r->relational_n, mux, muy, &r->relational_correlation, &r->relational_mean_abs_diff))) goto out;
-    {
-        uint32_t dig[10];
-        int seen[10] = { 0 };
-        for (size_t i = 0; i < c.N; i++) {
-            const char *raw, *txt;
-            size_t rl, tl;
-            vx_vocab_get(&a->vocab, c.sa[i], &raw, &rl, &txt, &tl);
-            if (tl == 1 && txt[0] >= '0' && txt[0] <= '9' && !seen[txt[0] - '0']) { seen[txt[0] - '0'] = 1; dig[txt[0] - '0'] = (uint32_t)i; }
-        }
-        size_t nd = 0;
-        for (int k = 0; k < 10; k++)
-            if (seen[k]) dig[nd++] = dig[k];
-        r->digits_n = nd;
-        r->digit_correlation = r->digit_mean_abs_diff = NAN;
-        if (nd >= 3 && (rc = relational(&c, dig, nd, mux, muy, &r->digit_correlation, &r->digit_mean_abs_diff))) goto out;
-    }
-
     phase("relational");
     /* §6 every shared token: best / worst */
     if ((rc = build_map(&c, R)) || (rc = map_all(&c, r, R, muz, muy, both, n, csr))) goto out;
@@ -1130,13 +1195,7 @@ out:
     vx_big_free(muz);
     vx_big_free(muy);
     vx_big_free(mux);
-    vx_big_free(mapped);
     vx_big_free(csr);
-    vx_big_free(cs);
-    vx_big_free(l2);
-    vx_big_free(ida);
-    vx_big_free(Q);
-    vx_big_free(G);
     if (rc) { vx_compare_free(r); return rc; }
     *out = r;
     return VX_OK;

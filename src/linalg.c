@@ -319,3 +319,5 @@ int vx_dgemm_nt(size_t M, size_t N, size_t K, const double *A, const double *B, 
 void vx_blas_threads(int n) {
     if (n > 0) openblas_set_num_threads(n);
 }
+
+int vx_blas_threads_get(void) { return openblas_get_num_threads(); }

@@ -59,5 +59,7 @@ int vx_dgemm_tn(size_t M, size_t N, size_t K, const double *A, const double *B, 
 int vx_dgemm_nt(size_t M, size_t N, size_t K, const double *A, const double *B, double *C);
 /* Limit BLAS threads (0 = leave the library's default). */
 void vx_blas_threads(int n);
+/* BLAS threads in use now. */
+int vx_blas_threads_get(void);
 
 #endif
