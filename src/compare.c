@@ -178,6 +178,20 @@ static void gather(const ctx *c, const side *s, const uint32_t *map, const uint3
     if (sums) vx_run_parallel(colsum_worker, jobs, sizeof jobs[0], T);
 }
 
+/* dst[n] = src[n] widened to double, on c->nthr threads (the anchor/test rows). */
+typedef struct wjob { double *dst; const float *src; size_t i0, i1; } wjob;
+static void *widen_worker(void *arg) {
+    wjob *j = arg;
+    for (size_t i = j->i0; i < j->i1; i++) j->dst[i] = j->src[i];
+    return NULL;
+}
+static void widen(const ctx *c, double *dst, const float *src, size_t n) {
+    wjob jobs[64];
+    int T = n < ((size_t)1 << 16) ? 1 : c->nthr;
+    for (int t = 0; t < T; t++) jobs[t] = (wjob){ dst, src, n * (size_t)t / (size_t)T, n * (size_t)(t + 1) / (size_t)T };
+    vx_run_parallel(widen_worker, jobs, sizeof jobs[0], T);
+}
+
 static void row_f64(const ctx *c, const side *s, double *dst, uint32_t id) {
     const uint16_t *e = s->emb + (size_t)id * s->H;
     for (size_t h = 0; h < s->H; h++) dst[h] = (double)(c->lut[e[h]] * s->scale);
@@ -498,12 +512,12 @@ static int project_rows(ctx *c, double *Z, double *Y, const uint32_t *idx, size_
         gather(c, c->S, c->sid, idx + b0 + nm, 0, nb - nm, c->mu0f, X + nm * HS, NULL);
         if (c->W) {
             if ((rc = vx_sgemm_map(nb, d, HS, X, c->Wf, P))) break;
-            for (size_t i = 0; i < nb * d; i++) Z[b0 * d + i] = P[i];
+            widen(c, Z + b0 * d, P, nb * d);
         } else {
-            for (size_t i = 0; i < nb * d; i++) Z[b0 * d + i] = X[i];
+            widen(c, Z + b0 * d, X, nb * d);
         }
         gather(c, c->T, c->tid, idx + b0, 0, nb, NULL, P, NULL);
-        for (size_t i = 0; i < nb * d; i++) Y[b0 * d + i] = P[i];
+        widen(c, Y + b0 * d, P, nb * d);
     }
     for (size_t h = 0; h < HS; h++) mux[h] = nmean ? sum[h] / (double)nmean + (double)c->mu0f[h] : 0.0;
     vx_big_free(X);
@@ -569,53 +583,85 @@ static size_t orthonormalise(double *M, size_t k, size_t n, int avx2) {
 }
 
 /* Bases of every layer of one side in the target space: out [L][F][d], ranks[L]. */
-static int layer_bases(ctx *c, const side *s, vx_kind kind, double *out, size_t *ranks) {
+/* Rows of every layer of one side in the target space, double: out [L][F][d]. */
+static int layer_rows(ctx *c, const side *s, vx_kind kind, double *out) {
     size_t L = s->L, F = s->F, H = s->H, d = c->d;
     const uint16_t *D = vx_features(s->vx, kind);
     int is_src = s == c->S;
     size_t chunk = F < 1024 ? 1024 / F : 1; /* layers per f32 GEMM of the source's map */
     float *X = vx_big_array(chunk * F * H, sizeof(float)), *Y = vx_big_array(chunk * F * d, sizeof(float));
-    double *copy = vx_big_array(F * d, sizeof(double)), *ld = vx_big_array(F, sizeof(double));
-    double *n0 = vx_big_array(F, sizeof(double)), *G = vx_big_array(F * F, sizeof(double));
     int rc = VX_OK;
-    if (!X || !Y || !copy || !ld || !n0 || !G) { rc = VX_ENOMEM; goto out; }
+    if (!X || !Y) { rc = VX_ENOMEM; goto out; }
     for (size_t l0 = 0; l0 < L && !rc; l0 += chunk) {
         size_t nl = L - l0 < chunk ? L - l0 : chunk;
         for (size_t i = 0; i < nl * F; i++) cvt_row_raw(c, X + i * H, D + (l0 * F + i) * H, H);
         /* the source's g → g Wᵀ R (f32 GEMM with the map of §6), the target's as stored */
         if (is_src && (rc = vx_sgemm_map(nl * F, d, H, X, c->Mf, Y))) break;
-        for (size_t l = l0; l < l0 + nl; l++) {
-            double *B = out + l * F * d;
-            const float *src = (is_src ? Y : X) + (l - l0) * F * (is_src ? d : H);
-            for (size_t i = 0; i < F * d; i++) B[i] = src[i];
-            /* Cholesky QR gives the Gram–Schmidt basis up to signs when the rows are well
-             * conditioned: every remainder above 1e-3 of its row's length, so cond ≲ 1e4 and
-             * one pass is orthogonal to ~1e-8. Otherwise, or with more rows than
-             * dimensions, the Gram–Schmidt of the spec runs. */
-            int fast = F <= d;
-            if (fast) {
-                memcpy(copy, B, sizeof(double) * F * d);
-                for (size_t j = 0; j < F; j++) {
-                    double t = 0;
-                    for (size_t h = 0; h < d; h++) t += B[j * d + h] * B[j * d + h];
-                    n0[j] = t;
-                    fast &= t > 0;
-                }
-                fast = fast && vx_dorth_rows_chol(B, F, d, 1, ld, G) == VX_OK;
-                for (size_t j = 0; fast && j < F; j++) fast = ld[j] * ld[j] > 1e-6 * n0[j];
-                if (!fast) memcpy(B, copy, sizeof(double) * F * d);
-            }
-            ranks[l] = fast ? F : orthonormalise(B, F, d, c->avx2);
-        }
+        widen(c, out + l0 * F * d, is_src ? Y : X, nl * F * d);
     }
 out:
     vx_big_free(X);
     vx_big_free(Y);
-    vx_big_free(copy);
-    vx_big_free(ld);
-    vx_big_free(n0);
-    vx_big_free(G);
     return rc;
+}
+
+/* Orthonormal bases of layers: job t of T takes layers t, t+T, … of both sides. */
+typedef struct ojob {
+    const ctx *c;
+    double *QA, *QB;
+    size_t LA, LB, FA, FB, *ka, *kb;
+    int t, T, rc;
+} ojob;
+
+/* Orthonormalise the rows of B [F][d] in place; returns the rank. Cholesky QR gives the
+ * Gram–Schmidt basis up to signs when the rows are well conditioned: every remainder above
+ * 1e-3 of its row's length, so cond ≲ 1e4 and one pass is orthogonal to ~1e-8. Otherwise,
+ * or with more rows than dimensions, the Gram–Schmidt of the spec runs. scratch: F·d + 2F +
+ * F² doubles. */
+static size_t layer_basis(const ctx *c, double *B, size_t F, size_t d, double *scratch) {
+    double *copy = scratch, *ld = copy + F * d, *n0 = ld + F, *G = n0 + F;
+    int fast = F <= d;
+    if (fast) {
+        memcpy(copy, B, sizeof(double) * F * d);
+        for (size_t j = 0; j < F; j++) {
+            double t = 0;
+            for (size_t h = 0; h < d; h++) t += B[j * d + h] * B[j * d + h];
+            n0[j] = t;
+            fast &= t > 0;
+        }
+        fast = fast && vx_dorth_rows_chol(B, F, d, 1, ld, G) == VX_OK;
+        for (size_t j = 0; fast && j < F; j++) fast = ld[j] * ld[j] > 1e-6 * n0[j];
+        if (!fast) memcpy(B, copy, sizeof(double) * F * d);
+    }
+    return fast ? F : orthonormalise(B, F, d, c->avx2);
+}
+
+static void *orth_worker(void *arg) {
+    ojob *j = arg;
+    size_t F = j->FA > j->FB ? j->FA : j->FB, d = j->c->d;
+    double *scratch = vx_big_array(F * d + 2 * F + F * F, sizeof(double));
+    if (!scratch) { j->rc = VX_ENOMEM; return NULL; }
+    for (size_t l = (size_t)j->t; l < j->LA + j->LB; l += (size_t)j->T) {
+        if (l < j->LA) j->ka[l] = layer_basis(j->c, j->QA + l * j->FA * d, j->FA, d, scratch);
+        else j->kb[l - j->LA] = layer_basis(j->c, j->QB + (l - j->LA) * j->FB * d, j->FB, d, scratch);
+    }
+    vx_big_free(scratch);
+    return NULL;
+}
+
+/* Every layer of both sides, on c->nthr threads with single-threaded BLAS (the factors are
+ * small: 128 × 1024). */
+static int layer_bases(ctx *c, double *QA, double *QB, size_t *ka, size_t *kb) {
+    ojob jobs[64];
+    int T = c->nthr;
+    for (int t = 0; t < T; t++) jobs[t] = (ojob){ c, QA, QB, c->A.L, c->B.L, c->A.F, c->B.F, ka, kb, t, T, VX_OK };
+    int before = vx_blas_threads_get();
+    if (T > 1) vx_blas_threads(1);
+    vx_run_parallel(orth_worker, jobs, sizeof jobs[0], T);
+    if (T > 1) vx_blas_threads(before);
+    for (int t = 0; t < T; t++)
+        if (jobs[t].rc) return jobs[t].rc;
+    return VX_OK;
 }
 
 static int layer_sims(ctx *c, vx_compare_result *r) {
@@ -634,7 +680,9 @@ static int layer_sims(ctx *c, vx_compare_result *r) {
     if (!r->gate_sim || !r->down_sim || !QA || !QB || !QAf || !QBf || !P || !ka || !kb) { rc = VX_ENOMEM; goto out; }
     for (int kind = 0; kind < 2 && !rc; kind++) {
         double *sim = kind ? r->down_sim : r->gate_sim;
-        if ((rc = layer_bases(c, A, (vx_kind)kind, QA, ka)) || (rc = layer_bases(c, B, (vx_kind)kind, QB, kb))) break;
+        if ((rc = layer_rows(c, A, (vx_kind)kind, QA)) || (rc = layer_rows(c, B, (vx_kind)kind, QB)) ||
+            (rc = layer_bases(c, QA, QB, ka, kb)))
+            break;
         /* rows past a layer's rank are zero, so every layer keeps F rows in the GEMM */
         for (size_t l = 0; l < LA; l++)
             for (size_t i = 0; i < A->F * d; i++) QAf[l * A->F * d + i] = i < ka[l] * d ? (float)QA[l * A->F * d + i] : 0.0f;
