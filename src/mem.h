@@ -4,7 +4,8 @@
  * On first touch every anonymous 4 KiB page costs a page fault; on virtual machines a
  * fault can cost ~10 µs (measured on the project machine: 0.35 s to first-touch 123 MB,
  * 0.02 s for the same buffer mapped with MAP_POPULATE). Buffers of a megabyte or more
- * therefore come from vx_big_alloc, which maps them populated.
+ * therefore come from vx_big_alloc, which maps them populated — from 4 MiB on with
+ * transparent huge pages requested (MADV_HUGEPAGE).
  */
 #ifndef VX_MEM_H
 #define VX_MEM_H
