@@ -423,7 +423,7 @@ static int cmp_u32(const void *a, const void *b) {
 #define BLOCK 4096 /* rows per gather + GEMM of the anchor/test projection */
 #define PCA_BLOCK 4096 /* rows per f32 SYRK of the PCA covariance */
 
-static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r) {
+static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r, void *(*bg)(void *), void *arg) {
     size_t N = c->N, HS = c->HS, d = c->d, n = N;
     uint32_t *fit = vx_big_alloc(sizeof(uint32_t) * N);
     double *vals = vx_big_alloc(sizeof(double) * d), *sum = vx_big_array(HS, sizeof(double));
@@ -464,7 +464,7 @@ static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r) {
             if (j == i) tr += v;
         }
     }
-    if ((rc = vx_seig_top(vals, c->W, G, HS, d))) {
+    if ((rc = vx_seig_top_with(vals, c->W, G, HS, d, bg, arg))) {
         rc = vx_fail(c->err, rc, "PCA eigensolver failed (non-finite embeddings?)");
         goto out;
     }
@@ -605,11 +605,11 @@ out:
     return rc;
 }
 
-/* Orthonormal bases of layers: job t of T takes layers t, t+T, … of both sides. */
+/* Orthonormal bases of one side's layers: job t of T takes layers t, t+T, … */
 typedef struct ojob {
     const ctx *c;
-    double *QA, *QB;
-    size_t LA, LB, FA, FB, *ka, *kb;
+    double *Q;
+    size_t L, F, *k;
     int t, T, rc;
 } ojob;
 
@@ -638,23 +638,20 @@ static size_t layer_basis(const ctx *c, double *B, size_t F, size_t d, double *s
 
 static void *orth_worker(void *arg) {
     ojob *j = arg;
-    size_t F = j->FA > j->FB ? j->FA : j->FB, d = j->c->d;
+    size_t F = j->F, d = j->c->d;
     double *scratch = vx_big_array(F * d + 2 * F + F * F, sizeof(double));
     if (!scratch) { j->rc = VX_ENOMEM; return NULL; }
-    for (size_t l = (size_t)j->t; l < j->LA + j->LB; l += (size_t)j->T) {
-        if (l < j->LA) j->ka[l] = layer_basis(j->c, j->QA + l * j->FA * d, j->FA, d, scratch);
-        else j->kb[l - j->LA] = layer_basis(j->c, j->QB + (l - j->LA) * j->FB * d, j->FB, d, scratch);
-    }
+    for (size_t l = (size_t)j->t; l < j->L; l += (size_t)j->T) j->k[l] = layer_basis(j->c, j->Q + l * F * d, F, d, scratch);
     vx_big_free(scratch);
     return NULL;
 }
 
-/* Every layer of both sides, on c->nthr threads with single-threaded BLAS (the factors are
+/* Every layer of one side, on c->nthr threads with single-threaded BLAS (the factors are
  * small: 128 × 1024). */
-static int layer_bases(ctx *c, double *QA, double *QB, size_t *ka, size_t *kb) {
+static int layer_bases(ctx *c, double *Q, size_t L, size_t F, size_t *k) {
     ojob jobs[64];
     int T = c->nthr;
-    for (int t = 0; t < T; t++) jobs[t] = (ojob){ c, QA, QB, c->A.L, c->B.L, c->A.F, c->B.F, ka, kb, t, T, VX_OK };
+    for (int t = 0; t < T; t++) jobs[t] = (ojob){ c, Q, L, F, k, t, T, VX_OK };
     int before = vx_blas_threads_get();
     if (T > 1) vx_blas_threads(1);
     vx_run_parallel(orth_worker, jobs, sizeof jobs[0], T);
@@ -664,25 +661,25 @@ static int layer_bases(ctx *c, double *QA, double *QB, size_t *ka, size_t *kb) {
     return VX_OK;
 }
 
-static int layer_sims(ctx *c, vx_compare_result *r) {
-    const side *A = &c->A, *B = &c->B;
+static int layer_sims(ctx *c, vx_compare_result *r, double *const qT[2], size_t *const kT[2]) {
+    const side *A = &c->A, *B = &c->B, *S = c->S;
     size_t d = c->d, LA = A->L, LB = B->L, NB = LB * B->F;
     r->layers_a = (uint32_t)LA;
     r->layers_b = (uint32_t)LB;
     r->gate_sim = calloc(LA * LB, sizeof(double));
     r->down_sim = calloc(LA * LB, sizeof(double));
-    double *QA = vx_big_alloc(sizeof(double) * LA * A->F * d), *QB = vx_big_alloc(sizeof(double) * NB * d);
+    double *QS = vx_big_array(S->L * S->F * d, sizeof(double));
     /* f32 copies for the GEMM of all pairs: cosines of orthonormal rows, error ~1e-7 */
     float *QAf = vx_big_alloc(sizeof(float) * LA * A->F * d), *QBf = vx_big_alloc(sizeof(float) * NB * d);
     float *P = vx_big_array(LA * A->F * NB, sizeof(float));
-    size_t *ka = vx_big_alloc(sizeof(size_t) * LA), *kb = vx_big_alloc(sizeof(size_t) * LB);
+    size_t *kS = vx_big_array(S->L, sizeof(size_t));
     int rc = VX_OK;
-    if (!r->gate_sim || !r->down_sim || !QA || !QB || !QAf || !QBf || !P || !ka || !kb) { rc = VX_ENOMEM; goto out; }
+    if (!r->gate_sim || !r->down_sim || !QS || !QAf || !QBf || !P || !kS) { rc = VX_ENOMEM; goto out; }
     for (int kind = 0; kind < 2 && !rc; kind++) {
         double *sim = kind ? r->down_sim : r->gate_sim;
-        if ((rc = layer_rows(c, A, (vx_kind)kind, QA)) || (rc = layer_rows(c, B, (vx_kind)kind, QB)) ||
-            (rc = layer_bases(c, QA, QB, ka, kb)))
-            break;
+        if ((rc = layer_rows(c, S, (vx_kind)kind, QS)) || (rc = layer_bases(c, QS, S->L, S->F, kS))) break;
+        const double *QA = S == A ? QS : qT[kind], *QB = S == A ? qT[kind] : QS;
+        const size_t *ka = S == A ? kS : kT[kind], *kb = S == A ? kT[kind] : kS;
         /* rows past a layer's rank are zero, so every layer keeps F rows in the GEMM */
         for (size_t l = 0; l < LA; l++)
             for (size_t i = 0; i < A->F * d; i++) QAf[l * A->F * d + i] = i < ka[l] * d ? (float)QA[l * A->F * d + i] : 0.0f;
@@ -703,13 +700,11 @@ static int layer_sims(ctx *c, vx_compare_result *r) {
         }
     }
 out:
-    vx_big_free(QA);
-    vx_big_free(QB);
+    vx_big_free(QS);
     vx_big_free(QAf);
     vx_big_free(QBf);
     vx_big_free(P);
-    vx_big_free(ka);
-    vx_big_free(kb);
+    vx_big_free(kS);
     return rc == VX_ENOMEM ? vx_fail(c->err, rc, "out of memory for the layer subspaces") : rc;
 }
 
@@ -938,6 +933,46 @@ static int eval_map(const double *Zt, const double *Yt, const double *M, size_t 
     return VX_OK;
 }
 
+/* ------------------------------------------------------------- early work */
+/* What does not depend on the PCA basis, done while the PCA eigensolver runs on the other
+ * core (vx_seig_top_with): the baseline's random rotation and the target's layer bases.
+ * One thread, single-threaded BLAS. */
+typedef struct early {
+    ctx *c;
+    const vx_compare_opts *o;
+    double *Q;                 /* [d][d] */
+    double *QT[2];             /* the target's bases [L_T][F_T][d], gate and down */
+    size_t *kT[2];             /* their ranks [L_T] */
+    int ran, rc;
+    vx_err err;
+} early;
+
+static void *early_work(void *arg) {
+    early *e = arg;
+    e->ran = 1;
+    ctx cj = *e->c;
+    cj.err = &e->err;
+    cj.nthr = 1;
+    size_t d = cj.d;
+    double *scratch = vx_big_array(cj.T->F * d + 2 * cj.T->F + cj.T->F * cj.T->F, sizeof(double));
+    int rc = VX_OK;
+    if (!scratch) { rc = vx_fail(cj.err, VX_ENOMEM, "out of memory"); goto out; }
+    /* baseline rotation */
+    if ((rc = random_orthogonal(e->Q, d, e->o->seed))) { rc = vx_fail(cj.err, rc, "random orthogonal baseline failed"); goto out; }
+    /* the target's layer bases, as stored (no map) */
+    for (int kind = 0; kind < 2 && !rc; kind++) {
+        if ((rc = layer_rows(&cj, cj.T, (vx_kind)kind, e->QT[kind]))) break;
+        for (size_t l = 0; l < cj.T->L; l++)
+            e->kT[kind][l] = layer_basis(&cj, e->QT[kind] + l * cj.T->F * d, cj.T->F, d, scratch);
+    }
+    if (rc == VX_ENOMEM && !e->err.code) rc = vx_fail(cj.err, rc, "out of memory for the layer subspaces");
+out:
+    if (rc && !e->err.code) vx_fail(&e->err, rc, "out of memory");
+    e->rc = rc;
+    vx_big_free(scratch);
+    return NULL;
+}
+
 /* ---------------------------------------------------------------- §6 metrics */
 typedef struct mjob {
     ctx *c;
@@ -948,6 +983,7 @@ typedef struct mjob {
     const uint32_t *tst;
     size_t na, nt;
     double *csr;                          /* [na + nt] cosines under R, for the all-token pass */
+    const double *Qb;                     /* [d][d] the baseline's random rotation */
     int which, rc;
     vx_err err;                           /* this job's own, copied to the caller's on failure */
 } mjob;
@@ -999,8 +1035,7 @@ static void *metric_job(void *arg) {
         r->n_residual = k;
     } else if (j->which == 1) {
         /* baseline: a random orthogonal map in place of R */
-        if ((rc = random_orthogonal(Q, d, j->o->seed))) { rc = vx_fail(cj.err, rc, "random orthogonal baseline failed"); goto out; }
-        if ((rc = eval_map(Zt, Yt, Q, nt, d, cs, l2, mapped)) || (rc = stats(&r->baseline, cs, ida, nt))) goto out;
+        if ((rc = eval_map(Zt, Yt, j->Qb, nt, d, cs, l2, mapped)) || (rc = stats(&r->baseline, cs, ida, nt))) goto out;
         double sd;
         mean_std(l2, nt, &r->baseline_l2_mean, &sd);
     } else if (j->which == 2) {
@@ -1106,6 +1141,8 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     size_t na = 0, nt = 0;
     double *Z = NULL, *Y = NULL, *M = NULL, *U = NULL, *s = NULL, *VT = NULL, *R = NULL;
     double *muz = NULL, *muy = NULL, *mux = NULL, *csr = NULL;
+    early ew;
+    memset(&ew, 0, sizeof ew);
     int rc = VX_OK;
     if (o->pca_sample < 1) return vx_fail(err, VX_EUSAGE, "--pca-sample must be at least 1");
     c.lut = vx_big_alloc(sizeof(float) * 65536);
@@ -1154,7 +1191,18 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     c.avx2 = vx_cpu_avx2();
 #endif
     if (!(c.mu0 = vx_big_array(HS, sizeof(double))) || !(c.mu0f = vx_big_array(HS, sizeof(float))) || !(c.zero = vx_big_array(HS, sizeof(float)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
-    if (HS > d && (rc = fit_pca(&c, o, r))) goto out;
+    /* the early work runs beside the PCA eigensolver, or here without PCA */
+    ew.c = &c;
+    ew.o = o;
+    ew.Q = vx_big_array(d * d, sizeof(double));
+    for (int k = 0; k < 2; k++) {
+        ew.QT[k] = vx_big_array(c.T->L * c.T->F * d, sizeof(double));
+        ew.kT[k] = vx_big_array(c.T->L ? c.T->L : 1, sizeof(size_t));
+    }
+    if (!ew.Q || !ew.QT[0] || !ew.QT[1] || !ew.kT[0] || !ew.kT[1]) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
+    if (HS > d && (rc = fit_pca(&c, o, r, early_work, &ew))) goto out;
+    if (!ew.ran) early_work(&ew);
+    if (ew.rc) { rc = ew.rc; *err = ew.err; goto out; }
     phase("pca");
 
     /* §5 gather anchors then test, project, centre on anchor means */
@@ -1202,10 +1250,11 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     {
         mjob jobs[4];
         for (int k = 0; k < 4; k++)
-            jobs[k] = (mjob){ &c, r, o, a, Z, Y, R, mux, muy, tst, na, nt, NULL, k, VX_OK, { 0, { 0 } } };
+            jobs[k] = (mjob){ &c, r, o, a, Z, Y, R, mux, muy, tst, na, nt, NULL, NULL, k, VX_OK, { 0, { 0 } } };
         csr = vx_big_alloc(sizeof(double) * n);
         if (!csr) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
         for (int k = 0; k < 4; k++) jobs[k].csr = csr;
+        for (int k = 0; k < 4; k++) jobs[k].Qb = ew.Q;
         run_metric_jobs(jobs, c.nthr);
         for (int k = 0; k < 4 && !rc; k++)
             if (jobs[k].rc) { rc = jobs[k].rc; *err = jobs[k].err; }
@@ -1217,7 +1266,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     phase("all tokens");
 
     /* §7 layers */
-    if ((rc = layer_sims(&c, r)) || (rc = match_layers(r, o, err))) goto out;
+    if ((rc = layer_sims(&c, r, ew.QT, ew.kT)) || (rc = match_layers(r, o, err))) goto out;
     phase("layers");
 
 out:
@@ -1243,6 +1292,11 @@ out:
     vx_big_free(muz);
     vx_big_free(muy);
     vx_big_free(mux);
+    vx_big_free(ew.Q);
+    for (int k = 0; k < 2; k++) {
+        vx_big_free(ew.QT[k]);
+        vx_big_free(ew.kT[k]);
+    }
     vx_big_free(csr);
     if (rc) { vx_compare_free(r); return rc; }
     *out = r;

@@ -6,6 +6,7 @@
 #include "mem.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,7 +177,7 @@ out:
  * eigenvectors, BLAS 3 merges) and back-transformation of the F wanted ones only. For F a
  * sizeable fraction of H this beats ssyevr, whose subset path is bisection plus inverse
  * iteration (measured at H = 4096, F = 1024: 0.64 s for sstedc against ~0.9 s). */
-static int seig_top_dc(double *vals, double *vecs, float *G, size_t H, size_t F) {
+static int seig_top_dc(double *vals, double *vecs, float *G, size_t H, size_t F, void *(*side)(void *), void *arg) {
     lapack_int n = (lapack_int)H, info;
     float *d = malloc(sizeof(float) * H), *e = malloc(sizeof(float) * H), *tau = malloc(sizeof(float) * H), q = 0;
     float *Z = vx_big_array(H * H, sizeof(float)), *work = NULL;
@@ -194,7 +195,21 @@ static int seig_top_dc(double *vals, double *vecs, float *G, size_t H, size_t F)
     iwork = malloc(sizeof(lapack_int) * liw);
     if (!work || !iwork) { rc = VX_ENOMEM; goto out; }
     if (LAPACKE_ssytrd_work(LAPACK_COL_MAJOR, 'L', n, G, n, d, e, tau, work, (lapack_int)lw) != 0) goto out;
+    /* sstedc runs mostly on one thread: the caller's side job gets the other core, both
+     * with single-threaded BLAS (two callers sharing OpenBLAS's pool oversubscribe it) */
+    pthread_t th;
+    int before = vx_blas_threads_get(), started = 0;
+    if (side) {
+        vx_blas_threads(1);
+        started = pthread_create(&th, NULL, side, arg) == 0;
+    }
     info = LAPACKE_sstedc_work(LAPACK_COL_MAJOR, 'I', n, d, e, Z, n, work, (lapack_int)lw, iwork, (lapack_int)liw);
+    if (side) {
+        if (started) pthread_join(th, NULL);
+        else side(arg);
+        vx_blas_threads(before);
+        side = NULL;
+    }
     if (info != 0) goto out;
     /* ascending: the wanted vectors are the last F columns */
     float *Zk = Z + (H - F) * H;
@@ -207,6 +222,7 @@ static int seig_top_dc(double *vals, double *vecs, float *G, size_t H, size_t F)
     }
     rc = VX_OK;
 out:
+    if (side) side(arg); /* failed before it ran: the caller still expects its work done */
     free(d);
     free(e);
     free(tau);
@@ -217,8 +233,16 @@ out:
 }
 
 int vx_seig_top(double *vals, double *vecs, float *G, size_t H, size_t F) {
-    if (!dims_ok(H, F) || F > H) return VX_EUSAGE;
-    if (H >= 512 && F * 8 >= H) return seig_top_dc(vals, vecs, G, H, F);
+    return vx_seig_top_with(vals, vecs, G, H, F, NULL, NULL);
+}
+
+int vx_seig_top_with(double *vals, double *vecs, float *G, size_t H, size_t F, void *(*side)(void *), void *arg) {
+    if (!dims_ok(H, F) || F > H) {
+        if (side) side(arg);
+        return VX_EUSAGE;
+    }
+    if (H >= 512 && F * 8 >= H) return seig_top_dc(vals, vecs, G, H, F, side, arg);
+    if (side) side(arg);
     float *w = malloc(sizeof(float) * H), *Z = vx_big_array(H * F, sizeof(float));
     lapack_int *isuppz = malloc(sizeof(lapack_int) * 2 * F), m = 0;
     int rc = VX_OK;
