@@ -85,6 +85,9 @@ typedef struct vx_compare_result {
  * maps. Errors: VX_EMISMATCH (no or too few shared tokens), VX_EUSAGE (options: sizes,
  * tokens not shared, layer map out of range), VX_ENOMEM, VX_ECORRUPT (non-finite input
  * made LAPACK fail). On success *out is owned by the caller (vx_compare_free).
+ * Threads: uses o->threads (or every CPU) for its own row conversions and for BLAS, and
+ * sets OpenBLAS to one thread per caller while it runs independent jobs side by side
+ * (restoring the count after), so other threads should not call BLAS meanwhile.
  */
 int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, const vx_compare_opts *o,
                vx_err *err);
