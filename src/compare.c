@@ -1260,7 +1260,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
             if (jobs[k].rc) { rc = jobs[k].rc; *err = jobs[k].err; }
         if (rc) goto out;
     }
-    phase("relational");
+    phase("metrics");
     /* §6 every shared token: best / worst */
     if ((rc = build_map(&c, R)) || (rc = map_all(&c, r, R, muz, muy, both, n, csr))) goto out;
     phase("all tokens");
