@@ -605,6 +605,15 @@ out:
     return rc;
 }
 
+/* vx_run_parallel with BLAS single-threaded per caller while T > 1 jobs run (two callers
+ * sharing OpenBLAS's pool oversubscribe it: measured 5x slower), restored after. */
+static void run_blas_serial(void *(*fn)(void *), void *jobs, size_t job_size, int T) {
+    int before = vx_blas_threads_get();
+    if (T > 1) vx_blas_threads(1);
+    vx_run_parallel(fn, jobs, job_size, T);
+    if (T > 1) vx_blas_threads(before);
+}
+
 /* Orthonormal bases of one side's layers: job t of T takes layers t, t+T, … */
 typedef struct ojob {
     const ctx *c;
@@ -652,10 +661,7 @@ static int layer_bases(ctx *c, double *Q, size_t L, size_t F, size_t *k) {
     ojob jobs[64];
     int T = c->nthr;
     for (int t = 0; t < T; t++) jobs[t] = (ojob){ c, Q, L, F, k, t, T, VX_OK };
-    int before = vx_blas_threads_get();
-    if (T > 1) vx_blas_threads(1);
-    vx_run_parallel(orth_worker, jobs, sizeof jobs[0], T);
-    if (T > 1) vx_blas_threads(before);
+    run_blas_serial(orth_worker, jobs, sizeof jobs[0], T);
     for (int t = 0; t < T; t++)
         if (jobs[t].rc) return jobs[t].rc;
     return VX_OK;
@@ -953,23 +959,16 @@ static void *early_work(void *arg) {
     ctx cj = *e->c;
     cj.err = &e->err;
     cj.nthr = 1;
-    size_t d = cj.d;
-    double *scratch = vx_big_array(cj.T->F * d + 2 * cj.T->F + cj.T->F * cj.T->F, sizeof(double));
     int rc = VX_OK;
-    if (!scratch) { rc = vx_fail(cj.err, VX_ENOMEM, "out of memory"); goto out; }
     /* baseline rotation */
-    if ((rc = random_orthogonal(e->Q, d, e->o->seed))) { rc = vx_fail(cj.err, rc, "random orthogonal baseline failed"); goto out; }
+    if ((rc = random_orthogonal(e->Q, cj.d, e->o->seed))) { rc = vx_fail(cj.err, rc, "random orthogonal baseline failed"); goto out; }
     /* the target's layer bases, as stored (no map) */
-    for (int kind = 0; kind < 2 && !rc; kind++) {
-        if ((rc = layer_rows(&cj, cj.T, (vx_kind)kind, e->QT[kind]))) break;
-        for (size_t l = 0; l < cj.T->L; l++)
-            e->kT[kind][l] = layer_basis(&cj, e->QT[kind] + l * cj.T->F * d, cj.T->F, d, scratch);
-    }
-    if (rc == VX_ENOMEM && !e->err.code) rc = vx_fail(cj.err, rc, "out of memory for the layer subspaces");
+    for (int kind = 0; kind < 2 && !rc; kind++)
+        if (!(rc = layer_rows(&cj, cj.T, (vx_kind)kind, e->QT[kind]))) rc = layer_bases(&cj, e->QT[kind], cj.T->L, cj.T->F, e->kT[kind]);
+    if (rc == VX_ENOMEM) rc = vx_fail(cj.err, rc, "out of memory for the layer subspaces");
 out:
     if (rc && !e->err.code) vx_fail(&e->err, rc, "out of memory");
     e->rc = rc;
-    vx_big_free(scratch);
     return NULL;
 }
 
@@ -1073,8 +1072,7 @@ out:
     return NULL;
 }
 
-/* Two threads take jobs {0, 3} and {1, 2} (about equal work), BLAS on one thread each
- * meanwhile: two callers sharing OpenBLAS's pool oversubscribe it (measured 5x slower). */
+/* Two threads take jobs {0, 3} and {1, 2} (about equal work), BLAS on one thread each. */
 typedef struct mpair { mjob *x, *y; } mpair;
 static void *metric_pair(void *arg) {
     mpair *p = arg;
@@ -1089,10 +1087,7 @@ static void run_metric_jobs(mjob *jobs, int nthr) {
         metric_pair(&pairs[1]);
         return;
     }
-    int before = vx_blas_threads_get();
-    vx_blas_threads(1);
-    vx_run_parallel(metric_pair, pairs, sizeof pairs[0], 2);
-    vx_blas_threads(before);
+    run_blas_serial(metric_pair, pairs, sizeof pairs[0], 2);
 }
 
 /* Cosines of the centred anchors Z̃ₐ R against Ỹₐ [na][d] into cs[na], with one f32 GEMM

@@ -288,21 +288,6 @@ int vx_dorth_cols(double *Q, size_t H, size_t k) {
     return info == 0 ? VX_OK : VX_ECORRUPT;
 }
 
-int vx_dorth_rows(double *B, size_t k, size_t n, double *rdiag) {
-    if (!dims_ok(n, k) || k > n) return VX_EUSAGE;
-    if (!k) return VX_OK;
-    /* Row-major B [k][n] is the column-major n×k matrix whose columns are B's rows. */
-    double *tau = malloc(sizeof(double) * k);
-    if (!tau) return VX_ENOMEM;
-    lapack_int info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)k, B, (lapack_int)n, tau);
-    if (info == 0) {
-        for (size_t j = 0; j < k; j++) rdiag[j] = B[j * n + j];
-        info = LAPACKE_dorgqr(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)k, (lapack_int)k, B, (lapack_int)n, tau);
-    }
-    free(tau);
-    return info == 0 ? VX_OK : VX_ECORRUPT;
-}
-
 int vx_dorth_rows_chol(double *B, size_t k, size_t n, int passes, double *ldiag, double *G) {
     if (!dims_ok(n, k) || k > n) return VX_EUSAGE;
     if (!k) return VX_OK;

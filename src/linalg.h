@@ -7,16 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Orthonormalise the rows of B [k][n] (k ≤ n) in place: Householder QR of the column-major
- * view (no copies). rdiag[k] gets R's diagonal: |rdiag[j]| is the length of row j's part
- * orthogonal to rows 0..j-1, so rows keep their order and span (signs aside). */
-int vx_dorth_rows(double *B, size_t k, size_t n, double *rdiag);
-
-/* The same by Cholesky QR (syrk, potrf, trsm — all BLAS 3), repeated `passes` times
- * (CholQR2 with 2), G a [k][k] scratch. One pass leaves an orthogonality error of about
- * 1e-16·cond(B)²; two, about 1e-16 for cond(B) up to ~1e7. ldiag[k] gets the first pass's
- * Cholesky diagonal (the remainder lengths, as rdiag above, accurate to ~1e-16·‖B‖²/ldiag:
- * callers check conditioning). VX_ECORRUPT when the rows are numerically dependent. */
+/* Orthonormalise the rows of B [k][n] (k ≤ n) in place by Cholesky QR (syrk, potrf, trsm —
+ * all BLAS 3), repeated `passes` times (CholQR2 with 2), G a [k][k] scratch. One pass leaves
+ * an orthogonality error of about 1e-16·cond(B)²; two, about 1e-16 for cond(B) up to ~1e7.
+ * ldiag[k] gets the first pass's Cholesky diagonal: the length of each row's part
+ * orthogonal to the rows before it, accurate to ~1e-16·‖B‖²/ldiag (callers check
+ * conditioning). VX_ECORRUPT when the rows are numerically dependent. */
 int vx_dorth_rows_chol(double *B, size_t k, size_t n, int passes, double *ldiag, double *G);
 
 /* G[H][H] (upper triangle, row-major) += X^T X for X [n][H] (rows are vectors). */
