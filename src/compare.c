@@ -330,7 +330,7 @@ static int unit_gram(double *G, double *X, size_t m, size_t n) {
         s = s > 0 ? 1.0 / sqrt(s) : 0.0;
         for (size_t h = 0; h < n; h++) X[i * n + h] *= s;
     }
-    return vx_dgemm_nt(m, m, n, X, X, G);
+    return vx_dgemm(0, 1, m, m, n, X, X, G);
 }
 /* Pearson correlation and mean |difference| of the strict upper triangles of G1, G2 [m][m]. */
 static void pair_corr(double *r, double *mad, const double *G1, const double *G2, size_t m) {
@@ -764,7 +764,7 @@ static int build_map(ctx *c, const double *R) {
     if (!RT || !Mt || !c->Mf) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
     for (size_t i = 0; i < d; i++)
         for (size_t j = 0; j < d; j++) RT[i * d + j] = R[j * d + i];
-    if (c->W) { if ((rc = vx_dgemm_nn(d, HS, d, RT, c->W, Mt))) goto out; }
+    if (c->W) { if ((rc = vx_dgemm(0, 0, d, HS, d, RT, c->W, Mt))) goto out; }
     else memcpy(Mt, RT, sizeof(double) * d * d);
     for (size_t i = 0; i < d * HS; i++) c->Mf[i] = (float)Mt[i];
 out:
@@ -928,7 +928,7 @@ void vx_compare_free(vx_compare_result *r) {
 
 /* Centred test-set cosines and L2 of Zt·M against Yt, each [nt][d]. */
 static int eval_map(const double *Zt, const double *Yt, const double *M, size_t nt, size_t d, double *cs, double *l2, double *mapped) {
-    int rc = vx_dgemm_nn(nt, d, d, Zt, M, mapped);
+    int rc = vx_dgemm(0, 0, nt, d, d, Zt, M, mapped);
     if (rc) return rc;
     for (size_t i = 0; i < nt; i++) {
         cs[i] = cosine(mapped + i * d, Yt + i * d, d);
@@ -1226,14 +1226,14 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     R = vx_big_alloc(sizeof(double) * d * d);
     s = vx_big_alloc(sizeof(double) * d);
     if (!M || !U || !VT || !R || !s) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
-    if ((rc = vx_dgemm_tn(d, d, na, Z, Y, M))) goto out;
+    if ((rc = vx_dgemm(1, 0, d, d, na, Z, Y, M))) goto out;
     phase("cross-cov");
     /* R = U Vᵀ is M's orthogonal polar factor: from MᵀM's eigendecomposition when M is well
      * conditioned (checked), else from the SVD — the same R and Σσ either way */
     if ((rc = vx_dpolar(R, &r->procrustes_scale, M, d)) == VX_EUNSUPPORTED) {
         r->procrustes_scale = 0;
         if ((rc = vx_dsvd(U, s, VT, M, d, d))) { rc = vx_fail(err, rc, "SVD of the cross-covariance failed (non-finite embeddings?)"); goto out; }
-        if ((rc = vx_dgemm_nn(d, d, d, U, VT, R))) goto out;
+        if ((rc = vx_dgemm(0, 0, d, d, d, U, VT, R))) goto out;
         for (size_t i = 0; i < d; i++) r->procrustes_scale += s[i];
     } else if (rc) {
         rc = vx_fail(err, rc, "Procrustes rotation failed");

@@ -173,7 +173,7 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, const vx
             if (rc == VX_OK) rc = vx_gram_rows(C, k, Bd, nc);
         }
     if (rc) { rc = vx_fail(err, rc, "layer %d %s: projection: bad dimensions", layer, what); goto out; }
-    if ((rc = vx_eig_top(vals, W, C, k, F)) || (rc = vx_dgemm_nt(F, H, k, W, Qd, V))) {
+    if ((rc = vx_eig_top(vals, W, C, k, F)) || (rc = vx_dgemm(0, 1, F, H, k, W, Qd, V))) {
         rc = vx_fail(err, rc, "layer %d %s: Rayleigh-Ritz step failed", layer, what);
         goto out;
     }

@@ -65,13 +65,6 @@ int vx_sgemm_map(size_t M, size_t N, size_t K, const float *A, const float *B, f
     return VX_OK;
 }
 
-int vx_dgemm_nn(size_t M, size_t N, size_t K, const double *A, const double *B, double *C) {
-    if (!dims_ok(M, N) || !dims_ok(K, 1)) return VX_EUSAGE;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0, A, (int)K, B, (int)N, 0.0, C,
-                (int)N);
-    return VX_OK;
-}
-
 int vx_dsvd(double *U, double *s, double *VT, double *A, size_t m, size_t n) {
     if (!dims_ok(m, n)) return VX_EUSAGE;
     /* Row-major A [m][n] is the column-major n×m matrix Aᵀ = U' Σ VT', so A = VT'ᵀ Σ U'ᵀ:
@@ -149,7 +142,8 @@ int vx_sgram_cols(float *G, size_t H, const float *M, size_t n, size_t ld) {
  * V [m×k] below an implicit unit diagonal (sgeqrf's layout, and ssytrd 'L' one row down).
  * sormqr does this with LAPACK's 32-reflector blocks, which makes it memory-bound on
  * a C of 16 MB (each block reads and writes C twice); 128-reflector blocks cut that traffic
- * by four (measured 0.43 s → see spec/benchmarks.md for the eigensolver phase). */
+ * by four (measured at H = 4096, F = 1024: sormtr 0.43 s standalone; this about 0.3 s in
+ * `vindex compare`, where 64 or 256 reflectors were no faster — spec/benchmarks.md). */
 #define QBLOCK 128
 static int apply_q(lapack_int m, lapack_int nc, lapack_int k, const float *V, lapack_int ldv, const float *tau,
                    float *C, lapack_int ldc) {
@@ -311,17 +305,10 @@ int vx_sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *
     return VX_OK;
 }
 
-int vx_dgemm_tn(size_t M, size_t N, size_t K, const double *A, const double *B, double *C) {
+int vx_dgemm(int transA, int transB, size_t M, size_t N, size_t K, const double *A, const double *B, double *C) {
     if (!dims_ok(M, N) || !dims_ok(K, 1)) return VX_EUSAGE;
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0, A, (int)M, B, (int)N, 0.0, C,
-                (int)N);
-    return VX_OK;
-}
-
-int vx_dgemm_nt(size_t M, size_t N, size_t K, const double *A, const double *B, double *C) {
-    if (!dims_ok(M, N) || !dims_ok(K, 1)) return VX_EUSAGE;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0, A, (int)K, B, (int)K, 0.0, C,
-                (int)N);
+    cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, (int)M, (int)N,
+                (int)K, 1.0, A, (int)(transA ? M : K), B, (int)(transB ? K : N), 0.0, C, (int)N);
     return VX_OK;
 }
 

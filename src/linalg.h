@@ -26,8 +26,9 @@ int vx_eig_top(double *vals, double *vecs, double *G, size_t H, size_t F);
 int vx_sgemm_nt(size_t M, size_t N, size_t K, const float *A, const float *B, float *C);
 /* The same product for tall A (many rows mapped by a fixed B): computed as Cᵀ = B Aᵀ. */
 int vx_sgemm_map(size_t M, size_t N, size_t K, const float *A, const float *B, float *C);
-/* C[M][N] = A[M][K] · B[K][N] in double. */
-int vx_dgemm_nn(size_t M, size_t N, size_t K, const double *A, const double *B, double *C);
+/* C [M][N] = op(A) · op(B) in double, row-major, packed: op(A) is A [M][K], or Aᵀ with
+ * A [K][M] when transA; op(B) is B [K][N], or Bᵀ with B [N][K] when transB. */
+int vx_dgemm(int transA, int transB, size_t M, size_t N, size_t K, const double *A, const double *B, double *C);
 /* The orthogonal polar factor R [d][d] of M (M = R P, P = (MᵀM)^½, so R = U Vᵀ for the
  * SVD M = U Σ Vᵀ) and Σ σ, from the eigendecomposition of MᵀM (dsyevd: ~2.5x faster than
  * dgesdd at d = 1024). Returns VX_EUNSUPPORTED, R undefined, when M is too ill-conditioned for
@@ -53,10 +54,6 @@ int vx_dorth_cols(double *Q, size_t H, size_t k);
 /* C[M][N] = op(A) · op(B), single precision, row-major, lda/ldb the stored row lengths. */
 int vx_sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B,
              size_t ldb, float *C, size_t ldc);
-/* C[M][N] = A[M][K] · B[N][K]ᵀ in double. */
-/* C [M][N] = Aᵀ B with A [K][M], B [K][N] (double, row-major). */
-int vx_dgemm_tn(size_t M, size_t N, size_t K, const double *A, const double *B, double *C);
-int vx_dgemm_nt(size_t M, size_t N, size_t K, const double *A, const double *B, double *C);
 /* Limit BLAS threads (0 = leave the library's default). */
 void vx_blas_threads(int n);
 /* BLAS threads in use now. */
