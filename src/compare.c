@@ -774,9 +774,9 @@ out:
 }
 
 /* Map every shared token: ẑ = (x - mu0) Mfᵀ - mu_z R, against ỹ = y - mu_y. The anchors and
- * test tokens (shared indices both[n]) are already mapped, their cosines in cs_both[n];
- * the others go in blocks of MAP_BLOCK rows: both sides gathered on c->nthr threads, one
- * f32 GEMM, cosines on c->nthr threads. */
+ * test tokens (shared indices both[n]) are already mapped, their cosines in cs_both[n].
+ * map_rows() maps a list of shared indices exactly: blocks of MAP_BLOCK rows, both sides
+ * gathered on c->nthr threads, one f32 GEMM, cosines on c->nthr threads. */
 #define MAP_BLOCK 4096
 typedef struct cjob {
     const float *Z, *Y;       /* [nb][d] mapped source (before - cz), raw target */
@@ -801,17 +801,182 @@ static void *cos_worker(void *arg) {
     return NULL;
 }
 
+static int map_rows(ctx *c, const uint32_t *rows, size_t nr, const double *cz, const double *muy, scored *sc) {
+    size_t HS = c->HS, d = c->d, blk = nr < MAP_BLOCK ? nr : MAP_BLOCK;
+    float *X = vx_big_array(blk * HS, sizeof(float)), *Z = vx_big_array(blk * d, sizeof(float));
+    float *Y = vx_big_array(blk * d, sizeof(float));
+    int rc = VX_OK;
+    if (!X || !Z || !Y) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
+    for (size_t b0 = 0; b0 < nr; b0 += MAP_BLOCK) {
+        size_t nb = nr - b0 < MAP_BLOCK ? nr - b0 : MAP_BLOCK;
+        gather(c, c->S, c->sid, rows + b0, 0, nb, c->mu0f, X, NULL);
+        gather(c, c->T, c->tid, rows + b0, 0, nb, NULL, Y, NULL);
+        if ((rc = vx_sgemm_map(nb, d, HS, X, c->Mf, Z))) goto out;
+        cjob jobs[64];
+        int T = c->nthr;
+        for (int t = 0; t < T; t++)
+            jobs[t] = (cjob){ Z, Y, cz, muy, d, nb * (size_t)t / (size_t)T, nb * (size_t)(t + 1) / (size_t)T, sc, rows + b0, c->sa };
+        vx_run_parallel(cos_worker, jobs, sizeof jobs[0], T);
+    }
+out:
+    vx_big_free(X);
+    vx_big_free(Z);
+    vx_big_free(Y);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ screening */
+/* The best and worst VX_CMP_TOP cosines over all shared tokens need exact cosines for only
+ * a few tokens. With AVX-512 BF16, the rest are first mapped with the bf16 GEMM of kern.h
+ * (~1.6× the f32 GEMM's speed) together with a rigorous bound on each cosine's error; only
+ * tokens whose bound interval can reach the top or bottom VX_CMP_TOP go through map_rows
+ * (spec/compare.md §7). The bound, for one source row x̃ (f32, what map_rows multiplies) and
+ * its bf16 rounding x̂, with Ŵ the bf16 rounding of Mf and E = Mf − Ŵ:
+ *   ‖Mf x̃ − û‖ ≤ σ(Mf)·‖x̃ − x̂‖ + σ(E)·‖x̂‖ + γ·‖Ŵ‖_F·‖x̂‖ = ε
+ * (û the bf16 GEMM's row; γ its accumulation bound, kern.h; ‖|Ŵ||x̂|‖ ≤ ‖Ŵ‖_F‖x̂‖). The
+ * true v = Mf x̃ − cz is then within angle θ = asin(ε/‖v̂‖) of v̂, so its cosine with ỹ is
+ * within θ·(sin φ̂ + θ) of v̂'s (φ̂ the angle of v̂ and ỹ; |d cos/dφ| = |sin φ|). σ(E) is
+ * the top eigenvalue of E Eᵀ (LAPACK, double); σ(Mf) is bounded by Gershgorin on Mf Mfᵀ,
+ * which is the identity to rounding. */
+#define SCREEN_CHUNK 1200     /* rows per thread step: 100 panels, A 9.8 MB for HS = 4096 */
+#define SCREEN_SLACK 1e-5     /* added to every half-width: the f32 path's own rounding */
+
+typedef struct sjob {
+    const ctx *c;
+    const uint32_t *rows;     /* this thread's shared indices */
+    size_t n;
+    const uint32_t *Bp;       /* packed Ŵ */
+    double sig_m, sig_e, gam_w;  /* σ(Mf), σ(E), γ·‖Ŵ‖_F */
+    const double *cz, *muy;
+    float *X, *Z, *Y;         /* [SCREEN_CHUNK][HS], [..][d], [..][d] */
+    uint32_t *Ap;             /* packed chunk */
+    double *e2, *n2;          /* [SCREEN_CHUNK] */
+    scored *sc;               /* [N] screened cosines */
+    double *lo, *hi;          /* [N] bounds of the exact cosines */
+} sjob;
+
+static void *screen_worker(void *arg) {
+    sjob *j = arg;
+    const ctx *c = j->c;
+    size_t HS = c->HS, d = c->d;
+    for (size_t c0 = 0; c0 < j->n; c0 += SCREEN_CHUNK) {
+        size_t m = j->n - c0 < SCREEN_CHUNK ? j->n - c0 : SCREEN_CHUNK;
+        const uint32_t *rows = j->rows + c0;
+        for (size_t p0 = 0; p0 < m; p0 += VX_BF16_MR) {
+            size_t pr = m - p0 < VX_BF16_MR ? m - p0 : VX_BF16_MR;
+            for (size_t i = 0; i < pr; i++) cvt_row(c, c->S, j->X + i * HS, c->sid[rows[p0 + i]], c->mu0f);
+            vx_bf16_pack_a_avx512(j->Ap + p0 / VX_BF16_MR * ((HS + 1) / 2) * VX_BF16_MR, j->X, HS, pr, HS,
+                                  j->e2 + p0, j->n2 + p0);
+        }
+        vx_bf16_gemm_avx512(j->Z, d, j->Ap, j->Bp, m, d, HS);
+        for (size_t i = 0; i < m; i++) cvt_row(c, c->T, j->Y + i * d, c->tid[rows[i]], c->zero);
+        for (size_t i = 0; i < m; i++) {
+            const float *z = j->Z + i * d, *y = j->Y + i * d;
+            double ab = 0, aa = 0, bb = 0;
+            for (size_t h = 0; h < d; h++) {
+                double a = (double)z[h] - j->cz[h], b = (double)y[h] - j->muy[h];
+                ab += a * b; aa += a * a; bb += b * b;
+            }
+            double cs = 0, half = INFINITY;
+            if (bb == 0) half = 0;    /* the exact cosine is 0 too (cos_worker) */
+            else if (aa > 0) {
+                double en = (1 + 1e-4) * (j->sig_m * sqrt(j->e2[i]) + (j->sig_e + j->gam_w) * sqrt(j->n2[i])) + 1e-30;
+                double na = sqrt(aa);
+                cs = ab / sqrt(aa * bb);
+                if (en < na && isfinite(cs)) {
+                    double th = asin(en / na), sn = sqrt(fmax(0.0, 1 - cs * cs));
+                    half = th * (sn + th) + SCREEN_SLACK;
+                }
+            }
+            uint32_t k = rows[i];
+            j->sc[k] = (scored){ (float)cs, c->sa[k], k };
+            j->lo[k] = half < INFINITY ? cs - half : -INFINITY;
+            j->hi[k] = half < INFINITY ? cs + half : INFINITY;
+        }
+    }
+    return NULL;
+}
+
+/* σ(Mf), σ(E) and ‖Ŵ‖_F, in double; Bp = packed Ŵ. σ(Mf)² ≤ Gershgorin's bound on
+ * Mf Mfᵀ (the identity to rounding) computed in f32, widened by the f32 Gram's own error
+ * bound γ_HS·‖m_i‖‖m_j‖ per entry; σ(E)² is the top eigenvalue of E Eᵀ in double. */
+static int screen_setup(ctx *c, uint32_t *Bp, double *sig_m, double *sig_e, double *wf) {
+    size_t HS = c->HS, d = c->d;
+    double *E = vx_big_array(d * HS, sizeof(double)), *G = vx_big_array(d * d, sizeof(double));
+    double *rn = vx_big_array(d, sizeof(double));
+    float *Gf = vx_big_array(d * d, sizeof(float));
+    int rc = VX_OK;
+    if (!E || !G || !rn || !Gf) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
+    vx_bf16_pack_bt(Bp, c->Mf, d, HS);
+    double f = 0, rsum = 0;
+    for (size_t n = 0; n < d; n++) {
+        double r2 = 0;
+        for (size_t k = 0; k < HS; k++) {
+            double m = c->Mf[n * HS + k], w = vx_bf16_float(vx_bf16_bits(c->Mf[n * HS + k]));
+            E[n * HS + k] = m - w;
+            f += w * w;
+            r2 += m * m;
+        }
+        rn[n] = sqrt(r2);
+        rsum += rn[n];
+    }
+    *wf = sqrt(f);
+    if ((rc = vx_sgram_cols(Gf, d, c->Mf, HS, HS))) goto out;
+    double gam = HS * 0x1p-24 / (1 - HS * 0x1p-24), gm = 0;
+    for (size_t i = 0; i < d; i++) {
+        double row = 0;
+        for (size_t j = 0; j < d; j++) row += fabs((double)(i <= j ? Gf[i * d + j] : Gf[j * d + i]));
+        row += gam * rn[i] * rsum;
+        if (!(row <= gm)) gm = row;
+    }
+    *sig_m = sqrt(gm) * (1 + 1e-12);
+    double lam = 0;
+    if ((rc = vx_gram_cols(G, d, E, HS)) || (rc = vx_eig_top(&lam, NULL, G, d, 1))) goto out;
+    *sig_e = sqrt(fmax(lam, 0.0) * (1 + 1e-9) + 1e-300);
+out:
+    vx_big_free(E);
+    vx_big_free(G);
+    vx_big_free(rn);
+    vx_big_free(Gf);
+    return rc;
+}
+
+/* The k-th largest (sign +1) or smallest (sign −1) of v[n], k ≤ n, k ≤ VX_CMP_TOP. */
+static double kth(const double *v, size_t n, size_t k, int sign) {
+    double top[VX_CMP_TOP];
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = sign * v[i];
+        if (m == k && !(x > top[m - 1])) continue;
+        size_t p = m < k ? m++ : k - 1;
+        while (p > 0 && top[p - 1] < x) { top[p] = top[p - 1]; p--; }
+        top[p] = x;
+    }
+    return sign * top[k - 1];
+}
+
+/* 1 when the screened pass is used: the CPU has AVX-512 BF16, VINDEX_COMPARE_SCREEN is not
+ * "0", and there are enough tokens for it to matter. */
+static int screen_on(size_t nr) {
+    const char *e = getenv("VINDEX_COMPARE_SCREEN");
+    if (e && !strcmp(e, "0")) return 0;
+    return vx_cpu_bf16() && nr >= 2 * VX_CMP_TOP;
+}
+
 static int map_all(ctx *c, vx_compare_result *r, const double *R, const double *muz, const double *muy,
                    const uint32_t *both, size_t n, const double *cs_both) {
-    size_t N = c->N, HS = c->HS, d = c->d;
+    size_t N = c->N, HS = c->HS, d = c->d, k = N < VX_CMP_TOP ? N : VX_CMP_TOP;
+    int T = c->nthr > 64 ? 64 : c->nthr;
     double *cz = vx_big_array(d, sizeof(double));
-    float *Mf = c->Mf, *X = vx_big_array(MAP_BLOCK * HS, sizeof(float)), *Z = vx_big_array(MAP_BLOCK * d, sizeof(float));
-    float *Y = vx_big_array(MAP_BLOCK * d, sizeof(float));
     scored *sc = vx_big_array(N, sizeof(scored));
     uint8_t *done = vx_big_array(N, 1);
     uint32_t *rest = vx_big_array(N, sizeof(uint32_t));
+    double *lo = NULL, *hi = NULL;
+    uint32_t *Bp = NULL;
+    sjob jobs[64];
+    memset(jobs, 0, sizeof jobs);
     int rc = VX_OK;
-    if (!cz || !X || !Z || !Y || !sc || !done || !rest) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
+    if (!cz || !sc || !done || !rest) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
     for (size_t j = 0; j < d; j++)
         for (size_t i = 0; i < d; i++) cz[j] += muz[i] * R[i * d + j];
     for (size_t i = 0; i < n; i++) {
@@ -821,31 +986,64 @@ static int map_all(ctx *c, vx_compare_result *r, const double *R, const double *
     size_t nr = 0;
     for (size_t i = 0; i < N; i++)
         if (!done[i]) rest[nr++] = (uint32_t)i;
-    for (size_t b0 = 0; b0 < nr; b0 += MAP_BLOCK) {
-        size_t nb = nr - b0 < MAP_BLOCK ? nr - b0 : MAP_BLOCK;
-        gather(c, c->S, c->sid, rest + b0, 0, nb, c->mu0f, X, NULL);
-        gather(c, c->T, c->tid, rest + b0, 0, nb, NULL, Y, NULL);
-        if ((rc = vx_sgemm_map(nb, d, HS, X, Mf, Z))) goto out;
-        cjob jobs[64];
-        int T = c->nthr;
-        for (int t = 0; t < T; t++)
-            jobs[t] = (cjob){ Z, Y, cz, muy, d, nb * (size_t)t / (size_t)T, nb * (size_t)(t + 1) / (size_t)T, sc, rest + b0, c->sa };
-        vx_run_parallel(cos_worker, jobs, sizeof jobs[0], T);
+    if (!screen_on(nr)) {
+        if ((rc = map_rows(c, rest, nr, cz, muy, sc))) goto out;
+    } else {
+        double sig_m = 0, sig_e = 0, wf = 0;
+        lo = vx_big_array(N, sizeof(double));
+        hi = vx_big_array(N, sizeof(double));
+        Bp = vx_big_array(vx_bf16_b_words(d, HS), sizeof(uint32_t));
+        if (!lo || !hi || !Bp) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
+        if ((rc = screen_setup(c, Bp, &sig_m, &sig_e, &wf))) goto out;
+        phase("all: bounds");
+        size_t nacc = VX_BF16_KC + (HS + VX_BF16_KC - 1) / VX_BF16_KC;
+        double gam = nacc * 0x1p-24 / (1 - nacc * 0x1p-24);
+        for (int t = 0; t < T; t++) {
+            size_t r0 = nr * (size_t)t / (size_t)T, r1 = nr * (size_t)(t + 1) / (size_t)T;
+            jobs[t] = (sjob){ c, rest + r0, r1 - r0, Bp, sig_m, sig_e, gam * wf, cz, muy,
+                              vx_big_array(VX_BF16_MR * HS, sizeof(float)), vx_big_array(SCREEN_CHUNK * d, sizeof(float)),
+                              vx_big_array(SCREEN_CHUNK * d, sizeof(float)),
+                              vx_big_array(vx_bf16_a_words(SCREEN_CHUNK, HS), sizeof(uint32_t)),
+                              vx_big_array(SCREEN_CHUNK, sizeof(double)), vx_big_array(SCREEN_CHUNK, sizeof(double)),
+                              sc, lo, hi };
+            if (!jobs[t].X || !jobs[t].Z || !jobs[t].Y || !jobs[t].Ap || !jobs[t].e2 || !jobs[t].n2) {
+                rc = vx_fail(c->err, VX_ENOMEM, "out of memory");
+                goto out;
+            }
+        }
+        vx_run_parallel(screen_worker, jobs, sizeof jobs[0], T);
+        phase("all: bf16");
+        for (size_t i = 0; i < n; i++) lo[both[i]] = hi[both[i]] = cs_both[i];
+        double L = kth(lo, N, k, 1), U = kth(hi, N, k, -1);
+        size_t nc = 0;
+        for (size_t i = 0; i < nr; i++)
+            if (!(hi[rest[i]] < L) || !(lo[rest[i]] > U)) rest[nc++] = rest[i];
+        if (getenv("VINDEX_COMPARE_TIMING"))
+            fprintf(stderr, "compare: screened %zu tokens (sigma(E) %.3g, sigma(Mf) %.9f), %zu mapped exactly\n", nr,
+                    sig_e, sig_m, nc);
+        if ((rc = map_rows(c, rest, nc, cz, muy, sc))) goto out;
     }
-    size_t k = N < VX_CMP_TOP ? N : VX_CMP_TOP;
     qsort(sc, N, sizeof(scored), by_best);
     for (size_t i = 0; i < k; i++) r->best[i] = (vx_cmp_token){ sc[i].id, c->sb[sc[i].idx], sc[i].cos };
     qsort(sc, N, sizeof(scored), by_worst);
     for (size_t i = 0; i < k; i++) r->worst[i] = (vx_cmp_token){ sc[i].id, c->sb[sc[i].idx], sc[i].cos };
     r->n_best = k;
 out:
+    for (int t = 0; t < T; t++) {
+        vx_big_free(jobs[t].X);
+        vx_big_free(jobs[t].Z);
+        vx_big_free(jobs[t].Y);
+        vx_big_free(jobs[t].Ap);
+        vx_big_free(jobs[t].e2);
+        vx_big_free(jobs[t].n2);
+    }
     vx_big_free(cz);
-    vx_big_free(X);
-    vx_big_free(Z);
-    vx_big_free(Y);
     vx_big_free(sc);
     vx_big_free(done);
     vx_big_free(rest);
+    vx_big_free(lo);
+    vx_big_free(hi);
+    vx_big_free(Bp);
     return rc;
 }
 

@@ -69,9 +69,53 @@ static int has_avx512(void) {
     return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl");
 }
+/* AVX512_BF16 is CPUID.(EAX=7,ECX=1):EAX bit 5 (not every compiler's
+ * __builtin_cpu_supports knows it). */
+int vx_cpu_bf16(void) {
+    unsigned eax = 0, ebx, ecx, edx;
+    if (!has_avx512() || !__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return 0;
+    return (eax >> 5) & 1u;
+}
 #else
 int vx_cpu_avx2(void) { return 0; }
+int vx_cpu_bf16(void) { return 0; }
 #endif
+
+size_t vx_bf16_a_words(size_t M, size_t K) { return (M + VX_BF16_MR - 1) / VX_BF16_MR * VX_BF16_MR * ((K + 1) / 2); }
+size_t vx_bf16_b_words(size_t N, size_t K) { return (N + VX_BF16_NR - 1) / VX_BF16_NR * VX_BF16_NR * ((K + 1) / 2); }
+
+void vx_bf16_pack_a_row(uint32_t *Ap, size_t r, const float *x, size_t K, double *err2, double *norm2) {
+    size_t kp = (K + 1) / 2;
+    uint32_t *p = Ap + (r / VX_BF16_MR) * kp * VX_BF16_MR + r % VX_BF16_MR;
+    double e = 0, n = 0;
+    for (size_t k = 0; k < K; k += 2, p += VX_BF16_MR) {
+        uint16_t lo = vx_bf16_bits(x[k]), hi = k + 1 < K ? vx_bf16_bits(x[k + 1]) : 0;
+        double l = vx_bf16_float(lo), h = vx_bf16_float(hi), dl = (double)x[k] - l;
+        double dh = k + 1 < K ? (double)x[k + 1] - h : 0.0;
+        e += dl * dl + dh * dh;
+        n += l * l + h * h;
+        *p = (uint32_t)lo | (uint32_t)hi << 16;
+    }
+    *err2 = e;
+    *norm2 = n;
+}
+
+void vx_bf16_pack_bt(uint32_t *Bp, const float *Bt, size_t N, size_t K) {
+    size_t kp = (K + 1) / 2, pn = (N + VX_BF16_NR - 1) / VX_BF16_NR;
+    for (size_t jp = 0; jp < pn; jp++)
+        for (size_t j = 0; j < VX_BF16_NR; j++) {
+            size_t n = jp * VX_BF16_NR + j;
+            uint32_t *p = Bp + jp * kp * VX_BF16_NR + j;
+            for (size_t kk = 0; kk < kp; kk++, p += VX_BF16_NR) {
+                uint16_t lo = 0, hi = 0;
+                if (n < N) {
+                    lo = vx_bf16_bits(Bt[n * K + 2 * kk]);
+                    if (2 * kk + 1 < K) hi = vx_bf16_bits(Bt[n * K + 2 * kk + 1]);
+                }
+                *p = (uint32_t)lo | (uint32_t)hi << 16;
+            }
+        }
+}
 
 static const vx_kern *by_name(const char *name) {
     if (!strcmp(name, "scalar")) return &k_scalar;

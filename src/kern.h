@@ -57,6 +57,53 @@ void vx_dot_ss_avx512(float *dot, float *ss, const uint16_t *X, size_t n, size_t
 void vx_cvt_ss_avx512(float *Y, float *ss, const uint16_t *X, size_t n, size_t H);
 
 /*
+ * bf16 GEMM, for screening only (compare's all-token pass, spec/compare.md §7). Inputs are
+ * rounded to bf16 (round to nearest even; |x| < 2^-125 becomes +0, so the CPU's treatment of
+ * bf16 denormals never matters) and multiplied with f32 accumulation:
+ *   C [M][N] f32 (row stride ldc) = Â [M][K] · B̂ [K][N].
+ * Packed layouts, k-pairs (k, k+1) in one 32-bit word, low half = even k; K is padded to
+ * even with zeros (kp = (K + 1) / 2 pairs):
+ *   A: panels of VX_BF16_MR rows:    Ap[(panel·kp + kk)·MR + i]  (rows past M: anything)
+ *   B: panels of VX_BF16_NR columns: Bp[(panel·kp + kk)·NR + j]  (columns past N: zero)
+ * Error: each C element is Σ_k â_k·b̂_k (products exact in f32) summed with at most
+ * VX_BF16_KC + ⌈K/VX_BF16_KC⌉ roundings, so |C − exact| ≤ γ·Σ_k |â_k·b̂_k| with
+ * γ = n·2^-24 / (1 − n·2^-24) for that n, plus at most K·2^-126 from flushed tiny products.
+ */
+#define VX_BF16_MR 12
+#define VX_BF16_NR 32
+#ifndef VX_BF16_KC
+#define VX_BF16_KC 256
+#endif
+/* 1 when the CPU runs AVX-512 BF16 (and F, BW, VL). */
+int vx_cpu_bf16(void);
+/* The bf16 nearest to f (ties to even), as its 16 bits; |f| < 2^-125 → +0. f finite. */
+static inline uint16_t vx_bf16_bits(float f) {
+    union { float f; uint32_t u; } v = { f };
+    if ((v.u & 0x7f800000u) < 0x01000000u) return 0;
+    return (uint16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
+}
+static inline float vx_bf16_float(uint16_t b) {
+    union { uint32_t u; float f; } v = { (uint32_t)b << 16 };
+    return v.f;
+}
+/* Words of a packed A of M rows / B of N columns, for K. */
+size_t vx_bf16_a_words(size_t M, size_t K);
+size_t vx_bf16_b_words(size_t N, size_t K);
+/* Row r of A from x[K] f32: writes its bf16 values into Ap; *err2 = Σ (x − x̂)², *norm2 =
+ * Σ x̂², both in double (exact up to double rounding). */
+void vx_bf16_pack_a_row(uint32_t *Ap, size_t r, const float *x, size_t K, double *err2, double *norm2);
+/* All of B from its transpose Bt [N][K] f32 (row n = column n of B). */
+void vx_bf16_pack_bt(uint32_t *Bp, const float *Bt, size_t N, size_t K);
+/* The same for rows [0, M) of X (row stride ldx) at once, with AVX-512 BF16: the same bits
+ * as vx_bf16_pack_a_row, err2 and norm2 [M] summed in f32 lanes (relative error below
+ * K·2^-24 / 16). Only call when vx_cpu_bf16(). */
+void vx_bf16_pack_a_avx512(uint32_t *Ap, const float *X, size_t ldx, size_t M, size_t K, double *err2,
+                           double *norm2);
+/* The GEMM on one thread; rows of Ap from panel 0. Only call when vx_cpu_bf16(). */
+void vx_bf16_gemm_avx512(float *C, size_t ldc, const uint32_t *Ap, const uint32_t *Bp, size_t M, size_t N,
+                         size_t K);
+
+/*
  * The kernel set in use. The first call chooses: the environment variable VINDEX_KERNEL
  * (scalar | avx2 | avx512) when set and supported by this CPU, else the best the CPU
  * supports (__builtin_cpu_supports). Never NULL.

@@ -36,9 +36,50 @@ def rel_dev(x, y):
     return 0.0 if x == y else float("inf")
 
 
-def run(*args):
-    p = subprocess.run([VINDEX, "compare"] + [str(a) for a in args], capture_output=True, text=True)
+def run(*args, env=None):
+    e = dict(os.environ, **env) if env else None
+    p = subprocess.run([VINDEX, "compare"] + [str(a) for a in args], capture_output=True, text=True, env=e)
     return p.returncode, p.stdout, p.stderr
+
+
+def cpu_bf16():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(l.startswith("flags") and " avx512_bf16" in l for l in f)
+    except OSError:
+        return False
+
+
+def screening(name, a, b, *args, expect_fewer=True):
+    """The bf16-screened all-token pass (spec/compare.md §7) against the exact one: every
+    other number identical; best/worst the same tokens (but for ties within 1e-6) with the
+    same cosines to f32 rounding (the exact map of a token runs in another GEMM block, whose
+    last bits may differ). On a CPU with AVX-512 BF16 the screened pass must have run (its
+    VINDEX_COMPARE_TIMING line), and, where expect_fewer, mapped fewer tokens exactly."""
+    rc0, exact, err0 = run(a, b, "--json", *args, env={"VINDEX_COMPARE_SCREEN": "0"})
+    rc1, screened, err1 = run(a, b, "--json", *args, env={"VINDEX_COMPARE_TIMING": "1"})
+    check(rc0 == 0 and rc1 == 0, "%s: screened and exact runs exit 0 (%d %d %s %s)" % (name, rc0, rc1, err0, err1))
+    if rc0 or rc1:
+        return
+    e, s = json.loads(exact), json.loads(screened)
+    check({k: v for k, v in e.items() if k not in ("best", "worst")} == {k: v for k, v in s.items() if k not in ("best", "worst")},
+          "%s: screening changes no other number" % name)
+    for lst in ("best", "worst"):
+        cs = [t["cosine"] for t in e[lst]]
+        same = len(e[lst]) == len(s[lst])
+        for i, (et, st) in enumerate(zip(e[lst], s[lst])):
+            gap = min([abs(cs[i] - cs[j]) for j in (i - 1, i + 1) if 0 <= j < len(cs)] or [1])
+            same = same and abs(et["cosine"] - st["cosine"]) <= 1e-6 and (gap <= 1e-6 or et["token_id"] == st["token_id"])
+        check(same, "%s: screened %s list = the exact one" % (name, lst))
+    line = [l for l in err1.splitlines() if "screened" in l]
+    if not cpu_bf16():
+        check(not line, "%s: no screening without AVX-512 BF16" % name)
+        return
+    check(len(line) == 1, "%s: the screened pass ran (%s)" % (name, err1.strip()))
+    if line and expect_fewer:
+        w = line[0].split()
+        n, m = int(w[w.index("screened") + 1]), int(w[w.index("exactly") - 2])
+        check(0 < m < n, "%s: %d of %d tokens needed the exact map" % (name, m, n))
 
 
 def vs_reference(name, a, b, cli_args, ref_kwargs):
@@ -185,6 +226,14 @@ def main():
         check(dev < 1e-4, "wide: 1, 2 and 3 threads agree to %g (relative; f32 rounding)" % dev)
     else:
         check(False, "wide: runs with 1, 2, 3 threads")
+
+    # 6c. the bf16-screened best/worst pass gives what the exact pass gives: the wide pair,
+    # the PCA path on the fixtures, permuted vocabularies, and a vindex with itself (every
+    # cosine 1: every token ties at the threshold, so every one goes to the exact map)
+    screening("wide pair", a, b, "--pca-sample", "5000", "--anchors", "2000", "--test", "1000")
+    screening("llama-qwen3", llama, qwen, "--anchors", "500", "--test", "300", expect_fewer=False)
+    screening("perm vocab", *syn["perm"], "--anchors", "500", "--test", "300", expect_fewer=False)
+    screening("self", llama, llama, "--anchors", "500", "--test", "300", expect_fewer=False)
 
     # 7. errors and usage
     bad = os.path.join(tmp, "bad.txt")
