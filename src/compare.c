@@ -112,7 +112,7 @@ __attribute__((target("avx2,f16c,fma"))) static void cvt_f16c(float *dst, const 
         __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(e + h)));
         _mm256_storeu_ps(dst + h, _mm256_fmsub_ps(v, vs, _mm256_loadu_ps(mu + h)));
     }
-    for (; h < n; h++) dst[h] = lut[e[h]] * sc - mu[h];
+    for (; h < n; h++) dst[h] = fmaf(lut[e[h]], sc, -mu[h]); /* fused, as above */
 }
 #endif
 /* One row of side s: dst[H] = row · scale − mu (f32). */
@@ -848,7 +848,7 @@ typedef struct sjob {
     const uint32_t *Bp;       /* packed Ŵ */
     double sig_m, sig_e, gam_w;  /* σ(Mf), σ(E), γ·‖Ŵ‖_F */
     const double *cz, *muy;
-    float *X, *Z, *Y;         /* [SCREEN_CHUNK][HS], [..][d], [..][d] */
+    float *Z, *Y;             /* [SCREEN_CHUNK][d] each */
     uint32_t *Ap;             /* packed chunk */
     double *e2, *n2;          /* [SCREEN_CHUNK] */
     scored *sc;               /* [N] screened cosines */
@@ -862,21 +862,15 @@ static void *screen_worker(void *arg) {
     for (size_t c0 = 0; c0 < j->n; c0 += SCREEN_CHUNK) {
         size_t m = j->n - c0 < SCREEN_CHUNK ? j->n - c0 : SCREEN_CHUNK;
         const uint32_t *rows = j->rows + c0;
-        for (size_t p0 = 0; p0 < m; p0 += VX_BF16_MR) {
-            size_t pr = m - p0 < VX_BF16_MR ? m - p0 : VX_BF16_MR;
-            for (size_t i = 0; i < pr; i++) cvt_row(c, c->S, j->X + i * HS, c->sid[rows[p0 + i]], c->mu0f);
-            vx_bf16_pack_a_avx512(j->Ap + p0 / VX_BF16_MR * ((HS + 1) / 2) * VX_BF16_MR, j->X, HS, pr, HS,
-                                  j->e2 + p0, j->n2 + p0);
-        }
+        const uint16_t *src[SCREEN_CHUNK];
+        for (size_t i = 0; i < m; i++) src[i] = c->S->emb + (size_t)c->sid[rows[i]] * HS;
+        vx_bf16_pack_a_f16(j->Ap, src, m, HS, c->S->scale, c->mu0f, j->e2, j->n2);
         vx_bf16_gemm_avx512(j->Z, d, j->Ap, j->Bp, m, d, HS);
         for (size_t i = 0; i < m; i++) cvt_row(c, c->T, j->Y + i * d, c->tid[rows[i]], c->zero);
         for (size_t i = 0; i < m; i++) {
-            const float *z = j->Z + i * d, *y = j->Y + i * d;
-            double ab = 0, aa = 0, bb = 0;
-            for (size_t h = 0; h < d; h++) {
-                double a = (double)z[h] - j->cz[h], b = (double)y[h] - j->muy[h];
-                ab += a * b; aa += a * a; bb += b * b;
-            }
+            double p[3];
+            vx_bf16_cos_parts(j->Z + i * d, j->Y + i * d, j->cz, j->muy, d, p);
+            double ab = p[0], aa = p[1], bb = p[2];
             double cs = 0, half = INFINITY;
             if (bb == 0) half = 0;    /* the exact cosine is 0 too (cos_worker) */
             else if (aa > 0) {
@@ -1001,12 +995,12 @@ static int map_all(ctx *c, vx_compare_result *r, const double *R, const double *
         for (int t = 0; t < T; t++) {
             size_t r0 = nr * (size_t)t / (size_t)T, r1 = nr * (size_t)(t + 1) / (size_t)T;
             jobs[t] = (sjob){ c, rest + r0, r1 - r0, Bp, sig_m, sig_e, gam * wf, cz, muy,
-                              vx_big_array(VX_BF16_MR * HS, sizeof(float)), vx_big_array(SCREEN_CHUNK * d, sizeof(float)),
+                              vx_big_array(SCREEN_CHUNK * d, sizeof(float)),
                               vx_big_array(SCREEN_CHUNK * d, sizeof(float)),
                               vx_big_array(vx_bf16_a_words(SCREEN_CHUNK, HS), sizeof(uint32_t)),
                               vx_big_array(SCREEN_CHUNK, sizeof(double)), vx_big_array(SCREEN_CHUNK, sizeof(double)),
                               sc, lo, hi };
-            if (!jobs[t].X || !jobs[t].Z || !jobs[t].Y || !jobs[t].Ap || !jobs[t].e2 || !jobs[t].n2) {
+            if (!jobs[t].Z || !jobs[t].Y || !jobs[t].Ap || !jobs[t].e2 || !jobs[t].n2) {
                 rc = vx_fail(c->err, VX_ENOMEM, "out of memory");
                 goto out;
             }
@@ -1030,7 +1024,6 @@ static int map_all(ctx *c, vx_compare_result *r, const double *R, const double *
     r->n_best = k;
 out:
     for (int t = 0; t < T; t++) {
-        vx_big_free(jobs[t].X);
         vx_big_free(jobs[t].Z);
         vx_big_free(jobs[t].Y);
         vx_big_free(jobs[t].Ap);

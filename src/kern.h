@@ -72,7 +72,7 @@ void vx_cvt_ss_avx512(float *Y, float *ss, const uint16_t *X, size_t n, size_t H
 #define VX_BF16_MR 12
 #define VX_BF16_NR 32
 #ifndef VX_BF16_KC
-#define VX_BF16_KC 256
+#define VX_BF16_KC 512
 #endif
 /* 1 when the CPU runs AVX-512 BF16 (and F, BW, VL). */
 int vx_cpu_bf16(void);
@@ -99,6 +99,14 @@ void vx_bf16_pack_bt(uint32_t *Bp, const float *Bt, size_t N, size_t K);
  * K·2^-24 / 16). Only call when vx_cpu_bf16(). */
 void vx_bf16_pack_a_avx512(uint32_t *Ap, const float *X, size_t ldx, size_t M, size_t K, double *err2,
                            double *norm2);
+/* The same straight from f16 rows: row r is rows[r][0..K) · scale − mu (one fused
+ * multiply-subtract, as F16C code computes it), then rounded to bf16. */
+void vx_bf16_pack_a_f16(uint32_t *Ap, const uint16_t *const *rows, size_t M, size_t K, float scale,
+                        const float *mu, double *err2, double *norm2);
+/* out = {Σ a·b, Σ a², Σ b²} in double, a = z − cz, b = y − my (length n), AVX-512; the sums
+ * order differs from a scalar loop's (eight lanes), so use it where rounding at 1e-15 does
+ * not matter. Only call when vx_cpu_bf16(). */
+void vx_bf16_cos_parts(const float *z, const float *y, const double *cz, const double *my, size_t n, double out[3]);
 /* The GEMM on one thread; rows of Ap from panel 0. Only call when vx_cpu_bf16(). */
 void vx_bf16_gemm_avx512(float *C, size_t ldc, const uint32_t *Ap, const uint32_t *Bp, size_t M, size_t N,
                          size_t K);

@@ -81,52 +81,111 @@ void vx_bf16_gemm_avx512(float *C, size_t ldc, const uint32_t *Ap, const uint32_
     }
 }
 
-/* Rows [0, M) of X (f32, row stride ldx) into the packed A layout; err2[r] = Σ (x − x̂)² and
- * norm2[r] = Σ x̂² (f32 lanes, then double: relative error below 2^-15 for K ≤ 2^20). The
- * conversion is VCVTNE2PS2BF16 (nearest even); values below 2^-125 in magnitude are zeroed
- * first, as vx_bf16_bits does, so both give the same bits. */
-void vx_bf16_pack_a_avx512(uint32_t *Ap, const float *X, size_t ldx, size_t M, size_t K, double *err2,
-                           double *norm2) {
-    size_t kp = (K + 1) / 2;
+/* 32 values of one row (v0, v1) → 16 k-pair words in t, and their rounding error and
+ * square sums added to e and n. Values below 2^-125 in magnitude are zeroed first, as
+ * vx_bf16_bits does, so both give the same bits; the conversion is VCVTNE2PS2BF16 (nearest
+ * even). */
+static inline void pack32(__m512 v0, __m512 v1, uint32_t *t, __m512 *e, __m512 *n) {
     const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
     const __m512 tiny = _mm512_set1_ps(0x1p-125f);
-    const __m512i hi16 = _mm512_set1_epi32((int)0xffff0000u);
+    v0 = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_abs_ps(v0), tiny, _CMP_GE_OQ), v0);
+    v1 = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_abs_ps(v1), tiny, _CMP_GE_OQ), v1);
+    __m512i b = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);
+    __m512 xe = _mm512_permutex2var_ps(v0, ev, v1), xo = _mm512_permutex2var_ps(v0, od, v1);
+    __m512 he = _mm512_castsi512_ps(_mm512_slli_epi32(b, 16));
+    __m512 ho = _mm512_castsi512_ps(_mm512_and_si512(b, _mm512_set1_epi32((int)0xffff0000u)));
+    __m512 de = _mm512_sub_ps(xe, he), dd = _mm512_sub_ps(xo, ho);
+    *e = _mm512_fmadd_ps(de, de, _mm512_fmadd_ps(dd, dd, *e));
+    *n = _mm512_fmadd_ps(he, he, _mm512_fmadd_ps(ho, ho, *n));
+    _mm512_storeu_si512(t, b);
+}
+
+static inline __mmask16 tail16(size_t left) { return left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1); }
+
+/* The k-pair words t[rows][16] of one 32-column block, transposed into panel P. */
+static inline void put_block(uint32_t *P, uint32_t t[MR][16], size_t rows, size_t kk, size_t kp) {
+    size_t np = kp - kk < 16 ? kp - kk : 16;
+    for (size_t j = 0; j < np; j++)
+        for (size_t i = 0; i < rows; i++) P[(kk + j) * MR + i] = t[i][j];
+}
+
+static void sums_out(const __m512 *e, const __m512 *n, size_t rows, double *err2, double *norm2) {
+    for (size_t i = 0; i < rows; i++) {
+        float a[16], b[16];
+        _mm512_storeu_ps(a, e[i]);
+        _mm512_storeu_ps(b, n[i]);
+        double se = 0, sn = 0;
+        for (int j = 0; j < 16; j++) { se += a[j]; sn += b[j]; }
+        err2[i] = se;
+        norm2[i] = sn;
+    }
+}
+
+void vx_bf16_pack_a_avx512(uint32_t *Ap, const float *X, size_t ldx, size_t M, size_t K, double *err2,
+                           double *norm2) {
+    size_t kp = (K + 1) / 2;
     for (size_t p0 = 0; p0 < M; p0 += MR) {
         size_t rows = M - p0 < MR ? M - p0 : MR;
-        uint32_t *P = Ap + (p0 / MR) * kp * MR;
         __m512 e[MR], n[MR];
         for (size_t i = 0; i < rows; i++) e[i] = n[i] = _mm512_setzero_ps();
         for (size_t k = 0; k < K; k += 32) {
             uint32_t t[MR][16];
-            __mmask16 m0 = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
-            __mmask16 m1 = K - k >= 32 ? 0xffff : K - k <= 16 ? 0 : (__mmask16)((1u << (K - k - 16)) - 1);
+            __mmask16 m0 = tail16(K - k), m1 = K - k <= 16 ? 0 : tail16(K - k - 16);
             for (size_t i = 0; i < rows; i++) {
                 const float *x = X + (p0 + i) * ldx + k;
-                __m512 v0 = _mm512_maskz_loadu_ps(m0, x), v1 = _mm512_maskz_loadu_ps(m1, x + 16);
-                v0 = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_abs_ps(v0), tiny, _CMP_GE_OQ), v0);
-                v1 = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_abs_ps(v1), tiny, _CMP_GE_OQ), v1);
-                __m512i b = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);
-                __m512 xe = _mm512_permutex2var_ps(v0, ev, v1), xo = _mm512_permutex2var_ps(v0, od, v1);
-                __m512 he = _mm512_castsi512_ps(_mm512_slli_epi32(b, 16));
-                __m512 ho = _mm512_castsi512_ps(_mm512_and_si512(b, hi16));
-                __m512 de = _mm512_sub_ps(xe, he), dd = _mm512_sub_ps(xo, ho);
-                e[i] = _mm512_fmadd_ps(de, de, _mm512_fmadd_ps(dd, dd, e[i]));
-                n[i] = _mm512_fmadd_ps(he, he, _mm512_fmadd_ps(ho, ho, n[i]));
-                _mm512_storeu_si512(t[i], b);
+                pack32(_mm512_maskz_loadu_ps(m0, x), _mm512_maskz_loadu_ps(m1, x + 16), t[i], &e[i], &n[i]);
             }
-            size_t kk = k / 2, np = kp - kk < 16 ? kp - kk : 16;
-            for (size_t j = 0; j < np; j++)
-                for (size_t i = 0; i < rows; i++) P[(kk + j) * MR + i] = t[i][j];
+            put_block(Ap + (p0 / MR) * kp * MR, t, rows, k / 2, kp);
         }
-        for (size_t i = 0; i < rows; i++) {
-            float a[16], b[16];
-            _mm512_storeu_ps(a, e[i]);
-            _mm512_storeu_ps(b, n[i]);
-            double se = 0, sn = 0;
-            for (int j = 0; j < 16; j++) { se += a[j]; sn += b[j]; }
-            err2[p0 + i] = se;
-            norm2[p0 + i] = sn;
-        }
+        sums_out(e, n, rows, err2 + p0, norm2 + p0);
     }
+}
+
+void vx_bf16_pack_a_f16(uint32_t *Ap, const uint16_t *const *rows_in, size_t M, size_t K, float scale,
+                        const float *mu, double *err2, double *norm2) {
+    size_t kp = (K + 1) / 2;
+    const __m512 vs = _mm512_set1_ps(scale);
+    for (size_t p0 = 0; p0 < M; p0 += MR) {
+        size_t rows = M - p0 < MR ? M - p0 : MR;
+        __m512 e[MR], n[MR];
+        for (size_t i = 0; i < rows; i++) e[i] = n[i] = _mm512_setzero_ps();
+        for (size_t k = 0; k < K; k += 32) {
+            uint32_t t[MR][16];
+            __mmask16 m0 = tail16(K - k), m1 = K - k <= 16 ? 0 : tail16(K - k - 16);
+            __m512 u0 = _mm512_maskz_loadu_ps(m0, mu + k), u1 = _mm512_maskz_loadu_ps(m1, mu + k + 16);
+            for (size_t i = 0; i < rows; i++) {
+                const uint16_t *x = rows_in[p0 + i] + k;
+                __m512 v0 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m0, x));
+                __m512 v1 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m1, x + 16));
+                pack32(_mm512_fmsub_ps(v0, vs, u0), _mm512_fmsub_ps(v1, vs, u1), t[i], &e[i], &n[i]);
+            }
+            put_block(Ap + (p0 / MR) * kp * MR, t, rows, k / 2, kp);
+        }
+        sums_out(e, n, rows, err2 + p0, norm2 + p0);
+    }
+}
+
+/* Σ a·b, Σ a², Σ b² in double for a = z − cz, b = y − my over n (z, y f32; cz, my double):
+ * the screened cosines of compare's all-token pass, eight lanes at a time. */
+void vx_bf16_cos_parts(const float *z, const float *y, const double *cz, const double *my, size_t n, double out[3]) {
+    __m512d ab = _mm512_setzero_pd(), aa = ab, bb = ab;
+    size_t h = 0;
+    for (; h + 8 <= n; h += 8) {
+        __m512d a = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(z + h)), _mm512_loadu_pd(cz + h));
+        __m512d b = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(y + h)), _mm512_loadu_pd(my + h));
+        ab = _mm512_fmadd_pd(a, b, ab);
+        aa = _mm512_fmadd_pd(a, a, aa);
+        bb = _mm512_fmadd_pd(b, b, bb);
+    }
+    double s[3] = { _mm512_reduce_add_pd(ab), _mm512_reduce_add_pd(aa), _mm512_reduce_add_pd(bb) };
+    for (; h < n; h++) {
+        double a = (double)z[h] - cz[h], b = (double)y[h] - my[h];
+        s[0] += a * b;
+        s[1] += a * a;
+        s[2] += b * b;
+    }
+    out[0] = s[0];
+    out[1] = s[1];
+    out[2] = s[2];
 }

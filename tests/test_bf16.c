@@ -1,8 +1,9 @@
 /*
  * test_bf16.c — the bf16 screening GEMM of kern.h (used by compare's all-token pass):
  *   1. vx_bf16_bits rounds to nearest even and zeroes |x| < 2^-125;
- *   2. the AVX-512 packer writes the same words as the scalar one, and the same error and
- *      norm sums (to f32-lane rounding), for odd shapes;
+ *   2. the AVX-512 packers (from f32 rows, and from f16 rows · scale − mu) write the same
+ *      words as the scalar one, and the same error and norm sums (to f32-lane rounding),
+ *      for odd shapes; the vector cosine sums equal a scalar loop's to 1e-12;
  *   3. the GEMM equals the double-precision product of the rounded inputs within the error
  *      bound kern.h documents, writes only C [M][N] (not the padding of ldc), and handles
  *      K odd, K spanning several KC blocks, M and N not multiples of the tile.
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "common.h"
 #include "kern.h"
 
 static uint64_t rng = 88172645463325252ull;
@@ -71,6 +73,52 @@ static void test_pack(size_t M, size_t K) {
     free(X); free(A1); free(A2); free(e1); free(n1); free(e2); free(n2);
 }
 
+/* Straight from f16 rows (x·scale − mu, fused) gives the words of packing those f32 rows. */
+static void test_pack_f16(size_t M, size_t K) {
+    uint16_t *H = malloc(sizeof(uint16_t) * M * K);
+    const uint16_t **rows = malloc(sizeof(*rows) * M);
+    float *X = malloc(sizeof(float) * M * K), *mu = malloc(sizeof(float) * K), sc = 1.7f;
+    size_t words = vx_bf16_a_words(M, K);
+    uint32_t *A1 = calloc(words, 4), *A2 = calloc(words, 4);
+    double *e1 = malloc(sizeof(double) * M), *n1 = malloc(sizeof(double) * M);
+    double *e2 = malloc(sizeof(double) * M), *n2 = malloc(sizeof(double) * M);
+    for (size_t k = 0; k < K; k++) mu[k] = (float)(urand() * 0.01);
+    for (size_t i = 0; i < M * K; i++) {
+        uint16_t h = (uint16_t)((uint16_t)(0x2000 + (rng >> 20) % 0x1c00) | (urand() < 0 ? 0x8000 : 0));
+        H[i] = (i % 89 == 3) ? 0 : h;
+    }
+    for (size_t r = 0; r < M; r++) {
+        rows[M - 1 - r] = H + r * K; /* any row order */
+        for (size_t k = 0; k < K; k++) X[(M - 1 - r) * K + k] = fmaf(vx_f16_to_f32(H[r * K + k]), sc, -mu[k]);
+    }
+    for (size_t r = 0; r < M; r++) vx_bf16_pack_a_row(A1, r, X + r * K, K, &e1[r], &n1[r]);
+    vx_bf16_pack_a_f16(A2, rows, M, K, sc, mu, e2, n2);
+    CHECK(!memcmp(A1, A2, words * 4), "pack from f16 M=%zu K=%zu: the words of the f32 rows", M, K);
+    double dev = 0;
+    for (size_t r = 0; r < M; r++) {
+        double a = fabs(e1[r] - e2[r]) / (e1[r] > 0 ? e1[r] : 1), b = fabs(n1[r] - n2[r]) / (n1[r] > 0 ? n1[r] : 1);
+        if (!(a <= dev)) dev = a;
+        if (!(b <= dev)) dev = b;
+    }
+    CHECK(dev < 1e-5, "pack from f16 M=%zu K=%zu: err2/norm2 agree to %g", M, K, dev);
+    free(H); free(rows); free(X); free(mu); free(A1); free(A2); free(e1); free(n1); free(e2); free(n2);
+}
+
+static void test_cos_parts(size_t n) {
+    float *z = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n);
+    double *cz = malloc(sizeof(double) * n), *my = malloc(sizeof(double) * n), s[3] = { 0, 0, 0 }, p[3];
+    for (size_t h = 0; h < n; h++) {
+        z[h] = (float)urand(); y[h] = (float)urand(); cz[h] = urand() * 0.1; my[h] = urand() * 0.1;
+        double a = (double)z[h] - cz[h], b = (double)y[h] - my[h];
+        s[0] += a * b; s[1] += a * a; s[2] += b * b;
+    }
+    vx_bf16_cos_parts(z, y, cz, my, n, p);
+    int ok = 1;
+    for (int k = 0; k < 3; k++) ok &= fabs(p[k] - s[k]) <= 1e-12 * (s[1] + s[2]);
+    CHECK(ok, "cos_parts n=%zu: the three sums of a scalar loop", n);
+    free(z); free(y); free(cz); free(my);
+}
+
 static void test_gemm(size_t M, size_t N, size_t K) {
     size_t ldc = N + 3;
     float *X = malloc(sizeof(float) * M * K), *Bt = malloc(sizeof(float) * N * K), *C = malloc(sizeof(float) * M * ldc);
@@ -115,6 +163,8 @@ int main(void) {
                                         { 7, 100, 1030 } };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         test_pack(shapes[s][0], shapes[s][2]);
+        test_pack_f16(shapes[s][0], shapes[s][2]);
+        test_cos_parts(shapes[s][1]);
         test_gemm(shapes[s][0], shapes[s][1], shapes[s][2]);
     }
     return CHECK_DONE();
