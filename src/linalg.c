@@ -147,29 +147,75 @@ int vx_sgram_cols(float *G, size_t H, const float *M, size_t n, size_t ld) {
 /* C [m×nc, column-major] ← Q C with Q = H(0)…H(k−1), the reflectors stored in the columns of
  * V [m×k] below an implicit unit diagonal (sgeqrf's layout, and ssytrd 'L' one row down).
  * sormqr does this with LAPACK's 32-reflector blocks, which makes it memory-bound on
- * a C of 16 MB (each block reads and writes C twice); 128-reflector blocks cut that traffic
- * by four (measured at H = 4096, F = 1024: sormtr 0.43 s standalone; this about 0.3 s in
- * `vindex compare`, where 64 or 256 reflectors were no faster — spec/benchmarks.md). */
+ * a C of 16 MB (each block reads and writes C twice); here the blocks are 128 reflectors,
+ * their triangular factors T are formed once, and C goes through them in column chunks of
+ * QCHUNK (2 MB at m = 4096, cache-resident across all the blocks), the chunks shared out
+ * between two threads with single-threaded BLAS each (measured at H = 4096, F = 1024:
+ * sormtr 0.43 s standalone; whole-C 128-reflector blocks 0.27 s in `vindex compare`; this
+ * 0.22 s, against 0.25 s with 64- or 256-column chunks). */
 #define QBLOCK 128
+#define QCHUNK 128
+typedef struct qjob {
+    lapack_int m, nc, k, ldv, ldc;
+    const float *V, *T;
+    float *C;
+    int t, T_, rc;
+} qjob;
+
+static void *apply_q_worker(void *arg) {
+    qjob *j = arg;
+    float *work = malloc(sizeof(float) * QCHUNK * QBLOCK);
+    if (!work) { j->rc = VX_ENOMEM; return NULL; }
+    lapack_int nblk = (j->k + QBLOCK - 1) / QBLOCK;
+    for (lapack_int c0 = (lapack_int)j->t * QCHUNK; c0 < j->nc; c0 += (lapack_int)j->T_ * QCHUNK) {
+        lapack_int w = j->nc - c0 < QCHUNK ? j->nc - c0 : QCHUNK;
+        float *C = j->C + (size_t)c0 * (size_t)j->ldc;
+        for (lapack_int b = nblk - 1; b >= 0; b--) {
+            lapack_int i = b * QBLOCK, ib = j->k - i < QBLOCK ? j->k - i : QBLOCK;
+            const float *Vi = j->V + (size_t)i + (size_t)i * (size_t)j->ldv;
+            if (LAPACKE_slarfb_work(LAPACK_COL_MAJOR, 'L', 'N', 'F', 'C', j->m - i, w, ib, Vi, j->ldv,
+                                    j->T + (size_t)b * QBLOCK * QBLOCK, QBLOCK, C + i, j->ldc, work, w) != 0) {
+                j->rc = VX_ECORRUPT;
+                free(work);
+                return NULL;
+            }
+        }
+    }
+    free(work);
+    return NULL;
+}
+
 static int apply_q(lapack_int m, lapack_int nc, lapack_int k, const float *V, lapack_int ldv, const float *tau,
                    float *C, lapack_int ldc) {
     if (k <= 0 || nc <= 0) return VX_OK;
-    float *T = malloc(sizeof(float) * QBLOCK * QBLOCK), *work = vx_big_array((size_t)nc * QBLOCK, sizeof(float));
+    lapack_int nblk = (k + QBLOCK - 1) / QBLOCK;
+    float *T = vx_big_array((size_t)nblk * QBLOCK * QBLOCK, sizeof(float));
     int rc = VX_OK;
-    if (!T || !work) { rc = VX_ENOMEM; goto out; }
-    for (lapack_int i = (k - 1) / QBLOCK * QBLOCK; i >= 0; i -= QBLOCK) {
-        lapack_int ib = k - i < QBLOCK ? k - i : QBLOCK;
-        const float *Vi = V + (size_t)i + (size_t)i * (size_t)ldv;
-        if (LAPACKE_slarft_work(LAPACK_COL_MAJOR, 'F', 'C', m - i, ib, Vi, ldv, tau + i, T, QBLOCK) != 0 ||
-            LAPACKE_slarfb_work(LAPACK_COL_MAJOR, 'L', 'N', 'F', 'C', m - i, nc, ib, Vi, ldv, T, QBLOCK, C + i, ldc,
-                                work, nc) != 0) {
+    if (!T) return VX_ENOMEM;
+    for (lapack_int b = 0; b < nblk && !rc; b++) {
+        lapack_int i = b * QBLOCK, ib = k - i < QBLOCK ? k - i : QBLOCK;
+        if (LAPACKE_slarft_work(LAPACK_COL_MAJOR, 'F', 'C', m - i, ib, V + (size_t)i + (size_t)i * (size_t)ldv, ldv,
+                                tau + i, T + (size_t)b * QBLOCK * QBLOCK, QBLOCK) != 0)
             rc = VX_ECORRUPT;
-            break;
-        }
     }
-out:
-    free(T);
-    vx_big_free(work);
+    if (!rc) {
+        enum { NT = 2 };
+        qjob jobs[NT];
+        pthread_t th[NT];
+        int started[NT] = { 0 }, before = vx_blas_threads_get();
+        vx_blas_threads(1);
+        for (int t = 0; t < NT; t++) jobs[t] = (qjob){ m, nc, k, ldv, ldc, V, T, C, t, NT, VX_OK };
+        for (int t = 1; t < NT; t++) started[t] = pthread_create(&th[t], NULL, apply_q_worker, &jobs[t]) == 0;
+        apply_q_worker(&jobs[0]);
+        for (int t = 1; t < NT; t++) {
+            if (started[t]) pthread_join(th[t], NULL);
+            else apply_q_worker(&jobs[t]);
+        }
+        vx_blas_threads(before);
+        for (int t = 0; t < NT; t++)
+            if (jobs[t].rc) rc = jobs[t].rc;
+    }
+    vx_big_free(T);
     return rc;
 }
 
