@@ -420,8 +420,12 @@ static int cmp_u32(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-#define BLOCK 4096 /* rows per gather + GEMM of the anchor/test projection */
-#define PCA_BLOCK 4096 /* rows per f32 SYRK of the PCA covariance */
+#define BLOCK 1024 /* rows per gather + GEMM of the anchor/test projection */
+/* Rows per f32 SYRK of the PCA covariance: 16 MB at H = 4096. Small on purpose: OpenBLAS
+ * updates C once per internal K block whatever the call's K (1024, 4096, 8192 and 16384
+ * measured the same), and a smaller peak is worth having — on a virtual machine each fresh
+ * megabyte costs ~2 ms on first touch while the host backs it (0.54 GB/s measured here). */
+#define PCA_BLOCK 1024
 
 static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r, void *(*bg)(void *), void *arg) {
     size_t N = c->N, HS = c->HS, d = c->d, n = N;
@@ -429,10 +433,8 @@ static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r, void 
     double *vals = vx_big_alloc(sizeof(double) * d), *sum = vx_big_array(HS, sizeof(double));
     float *G = vx_big_alloc(sizeof(float) * HS * HS), *X = vx_big_alloc(sizeof(float) * PCA_BLOCK * HS);
     float *shift = vx_big_array(HS, sizeof(float));
-    c->W = vx_big_alloc(sizeof(double) * d * HS);
-    c->Wf = vx_big_alloc(sizeof(float) * d * HS);
     int rc = VX_OK;
-    if (!fit || !vals || !sum || !G || !X || !shift || !c->W || !c->Wf) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory for the PCA"); goto out; }
+    if (!fit || !vals || !sum || !G || !X || !shift) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory for the PCA"); goto out; }
     for (size_t i = 0; i < N; i++) fit[i] = (uint32_t)i;
     if (N > o->pca_sample) { /* spec §4: seeded sample, then ascending */
         uint64_t x = sm_stream(o->seed, 1);
@@ -464,6 +466,12 @@ static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r, void 
             if (j == i) tr += v;
         }
     }
+    /* the basis takes the row block's pages (freed just now, so still backed) */
+    vx_big_free(X);
+    X = NULL;
+    c->W = vx_big_alloc(sizeof(double) * d * HS);
+    c->Wf = vx_big_alloc(sizeof(float) * d * HS);
+    if (!c->W || !c->Wf) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory for the PCA"); goto out; }
     if ((rc = vx_seig_top_with(vals, c->W, G, HS, d, bg, arg))) {
         rc = vx_fail(c->err, rc, "PCA eigensolver failed (non-finite embeddings?)");
         goto out;
