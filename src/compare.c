@@ -80,7 +80,7 @@ typedef struct ctx {
     const uint32_t *sid, *tid; /* [N] source id, target id (= sa or sb) */
     size_t d, HS;          /* target width, source width */
     double *W;             /* [d][HS] PCA basis while the PCA runs (then NULL: Wf) */
-    float *Wf;             /* [d][HS] f32 copy */
+    float *Wf;             /* [d][HS] f32 copy of the basis (NULL without PCA) */
     float *Mf;             /* [d][HS] f32: Rᵀ W (Rᵀ without PCA), source row → target space */
     double *mu0;           /* [HS] subtracted from source rows before projection (PCA mean or 0) */
     float *mu0f;           /* [HS] f32 copy of mu0 */
