@@ -687,7 +687,9 @@ static int layer_sims(ctx *c, vx_compare_result *r, double *const qT[2], size_t 
     double *QS = vx_big_array(S->L * S->F * d, sizeof(double));
     /* f32 copies for the GEMM of all pairs: cosines of orthonormal rows, error ~1e-7 */
     float *QAf = vx_big_alloc(sizeof(float) * LA * A->F * d), *QBf = vx_big_alloc(sizeof(float) * NB * d);
-    float *P = vx_big_array(LA * A->F * NB, sizeof(float));
+    size_t PL = A->F < 1024 ? 1024 / A->F : 1; /* A layers per GEMM: P stays ~1024 rows */
+    if (PL > LA) PL = LA;
+    float *P = vx_big_array(PL * A->F * NB, sizeof(float));
     size_t *kS = vx_big_array(S->L, sizeof(size_t));
     int rc = VX_OK;
     if (!r->gate_sim || !r->down_sim || !QS || !QAf || !QBf || !P || !kS) { rc = VX_ENOMEM; goto out; }
@@ -701,17 +703,20 @@ static int layer_sims(ctx *c, vx_compare_result *r, double *const qT[2], size_t 
             for (size_t i = 0; i < A->F * d; i++) QAf[l * A->F * d + i] = i < ka[l] * d ? (float)QA[l * A->F * d + i] : 0.0f;
         for (size_t l = 0; l < LB; l++)
             for (size_t i = 0; i < B->F * d; i++) QBf[l * B->F * d + i] = i < kb[l] * d ? (float)QB[l * B->F * d + i] : 0.0f;
-        /* every pair at once: P = QA QBᵀ [LA·F][LB·F], one GEMM */
-        if ((rc = vx_sgemm_map(LA * A->F, NB, d, QAf, QBf, P))) break;
-        for (size_t la = 0; la < LA; la++) {
-            if (!ka[la]) continue;
-            const float *Pl = P + la * A->F * NB;
-            for (size_t lb = 0; lb < LB; lb++) {
-                double s = 0;
-                for (size_t i = 0; i < ka[la]; i++)
-                    for (size_t j = 0; j < kb[lb]; j++) { double v = Pl[i * NB + lb * B->F + j]; s += v * v; }
-                size_t k = ka[la] < kb[lb] ? ka[la] : kb[lb];
-                sim[la * LB + lb] = k ? s / (double)k : 0.0;
+        /* all pairs of PL of A's layers at a time: P = QA QBᵀ [PL·F][LB·F], one GEMM */
+        for (size_t l0 = 0; l0 < LA && !rc; l0 += PL) {
+            size_t nl = LA - l0 < PL ? LA - l0 : PL;
+            if ((rc = vx_sgemm_map(nl * A->F, NB, d, QAf + l0 * A->F * d, QBf, P))) break;
+            for (size_t la = l0; la < l0 + nl; la++) {
+                if (!ka[la]) continue;
+                const float *Pl = P + (la - l0) * A->F * NB;
+                for (size_t lb = 0; lb < LB; lb++) {
+                    double s = 0;
+                    for (size_t i = 0; i < ka[la]; i++)
+                        for (size_t j = 0; j < kb[lb]; j++) { double v = Pl[i * NB + lb * B->F + j]; s += v * v; }
+                    size_t k = ka[la] < kb[lb] ? ka[la] : kb[lb];
+                    sim[la * LB + lb] = k ? s / (double)k : 0.0;
+                }
             }
         }
     }

@@ -227,6 +227,14 @@ def main():
     else:
         check(False, "wide: runs with 1, 2, 3 threads")
 
+    # 6b'. many directions per layer (F = 520): the layer table's GEMM then runs one A layer
+    # at a time (blocks of ~1,024 rows), and every block must land in its own rows
+    a2, b2 = os.path.join(tmp, "a-feats"), os.path.join(tmp, "b-feats")
+    p = subprocess.run([MKPAIR, a2, b2, "--vocab", "3000", "--hidden-a", "640", "--hidden-b", "600", "--layers-a", "3",
+                        "--layers-b", "2", "--feats", "520", "--noise", "0.3", "--seed", "9"], capture_output=True, text=True)
+    check(p.returncode == 0, "mkpair feats: %s" % p.stderr)
+    vs_reference("F = 520 directions per layer", a2, b2, ["--anchors", "1000", "--test", "500"], {"anchors": 1000, "test": 500})
+
     # 6c. the bf16-screened best/worst pass gives what the exact pass gives: the wide pair,
     # the PCA path on the fixtures, permuted vocabularies, and a vindex with itself (every
     # cosine 1: every token ties at the threshold, so every one goes to the exact map)
