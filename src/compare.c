@@ -79,7 +79,6 @@ typedef struct ctx {
     uint32_t *sa, *sb;     /* [N] A id, B id; ascending A id */
     const uint32_t *sid, *tid; /* [N] source id, target id (= sa or sb) */
     size_t d, HS;          /* target width, source width */
-    double *W;             /* [d][HS] PCA basis while the PCA runs (then NULL: Wf) */
     float *Wf;             /* [d][HS] f32 copy of the basis (NULL without PCA) */
     float *Mf;             /* [d][HS] f32: Rᵀ W (Rᵀ without PCA), source row → target space */
     double *mu0;           /* [HS] subtracted from source rows before projection (PCA mean or 0) */
@@ -469,10 +468,9 @@ static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r, void 
     /* the basis takes the row block's pages (freed just now, so still backed) */
     vx_big_free(X);
     X = NULL;
-    c->W = vx_big_alloc(sizeof(double) * d * HS);
     c->Wf = vx_big_alloc(sizeof(float) * d * HS);
-    if (!c->W || !c->Wf) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory for the PCA"); goto out; }
-    if ((rc = vx_seig_top_with(vals, c->W, G, HS, d, bg, arg))) {
+    if (!c->Wf) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory for the PCA"); goto out; }
+    if ((rc = vx_seig_top_with(vals, c->Wf, G, HS, d, bg, arg))) {
         rc = vx_fail(c->err, rc, "PCA eigensolver failed (non-finite embeddings?)");
         goto out;
     }
@@ -482,17 +480,14 @@ static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r, void 
      * to it — does not depend on the eigensolver (spec §4). */
     double kept = 0;
     for (size_t i = 0; i < d; i++) {
-        double *w = c->W + i * HS;
+        float *w = c->Wf + i * HS;
         size_t big = 0;
         for (size_t h = 1; h < HS; h++)
-            if (fabs(w[h]) > fabs(w[big])) big = h;
+            if (fabsf(w[h]) > fabsf(w[big])) big = h;
         if (w[big] < 0)
             for (size_t h = 0; h < HS; h++) w[h] = -w[h];
         kept += vals[i];
     }
-    for (size_t i = 0; i < d * HS; i++) c->Wf[i] = (float)c->W[i];
-    vx_big_free(c->W); /* everything after uses the f32 copy */
-    c->W = NULL;
     r->pca_dim = (uint32_t)d;
     r->pca_fit_tokens = n;
     r->pca_variance_retained = tr > 0 ? kept / tr : 1.0;
@@ -1480,7 +1475,6 @@ out:
     vx_big_free(c.lut);
     vx_big_free(c.sa);
     vx_big_free(c.sb);
-    vx_big_free(c.W);
     vx_big_free(c.Wf);
     vx_big_free(c.Mf);
     vx_big_free(c.mu0);

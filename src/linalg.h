@@ -45,10 +45,11 @@ int vx_sgram_cols(float *G, size_t H, const float *M, size_t n, size_t ld);
 /* Top-F eigenpairs of the symmetric single-precision G [H][H] (upper read, destroyed):
  * vals[F] descending (as double), vecs[F][H] row i = unit eigenvector of vals[i]. */
 int vx_seig_top(double *vals, double *vecs, float *G, size_t H, size_t F);
-/* The same, running side(arg) on another thread while the tridiagonal eigensolver (mostly
- * single-threaded) runs, BLAS on one thread each meanwhile; side runs exactly once
- * whatever happens (inline when the path has no such phase). */
-int vx_seig_top_with(double *vals, double *vecs, float *G, size_t H, size_t F, void *(*side)(void *), void *arg);
+/* The same with f32 vectors (what the solver computes: no widened copy), running side(arg)
+ * on another thread while the tridiagonal eigensolver (mostly single-threaded) runs, BLAS
+ * on one thread each meanwhile; side runs exactly once whatever happens (inline when the
+ * path has no such phase). */
+int vx_seig_top_with(double *vals, float *vecs, float *G, size_t H, size_t F, void *(*side)(void *), void *arg);
 /* A[n][n] (row-major) is replaced by Q of A = QR; rdiag[n] receives the diagonal of R. */
 int vx_dqr_square(double *A, double *rdiag, size_t n);
 /* Orthonormalise the columns of Q [H][k] in place (Householder QR, k <= H). */
