@@ -1025,12 +1025,16 @@ static int map_all(ctx *c, vx_compare_result *r, const double *R, const double *
         phase("all: bf16");
         for (size_t i = 0; i < n; i++) lo[both[i]] = hi[both[i]] = cs_both[i];
         double L = kth(lo, N, k, 1), U = kth(hi, N, k, -1);
-        size_t nc = 0;
+        double hw = 0;
+        size_t nf = 0, nc = 0;
+        for (size_t i = 0; i < nr; i++)
+            if (isfinite(hi[rest[i]] - lo[rest[i]])) { hw += (hi[rest[i]] - lo[rest[i]]) / 2; nf++; }
         for (size_t i = 0; i < nr; i++)
             if (!(hi[rest[i]] < L) || !(lo[rest[i]] > U)) rest[nc++] = rest[i];
-        if (getenv("VINDEX_COMPARE_TIMING"))
-            fprintf(stderr, "compare: screened %zu tokens (sigma(E) %.3g, sigma(Mf) %.9f), %zu mapped exactly\n", nr,
-                    sig_e, sig_m, nc);
+        if (getenv("VINDEX_COMPARE_TIMING")) {
+            fprintf(stderr, "compare: screened %zu tokens (sigma(E) %.3g, sigma(Mf) %.6f, mean half-width %.2e over %zu "
+                    "bounded), %zu mapped exactly\n", nr, sig_e, sig_m, nf ? hw / (double)nf : 0.0, nf, nc);
+        }
         if ((rc = map_rows(c, rest, nc, cz, muy, sc))) goto out;
     }
     qsort(sc, N, sizeof(scored), by_best);
