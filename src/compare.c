@@ -10,8 +10,9 @@
  *   4. anchors/test rows gathered from the f16 maps, projected (f32 GEMM), kept in double;
  *   5. centring on anchor means, R = U Vᵀ from the SVD of the d×d cross-covariance (double);
  *   6. metrics on the test set; a random-orthogonal baseline; relational correlations;
- *   7. one streaming pass over every shared token for the best/worst aligned tokens;
- *   8. gate/down subspace similarity for every layer pair.
+ *   7. gate/down subspace similarity for every layer pair;
+ *   8. one streaming pass over every shared token for the best/worst aligned tokens (bf16
+ *      screening, then an exact f32 map of the few that can be among them).
  * Memory: the anchor/test subsets, the PCA basis, d×d matrices and one row block; the
  * embedding matrices are read from the maps row by row.
  */
@@ -1467,13 +1468,21 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
         if (rc) goto out;
     }
     phase("metrics");
-    /* §6 every shared token: best / worst */
-    if ((rc = build_map(&c, R)) || (rc = map_all(&c, r, R, muz, muy, both, n, csr))) goto out;
-    phase("all tokens");
+    /* The anchor/test rows are done with: their pages go to the buffers below while still
+     * backed (on a VM, memory left free for a few seconds must be backed again). For the
+     * same reason the layers come before the long all-token pass. */
+    vx_big_free(Z);
+    vx_big_free(Y);
+    Z = Y = NULL;
+    if ((rc = build_map(&c, R))) goto out;
 
     /* §7 layers */
     if ((rc = layer_sims(&c, r, ew.QT, ew.kT)) || (rc = match_layers(r, o, err))) goto out;
     phase("layers");
+
+    /* §6 every shared token: best / worst */
+    if ((rc = map_all(&c, r, R, muz, muy, both, n, csr))) goto out;
+    phase("all tokens");
 
 out:
     vx_big_free(c.lut);
