@@ -1138,17 +1138,47 @@ void vx_compare_free(vx_compare_result *r) {
     free(r);
 }
 
-/* Centred test-set cosines and L2 of Zt·M against Yt, each [nt][d]. */
-static int eval_map(const double *Zt, const double *Yt, const double *M, size_t nt, size_t d, double *cs, double *l2, double *mapped) {
-    int rc = vx_dgemm(0, 0, nt, d, d, Zt, M, mapped);
-    if (rc) return rc;
-    for (size_t i = 0; i < nt; i++) {
-        cs[i] = cosine(mapped + i * d, Yt + i * d, d);
-        double s = 0;
-        for (size_t h = 0; h < d; h++) { double v = mapped[i * d + h] - Yt[i * d + h]; s += v * v; }
-        l2[i] = sqrt(s);
+/* Centred test-set cosines and L2 of Zt·M against Yt, each [nt][d], mapped EVAL_BLOCK rows
+ * at a time (an 8 MB buffer instead of all nt rows). With G (d×d, zero), also the residual
+ * covariance's upper triangle: G = Σ (e − ē)ᵀ(e − ē) / (nt − 1) for e = z M − y, with
+ * ē = mean(Zt)·M − mean(Yt) (the mean of the e, by linearity). */
+#define EVAL_BLOCK 1024
+static int eval_map(const double *Zt, const double *Yt, const double *M, size_t nt, size_t d, double *cs, double *l2,
+                    double *G) {
+    size_t blk = nt < EVAL_BLOCK ? nt : EVAL_BLOCK;
+    double *buf = vx_big_array(blk * d, sizeof(double)), *eb = vx_big_array(d, sizeof(double));
+    double *zb = vx_big_array(d, sizeof(double));
+    int rc = VX_OK;
+    if (!buf || !eb || !zb) { rc = VX_ENOMEM; goto out; }
+    if (G) {
+        for (size_t i = 0; i < nt; i++)
+            for (size_t h = 0; h < d; h++) { zb[h] += Zt[i * d + h]; eb[h] -= Yt[i * d + h]; }
+        for (size_t k = 0; k < d; k++) zb[k] /= (double)nt;
+        for (size_t h = 0; h < d; h++) eb[h] /= (double)nt;
+        for (size_t k = 0; k < d; k++)
+            for (size_t h = 0; h < d; h++) eb[h] += zb[k] * M[k * d + h];
     }
-    return VX_OK;
+    double sc = nt > 1 ? 1.0 / sqrt((double)(nt - 1)) : 1.0;
+    for (size_t b0 = 0; b0 < nt && !rc; b0 += blk) {
+        size_t nb = nt - b0 < blk ? nt - b0 : blk;
+        if ((rc = vx_dgemm(0, 0, nb, d, d, Zt + b0 * d, M, buf))) break;
+        for (size_t i = 0; i < nb; i++) {
+            double *m = buf + i * d;
+            const double *y = Yt + (b0 + i) * d;
+            cs[b0 + i] = cosine(m, y, d);
+            double t = 0;
+            for (size_t h = 0; h < d; h++) { double v = m[h] - y[h]; t += v * v; }
+            l2[b0 + i] = sqrt(t);
+            if (G)
+                for (size_t h = 0; h < d; h++) m[h] = (m[h] - y[h] - eb[h]) * sc;
+        }
+        if (G) rc = vx_gram_rows(G, d, buf, nb);
+    }
+out:
+    vx_big_free(buf);
+    vx_big_free(eb);
+    vx_big_free(zb);
+    return rc;
 }
 
 /* ------------------------------------------------------------- early work */
@@ -1210,43 +1240,33 @@ static void *metric_job(void *arg) {
     vx_compare_result *r = j->r;
     size_t d = cj.d, na = j->na, nt = j->nt;
     const double *Zt = j->Z + na * d, *Yt = j->Y + na * d;
-    double *mapped = NULL, *cs = NULL, *l2 = NULL, *tmp = NULL, *Q = NULL;
+    double *cs = NULL, *l2 = NULL, *tmp = NULL, *Q = NULL;
     uint32_t *ida = NULL;
     int rc = VX_OK;
     if (j->which <= 1) {
-        mapped = vx_big_array(nt * d, sizeof(double));
         cs = vx_big_array(nt, sizeof(double));
         l2 = vx_big_array(nt, sizeof(double));
         tmp = vx_big_array(nt, sizeof(double));
         ida = vx_big_array(nt, sizeof(uint32_t));
         Q = vx_big_array(d * d, sizeof(double));
-        if (!mapped || !cs || !l2 || !tmp || !ida || !Q) { rc = vx_fail(cj.err, VX_ENOMEM, "out of memory"); goto out; }
+        if (!cs || !l2 || !tmp || !ida || !Q) { rc = vx_fail(cj.err, VX_ENOMEM, "out of memory"); goto out; }
         for (size_t i = 0; i < nt; i++) ida[i] = cj.sa[j->tst[i]];
     }
     if (j->which == 0) {
-        if ((rc = eval_map(Zt, Yt, j->R, nt, d, cs, l2, mapped)) || (rc = stats(&r->cosine, cs, ida, nt))) goto out;
+        /* with the residual covariance of the test set, (E - mean)ᵀ(E - mean) / (nt - 1), in Q */
+        if ((rc = eval_map(Zt, Yt, j->R, nt, d, cs, l2, Q)) || (rc = stats(&r->cosine, cs, ida, nt))) goto out;
         memcpy(j->csr + na, cs, sizeof(double) * nt);
         memcpy(tmp, l2, sizeof(double) * nt);
         qsort(tmp, nt, sizeof(double), cmp_dbl);
         mean_std(l2, nt, &r->l2_mean, &r->l2_std);
         r->l2_median = pct_sorted(tmp, nt, 50);
-        /* residual covariance of the test set: (E - mean)ᵀ(E - mean) / (nt - 1), top eigenvalues */
-        double *E = mapped, *mean = vx_big_array(d, sizeof(double));
-        if (!mean) { rc = vx_fail(cj.err, VX_ENOMEM, "out of memory"); goto out; }
-        for (size_t i = 0; i < nt; i++)
-            for (size_t h = 0; h < d; h++) { E[i * d + h] -= Yt[i * d + h]; mean[h] += E[i * d + h]; }
-        for (size_t h = 0; h < d; h++) mean[h] /= (double)nt;
-        for (size_t i = 0; i < nt; i++)
-            for (size_t h = 0; h < d; h++) E[i * d + h] = (E[i * d + h] - mean[h]) / sqrt((double)(nt - 1));
-        vx_big_free(mean);
         size_t k = d < VX_CMP_TOP ? d : VX_CMP_TOP;
-        double *G = Q; /* d×d scratch */
-        if ((rc = vx_gram_rows(G, d, E, nt)) == VX_OK) rc = vx_eig_top(r->residual_eig, NULL, G, d, k);
+        rc = vx_eig_top(r->residual_eig, NULL, Q, d, k);
         if (rc) { rc = vx_fail(cj.err, rc, "residual eigenvalues failed"); goto out; }
         r->n_residual = k;
     } else if (j->which == 1) {
         /* baseline: a random orthogonal map in place of R */
-        if ((rc = eval_map(Zt, Yt, j->Qb, nt, d, cs, l2, mapped)) || (rc = stats(&r->baseline, cs, ida, nt))) goto out;
+        if ((rc = eval_map(Zt, Yt, j->Qb, nt, d, cs, l2, NULL)) || (rc = stats(&r->baseline, cs, ida, nt))) goto out;
         double sd;
         mean_std(l2, nt, &r->baseline_l2_mean, &sd);
     } else if (j->which == 2) {
@@ -1275,7 +1295,6 @@ static void *metric_job(void *arg) {
 out:
     if (rc && !j->err.code) vx_fail(&j->err, rc, "out of memory");
     j->rc = rc;
-    vx_big_free(mapped);
     vx_big_free(cs);
     vx_big_free(l2);
     vx_big_free(tmp);
@@ -1305,21 +1324,24 @@ static void run_metric_jobs(mjob *jobs, int nthr) {
 /* Cosines of the centred anchors Z̃ₐ R against Ỹₐ [na][d] into cs[na], with one f32 GEMM
  * like the all-token pass (whose best/worst ranking they join). */
 static int anchor_cos(ctx *c, const double *Z, const double *Y, const double *R, size_t na, double *cs) {
-    size_t d = c->d;
-    float *Zf = vx_big_array(na * d, sizeof(float)), *Rf = vx_big_array(d * d, sizeof(float));
-    float *Mf = vx_big_array(na * d, sizeof(float));
+    size_t d = c->d, blk = na < EVAL_BLOCK ? na : EVAL_BLOCK;
+    float *Zf = vx_big_array(blk * d, sizeof(float)), *Rf = vx_big_array(d * d, sizeof(float));
+    float *Mf = vx_big_array(blk * d, sizeof(float));
     int rc = VX_OK;
     if (!Zf || !Rf || !Mf) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
-    for (size_t i = 0; i < na * d; i++) Zf[i] = (float)Z[i];
     for (size_t i = 0; i < d * d; i++) Rf[i] = (float)R[i];
-    if ((rc = vx_sgemm(0, 0, na, d, d, Zf, d, Rf, d, Mf, d))) goto out;
-    for (size_t i = 0; i < na; i++) {
-        double ab = 0, aa = 0, bb = 0;
-        for (size_t h = 0; h < d; h++) {
-            double a = Mf[i * d + h], b = Y[i * d + h];
-            ab += a * b; aa += a * a; bb += b * b;
+    for (size_t b0 = 0; b0 < na; b0 += blk) { /* blocks of EVAL_BLOCK anchors: 4 MB buffers */
+        size_t nb = na - b0 < blk ? na - b0 : blk;
+        for (size_t i = 0; i < nb * d; i++) Zf[i] = (float)Z[b0 * d + i];
+        if ((rc = vx_sgemm(0, 0, nb, d, d, Zf, d, Rf, d, Mf, d))) goto out;
+        for (size_t i = 0; i < nb; i++) {
+            double ab = 0, aa = 0, bb = 0;
+            for (size_t h = 0; h < d; h++) {
+                double a = Mf[i * d + h], b = Y[(b0 + i) * d + h];
+                ab += a * b; aa += a * a; bb += b * b;
+            }
+            cs[b0 + i] = aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0;
         }
-        cs[i] = aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0;
     }
 out:
     vx_big_free(Zf);
