@@ -841,14 +841,13 @@ out:
  * a few tokens. With AVX-512 BF16, the rest are first mapped with the bf16 GEMM of kern.h
  * (~1.6× the f32 GEMM's speed) together with a rigorous bound on each cosine's error; only
  * tokens whose bound interval can reach the top or bottom VX_CMP_TOP go through map_rows
- * (spec/compare.md §7). The bound, for one source row x̃ (f32, what map_rows multiplies) and
+ * (spec/compare.md §6). The bound, for one source row x̃ (f32, what map_rows multiplies) and
  * its bf16 rounding x̂, with Ŵ the bf16 rounding of Mf and E = Mf − Ŵ:
  *   ‖Mf x̃ − û‖ ≤ σ(Mf)·‖x̃ − x̂‖ + σ(E)·‖x̂‖ + γ·‖Ŵ‖_F·‖x̂‖ = ε
  * (û the bf16 GEMM's row; γ its accumulation bound, kern.h; ‖|Ŵ||x̂|‖ ≤ ‖Ŵ‖_F‖x̂‖). The
  * true v = Mf x̃ − cz is then within angle θ = asin(ε/‖v̂‖) of v̂, so its cosine with ỹ is
- * within θ·(sin φ̂ + θ) of v̂'s (φ̂ the angle of v̂ and ỹ; |d cos/dφ| = |sin φ|). σ(E) is
- * the top eigenvalue of E Eᵀ (LAPACK, double); σ(Mf) is bounded by Gershgorin on Mf Mfᵀ,
- * which is the identity to rounding. */
+ * within θ·(sin φ̂ + θ) of v̂'s (φ̂ the angle of v̂ and ỹ; |d cos/dφ| = |sin φ|). How σ(E)
+ * and σ(Mf) are bounded: screen_setup. */
 #define SCREEN_CHUNK 1200     /* rows per thread step: 100 panels, A 9.8 MB for HS = 4096 */
 #define SCREEN_SLACK 1e-5     /* added to every half-width: the f32 path's own rounding */
 

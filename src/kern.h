@@ -57,7 +57,7 @@ void vx_dot_ss_avx512(float *dot, float *ss, const uint16_t *X, size_t n, size_t
 void vx_cvt_ss_avx512(float *Y, float *ss, const uint16_t *X, size_t n, size_t H);
 
 /*
- * bf16 GEMM, for screening only (compare's all-token pass, spec/compare.md §7). Inputs are
+ * bf16 GEMM, for screening only (compare's all-token pass, spec/compare.md §6). Inputs are
  * rounded to bf16 (round to nearest even; |x| < 2^-125 becomes +0, so the CPU's treatment of
  * bf16 denormals never matters) and multiplied with f32 accumulation:
  *   C [M][N] f32 (row stride ldc) = Â [M][K] · B̂ [K][N].
@@ -71,9 +71,7 @@ void vx_cvt_ss_avx512(float *Y, float *ss, const uint16_t *X, size_t n, size_t H
  */
 #define VX_BF16_MR 12
 #define VX_BF16_NR 32
-#ifndef VX_BF16_KC
 #define VX_BF16_KC 512
-#endif
 /* 1 when the CPU runs AVX-512 BF16 (and F, BW, VL). */
 int vx_cpu_bf16(void);
 /* The bf16 nearest to f (ties to even), as its 16 bits; |f| < 2^-125 → +0. f finite. */

@@ -8,8 +8,8 @@
  * the whole point. The register tile is MR = 12 rows × NR = 32 columns (24 zmm accumulators,
  * two zmm of B per k-pair, twelve 32-bit broadcasts of A as memory operands). Loops follow
  * the usual GEMM blocking: for a block of MC rows of A and C, each KC slab of B (KC × N bf16,
- * 512 KB for N = 1024) comes from L3, one B micro-panel (KC × NR, 16 KB) stays in L1 while the
- * A micro-panels of the block (MC × KC, 96 KB, in L2) sweep past it, and the block's C
+ * 1 MB for N = 1024) comes from L3, one B micro-panel (KC × NR, 32 KB) stays in L1 while the
+ * A micro-panels of the block (MC × KC, 384 KB, in L2) sweep past it, and the block's C
  * (MC × N f32) stays in L2/L3 across the slabs instead of going back to memory for each.
  * Each KC block starts its accumulators at zero and adds them to C once, so a C element is
  * the f32 sum of ⌈K/KC⌉ block sums, each a chain of at most KC roundings.
@@ -22,10 +22,7 @@
 #define MR VX_BF16_MR
 #define NR VX_BF16_NR
 #define KC2 (VX_BF16_KC / 2) /* k-pairs per block */
-#ifndef MC_PANELS
-#define MC_PANELS 32
-#endif
-//         /* A panels (of MR rows) per L2 block: 16·12·256·2 B = 96 KB */
+#define MC_PANELS 32         /* A panels (of MR rows) per L2 block: 384 rows × KC × 2 B = 384 KB */
 
 /* C[rows][cols] (row stride ldc) = or += the MR×NR tile of a[kc][MR] · b[kc][NR] (k-pairs). */
 static void tile(size_t kc, const uint32_t *a, const uint32_t *b, float *C, size_t ldc, int add, size_t rows,
@@ -122,28 +119,11 @@ static void sums_out(const __m512 *e, const __m512 *n, size_t rows, double *err2
     }
 }
 
-void vx_bf16_pack_a_avx512(uint32_t *Ap, const float *X, size_t ldx, size_t M, size_t K, double *err2,
-                           double *norm2) {
-    size_t kp = (K + 1) / 2;
-    for (size_t p0 = 0; p0 < M; p0 += MR) {
-        size_t rows = M - p0 < MR ? M - p0 : MR;
-        __m512 e[MR], n[MR];
-        for (size_t i = 0; i < rows; i++) e[i] = n[i] = _mm512_setzero_ps();
-        for (size_t k = 0; k < K; k += 32) {
-            uint32_t t[MR][16];
-            __mmask16 m0 = tail16(K - k), m1 = K - k <= 16 ? 0 : tail16(K - k - 16);
-            for (size_t i = 0; i < rows; i++) {
-                const float *x = X + (p0 + i) * ldx + k;
-                pack32(_mm512_maskz_loadu_ps(m0, x), _mm512_maskz_loadu_ps(m1, x + 16), t[i], &e[i], &n[i]);
-            }
-            put_block(Ap + (p0 / MR) * kp * MR, t, rows, k / 2, kp);
-        }
-        sums_out(e, n, rows, err2 + p0, norm2 + p0);
-    }
-}
-
-void vx_bf16_pack_a_f16(uint32_t *Ap, const uint16_t *const *rows_in, size_t M, size_t K, float scale,
-                        const float *mu, double *err2, double *norm2) {
+/* Rows [0, M) into the packed A layout, with their err2/norm2: row r is X[r·ldx …] (f32)
+ * when X is given, else H[r][…] · scale − mu (f16, one fused multiply-subtract). The test
+ * on X is one predictable branch per 32 values of a row. */
+static void pack_rows(uint32_t *Ap, const float *X, size_t ldx, const uint16_t *const *H, float scale,
+                             const float *mu, size_t M, size_t K, double *err2, double *norm2) {
     size_t kp = (K + 1) / 2;
     const __m512 vs = _mm512_set1_ps(scale);
     for (size_t p0 = 0; p0 < M; p0 += MR) {
@@ -153,17 +133,35 @@ void vx_bf16_pack_a_f16(uint32_t *Ap, const uint16_t *const *rows_in, size_t M, 
         for (size_t k = 0; k < K; k += 32) {
             uint32_t t[MR][16];
             __mmask16 m0 = tail16(K - k), m1 = K - k <= 16 ? 0 : tail16(K - k - 16);
-            __m512 u0 = _mm512_maskz_loadu_ps(m0, mu + k), u1 = _mm512_maskz_loadu_ps(m1, mu + k + 16);
+            __m512 u0 = _mm512_setzero_ps(), u1 = u0;
+            if (!X) u0 = _mm512_maskz_loadu_ps(m0, mu + k), u1 = _mm512_maskz_loadu_ps(m1, mu + k + 16);
             for (size_t i = 0; i < rows; i++) {
-                const uint16_t *x = rows_in[p0 + i] + k;
-                __m512 v0 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m0, x));
-                __m512 v1 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m1, x + 16));
-                pack32(_mm512_fmsub_ps(v0, vs, u0), _mm512_fmsub_ps(v1, vs, u1), t[i], &e[i], &n[i]);
+                __m512 v0, v1;
+                if (X) {
+                    const float *x = X + (p0 + i) * ldx + k;
+                    v0 = _mm512_maskz_loadu_ps(m0, x);
+                    v1 = _mm512_maskz_loadu_ps(m1, x + 16);
+                } else {
+                    const uint16_t *h = H[p0 + i] + k;
+                    v0 = _mm512_fmsub_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m0, h)), vs, u0);
+                    v1 = _mm512_fmsub_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m1, h + 16)), vs, u1);
+                }
+                pack32(v0, v1, t[i], &e[i], &n[i]);
             }
             put_block(Ap + (p0 / MR) * kp * MR, t, rows, k / 2, kp);
         }
         sums_out(e, n, rows, err2 + p0, norm2 + p0);
     }
+}
+
+void vx_bf16_pack_a_avx512(uint32_t *Ap, const float *X, size_t ldx, size_t M, size_t K, double *err2,
+                           double *norm2) {
+    pack_rows(Ap, X, ldx, NULL, 1.0f, NULL, M, K, err2, norm2);
+}
+
+void vx_bf16_pack_a_f16(uint32_t *Ap, const uint16_t *const *rows, size_t M, size_t K, float scale,
+                        const float *mu, double *err2, double *norm2) {
+    pack_rows(Ap, NULL, 0, rows, scale, mu, M, K, err2, norm2);
 }
 
 /* Σ a·b, Σ a², Σ b² in double for a = z − cz, b = y − my over n (z, y f32; cz, my double):

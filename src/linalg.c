@@ -24,12 +24,6 @@ int vx_gram_rows(double *G, size_t H, const double *X, size_t n) {
     return VX_OK;
 }
 
-int vx_gram_cols(double *G, size_t H, const double *M, size_t n) {
-    if (!dims_ok(H, n)) return VX_EUSAGE;
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)H, (int)n, 1.0, M, (int)n, 1.0, G, (int)H);
-    return VX_OK;
-}
-
 int vx_eig_top(double *vals, double *vecs, double *G, size_t H, size_t F) {
     if (!dims_ok(H, F) || F > H) return VX_EUSAGE;
     double *w = malloc(sizeof(double) * H), *Z = malloc(sizeof(double) * H * F);

@@ -17,8 +17,6 @@ int vx_dorth_rows_chol(double *B, size_t k, size_t n, int passes, double *ldiag,
 
 /* G[H][H] (upper triangle, row-major) += X^T X for X [n][H] (rows are vectors). */
 int vx_gram_rows(double *G, size_t H, const double *X, size_t n);
-/* G[H][H] (upper triangle, row-major) += M Mᵀ for M [H][n] (rows are vectors). */
-int vx_gram_cols(double *G, size_t H, const double *M, size_t n);
 /* Top-F eigenpairs of the symmetric G [H][H] (upper triangle read; G is destroyed).
  * vals[F] descending; vecs[F][H] row i = unit eigenvector of vals[i] (vecs NULL: values only).
  * Returns 0, VX_EUSAGE for bad sizes, VX_ENOMEM, VX_ECORRUPT if LAPACK fails

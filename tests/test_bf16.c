@@ -53,6 +53,17 @@ static void fill(float *x, size_t n, double scale) {
     }
 }
 
+/* Largest relative difference between two packers' err2 (e) and norm2 (n) sums over M rows. */
+static double sums_dev(const double *e1, const double *n1, const double *e2, const double *n2, size_t M) {
+    double dev = 0;
+    for (size_t r = 0; r < M; r++) {
+        double a = fabs(e1[r] - e2[r]) / (e1[r] > 0 ? e1[r] : 1), b = fabs(n1[r] - n2[r]) / (n1[r] > 0 ? n1[r] : 1);
+        if (!(a <= dev)) dev = a;
+        if (!(b <= dev)) dev = b;
+    }
+    return dev;
+}
+
 static void test_pack(size_t M, size_t K) {
     float *X = malloc(sizeof(float) * M * K);
     size_t words = vx_bf16_a_words(M, K);
@@ -63,12 +74,7 @@ static void test_pack(size_t M, size_t K) {
     for (size_t r = 0; r < M; r++) vx_bf16_pack_a_row(A1, r, X + r * K, K, &e1[r], &n1[r]);
     vx_bf16_pack_a_avx512(A2, X, K, M, K, e2, n2);
     CHECK(!memcmp(A1, A2, words * 4), "pack M=%zu K=%zu: AVX-512 words equal the scalar ones", M, K);
-    double dev = 0;
-    for (size_t r = 0; r < M; r++) {
-        double a = fabs(e1[r] - e2[r]) / (e1[r] > 0 ? e1[r] : 1), b = fabs(n1[r] - n2[r]) / (n1[r] > 0 ? n1[r] : 1);
-        if (!(a <= dev)) dev = a;
-        if (!(b <= dev)) dev = b;
-    }
+    double dev = sums_dev(e1, n1, e2, n2, M);
     CHECK(dev < 1e-5, "pack M=%zu K=%zu: err2/norm2 agree to %g", M, K, dev);
     free(X); free(A1); free(A2); free(e1); free(n1); free(e2); free(n2);
 }
@@ -94,12 +100,7 @@ static void test_pack_f16(size_t M, size_t K) {
     for (size_t r = 0; r < M; r++) vx_bf16_pack_a_row(A1, r, X + r * K, K, &e1[r], &n1[r]);
     vx_bf16_pack_a_f16(A2, rows, M, K, sc, mu, e2, n2);
     CHECK(!memcmp(A1, A2, words * 4), "pack from f16 M=%zu K=%zu: the words of the f32 rows", M, K);
-    double dev = 0;
-    for (size_t r = 0; r < M; r++) {
-        double a = fabs(e1[r] - e2[r]) / (e1[r] > 0 ? e1[r] : 1), b = fabs(n1[r] - n2[r]) / (n1[r] > 0 ? n1[r] : 1);
-        if (!(a <= dev)) dev = a;
-        if (!(b <= dev)) dev = b;
-    }
+    double dev = sums_dev(e1, n1, e2, n2, M);
     CHECK(dev < 1e-5, "pack from f16 M=%zu K=%zu: err2/norm2 agree to %g", M, K, dev);
     free(H); free(rows); free(X); free(mu); free(A1); free(A2); free(e1); free(n1); free(e2); free(n2);
 }
