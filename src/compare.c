@@ -502,34 +502,36 @@ out:
     return rc;
 }
 
-/* Rows of the shared indices idx[n]: the source projected into Z [n][d] (double),
- * (x - mu0) Wᵀ, or x itself without PCA; the target's rows as they are into Y [n][d]; and
- * the source's full-width mean of the first `nmean` rows into mux [HS] (the anchor mean at
- * full width). */
-static int project_rows(ctx *c, double *Z, double *Y, const uint32_t *idx, size_t n, double *mux, size_t nmean) {
+/* Rows of the shared indices idx[n]: the source projected into Z [n][d], (x - mu0) Wᵀ, or
+ * x itself without PCA; the target's rows as they are into Y [n][d] (both f32, as computed
+ * and as stored: the metrics centre them in double a block at a time, centre_rows); and the
+ * source's full-width mean of the first `nmean` rows into mux [HS] (the anchor mean at full
+ * width). */
+static int project_rows(ctx *c, float *Z, float *Y, const uint32_t *idx, size_t n, double *mux, size_t nmean) {
     size_t HS = c->HS, d = c->d;
-    float *X = vx_big_array(BLOCK * HS, sizeof(float)), *P = vx_big_array(BLOCK * d, sizeof(float));
+    float *X = vx_big_array(BLOCK * HS, sizeof(float));
     double *sum = vx_big_array(HS, sizeof(double));
-    if (!X || !sum || !P) { vx_big_free(X); vx_big_free(P); vx_big_free(sum); return vx_fail(c->err, VX_ENOMEM, "out of memory"); }
+    if (!X || !sum) { vx_big_free(X); vx_big_free(sum); return vx_fail(c->err, VX_ENOMEM, "out of memory"); }
     int rc = VX_OK;
     for (size_t b0 = 0; b0 < n && !rc; b0 += BLOCK) {
         size_t nb = n - b0 < BLOCK ? n - b0 : BLOCK, nm = b0 < nmean ? (nmean - b0 < nb ? nmean - b0 : nb) : 0;
         gather(c, c->S, c->sid, idx + b0, 0, nm, c->mu0f, X, sum);
         gather(c, c->S, c->sid, idx + b0 + nm, 0, nb - nm, c->mu0f, X + nm * HS, NULL);
-        if (c->Wf) {
-            if ((rc = vx_sgemm_map(nb, d, HS, X, c->Wf, P))) break;
-            widen(c, Z + b0 * d, P, nb * d);
-        } else {
-            widen(c, Z + b0 * d, X, nb * d);
-        }
-        gather(c, c->T, c->tid, idx + b0, 0, nb, NULL, P, NULL);
-        widen(c, Y + b0 * d, P, nb * d);
+        if (c->Wf) rc = vx_sgemm_map(nb, d, HS, X, c->Wf, Z + b0 * d);
+        else memcpy(Z + b0 * d, X, sizeof(float) * nb * d);
+        gather(c, c->T, c->tid, idx + b0, 0, nb, NULL, Y + b0 * d, NULL);
     }
     for (size_t h = 0; h < HS; h++) mux[h] = nmean ? sum[h] / (double)nmean + (double)c->mu0f[h] : 0.0;
     vx_big_free(X);
-    vx_big_free(P);
     vx_big_free(sum);
     return rc;
+}
+
+/* dst [nb][d] = src − mu in double: the centred rows the metrics work with (the f32 rows
+ * widened exactly, then one rounding). */
+static void centre_rows(double *dst, const float *src, const double *mu, size_t nb, size_t d) {
+    for (size_t i = 0; i < nb; i++)
+        for (size_t h = 0; h < d; h++) dst[i * d + h] = (double)src[i * d + h] - mu[h];
 }
 
 /* ------------------------------------------------------------- layer subspaces */
@@ -848,7 +850,7 @@ out:
  * true v = Mf x̃ − cz is then within angle θ = asin(ε/‖v̂‖) of v̂, so its cosine with ỹ is
  * within θ·(sin φ̂ + θ) of v̂'s (φ̂ the angle of v̂ and ỹ; |d cos/dφ| = |sin φ|). How σ(E)
  * and σ(Mf) are bounded: screen_setup. */
-#define SCREEN_CHUNK 1200     /* rows per thread step: 100 panels, A 9.8 MB for HS = 4096 */
+#define SCREEN_CHUNK 192     /* rows per thread step: 100 panels, A 9.8 MB for HS = 4096 */
 #define SCREEN_SLACK 1e-5     /* added to every half-width: the f32 path's own rounding */
 
 typedef struct sjob {
@@ -1110,17 +1112,23 @@ out:
 }
 
 /* ------------------------------------------------------------------------ main */
-/* VINDEX_COMPARE_TIMING=1 prints the wall time of each phase on stderr (benchmarking). */
+/* VINDEX_COMPARE_TIMING=1 prints the wall time of each phase on stderr (benchmarking),
+ * and the CPU time the process spent in it: cpu/wall near the thread count means both
+ * cores were busy. */
+static double clock_s(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 static void phase(const char *name) {
-    static double last = -1;
+    static double last = -1, last_cpu;
     static int on = -1;
     if (on < 0) on = getenv("VINDEX_COMPARE_TIMING") != NULL;
     if (!on) return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    double t = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-    if (last >= 0 && name) fprintf(stderr, "compare: %-12s %8.3f s\n", name, t - last);
+    double t = clock_s(CLOCK_MONOTONIC), u = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    if (last >= 0 && name) fprintf(stderr, "compare: %-12s %8.3f s  cpu %6.3f s\n", name, t - last, u - last_cpu);
     last = t;
+    last_cpu = u;
 }
 
 void vx_compare_opts_init(vx_compare_opts *o) {
@@ -1137,21 +1145,25 @@ void vx_compare_free(vx_compare_result *r) {
     free(r);
 }
 
-/* Centred test-set cosines and L2 of Zt·M against Yt, each [nt][d], mapped EVAL_BLOCK rows
- * at a time (an 8 MB buffer instead of all nt rows). With G (d×d, zero), also the residual
- * covariance's upper triangle: G = Σ (e − ē)ᵀ(e − ē) / (nt − 1) for e = z M − y, with
- * ē = mean(Zt)·M − mean(Yt) (the mean of the e, by linearity). */
+/* Test-set cosines and L2 of z·M against y, z and y the rows of Zt and Yt [nt][d] centred on
+ * muz and muy, EVAL_BLOCK rows at a time (8 MB buffers instead of all nt rows). With G (d×d,
+ * zero), also the residual covariance's upper triangle: G = Σ (e − ē)ᵀ(e − ē) / (nt − 1) for
+ * e = z M − y, with ē = mean(z)·M − mean(y) (the mean of the e, by linearity). */
 #define EVAL_BLOCK 1024
-static int eval_map(const double *Zt, const double *Yt, const double *M, size_t nt, size_t d, double *cs, double *l2,
-                    double *G) {
+static int eval_map(const float *Zt, const float *Yt, const double *muz, const double *muy, const double *M, size_t nt,
+                    size_t d, double *cs, double *l2, double *G) {
     size_t blk = nt < EVAL_BLOCK ? nt : EVAL_BLOCK;
     double *buf = vx_big_array(blk * d, sizeof(double)), *eb = vx_big_array(d, sizeof(double));
     double *zb = vx_big_array(d, sizeof(double));
+    double *zc = vx_big_array(blk * d, sizeof(double)), *yc = vx_big_array(blk * d, sizeof(double));
     int rc = VX_OK;
-    if (!buf || !eb || !zb) { rc = VX_ENOMEM; goto out; }
+    if (!buf || !eb || !zb || !zc || !yc) { rc = VX_ENOMEM; goto out; }
     if (G) {
         for (size_t i = 0; i < nt; i++)
-            for (size_t h = 0; h < d; h++) { zb[h] += Zt[i * d + h]; eb[h] -= Yt[i * d + h]; }
+            for (size_t h = 0; h < d; h++) {
+                zb[h] += (double)Zt[i * d + h] - muz[h];
+                eb[h] -= (double)Yt[i * d + h] - muy[h];
+            }
         for (size_t k = 0; k < d; k++) zb[k] /= (double)nt;
         for (size_t h = 0; h < d; h++) eb[h] /= (double)nt;
         for (size_t k = 0; k < d; k++)
@@ -1160,10 +1172,12 @@ static int eval_map(const double *Zt, const double *Yt, const double *M, size_t 
     double sc = nt > 1 ? 1.0 / sqrt((double)(nt - 1)) : 1.0;
     for (size_t b0 = 0; b0 < nt && !rc; b0 += blk) {
         size_t nb = nt - b0 < blk ? nt - b0 : blk;
-        if ((rc = vx_dgemm(0, 0, nb, d, d, Zt + b0 * d, M, buf))) break;
+        centre_rows(zc, Zt + b0 * d, muz, nb, d);
+        centre_rows(yc, Yt + b0 * d, muy, nb, d);
+        if ((rc = vx_dgemm(0, 0, nb, d, d, zc, M, buf))) break;
         for (size_t i = 0; i < nb; i++) {
             double *m = buf + i * d;
-            const double *y = Yt + (b0 + i) * d;
+            const double *y = yc + i * d;
             cs[b0 + i] = cosine(m, y, d);
             double t = 0;
             for (size_t h = 0; h < d; h++) { double v = m[h] - y[h]; t += v * v; }
@@ -1177,6 +1191,8 @@ out:
     vx_big_free(buf);
     vx_big_free(eb);
     vx_big_free(zb);
+    vx_big_free(zc);
+    vx_big_free(yc);
     return rc;
 }
 
@@ -1219,7 +1235,8 @@ typedef struct mjob {
     vx_compare_result *r;
     const vx_compare_opts *o;
     const vx_index *a;
-    const double *Z, *Y, *R, *mux, *muy; /* centred anchors then test rows [na + nt][d] */
+    const float *Z, *Y;                  /* anchors then test rows [na + nt][d], f32 */
+    const double *muz, *R, *mux, *muy;   /* Z and Y are centred on muz, muy */
     const uint32_t *tst;
     size_t na, nt;
     double *csr;                          /* [na + nt] cosines under R, for the all-token pass */
@@ -1228,7 +1245,8 @@ typedef struct mjob {
     vx_err err;                           /* this job's own, copied to the caller's on failure */
 } mjob;
 
-static int anchor_cos(ctx *c, const double *Z, const double *Y, const double *R, size_t na, double *cs);
+static int anchor_cos(ctx *c, const float *Z, const float *Y, const double *muz, const double *muy, const double *R,
+                      size_t na, double *cs);
 
 /* 0: held-out cosines, L2 and residual eigenvalues under R; 1: the random-orthogonal
  * baseline; 2: the anchors' cosines; 3: relational and digit correlations. */
@@ -1238,7 +1256,7 @@ static void *metric_job(void *arg) {
     cj.err = &j->err;
     vx_compare_result *r = j->r;
     size_t d = cj.d, na = j->na, nt = j->nt;
-    const double *Zt = j->Z + na * d, *Yt = j->Y + na * d;
+    const float *Zt = j->Z + na * d, *Yt = j->Y + na * d;
     double *cs = NULL, *l2 = NULL, *tmp = NULL, *Q = NULL;
     uint32_t *ida = NULL;
     int rc = VX_OK;
@@ -1253,7 +1271,7 @@ static void *metric_job(void *arg) {
     }
     if (j->which == 0) {
         /* with the residual covariance of the test set, (E - mean)ᵀ(E - mean) / (nt - 1), in Q */
-        if ((rc = eval_map(Zt, Yt, j->R, nt, d, cs, l2, Q)) || (rc = stats(&r->cosine, cs, ida, nt))) goto out;
+        if ((rc = eval_map(Zt, Yt, j->muz, j->muy, j->R, nt, d, cs, l2, Q)) || (rc = stats(&r->cosine, cs, ida, nt))) goto out;
         memcpy(j->csr + na, cs, sizeof(double) * nt);
         memcpy(tmp, l2, sizeof(double) * nt);
         qsort(tmp, nt, sizeof(double), cmp_dbl);
@@ -1265,11 +1283,11 @@ static void *metric_job(void *arg) {
         r->n_residual = k;
     } else if (j->which == 1) {
         /* baseline: a random orthogonal map in place of R */
-        if ((rc = eval_map(Zt, Yt, j->Qb, nt, d, cs, l2, NULL)) || (rc = stats(&r->baseline, cs, ida, nt))) goto out;
+        if ((rc = eval_map(Zt, Yt, j->muz, j->muy, j->Qb, nt, d, cs, l2, NULL)) || (rc = stats(&r->baseline, cs, ida, nt))) goto out;
         double sd;
         mean_std(l2, nt, &r->baseline_l2_mean, &sd);
     } else if (j->which == 2) {
-        rc = anchor_cos(&cj, j->Z, j->Y, j->R, na, j->csr);
+        rc = anchor_cos(&cj, j->Z, j->Y, j->muz, j->muy, j->R, na, j->csr);
     } else {
         /* relational: first min(1000, nt) test tokens; digits "0".."9" among shared tokens */
         r->relational_n = nt < VX_CMP_RELATIONAL ? nt : VX_CMP_RELATIONAL;
@@ -1322,7 +1340,8 @@ static void run_metric_jobs(mjob *jobs, int nthr) {
 
 /* Cosines of the centred anchors Z̃ₐ R against Ỹₐ [na][d] into cs[na], with one f32 GEMM
  * like the all-token pass (whose best/worst ranking they join). */
-static int anchor_cos(ctx *c, const double *Z, const double *Y, const double *R, size_t na, double *cs) {
+static int anchor_cos(ctx *c, const float *Z, const float *Y, const double *muz, const double *muy, const double *R,
+                      size_t na, double *cs) {
     size_t d = c->d, blk = na < EVAL_BLOCK ? na : EVAL_BLOCK;
     float *Zf = vx_big_array(blk * d, sizeof(float)), *Rf = vx_big_array(d * d, sizeof(float));
     float *Mf = vx_big_array(blk * d, sizeof(float));
@@ -1331,12 +1350,13 @@ static int anchor_cos(ctx *c, const double *Z, const double *Y, const double *R,
     for (size_t i = 0; i < d * d; i++) Rf[i] = (float)R[i];
     for (size_t b0 = 0; b0 < na; b0 += blk) { /* blocks of EVAL_BLOCK anchors: 4 MB buffers */
         size_t nb = na - b0 < blk ? na - b0 : blk;
-        for (size_t i = 0; i < nb * d; i++) Zf[i] = (float)Z[b0 * d + i];
+        for (size_t i = 0; i < nb; i++)
+            for (size_t h = 0; h < d; h++) Zf[i * d + h] = (float)((double)Z[(b0 + i) * d + h] - muz[h]);
         if ((rc = vx_sgemm(0, 0, nb, d, d, Zf, d, Rf, d, Mf, d))) goto out;
         for (size_t i = 0; i < nb; i++) {
             double ab = 0, aa = 0, bb = 0;
             for (size_t h = 0; h < d; h++) {
-                double a = Mf[i * d + h], b = Y[(b0 + i) * d + h];
+                double a = Mf[i * d + h], b = (double)Y[(b0 + i) * d + h] - muy[h];
                 ab += a * b; aa += a * a; bb += b * b;
             }
             cs[b0 + i] = aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0;
@@ -1367,7 +1387,8 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     vx_compare_result *r = calloc(1, sizeof *r);
     uint32_t *anc = NULL, *tst = NULL, *both = NULL;
     size_t na = 0, nt = 0;
-    double *Z = NULL, *Y = NULL, *M = NULL, *U = NULL, *s = NULL, *VT = NULL, *R = NULL;
+    float *Z = NULL, *Y = NULL;
+    double *M = NULL, *U = NULL, *s = NULL, *VT = NULL, *R = NULL, *Zb = NULL, *Yb = NULL;
     double *muz = NULL, *muy = NULL, *mux = NULL, *csr = NULL;
     early ew;
     memset(&ew, 0, sizeof ew);
@@ -1436,8 +1457,8 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     /* §5 gather anchors then test, project, centre on anchor means */
     size_t n = na + nt;
     both = vx_big_alloc(sizeof(uint32_t) * n);
-    Z = vx_big_alloc(sizeof(double) * n * d);
-    Y = vx_big_alloc(sizeof(double) * n * d);
+    Z = vx_big_array(n * d, sizeof(float));
+    Y = vx_big_array(n * d, sizeof(float));
     muz = vx_big_array(d, sizeof(double));
     muy = vx_big_array(d, sizeof(double));
     mux = vx_big_array(HS, sizeof(double));
@@ -1449,8 +1470,6 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     for (size_t i = 0; i < na; i++)
         for (size_t h = 0; h < d; h++) { muz[h] += Z[i * d + h]; muy[h] += Y[i * d + h]; }
     for (size_t h = 0; h < d; h++) { muz[h] /= (double)na; muy[h] /= (double)na; }
-    for (size_t i = 0; i < n; i++)
-        for (size_t h = 0; h < d; h++) { Z[i * d + h] -= muz[h]; Y[i * d + h] -= muy[h]; }
 
     /* §5 Procrustes: M = Z̃ₐᵀ Ỹₐ = U Σ Vᵀ, R = U Vᵀ */
     M = vx_big_alloc(sizeof(double) * d * d);
@@ -1458,8 +1477,22 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     VT = vx_big_alloc(sizeof(double) * d * d);
     R = vx_big_alloc(sizeof(double) * d * d);
     s = vx_big_alloc(sizeof(double) * d);
-    if (!M || !U || !VT || !R || !s) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
-    if ((rc = vx_dgemm(1, 0, d, d, na, Z, Y, M))) goto out;
+    {   /* the anchors centred a block at a time */
+        size_t blk = na < EVAL_BLOCK ? na : EVAL_BLOCK;
+        Zb = vx_big_array(blk * d, sizeof(double));
+        Yb = vx_big_array(blk * d, sizeof(double));
+        if (!M || !U || !VT || !R || !s || !Zb || !Yb) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
+        for (size_t b0 = 0; b0 < na && !rc; b0 += blk) {
+            size_t nb = na - b0 < blk ? na - b0 : blk;
+            centre_rows(Zb, Z + b0 * d, muz, nb, d);
+            centre_rows(Yb, Y + b0 * d, muy, nb, d);
+            rc = b0 ? vx_dgemm_acc(1, 0, d, d, nb, Zb, Yb, M) : vx_dgemm(1, 0, d, d, nb, Zb, Yb, M);
+        }
+        vx_big_free(Zb);
+        vx_big_free(Yb);
+        Zb = Yb = NULL;
+        if (rc) goto out;
+    }
     phase("cross-cov");
     /* R = U Vᵀ is M's orthogonal polar factor: from MᵀM's eigendecomposition when M is well
      * conditioned (checked), else from the SVD — the same R and Σσ either way */
@@ -1478,7 +1511,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     {
         mjob jobs[4];
         for (int k = 0; k < 4; k++)
-            jobs[k] = (mjob){ &c, r, o, a, Z, Y, R, mux, muy, tst, na, nt, NULL, NULL, k, VX_OK, { 0, { 0 } } };
+            jobs[k] = (mjob){ &c, r, o, a, Z, Y, muz, R, mux, muy, tst, na, nt, NULL, NULL, k, VX_OK, { 0, { 0 } } };
         csr = vx_big_alloc(sizeof(double) * n);
         if (!csr) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
         for (int k = 0; k < 4; k++) jobs[k].csr = csr;

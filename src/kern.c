@@ -85,10 +85,12 @@ size_t vx_bf16_a_words(size_t M, size_t K) { return (M + VX_BF16_MR - 1) / VX_BF
 size_t vx_bf16_b_words(size_t N, size_t K) { return (N + VX_BF16_NR - 1) / VX_BF16_NR * VX_BF16_NR * ((K + 1) / 2); }
 
 void vx_bf16_pack_a_row(uint32_t *Ap, size_t r, const float *x, size_t K, double *err2, double *norm2) {
-    size_t kp = (K + 1) / 2;
-    uint32_t *p = Ap + (r / VX_BF16_MR) * kp * VX_BF16_MR + r % VX_BF16_MR;
+    size_t kp = (K + 1) / 2, kc2 = VX_BF16_KC / 2, i = r % VX_BF16_MR;
+    uint32_t *panel = Ap + (r / VX_BF16_MR) * kp * VX_BF16_MR;
     double e = 0, n = 0;
-    for (size_t k = 0; k < K; k += 2, p += VX_BF16_MR) {
+    for (size_t k = 0; k < K; k += 2) {
+        size_t kk = k / 2, kb = kk / kc2, kc = kp - kb * kc2 < kc2 ? kp - kb * kc2 : kc2;
+        uint32_t *p = panel + kb * VX_BF16_MR * kc2 + i * kc + kk - kb * kc2;
         uint16_t lo = vx_bf16_bits(x[k]), hi = k + 1 < K ? vx_bf16_bits(x[k + 1]) : 0;
         double l = vx_bf16_float(lo), h = vx_bf16_float(hi), dl = (double)x[k] - l;
         double dh = k + 1 < K ? (double)x[k + 1] - h : 0.0;

@@ -63,7 +63,10 @@ void vx_cvt_ss_avx512(float *Y, float *ss, const uint16_t *X, size_t n, size_t H
  *   C [M][N] f32 (row stride ldc) = Â [M][K] · B̂ [K][N].
  * Packed layouts, k-pairs (k, k+1) in one 32-bit word, low half = even k; K is padded to
  * even with zeros (kp = (K + 1) / 2 pairs):
- *   A: panels of VX_BF16_MR rows:    Ap[(panel·kp + kk)·MR + i]  (rows past M: anything)
+ *   A: panels of VX_BF16_MR rows, each cut into blocks of KC2 = VX_BF16_KC / 2 k-pairs (the
+ *      last one kc = kp − kb·KC2 when shorter), row-major within a block, so that packing
+ *      stores a row's words in runs rather than transposing them:
+ *      Ap[panel·MR·kp + kb·MR·KC2 + i·kc + kk − kb·KC2] for kb = kk / KC2  (rows past M: anything)
  *   B: panels of VX_BF16_NR columns: Bp[(panel·kp + kk)·NR + j]  (columns past N: zero)
  * Error: each C element is Σ_k â_k·b̂_k (products exact in f32) summed with at most
  * VX_BF16_KC + ⌈K/VX_BF16_KC⌉ roundings, so |C − exact| ≤ γ·Σ_k |â_k·b̂_k| with

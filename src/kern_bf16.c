@@ -23,24 +23,27 @@
 #define NR VX_BF16_NR
 #define KC2 (VX_BF16_KC / 2) /* k-pairs per block */
 #define MC_PANELS 32         /* A panels (of MR rows) per L2 block: 384 rows × KC × 2 B = 384 KB */
+_Static_assert(KC2 % 16 == 0, "a 16-pair group of the packers must not straddle two KC blocks");
 
-/* C[rows][cols] (row stride ldc) = or += the MR×NR tile of a[kc][MR] · b[kc][NR] (k-pairs). */
+/* C[rows][cols] (row stride ldc) = or += the MR×NR tile of a[MR][kc] · b[kc][NR] (k-pairs). */
 static void tile(size_t kc, const uint32_t *a, const uint32_t *b, float *C, size_t ldc, int add, size_t rows,
                  size_t cols) {
+    /* rows 0-2, 3-5, 6-8, 9-11 from four bases and one stride (x86 scaled addressing) */
+    const uint32_t *a0 = a, *a3 = a + 3 * kc, *a6 = a + 6 * kc, *a9 = a + 9 * kc;
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
     __m512 c80 = c00, c81 = c00, c90 = c00, c91 = c00, ca0 = c00, ca1 = c00, cb0 = c00, cb1 = c00;
-    for (size_t k = 0; k < kc; k++, a += MR, b += NR) {
+    for (size_t k = 0; k < kc; k++, b += NR) {
         __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 16);
-#define ROW(i, x0, x1)                                                  \
+#define ROW(p, i, x0, x1)                                               \
     do {                                                                \
-        __m512bh ai = (__m512bh)_mm512_set1_epi32((int)a[i]);           \
+        __m512bh ai = (__m512bh)_mm512_set1_epi32((int)p[k + i * kc]);  \
         x0 = _mm512_dpbf16_ps(x0, ai, b0);                              \
         x1 = _mm512_dpbf16_ps(x1, ai, b1);                              \
     } while (0)
-        ROW(0, c00, c01); ROW(1, c10, c11); ROW(2, c20, c21); ROW(3, c30, c31);
-        ROW(4, c40, c41); ROW(5, c50, c51); ROW(6, c60, c61); ROW(7, c70, c71);
-        ROW(8, c80, c81); ROW(9, c90, c91); ROW(10, ca0, ca1); ROW(11, cb0, cb1);
+        ROW(a0, 0, c00, c01); ROW(a0, 1, c10, c11); ROW(a0, 2, c20, c21); ROW(a3, 0, c30, c31);
+        ROW(a3, 1, c40, c41); ROW(a3, 2, c50, c51); ROW(a6, 0, c60, c61); ROW(a6, 1, c70, c71);
+        ROW(a6, 2, c80, c81); ROW(a9, 0, c90, c91); ROW(a9, 1, ca0, ca1); ROW(a9, 2, cb0, cb1);
 #undef ROW
     }
     __m512 acc[MR][2] = { { c00, c01 }, { c10, c11 }, { c20, c21 }, { c30, c31 }, { c40, c41 }, { c50, c51 },
@@ -71,7 +74,7 @@ void vx_bf16_gemm_avx512(float *C, size_t ldc, const uint32_t *Ap, const uint32_
                 size_t cols = N - jr * NR < NR ? N - jr * NR : NR;
                 for (size_t ir = ic; ir < ie; ir++) {
                     size_t rows = M - ir * MR < MR ? M - ir * MR : MR;
-                    tile(kc, Ap + (ir * kp + pc) * MR, b, C + ir * MR * ldc + jr * NR, ldc, pc > 0, rows, cols);
+                    tile(kc, Ap + ir * kp * MR + pc * MR, b, C + ir * MR * ldc + jr * NR, ldc, pc > 0, rows, cols);
                 }
             }
         }
@@ -82,7 +85,7 @@ void vx_bf16_gemm_avx512(float *C, size_t ldc, const uint32_t *Ap, const uint32_
  * square sums added to e and n. Values below 2^-125 in magnitude are zeroed first, as
  * vx_bf16_bits does, so both give the same bits; the conversion is VCVTNE2PS2BF16 (nearest
  * even). */
-static inline void pack32(__m512 v0, __m512 v1, uint32_t *t, __m512 *e, __m512 *n) {
+static inline void pack32(__m512 v0, __m512 v1, uint32_t *t, __mmask16 mt, __m512 *e, __m512 *n) {
     const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
     const __m512 tiny = _mm512_set1_ps(0x1p-125f);
@@ -95,17 +98,10 @@ static inline void pack32(__m512 v0, __m512 v1, uint32_t *t, __m512 *e, __m512 *
     __m512 de = _mm512_sub_ps(xe, he), dd = _mm512_sub_ps(xo, ho);
     *e = _mm512_fmadd_ps(de, de, _mm512_fmadd_ps(dd, dd, *e));
     *n = _mm512_fmadd_ps(he, he, _mm512_fmadd_ps(ho, ho, *n));
-    _mm512_storeu_si512(t, b);
+    _mm512_mask_storeu_epi32(t, mt, b);
 }
 
 static inline __mmask16 tail16(size_t left) { return left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1); }
-
-/* The k-pair words t[rows][16] of one 32-column block, transposed into panel P. */
-static inline void put_block(uint32_t *P, uint32_t t[MR][16], size_t rows, size_t kk, size_t kp) {
-    size_t np = kp - kk < 16 ? kp - kk : 16;
-    for (size_t j = 0; j < np; j++)
-        for (size_t i = 0; i < rows; i++) P[(kk + j) * MR + i] = t[i][j];
-}
 
 static void sums_out(const __m512 *e, const __m512 *n, size_t rows, double *err2, double *norm2) {
     for (size_t i = 0; i < rows; i++) {
@@ -131,8 +127,10 @@ static void pack_rows(uint32_t *Ap, const float *X, size_t ldx, const uint16_t *
         __m512 e[MR], n[MR];
         for (size_t i = 0; i < rows; i++) e[i] = n[i] = _mm512_setzero_ps();
         for (size_t k = 0; k < K; k += 32) {
-            uint32_t t[MR][16];
-            __mmask16 m0 = tail16(K - k), m1 = K - k <= 16 ? 0 : tail16(K - k - 16);
+            /* 16 k-pairs from kk = k/2: never across a KC block (KC2 is a multiple of 16) */
+            size_t kk = k / 2, kb = kk / KC2, kc = kp - kb * KC2 < KC2 ? kp - kb * KC2 : KC2;
+            uint32_t *t = Ap + p0 * kp + kb * MR * KC2 + kk - kb * KC2;
+            __mmask16 m0 = tail16(K - k), m1 = K - k <= 16 ? 0 : tail16(K - k - 16), mt = tail16(kp - kk);
             __m512 u0 = _mm512_setzero_ps(), u1 = u0;
             if (!X) u0 = _mm512_maskz_loadu_ps(m0, mu + k), u1 = _mm512_maskz_loadu_ps(m1, mu + k + 16);
             for (size_t i = 0; i < rows; i++) {
@@ -146,9 +144,8 @@ static void pack_rows(uint32_t *Ap, const float *X, size_t ldx, const uint16_t *
                     v0 = _mm512_fmsub_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m0, h)), vs, u0);
                     v1 = _mm512_fmsub_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m1, h + 16)), vs, u1);
                 }
-                pack32(v0, v1, t[i], &e[i], &n[i]);
+                pack32(v0, v1, t + i * kc, mt, &e[i], &n[i]);
             }
-            put_block(Ap + (p0 / MR) * kp * MR, t, rows, k / 2, kp);
         }
         sums_out(e, n, rows, err2 + p0, norm2 + p0);
     }

@@ -365,11 +365,20 @@ int vx_sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *
     return VX_OK;
 }
 
-int vx_dgemm(int transA, int transB, size_t M, size_t N, size_t K, const double *A, const double *B, double *C) {
+static int dgemm(int transA, int transB, size_t M, size_t N, size_t K, const double *A, const double *B, double beta,
+                 double *C) {
     if (!dims_ok(M, N) || !dims_ok(K, 1)) return VX_EUSAGE;
     cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, (int)M, (int)N,
-                (int)K, 1.0, A, (int)(transA ? M : K), B, (int)(transB ? K : N), 0.0, C, (int)N);
+                (int)K, 1.0, A, (int)(transA ? M : K), B, (int)(transB ? K : N), beta, C, (int)N);
     return VX_OK;
+}
+
+int vx_dgemm(int transA, int transB, size_t M, size_t N, size_t K, const double *A, const double *B, double *C) {
+    return dgemm(transA, transB, M, N, K, A, B, 0.0, C);
+}
+
+int vx_dgemm_acc(int transA, int transB, size_t M, size_t N, size_t K, const double *A, const double *B, double *C) {
+    return dgemm(transA, transB, M, N, K, A, B, 1.0, C);
 }
 
 void vx_blas_threads(int n) {

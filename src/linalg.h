@@ -29,6 +29,8 @@ int vx_sgemm_map(size_t M, size_t N, size_t K, const float *A, const float *B, f
 /* C [M][N] = op(A) · op(B) in double, row-major, packed: op(A) is A [M][K], or Aᵀ with
  * A [K][M] when transA; op(B) is B [K][N], or Bᵀ with B [N][K] when transB. */
 int vx_dgemm(int transA, int transB, size_t M, size_t N, size_t K, const double *A, const double *B, double *C);
+/* The same, added to C: C += op(A) · op(B). */
+int vx_dgemm_acc(int transA, int transB, size_t M, size_t N, size_t K, const double *A, const double *B, double *C);
 /* The orthogonal polar factor R [d][d] of M (M = R P, P = (MᵀM)^½, so R = U Vᵀ for the
  * SVD M = U Σ Vᵀ) and Σ σ, from the eigendecomposition of MᵀM (dsyevd: ~2.5x faster than
  * dgesdd at d = 1024). Returns VX_EUNSUPPORTED, R undefined, when M is too ill-conditioned for
