@@ -40,13 +40,40 @@ int vx_out_write(vx_outfile *f, const void *buf, size_t len, vx_err *err) {
     EVP_DigestUpdate(f->sha, buf, len);
     XXH3_64bits_update(f->xxh, buf, len);
     f->bytes += len;
-    return vx_write_all(f->fd, buf, len, f->path, err);
+    const unsigned char *p = buf;
+    int rc = VX_OK;
+    /* top up a started chunk; write it when full */
+    if (f->held) {
+        size_t n = VX_OUT_CHUNK - f->held < len ? VX_OUT_CHUNK - f->held : len;
+        memcpy(f->buf + f->held, p, n);
+        f->held += n;
+        p += n;
+        len -= n;
+        if (f->held < VX_OUT_CHUNK) return VX_OK;
+        f->held = 0;
+        if ((rc = vx_write_all(f->fd, f->buf, VX_OUT_CHUNK, f->path, err))) return rc;
+    }
+    /* whole chunks straight from the caller's buffer, the rest held */
+    size_t whole = len / VX_OUT_CHUNK * VX_OUT_CHUNK;
+    if (whole && (rc = vx_write_all(f->fd, p, whole, f->path, err))) return rc;
+    p += whole;
+    len -= whole;
+    if (len) {
+        if (!f->buf && !(f->buf = malloc(VX_OUT_CHUNK))) return vx_fail(err, VX_ENOMEM, "%s: out of memory", f->path);
+        memcpy(f->buf, p, len);
+        f->held = len;
+    }
+    return VX_OK;
 }
 
 int vx_out_close(vx_outfile *f, vx_err *err) {
     int rc = VX_OK;
+    if (f->fd >= 0 && f->held) rc = vx_write_all(f->fd, f->buf, f->held, f->path, err);
+    f->held = 0;
+    free(f->buf);
+    f->buf = NULL;
     if (f->fd >= 0) {
-        if (fsync(f->fd) != 0) rc = vx_fail(err, VX_EIO, "%s: fsync: %s", f->path, strerror(errno));
+        if (fsync(f->fd) != 0 && rc == VX_OK) rc = vx_fail(err, VX_EIO, "%s: fsync: %s", f->path, strerror(errno));
         if (close(f->fd) != 0 && rc == VX_OK) rc = vx_fail(err, VX_EIO, "%s: close: %s", f->path, strerror(errno));
         f->fd = -1;
     }

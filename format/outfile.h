@@ -1,17 +1,26 @@
 /*
  * outfile.h — a file being written into a vindex's temporary directory. Bytes are hashed
  * (SHA-256 and XXH3-64) as they are written so nothing is read back; close fsyncs.
+ * Writes reach the file in whole multiples of VX_OUT_CHUNK bytes at offsets that are
+ * multiples of it (the last one shorter): on Linux ≥ 6.16 ext4 (and xfs) then keep the
+ * new file in the page cache as 2 MiB folios, which a 2 MiB-aligned mapping
+ * (vx_map_file) maps with one page-table entry each instead of 512 — on the project's
+ * virtual machine every 4 KiB page first read through a fresh mapping costs ~1.3 µs.
  */
 #ifndef VX_FORMAT_OUTFILE_H
 #define VX_FORMAT_OUTFILE_H
 #include "common.h"
 #include "vxmeta.h"
 
+#define VX_OUT_CHUNK ((size_t)2 << 20)
+
 typedef struct vx_outfile {
     int fd;
     char *path;
     const char *name;
     uint64_t bytes;
+    unsigned char *buf; /* [VX_OUT_CHUNK], the bytes not written yet; NULL until needed */
+    size_t held;        /* how many */
     void *sha;        /* EVP_MD_CTX */
     void *xxh;        /* XXH3_state_t */
     char sha256[65];  /* set by close */
@@ -21,7 +30,8 @@ typedef struct vx_outfile {
 /* Create `dir/name` exclusively. Errors: VX_EIO, VX_ENOMEM. */
 int vx_out_open(vx_outfile *f, const char *dir, const char *name, vx_err *err);
 int vx_out_write(vx_outfile *f, const void *buf, size_t len, vx_err *err);
-/* fsync, close, finish the digests. Safe to call on a failed or closed file. */
+/* Write what is held, fsync, close, finish the digests. Safe to call on a failed or closed
+ * file. */
 int vx_out_close(vx_outfile *f, vx_err *err);
 /* Write a whole small file in one call; digests in f after return. */
 int vx_out_file(vx_outfile *f, const char *dir, const char *name, const void *buf, size_t len, vx_err *err);
