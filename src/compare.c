@@ -676,7 +676,34 @@ static int layer_bases(ctx *c, double *Q, size_t L, size_t F, size_t *k) {
     return VX_OK;
 }
 
-static int layer_sims(ctx *c, vx_compare_result *r, double *const qT[2], size_t *const kT[2]) {
+/* The target's layer bases as stored (no map), one layer at a time through a double
+ * scratch, kept as f32 [L][F][d] with the rows past each layer's rank zeroed (what the
+ * GEMM of layer_sims takes): half the memory of keeping them in double, which on the
+ * project machine is fresh memory at the PCA's high-water mark. One thread. */
+static int target_bases(ctx *c, vx_kind kind, float *Q, size_t *k) {
+    const side *T = c->T;
+    size_t L = T->L, F = T->F, d = c->d;
+    const uint16_t *D = vx_features(T->vx, kind);
+    double *B = vx_big_array(F * d, sizeof(double)), *scratch = vx_big_array(F * d + 2 * F + F * F, sizeof(double));
+    float *row = vx_big_array(d, sizeof(float));
+    int rc = VX_OK;
+    if (!B || !scratch || !row) { rc = VX_ENOMEM; goto out; }
+    for (size_t l = 0; l < L; l++) {
+        for (size_t i = 0; i < F; i++) {
+            cvt_row_raw(c, row, D + (l * F + i) * d, d);
+            for (size_t h = 0; h < d; h++) B[i * d + h] = row[h];
+        }
+        k[l] = layer_basis(c, B, F, d, scratch);
+        for (size_t i = 0; i < F * d; i++) Q[l * F * d + i] = i < k[l] * d ? (float)B[i] : 0.0f;
+    }
+out:
+    vx_big_free(B);
+    vx_big_free(scratch);
+    vx_big_free(row);
+    return rc;
+}
+
+static int layer_sims(ctx *c, vx_compare_result *r, float *const qT[2], size_t *const kT[2]) {
     const side *A = &c->A, *B = &c->B, *S = c->S;
     size_t d = c->d, LA = A->L, LB = B->L, NB = LB * B->F;
     r->layers_a = (uint32_t)LA;
@@ -695,13 +722,13 @@ static int layer_sims(ctx *c, vx_compare_result *r, double *const qT[2], size_t 
     for (int kind = 0; kind < 2 && !rc; kind++) {
         double *sim = kind ? r->down_sim : r->gate_sim;
         if ((rc = layer_rows(c, S, (vx_kind)kind, QS)) || (rc = layer_bases(c, QS, S->L, S->F, kS))) break;
-        const double *QA = S == A ? QS : qT[kind], *QB = S == A ? qT[kind] : QS;
         const size_t *ka = S == A ? kS : kT[kind], *kb = S == A ? kT[kind] : kS;
-        /* rows past a layer's rank are zero, so every layer keeps F rows in the GEMM */
-        for (size_t l = 0; l < LA; l++)
-            for (size_t i = 0; i < A->F * d; i++) QAf[l * A->F * d + i] = i < ka[l] * d ? (float)QA[l * A->F * d + i] : 0.0f;
-        for (size_t l = 0; l < LB; l++)
-            for (size_t i = 0; i < B->F * d; i++) QBf[l * B->F * d + i] = i < kb[l] * d ? (float)QB[l * B->F * d + i] : 0.0f;
+        /* rows past a layer's rank are zero, so every layer keeps F rows in the GEMM (the
+         * target's bases come that way from the early work) */
+        float *QSf = S == A ? QAf : QBf;
+        for (size_t l = 0; l < S->L; l++)
+            for (size_t i = 0; i < S->F * d; i++) QSf[l * S->F * d + i] = i < kS[l] * d ? (float)QS[l * S->F * d + i] : 0.0f;
+        memcpy(S == A ? QBf : QAf, qT[kind], sizeof(float) * c->T->L * c->T->F * d);
         /* all pairs of PL of A's layers at a time: P = QA QBᵀ [PL·F][LB·F], one GEMM */
         for (size_t l0 = 0; l0 < LA && !rc; l0 += PL) {
             size_t nl = LA - l0 < PL ? LA - l0 : PL;
@@ -1211,7 +1238,8 @@ typedef struct early {
     ctx *c;
     const vx_compare_opts *o;
     double *Q;                 /* [d][d] */
-    double *QT[2];             /* the target's bases [L_T][F_T][d], gate and down */
+    float *QT[2];              /* the target's bases [L_T][F_T][d], gate and down, f32 (rows past
+                                * a layer's rank zero) */
     size_t *kT[2];             /* their ranks [L_T] */
     int ran, rc;
     vx_err err;
@@ -1228,7 +1256,7 @@ static void *early_work(void *arg) {
     if ((rc = random_orthogonal(e->Q, cj.d, e->o->seed))) { rc = vx_fail(cj.err, rc, "random orthogonal baseline failed"); goto out; }
     /* the target's layer bases, as stored (no map) */
     for (int kind = 0; kind < 2 && !rc; kind++)
-        if (!(rc = layer_rows(&cj, cj.T, (vx_kind)kind, e->QT[kind]))) rc = layer_bases(&cj, e->QT[kind], cj.T->L, cj.T->F, e->kT[kind]);
+        rc = target_bases(&cj, (vx_kind)kind, e->QT[kind], e->kT[kind]);
     if (rc == VX_ENOMEM) rc = vx_fail(cj.err, rc, "out of memory for the layer subspaces");
 out:
     if (rc && !e->err.code) vx_fail(&e->err, rc, "out of memory");
@@ -1454,7 +1482,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     ew.o = o;
     ew.Q = vx_big_array(d * d, sizeof(double));
     for (int k = 0; k < 2; k++) {
-        ew.QT[k] = vx_big_array(c.T->L * c.T->F * d, sizeof(double));
+        ew.QT[k] = vx_big_array(c.T->L * c.T->F * d, sizeof(float));
         ew.kT[k] = vx_big_array(c.T->L ? c.T->L : 1, sizeof(size_t));
     }
     if (!ew.Q || !ew.QT[0] || !ew.QT[1] || !ew.kT[0] || !ew.kT[1]) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
