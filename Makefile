@@ -62,6 +62,7 @@ $(BUILD)/cli/%.o: cli/%.c $(wildcard include/*.h cli/*.h)
 # Kernels compiled for several ISAs and chosen at run time.
 $(BUILD)/src/kern_avx2.o: ALL_CFLAGS += -mavx2 -mfma -mf16c
 $(BUILD)/src/kern_avx512.o: ALL_CFLAGS += -mavx512f -mavx512bw -mavx512vl -mfma -mf16c
+$(BUILD)/src/kern_syrk.o: ALL_CFLAGS += -mavx512f -mfma -mf16c
 $(BUILD)/src/kern_bf16.o: ALL_CFLAGS += -mavx512f -mavx512bw -mavx512vl -mavx512bf16 -mfma
 
 $(BUILD)/libvindex.a: $(LIB_OBJ)

@@ -428,6 +428,64 @@ static int cmp_u32(const void *a, const void *b) {
  * megabyte costs ~2 ms on first touch while the host backs it (0.54 GB/s measured here). */
 #define PCA_BLOCK 1024
 
+/* The covariance's SYRK with packing from f16 (kern_syrk.c), when the CPU has AVX-512, H
+ * is a multiple of 32 and VINDEX_COMPARE_SYRK is not "blas" (tests compare both). */
+static int own_syrk(size_t H) {
+    const char *e = getenv("VINDEX_COMPARE_SYRK");
+    if (e && !strcmp(e, "blas")) return 0;
+    return vx_cpu_avx512() && H % 32 == 0;
+}
+
+typedef struct kjob {
+    const ctx *c;
+    const uint16_t *const *rows;
+    size_t K, p0, p1;
+    const float *shift;
+    double *sums;
+    float *P, *G;
+    atomic_size_t *next;
+} kjob;
+
+static void *syrk_pack_worker(void *arg) {
+    kjob *j = arg;
+    vx_syrk_pack_avx512(j->P, j->rows, j->K, j->p0, j->p1, j->c->S->scale, j->shift, j->sums);
+    return NULL;
+}
+/* row blocks taken from a shared counter, the widest (first) first */
+static void *syrk_rows_worker(void *arg) {
+    kjob *j = arg;
+    size_t H = j->c->HS;
+    for (;;) {
+        size_t i0 = atomic_fetch_add(j->next, VX_SYRK_MC);
+        if (i0 >= H) break;
+        vx_syrk_rows_avx512(j->G, H, j->P, j->K, i0);
+    }
+    return NULL;
+}
+
+/* One block of the PCA sample, rows fit[0..nb): G += (x − shift)ᵀ(x − shift) (upper), and
+ * sums += Σ (x − shift) in double when given. X: PCA_BLOCK·HS floats of scratch. */
+static int cov_block(ctx *c, const uint32_t *fit, size_t nb, const float *shift, float *X, double *sums, float *G,
+                     int accumulate) {
+    size_t HS = c->HS;
+    if (!own_syrk(HS)) {
+        gather(c, c->S, c->sid, fit, 0, nb, shift, X, sums);
+        return G ? vx_sgram_rows(G, HS, X, nb, accumulate) : VX_OK;
+    }
+    const uint16_t *rows[PCA_BLOCK];
+    for (size_t i = 0; i < nb; i++) rows[i] = c->S->emb + (size_t)c->sid[fit[i]] * HS;
+    kjob jobs[64];
+    int T = c->nthr > 64 ? 64 : c->nthr;
+    size_t np = HS / 32;
+    atomic_size_t next = 0;
+    for (int t = 0; t < T; t++)
+        jobs[t] = (kjob){ c, rows, nb, np * (size_t)t / (size_t)T, np * (size_t)(t + 1) / (size_t)T, shift ? shift : c->zero,
+                          sums, X, G, &next };
+    vx_run_parallel(syrk_pack_worker, jobs, sizeof jobs[0], T);
+    if (G) vx_run_parallel(syrk_rows_worker, jobs, sizeof jobs[0], T);
+    return VX_OK;
+}
+
 static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r, void *(*bg)(void *), void *arg) {
     size_t N = c->N, HS = c->HS, d = c->d, n = N;
     uint32_t *fit = vx_big_alloc(sizeof(uint32_t) * N);
@@ -448,12 +506,11 @@ static int fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r, void 
      * then C = (G − n·δᵀδ)/(n−1) with δ = mean(x) − s, which holds for any s — and with s
      * close to the mean there is no cancellation. */
     size_t nb0 = n < PCA_BLOCK ? n : PCA_BLOCK;
-    gather(c, c->S, c->sid, fit, 0, nb0, NULL, X, sum);
+    cov_block(c, fit, nb0, NULL, X, sum, NULL, 0);
     for (size_t h = 0; h < HS; h++) { shift[h] = (float)(sum[h] / (double)nb0); sum[h] = 0; }
     for (size_t b0 = 0; b0 < n; b0 += PCA_BLOCK) {
         size_t nb = n - b0 < PCA_BLOCK ? n - b0 : PCA_BLOCK;
-        gather(c, c->S, c->sid, fit + b0, 0, nb, shift, X, sum);
-        if ((rc = vx_sgram_rows(G, HS, X, nb, b0 > 0))) goto out;
+        if ((rc = cov_block(c, fit + b0, nb, shift, X, sum, G, b0 > 0))) goto out;
     }
     phase("pca: cov");
     double tr = 0, den = n > 1 ? (double)(n - 1) : 1.0;

@@ -69,6 +69,7 @@ static int has_avx512(void) {
     return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl");
 }
+int vx_cpu_avx512(void) { return has_avx512(); }
 /* AVX512_BF16 is CPUID.(EAX=7,ECX=1):EAX bit 5 (not every compiler's
  * __builtin_cpu_supports knows it). */
 int vx_cpu_bf16(void) {
@@ -78,6 +79,7 @@ int vx_cpu_bf16(void) {
 }
 #else
 int vx_cpu_avx2(void) { return 0; }
+int vx_cpu_avx512(void) { return 0; }
 int vx_cpu_bf16(void) { return 0; }
 #endif
 

@@ -113,6 +113,25 @@ void vx_bf16_gemm_avx512(float *C, size_t ldc, const uint32_t *Ap, const uint32_
                          size_t K);
 
 /*
+ * f32 SYRK of compare's PCA covariance (kern_syrk.c; AVX-512 F + F16C, only when
+ * vx_cpu_avx512()). K rows of H values (H a multiple of 32) are packed into P in panels
+ * of 32 columns, P[(p·K + k)·32 + c] = row k's value h = 32p + c, as
+ * rows[k][h]·scale − shift[h] (f16 in, one fused multiply-subtract); the pack of panels
+ * [p0, p1) also adds those values to sums[h] in double, row by row (so each column's sum
+ * has the order of a plain loop over the rows). vx_syrk_rows_avx512 then adds PᵀP to rows
+ * [i0, i0 + VX_SYRK_MC) of the row-major upper triangle of C [H][H] (entries left of the
+ * diagonal within a 32×32 diagonal block are written too; the rest of the lower triangle
+ * is not touched). Each C entry gains the f32 sum of ⌈K/512⌉ partial sums of at most 512
+ * products.
+ */
+#define VX_SYRK_MC 256
+void vx_syrk_pack_avx512(float *P, const uint16_t *const *rows, size_t K, size_t p0, size_t p1, float scale,
+                         const float *shift, double *sums);
+void vx_syrk_rows_avx512(float *C, size_t H, const float *P, size_t K, size_t i0);
+/* 1 when the CPU runs AVX-512 F/BW/VL code. */
+int vx_cpu_avx512(void);
+
+/*
  * The kernel set in use. The first call chooses: the environment variable VINDEX_KERNEL
  * (scalar | avx2 | avx512) when set and supported by this CPU, else the best the CPU
  * supports (__builtin_cpu_supports). Never NULL.

@@ -243,6 +243,17 @@ def main():
     screening("perm vocab", *syn["perm"], "--anchors", "500", "--test", "300", expect_fewer=False)
     screening("self", llama, llama, "--anchors", "500", "--test", "300", expect_fewer=False)
 
+    # 6d. the covariance's own SYRK (AVX-512, packing straight from f16) against OpenBLAS's
+    # (VINDEX_COMPARE_SYRK=blas): the same numbers to f32 rounding, on the wide pair and the
+    # fixtures' PCA path (H = 128 → 96)
+    for name, x, y, extra in (("wide pair", a, b, ["--pca-sample", "5000"]), ("llama-qwen3", llama, qwen, [])):
+        rc0, own, e0 = run(x, y, "--json", "--anchors", "500", "--test", "300", *extra)
+        rc1, blas, e1 = run(x, y, "--json", "--anchors", "500", "--test", "300", *extra, env={"VINDEX_COMPARE_SYRK": "blas"})
+        check(rc0 == 0 and rc1 == 0, "%s: own and OpenBLAS SYRK runs exit 0 (%s %s)" % (name, e0, e1))
+        if rc0 == 0 and rc1 == 0:
+            dev = rel_dev(json.loads(own), json.loads(blas))
+            check(dev < 1e-4, "%s: own SYRK and OpenBLAS's agree to %g (relative)" % (name, dev))
+
     # 7. errors and usage
     bad = os.path.join(tmp, "bad.txt")
     write_list(bad, [b"#1", b"no-such-token-xyz"])

@@ -1,0 +1,87 @@
+/*
+ * test_syrk.c — the PCA covariance's SYRK of kern.h (kern_syrk.c, used by compare when the
+ * CPU has AVX-512), against a double-precision reference on shapes that exercise the
+ * blocking: H of one panel and of several row blocks, K below, at and across the 512-row
+ * slab, row blocks taken in any order.
+ *   - packing: every packed value is rows[k][h]·scale − shift[h] rounded once (fmaf), and
+ *     the column sums equal a plain loop's over the rows in order, bit for bit;
+ *   - the product: every entry of the upper triangle within 2·K·2^-24·Σ|x_i x_j| of the
+ *     exact Σ x_i x_j (f32 accumulation), accumulating onto what C held; the strict lower
+ *     triangle outside the 32×32 diagonal blocks is not touched.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "common.h"
+#include "kern.h"
+
+static uint64_t rng = 0x243f6a8885a308d3ull;
+static double urand(void) { /* [-1, 1) */
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(rng >> 11) / (double)(1ull << 52) - 1.0;
+}
+
+static void test_shape(size_t H, size_t K) {
+    size_t np = H / 32;
+    uint16_t *E = malloc(sizeof(uint16_t) * K * H);
+    const uint16_t **rows = malloc(sizeof(*rows) * K);
+    float *shift = malloc(sizeof(float) * H), *P = malloc(sizeof(float) * K * H), *C = malloc(sizeof(float) * H * H);
+    double *sums = calloc(H, sizeof(double)), *want_sums = calloc(H, sizeof(double));
+    const float scale = 0.75f;
+    for (size_t i = 0; i < K * H; i++) {
+        uint16_t mag = (uint16_t)(0x2c00 + (rng >> 40) % 0x1400); /* |x| in [2^-4, 2^1) */
+        E[i] = (uint16_t)(mag | (urand() < 0 ? 0x8000 : 0));
+    }
+    for (size_t h = 0; h < H; h++) shift[h] = (float)(urand() * 0.3);
+    for (size_t k = 0; k < K; k++) rows[k] = E + ((k * 7) % K) * H; /* any row order */
+    for (size_t i = 0; i < H * H; i++) C[i] = 0.5f;
+    /* two "threads": the panels in two ranges */
+    vx_syrk_pack_avx512(P, rows, K, 0, np / 2, scale, shift, sums);
+    vx_syrk_pack_avx512(P, rows, K, np / 2, np, scale, shift, sums);
+    int pack_ok = 1;
+    for (size_t k = 0; k < K; k++)
+        for (size_t h = 0; h < H; h++) {
+            float x = fmaf(vx_f16_to_f32(rows[k][h]), scale, -shift[h]);
+            want_sums[h] += (double)x;
+            if (memcmp(&P[((h / 32) * K + k) * 32 + h % 32], &x, sizeof x)) pack_ok = 0;
+        }
+    CHECK(pack_ok, "syrk H=%zu K=%zu: packed values are x·scale − shift", H, K);
+    CHECK(!memcmp(sums, want_sums, sizeof(double) * H), "syrk H=%zu K=%zu: column sums as a loop over the rows", H, K);
+    /* row blocks in reverse order */
+    for (size_t i0 = (H - 1) / VX_SYRK_MC * VX_SYRK_MC;; i0 -= VX_SYRK_MC) {
+        vx_syrk_rows_avx512(C, H, P, K, i0);
+        if (!i0) break;
+    }
+    double worst = 0;
+    int lower_ok = 1;
+    for (size_t i = 0; i < H; i++)
+        for (size_t j = 0; j < H; j++) {
+            if (j < i) {
+                if (j / 32 != i / 32 && C[i * H + j] != 0.5f) lower_ok = 0;
+                continue;
+            }
+            double s = 0.5, a = 0.5;
+            for (size_t k = 0; k < K; k++) {
+                double xi = P[((i / 32) * K + k) * 32 + i % 32], xj = P[((j / 32) * K + k) * 32 + j % 32];
+                s += xi * xj;
+                a += fabs(xi * xj);
+            }
+            double e = fabs((double)C[i * H + j] - s) / (2.0 * (double)(K + 1) * 0x1p-24 * a);
+            if (!(e <= worst)) worst = e;
+        }
+    CHECK(worst <= 1.0, "syrk H=%zu K=%zu: upper triangle within the f32 bound (worst %.3g of it)", H, K, worst);
+    CHECK(lower_ok, "syrk H=%zu K=%zu: the lower triangle off the diagonal blocks untouched", H, K);
+    free(E); free(rows); free(shift); free(P); free(C); free(sums); free(want_sums);
+}
+
+int main(void) {
+    if (!vx_cpu_avx512()) {
+        printf("AVX-512: not supported here, SYRK tests skipped\n");
+        return CHECK_DONE();
+    }
+    static const size_t shapes[][2] = { { 32, 1 }, { 64, 7 }, { 96, 512 }, { 288, 513 }, { 544, 1100 } };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) test_shape(shapes[s][0], shapes[s][1]);
+    return CHECK_DONE();
+}
