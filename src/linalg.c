@@ -154,7 +154,10 @@ int vx_sgram_cols(float *G, size_t H, const float *M, size_t n, size_t ld) {
 }
 
 /* C [m×nc, column-major] ← Q C with Q = H(0)…H(k−1), the reflectors stored in the columns of
- * V [m×k] below an implicit unit diagonal (sgeqrf's layout, and ssytrd 'L' one row down).
+ * V [m×k] below an implicit unit diagonal (sgeqrf's layout, and ssytrd 'L' one row down),
+ * here in compact blocks: block b (reflectors i = b·QBLOCK … i + ib − 1) is the (m − i) × ib
+ * column-major matrix of rows i … m − 1 of those columns, leading dimension m − i, the
+ * blocks one after the other (compact_v).
  * sormqr does this with LAPACK's 32-reflector blocks, which makes it memory-bound on
  * a C of 16 MB (each block reads and writes C twice); here the blocks are 128 reflectors,
  * their triangular factors T are formed once, and C goes through them in column chunks of
@@ -165,11 +168,29 @@ int vx_sgram_cols(float *G, size_t H, const float *M, size_t n, size_t ld) {
 #define QBLOCK 128
 #define QCHUNK 128
 typedef struct qjob {
-    lapack_int m, nc, k, ldv, ldc;
+    lapack_int m, nc, k, ldc;
     const float *V, *T;
     float *C;
     int t, T_, rc;
 } qjob;
+
+/* Where compact block b starts: Σ over earlier blocks of (m − i)·QBLOCK. */
+static size_t vblock_offset(lapack_int m, lapack_int b) {
+    size_t off = 0;
+    for (lapack_int c = 0; c < b; c++) off += (size_t)(m - c * QBLOCK) * QBLOCK;
+    return off;
+}
+
+/* The k reflectors of V [m×k] (leading dimension ldv) into compact blocks (above); Vc holds
+ * vblock_offset(m, ⌈k/QBLOCK⌉) floats. */
+static void compact_v(float *Vc, lapack_int m, lapack_int k, const float *V, lapack_int ldv) {
+    for (lapack_int b = 0; b * QBLOCK < k; b++) {
+        lapack_int i = b * QBLOCK, ib = k - i < QBLOCK ? k - i : QBLOCK;
+        float *dst = Vc + vblock_offset(m, b);
+        for (lapack_int c = 0; c < ib; c++)
+            memcpy(dst + (size_t)c * (size_t)(m - i), V + (size_t)i + (size_t)(i + c) * (size_t)ldv, sizeof(float) * (size_t)(m - i));
+    }
+}
 
 static void *apply_q_worker(void *arg) {
     qjob *j = arg;
@@ -181,8 +202,8 @@ static void *apply_q_worker(void *arg) {
         float *C = j->C + (size_t)c0 * (size_t)j->ldc;
         for (lapack_int b = nblk - 1; b >= 0; b--) {
             lapack_int i = b * QBLOCK, ib = j->k - i < QBLOCK ? j->k - i : QBLOCK;
-            const float *Vi = j->V + (size_t)i + (size_t)i * (size_t)j->ldv;
-            if (LAPACKE_slarfb_work(LAPACK_COL_MAJOR, 'L', 'N', 'F', 'C', j->m - i, w, ib, Vi, j->ldv,
+            const float *Vi = j->V + vblock_offset(j->m, b);
+            if (LAPACKE_slarfb_work(LAPACK_COL_MAJOR, 'L', 'N', 'F', 'C', j->m - i, w, ib, Vi, j->m - i,
                                     j->T + (size_t)b * QBLOCK * QBLOCK, QBLOCK, C + i, j->ldc, work, w) != 0) {
                 j->rc = VX_ECORRUPT;
                 free(work);
@@ -194,8 +215,7 @@ static void *apply_q_worker(void *arg) {
     return NULL;
 }
 
-static int apply_q(lapack_int m, lapack_int nc, lapack_int k, const float *V, lapack_int ldv, const float *tau,
-                   float *C, lapack_int ldc) {
+static int apply_q(lapack_int m, lapack_int nc, lapack_int k, const float *V, const float *tau, float *C, lapack_int ldc) {
     if (k <= 0 || nc <= 0) return VX_OK;
     lapack_int nblk = (k + QBLOCK - 1) / QBLOCK;
     float *T = vx_big_array((size_t)nblk * QBLOCK * QBLOCK, sizeof(float));
@@ -203,8 +223,8 @@ static int apply_q(lapack_int m, lapack_int nc, lapack_int k, const float *V, la
     if (!T) return VX_ENOMEM;
     for (lapack_int b = 0; b < nblk && !rc; b++) {
         lapack_int i = b * QBLOCK, ib = k - i < QBLOCK ? k - i : QBLOCK;
-        if (LAPACKE_slarft_work(LAPACK_COL_MAJOR, 'F', 'C', m - i, ib, V + (size_t)i + (size_t)i * (size_t)ldv, ldv,
-                                tau + i, T + (size_t)b * QBLOCK * QBLOCK, QBLOCK) != 0)
+        if (LAPACKE_slarft_work(LAPACK_COL_MAJOR, 'F', 'C', m - i, ib, V + vblock_offset(m, b), m - i, tau + i,
+                                T + (size_t)b * QBLOCK * QBLOCK, QBLOCK) != 0)
             rc = VX_ECORRUPT;
     }
     if (!rc) {
@@ -213,7 +233,7 @@ static int apply_q(lapack_int m, lapack_int nc, lapack_int k, const float *V, la
         pthread_t th[NT];
         int started[NT] = { 0 }, before = vx_blas_threads_get();
         vx_blas_threads(1);
-        for (int t = 0; t < NT; t++) jobs[t] = (qjob){ m, nc, k, ldv, ldc, V, T, C, t, NT, VX_OK };
+        for (int t = 0; t < NT; t++) jobs[t] = (qjob){ m, nc, k, ldc, V, T, C, t, NT, VX_OK };
         for (int t = 1; t < NT; t++) started[t] = pthread_create(&th[t], NULL, apply_q_worker, &jobs[t]) == 0;
         apply_q_worker(&jobs[0]);
         for (int t = 1; t < NT; t++) {
@@ -242,23 +262,31 @@ static void put_vec(double *vd, float *vf, size_t i, const float *src, size_t H)
 
 static int seig_top_dc(double *vals, double *vecs, float *vecf, float *G, size_t H, size_t F, void *(*side)(void *),
                        void *arg) {
-    lapack_int n = (lapack_int)H, info;
+    lapack_int n = (lapack_int)H, m = n - 1, info;
     float *d = malloc(sizeof(float) * H), *e = malloc(sizeof(float) * H), *tau = malloc(sizeof(float) * H), q = 0;
-    float *Z = vx_big_array(H * H, sizeof(float)), *work = NULL;
+    float *work = NULL, *Vc = NULL;
     lapack_int *iwork = NULL;
     int rc = VX_ECORRUPT;
-    if (!d || !e || !tau || !Z) { rc = VX_ENOMEM; goto out; }
+    if (!d || !e || !tau) { rc = VX_ENOMEM; goto out; }
     /* G's row-major upper triangle is the column-major lower one. */
     if (LAPACKE_ssytrd_work(LAPACK_COL_MAJOR, 'L', n, G, n, d, e, tau, &q, -1) != 0) goto out;
     size_t lw = (size_t)q + 1;
     /* sstedc's workspace, 1 + 4n + n² floats, is not exact as a float: use the formula */
     size_t lwd = 1 + 4 * H + H * H, liw = 3 + 5 * H;
-    if (lwd > lw) lw = lwd;
-    if (lw > (size_t)INT_MAX || liw > (size_t)INT_MAX) { rc = VX_EUSAGE; goto out; }
-    work = vx_big_array(lw, sizeof(float));
+    if (lwd > (size_t)INT_MAX || lw > (size_t)INT_MAX || liw > (size_t)INT_MAX) { rc = VX_EUSAGE; goto out; }
+    if (!(work = vx_big_array(lw, sizeof(float)))) { rc = VX_ENOMEM; goto out; }
+    if (LAPACKE_ssytrd_work(LAPACK_COL_MAJOR, 'L', n, G, n, d, e, tau, work, (lapack_int)lw) != 0) goto out;
+    vx_big_free(work);
+    /* Q of ssytrd 'L' acts on rows 1..H-1: its reflectors sit one row below the diagonal.
+     * They move to compact blocks (n²/2 floats), and G itself becomes sstedc's Z: one
+     * n² buffer less to touch for the first time than Z and the workspace both fresh
+     * (each fresh MB costs ~2 ms on the project's VM). */
+    if (!(Vc = vx_big_array(vblock_offset(m, (m + QBLOCK - 1) / QBLOCK), sizeof(float)))) { rc = VX_ENOMEM; goto out; }
+    compact_v(Vc, m, m, G + 1, n);
+    work = vx_big_array(lwd, sizeof(float));
     iwork = malloc(sizeof(lapack_int) * liw);
     if (!work || !iwork) { rc = VX_ENOMEM; goto out; }
-    if (LAPACKE_ssytrd_work(LAPACK_COL_MAJOR, 'L', n, G, n, d, e, tau, work, (lapack_int)lw) != 0) goto out;
+    float *Z = G;
     /* sstedc runs mostly on one thread: the caller's side job gets the other core, both
      * with single-threaded BLAS (two callers sharing OpenBLAS's pool oversubscribe it) */
     pthread_t th;
@@ -267,18 +295,19 @@ static int seig_top_dc(double *vals, double *vecs, float *vecf, float *G, size_t
         vx_blas_threads(1);
         started = pthread_create(&th, NULL, side, arg) == 0;
     }
-    info = LAPACKE_sstedc_work(LAPACK_COL_MAJOR, 'I', n, d, e, Z, n, work, (lapack_int)lw, iwork, (lapack_int)liw);
+    info = LAPACKE_sstedc_work(LAPACK_COL_MAJOR, 'I', n, d, e, Z, n, work, (lapack_int)lwd, iwork, (lapack_int)liw);
     if (side) {
         if (started) pthread_join(th, NULL);
         else side(arg);
         vx_blas_threads(before);
         side = NULL;
     }
+    vx_big_free(work);
+    work = NULL;
     if (info != 0) goto out;
     /* ascending: the wanted vectors are the last F columns */
     float *Zk = Z + (H - F) * H;
-    /* Q of ssytrd 'L' acts on rows 1..H-1: its reflectors sit one row below the diagonal */
-    if ((rc = apply_q(n - 1, (lapack_int)F, n - 1, G + 1, n, tau, Zk + 1, n)) != VX_OK) goto out;
+    if ((rc = apply_q(m, (lapack_int)F, m, Vc, tau, Zk + 1, n)) != VX_OK) goto out;
     for (size_t i = 0; i < F; i++) {
         size_t j = F - 1 - i;
         vals[i] = d[H - F + j];
@@ -290,7 +319,7 @@ out:
     free(d);
     free(e);
     free(tau);
-    vx_big_free(Z);
+    vx_big_free(Vc);
     vx_big_free(work);
     free(iwork);
     return rc;
