@@ -61,24 +61,20 @@ int vx_open_dir(int *fd, const char *dir, vx_err *err) {
     return VX_OK;
 }
 
-/* The file mapped read-only at a 2 MiB-aligned address when it is that large: file
- * offsets and addresses then agree modulo 2 MiB, so page-cache folios of 2 MiB (outfile.h)
- * are mapped whole by the kernel (one page-table entry, one TLB entry). MAP_FAILED on
- * failure, as mmap. */
 #define MAP_ALIGN ((size_t)2 << 20)
-static void *map_aligned(int fd, size_t size) {
-    if (size < MAP_ALIGN || size > SIZE_MAX - MAP_ALIGN) return mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-    unsigned char *r = mmap(NULL, size + MAP_ALIGN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (r == MAP_FAILED) return mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+void *vx_mmap_2m(size_t len, int prot, int flags, int fd) {
+    if (len < MAP_ALIGN || len > SIZE_MAX - MAP_ALIGN) return mmap(NULL, len, prot, flags, fd, 0);
+    unsigned char *r = mmap(NULL, len + MAP_ALIGN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (r == MAP_FAILED) return mmap(NULL, len, prot, flags, fd, 0);
     uintptr_t a = ((uintptr_t)r + MAP_ALIGN - 1) & ~(uintptr_t)(MAP_ALIGN - 1);
-    void *p = mmap((void *)a, size, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+    void *p = mmap((void *)a, len, prot, flags | MAP_FIXED, fd, 0);
     if (p == MAP_FAILED) {
-        munmap(r, size + MAP_ALIGN);
-        return mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+        munmap(r, len + MAP_ALIGN);
+        return mmap(NULL, len, prot, flags, fd, 0);
     }
-    /* the reservation's slack before and after the file's pages */
+    /* the reservation's slack before and after the mapping's pages */
     long pg = sysconf(_SC_PAGESIZE);
-    size_t page = pg > 0 ? (size_t)pg : 4096, span = (size + page - 1) / page * page;
+    size_t page = pg > 0 ? (size_t)pg : 4096, span = (len + page - 1) / page * page;
     size_t head = a - (uintptr_t)r, tail = MAP_ALIGN - head;
     if (head) munmap(r, head);
     if (tail) munmap((unsigned char *)a + span, tail);
@@ -105,7 +101,9 @@ int vx_map_fileat(vx_map *m, int dirfd, const char *name, const char *path, vx_e
         return vx_fail(err, VX_ECORRUPT, "%s: not a regular file", path);
     }
     if (st.st_size > 0) {
-        void *p = map_aligned(fd, (size_t)st.st_size);
+        /* 2 MiB-aligned: file offsets and addresses then agree modulo 2 MiB, so page-cache
+         * folios of 2 MiB (outfile.h) are mapped whole (one page-table and TLB entry) */
+        void *p = vx_mmap_2m((size_t)st.st_size, PROT_READ, MAP_SHARED, fd);
         if (p == MAP_FAILED) {
             int e = errno;
             close(fd);

@@ -59,6 +59,11 @@ int vx_map_changed(const vx_map *m);
  * resident set (the page cache keeps them; touching them again re-reads). Used behind
  * streaming passes so peak RSS stays bounded by the working set, not the file size. */
 void vx_map_release(const void *p, size_t len);
+/* mmap(NULL, len, prot, flags, fd, 0) placed at a 2 MiB-aligned address (a reservation of
+ * len + 2 MiB, trimmed), so that 2 MiB page-cache folios or transparent huge pages can be
+ * mapped whole. MAP_FAILED on failure, as mmap; falls back to a plain mmap when the
+ * reservation cannot be made. flags must not include MAP_FIXED. */
+void *vx_mmap_2m(size_t len, int prot, int flags, int fd);
 
 /* Read a whole (small) file into a NUL-terminated malloc'd buffer, refusing files
  * larger than `max` bytes. *len excludes the NUL. Errors: VX_ENOTFOUND, VX_EIO,

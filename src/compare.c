@@ -7,7 +7,8 @@
  *   2. a seeded split into anchors and held-out test tokens (splitmix64, §3 of the spec);
  *   3. if S is wider, PCA of S's embeddings to d dims: covariance accumulated in f32 blocks
  *      into double, top-d eigenvectors;
- *   4. anchors/test rows gathered from the f16 maps, projected (f32 GEMM), kept in double;
+ *   4. anchors/test rows gathered from the f16 maps, projected (f32 GEMM), kept in f32
+ *      and centred in double a block at a time where used;
  *   5. centring on anchor means, R = U Vᵀ from the SVD of the d×d cross-covariance (double);
  *   6. metrics on the test set; a random-orthogonal baseline; relational correlations;
  *   7. gate/down subspace similarity for every layer pair;
@@ -733,6 +734,12 @@ static int layer_bases(ctx *c, double *Q, size_t L, size_t F, size_t *k) {
     return VX_OK;
 }
 
+/* dst [F][d] f32 = src [F][d] with the rows from the layer's rank k on set to zero, so
+ * every layer keeps F rows in layer_sims' GEMM. */
+static void basis_f32(float *dst, const double *src, size_t F, size_t d, size_t k) {
+    for (size_t i = 0; i < F * d; i++) dst[i] = i < k * d ? (float)src[i] : 0.0f;
+}
+
 /* The target's layer bases as stored (no map), one layer at a time through a double
  * scratch, kept as f32 [L][F][d] with the rows past each layer's rank zeroed (what the
  * GEMM of layer_sims takes): half the memory of keeping them in double, which on the
@@ -751,7 +758,7 @@ static int target_bases(ctx *c, vx_kind kind, float *Q, size_t *k) {
             for (size_t h = 0; h < d; h++) B[i * d + h] = row[h];
         }
         k[l] = layer_basis(c, B, F, d, scratch);
-        for (size_t i = 0; i < F * d; i++) Q[l * F * d + i] = i < k[l] * d ? (float)B[i] : 0.0f;
+        basis_f32(Q + l * F * d, B, F, d, k[l]);
     }
 out:
     vx_big_free(B);
@@ -780,11 +787,9 @@ static int layer_sims(ctx *c, vx_compare_result *r, float *const qT[2], size_t *
         double *sim = kind ? r->down_sim : r->gate_sim;
         if ((rc = layer_rows(c, S, (vx_kind)kind, QS)) || (rc = layer_bases(c, QS, S->L, S->F, kS))) break;
         const size_t *ka = S == A ? kS : kT[kind], *kb = S == A ? kT[kind] : kS;
-        /* rows past a layer's rank are zero, so every layer keeps F rows in the GEMM (the
-         * target's bases come that way from the early work) */
+        /* the target's bases come f32 and masked from the early work */
         float *QSf = S == A ? QAf : QBf;
-        for (size_t l = 0; l < S->L; l++)
-            for (size_t i = 0; i < S->F * d; i++) QSf[l * S->F * d + i] = i < kS[l] * d ? (float)QS[l * S->F * d + i] : 0.0f;
+        for (size_t l = 0; l < S->L; l++) basis_f32(QSf + l * S->F * d, QS + l * S->F * d, S->F, d, kS[l]);
         memcpy(S == A ? QBf : QAf, qT[kind], sizeof(float) * c->T->L * c->T->F * d);
         /* all pairs of PL of A's layers at a time: P = QA QBᵀ [PL·F][LB·F], one GEMM */
         for (size_t l0 = 0; l0 < LA && !rc; l0 += PL) {
@@ -1646,6 +1651,8 @@ out:
     vx_big_free(both);
     vx_big_free(Z);
     vx_big_free(Y);
+    vx_big_free(Zb);
+    vx_big_free(Yb);
     vx_big_free(M);
     vx_big_free(U);
     vx_big_free(VT);

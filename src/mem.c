@@ -1,6 +1,8 @@
 /* mem.c — see mem.h. */
 #include "mem.h"
 
+#include "common.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,13 +42,8 @@ void *vx_big_alloc(size_t n) {
          * its first touch even when populated (a huge page costs that once). */
         if (total > SIZE_MAX - 2 * HUGE_PAGE) return NULL;
         total = (total + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-        unsigned char *r = mmap(NULL, total + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (r == MAP_FAILED) return NULL;
-        uintptr_t a = ((uintptr_t)r + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-        size_t head = a - (uintptr_t)r;
-        if (head) munmap(r, head);
-        if (HUGE_PAGE - head) munmap((unsigned char *)a + total, HUGE_PAGE - head);
-        m = (void *)a;
+        m = vx_mmap_2m(total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+        if (m == MAP_FAILED) return NULL;
         (void)madvise(m, total, MADV_HUGEPAGE);
         if (madvise(m, total, MADV_POPULATE_WRITE) != 0) memset(m, 0, total); /* before Linux 5.14 */
     } else {
