@@ -176,6 +176,46 @@ int vx_feature_proj(const vx_proj **pos, const vx_proj **neg, const vx_index *vx
 int vx_token_str(const char **raw, size_t *raw_len, const char **text, size_t *text_len,
                  const vx_index *vx, uint32_t id, vx_err *err);
 
+/* ------------------------------------------- version 2: battery, unembedding, digest */
+
+/* Format version of an open vindex (index.json "version": 1 or 2). */
+uint32_t vx_format_version(const vx_index *vx);
+
+/* Full singular spectrum of layer `layer`'s gate or down matrix (spectra.bin, spec §9
+ * R-B1): [H] f32, descending. Borrowed from the map; NULL when the vindex has no
+ * spectra.bin (format version 1) or `layer` is out of range. */
+const float *vx_spectrum(const vx_index *vx, vx_kind kind, uint32_t layer);
+
+/* The three MLP matrices of the battery (spec §9 R-B2, R-B3). */
+typedef enum { VX_MAT_GATE = 0, VX_MAT_UP = 1, VX_MAT_DOWN = 2 } vx_mat;
+
+/* Whole-matrix statistics of one MLP matrix (index.json layers[l].weights). */
+typedef struct vx_weight_stats {
+    uint64_t rows, cols;     /* shape in spec §3's orientation (MoE: experts stacked) */
+    double fro;              /* Frobenius norm */
+    double sparsity[5];      /* fraction of entries with |w| < 1e-6, 1e-4, 1e-3, 1e-2, 1e-1 */
+} vx_weight_stats;
+/* Errors: VX_ENOTFOUND when the vindex has no battery, the layer is out of range, or the
+ * MLP has no such matrix (a plain MLP has no up matrix). */
+int vx_weight_stats_get(vx_weight_stats *out, const vx_index *vx, uint32_t layer, vx_mat which, vx_err *err);
+
+/* Per-neuron norms of one matrix of layer `layer` (neurons.bin, R-B2): `*count` f32
+ * values, borrowed from the map. NULL (and *count = 0) when absent as above. */
+const float *vx_neuron_norms(const vx_index *vx, uint32_t layer, vx_mat which, uint64_t *count);
+
+/* Vocabulary-projection moments (moments.bin, R-B4): [L][2][F][4] f32 as
+ * {mean, std, skew, excess kurtosis}, borrowed; NULL when the vindex has none. */
+const float *vx_moments(const vx_index *vx);
+
+/* The unembedding [V][H] f16 (R-B5): unembed.bin when kept, the embeddings when tied,
+ * NULL when the model is untied and the unembedding was not kept. Borrowed. */
+const uint16_t *vx_unembedding(const vx_index *vx);
+
+/* Content digest of the vindex in `dir` (R-B6) from its SHA256SUMS, as 64 lowercase hex
+ * digits and a NUL. Reads SHA256SUMS only (hashes are verify's to check). Errors:
+ * VX_ENOTFOUND, VX_ECORRUPT, VX_EIO. */
+int vx_content_digest(char hex[65], const char *dir, vx_err *err);
+
 /* -------------------------------------------------------------------- verify */
 
 /*
