@@ -17,6 +17,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
     { "nearest", cmd_nearest, "nearest tokens and features to a token, feature or vector" },
     { "describe", cmd_describe, "what one feature points to" },
     { "compare", cmd_compare, "Procrustes alignment of two vindexes' embedding spaces" },
+    { "stats", cmd_stats, "embedding geometry and the per-layer weight battery of one vindex" },
 };
 
 static void usage(FILE *f) {
@@ -131,7 +132,8 @@ int main(int argc, char **argv) {
              * queries (single queries run the f16 kernels, never BLAS). */
             int batch = 0;
             for (int a = 2; a < argc; a++) batch |= !strncmp(argv[a], "--batch", 7);
-            if (!strcmp(cmds[i].name, "extract") || !strcmp(cmds[i].name, "compare") || batch) tune_openblas(argv);
+            if (!strcmp(cmds[i].name, "extract") || !strcmp(cmds[i].name, "compare") || !strcmp(cmds[i].name, "stats") || batch)
+                tune_openblas(argv);
             return cmds[i].fn(argc - 1, argv + 1);
         }
     fprintf(stderr, "vindex: unknown command '%s'\n", argv[1]);
