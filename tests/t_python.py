@@ -553,6 +553,13 @@ def extract(tmp, vxs):
     warned = []
     vindex.extract(os.path.join(FIX, "tiny-qwen3"), out, features=4000, top_k=4, force=True, warn=warned.append)
     check(any("capped" in w for w in warned), f"warnings reach warn(): {warned}")
+    # extract(threads=1) leaves OpenBLAS's thread count as it found it: a later compare on
+    # a pair whose PCA runs on BLAS (H = 80) still prints the CLI's numbers
+    vindex.extract(os.path.join(FIX, "tiny-qwen3"), out, features=8, top_k=4, force=True, threads=1)
+    pa, pb = os.path.join(tmp, "pair-a"), os.path.join(tmp, "pair-b")
+    same("compare after extract(threads=1)", vindex.compare(pa, pb), "compare", pa, pb)
+    same("compare after compare(threads=1)", (vindex.compare(pa, pb, threads=1), vindex.compare(pa, pb))[1],
+         "compare", pa, pb)
 
     class Boom(Exception):
         pass

@@ -137,7 +137,7 @@ def compare(a, b, *, anchors=None, test=None, seed=42, pca_sample=None, layer_ma
     layer_map: [(layer of A, layer of B), ...] to mark as matched; threads: BLAS threads.
     Returns a CompareResult: the dict `vindex compare --json` prints. Raises MismatchError
     (too few shared tokens), UsageError (options), NotFoundError (a token not in A)."""
-    from ._index import Vindex, _err, blas_section
+    from ._index import Vindex, _err, blas_lock
     owned = []
     va = a if isinstance(a, Vindex) else Vindex(a)
     if va is not a:
@@ -172,7 +172,7 @@ def compare(a, b, *, anchors=None, test=None, seed=42, pca_sample=None, layer_ma
         if threads is not None:
             o.threads = _int("threads", threads, 1, 256)
         r, err = POINTER(vx_compare_result)(), _err()
-        with blas_section():
+        with blas_lock:
             rc = _compare(byref(r), ha.ptr, hb.ptr, byref(o), byref(err))
         check(rc, err)
         try:

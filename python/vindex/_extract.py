@@ -6,7 +6,7 @@ from ctypes import byref
 
 from . import _lib
 from ._errors import check
-from ._index import _count, _enc, _err, blas_section
+from ._index import _count, _enc, _err, blas_lock
 from ._results import Progress
 
 
@@ -63,7 +63,7 @@ def extract(src, out, *, features=128, top_k=16, force=False, revision=None, thr
 
     o.progress, o.warn, o.interrupt = on_progress, on_warn, ctypes.pointer(stop)
     err = _err()
-    with blas_section():
+    with blas_lock:
         rc = _lib.extract(byref(o), byref(err))
     if raised and rc == _lib.VX_EINTERRUPTED:
         raise raised[0]

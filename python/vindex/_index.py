@@ -34,38 +34,6 @@ _MATS = {"gate": _lib.VX_MAT_GATE, "up": _lib.VX_MAT_UP, "down": _lib.VX_MAT_DOW
 blas_lock = threading.RLock()
 
 
-def _openblas_threads():
-    """(get, set) of the OpenBLAS instance libvindex uses, or None."""
-    try:
-        ob = ctypes.CDLL("libopenblas.so.0")
-        get, put = ob.openblas_get_num_threads, ob.openblas_set_num_threads
-    except (OSError, AttributeError):
-        return None
-    get.restype, get.argtypes, put.restype, put.argtypes = c_int, [], None, [c_int]
-    return get, put
-
-
-_OPENBLAS = _openblas_threads()
-
-
-class blas_section:
-    """Run compare or extract: under blas_lock, and with OpenBLAS's thread count restored
-    afterwards. vx_compare and vx_extract set the count they were asked for and leave it
-    set, so without this a call with threads=1 would change every later call in the
-    process (and compare's numbers depend on it on its BLAS paths), where each CLI run
-    starts from the default."""
-
-    def __enter__(self):
-        blas_lock.acquire()
-        self.before = _OPENBLAS[0]() if _OPENBLAS else None
-        return self
-
-    def __exit__(self, *exc):
-        if self.before is not None:
-            _OPENBLAS[1](self.before)
-        blas_lock.release()
-
-
 def _err():
     return _lib.vx_err()
 
