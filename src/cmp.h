@@ -135,6 +135,9 @@ int cmp_layer_sims(ctx *c, vx_compare_result *r, float *const qT[2], size_t *con
 int cmp_match_layers(vx_compare_result *r, const vx_compare_opts *o, vx_err *err);
 
 /* ------------------------------------------------------------- compare.c */
+/* rc, with "what: <rc's meaning>" in err unless a step already wrote its own message there
+ * (err may be NULL; rc 0 is returned as it is). */
+int cmp_fail(vx_err *err, int rc, const char *what);
 /* VINDEX_COMPARE_TIMING=1: wall and CPU time since the last call on stderr (NULL: reset). */
 void cmp_phase(const char *name);
 /* vx_run_parallel with BLAS on one thread per caller while T > 1 jobs run, then the

@@ -290,7 +290,9 @@ static void *metric_job(void *arg) {
         if (nd >= 3) rc = relational(&cj, dig, nd, f->mux, f->muy, &r->digit_correlation, &r->digit_mean_abs_diff);
     }
 out:
-    if (rc && !j->err.code) vx_fail(&j->err, rc, "out of memory");
+    static const char *const what[4] = { "held-out metrics", "random-orthogonal baseline", "anchor cosines",
+                                         "relational and digit correlations" };
+    cmp_fail(cj.err, rc, what[j->which]);
     j->rc = rc;
     vx_big_free(cs);
     vx_big_free(l2);
@@ -300,9 +302,9 @@ out:
     return NULL;
 }
 
-/* Two threads take jobs {0, 1} and {2, 3}, BLAS on one thread each (measured at real
- * shape: jobs 0-3 take 0.29, 0.16, 0.16 and 0.22 s, so these pairs end within 0.06 s of
- * each other, where {0, 3} and {1, 2} ended 0.19 s apart). */
+/* Two threads take jobs {0, 1} and {2, 3}, BLAS on one thread each: the pairing whose two
+ * halves take most nearly the same time (doc/benchmarks.md, "Compare: the reasons in
+ * numbers"). */
 typedef struct mpair { mjob *x, *y; } mpair;
 static void *metric_pair(void *arg) {
     mpair *p = arg;

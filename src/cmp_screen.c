@@ -102,7 +102,7 @@ out:
 /* ------------------------------------------------------------------ screening */
 /* The best and worst VX_CMP_TOP cosines over all shared tokens need exact cosines for only
  * a few tokens. With AVX-512 BF16, the rest are first mapped with the bf16 GEMM of kern.h
- * (~1.6× the f32 GEMM's speed) together with a rigorous bound on each cosine's error; only
+ * (faster than the f32 GEMM) together with a rigorous bound on each cosine's error; only
  * tokens whose bound interval can reach the top or bottom VX_CMP_TOP go through map_rows
  * (spec/compare.md §6). The bound, for one source row x̃ (f32, what map_rows multiplies) and
  * its bf16 rounding x̂, with Ŵ the bf16 rounding of Mf and E = Mf − Ŵ:
@@ -112,7 +112,7 @@ out:
  * within θ·(sin φ̂ + θ) of v̂'s (φ̂ the angle of v̂ and ỹ; |d cos/dφ| = |sin φ|). How σ(E)
  * and σ(Mf) are bounded: screen_setup. */
 #define SCREEN_CHUNK 192      /* rows per thread step: 16 panels; A 1.5 MB and Z 0.8 MB for HS = 4096, d = 1024,
-                                 * so both stay in L2/L3 (1,200-row steps ran the GEMM ~7% slower) */
+                                 * so both stay in L2/L3 */
 #define SCREEN_SLACK 1e-5     /* added to every half-width: the f32 path's own rounding */
 
 typedef struct sjob {
@@ -134,8 +134,8 @@ static void *screen_worker(void *arg) {
     sjob *j = arg;
     const ctx *c = j->c;
     size_t HS = c->HS, d = c->d;
-    /* Chunks are taken, not dealt: the two vCPUs of the project machine do not run at the
-     * same speed (halves dealt in advance finished 1.6 s and 2.0 s into the pass). */
+    /* Chunks are taken, not dealt: CPUs of a virtual machine need not run at the same
+     * speed, and halves dealt in advance end apart. */
     for (;;) {
         size_t c0 = atomic_fetch_add(j->next, SCREEN_CHUNK);
         if (c0 >= j->n) break;
