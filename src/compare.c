@@ -115,7 +115,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     uint32_t *anc = NULL, *tst = NULL, *both = NULL;
     size_t na = 0, nt = 0;
     float *Z = NULL, *Y = NULL;
-    double *R = NULL, *muz = NULL, *muy = NULL, *mux = NULL, *csr = NULL;
+    double *R = NULL, *muz = NULL, *muy = NULL, *mux = NULL, *csr = NULL, *csp = NULL;
     early ew;
     memset(&ew, 0, sizeof ew);
     int rc = VX_OK, blas_before = vx_blas_threads_get();
@@ -194,7 +194,8 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     mux = vx_big_array(HS, sizeof(double));
     R = vx_big_alloc(sizeof(double) * d * d);
     csr = vx_big_alloc(sizeof(double) * n);
-    if (!both || !Z || !Y || !muz || !muy || !mux || !R || !csr) { rc = vx_fail(c.err, VX_ENOMEM, "out of memory for %zu tokens", n); goto out; }
+    csp = vx_big_alloc(sizeof(double) * n);
+    if (!both || !Z || !Y || !muz || !muy || !mux || !R || !csr || !csp) { rc = vx_fail(c.err, VX_ENOMEM, "out of memory for %zu tokens", n); goto out; }
     memcpy(both, anc, sizeof(uint32_t) * na);
     memcpy(both + na, tst, sizeof(uint32_t) * nt);
     if ((rc = cmp_project_rows(&c, Z, Y, both, n, mux, na))) goto out;
@@ -204,11 +205,11 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     step = "Procrustes";
     if ((rc = cmp_procrustes(&c, Z, Y, na, muz, muy, R, &r->procrustes_scale))) goto out;
     cmp_phase("procrustes");
-    cmp_fit fit = { anc, tst, both, na, nt, Z, Y, muz, muy, mux, R, r->procrustes_scale, ew.Q, csr };
+    cmp_fit fit = { anc, tst, both, na, nt, Z, Y, muz, muy, mux, R, r->procrustes_scale, ew.Q, csr, csp };
 
-    /* §6 metrics on the anchor/test rows: four independent jobs, two at a time */
+    /* §6 metrics on the anchor/test rows: five independent jobs on two threads */
     step = "metrics";
-    if ((rc = cmp_metrics(&c, &fit, r))) goto out;
+    if ((rc = cmp_metrics(&c, &fit, r, o->seed))) goto out;
     cmp_phase("metrics");
 
     /* Measurements of the fitted map beyond spec §6 plug in here: `fit` holds the shared
@@ -262,6 +263,7 @@ out:
         vx_big_free(ew.kT[k]);
     }
     vx_big_free(csr);
+    vx_big_free(csp);
     if (rc) {
         cmp_fail(c.err, rc, step);
         if (err) *err = e0;
