@@ -173,7 +173,7 @@ def main():
         check(len(c["layers"]["gate"]) == 4 and len(c["layers"]["gate"][0]) == 3 and len(c["layers"]["matched"]) == 3, "llama-qwen3: layer table 4x3, 3 matched pairs")
     # The issue's figures (tiny-llama -> tiny-qwen3, explicit lists of 2,000 anchors and
     # 1,000 test tokens): the published definitions against the centred ones
-    lists_dir = os.path.join(FIX, "compare-lists")
+    lists_dir = os.path.join(ROOT, "tests", "compare-lists")  # tiny-llama ids, random.seed(7) shuffle
     la, lt = os.path.join(lists_dir, "anchors-2000.txt"), os.path.join(lists_dir, "test-1000.txt")
     c = vs_reference("llama-qwen3 issue lists", llama, qwen, ["--anchors", la, "--test", lt],
                      dict(anchors=A.read_tokens(la), test=A.read_tokens(lt)))
