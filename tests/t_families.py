@@ -316,8 +316,8 @@ def main():
         fam = deepseek()
         d16, _ = build(tmp, fam, None)
         d8, _ = build(tmp, fam, "fp8-block")
-        o16, o8 = d16 + ".vx", d8 + ".vx"
-        if os.path.isdir(o16) and os.path.isdir(o8):
+        (o16, _), (o8, _) = extract(d16, F), extract(d8, F)
+        if o16 and o8:
             i16, g16, w16 = load(o16)
             i8, g8, w8 = load(o8)
             srel = max(float(np.max(np.abs(np.array(i8["layers"][l][k]) - np.array(i16["layers"][l][k])) /
