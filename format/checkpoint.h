@@ -3,14 +3,12 @@
  * every safetensors shard mapped and validated, tensor names mapped per architecture
  * to the roles the extractor needs. Nothing is read whole; tensors point into maps.
  *
- * Supported (spec/checkpoint-input.md, rules C1-C16): Llama, Mistral, Qwen2, Qwen3, Qwen3-MoE (per
- * expert `mlp.experts.N.*` and fused 3-D `mlp.experts.gate_up_proj`/`down_proj`,
- * optional shared expert), Gemma 2/3 (also multimodal with text_config and the
- * `model.language_model.` / `language_model.model.` prefixes), Phi-3 (fused
- * gate_up_proj, gate = first half of the rows, up = second half), GPT-2 (Conv1D c_fc/c_proj stored
- * [in,out], with or without `transformer.`). An unknown architecture, a dtype other than
- * F32/F16/BF16 in a tensor the extractor reads, or an MLP tensor that cannot be mapped
- * is an error that lists what was found.
+ * Supported: the architectures of the table in format/arch.c (spec/checkpoint-input.md C4:
+ * Llama, Mistral, Qwen2/3, OLMo 2, Gemma 1/2/3, Phi-3, GPT-2, and the mixtures of experts
+ * Qwen2/3-MoE, Qwen3-Next, Mixtral, DeepSeek-V3, gpt-oss), in F32, F16, BF16, FP8 with
+ * scales and MXFP4 (format/dequant.h, §Q). An unknown architecture, another dtype in a
+ * tensor the extractor reads, or an MLP tensor that cannot be mapped is an error that
+ * lists what was found.
  */
 #ifndef VX_FORMAT_CHECKPOINT_H
 #define VX_FORMAT_CHECKPOINT_H
