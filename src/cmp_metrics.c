@@ -471,7 +471,7 @@ static void *metric_job(void *arg) {
         }
         rc = simplices(&cj, j->seed, &r->simplices);
     }
-out:
+out:; /* a label cannot precede a declaration before C23 (clang 14 rejects it) */
     static const char *const what[5] = { "held-out metrics", "random-orthogonal baseline", "anchor cosines",
                                          "centred relational and digit correlations",
                                          "published relational and digit correlations, simplices" };
