@@ -12,11 +12,13 @@
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
     { "extract", cmd_extract, "build a vindex from a Hugging Face checkpoint" },
     { "info", cmd_info, "describe a vindex: model, shapes, files, provenance, spectra" },
-    { "verify", cmd_verify, "check every byte and every structural fact of a vindex" },
+    { "verify", cmd_verify, "check every byte and fact of a vindex, archive or cached repo" },
     { "score", cmd_score, "features whose directions align with a token" },
     { "nearest", cmd_nearest, "nearest tokens and features to a token, feature or vector" },
     { "describe", cmd_describe, "what one feature points to" },
     { "compare", cmd_compare, "Procrustes alignment of two vindexes' embedding spaces" },
+    { "pack", cmd_pack, "write a vindex as one reproducible NAME.vindex.tar.zst" },
+    { "unpack", cmd_unpack, "check and unpack a .vindex.tar.zst into a directory" },
 };
 
 static void usage(FILE *f) {
