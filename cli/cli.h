@@ -20,6 +20,7 @@ int cmd_describe(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_pack(int argc, char **argv);
 int cmd_unpack(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* "vindex: <msg>" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

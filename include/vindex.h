@@ -76,6 +76,8 @@ typedef struct vx_extract_opts {
      * removes its temporary directory and returns VX_EINTERRUPTED. May be NULL. A signal
      * handler may set it. */
     volatile int *interrupt;
+    /* Keep an untied model's unembedding (lm_head) as unembed.bin (spec §9 R-B5). */
+    int unembed;
 } vx_extract_opts;
 
 /* Fill `o` with defaults (features 128, top_k 16, everything else 0/NULL). */

@@ -25,7 +25,7 @@ static void say(void (*report)(void *, const char *), void *rctx, int *count, co
 
 int arc_anchor(vx_verify_result *res, const vx_sum *have, size_t n, const vx_anchor *a,
                void (*report)(void *, const char *), void *rctx, vx_err *err) {
-    int rc = vx_digest_of_sums(res->digest, have, n, err), count = 0;
+    int rc = vx_content_digest_of(res->digest, have, n, err), count = 0;
     if (rc) return rc;
     if (!a) return 0;
     if (a->digest) {

@@ -565,7 +565,7 @@ int arc_check_finish(arc_check *c, vx_verify_result *res, const vx_anchor *a, vx
         if (c->m[M_VOCAB].seen && c->vocab_n && c->vocab_n != mm->vocab_size)
             P("vocab.bin: %u entries, index.json vocab_size is %u", c->vocab_n, mm->vocab_size);
     }
-    for (int m = M_GATE; m <= M_DOWN; m++) res->rows_in_aggregate |= c->agg[m];
+    for (int m = M_GATE; m <= M_DOWN; m++) res->rows_in_aggregate |= c->agg[m] && c->have_meta;
     /* A-V8: SHA256SUMS lists exactly the other members, with their hashes */
     vx_sum have[M_COUNT];
     size_t nh = 0;

@@ -10,7 +10,6 @@
 #include <xxhash.h>
 
 #include "common.h"
-#include "digest.h"
 #include "tar.h"
 #include "vx_archive.h"
 #include "vxmeta.h"

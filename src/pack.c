@@ -261,7 +261,7 @@ int vx_pack(vx_pack_result *res, const vx_pack_opts *o, vx_err *err) {
     res->in_bytes = z.in_bytes;
     res->out_bytes = z.out_bytes;
     res->members = p.n;
-    if (rc == VX_OK) rc = vx_digest_of_sums(res->digest, sums, nsums, err);
+    if (rc == VX_OK) rc = vx_content_digest_of(res->digest, sums, nsums, err);
 out:
     if (fd >= 0) close(fd);
     if (tmp) {

@@ -34,8 +34,14 @@ from vxtest import FIX, VINDEX, check, finish
 XXH = ctypes.CDLL("libxxhash.so.0")
 XXH.XXH3_64bits.restype = ctypes.c_uint64
 XXH.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-FILES = ["SHA256SUMS", "index.json", "manifest.json", "tokenizer.json", "vocab.bin", "norms.bin", "down_meta.bin",
-         "gate_vectors.bin", "down_features.bin", "embeddings.bin"]
+# the order pack writes (A-P1); a vindex holds the first ten and the §9 files its index.json lists
+PACK_ORDER = ["SHA256SUMS", "index.json", "manifest.json", "tokenizer.json", "vocab.bin", "norms.bin", "down_meta.bin",
+              "gate_vectors.bin", "down_features.bin", "embeddings.bin", "spectra.bin", "neurons.bin", "moments.bin",
+              "unembed.bin"]
+
+
+def order_of(files):
+    return [f for f in PACK_ORDER if f in files]
 TMP = tempfile.mkdtemp(prefix="vx-t-archive-")
 
 
@@ -82,10 +88,12 @@ def no_leftovers(parent, name):
 
 def fixtures():
     vx = {}
-    for fx in ["tiny-llama", "tiny-qwen3", "tiny-gemma3", "tiny-gpt2"]:
-        os.makedirs(os.path.join(TMP, "src"), exist_ok=True)
+    os.makedirs(os.path.join(TMP, "src"), exist_ok=True)
+    for fx, extra in [("tiny-llama", []), ("tiny-qwen3", []), ("tiny-gemma3", []), ("tiny-gpt2", []),
+                      ("tiny-llama-unembed", ["--unembed"])]:
         d = os.path.join(TMP, "src", fx + ".vindex")
-        r = run(["extract", os.path.join(FIX, fx), "-o", d, "--features", "16", "--top-k", "4"])
+        src = os.path.join(FIX, fx.replace("-unembed", ""))
+        r = run(["extract", src, "-o", d, "--features", "16", "--top-k", "4"] + extra)
         if check(r.returncode == 0, f"{fx}: extract: {out(r)[-300:]}"):
             vx[fx] = d
     return vx
@@ -108,6 +116,8 @@ def tar_of(files, order, prefix="x.vindex/", fmt=tarfile.USTAR_FORMAT):
 
 def roundtrip(fx, d):
     files = read_dir(d)
+    FILES = order_of(files)
+    check(fx != "tiny-llama-unembed" or "unembed.bin" in FILES, "extract --unembed wrote unembed.bin")
     a = os.path.join(TMP, fx + ".vindex.tar.zst")
     r = run(["pack", d, "-o", a])
     if not check(r.returncode == 0 and os.path.exists(a), f"{fx}: pack: {out(r)}"):
@@ -122,7 +132,7 @@ def roundtrip(fx, d):
     check(r.returncode == 0 and digest_line(r) == want, f"{fx}: verify from stdin: {out(r)}")
     r = run(["verify", a, "--json", "--threads", "1"])
     j = json.loads(r.stdout) if r.returncode == 0 else {}
-    check(j.get("ok") is True and j.get("content_digest") == want and j.get("members") == 10 and j.get("kind") == "archive",
+    check(j.get("ok") is True and j.get("content_digest") == want and j.get("members") == len(files) and j.get("kind") == "archive",
           f"{fx}: verify --json: {r.stdout[:300]!r}")
     # unpack -> verify -> same files -> pack again: identical bytes
     u = os.path.join(TMP, "un", fx)
@@ -202,7 +212,8 @@ def anchors(d, a, want):
     shutil.copy(os.path.join(d, "SHA256SUMS"), sums)
     for t in (a, d):
         r = run(["verify", t, "--sums", sums])
-        check(r.returncode == 0 and f"against {sums} (9 entries): match" in out(r), f"--sums match on {t}: {out(r)}")
+        check(r.returncode == 0 and f"against {sums} ({len(read_dir(d)) - 1} entries): match" in out(r),
+              f"--sums match on {t}: {out(r)}")
     # a tampered file with SHA256SUMS and index.json rewritten to match: passes alone, not anchored
     files = read_dir(d)
     emb = bytearray(files["embeddings.bin"])
@@ -249,6 +260,7 @@ def anchors(d, a, want):
 
 def hostile(d):
     files = read_dir(d)
+    FILES = order_of(files)
     good_tar = tar_of(files, FILES)
     parent = os.path.join(TMP, "hostile")
     os.makedirs(parent)
@@ -422,6 +434,36 @@ def hostile(d):
     case("a bad down_meta record", zstd(tar_of(st, FILES)), ["down_meta.bin", "record 0", "layer 0, gate, feature 0"])
     # the same, index.json last (GNU order): checked from constant state when it arrives
     case("a bad down_meta record, index.json last", zstd(tar_of(st, FILES[2:] + FILES[:2])), ["down_meta.bin: token id 1073741824"])
+    # §9 members: one index.json does not list, one it lists that is missing, a negative spectrum value
+    def consistent(st, changed):
+        idx = json.loads(st["index.json"])
+        for k in changed:
+            if k in idx["files"]:
+                idx["files"][k]["xxh3"] = "%016x" % XXH.XXH3_64bits(st[k], len(st[k]))
+        st["index.json"] = json.dumps(idx).encode()
+        st["SHA256SUMS"] = "".join(f"{sha(st[k])}  {k}\n" for k in sorted(st) if k != "SHA256SUMS").encode()
+        return st
+
+    if "moments.bin" in files:
+        st = dict(files)
+        idx = json.loads(st["index.json"])
+        for k in ("spectra.bin", "neurons.bin", "moments.bin"):
+            del idx["files"][k]
+        for layer in idx["layers"]:  # a version-2 index.json without the battery
+            layer.pop("neurons", None)
+            layer.pop("weights", None)
+        st["index.json"] = json.dumps(idx).encode()
+        st = consistent(st, [])
+        case("§9 members index.json does not list", zstd(tar_of(st, FILES)),
+             ["spectra.bin", "index.json's files table does not list it"])
+        st = dict(files)
+        case("a §9 file index.json lists, missing", zstd(tar_of(st, [f for f in FILES if f != "moments.bin"])),
+             ["moments.bin: listed in index.json, missing from the archive"])
+    if "spectra.bin" in files:
+        sp = bytearray(files["spectra.bin"])
+        sp[0:4] = b"\x00\x00\x80\xbf"  # -1.0f
+        st = consistent(dict(files, **{"spectra.bin": bytes(sp)}), ["spectra.bin"])
+        case("a negative singular value", zstd(tar_of(st, FILES)), ["spectra.bin: 1 negative values"])
     # unpack from a pipe needs index.json before the sized members
     r = run(["unpack", "-", "-o", os.path.join(parent, "pipe")], inp=zstd(tar_of(files, FILES[::-1])))
     check(r.returncode == 1 and "comes before index.json" in out(r) and not os.path.exists(os.path.join(parent, "pipe")),
@@ -456,7 +498,7 @@ def hf_cache(d, want):
         os.symlink(os.path.join("..", "..", "blobs", blob), os.path.join(snap, n))
     env = dict(os.environ, HF_HUB_CACHE=hub)
     r = subprocess.run([VINDEX, "verify", "org/tiny-vindex"], capture_output=True, env=env)
-    check(r.returncode == 0 and "10 blob names checked" in out(r) and digest_line(r) == want, f"HF cache: {out(r)}")
+    check(r.returncode == 0 and f"{len(files)} blob names checked" in out(r) and digest_line(r) == want, f"HF cache: {out(r)}")
     r = subprocess.run([VINDEX, "verify", "org/tiny-vindex", "--revision", "c0ffee", "--digest", want], capture_output=True, env=env)
     check(r.returncode == 0 and "match" in out(r), f"HF cache by snapshot name, anchored: {out(r)}")
     r = subprocess.run([VINDEX, "verify", "org/other"], capture_output=True, env=env)

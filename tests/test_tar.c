@@ -1,8 +1,8 @@
 /*
  * test_tar.c — the archive layer's pure parts: the tar header codec and push parser
  * (format/tar.c, spec/archive.md A-T*), the zstd streams (format/zst.c, A-Z*), and the
- * content digest from SHA256SUMS bytes (format/digest.c, R-B6), each against hand-made
- * bytes with the exact outcome expected.
+ * content digest from SHA256SUMS bytes (vx_content_digest_of, R-B6), each against
+ * hand-made bytes with the exact outcome expected.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -13,8 +13,8 @@
 #include <zstd.h>
 
 #include "check.h"
-#include "digest.h"
 #include "tar.h"
+#include "vxmeta.h"
 #include "zst.h"
 
 /* ---- a collecting sink ---- */
@@ -426,6 +426,16 @@ static void zstd_streams(void) {
     free(out);
 }
 
+/* The content digest from SHA256SUMS bytes, as every reader of an archive forms it. */
+static int sums_digest(char hex[65], const char *text, vx_err *e) {
+    vx_sum *s = NULL;
+    size_t n = 0;
+    int rc = vx_sums_parse(&s, &n, (const uint8_t *)text, strlen(text), "S", e);
+    if (rc == VX_OK) rc = vx_content_digest_of(hex, s, n, e);
+    free(s);
+    return rc;
+}
+
 static void digests(void) {
     const char *h1 = "1111111111111111111111111111111111111111111111111111111111111111";
     const char *h2 = "2222222222222222222222222222222222222222222222222222222222222222";
@@ -439,13 +449,13 @@ static void digests(void) {
     vx_sha256(md, lines, strlen(lines));
     vx_hex(want, md, 32);
     vx_err e = { 0 };
-    CHECK(vx_sums_digest(a, (const uint8_t *)sorted, strlen(sorted), "S", &e) == VX_OK && !strcmp(a, want),
+    CHECK(sums_digest(a, sorted, &e) == VX_OK && !strcmp(a, want),
           "digest = SHA-256 of the lines but manifest.json's: %s vs %s", a, want);
-    CHECK(vx_sums_digest(b, (const uint8_t *)shuffled, strlen(shuffled), "S", &e) == VX_OK && !strcmp(a, b),
+    CHECK(sums_digest(b, shuffled, &e) == VX_OK && !strcmp(a, b),
           "order and binary markers do not change it");
     sorted[0] = '4';
-    CHECK(vx_sums_digest(b, (const uint8_t *)sorted, strlen(sorted), "S", &e) == VX_OK && strcmp(a, b), "a hash changes it");
-    CHECK(vx_sums_digest(b, (const uint8_t *)"junk\n", 5, "S", &e) == VX_ECORRUPT, "junk refused");
+    CHECK(sums_digest(b, sorted, &e) == VX_OK && strcmp(a, b), "a hash changes it");
+    CHECK(sums_digest(b, "junk\n", &e) == VX_ECORRUPT, "junk refused");
 }
 
 int main(void) {
