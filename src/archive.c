@@ -11,11 +11,16 @@
  * constant-size state kept per member (sizes, hashes, sums of squares, the largest token
  * id), and the direction files' per-row checks become one aggregate check (A-V6).
  */
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -209,7 +214,19 @@ static int on_member(void *ctx, const vx_tar_hdr *h, vx_err *err) {
     c->ss = c->ss_total = 0;
     c->best = c->best_bits = 0;
     c->bad_rows = c->nonfinite = c->negative = 0;
-    c->H = am->check == 'r' && c->have_meta ? c->meta.hidden_size : 0;
+    c->H = 0;
+    c->rowF = c->have_meta ? c->meta.num_feats : 0;
+    if (am->check == 'r' && c->have_meta) c->H = c->meta.hidden_size;
+    else if (am->check == 'r' && c->dm_hdr_ok) {
+        /* A-V6: down_meta.bin's header came first and gives L and F; H follows from the size
+         * (checked against index.json when it arrives, with the header itself) */
+        uint64_t L = vx_le32(c->dm_hdr + 12), F = vx_le32(c->dm_hdr + 16), lf2 = L * F * 2;
+        if (L && F && L <= VX_MAX_LAYERS && F <= VX_MAX_FEATS && h->size % lf2 == 0 && h->size / lf2 >= F &&
+            h->size / lf2 <= VX_MAX_HIDDEN) {
+            c->H = (uint32_t)(h->size / lf2);
+            c->rowF = (uint32_t)F;
+        }
+    }
     if (am->check == 'd') {
         c->rec_have = c->rec_bytes = 0;
         c->nrec = c->bad_rec = 0;
@@ -488,8 +505,7 @@ static int finish_streamed(arc_check *c, int m, vx_err *err) {
         else if (c->bad_rows)
             rc = problem(c, err, "%s: %llu directions not unit length or with a negative largest entry (first: layer %llu "
                          "feature %llu, at byte %llu)", name, (unsigned long long)c->bad_rows,
-                         (unsigned long long)(c->first_bad / c->meta.num_feats),
-                         (unsigned long long)(c->first_bad % c->meta.num_feats),
+                         (unsigned long long)(c->first_bad / c->rowF), (unsigned long long)(c->first_bad % c->rowF),
                          (unsigned long long)(c->first_bad * c->H * 2));
     }
     if (arc_members[m].check == 'd' && rc == VX_OK && c->dm_hdr_ok) {
@@ -622,4 +638,25 @@ int arc_stream(arc_check *c, int fd, int threads, vx_zst_stats *st, vx_err *err)
     }
     vx_tar_reader_free(&f.r);
     return rc;
+}
+
+/* ------------------------------------------------------------ stale outputs */
+
+int arc_clean_stale(const char *parent, const char *prefix) {
+    DIR *d = opendir(parent);
+    if (!d) return 0;
+    int removed = 0;
+    size_t pl = strlen(prefix);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, prefix, pl)) continue;
+        char *end;
+        long pid = strtol(e->d_name + pl, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char *p = vx_path(parent, e->d_name);
+        struct stat st;
+        if (p && lstat(p, &st) == 0) removed += (S_ISDIR(st.st_mode) ? vx_remove_tree(p) : unlink(p)) == 0;
+        free(p);
+    }
+    closedir(d);
+    return removed;
 }

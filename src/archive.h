@@ -86,6 +86,7 @@ typedef struct arc_check {
     size_t ncarry;
     /* rows ('r') */
     uint32_t H;                         /* row length; 0 = not known yet: aggregate only */
+    uint32_t rowF;                      /* features per layer, to name a row */
     uint32_t row_i;
     uint64_t row;
     double ss, ss_total;
@@ -122,6 +123,10 @@ int arc_stream(arc_check *c, int fd, int threads, vx_zst_stats *st, vx_err *err)
  * anchor itself is unusable. */
 int arc_anchor(vx_verify_result *res, const vx_sum *have, size_t n, const vx_anchor *a,
                void (*report)(void *, const char *), void *rctx, vx_err *err);
+
+/* Remove what killed runs left in `parent`: entries named `prefix` + the pid of a process
+ * that is gone (a temporary archive file or directory). Returns how many were removed. */
+int arc_clean_stale(const char *parent, const char *prefix);
 
 /* vx_verify with symbolic links allowed (the Hugging Face cache's snapshots). */
 int vx_verify_ex(const char *dir, int threads, int links_ok, void (*report)(void *ctx, const char *line), void *ctx,

@@ -210,6 +210,13 @@ int vx_pack(vx_pack_result *res, const vx_pack_opts *o, vx_err *err) {
     total += 2 * VX_TAR_BLOCK;
     uint64_t padded = (total + RECORD - 1) / RECORD * RECORD;
 
+    {
+        char parent[4096], prefix[4200];
+        const char *sl = strrchr(res->path, '/');
+        snprintf(parent, sizeof parent, "%.*s", sl ? (int)(sl - res->path) + (sl == res->path) : 1, sl ? res->path : ".");
+        snprintf(prefix, sizeof prefix, ".%s.vxtmp.", sl ? sl + 1 : res->path);
+        arc_clean_stale(parent, prefix); /* A-P6: what a killed pack left */
+    }
     if (asprintf(&tmp, "%.*s.%s.vxtmp.%ld",
                  strrchr(res->path, '/') ? (int)(strrchr(res->path, '/') - res->path + 1) : 0, res->path,
                  strrchr(res->path, '/') ? strrchr(res->path, '/') + 1 : res->path, (long)getpid()) < 0) {

@@ -111,7 +111,10 @@ int vx_unpack(vx_verify_result *res, const vx_unpack_opts *o, vx_err *err) {
     int fd = strcmp(o->archive, "-") ? open(o->archive, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
     if (fd < 0) return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", o->archive, strerror(errno));
     const char *what = strcmp(o->archive, "-") ? o->archive : "stdin";
-    if (asprintf(&tmp, "%s/.%s.vxtmp.%ld", parent, base, (long)getpid()) < 0) tmp = NULL;
+    char prefix[4200];
+    snprintf(prefix, sizeof prefix, ".%s.vxtmp.", base);
+    arc_clean_stale(parent, prefix); /* A-U5: what a killed unpack left */
+    if (asprintf(&tmp, "%s/%s%ld", parent, prefix, (long)getpid()) < 0) tmp = NULL;
     int rc = tmp ? VX_OK : vx_fail(err, VX_ENOMEM, "out of memory");
     if (rc == VX_OK && mkdir(tmp, 0755) != 0) {
         rc = vx_fail(err, VX_EIO, "%s: cannot create: %s", tmp, strerror(errno));

@@ -424,6 +424,23 @@ def hostile(d):
     st["index.json"] = json.dumps(idx).encode()
     st["SHA256SUMS"] = "".join(f"{sha(st[k])}  {k}\n" for k in sorted(st) if k != "SHA256SUMS").encode()
     case("a bad direction", zstd(tar_of(st, FILES)), ["gate_vectors.bin: 1 directions", "layer 0 feature 0"])
+    # GNU order: the rows of a direction file that comes before index.json (A-V6)
+    late = [f for f in FILES if f not in ("index.json", "SHA256SUMS", "down_meta.bin", "gate_vectors.bin")]
+    case("a bad direction, down_meta.bin first, index.json last",
+         zstd(tar_of(st, ["down_meta.bin", "gate_vectors.bin"] + late + ["SHA256SUMS", "index.json"])),
+         ["gate_vectors.bin: 1 directions", "layer 0 feature 0"])
+    pl = os.path.join(parent, "late.tar.zst")
+    open(pl, "wb").write(zstd(tar_of(st, ["gate_vectors.bin", "down_meta.bin"] + late + ["SHA256SUMS", "index.json"])))
+    r = run(["verify", pl])
+    check(r.returncode == 0 and "checked in aggregate" in out(r),
+          f"a sign flip in a direction that came first passes the aggregate check, and verify says so: {out(r)}")
+    g[2:4] = b"\x00\x48"  # 8.0: far from unit length
+    st["gate_vectors.bin"] = bytes(g)
+    idx["files"]["gate_vectors.bin"]["xxh3"] = "%016x" % XXH.XXH3_64bits(st["gate_vectors.bin"], len(g))
+    st["index.json"] = json.dumps(idx).encode()
+    st["SHA256SUMS"] = "".join(f"{sha(st[k])}  {k}\n" for k in sorted(st) if k != "SHA256SUMS").encode()
+    case("a long direction that came first", zstd(tar_of(st, ["gate_vectors.bin"] + late + ["SHA256SUMS", "index.json", "down_meta.bin"])),
+         ["gate_vectors.bin: the squared norms", "checked in aggregate"])
     dm = bytearray(files["down_meta.bin"])
     dm[32:36] = (1 << 30).to_bytes(4, "little")  # token id >= V in record 0
     st = dict(files, **{"down_meta.bin": bytes(dm)})
@@ -474,6 +491,12 @@ def hostile(d):
     check(r.returncode == 1 and "already exists" in out(r) and os.listdir(existing) == ["sentinel"], "unpack onto an existing dir")
     r = run(["unpack", p, "-o", existing, "--force"])
     check(r.returncode == 0 and read_dir(existing) == files and no_leftovers(parent, "existing"), f"unpack --force: {out(r)}")
+    # what a killed unpack left beside DIR is removed by the next one
+    stale = os.path.join(parent, ".fresh.vxtmp.4194000")
+    os.makedirs(stale)
+    open(os.path.join(stale, "embeddings.bin"), "w").write("partial")
+    r = run(["unpack", p, "-o", os.path.join(parent, "fresh")])
+    check(r.returncode == 0 and not os.path.exists(stale) and no_leftovers(parent, "fresh"), f"stale temporary directory: {out(r)}")
     print(f"hostile battery: {n[0]} archives, each refused by verify and unpack")
 
 
