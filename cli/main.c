@@ -17,6 +17,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
     { "nearest", cmd_nearest, "nearest tokens and features to a token, feature or vector" },
     { "describe", cmd_describe, "what one feature points to" },
     { "compare", cmd_compare, "Procrustes alignment of two vindexes' embedding spaces" },
+    { "stats", cmd_stats, "embedding geometry and the per-layer weight battery of one vindex" },
     { "pack", cmd_pack, "write a vindex as one reproducible NAME.vindex.tar.zst" },
     { "unpack", cmd_unpack, "check and unpack a .vindex.tar.zst into a directory" },
     { "report", cmd_report, "a self-contained HTML page of plots about one vindex or a pair" },

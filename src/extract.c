@@ -536,6 +536,9 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     int exists = lstat(o->out, &st) == 0;
     if (exists && !o->force)
         return vx_fail(err, VX_EEXIST, "%s: already exists (use --force to replace it)", o->out);
+    /* Restored at the end: in a long-running process (python/vindex) the next compare's
+     * BLAS paths, and so its numbers, would otherwise depend on this call's count. */
+    int blas_before = vx_blas_threads_get();
     vx_blas_threads(o->threads);
 
     char *parent = NULL, *base = NULL, *tmp = NULL, prefix[300];
@@ -766,6 +769,7 @@ fail:
     }
 done:
     if (hashing) pthread_join(hasher, NULL);
+    vx_blas_threads(blas_before);
     free(hj.hex);
     vx_meta_free(&meta);
     free(dirs);

@@ -20,6 +20,7 @@ void vx_close(vx_index *vx) {
     for (int i = 0; i < VXF_COUNT; i++) vx_unmap(&vx->map[i]);
     vx_meta_free(&vx->meta);
     free(vx->manifest);
+    free(vx->index_json);
     free(vx->dir);
     free(vx);
 }
@@ -50,7 +51,8 @@ int vx_open_at(vx_index **out, int dfd, const char *dir, vx_err *err) {
         snprintf(where, sizeof where, "%s", p);
         rc = vx_meta_parse(&vx->meta, (const uint8_t *)buf, len, where, err);
     }
-    free(buf);
+    vx->index_json = buf; /* kept for vx_index_json; freed by vx_close */
+    vx->index_json_len = len;
     free(p);
     if (rc) { vx_close(vx); return rc; }
     const vx_meta *m = &vx->meta;
@@ -136,6 +138,23 @@ void vx_advise(vx_index *vx, vx_advice advice) { vx->advice = advice; }
 const char *vx_manifest(const vx_index *vx, size_t *len) {
     if (len) *len = vx->manifest ? vx->manifest_len : 0;
     return vx->manifest;
+}
+
+const char *vx_index_json(const vx_index *vx, size_t *len) {
+    if (len) *len = vx->index_json_len;
+    return vx->index_json;
+}
+
+int vx_file_map(const void **data, size_t *size, const vx_index *vx, const char *name, vx_err *err) {
+    for (int i = 0; i < VXF_COUNT; i++)
+        if (name && !strcmp(name, vx_slot_names[i])) {
+            *data = vx->map[i].data;
+            *size = vx->map[i].size;
+            return VX_OK;
+        }
+    *data = NULL;
+    *size = 0;
+    return vx_fail(err, VX_ENOTFOUND, "%s: no mapped file '%s' in this vindex", vx->dir, name ? name : "(null)");
 }
 
 int vx_revalidate(const vx_index *vx, vx_err *err) {

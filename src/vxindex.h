@@ -34,6 +34,8 @@ struct vx_index {
     vx_advice advice;           /* VX_ADVISE_ONCE: scans release pages behind them */
     char *manifest;             /* manifest.json, read through the same directory fd; may be NULL */
     size_t manifest_len;
+    char *index_json;           /* index.json as parsed at open, NUL-terminated (vx_index_json) */
+    size_t index_json_len;
 };
 
 /* vx_open for a directory already opened as `dfd` (every file is opened relative to it);
