@@ -303,7 +303,65 @@ def reference(d, sample, dup, pent, seed):
             e["gate_coherence"] = e["gate_subspace_similarity"] = None
         layers.append(e)
     r["layers"] = layers
+    battery_reference(d, idx, r)
     return r
+
+
+def battery_reference(d, idx, r):
+    """§4.1-§4.3 and §4.5 from spectra.bin, index.json weights, neurons.bin, moments.bin."""
+    L, F, H, K = idx["num_layers"], idx["num_feats"], idx["hidden_size"], idx["down_top_k"]
+    files = idx["files"]
+    sp = (np.fromfile(f"{d}/spectra.bin", dtype="<f4").astype(np.float64).reshape(L, 2, H)
+          if "spectra.bin" in files else None)
+    for l in range(L):
+        e = r["layers"][l]
+        w = idx["layers"][l].get("weights")
+        e["weights"] = w
+        for ki, kind in enumerate(("gate", "down")):
+            if sp is None:
+                continue
+            rb = H
+            if w:
+                rb = min(H, w["gate"]["rows"] if kind == "gate" else w["down"]["cols"])
+            s = sp[l, ki, :rb]
+            s1 = s[0]
+            c = np.cumsum(s) / s.sum()
+            e[kind].update({"stable_rank": (s ** 2).sum() / s1 ** 2, "participation_ratio": s.sum() ** 2 / (s ** 2).sum(),
+                            "active_fraction": (s > 0.01 * s1).sum() / rb, "condition": s1 / s[-1] if s[-1] > 0 else None,
+                            "topf_share": (np.array(idx["layers"][l][kind + "_sigma"], dtype=np.float64) ** 2).sum()
+                            / w[kind]["fro"] ** 2 if w else None})
+            e[kind + "_int"] = {"rank_bound": rb, "rank_90": int(np.argmax(c >= 0.9)) + 1,
+                                "condition_resolved": bool(s[-1] > s1 * np.sqrt(H * 2.0 ** -24))}
+            e[kind + "_near90"] = bool(np.any(np.abs(c - 0.9) < 1e-6))
+        nm = idx["layers"][l].get("neurons")
+        if nm and "neurons.bin" in files:
+            raw = np.fromfile(f"{d}/neurons.bin", dtype="<f4", count=len(nm["kinds"]) * nm["count"],
+                              offset=nm["offset"]).astype(np.float64).reshape(len(nm["kinds"]), nm["count"])
+            score = raw.prod(0)
+            e["neurons"] = {"count": nm["count"], "dead": int((score < 0.01 * score.mean()).sum()),
+                            "weak": int((score < 0.1 * score.mean()).sum()),
+                            "per_matrix": {k: {"mean_norm": raw[i].mean(), "dead": int((raw[i] < 0.01 * raw[i].mean()).sum()),
+                                               "weak": int((raw[i] < 0.1 * raw[i].mean()).sum())}
+                                           for i, k in enumerate(nm["kinds"])}}
+        else:
+            e["neurons"] = None
+    r["directions"] = None
+    if "moments.bin" in files:
+        mo = np.fromfile(f"{d}/moments.bin", dtype="<f4").astype(np.float64).reshape(L, 2, F, 4)
+        dm = np.frombuffer(open(f"{d}/down_meta.bin", "rb").read()[32:], dtype=[("id", "<u4"), ("v", "<f4")]).reshape(L, 2, F, 2 * K)
+        out = {}
+        for name, sign in (("prediction", 1), ("suppression", -1)):
+            cand = [(-mo[l, 1, f, 3], (l * 2 + 1) * F + f, l, f) for l in range(L) for f in range(F)
+                    if np.sign(mo[l, 1, f, 2]) == sign]
+            cand.sort()
+            lst = []
+            for _, _, l, f in cand[:10]:
+                rec = dm[l, 1, f]
+                toks = rec["id"][:K] if sign > 0 else rec["id"][K:]
+                lst.append({"layer": l, "feature": f, "mean": mo[l, 1, f, 0], "std": mo[l, 1, f, 1], "skew": mo[l, 1, f, 2],
+                            "kurtosis": mo[l, 1, f, 3], "top_tokens": [int(t) for t in toks[:min(5, K)]]})
+            out[name] = lst
+        r["directions"] = out
 
 
 # ------------------------------------------------------------------ comparison
@@ -373,8 +431,109 @@ def compare(tag, j, r):
                 check(close(gl[kind][k], v), f"{tag} layer {l} {kind}.{k}: {gl[kind][k]} vs {v}")
         for k in ("gate_coherence", "gate_subspace_similarity"):
             check(close(gl[k], rl[k], 1e-3, 1e-6), f"{tag} layer {l} {k}: {gl[k]} vs {rl[k]}")
+        if "stable_rank" in rl["gate"] or rl.get("neurons") is not None:
+            battery_compare(f"{tag} layer {l}", gl, rl)
+    dirs = r.get("directions")
+    if dirs is None:
+        check(j["directions"] is None, f"{tag} no moments.bin: directions null")
+    else:
+        for name in ("prediction", "suppression"):
+            got, want = j["directions"][name], dirs[name]
+            check([(x["layer"], x["feature"]) for x in got] == [(x["layer"], x["feature"]) for x in want],
+                  f"{tag} {name} directions {[(x['layer'], x['feature']) for x in got]} vs {[(x['layer'], x['feature']) for x in want]}")
+            for a, b in zip(got, want):
+                check(all(close(a[k], b[k], 1e-6, 1e-9) for k in ("mean", "std", "skew", "kurtosis")), f"{tag} {name} moments")
+                check([t["token_id"] for t in a["top_tokens"]] == b["top_tokens"], f"{tag} {name} {a['layer']}:{a['feature']} tokens")
+                check(a["kind"] == "down", f"{tag} {name}: down directions")
     co = [x["gate_coherence"] for x in r["layers"] if x["gate_coherence"] is not None]
     check(close(j["gate_coherence_mean"], float(np.mean(co)) if co else None), f"{tag} gate_coherence_mean")
+
+
+def battery_compare(tag, gl, rl):
+    for kind in ("gate", "down"):
+        if "stable_rank" not in rl[kind]:
+            check(gl[kind]["stable_rank"] is None and gl[kind]["rank_90"] is None, f"{tag} {kind}: no spectrum, nulls")
+            continue
+        for k in ("stable_rank", "participation_ratio", "active_fraction", "condition", "topf_share"):
+            check(close(gl[kind][k], rl[kind][k]), f"{tag} {kind}.{k}: {gl[kind][k]} vs numpy {rl[kind][k]}")
+        ri = rl[kind + "_int"]
+        check(gl[kind]["rank_bound"] == ri["rank_bound"], f"{tag} {kind}.rank_bound")
+        check(gl[kind]["rank_90"] == ri["rank_90"] or rl[kind + "_near90"], f"{tag} {kind}.rank_90 {gl[kind]['rank_90']} vs {ri['rank_90']}")
+        check(gl[kind]["condition_resolved"] == ri["condition_resolved"], f"{tag} {kind}.condition_resolved")
+    w = rl.get("weights")
+    if w:
+        for m in ("gate", "up", "down"):
+            if m not in w:
+                check(gl["weights"][m] is None, f"{tag} weights.{m} null")
+                continue
+            g = gl["weights"][m]
+            check(g["rows"] == w[m]["rows"] and g["cols"] == w[m]["cols"] and close(g["fro"], w[m]["fro"], 1e-12)
+                  and np.allclose(g["sparsity"], w[m]["sparsity"], rtol=1e-12, atol=0), f"{tag} weights.{m}")
+    n = rl.get("neurons")
+    if n is None:
+        check(gl["neurons"] is None, f"{tag} neurons null")
+    else:
+        g = gl["neurons"]
+        check(g["count"] == n["count"] and g["dead"] == n["dead"] and g["weak"] == n["weak"],
+              f"{tag} neurons {g['count']}/{g['dead']}/{g['weak']} vs {n['count']}/{n['dead']}/{n['weak']}")
+        for m in ("gate", "up", "down"):
+            if m not in n["per_matrix"]:
+                check(g["per_matrix"][m] is None, f"{tag} neurons.{m} null")
+                continue
+            a, b = g["per_matrix"][m], n["per_matrix"][m]
+            check(close(a["mean_norm"], b["mean_norm"], 1e-9) and a["dead"] == b["dead"] and a["weak"] == b["weak"],
+                  f"{tag} neurons.{m}: {a} vs {b}")
+    check(gl["partial"] == (rl.get("neurons") is None or "stable_rank" not in rl["gate"] or not w), f"{tag} partial flag")
+
+
+def plant_battery(src, dst, seed=11):
+    """A copy of a version-2 vindex whose battery files hold values chosen to straddle every
+    threshold of §4 (open() checks sizes, not values' provenance): spectra with a tail below
+    0.01·σ₁ and exact zeros, neurons with dead (< 1 %) and weak (< 10 %) ones, moments with
+    both skew signs and tied kurtoses."""
+    shutil.copytree(src, dst)
+    idx = json.load(open(f"{dst}/index.json"))
+    L, F, H = idx["num_layers"], idx["num_feats"], idx["hidden_size"]
+    rng = np.random.default_rng(seed)
+    sp = np.fromfile(f"{dst}/spectra.bin", dtype="<f4").reshape(L, 2, H).copy()
+    for l in range(L):
+        for k in range(2):
+            s = np.sort(rng.lognormal(0, 1.5, H))[::-1].astype(np.float32)
+            s[H - H // 4:] = 0 if (l + k) % 2 else s[H - H // 4:]
+            s[:F] = np.array(idx["layers"][l]["gate_sigma" if k == 0 else "down_sigma"], dtype=np.float32)
+            s[F:] = np.minimum(s[F:], s[F - 1])
+            sp[l, k] = s
+    sp.tofile(f"{dst}/spectra.bin")
+    nb = np.fromfile(f"{dst}/neurons.bin", dtype="<f4").copy()
+    for l in range(L):
+        nm = idx["layers"][l]["neurons"]
+        n, kk = nm["count"], len(nm["kinds"])
+        blk = rng.uniform(0.5, 1.5, (kk, n)).astype(np.float32)
+        blk[0, : n // 10] *= 0.005
+        blk[1 % kk, n // 10: n // 5] *= 0.05
+        nb[nm["offset"] // 4: nm["offset"] // 4 + kk * n] = blk.ravel()
+    nb.tofile(f"{dst}/neurons.bin")
+    mo = np.fromfile(f"{dst}/moments.bin", dtype="<f4").reshape(L, 2, F, 4).copy()
+    mo[..., 2] = rng.choice([-2, -0.5, 0.5, 2], size=(L, 2, F)).astype(np.float32)
+    mo[..., 3] = rng.choice([1.0, 3.0, 7.0], size=(L, 2, F)).astype(np.float32)
+    mo.tofile(f"{dst}/moments.bin")
+
+
+def downgrade(src, dst):
+    """A version-1 copy of a version-2 vindex: the battery files, keys and unembedding removed."""
+    shutil.copytree(src, dst)
+    idx = json.load(open(f"{dst}/index.json"))
+    for f in ("spectra.bin", "neurons.bin", "moments.bin", "unembed.bin"):
+        if os.path.exists(f"{dst}/{f}"):
+            os.remove(f"{dst}/{f}")
+        idx["files"].pop(f, None)
+    idx["version"] = 1
+    for k in ("unembedding", "unembed_clamped", "extract_level"):
+        idx.pop(k, None)
+    for l in idx["layers"]:
+        l.pop("weights", None)
+        l.pop("neurons", None)
+    json.dump(idx, open(f"{dst}/index.json", "w"))
 
 
 def stats_json(d, *args):
@@ -426,9 +585,6 @@ def usage_tests(d):
 
 def v1_tests(d):
     """A version-1 vindex: exit 0, `lacks` names the battery, layers partial, nulls."""
-    idx = json.load(open(f"{d}/index.json"))
-    if idx["version"] != 1:
-        return
     p = subprocess.run([VINDEX, "stats", d, "--json", "--sample", "100", "--dup-sample", "10"], capture_output=True)
     check(p.returncode == 0, "v1 vindex: exit 0")
     j = json.loads(p.stdout)
@@ -452,7 +608,10 @@ def main():
             run_case(fx, d)
             if fx == "tiny-llama":
                 usage_tests(d)
-                v1_tests(d)
+                d1 = d + "-v1"
+                downgrade(d, d1)
+                v1_tests(d1)
+                run_case("tiny-llama-v1", d1, 500, 100, 50)
                 a = stats_json(d, "--sample", "300", "--seed", "5", "--dup-sample", "50")
                 b = stats_json(d, "--sample", "300", "--seed", "5", "--dup-sample", "50")
                 c = stats_json(d, "--sample", "300", "--seed", "6", "--dup-sample", "50")
@@ -463,6 +622,14 @@ def main():
                 j = stats_json(d, "--layers", "3")
                 check([l["layer"] for l in j["layers"]] == [3] and j["layers"][0]["gate_coherence"] is None,
                       "--layers 3: the last layer, no successor")
+            if fx == "tiny-qwen3":
+                dp = d + "-planted"
+                plant_battery(d, dp)
+                j = run_case("tiny-qwen3-planted", dp, 300, 50, 20)
+                if j:
+                    check(all(l["neurons"]["dead"] > 0 and l["neurons"]["weak"] > l["neurons"]["dead"] for l in j["layers"]),
+                          "planted: dead and weak neurons found")
+                    check(any(l["gate"]["active_fraction"] < 1 for l in j["layers"]), "planted: inactive singular values")
         for style, shape, sample, dup in (("bytelevel", ["--layers", "3", "--feats", "8", "--hidden", "64", "--vocab", "3000"], 700, 300),
                                           ("metaspace", ["--layers", "2", "--feats", "5", "--hidden", "33", "--vocab", "1500"], 5000, 2000)):
             d = os.path.join(tmp, "syn-" + style)
