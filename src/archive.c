@@ -466,6 +466,11 @@ static int parse_whole(arc_check *c, int m, vx_err *err) {
     case M_TOKENIZER: {
         cJSON *j = cJSON_ParseWithLengthOpts((const char *)b, n, NULL, 0);
         int ok = cJSON_IsObject(j);
+        if (ok && m == M_MANIFEST) { /* R-B6: kept to be compared with the members' digest */
+            const cJSON *dg = cJSON_GetObjectItemCaseSensitive(j, "content_digest");
+            c->manifest_has_digest = !dg ? 0 : cJSON_IsString(dg) && strlen(dg->valuestring) == 64 ? 1 : -1;
+            if (c->manifest_has_digest > 0) memcpy(c->manifest_digest, dg->valuestring, 65);
+        }
         cJSON_Delete(j);
         if (!ok) return problem(c, err, "%s: not a valid JSON object", arc_members[m].name);
         if (m == M_TOKENIZER) {
@@ -598,6 +603,14 @@ int arc_check_finish(arc_check *c, vx_verify_result *res, const vx_anchor *a, vx
     }
     res->members = c->nseen + c->have_dir;
     for (int m = 0; m < M_COUNT; m++) res->bytes += c->m[m].seen ? c->m[m].size : 0;
+    char digest[65];
+    if ((rc = vx_content_digest_of(digest, have, nh, err))) return rc;
+    if (c->m[M_MANIFEST].seen && c->manifest_has_digest > 0 && strcmp(c->manifest_digest, digest))
+        P("manifest.json: content_digest %s, but the members hash to %s", c->manifest_digest, digest);
+    else if (c->m[M_MANIFEST].seen && c->manifest_has_digest < 0)
+        P("manifest.json: content_digest is not a string of 64 hex digits");
+    else if (c->m[M_MANIFEST].seen && !c->manifest_has_digest && c->have_meta && c->meta.version >= 2)
+        P("manifest.json: no content_digest (format version %u records it)", c->meta.version);
     int n = arc_anchor(res, have, nh, a, c->report, c->rctx, err);
     if (n < 0) return n;
     c->problems += n;

@@ -101,6 +101,8 @@ typedef struct arc_check {
     uint64_t nrec, bad_rec, first_bad_rec;
     int dm_hdr_ok;
     uint32_t vocab_n;                   /* vocab.bin's count, 0 when not parsed */
+    char manifest_digest[65];           /* manifest.json's content_digest */
+    int manifest_has_digest;            /* 1 a 64-character string, -1 something else, 0 none */
 } arc_check;
 
 /* Set up a checker. `known_index` (may be NULL): index.json bytes from an earlier pass

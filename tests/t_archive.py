@@ -69,6 +69,17 @@ def digest_of(files):
     return sha(lines.encode())
 
 
+def resign(st):
+    """Make the small files agree with changed data files: manifest.json's content_digest and
+    SHA256SUMS (index.json's XXH3 is the caller's)."""
+    man = json.loads(st["manifest.json"])
+    if "content_digest" in man:
+        man["content_digest"] = digest_of(st)
+        st["manifest.json"] = json.dumps(man).encode()
+    st["SHA256SUMS"] = "".join(f"{sha(st[k])}  {k}\n" for k in sorted(st) if k != "SHA256SUMS").encode()
+    return st
+
+
 def zstd(raw, *opts):
     return subprocess.run(["zstd", "-q", "-c", *opts], input=raw, capture_output=True, check=True).stdout
 
@@ -222,6 +233,9 @@ def anchors(d, a, want):
     idx = json.loads(files["index.json"])
     idx["files"]["embeddings.bin"]["xxh3"] = "%016x" % XXH.XXH3_64bits(files["embeddings.bin"], len(emb))
     files["index.json"] = json.dumps(idx, indent=2).encode()
+    man = json.loads(files["manifest.json"])
+    man["content_digest"] = digest_of(files)  # what a careful forger rewrites too
+    files["manifest.json"] = json.dumps(man).encode()
     files["SHA256SUMS"] = "".join(f"{sha(files[n])}  {n}\n" for n in sorted(files) if n != "SHA256SUMS").encode()
     t = os.path.join(TMP, "tampered.vindex")
     os.makedirs(t)
@@ -430,6 +444,7 @@ def hostile(d):
          zstd(tar_of(st, ["down_meta.bin", "gate_vectors.bin"] + late + ["SHA256SUMS", "index.json"])),
          ["gate_vectors.bin: 1 directions", "layer 0 feature 0"])
     pl = os.path.join(parent, "late.tar.zst")
+    st = resign(st)
     open(pl, "wb").write(zstd(tar_of(st, ["gate_vectors.bin", "down_meta.bin"] + late + ["SHA256SUMS", "index.json"])))
     r = run(["verify", pl])
     check(r.returncode == 0 and "checked in aggregate" in out(r),
@@ -481,6 +496,13 @@ def hostile(d):
         sp[0:4] = b"\x00\x00\x80\xbf"  # -1.0f
         st = consistent(dict(files, **{"spectra.bin": bytes(sp)}), ["spectra.bin"])
         case("a negative singular value", zstd(tar_of(st, FILES)), ["spectra.bin: 1 negative values"])
+    man = json.loads(files["manifest.json"])
+    if "content_digest" in man:
+        man["content_digest"] = "0" * 64
+        st = dict(files, **{"manifest.json": json.dumps(man).encode()})
+        st["SHA256SUMS"] = "".join(f"{sha(st[k])}  {k}\n" for k in sorted(st) if k != "SHA256SUMS").encode()
+        case("manifest.json's content_digest is not the members'", zstd(tar_of(st, FILES)),
+             ["manifest.json: content_digest 0000", "but the members hash to"])
     # unpack from a pipe needs index.json before the sized members
     r = run(["unpack", "-", "-o", os.path.join(parent, "pipe")], inp=zstd(tar_of(files, FILES[::-1])))
     check(r.returncode == 1 and "comes before index.json" in out(r) and not os.path.exists(os.path.join(parent, "pipe")),
