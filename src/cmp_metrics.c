@@ -387,6 +387,10 @@ typedef struct mjob {
     vx_err err;                           /* this job's own, copied to the caller's on failure */
 } mjob;
 
+static const char *const what[5] = { "held-out metrics", "random-orthogonal baseline", "anchor cosines",
+                                     "centred relational and digit correlations",
+                                     "published relational and digit correlations, simplices" };
+
 /* 0: held-out cosines, L2 and both residual spectra under R; 1: the random-orthogonal
  * baseline; 2: the anchors' cosines; 3: centred relational and digit correlations;
  * 4: published relational and digit correlations, per-digit cosines, simplices. */
@@ -472,9 +476,6 @@ static void *metric_job(void *arg) {
         rc = simplices(&cj, j->seed, &r->simplices);
     }
 out:
-    static const char *const what[5] = { "held-out metrics", "random-orthogonal baseline", "anchor cosines",
-                                         "centred relational and digit correlations",
-                                         "published relational and digit correlations, simplices" };
     cmp_fail(cj.err, rc, what[j->which]);
     j->rc = rc;
     vx_big_free(cs);
