@@ -346,6 +346,15 @@ int vx_meta_parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname,
         (rc = get_f32(&m->embed_scale, root, "embed_scale", fname, err)) ||
         (rc = get_f32(&m->norm_offset, root, "norm_offset", fname, err)))
         goto out;
+    m->norm_eps = -1; /* R-B8: optional */
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "norm_eps");
+    if (eps && !cJSON_IsNull(eps)) {
+        if (!cJSON_IsNumber(eps) || !(eps->valuedouble >= 0 && eps->valuedouble < 1)) {
+            rc = vx_fail(err, VX_ECORRUPT, "%s: \"norm_eps\": expected a number in [0, 1) or null", fname);
+            goto out;
+        }
+        m->norm_eps = eps->valuedouble;
+    }
     char dtype[8];
     if ((rc = get_str(dtype, sizeof dtype, root, "dtype", fname, err))) goto out;
     if (strcmp(dtype, "f16")) {
@@ -493,6 +502,12 @@ char *vx_meta_write(const vx_meta *m) {
     cJSON_AddRawToObject(r, "embed_scale", b);
     snprintf(b, sizeof b, "%.9g", (double)m->norm_offset);
     cJSON_AddRawToObject(r, "norm_offset", b);
+    if (m->version >= 2) { /* R-B8 */
+        if (m->norm_eps >= 0) {
+            snprintf(b, sizeof b, "%.17g", m->norm_eps);
+            cJSON_AddRawToObject(r, "norm_eps", b);
+        } else cJSON_AddNullToObject(r, "norm_eps");
+    }
     cJSON_AddBoolToObject(r, "tied_embeddings", m->tied_embeddings);
     cJSON_AddNumberToObject(r, "down_top_k", m->down_top_k);
     cJSON_AddNumberToObject(r, "embeddings_clamped", (double)m->embed_clamped);
@@ -605,21 +620,26 @@ int vx_dm_header_check(const uint8_t *buf, size_t len, uint32_t L, uint32_t F, u
     return VX_OK;
 }
 
+int vx_dm_record_ok(const uint8_t *p, uint32_t K, uint32_t V, uint32_t *max_id) {
+    float prev = 0;
+    for (uint32_t j = 0; j < 2 * K; j++) {
+        union { uint32_t u; float f; } v = { vx_le32(p + 8 * j + 4) };
+        uint32_t id = vx_le32(p + 8 * j);
+        if (max_id && id > *max_id) *max_id = id;
+        /* R-D4: ids in range, finite values, K largest descending then K smallest ascending. */
+        if (id >= V || !isfinite(v.f)) return 0;
+        if (j != 0 && j != K && (j < K ? v.f > prev : v.f < prev)) return 0;
+        prev = v.f;
+    }
+    return 1;
+}
+
 uint64_t vx_dm_records_check(const uint8_t *buf, size_t len, uint32_t L, uint32_t F, uint32_t K, uint32_t V,
                              const char *fname, vx_err *err) {
     uint64_t nrec = (uint64_t)L * 2 * F, bad = 0;
     if (vx_dm_header_check(buf, len, L, F, K, fname, err)) return nrec ? nrec : 1;
     for (uint64_t r = 0; r < nrec; r++) {
-        const uint8_t *p = buf + VX_DM_HEADER + r * 16 * K;
-        int ok = 1;
-        float prev = 0;
-        for (uint32_t j = 0; j < 2 * K && ok; j++) {
-            union { uint32_t u; float f; } v = { vx_le32(p + 8 * j + 4) };
-            /* R-D4: ids in range, finite values, K largest descending then K smallest ascending. */
-            if (vx_le32(p + 8 * j) >= V || !isfinite(v.f)) ok = 0;
-            else if (j != 0 && j != K && (j < K ? v.f > prev : v.f < prev)) ok = 0;
-            prev = v.f;
-        }
+        int ok = vx_dm_record_ok(buf + VX_DM_HEADER + r * 16 * K, K, V, NULL);
         if (!ok && bad++ == 0) {
             uint64_t f = r % F, lk = r / F;
             vx_fail(err, VX_ECORRUPT, "%s: record %llu (layer %llu, %s, feature %llu) at offset %llu: token id >= %u, "
