@@ -54,6 +54,25 @@ typedef struct vx_cmp_stats {
 
 typedef struct vx_cmp_token { uint32_t id_a, id_b; double cosine; } vx_cmp_token;
 
+#define VX_CMP_DEFAULT_KNN 10          /* mutual k-NN: neighbours per token */
+#define VX_CMP_DEFAULT_KNN_SAMPLE 1000 /* mutual k-NN: query tokens drawn (spec/compare.md §10) */
+#define VX_CMP_KNN_ALL ((size_t)-1)    /* knn_sample: every shared token is a query */
+
+/* Map-free similarity of the two models' shared-token rows (spec/compare.md §10): no PCA,
+ * no fitted map; names as in the literature. */
+typedef struct vx_cmp_mapfree {
+    size_t tokens;                 /* shared tokens the measures are computed on (all) */
+    double cka_linear;             /* Kornblith et al. 2019, from Grams */
+    double cka_debiased;           /* the same with the unbiased HSIC of Song et al. 2012 */
+    double svcca;                  /* Raghu et al. 2017: mean canonical correlation */
+    uint32_t svcca_dims_a, svcca_dims_b; /* directions kept for 99 % of each side's variance */
+    double procrustes_distance;    /* Williams et al. 2021, centred rows of unit Frobenius norm */
+    double procrustes_angular;     /* arccos(‖XᵀY‖_* / (‖X‖_F‖Y‖_F)) */
+    double mutual_knn;             /* Huh et al. 2024: mean |NN_A ∩ NN_B| / k */
+    uint32_t knn_k;
+    size_t knn_queries;            /* query tokens (all, or the seeded sample) */
+} vx_cmp_mapfree;
+
 typedef struct vx_compare_result {
     size_t shared;            /* tokens present in both */
     int by_id;                /* 1: same vocabulary, matched by id; 0: matched by readable text */
