@@ -13,7 +13,10 @@ WARN    := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wstrict-prototype
            -Wmissing-prototypes -Wformat=2 -Wundef -Wvla -Wno-unused-parameter
 CPPFLAGS += -Iinclude -D_GNU_SOURCE
 ALL_CFLAGS = -std=c11 $(WARN) -fPIC -pthread $(CFLAGS)
-LDLIBS  := -lcjson -lxxhash -lcrypto -llapacke -lopenblas -lzstd -lm -lpthread
+# The library and the command link only what every process uses; libcrypto, OpenBLAS and
+# LAPACKE are loaded on first use (format/lazylib.h). Tests and tools link them directly.
+LDLIBS  := -lcjson -lxxhash -lzstd -lm -lpthread -ldl
+LAZY_LIBS := -lcrypto -llapacke -lopenblas
 
 BUILD   ?= build
 FORMAT_SRC := $(wildcard format/*.c)
@@ -77,11 +80,11 @@ $(BUILD)/vindex: $(CLI_OBJ) $(BUILD)/libvindex.a
 
 $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libvindex.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Iformat -Isrc $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) $< -o $@ $(BUILD)/libvindex.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) -Iformat -Isrc $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) $< -o $@ $(BUILD)/libvindex.a $(LDLIBS) $(LAZY_LIBS)
 
 $(BUILD)/tools/%: tools/%.c $(BUILD)/libvindex.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Iformat -Isrc $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) $< -o $@ $(BUILD)/libvindex.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) -Iformat -Isrc $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) $< -o $@ $(BUILD)/libvindex.a $(LDLIBS) $(LAZY_LIBS)
 
 tools: $(TOOL_BIN)
 
