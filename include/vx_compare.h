@@ -39,6 +39,10 @@ typedef struct vx_compare_opts {
     /* Layer pairs (A layer, B layer) to mark as matched; NULL = matched relative depth. */
     const uint32_t (*layer_map)[2]; size_t n_layer_map;
     int threads;            /* BLAS threads; 0 = library default */
+    /* Map-free similarity (spec/compare.md §10). */
+    int no_mapfree;         /* 1: skip it (r->mapfree stays zero) */
+    size_t knn;             /* mutual k-NN neighbours; 0 = VX_CMP_DEFAULT_KNN */
+    size_t knn_sample;      /* query tokens; 0 = VX_CMP_DEFAULT_KNN_SAMPLE, VX_CMP_KNN_ALL = all */
 } vx_compare_opts;
 
 /* Fill `o` with the defaults above. */
@@ -97,6 +101,7 @@ typedef struct vx_compare_result {
     uint32_t layers_a, layers_b;
     double *gate_sim, *down_sim;
     uint32_t (*matched)[2]; size_t n_matched;
+    vx_cmp_mapfree mapfree;   /* spec §10; tokens == 0 when skipped */
 } vx_compare_result;
 
 /*

@@ -26,7 +26,7 @@
 #include <immintrin.h>
 #endif
 
-#include "cmp_similarity.h"
+#include "cmp.h"
 #include "kern.h"
 #include "linalg.h"
 #include "mem.h"
@@ -36,10 +36,18 @@
 #define KNN_RB 2048 /* rows per scan block */
 #define KNN_QB 1024 /* queries per scan block */
 
+/* One model's rows of the shared tokens: row of shared token i = emb[ids[i]][0..H). */
+typedef struct vx_sim_side {
+    const uint16_t *emb;  /* [V][H] f16, read from the map */
+    size_t H;
+    float scale;          /* embed_scale (every measure here is invariant to it) */
+    const uint32_t *ids;  /* [N] */
+} vx_sim_side;
+
 typedef struct sctx {
     const vx_sim_side *s[2];
     size_t N, W, off[2];  /* off: first column of each side in [x | y] */
-    float *lut;           /* [65536] f16 → f32 */
+    const float *lut;     /* [65536] f16 → f32 */
     int avx2, nthr;
     vx_err *err;
 } sctx;
@@ -468,18 +476,6 @@ static void *final_worker(void *arg) {
     return NULL;
 }
 
-/* splitmix64 stream 3 of the seed (spec/compare.md §3) */
-static uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static uint64_t sm_below(uint64_t *x, uint64_t n) {
-    uint64_t t = (0 - n) % n, r;
-    do r = mix64(*x += 0x9E3779B97F4A7C15ull); while (r < t);
-    return r % n;
-}
-
 /* γ_n = n·2⁻²⁴ / (1 − n·2⁻²⁴): the f32 dot product's error bound over n terms */
 static double gamma32(size_t n) {
     double nu = (double)n * 0x1p-24;
@@ -500,13 +496,8 @@ static int mutual_knn(const sctx *c, vx_cmp_mapfree *r, size_t k, size_t sample,
     if (!q) return vx_fail(c->err, VX_ENOMEM, "out of memory for the mutual k-NN");
     for (size_t i = 0; i < N; i++) q[i] = (uint32_t)i;
     if (nq < N) { /* partial Fisher–Yates of nq with stream 3, then ascending */
-        uint64_t x = mix64(seed + 3);
-        for (size_t i = 0; i < nq; i++) {
-            size_t j = i + (size_t)sm_below(&x, N - i);
-            uint32_t t = q[i];
-            q[i] = q[j];
-            q[j] = t;
-        }
+        uint64_t x = cmp_sm_stream(seed, 3);
+        cmp_sm_shuffle_prefix(q, N, nq, &x);
         qsort(q, nq, sizeof(uint32_t), by_u32);
     }
     nn[0] = vx_big_array(qb * k, sizeof(uint32_t));
@@ -525,8 +516,8 @@ static int mutual_knn(const sctx *c, vx_cmp_mapfree *r, size_t k, size_t sample,
     int T = c->nthr;
     for (size_t q0 = 0; q0 < nq && !rc; q0 += qb) {
         size_t m = nq - q0 < qb ? nq - q0 : qb;
-        for (int side = 0; side < 2 && !rc; side++) {
-            size_t H = c->s[side]->H;
+        for (int sd = 0; sd < 2 && !rc; sd++) {
+            size_t H = c->s[sd]->H;
             float b2 = (float)(2 * gamma32(H + 8)) * (1 + 0x1p-20f); /* spec §10: the shortlist's margin */
             for (size_t i = 0; i < m; i++) {
                 free(st[i].c);
@@ -534,15 +525,15 @@ static int mutual_knn(const sctx *c, vx_cmp_mapfree *r, size_t k, size_t sample,
                 if (!st[i].c) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory for the mutual k-NN"); break; }
             }
             if (rc) break;
-            unit_rows(c, side, q + q0, 0, m, Q, qn);
+            unit_rows(c, sd, q + q0, 0, m, Q, qn);
             for (size_t r0 = 0; r0 < N && !rc; r0 += KNN_RB) {
                 size_t nb = N - r0 < KNN_RB ? N - r0 : KNN_RB;
-                unit_rows(c, side, NULL, r0, nb, U, nrm + r0);
+                unit_rows(c, sd, NULL, r0, nb, U, nrm + r0);
                 if ((rc = vx_sgemm_nt(m, nb, H, Q, U, S))) break;
                 kscan jobs[64];
                 for (int t = 0; t < T; t++) {
                     size_t a = m * (size_t)t / (size_t)T, e = m * (size_t)(t + 1) / (size_t)T;
-                    jobs[t] = (kscan){ c, side, k, e - a, nb, r0, q + q0 + a, S + a * nb, st + a, b2, 0 };
+                    jobs[t] = (kscan){ c, sd, k, e - a, nb, r0, q + q0 + a, S + a * nb, st + a, b2, 0 };
                 }
                 vx_run_parallel(kscan_worker, jobs, sizeof jobs[0], T);
                 for (int t = 0; t < T; t++)
@@ -551,7 +542,7 @@ static int mutual_knn(const sctx *c, vx_cmp_mapfree *r, size_t k, size_t sample,
             if (rc) break;
             fjob fj[64];
             for (int t = 0; t < T; t++)
-                fj[t] = (fjob){ c, side, k, m * (size_t)t / (size_t)T, m * (size_t)(t + 1) / (size_t)T, q + q0, st, nrm, b2, nn[side], 0 };
+                fj[t] = (fjob){ c, sd, k, m * (size_t)t / (size_t)T, m * (size_t)(t + 1) / (size_t)T, q + q0, st, nrm, b2, nn[sd], 0 };
             vx_run_parallel(final_worker, fj, sizeof fj[0], T);
             for (int t = 0; t < T; t++)
                 if (fj[t].oom) rc = vx_fail(c->err, VX_ENOMEM, "out of memory for the mutual k-NN");
@@ -588,21 +579,21 @@ out:
 }
 
 /* ------------------------------------------------------------------ entry */
-int vx_cmp_similarity(vx_cmp_mapfree *out, const vx_sim_side *a, const vx_sim_side *b, size_t N, size_t knn_k,
-                   size_t knn_sample, uint64_t seed, int nthr, vx_err *err) {
+int cmp_similarity(ctx *cx, const vx_compare_opts *o, vx_compare_result *r) {
+    vx_cmp_mapfree *out = &r->mapfree;
+    vx_err *err = cx->err;
+    size_t N = cx->N, knn_k = o->knn ? o->knn : VX_CMP_DEFAULT_KNN;
+    size_t knn_sample = o->knn_sample ? o->knn_sample : VX_CMP_DEFAULT_KNN_SAMPLE;
     memset(out, 0, sizeof *out);
-    if (N < 4) return vx_fail(err, VX_EUSAGE, "map-free similarity needs at least 4 shared tokens (have %zu)", N);
-    if (knn_k < 1 || knn_k >= N) return vx_fail(err, VX_EUSAGE, "--knn %zu: must be between 1 and %zu (shared tokens - 1)", knn_k, N - 1);
-    sctx c = { { a, b }, N, a->H + b->H, { 0, a->H }, NULL, 0, nthr < 1 ? 1 : nthr > 64 ? 64 : nthr, err };
-#if defined(__x86_64__)
-    c.avx2 = vx_cpu_avx2();
-#endif
+    if (knn_k >= N) return vx_fail(err, VX_EUSAGE, "--knn %zu: must be below the number of shared tokens (%zu)", knn_k, N);
+    vx_sim_side sa = { cx->A.emb, cx->A.H, cx->A.scale, cx->sa }, sb = { cx->B.emb, cx->B.H, cx->B.scale, cx->sb };
+    const vx_sim_side *a = &sa, *b = &sb;
+    sctx c = { { a, b }, N, a->H + b->H, { 0, a->H }, cx->lut, cx->avx2, cx->nthr, err };
     size_t p = a->H, q = b->H, W = c.W;
     gram g;
     memset(&g, 0, sizeof g);
     double *mean = NULL, *Cd = NULL, *Cxy = NULL;
     int rc = VX_OK;
-    c.lut = vx_big_array(65536, sizeof(float));
     mean = vx_big_array(W, sizeof(double));
     g.G = vx_big_array(W * W, sizeof(float));
     g.P = vx_big_array(GBLOCK * W, sizeof(float));
@@ -611,11 +602,10 @@ int vx_cmp_similarity(vx_cmp_mapfree *out, const vx_sim_side *a, const vx_sim_si
     g.rn = vx_big_array(2 * GBLOCK, sizeof(double));
     g.rows[0] = malloc(sizeof(uint16_t *) * GBLOCK);
     g.rows[1] = malloc(sizeof(uint16_t *) * GBLOCK);
-    if (!c.lut || !mean || !g.G || !g.P || !g.shift || !g.sums || !g.rn || !g.rows[0] || !g.rows[1]) {
+    if (!mean || !g.G || !g.P || !g.shift || !g.sums || !g.rn || !g.rows[0] || !g.rows[1]) {
         rc = vx_fail(err, VX_ENOMEM, "out of memory for the map-free similarity (%zu columns)", W);
         goto out;
     }
-    for (uint32_t i = 0; i < 65536; i++) c.lut[i] = vx_f16_to_f32((uint16_t)i);
     out->tokens = N;
 
     /* 1-2: means, then the Gram of the rows centred on them (rounded to f32; the exact
@@ -671,9 +661,8 @@ int vx_cmp_similarity(vx_cmp_mapfree *out, const vx_sim_side *a, const vx_sim_si
     out->procrustes_angular = acos(rho);
     out->procrustes_distance = sqrt(2 - 2 * rho);
 
-    rc = mutual_knn(&c, out, knn_k, knn_sample, seed);
+    rc = mutual_knn(&c, out, knn_k, knn_sample, o->seed);
 out:
-    vx_big_free(c.lut);
     vx_big_free(mean);
     vx_big_free(g.G);
     vx_big_free(g.P);

@@ -223,6 +223,12 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     if ((rc = cmp_map_all(&c, r, &fit))) goto out;
     cmp_phase("all tokens");
 
+    /* §10 map-free similarity: the rows as they are, every shared token */
+    if (!o->no_mapfree) {
+        if ((rc = cmp_similarity(&c, o, r))) goto out;
+        cmp_phase("similarity");
+    }
+
 out:
     vx_blas_threads(blas_before);
     vx_big_free(c.lut);
