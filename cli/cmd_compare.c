@@ -1,7 +1,7 @@
 /*
  * cmd_compare.c — `vindex compare A B [--anchors N|FILE] [--test N|FILE] [--seed S]
  * [--pca-sample N] [--layer-map MAP] [--threads N] [--json] [--knn K] [--knn-sample N|all]
- * [--no-map-free]`: argument parsing and
+ * [--no-map-free] [--save-map FILE]`: argument parsing and
  * printing around vx_compare (include/vx_compare.h, spec/compare.md).
  */
 #include <errno.h>
@@ -19,6 +19,7 @@ static const char *compare_help =
     "usage: vindex compare A B [--anchors N|FILE] [--test N|FILE] [--seed S]\n"
     "                          [--pca-sample N] [--layer-map MAP] [--threads N] [--json]\n"
     "                          [--knn K] [--knn-sample N|all] [--no-map-free]\n"
+    "                          [--save-map FILE]\n"
     "\n"
     "Align the embedding spaces of two vindexes by orthogonal Procrustes on their shared\n"
     "tokens and report how well they agree (spec/compare.md). The wider model is the source\n"
@@ -40,6 +41,7 @@ static const char *compare_help =
     "                    all of them; neighbours are always searched among every shared token\n"
     "  --no-map-free     skip the map-free similarity (CKA, SVCCA, Procrustes distances,\n"
     "                    mutual k-NN over every shared token)\n"
+    "  --save-map FILE   write the fitted map (spec/map-format.md) for `vindex map`\n"
     "  -j, --threads N   BLAS threads (default: all)\n"
     "  --json            one JSON object on stdout\n"
     "  -h, --help        this text\n"
@@ -300,7 +302,8 @@ int cmd_compare(int argc, char **argv) {
                                         { "layer-map", required_argument, 0, 'm' }, { "threads", required_argument, 0, 'j' },
                                         { "json", no_argument, 0, 'J' },          { "help", no_argument, 0, 'h' },
                                         { "knn", required_argument, 0, 'k' },     { "knn-sample", required_argument, 0, 'K' },
-                                        { "no-map-free", no_argument, 0, 'F' },   { 0, 0, 0, 0 } };
+                                        { "no-map-free", no_argument, 0, 'F' },   { "save-map", required_argument, 0, 'S' },
+                                        { 0, 0, 0, 0 } };
     const char *anchors = NULL, *test = NULL;
     int json = 0, c;
     vx_compare_opts o;
@@ -346,6 +349,7 @@ int cmd_compare(int argc, char **argv) {
             else o.knn_sample = (size_t)v;
             break;
         case 'F': o.no_mapfree = 1; break;
+        case 'S': o.save_map = optarg; break;
         case 'h': free(lmap); fputs(compare_help, stdout); return EXIT_OK;
         default: free(lmap); return cli_usage("compare", "unknown option or missing argument '%s'", argv[optind - 1]);
         }

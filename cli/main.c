@@ -17,6 +17,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
     { "nearest", cmd_nearest, "nearest tokens and features to a token, feature or vector" },
     { "describe", cmd_describe, "what one feature points to" },
     { "compare", cmd_compare, "Procrustes alignment of two vindexes' embedding spaces" },
+    { "map", cmd_map, "carry a token, feature or vector into another model with a saved map" },
 };
 
 static void usage(FILE *f) {

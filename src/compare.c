@@ -199,6 +199,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     /* §6 metrics on the anchor/test rows: four independent jobs, two at a time */
     if ((rc = cmp_metrics(&c, &fit, r))) goto out;
     cmp_phase("metrics");
+    if (o->save_map && (rc = cmp_save_map(&c, o, &fit))) goto out;
 
     /* Measurements of the fitted map beyond spec §6 plug in here: `fit` holds the shared
      * anchor/test indices, their projected source and target rows (Z, Y: still in memory
