@@ -33,13 +33,16 @@ TOOL_BIN := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 all: $(BUILD)/libvindex.a $(BUILD)/libvindex.so $(BUILD)/vindex
 
 DEPS := build-essential clang libclang-rt-14-dev libcjson-dev libxxhash-dev libopenblas-dev liblapacke-dev \
-        libzstd-dev libssl-dev python3-numpy python3-scipy
+        libzstd-dev libssl-dev python3-numpy python3-scipy chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= /tmp/tiny-llama.vindex
+DEMO_PAIR ?= /tmp/tiny-qwen3.vindex
+DEMO_REPORT ?= /tmp/tiny-llama-report.html
+DEMO_PAIR_REPORT ?= /tmp/tiny-llama-vs-tiny-qwen3-report.html
 
 help:
 	@echo "make deps       install the Debian packages vindex needs (apt-get)"
-	@echo "make demo       build, extract the bundled tiny-llama checkpoint, show info and a query"
+	@echo "make demo       build, extract the bundled tiny-llama checkpoint, show info and a query, write HTML reports"
 	@echo "make            build libvindex.a, libvindex.so and build/vindex"
 	@echo "make test       run every test (C unit tests, CLI tests, numpy differential tests, fuzz corpus replay)"
 	@echo "make bench      query-engine benchmark on a synthetic Qwen3-8B-shaped vindex"
@@ -100,6 +103,10 @@ demo: all
 	$(BUILD)/vindex info $(DEMO_OUT)
 	$(BUILD)/vindex verify $(DEMO_OUT)
 	$(BUILD)/vindex score $(DEMO_OUT) " Paris" --top 5
+	$(BUILD)/vindex extract tests/fixtures/tiny-qwen3 -o $(DEMO_PAIR) --force
+	$(BUILD)/vindex report $(DEMO_OUT) -o $(DEMO_REPORT)
+	$(BUILD)/vindex report $(DEMO_OUT) $(DEMO_PAIR) -o $(DEMO_PAIR_REPORT)
+	@echo "reports: $(DEMO_REPORT) and $(DEMO_PAIR_REPORT) (open them in a browser)"
 
 test: all $(TEST_BIN) $(TOOL_BIN)
 	@BUILD=$(BUILD) sh tests/run.sh
