@@ -454,10 +454,11 @@ def map_free(A, B, sa, sb, knn=10, knn_sample=1000, seed=42, dense=None):
     m, ties, ov = mutual_knn(lambda c0, c1: A.rows(sa[c0:c1]), lambda c0, c1: B.rows(sb[c0:c1]), N, qs, knn)
     out["mutual_knn"] = float(m)
     out["knn_k"], out["knn_queries"] = knn, nq
+    out["knn_near_ties"] = ties  # not a metric of vindex's output (ID_KEYS): for the exactness check
     return out, ties, ov
 
 
-ID_KEYS = {"min_token_id", "token_id", "token_id_b", "seed", "a", "b"}
+ID_KEYS = {"knn_near_ties", "min_token_id", "token_id", "token_id_b", "seed", "a", "b"}
 
 
 def metric_diffs(c, r, path=""):
