@@ -75,8 +75,12 @@ $(BUILD)/libvindex.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The shared library carries its soname (libvindex.so.$(SOVERSION)); `make install` adds the
+# versioned file name and the links.
+VERSION   := $(shell sed -n 's/^\#define VX_VERSION_STRING "\(.*\)"/\1/p' include/vindex.h)
+SOVERSION := $(firstword $(subst ., ,$(VERSION)))
 $(BUILD)/libvindex.so: $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -shared -pthread -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -shared -pthread -Wl,-soname,libvindex.so.$(SOVERSION) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/vindex: $(CLI_OBJ) $(BUILD)/libvindex.a
 	$(CC) $(LDFLAGS) -pthread -o $@ $(CLI_OBJ) $(BUILD)/libvindex.a $(LDLIBS)

@@ -74,28 +74,27 @@ static void draw_ticks(sbuf *b, const frame *f, int a) {
     int n = 0;
     double lo = f->lo[a], hi = f->hi[a];
     if (f->log[a]) {
+        /* decades when three or more fit; else 1-2-5, then every digit, per decade; else, on
+         * under half a decade, evenly spaced values -- whichever first gives three ticks
+         * spread over at least half of the axis */
         int k0 = (int)floor(lo + 1e-9), k1 = (int)floor(hi + 1e-9);
-        if (k1 - k0 >= 2) { /* decades, thinned to at most ~8 */
-            int every = 1 + (k1 - k0) / 8;
-            for (int k = k0; k <= k1 && n < 64; k += every)
-                if (k >= lo - 1e-9) vals[n++] = pow(10, k);
-        } else { /* a narrow range: 1, 2, 5 x 10^k, or every digit, until there are three */
-            static const int sets[2][9] = { { 1, 2, 5 }, { 1, 2, 3, 4, 5, 6, 7, 8, 9 } };
-            static const int sizes[2] = { 3, 9 };
-            for (int t = 0; t < 2 && n < 3; t++) {
-                n = 0;
-                for (int k = k0; k <= k1 && n < 60; k++)
-                    for (int m = 0; m < sizes[t]; m++) {
-                        double v = sets[t][m] * pow(10, k);
-                        if (log10(v) >= lo - 1e-9 && log10(v) <= hi + 1e-9) vals[n++] = v;
-                    }
-            }
-            if (n < 4) { /* under half a decade: evenly spaced values, on the log scale */
-                double va = pow(10, lo), vz = pow(10, hi), st = nice_step(vz - va, 0);
-                n = 0;
-                for (double v = ceil(va / st - 1e-9) * st; v <= vz + st * 1e-9 && n < 64; v += st)
-                    if (v > 0) vals[n++] = v;
-            }
+        static const int sets[3][9] = { { 1 }, { 1, 2, 5 }, { 1, 2, 3, 4, 5, 6, 7, 8, 9 } };
+        static const int sizes[3] = { 1, 3, 9 };
+        int every = 1 + (k1 - k0) / 8;
+        for (int t = 0; t < 3; t++) {
+            n = 0;
+            for (int k = k0; k <= k1 && n < 60; k += t ? 1 : every)
+                for (int m = 0; m < sizes[t]; m++) {
+                    double v = sets[t][m] * pow(10, k);
+                    if (log10(v) >= lo - 1e-9 && log10(v) <= hi + 1e-9) vals[n++] = v;
+                }
+            if (n >= 3 && log10(vals[n - 1]) - log10(vals[0]) >= 0.5 * (hi - lo)) break;
+        }
+        if (n < 3 || log10(vals[n - 1]) - log10(vals[0]) < 0.5 * (hi - lo)) {
+            double va = pow(10, lo), vz = pow(10, hi), st = nice_step(vz - va, 0);
+            n = 0;
+            for (double v = ceil(va / st - 1e-9) * st; v <= vz + st * 1e-9 && n < 64; v += st)
+                if (v > 0) vals[n++] = v;
         }
     } else {
         double step = nice_step(hi - lo, f->integer[a]);
@@ -114,7 +113,7 @@ static void draw_ticks(sbuf *b, const frame *f, int a) {
         if (f->log[a]) {
             int k = (int)floor(log10(vals[i]) + 1e-9);
             double m = vals[i] / pow(10, k);
-            if (k >= -2 && k <= 3) sb_printf(b, "%g", vals[i]);
+            if (k >= -3 && k <= 4) sb_printf(b, "%g", vals[i]);
             else if (fabs(m - 1) < 1e-9) sb_printf(b, "10<tspan dy=\"-5\" font-size=\"9\">%d</tspan>", k);
             else sb_printf(b, "%g×10<tspan dy=\"-5\" font-size=\"9\">%d</tspan>", m, k);
         } else tick_text(b, vals[i], step);
@@ -299,15 +298,18 @@ void svg_lines(sbuf *b, const svg_plot *p, const svg_series *s, size_t ns, const
         FLUSH();
 #undef FLUSH
         if (pts && !d.failed) {
-            sb_printf(b, "<path class=\"mk\" d=\"%.*s\" style=\"fill:none;stroke:%s;stroke-width:1.5\">", (int)d.n, d.p,
-                      q->color);
-            if (q->name) { sb_puts(b, "<title>"); sb_escs(b, q->name); sb_puts(b, "</title>"); }
-            sb_puts(b, "</path>");
+            if (q->dots != 2) {
+                sb_printf(b, "<path class=\"mk\" d=\"%.*s\" style=\"fill:none;stroke:%s;stroke-width:1.5\">", (int)d.n,
+                          d.p, q->color);
+                if (q->name) { sb_puts(b, "<title>"); sb_escs(b, q->name); sb_puts(b, "</title>"); }
+                sb_puts(b, "</path>");
+            }
             if (q->dots)
                 for (size_t i = 0; i < q->n; i++)
                     if (usable(sx(q, i), p->x.log) && usable(q->y[i], p->y.log))
-                        sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" style=\"fill:%s\"/>",
-                                  pix(&f, 0, sx(q, i)), pix(&f, 1, q->y[i]), q->color);
+                        sb_printf(b, "<circle%s cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" style=\"fill:%s\"/>",
+                                  q->dots == 2 ? " class=\"mk\"" : "", pix(&f, 0, sx(q, i)), pix(&f, 1, q->y[i]),
+                                  q->dots == 2 ? "4" : "2.5", q->color);
         }
         if (d.failed) b->failed = 1;
         sb_free(&d);

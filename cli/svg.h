@@ -38,7 +38,7 @@ typedef struct svg_series {
     size_t n;
     const char *name;      /* legend text, NULL = not in the legend */
     const char *color;     /* CSS colour, e.g. "var(--c0)" or "#3b528b" */
-    int dots;              /* draw a dot at each point too */
+    int dots;              /* 1: a dot at each point too; 2: dots only, no line */
 } svg_series;
 
 /* Colour ramp shown instead of a legend when there are many series (one per layer). */

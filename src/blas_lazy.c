@@ -71,3 +71,17 @@ VX_TRAMPOLINE(VX_LIB_LAPACKE, li, LAPACKE_dgeqrf, (int L, li m, li n, double *a,
 VX_TRAMPOLINE(VX_LIB_LAPACKE, li, LAPACKE_dorgqr, (int L, li m, li n, li k, double *a, li lda, C double *tau),
            (L, m, n, k, a, lda, tau))
 VX_TRAMPOLINE(VX_LIB_LAPACKE, li, LAPACKE_dpotrf, (int L, char ul, li n, double *a, li lda), (L, ul, n, a, lda))
+/* the weight battery's eigensolver path (linalg.c seig_top_tri) */
+VX_TRAMPOLINE(VX_LIB_LAPACKE, li, LAPACKE_ssterf_work, (li n, float *d, float *e), (n, d, e))
+VX_TRAMPOLINE(VX_LIB_LAPACKE, li, LAPACKE_sstebz_work,
+           (char rg, char ord_, li n, float vl, float vu, li il, li iu, float tol, C float *d, C float *e, li *m,
+            li *nsplit, float *w, li *iblock, li *isplit, float *work, li *iwork),
+           (rg, ord_, n, vl, vu, il, iu, tol, d, e, m, nsplit, w, iblock, isplit, work, iwork))
+VX_TRAMPOLINE(VX_LIB_LAPACKE, li, LAPACKE_sstein_work,
+           (int L, li n, C float *d, C float *e, li m, C float *w, C li *iblock, C li *isplit, float *z, li ldz,
+            float *work, li *iwork, li *ifailv),
+           (L, n, d, e, m, w, iblock, isplit, z, ldz, work, iwork, ifailv))
+VX_TRAMPOLINE(VX_LIB_LAPACKE, li, LAPACKE_sormtr_work,
+           (int L, char side, char ul, char tr, li m, li n, C float *a, li lda, C float *tau, float *c, li ldc,
+            float *work, li lwork),
+           (L, side, ul, tr, m, n, a, lda, tau, c, ldc, work, lwork))
