@@ -181,34 +181,3 @@ int vx_map_write_vector(const char *path, const float *v, size_t n, vx_err *err)
     free(b);
     return rc;
 }
-
-/* ------------------------------------------------ content digest until v2 lands */
-/* TEMPORARY: R-B6 as written in spec/vindex-format.md, for builds in which the battery's
- * vx_content_digest (src/open.c) has not landed yet; that strong definition replaces this
- * weak one. Remove once it is on main. */
-#include "vxmeta.h"
-static int by_name(const void *a, const void *b) { return strcmp(((const vx_sum *)a)->name, ((const vx_sum *)b)->name); }
-__attribute__((weak)) int vx_content_digest(char hex[65], const char *dir, vx_err *err) {
-    char *p = vx_path(dir, "SHA256SUMS"), *buf = NULL, *lines = NULL;
-    size_t len = 0, n = 0;
-    vx_sum *s = NULL;
-    if (!p) return vx_fail(err, VX_ENOMEM, "out of memory");
-    int rc = vx_read_file(&buf, &len, p, (size_t)1 << 20, err);
-    if (!rc) rc = vx_sums_parse(&s, &n, (const uint8_t *)buf, len, p, err);
-    if (!rc && !(lines = malloc(n * 200 + 1))) rc = vx_fail(err, VX_ENOMEM, "out of memory");
-    if (!rc) {
-        qsort(s, n, sizeof *s, by_name);
-        size_t o = 0;
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(s[i].name, "manifest.json")) o += (size_t)sprintf(lines + o, "%s  %s\n", s[i].hex, s[i].name);
-        uint8_t h[32];
-        vx_sha256(h, lines, o);
-        vx_hex(hex, h, 32);
-        hex[64] = 0;
-    }
-    free(p);
-    free(buf);
-    free(s);
-    free(lines);
-    return rc;
-}

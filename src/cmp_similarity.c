@@ -265,7 +265,7 @@ static int svcca_side(double *vals, double *vecs, size_t *kept, const double *C,
     if (!Gf) return vx_fail(err, VX_ENOMEM, "out of memory for SVCCA");
     for (size_t i = 0; i < H; i++)
         for (size_t j = i; j < H; j++) Gf[i * H + j] = (float)C[i * ldc + j];
-    int rc = vx_seig_top(vals, vecs, Gf, H, H);
+    int rc = vx_seig_top(vals, vecs, NULL, Gf, H, H);
     vx_big_free(Gf);
     if (rc) return vx_fail(err, rc, "SVCCA eigensolver failed (non-finite embeddings?)");
     double tot = 0, cum = 0;
