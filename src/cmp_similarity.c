@@ -613,8 +613,10 @@ int cmp_similarity(ctx *cx, const vx_compare_opts *o, vx_compare_result *r) {
     if ((rc = column_means(&c, 0, mean)) || (rc = column_means(&c, 1, mean + p))) goto out;
     for (size_t h = 0; h < W; h++) g.shift[h] = (float)mean[h];
     g.own = own_syrk(&c);
+    cmp_phase("sim: means");
     for (size_t i0 = 0; i0 < N && !rc; i0 += GBLOCK) rc = gram_block(&c, &g, i0, N - i0 < GBLOCK ? N - i0 : GBLOCK);
     if (rc) goto out;
+    cmp_phase("sim: gram");
     vx_big_free(g.P);
     g.P = NULL;
     /* Cd [W][W] upper, double: the centred Gram */
@@ -660,8 +662,10 @@ int cmp_similarity(ctx *cx, const vx_compare_opts *o, vx_compare_result *r) {
     if (rho > 1) rho = 1;
     out->procrustes_angular = acos(rho);
     out->procrustes_distance = sqrt(2 - 2 * rho);
+    cmp_phase("sim: svcca+proc");
 
     rc = mutual_knn(&c, out, knn_k, knn_sample, o->seed);
+    cmp_phase("sim: knn");
 out:
     vx_big_free(mean);
     vx_big_free(g.G);

@@ -226,8 +226,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
 
     /* §10 map-free similarity: the rows as they are, every shared token */
     if (!o->no_mapfree) {
-        if ((rc = cmp_similarity(&c, o, r))) goto out;
-        cmp_phase("similarity");
+        if ((rc = cmp_similarity(&c, o, r))) goto out; /* its phases: "sim: ..." */
     }
 
 out:
