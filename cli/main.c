@@ -18,6 +18,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
     { "describe", cmd_describe, "what one feature points to" },
     { "compare", cmd_compare, "Procrustes alignment of two vindexes' embedding spaces" },
     { "map", cmd_map, "carry a token, feature or vector into another model with a saved map" },
+    { "stats", cmd_stats, "embedding geometry and the per-layer weight battery of one vindex" },
     { "report", cmd_report, "a self-contained HTML page of plots about one vindex or a pair" },
 };
 

@@ -11,6 +11,7 @@
 #include "html.h"
 #include "svg.h"
 #include "vindex.h"
+#include "vx_stats.h"
 
 typedef struct report_opts {
     uint64_t seed;      /* every sample (default 42) */
@@ -29,6 +30,11 @@ int report_pair(sbuf *b, const vx_index *a, const vx_index *vb, const report_opt
  * component signed so that its entry of largest magnitude is positive. 0, or -1 when out
  * of memory or S < 2. Seeded start (stream 4 of `seed`). */
 int sample_pca2(double *coords, double *var2, double *var_total, float *X, size_t S, size_t H, uint64_t seed);
+
+/* Sections drawn from vx_stats (report_stats.c, spec/report.md §3). */
+void report_stats_embed(sbuf *b, const vx_stats *s, const vx_index *vx, const char *tag);
+void report_stats_depth(sbuf *b, const vx_stats *s, const char *tag);
+void report_stats_directions(sbuf *b, const vx_stats *s, const vx_index *vx, const char *tag);
 
 /* A figure: <figure class="plot" id=ID> with its title and caption; close with fig_end.
  * The caption is trusted text from this program (may hold markup). */

@@ -42,7 +42,7 @@ static void layer_label(sbuf *b, size_t i, void *ctx) { sb_printf(b, "%zu", i); 
 
 /* ------------------------------------------------------------ sections */
 
-static void overview(sbuf *b, const vx_index *vx) {
+static void overview(sbuf *b, const vx_index *vx, const vx_stats *st) {
     const vx_info *in = vx_get_info(vx);
     sb_puts(b, "<section><h2>Model</h2><dl class=\"kv\">");
     sb_puts(b, "<dt>model</dt><dd>");
@@ -59,30 +59,51 @@ static void overview(sbuf *b, const vx_index *vx) {
               in->num_layers, in->num_feats, in->hidden_size, in->intermediate_size, in->vocab_size);
     sb_printf(b, "<dt>embeddings</dt><dd>scale %g, %s</dd>", in->embed_scale,
               in->tied_embeddings ? "tied to the unembedding" : "untied");
+    sb_printf(b, "<dt>format</dt><dd>version %u", st->format_version);
+    char digest[65];
+    if (st->format_version >= 2 && !vx_content_digest(digest, in->path, NULL))
+        sb_printf(b, ", content digest <code>%s</code>", digest);
+    sb_puts(b, "</dd>");
+    if (st->n_lacks) {
+        sb_puts(b, "<dt>lacks</dt><dd>");
+        for (size_t i = 0; i < st->n_lacks; i++) {
+            if (i) sb_puts(b, "; ");
+            sb_escs(b, st->lacks[i]);
+        }
+        sb_puts(b, "</dd>");
+    }
     sb_puts(b, "</dl></section>\n");
 }
 
-static void spectra(sbuf *b, const vx_index *vx, const char *tag) {
+static void spectra(sbuf *b, const vx_index *vx, const char *tag, const vx_stats *st) {
     const vx_info *in = vx_get_info(vx);
-    uint32_t L = in->num_layers, F = in->num_feats;
-    sb_puts(b, "<section><h2>MLP singular spectra</h2><div class=\"grid2\">\n");
+    uint32_t L = in->num_layers, F = in->num_feats, H = in->hidden_size;
+    int full = L && vx_spectrum(vx, VX_GATE, 0) && vx_spectrum(vx, VX_DOWN, 0);
+    uint32_t N = full ? H : F; /* values per line */
+    sb_puts(b, "<section><h2>MLP singular spectra and the weight battery by depth</h2><div class=\"grid2\">\n");
     static const char *kn[2] = { "gate", "down" };
     for (int k = 0; k < 2; k++) {
         char id[64], cap[512], lo[32], hi[32];
         svg_series *s = calloc(L, sizeof *s);
-        double *y = malloc(sizeof *y * (size_t)L * F);
+        double *y = malloc(sizeof *y * (size_t)L * N);
         char (*col)[8] = malloc(sizeof *col * L);
         if (!s || !y || !col) { b->failed = 1; free(s); free(y); free(col); return; }
         for (uint32_t l = 0; l < L; l++) {
-            const float *sg = vx_sigma(vx, (vx_kind)k, l);
-            for (uint32_t f = 0; f < F; f++) y[(size_t)l * F + f] = sg ? sg[f] : NAN;
+            const float *sg = full ? vx_spectrum(vx, (vx_kind)k, l) : vx_sigma(vx, (vx_kind)k, l);
+            for (uint32_t f = 0; f < N; f++) y[(size_t)l * N + f] = sg ? sg[f] : NAN;
             svg_ramp_color(col[l], L > 1 ? 0.9 * l / (L - 1) : 0);
-            s[l] = (svg_series){ .y = y + (size_t)l * F, .n = F, .color = col[l] };
+            s[l] = (svg_series){ .y = y + (size_t)l * N, .n = N, .color = col[l] };
         }
-        snprintf(cap, sizeof cap,
-                 "The %u largest singular values σ<sub>i</sub> of each layer's %s matrix, descending "
-                 "(the directions the vindex stores). One line per layer, coloured by depth.",
-                 F, kn[k]);
+        if (full)
+            snprintf(cap, sizeof cap,
+                     "The full singular spectrum σ<sub>1</sub> ≥ … of each layer's %s matrix (spectra.bin; values "
+                     "beyond the rank bound are 0 and not drawn). One line per layer, coloured by depth.",
+                     kn[k]);
+        else
+            snprintf(cap, sizeof cap,
+                     "The %u largest singular values σ<sub>i</sub> of each layer's %s matrix, descending (the "
+                     "directions the vindex stores; %s). One line per layer, coloured by depth.",
+                     F, kn[k], "a format-version-1 vindex holds no full spectra");
         fig_begin(b, idf(id, sizeof id, tag, k ? "sigma-down" : "sigma-gate"),
                   k ? "Down singular values by layer" : "Gate singular values by layer", cap);
         svg_plot p = { .id = id, .title = k ? "down singular values" : "gate singular values",
@@ -129,6 +150,7 @@ static void spectra(sbuf *b, const vx_index *vx, const char *tag) {
         free(v);
         free(x);
     }
+    report_stats_depth(b, st, tag);
     sb_puts(b, "</div></section>\n");
 }
 
@@ -207,11 +229,12 @@ done:
     free(g);
 }
 
-static void embeddings(sbuf *b, const vx_index *vx, const char *tag, const report_opts *o) {
+static void embeddings(sbuf *b, const vx_index *vx, const char *tag, const report_opts *o, const vx_stats *st) {
     const vx_info *in = vx_get_info(vx);
     uint32_t V = in->vocab_size, H = in->hidden_size;
     char id[64], cap[600];
     sb_puts(b, "<section><h2>Embeddings</h2><div class=\"grid2\">\n");
+    report_stats_embed(b, st, vx, tag);
     /* norms of every row */
     double *norm = malloc(sizeof *norm * V);
     float *row = malloc(sizeof *row * H);
@@ -241,8 +264,10 @@ static void embeddings(sbuf *b, const vx_index *vx, const char *tag, const repor
     size_t np = S * (S - 1) / 2;
     double *cs = malloc(sizeof *cs * (np ? np : 1));
     if (!ids || !rows || !cs) { b->failed = 1; free(ids); free(rows); free(cs); free(row); return; }
+    /* the first S rows of stats' row sample (spec/stats.md §2: stream 0, a partial
+     * Fisher-Yates of m >= S rows, whose first S entries do not depend on m) */
     rng r;
-    rng_init(&r, o->seed, 3);
+    rng_init(&r, o->seed, 0);
     sample_ids(ids, V, S, &r);
     for (size_t i = 0; i < S; i++) {
         float *e = rows + i * H;
@@ -253,8 +278,11 @@ static void embeddings(sbuf *b, const vx_index *vx, const char *tag, const repor
     size_t q = 0;
     for (size_t i = 0; i < S; i++)
         for (size_t j = i + 1; j < S; j++) cs[q++] = dot8(rows + i * H, rows + j * H, H);
-    snprintf(cap, sizeof cap, "cos(e<sub>i</sub>, e<sub>j</sub>) for all %zu pairs of %zu tokens drawn with seed %llu.",
-             np, S, (unsigned long long)o->seed);
+    snprintf(cap, sizeof cap,
+             "cos(e<sub>i</sub>, e<sub>j</sub>) for all %zu pairs of the first %zu tokens of stats' sample (seed %llu). "
+             "Over its %zu rows stats finds mean %.4f, median %.4f, 1st–99th percentile %.4f … %.4f.",
+             np, S, (unsigned long long)o->seed, st->emb.pair_sample, st->emb.pair_cos.mean, st->emb.pair_cos.pct[3],
+             st->emb.pair_cos.pct[0], st->emb.pair_cos.pct[6]);
     fig_begin(b, idf(id, sizeof id, tag, "pair-cos"), "Pairwise cosine similarity", cap);
     svg_hist hc = { cs, np, NULL, "var(--c2)" };
     svg_plot pc = { .id = id, .title = "pairwise cosine histogram", .x = { "cosine similarity (unitless)", 0, NAN, NAN, 0 },
@@ -265,34 +293,19 @@ static void embeddings(sbuf *b, const vx_index *vx, const char *tag, const repor
     free(rows);
     free(ids);
 
-    /* digits */
-    uint32_t dig[10];
-    int nd = 0, have[10];
-    for (int d = 0; d < 10; d++) {
-        char s[2] = { (char)('0' + d), 0 };
-        have[d] = !vx_token_resolve(&dig[d], vx, s, NULL);
-        nd += have[d];
-    }
-    if (nd < 2) fig_missing(b, idf(id, sizeof id, tag, "digits"), "Digit cosine similarity",
-                            "the vocabulary holds fewer than two of the tokens \"0\" … \"9\"");
+    /* digits (spec/stats.md §3.6) */
+    if (st->emb.n_digits < 2) fig_missing(b, idf(id, sizeof id, tag, "digits"), "Digit cosine similarity",
+                                          "the vocabulary holds fewer than two of the tokens \"0\" … \"9\"");
     else {
         double m[100];
-        float *d = malloc(sizeof *d * 10 * H);
-        if (!d) { b->failed = 1; free(row); return; }
-        for (int i = 0; i < 10; i++) {
-            if (!have[i]) continue;
-            emb_row(d + i * H, vx, dig[i]);
-        }
         for (int i = 0; i < 10; i++)
-            for (int j = 0; j < 10; j++) {
-                if (!have[i] || !have[j]) { m[i * 10 + j] = NAN; continue; }
-                double ni = sqrt(dot8(d + i * H, d + i * H, H)), nj = sqrt(dot8(d + j * H, d + j * H, H));
-                m[i * 10 + j] = ni > 0 && nj > 0 ? dot8(d + i * H, d + j * H, H) / (ni * nj) : 0;
-            }
-        free(d);
-        fig_begin(b, idf(id, sizeof id, tag, "digits"), "Digit cosine similarity",
-                  "cos(e<sub>i</sub>, e<sub>j</sub>) between the embeddings of the tokens \"0\" … \"9\". A number "
-                  "line shows as a band along the diagonal.");
+            for (int j = 0; j < 10; j++) m[i * 10 + j] = st->emb.digit_cos[i][j];
+        snprintf(cap, sizeof cap,
+                 "cos(e<sub>i</sub>, e<sub>j</sub>) between the embeddings of the tokens \"0\" … \"9\" (%d present). "
+                 "A number line shows as a band along the diagonal: corr(|i − j|, cos) = %.3f, adjacent pairs "
+                 "%.3f against %.3f for the others.",
+                 st->emb.n_digits, st->emb.digit_corr, st->emb.digit_adj, st->emb.digit_nonadj);
+        fig_begin(b, idf(id, sizeof id, tag, "digits"), "Digit cosine similarity", cap);
         svg_heat hm = { m, 10, 10, -1, 1, 1, "cosine similarity", layer_label, layer_label, NULL };
         svg_plot ph = { .id = id, .title = "digit cosine heatmap", .x = { "digit", 0, NAN, NAN, 1 },
                         .y = { "digit", 0, NAN, NAN, 1 } };
@@ -305,8 +318,22 @@ static void embeddings(sbuf *b, const vx_index *vx, const char *tag, const repor
 }
 
 int report_one(sbuf *b, const vx_index *vx, const char *tag, const report_opts *o, char *msg, size_t msg_size) {
-    overview(b, vx);
-    spectra(b, vx, tag);
-    embeddings(b, vx, tag, o);
+    vx_stats_opts so;
+    vx_stats_opts_init(&so);
+    so.seed = o->seed;
+    vx_stats *st = NULL;
+    vx_err err = { 0 };
+    int rc = vx_stats_compute(&st, vx, &so, &err);
+    if (rc) {
+        snprintf(msg, msg_size, "stats: %s", err.msg);
+        return rc;
+    }
+    overview(b, vx, st);
+    spectra(b, vx, tag, st);
+    embeddings(b, vx, tag, o, st);
+    sb_puts(b, "<section><h2>Prediction and suppression directions</h2><div>");
+    report_stats_directions(b, st, vx, tag);
+    sb_puts(b, "</div></section>\n");
+    vx_stats_free(st);
     return 0;
 }

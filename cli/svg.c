@@ -38,10 +38,11 @@ static void settle(frame *f, int a, const svg_axis *ax, double dmin, double dmax
     if (!usable(lo, lg) || !usable(hi, lg) || lo > hi) lo = hi = lg ? 1 : 0;
     lo = scaled(lo, lg);
     hi = scaled(hi, lg);
-    if (hi - lo < 1e-12 * (fabs(lo) + fabs(hi)) || hi == lo) {
+    if (hi - lo < 1e-6 * (fabs(lo) + fabs(hi)) || hi == lo) { /* constant up to rounding */
         double d = lg ? 0.5 : (lo == 0 ? 1 : fabs(lo) * 0.1);
-        lo -= d;
-        hi += d;
+        int fixed_lo = isfinite(ax->lo) && usable(ax->lo, lg);
+        lo -= fixed_lo ? 0 : d;
+        hi += fixed_lo ? 2 * d : d;
     }
     /* a margin of 4 % on the sides taken from the data, so no mark sits on the frame */
     double pad = 0.04 * (hi - lo);

@@ -185,7 +185,7 @@ def numbers_checks(html, vx, seed=42, pca_n=1500, cos_n=1000):
     E = embeddings(vx)
     V, H = E.shape
     check_hist(figure(html, "a-norms"), np.linalg.norm(E, axis=1), 60, False, "norm histogram")
-    ids = sample(V, min(cos_n, V), seed, 3)
+    ids = sample(V, min(cos_n, V), seed, 0)
     U = E[ids] / np.linalg.norm(E[ids], axis=1, keepdims=True)
     C = U @ U.T
     check_hist(figure(html, "a-pair-cos"), C[np.triu_indices(len(ids), 1)], 80, True, "pairwise cosine histogram")
@@ -289,8 +289,22 @@ ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "header", "h1"
                 "div", "figure", "figcaption", "svg", "g", "line", "text", "tspan", "rect", "path", "circle", "clippath",
                 "lineargradient", "stop", "table", "tbody", "tr", "th", "td", "dl", "dt", "dd", "span", "nav", "a", "sub",
                 "sup"}
-ONE_DRAWN = ["a-sigma-gate", "a-sigma-down", "a-sigma1-depth", "a-spread-depth", "a-norms", "a-pair-cos", "a-digits",
-             "a-pca"]
+ONE_DRAWN = ["a-sigma-gate", "a-sigma-down", "a-sigma1-depth", "a-spread-depth", "a-coherence-depth", "a-eig",
+             "a-cumvar", "a-norms", "a-pair-cos", "a-digits", "a-pca"]
+ONE_TABLES = ["a-emb-numbers"]
+# drawn from the weight battery of a version-2 vindex; a version-1 vindex says what it lacks
+BATTERY = {"a-stable-rank": "spectra.bin", "a-pr-depth": "spectra.bin", "a-active-depth": "spectra.bin",
+           "a-rank90-depth": "spectra.bin", "a-cond-depth": "spectra.bin", "a-topf-depth": "spectra.bin",
+           "a-sparsity-depth": "weight statistics", "a-neurons-depth": "neurons.bin"}
+BATTERY_TABLES = {"a-directions": "moments.bin"}
+
+
+def one_expect(vx):
+    """(drawn, tables, missing) figure ids for vindex vx."""
+    v2 = json.load(open(os.path.join(vx, "index.json"))).get("version", 1) >= 2
+    if v2:
+        return ONE_DRAWN + list(BATTERY), ONE_TABLES + list(BATTERY_TABLES), {}
+    return ONE_DRAWN, ONE_TABLES, {**BATTERY, **BATTERY_TABLES}
 PAIR_DRAWN = ["p-quantiles", "p-frac-above", "p-residual", "p-layers-gate", "p-layers-down"]
 PAIR_TABLES = ["p-summary", "p-best-worst"]
 
@@ -320,9 +334,9 @@ def main():
             check(False, "chromium is not installed (make deps)")
             return
         with Browser(width=1280, height=900) as br:
-            browser_checks(br, one, "tiny-llama", ONE_DRAWN, [], {})
+            browser_checks(br, one, "tiny-llama", *one_expect(llama))
             browser_checks(br, pair, "tiny-llama-vs-tiny-qwen3", PAIR_DRAWN, PAIR_TABLES, {})
-            page = browser_checks(br, hos, "hostile", ONE_DRAWN, [], {})
+            page = browser_checks(br, hos, "hostile", *one_expect(hostile))
             check(page.eval("typeof window.__pwned") == "undefined", "hostile tokens ran no code")
             check(page.eval("document.querySelectorAll('script,img,iframe,object,embed,svg svg,title *').length") == 0,
                   "hostile tokens made no element")

@@ -10,14 +10,16 @@ from ._index import _count, _enc, _err, blas_lock
 from ._results import Progress
 
 
-def extract(src, out, *, features=128, top_k=16, force=False, revision=None, threads=0, progress=None, warn=None):
+def extract(src, out, *, features=128, top_k=16, force=False, revision=None, threads=0, unembed=False, progress=None,
+            warn=None):
     """Build a vindex at `out` from the checkpoint `src` (a directory, or a Hub repo id
     resolved offline in the local Hugging Face cache), as `vindex extract` does: written
     to a temporary directory, fsynced and renamed; on failure nothing is left at `out`.
 
     features: SVD directions per layer and kind (capped at the rank, with a warning);
     top_k: vocabulary projections kept per sign; force: replace an existing `out`;
-    revision: Hub revision; threads: worker threads (0 = every CPU).
+    revision: Hub revision; threads: worker threads (0 = every CPU); unembed: keep an
+    untied model's unembedding (lm_head) as unembed.bin (format version 2).
     progress: called on this thread as progress(Progress) while it works; returning False,
       or raising (KeyboardInterrupt included), stops the extraction, which then removes its
       temporary directory and raises Interrupted (or re-raises the callback's exception).
@@ -30,6 +32,7 @@ def extract(src, out, *, features=128, top_k=16, force=False, revision=None, thr
     o.top_k = _count("top_k", top_k, 1, 4096)
     o.threads = _count("threads", threads, 0, 1024)
     o.force = 1 if force else 0
+    o.unembed = 1 if unembed else 0
     srcb, outb = _enc(src), _enc(out)
     revb = _enc(revision) if revision is not None else None
     o.src, o.out, o.revision = srcb, outb, revb

@@ -20,7 +20,7 @@ from ctypes import byref, c_int, c_size_t, c_uint32, c_uint64, c_void_p
 import numpy as np
 
 from . import _lib
-from ._errors import ClosedError, NotFoundError, UnsupportedError, UsageError, check
+from ._errors import ClosedError, Error, NotFoundError, UnsupportedError, UsageError, check
 from ._results import DescribeResult, FeatureHit, NearestResult, Projection, Query, ScoreResult, TokenHit, \
     VerifyResult, WeightStats
 
@@ -707,7 +707,13 @@ def verify(path, threads=2):
     if rc and rc != _lib.VX_EMISMATCH:
         check(rc, err)
     p = os.fspath(path) if not isinstance(path, bytes) else os.fsdecode(path)
-    return VerifyResult(p, n.value == 0, lines)
+    digest = None
+    if n.value == 0 and _lib.content_digest is not None:
+        try:
+            digest = content_digest(path)
+        except Error:
+            pass  # no SHA256SUMS to derive it from: verify has said so, or it is optional
+    return VerifyResult(p, n.value == 0, lines, digest)
 
 
 def content_digest(path):

@@ -141,18 +141,24 @@ class DescribeResult(_Json):
 
 @dataclass(frozen=True)
 class VerifyResult(_Json):
-    """Result of verify: `path`, `ok` (every byte and fact holds) and `problems`, one line
-    "FILE: problem" each. Truthy when ok."""
+    """Result of verify: `path`, `ok` (every byte and fact holds), `problems`, one line
+    "FILE: problem" each, and `content_digest` (spec §9 R-B6; None unless ok). Truthy when
+    ok."""
     path: str
     ok: bool
     problems: List[str]
+    content_digest: Optional[str] = None
 
     def __bool__(self):
         return self.ok
 
     def to_dict(self):
-        """`vindex verify --json`'s object: {"path", "ok", "problems"}."""
-        return {"path": self.path, "ok": self.ok, "problems": list(self.problems)}
+        """`vindex verify --json`'s object: {"path", "ok", ["content_digest"], "problems"}."""
+        d = {"path": self.path, "ok": self.ok}
+        if self.content_digest is not None:
+            d["content_digest"] = self.content_digest
+        d["problems"] = list(self.problems)
+        return d
 
 
 @dataclass(frozen=True)
