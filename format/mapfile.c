@@ -131,16 +131,21 @@ int vx_mapfile_parse(vx_mapfile *m, const uint8_t *buf, size_t len, const char *
     for (int k = 0; k < 2; k++) {
         const uint8_t *h = buf + 48 + 64 * k;
         for (int i = 0; i < 64; i++)
-            if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+            if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f'))) {
+                vx_mapfile_clear(m);
                 return vx_fail(err, VX_ECORRUPT, "%s: %c's content digest at offset %d: expected 64 lowercase hex digits (M5)", name,
                                'A' + k, 48 + 64 * k);
+            }
         memcpy(m->digest[k], h, 64);
         m->digest[k][64] = 0;
     }
     /* M6 */
     uint64_t o = VX_MAPFILE_HEADER;
     for (int k = 0; k < 2; k++) {
-        if (memchr(buf + o, 0, np[k])) return vx_fail(err, VX_ECORRUPT, "%s: %c's path holds a NUL byte (M6)", name, 'A' + k);
+        if (memchr(buf + o, 0, np[k])) {
+            vx_mapfile_clear(m);
+            return vx_fail(err, VX_ECORRUPT, "%s: %c's path holds a NUL byte (M6)", name, 'A' + k);
+        }
         if (!(m->path[k] = malloc(np[k] + 1))) { vx_mapfile_clear(m); return vx_fail(err, VX_ENOMEM, "%s: out of memory", name); }
         memcpy(m->path[k], buf + o, np[k]);
         m->path[k][np[k]] = 0;
