@@ -193,6 +193,13 @@ def parity_verify_damaged(tmp, d):
 def parity_compare(vxs, tmp):
     a, b = vxs["tiny-llama"], vxs["tiny-qwen3"]
     same("compare llama qwen3", vindex.compare(a, b), "compare", a, b)
+    same("compare map-free options", vindex.compare(a, b, knn=3, knn_sample="all"), "compare", a, b, "--knn", "3",
+         "--knn-sample", "all")
+    same("compare without map-free", vindex.compare(a, b, knn_sample=40, map_free=False), "compare", a, b,
+         "--knn-sample", "40", "--no-map-free")
+    mp = os.path.join(tmp, "py.map")
+    vindex.compare(a, b, save_map=mp, map_free=False)
+    check(open(mp, "rb").read(8) == b"\x89VXMAP\r\n", "compare(save_map=...) writes the map file")
     same("compare options", vindex.compare(b, a, anchors=300, test=100, seed=7, pca_sample=500, layer_map=[(0, 1),
                                                                                                          (2, 3)]),
          "compare", b, a, "--anchors", "300", "--test", "100", "--seed", "7", "--pca-sample", "500", "--layer-map",
