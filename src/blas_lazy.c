@@ -16,6 +16,7 @@ typedef enum CBLAS_UPLO upl;
 /* ------------------------------------------------------------------------- BLAS */
 VX_TRAMPOLINE_VOID(VX_LIB_BLAS, openblas_set_num_threads, (int n), (n))
 VX_TRAMPOLINE(VX_LIB_BLAS, int, openblas_get_num_threads, (void), ())
+VX_TRAMPOLINE(VX_LIB_BLAS, char *, openblas_get_corename, (void), ())
 VX_TRAMPOLINE_VOID(VX_LIB_BLAS, cblas_sgemm,
            (C ord o, C trn ta, C trn tb, C blasint m, C blasint n, C blasint k, C float al, C float *a, C blasint lda,
             C float *b, C blasint ldb, C float be, float *c, C blasint ldc),

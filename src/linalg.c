@@ -518,3 +518,8 @@ void vx_blas_threads(int n) {
 }
 
 int vx_blas_threads_get(void) { return openblas_get_num_threads(); }
+
+const char *vx_blas_core(void) {
+    const char *c = openblas_get_corename();
+    return c ? c : "unknown";
+}

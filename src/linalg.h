@@ -63,5 +63,8 @@ int vx_sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *
 void vx_blas_threads(int n);
 /* BLAS threads in use now. */
 int vx_blas_threads_get(void);
+/* The BLAS kernel set in use ("SkylakeX", "Haswell", ...): the same inputs give the same
+ * bits only with the same kernels (spec/parts.md P6). Borrowed, static. */
+const char *vx_blas_core(void);
 
 #endif
