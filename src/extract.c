@@ -204,7 +204,7 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *s
     for (size_t i = 0; i < H; i++)
         for (size_t j = i; j < H; j++)
             if (!isfinite(G[i * H + j])) { rc = vx_fail(err, VX_ECORRUPT, "layer %d %s: the weights hold NaN or Inf, or overflow", layer, what); goto out; }
-    if ((rc = vx_seig_top(ek, Ek, all, G, H, k))) { rc = vx_fail(err, rc, "layer %d %s: eigensolver failed", layer, what); goto out; }
+    if ((rc = vx_seig_basis(ek, Ek, all, G, H, k, F))) { rc = vx_fail(err, rc, "layer %d %s: eigensolver failed", layer, what); goto out; }
     for (size_t h = 0; h < H; h++) /* Q[H][k]: the eigenvectors as columns */
         for (size_t j = 0; j < k; j++) Qd[h * k + j] = Ek[j * H + h];
     if ((rc = vx_dorth_cols(Qd, H, k))) { rc = vx_fail(err, rc, "layer %d %s: orthonormalisation failed", layer, what); goto out; }
@@ -273,24 +273,29 @@ static void topk_update(topk *tk, const float *S, size_t nv, uint32_t v0) {
     }
 }
 
-static int project(vx_outfile *out, vx_outfile *mom_out, const vx_model *m, const float *dirs, size_t L, size_t F,
-                   size_t K, const vx_extract_opts *o, vx_err *err) {
-    size_t H = m->hidden_size, V = m->vocab_size, ncol = L * 2 * F;
-    /* The tile follows from the whole model's directions, not this run's: a part's
-     * moments then sum the same tiles in the same order as a whole extraction's, so
-     * merged parts are byte-identical to it (spec/parts.md P6). */
-    size_t tile = (16u << 20) / ((size_t)m->num_layers * 2 * F * 4);
+/* The projection of the directions of layers A..A+L-1. A part (A, L not the whole model)
+ * multiplies exactly as a whole extraction does — the same vocabulary tiles and one
+ * product over all num_layers·2·F columns, its own directions at their columns and zeros
+ * elsewhere — because BLAS kernels may round a column differently depending on the
+ * product's width and the column's place in it (Haswell's sgemm does), and parts must
+ * merge into the bytes of a single extraction (spec/parts.md P6). */
+static int project(vx_outfile *out, vx_outfile *mom_out, const vx_model *m, const float *dirs, size_t A, size_t L,
+                   size_t F, size_t K, const vx_extract_opts *o, vx_err *err) {
+    size_t H = m->hidden_size, V = m->vocab_size, ncol = L * 2 * F, nall = (size_t)m->num_layers * 2 * F;
+    size_t tile = (16u << 20) / (nall * 4);
     if (tile < 64) tile = 64;
     if (tile > V) tile = V;
-    float *w = malloc(sizeof(float) * H);
+    int part = ncol != nall;
+    float *w = malloc(sizeof(float) * H), *padded = part ? vx_big_array(nall * H, sizeof(float)) : NULL;
     float *U = malloc(sizeof(float) * tile * H), *S = malloc(sizeof(float) * tile * ncol);
+    float *Sall = part ? malloc(sizeof(float) * tile * nall) : S;
     topk tk = { ncol, K, malloc(sizeof(float) * ncol * K), malloc(sizeof(float) * ncol * K),
                 malloc(sizeof(uint32_t) * ncol * K), malloc(sizeof(uint32_t) * ncol * K) };
     uint8_t *rec = malloc(16 * K);
     float *mom = malloc(sizeof(float) * 4 * ncol);
     vx_mom_acc acc;
     int rc = vx_mom_init(&acc, ncol);
-    if (rc || !w || !U || !S || !tk.hi_v || !tk.lo_v || !tk.hi_i || !tk.lo_i || !rec || !mom) {
+    if (rc || !w || !U || !S || !Sall || (part && !padded) || !tk.hi_v || !tk.lo_v || !tk.hi_i || !tk.lo_i || !rec || !mom) {
         rc = vx_fail(err, VX_ENOMEM, "vocabulary projection: out of memory (%zu directions)", ncol);
         goto out;
     }
@@ -298,6 +303,10 @@ static int project(vx_outfile *out, vx_outfile *mom_out, const vx_model *m, cons
      * × direction: the weight (the effective multiplier, Gemma's 1 + w) is folded into each
      * vocabulary tile, so no second copy of the directions is needed. */
     for (size_t h = 0; h < H; h++) w[h] = (m->final_norm ? vx_tensor_get(m->final_norm, h) : 1.0f) + m->norm_offset;
+    if (part) {
+        memcpy(padded + A * 2 * F * H, dirs, sizeof(float) * ncol * H);
+        dirs = padded;
+    }
     for (size_t i = 0; i < ncol * K; i++) {
         tk.hi_v[i] = -INFINITY; tk.lo_v[i] = INFINITY; tk.hi_i[i] = tk.lo_i[i] = 0;
     }
@@ -307,13 +316,9 @@ static int project(vx_outfile *out, vx_outfile *mom_out, const vx_model *m, cons
         vx_tensor_release_range(m->unembed, (uint64_t)v0 * H, nv * H);
         for (size_t r = 0; r < nv; r++)
             for (size_t h = 0; h < H; h++) U[r * H + h] *= w[h];
-        /* One product per layer, the same calls whether this run is a part or the whole
-         * model: BLAS kernels may round a column differently depending on where it sits
-         * in a wider product (Haswell's sgemm does), and parts must merge into the bytes
-         * of a single extraction (spec/parts.md P6). */
-        for (size_t l = 0; l < L && rc == VX_OK; l++)
-            rc = vx_sgemm(0, 1, nv, 2 * F, H, U, H, dirs + l * 2 * F * H, H, S + l * 2 * F, ncol);
-        if (rc) { rc = vx_fail(err, rc, "vocabulary projection: sgemm"); goto out; }
+        if ((rc = vx_sgemm_nt(nv, nall, H, U, dirs, Sall))) { rc = vx_fail(err, rc, "vocabulary projection: sgemm"); goto out; }
+        if (part)
+            for (size_t r = 0; r < nv; r++) memcpy(S + r * ncol, Sall + r * nall + A * 2 * F, sizeof(float) * ncol);
         topk_update(&tk, S, nv, (uint32_t)v0);
         vx_mom_add(&acc, S, nv); /* R-B4 */
         progress(o, "project", -1, (int)L, v0 + nv, V);
@@ -339,6 +344,8 @@ static int project(vx_outfile *out, vx_outfile *mom_out, const vx_model *m, cons
 out:
     vx_mom_free(&acc);
     free(w); free(U); free(S); free(rec); free(mom);
+    if (part) free(Sall);
+    vx_big_free(padded);
     free(tk.hi_v); free(tk.lo_v); free(tk.hi_i); free(tk.lo_i);
     return rc;
 }
@@ -734,7 +741,7 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
 
     if ((rc = vx_out_open(&of[3], tmp, vx_data_files[3], err)) ||
         (rc = vx_out_open(&of[OF_MOMENTS], tmp, "moments.bin", err)) ||
-        (rc = project(&of[3], &of[OF_MOMENTS], m, dirs, NL, F, K, o, err)) || (rc = vx_out_close(&of[3], err)) ||
+        (rc = project(&of[3], &of[OF_MOMENTS], m, dirs, A, NL, F, K, o, err)) || (rc = vx_out_close(&of[3], err)) ||
         (rc = vx_out_close(&of[OF_MOMENTS], err)))
         goto fail;
 

@@ -157,6 +157,7 @@ static int same_origin(const vx_merge_opts *o, const part *a, const part *b, vx_
                      : x->intermediate_size != y->intermediate_size ? "intermediate_size"
                      : x->vocab_size != y->vocab_size ? "vocab_size" : x->down_top_k != y->down_top_k ? "down_top_k"
                      : x->embed_scale != y->embed_scale ? "embed_scale" : x->norm_offset != y->norm_offset ? "norm_offset"
+                     : x->norm_eps != y->norm_eps ? "norm_eps"
                      : x->tied_embeddings != y->tied_embeddings ? "tied_embeddings"
                      : x->unembedding != y->unembedding ? "unembedding" : NULL;
     if (what)
