@@ -66,7 +66,7 @@ typedef struct vx_extract_opts {
     int features;           /* F: directions kept per layer and kind; default 128 */
     int top_k;              /* K: vocabulary projections kept per sign; default 16 */
     int force;              /* replace an existing OUT (only by the final rename) */
-    int threads;            /* worker threads; 0 = number of online CPUs */
+    int threads;            /* worker threads; 0 = VINDEX_THREADS when set, else the online CPUs */
     /* Called from the extracting thread; may be NULL. */
     void (*progress)(void *ctx, const vx_progress *p);
     /* Warnings ("--features capped at rank 96"); may be NULL. */

@@ -2,12 +2,14 @@
  * extract.c — checkpoint → vindex. The pipeline (spec/vindex-format.md §E):
  *
  *   1. open the checkpoint (format/checkpoint.h): shards mapped, names mapped to roles;
- *   2. per layer, the top-F singular directions of the stacked gate matrix (its rows) and
- *      of the stacked down matrix (its columns): a single-precision Gram matrix built
- *      from chunks converted out of the map, its top F+32 eigenvectors, then a float64
- *      Rayleigh–Ritz pass over the same chunks (see layer_directions). Memory: one H×H
- *      f32 matrix, the H×(F+32) basis and one chunk — never a whole checkpoint tensor;
- *      mapped pages are released behind each pass;
+ *   2. per layer (or per layer of a part's range, spec/parts.md), the top-F singular
+ *      directions of the stacked gate matrix (its rows) and of the stacked down matrix
+ *      (its columns): a single-precision Gram matrix built from chunks converted out of
+ *      the map, every eigenvalue and a basis holding the top F eigenvectors (linalg.c:
+ *      vx_seig_basis), then a float64 Rayleigh–Ritz pass over the same chunks (see
+ *      layer_directions). Memory: one H×H f32 matrix (two while its spectrum is reduced),
+ *      the H×(F+32) basis and one chunk — never a whole checkpoint tensor; mapped pages
+ *      are released behind each pass;
  *   3. embeddings converted row by row to f16 (round to nearest even, clamped, counted);
  *   4. one pass over the unembedding in vocabulary tiles: tile × (final-norm ⊙ every
  *      direction of every layer) by sgemm, keeping the K largest and K smallest values
@@ -16,8 +18,8 @@
  *      all inside a temporary directory beside OUT, fsynced, then renamed into place.
  *
  * The weight battery (spec §9) rides along: while step 2 has a chunk of a gate or down
- * matrix converted it counts sparsity and each vector's squared norm, the tridiagonal
- * reduction the eigensolver does anyway also yields the whole spectrum, one extra pass per
+ * matrix converted it counts sparsity and each vector's squared norm, the eigensolver
+ * yields the whole spectrum beside the vectors, one extra pass per
  * layer reads the up matrix for the same statistics, and step 4 accumulates the moments
  * of every projection from the tiles it already has.
  */
@@ -38,6 +40,7 @@
 
 #include "battery.h"
 #include "checkpoint.h"
+#include "kern.h"
 #include "linalg.h"
 #include "mem.h"
 #include "outdir.h"
@@ -119,8 +122,9 @@ static void fix_sign(uint16_t *h16, float *f32, const double *v, size_t H) {
  * The directions are the top eigenvectors of the Gram matrix G = Σ v vᵀ over the
  * layer's vectors (AᵀA for a gate matrix A, D Dᵀ for a down matrix D). Two passes over
  * the mapped weights (spec R-E1):
- *   1. G in single precision (ssyrk) and its top k = F + 32 eigenvectors (ssyevr): a
- *      subspace accurate to ~1e-6, found at half the cost of double precision;
+ *   1. G in single precision (ssyrk), every eigenvalue (the battery's spectrum) and k =
+ *      F + 32 orthonormal vectors whose leading F are eigenvectors of G (vx_seig_basis):
+ *      a subspace accurate to ~1e-6, at half the cost of double precision;
  *   2. Rayleigh–Ritz with the exact operator: orthonormalise the basis Q in double,
  *      B = A·Q chunk by chunk, C = BᵀB accumulated in double, eigenpairs of C (k×k).
  *      Ritz values are accurate to second order in the subspace error, so σ matches a
@@ -570,7 +574,7 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     /* Restored at the end: in a long-running process (python/vindex) the next compare's
      * BLAS paths, and so its numbers, would otherwise depend on this call's count. */
     int blas_before = vx_blas_threads_get();
-    vx_blas_threads(o->threads);
+    vx_blas_threads(o->threads > 0 ? o->threads : vx_kern_threads()); /* --threads, else VINDEX_THREADS or the cores */
 
     vx_ckpt *ck = NULL;
     vx_meta meta;

@@ -231,10 +231,12 @@ static int apply_q(lapack_int m, lapack_int nc, lapack_int k, const float *V, co
             rc = VX_ECORRUPT;
     }
     if (!rc) {
-        enum { NT = 2 };
-        qjob jobs[NT];
-        pthread_t th[NT];
-        int started[NT] = { 0 }, before = vx_blas_threads_get();
+        /* as many workers as BLAS had threads (the caller's --threads or the machine's
+         * cores), each with single-threaded BLAS */
+        int before = vx_blas_threads_get(), NT = before < 1 ? 1 : before > 64 ? 64 : before;
+        qjob jobs[64];
+        pthread_t th[64];
+        int started[64] = { 0 };
         vx_blas_threads(1);
         for (int t = 0; t < NT; t++) jobs[t] = (qjob){ m, nc, k, ldc, V, T, C, t, NT, VX_OK };
         for (int t = 1; t < NT; t++) started[t] = pthread_create(&th[t], NULL, apply_q_worker, &jobs[t]) == 0;
@@ -626,9 +628,9 @@ static int seig_top_2stage(double *vals, double *vecs, float *vecf, double *all,
     bj.lwork = (int)qw + 1;
     if (info != 0 || !(bj.hous = malloc(sizeof(float) * (size_t)bj.lhous)) ||
         !(bj.work = malloc(sizeof(float) * (size_t)bj.lwork))) { rc = info ? VX_ECORRUPT : VX_ENOMEM; goto out; }
-    /* the band's bulge chasing is serial: it runs beside the subspace iteration, BLAS on
-     * one thread each meanwhile (two callers sharing OpenBLAS's pool oversubscribe it) */
-    vx_blas_threads(1);
+    /* the band's bulge chasing is serial: it runs beside the subspace iteration, which
+     * keeps the other cores (two callers sharing OpenBLAS's pool oversubscribe it) */
+    vx_blas_threads(before > 1 ? before - 1 : 1);
     started = pthread_create(&th, NULL, band_run, &bj) == 0;
     rc = subspace_top(Xt, theta, &ok, G, H, p, sure);
     if (started) pthread_join(th, NULL);
