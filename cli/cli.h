@@ -12,6 +12,7 @@
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 int cmd_extract(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
@@ -20,6 +21,7 @@ int cmd_nearest(int argc, char **argv);
 int cmd_describe(int argc, char **argv);
 int cmd_lens(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_map(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_pack(int argc, char **argv);
 int cmd_unpack(int argc, char **argv);

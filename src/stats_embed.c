@@ -10,6 +10,7 @@
  * moments, eigenvalues, volumes) at the end, as spec/stats.md §3 defines E.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,6 +166,13 @@ static int spectrum(vx_emb_stats *e, double *C, double scale, vx_err *err) {
     }
     while (k < 4) e->dims[k++] = (uint32_t)H; /* rounding kept the sum just short */
     return VX_OK;
+}
+
+typedef struct spec_job { vx_emb_stats *e; double *C; double scale; vx_err err; int rc; } spec_job;
+static void *spec_run(void *arg) {
+    spec_job *j = arg;
+    j->rc = spectrum(j->e, j->C, j->scale, &j->err);
+    return NULL;
 }
 
 /* ------------------------------------------------------------------ §3.5 */
@@ -420,16 +428,27 @@ int vx_stats_embeddings(vx_stats *s, const vx_index *vx, const vx_stats_opts *o,
     e->frac_099 = (double)e->count_099 / (double)nd;
     e->frac_0999 = (double)e->count_0999 / (double)nd;
     vx_dist_of_floats(&e->nn1, nn1, nd);
-    if ((rc = spectrum(e, C, scale, err))) goto out;
-    vx_stats_phase("eigenvalues");
-    vx_big_free(C);
-    C = NULL;
-    if ((rc = pairwise(e, emb, perm, np, err))) goto out;
-    vx_stats_phase("pairwise");
-    if ((rc = pentachora(e, emb, o->pentachora, o->seed, scale))) { rc = vx_fail(err, rc, "stats: out of memory"); goto out; }
-    tokens(e, vx);
-    digits(e, emb);
-    vx_stats_phase("rest");
+    {   /* The eigensolver (mostly one thread) runs beside the sampled statistics, which
+         * touch other fields of e (dim_std, set above, only read). */
+        spec_job sj = { e, C, scale, { 0, { 0 } }, 0 };
+        pthread_t th;
+        int started = pthread_create(&th, NULL, spec_run, &sj) == 0;
+        if (!started) spec_run(&sj);
+        rc = pairwise(e, emb, perm, np, err);
+        vx_stats_phase("pairwise");
+        if (!rc && (rc = pentachora(e, emb, o->pentachora, o->seed, scale))) rc = vx_fail(err, rc, "stats: out of memory");
+        if (!rc) {
+            tokens(e, vx);
+            digits(e, emb);
+        }
+        vx_stats_phase("rest");
+        if (started) pthread_join(th, NULL);
+        vx_stats_phase("eigenvalues");
+        if (!rc && sj.rc) {
+            rc = sj.rc;
+            if (err) *err = sj.err;
+        }
+    }
 out:
     free(perm);
     vx_big_free(S);

@@ -60,7 +60,8 @@ class vx_extract_opts(Structure):
     _c_name_ = "vx_extract_opts"
     _fields_ = [("src", c_char_p), ("revision", c_char_p), ("out", c_char_p), ("features", c_int),
                 ("top_k", c_int), ("force", c_int), ("threads", c_int), ("progress", PROGRESS_FN),
-                ("warn", MESSAGE_FN), ("ctx", c_void_p), ("interrupt", POINTER(c_int)), ("unembed", c_int)]
+                ("warn", MESSAGE_FN), ("ctx", c_void_p), ("interrupt", POINTER(c_int)), ("unembed", c_int),
+                ("part", c_int), ("layer_first", c_uint), ("layer_last", c_uint)]
 
 
 class vx_proj(Structure):
@@ -101,7 +102,8 @@ class vx_compare_opts(Structure):
     _fields_ = [("anchor_ids", POINTER(c_uint32)), ("n_anchor_ids", c_size_t), ("test_ids", POINTER(c_uint32)),
                 ("n_test_ids", c_size_t), ("anchors", c_size_t), ("test", c_size_t), ("seed", c_uint64),
                 ("pca_sample", c_size_t), ("layer_map", POINTER(c_uint32 * 2)), ("n_layer_map", c_size_t),
-                ("threads", c_int)]
+                ("threads", c_int), ("no_mapfree", c_int), ("knn", c_size_t), ("knn_sample", c_size_t),
+                ("save_map", c_char_p)]
 
 
 # vx_compare_result and its parts live in _compare.py (one place to extend).
