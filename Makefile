@@ -13,7 +13,7 @@ WARN    := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wstrict-prototype
            -Wmissing-prototypes -Wformat=2 -Wundef -Wvla -Wno-unused-parameter
 CPPFLAGS += -Iinclude -D_GNU_SOURCE
 ALL_CFLAGS = -std=c11 $(WARN) -fPIC -pthread $(CFLAGS)
-LDLIBS  := -lcjson -lxxhash -lcrypto -llapacke -lopenblas -lzstd -lm -lpthread
+LDLIBS  := -lcjson -lxxhash -lutf8proc -lcrypto -llapacke -lopenblas -lzstd -lm -lpthread
 
 BUILD   ?= build
 FORMAT_SRC := $(wildcard format/*.c)
@@ -30,12 +30,12 @@ TOOL_BIN := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 all: $(BUILD)/libvindex.a $(BUILD)/libvindex.so $(BUILD)/vindex
 
 DEPS := build-essential clang libclang-rt-14-dev libcjson-dev libxxhash-dev libopenblas-dev liblapacke-dev \
-        libzstd-dev libssl-dev python3-numpy python3-scipy
+        libzstd-dev libssl-dev libutf8proc-dev python3-numpy python3-scipy
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= /tmp/tiny-llama.vindex
 
 help:
-	@echo "make deps       install the Debian packages vindex needs (apt-get)"
+	@echo "make deps       install the Debian packages vindex needs (apt-get) and the tests' npm reference tokenizer"
 	@echo "make demo       build, extract the bundled tiny-llama checkpoint, show info and a query"
 	@echo "make            build libvindex.a, libvindex.so and build/vindex"
 	@echo "make test       run every test (C unit tests, CLI tests, numpy differential tests, fuzz corpus replay)"
@@ -91,6 +91,7 @@ $(BUILD)/tests/test_fuzz_replay: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
 deps:
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(DEPS)
+	sh tests/tokref/install.sh .deps/tokref   # the reference tokenizer for tests/t_tokenize.py (npm, pinned)
 
 demo: all
 	$(BUILD)/vindex extract tests/fixtures/tiny-llama -o $(DEMO_OUT) --force

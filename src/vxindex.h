@@ -5,10 +5,24 @@
 #ifndef VX_SRC_VXINDEX_H
 #define VX_SRC_VXINDEX_H
 
+#include <pthread.h>
+
 #include "common.h"
+#include "tokenizer.h"
 #include "vindex.h"
 #include "vocab.h"
 #include "vxmeta.h"
+
+/* The vindex's tokenizer.json, parsed on first use and kept until vx_close (token.c), so
+ * a batch of text queries parses it once. A failed parse is remembered too (except for
+ * VX_ENOMEM), and reported to every caller. */
+typedef struct vx_tokcache {
+    pthread_mutex_t mu;
+    int loaded;
+    int rc;
+    vx_err err;
+    vx_tokenizer *tok;
+} vx_tokcache;
 
 enum { VXF_GATE, VXF_DOWN, VXF_EMB, VXF_DMETA, VXF_NORMS, VXF_VOCAB, VXF_COUNT };
 
@@ -26,6 +40,7 @@ struct vx_index {
     vx_advice advice;           /* VX_ADVISE_ONCE: scans release pages behind them */
     char *manifest;             /* manifest.json, read through the same directory fd; may be NULL */
     size_t manifest_len;
+    vx_tokcache *tokc;          /* never NULL after vx_open */
 };
 
 /* vx_open for a directory already opened as `dfd` (every file is opened relative to it);

@@ -44,7 +44,7 @@ ar rcs "$BUILD/fuzzlib/libvxformat.a" $objs || exit 1
 mkdir -p "$BUILD/fuzz" "$BUILD/corpus" "$BUILD/crashes"
 for t in $TARGETS; do
     $CC $CFLAGS_F -fsanitize=fuzzer $SAN "tests/fuzz/$t.c" -o "$BUILD/fuzz/$t" "$BUILD/fuzzlib/libvxformat.a" \
-        -lcjson -lxxhash -lcrypto -lzstd -lm -lpthread || exit 1
+        -lcjson -lxxhash -lutf8proc -lcrypto -lzstd -lm -lpthread || exit 1
 done
 
 here=$(pwd)
