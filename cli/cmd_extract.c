@@ -1,5 +1,5 @@
 /*
- * cmd_extract.c — `vindex extract SRC -o OUT [--features N] [--top-k K] [--force]
+ * cmd_extract.c — `vindex extract SRC -o OUT [--features N] [--top-k K] [--unembed] [--force]
  * [--revision REV] [--threads N] [--quiet]`.
  */
 #include <getopt.h>
@@ -23,6 +23,7 @@ static const char *help =
     "  -o, --out DIR       output directory (required); written atomically\n"
     "  -f, --features N    SVD directions per layer and kind (default 128, capped at rank)\n"
     "  -k, --top-k K       vocabulary projections kept per sign (default 16)\n"
+    "      --unembed       keep an untied model's unembedding (lm_head) as unembed.bin (f16)\n"
     "      --revision REV  Hub revision: a ref name (default main) or a snapshot commit\n"
     "      --force         replace an existing OUT (only by the final atomic rename)\n"
     "  -j, --threads N     worker threads (default: all CPUs)\n"
@@ -67,7 +68,8 @@ int cmd_extract(int argc, char **argv) {
         { "out", required_argument, 0, 'o' }, { "features", required_argument, 0, 'f' },
         { "top-k", required_argument, 0, 'k' }, { "revision", required_argument, 0, 'r' },
         { "force", no_argument, 0, 'F' }, { "threads", required_argument, 0, 'j' },
-        { "quiet", no_argument, 0, 'q' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "quiet", no_argument, 0, 'q' }, { "help", no_argument, 0, 'h' }, { "unembed", no_argument, 0, 'U' },
+        { 0, 0, 0, 0 },
     };
     vx_extract_opts o;
     vx_extract_opts_init(&o);
@@ -83,6 +85,7 @@ int cmd_extract(int argc, char **argv) {
         case 'k': if (cli_int(optarg, 1, 4096, &v)) return cli_usage("extract", "--top-k %s: expected 1..4096", optarg); o.top_k = (int)v; break;
         case 'r': o.revision = optarg; break;
         case 'F': o.force = 1; break;
+        case 'U': o.unembed = 1; break;
         case 'j': if (cli_int(optarg, 1, 1024, &v)) return cli_usage("extract", "--threads %s: expected 1..1024", optarg); o.threads = (int)v; break;
         case 'q': u.tty = 0; break;
         case 'h': fputs(help, stdout); return EXIT_OK;

@@ -13,7 +13,8 @@
 static const char *info_help =
     "usage: vindex info VX [--json]\n"
     "\n"
-    "Describe a vindex: model, shapes, files and sizes, provenance (manifest.json) and a\n"
+    "Describe a vindex: model, shapes, format version, content digest, whether it holds the\n"
+    "weight battery and the unembedding, files and sizes, provenance (manifest.json) and a\n"
     "per-layer summary of the singular-value spectra (sigma_1, sigma_F, sigma_1/sigma_F).\n"
     "\n"
     "  --json      one JSON object on stdout\n"
@@ -35,7 +36,10 @@ static const char *verify_help =
     "\nexit status: 0 all holds, 1 problems found, 2 usage error\n";
 
 static const char *const files[] = { "gate_vectors.bin", "down_features.bin", "embeddings.bin", "down_meta.bin", "norms.bin",
-                                     "vocab.bin", "tokenizer.json", "index.json", "manifest.json", "SHA256SUMS" };
+                                     "vocab.bin", "tokenizer.json", "index.json", "manifest.json", "SHA256SUMS",
+                                     /* format version 2, listed when present: */
+                                     "spectra.bin", "neurons.bin", "moments.bin", "unembed.bin" };
+#define N_ALWAYS 10
 
 static const char *jstr(const cJSON *o, const char *k) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -80,6 +84,24 @@ int cmd_info(int argc, char **argv) {
     cJSON_AddNumberToObject(o, "norm_offset", in->norm_offset);
     cJSON_AddBoolToObject(o, "tied_embeddings", in->tied_embeddings);
     cJSON_AddNumberToObject(o, "embeddings_clamped", (double)in->embed_clamped);
+    /* Format version 2 (spec §9): what this vindex holds beyond version 1. */
+    cJSON_AddNumberToObject(o, "format_version", vx_format_version(vx));
+    /* R-B6: as manifest.json records it (verify checks it against the files); computed from
+     * SHA256SUMS when not recorded (version 1) — that loads libcrypto, so only then. */
+    char digest[65];
+    vx_err derr = { 0 };
+    const char *rec = jstr(man, "content_digest");
+    int recorded = rec && strlen(rec) == 64 && strspn(rec, "0123456789abcdef") == 64;
+    if (recorded) memcpy(digest, rec, 65);
+    int have_digest = recorded || vx_content_digest(digest, dir, &derr) == VX_OK;
+    if (have_digest) cJSON_AddStringToObject(o, "content_digest", digest);
+    else cJSON_AddNullToObject(o, "content_digest");
+    int battery = vx_spectrum(vx, VX_GATE, 0) != NULL;
+    cJSON_AddBoolToObject(o, "battery", battery);
+    const uint16_t *ue = vx_unembedding(vx);
+    const char *unemb = !ue ? NULL : ue == vx_embeddings(vx) ? "embeddings" : "unembed.bin";
+    if (unemb) cJSON_AddStringToObject(o, "unembedding", unemb);
+    else cJSON_AddNullToObject(o, "unembedding");
     cJSON *fo = cJSON_AddObjectToObject(o, "files");
     unsigned long long total = 0;
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
@@ -87,6 +109,7 @@ int cmd_info(int argc, char **argv) {
         struct stat st;
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);
         double sz = stat(p, &st) == 0 ? (double)st.st_size : -1;
+        if (sz < 0 && i >= N_ALWAYS) continue;
         if (sz > 0) total += (unsigned long long)sz;
         cJSON_AddNumberToObject(fo, files[i], sz);
     }
@@ -129,6 +152,10 @@ int cmd_info(int argc, char **argv) {
         printf("embedding  scale %g, norm offset %g, tied %s, %llu values clamped to f16\n", in->embed_scale,
                in->norm_offset, in->tied_embeddings ? "yes" : "no", (unsigned long long)in->embed_clamped);
         printf("down_meta  top %u tokens per sign\n", in->top_k);
+        printf("format     version %u; weight battery %s; unembedding %s\n", vx_format_version(vx),
+               battery ? "stored (spectra, neurons, moments)" : "absent",
+               unemb ? unemb : in->tied_embeddings ? "?" : "not kept (untied)");
+        printf("digest     %s\n", have_digest ? digest : "unavailable (SHA256SUMS unreadable)");
         if (man)
             printf("source     %s%s%s%s\nextracted  %s by vindex %s\n", jstr(src, "repo") ? jstr(src, "repo") : jstr(src, "path") ? jstr(src, "path") : "?",
                    jstr(src, "revision") ? " @ " : "", jstr(src, "revision") ? jstr(src, "revision") : "", "",
@@ -136,7 +163,8 @@ int cmd_info(int argc, char **argv) {
                    jstr(man, "tool_version") ? jstr(man, "tool_version") : "?");
         printf("files      (%llu bytes)\n", total);
         for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
-            printf("  %-18s %14.0f\n", files[i], cJSON_GetObjectItem(fo, files[i])->valuedouble);
+            if (cJSON_GetObjectItem(fo, files[i]))
+                printf("  %-18s %14.0f\n", files[i], cJSON_GetObjectItem(fo, files[i])->valuedouble);
         printf("spectrum   layer  gate sigma_1  sigma_%u  ratio   down sigma_1  sigma_%u  ratio\n", F, F);
         for (uint32_t l = 0; l < in->num_layers; l++) {
             const float *g = vx_sigma(vx, VX_GATE, l), *d = vx_sigma(vx, VX_DOWN, l);
@@ -182,10 +210,14 @@ int cmd_verify(int argc, char **argv) {
         cli_error("verify: %s", err.msg);
         return cli_exit_for(rc);
     }
+    char digest[65];
+    vx_err derr = { 0 };
+    int have_digest = vx_content_digest(digest, argv[optind], &derr) == VX_OK;
     if (v.json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "path", argv[optind]);
         cJSON_AddBoolToObject(o, "ok", problems == 0);
+        if (have_digest && !problems) cJSON_AddStringToObject(o, "content_digest", digest);
         cJSON_AddItemToObject(o, "problems", v.arr);
         char *s = cJSON_PrintUnformatted(o);
         puts(s);
@@ -194,6 +226,7 @@ int cmd_verify(int argc, char **argv) {
     } else {
         cJSON_Delete(v.arr);
         if (!problems) printf("%s: OK\n", argv[optind]);
+        if (!problems && have_digest) printf("content digest %s\n", digest);
         else fprintf(stderr, "vindex: verify: %d problem%s found\n", problems, problems == 1 ? "" : "s");
     }
     return problems ? EXIT_FAIL : EXIT_OK;

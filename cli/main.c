@@ -17,6 +17,8 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
     { "nearest", cmd_nearest, "nearest tokens and features to a token, feature or vector" },
     { "describe", cmd_describe, "what one feature points to" },
     { "compare", cmd_compare, "Procrustes alignment of two vindexes' embedding spaces" },
+    { "stats", cmd_stats, "embedding geometry and the per-layer weight battery of one vindex" },
+    { "report", cmd_report, "a self-contained HTML page of plots about one vindex or a pair" },
 };
 
 static void usage(FILE *f) {
@@ -79,31 +81,20 @@ void cli_print_token(FILE *f, const char *s, size_t n) {
     }
 }
 
-/* OpenBLAS reads its tuning from the environment when it loads, so it is set here and the
- * program re-executes once (never when VINDEX_NO_REEXEC is set, the marker of that second
- * run). Settings the user made are kept.
+/* OpenBLAS reads its tuning from the environment when it loads, and the library loads it
+ * only on the first BLAS call (format/lazylib.h), so setting the environment here, before
+ * any command runs, is enough: no re-execution. Settings the user made are kept.
  * - OPENBLAS_CORETYPE: Debian's build chooses the AVX2 (Haswell) kernels on AVX-512 CPUs,
  *   1.6-3.4x slower for sgemm; SkylakeX is used when the CPU has AVX-512 F/BW/VL.
  * - OPENBLAS_THREAD_TIMEOUT: after each call OpenBLAS's idle threads spin (yielding) for
  *   2^28 cycles, taking CPU time from this program's own conversion threads between BLAS
- *   calls; 2^4 makes them sleep at once (measured: compare 0.2 s faster, half the system
- *   time). */
-static void tune_openblas(char **argv) {
-    if (getenv("VINDEX_NO_REEXEC")) return;
-    int changed = 0;
+ *   calls; 2^4 makes them sleep at once (compare: half the system time). */
+static void tune_openblas(void) {
     __builtin_cpu_init();
     if (!getenv("OPENBLAS_CORETYPE") && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl")) {
+        __builtin_cpu_supports("avx512vl"))
         setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-        changed = 1;
-    }
-    if (!getenv("OPENBLAS_THREAD_TIMEOUT")) {
-        setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
-        changed = 1;
-    }
-    if (!changed) return;
-    setenv("VINDEX_NO_REEXEC", "1", 1);
-    execv("/proc/self/exe", argv); /* on failure, carry on with the library's defaults */
+    if (!getenv("OPENBLAS_THREAD_TIMEOUT")) setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
 }
 
 /* The library checks every size before mapping, so SIGBUS can only mean a file was
@@ -127,11 +118,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) { printf("vindex %s\n", VX_VERSION_STRING); return EXIT_OK; }
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) {
-            /* Only BLAS-heavy work pays for the re-exec: extraction, compare, and batched
-             * queries (single queries run the f16 kernels, never BLAS). */
-            int batch = 0;
-            for (int a = 2; a < argc; a++) batch |= !strncmp(argv[a], "--batch", 7);
-            if (!strcmp(cmds[i].name, "extract") || !strcmp(cmds[i].name, "compare") || batch) tune_openblas(argv);
+            tune_openblas();
             return cmds[i].fn(argc - 1, argv + 1);
         }
     fprintf(stderr, "vindex: unknown command '%s'\n", argv[1]);

@@ -590,10 +590,13 @@ static void push(vx_layer *ly, int down, vx_vecset v) {
     else ly->gate[ly->n_gate++] = v;
 }
 
+/* The up matrix's rows, read only for the weight battery (spec/vindex-format.md §9). */
+static void push_up(vx_layer *ly, vx_vecset v) { ly->up[ly->n_up++] = v; }
+
 /*
  * C10: a gated MLP at `base` ("model.layers.3.mlp.", "...mlp.experts.5.") of width I:
  * gate_proj [I,H] gives I row vectors, down_proj [H,I] gives I column vectors; up_proj
- * [I,H] is checked and claimed but not read.
+ * [I,H] gives I row vectors too (read for the weight battery only).
  */
 static void gated(ck_map *m, vx_layer *ly, const char *base, uint64_t I, const char *iname) {
     uint64_t H = m->k->H;
@@ -606,11 +609,12 @@ static void gated(ck_map *m, vx_layer *ly, const char *base, uint64_t I, const c
     get(m, 0, "%sup_proj.bias", base);
     get(m, 0, "%sdown_proj.bias", base);
     int okg = readable(m, g) && shape_is(m, g, e1, 2, I, H, 0);
-    shape_is(m, u, e1, 2, I, H, 0);
+    int oku = readable(m, u) && shape_is(m, u, e1, 2, I, H, 0);
     int okd = readable(m, d) && shape_is(m, d, e2, 2, H, I, 0);
-    if (okg && okd) {
+    if (okg && okd && oku) {
         push(ly, 0, (vx_vecset){g, 0, I, H, 0});
         push(ly, 1, (vx_vecset){d, 0, I, I, 1});
+        push_up(ly, (vx_vecset){u, 0, I, H, 0});
     }
 }
 
@@ -636,6 +640,7 @@ static void moe(ck_map *m, vx_layer *ly, const char *base) {
         for (uint64_t e = 0; ok && e < E; e++) {
             push(ly, 0, (vx_vecset){gu, e * 2 * I * H, I, H, 0});
             push(ly, 1, (vx_vecset){dp, e * H * I, I, I, 1});
+            push_up(ly, (vx_vecset){gu, e * 2 * I * H + I * H, I, H, 0});
         }
     } else {
         for (uint64_t e = 0; e < E; e++) {
@@ -666,9 +671,10 @@ static void layer(ck_map *m, vx_layer *ly, uint32_t l) {
     size_t cap = moe_layer ? k->E + 1 : 1;
     ly->gate = calloc(cap, sizeof *ly->gate);
     ly->down = calloc(cap, sizeof *ly->down);
+    ly->up = calloc(cap, sizeof *ly->up);
     ly->norms = calloc(4, sizeof *ly->norms);
     ly->norm_names = calloc(4, sizeof *ly->norm_names);
-    if (!ly->gate || !ly->down || !ly->norms || !ly->norm_names) {
+    if (!ly->gate || !ly->down || !ly->up || !ly->norms || !ly->norm_names) {
         if (!m->rc) m->rc = vx_fail(&m->first, VX_ENOMEM, "out of memory for layer %u", l);
         return;
     }
@@ -702,6 +708,7 @@ static void layer(ck_map *m, vx_layer *ly, uint32_t l) {
         if (ok) {
             push(ly, 0, (vx_vecset){gu, 0, I, H, 0});
             push(ly, 1, (vx_vecset){d, 0, I, I, 1});
+            push_up(ly, (vx_vecset){gu, I * H, I, H, 0});
         }
     } else if (k->fam == FAM_GPT2) { /* C13: Conv1D [in, out]: c_fc [H, I] columns, c_proj [I, H] rows */
         const vx_tensor *fc = get(m, 1, "%sc_fc.weight", base), *pj = get(m, 1, "%sc_proj.weight", base);
@@ -878,6 +885,7 @@ void vx_ckpt_close(vx_ckpt *c) {
             vx_layer *ly = &c->model.layers[l];
             free(ly->gate);
             free(ly->down);
+            free(ly->up);
             free(ly->norms);
             free(ly->norm_names);
         }

@@ -7,7 +7,7 @@
  * expert `mlp.experts.N.*` and fused 3-D `mlp.experts.gate_up_proj`/`down_proj`,
  * optional shared expert), Gemma 2/3 (also multimodal with text_config and the
  * `model.language_model.` / `language_model.model.` prefixes), Phi-3 (fused
- * gate_up_proj, gate = first half of the rows), GPT-2 (Conv1D c_fc/c_proj stored
+ * gate_up_proj, gate = first half of the rows, up = second half), GPT-2 (Conv1D c_fc/c_proj stored
  * [in,out], with or without `transformer.`). An unknown architecture, a dtype other than
  * F32/F16/BF16 in a tensor the extractor reads, or an MLP tensor that cannot be mapped
  * is an error that lists what was found.
@@ -45,6 +45,8 @@ typedef struct vx_vecset {
 typedef struct vx_layer {
     vx_vecset *gate;  int n_gate;   /* MLP input-side vectors: rows of the stacked gate matrix */
     vx_vecset *down;  int n_down;   /* MLP output-side vectors: columns of the stacked down matrix */
+    vx_vecset *up;    int n_up;     /* rows of the stacked up matrix (gated MLPs; 0 sets for GPT-2),
+                                     * in the same neuron order as gate */
     int is_moe;
     int num_experts;                /* 0 for dense layers */
     const vx_tensor **norms;  const char **norm_names;  int n_norms;  /* e.g. "input_layernorm" */

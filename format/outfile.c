@@ -127,12 +127,41 @@ void vx_meta_set_files(vx_meta *m, const vx_outfile of[7]) {
     }
 }
 
+static int by_name(const void *a, const void *b) {
+    return strcmp((*(const vx_outfile *const *)a)->name, (*(const vx_outfile *const *)b)->name);
+}
+
 int vx_sums_write(vx_outfile *sums, const char *dir, const vx_outfile *of, size_t n, vx_err *err) {
     char text[VX_N_FILES * 100];
-    size_t len = 0;
-    for (int i = 0; vx_file_names[i]; i++)
-        for (size_t j = 0; j < n; j++)
-            if (of[j].name && !strcmp(of[j].name, vx_file_names[i]))
-                len += (size_t)snprintf(text + len, sizeof text - len, "%s  %s\n", of[j].sha256, of[j].name);
+    const vx_outfile *p[VX_N_FILES];
+    size_t len = 0, k = 0;
+    for (size_t j = 0; j < n && k < VX_N_FILES; j++)
+        if (of[j].name && &of[j] != sums) p[k++] = &of[j];
+    qsort(p, k, sizeof *p, by_name); /* R-S1: byte order of the names */
+    for (size_t j = 0; j < k; j++) len += (size_t)snprintf(text + len, sizeof text - len, "%s  %s\n", p[j]->sha256, p[j]->name);
     return vx_out_file(sums, dir, "SHA256SUMS", text, len, err);
+}
+
+void vx_meta_add_file(vx_meta *m, const vx_outfile *f, const char *dtype, int ndim, const uint64_t *shape) {
+    if (m->n_files >= VX_MAX_META_FILES || ndim > 4) return;
+    vx_file_meta *fm = &m->files[m->n_files++];
+    memset(fm, 0, sizeof *fm);
+    snprintf(fm->name, sizeof fm->name, "%s", f->name);
+    fm->bytes = f->bytes;
+    snprintf(fm->dtype, sizeof fm->dtype, "%s", dtype);
+    fm->ndim = ndim;
+    for (int i = 0; i < ndim; i++) fm->shape[i] = shape[i];
+    memcpy(fm->xxh3, f->xxh3, sizeof fm->xxh3);
+}
+
+int vx_digest_of_files(char hex[65], const vx_outfile *of, size_t n, vx_err *err) {
+    vx_sum s[VX_N_FILES];
+    size_t k = 0;
+    for (size_t j = 0; j < n && k < VX_N_FILES; j++)
+        if (of[j].name) {
+            snprintf(s[k].name, sizeof s[k].name, "%s", of[j].name);
+            memcpy(s[k].hex, of[j].sha256, 65);
+            k++;
+        }
+    return vx_content_digest_of(hex, s, k, err);
 }

@@ -44,6 +44,13 @@ extern const char *const vx_data_files[7];
  * shapes implied by m's dimensions, dtypes, XXH3 (spec R-I9). */
 void vx_meta_set_files(vx_meta *m, const vx_outfile of[7]);
 /* Write SHA256SUMS into `dir` from the written files of[0..n) (every file but itself, in
- * vx_file_names order, `sha256sum -c` format, spec R-S1); digests left in *sums. */
+ * byte order of the names, `sha256sum -c` format, spec R-S1; entries with a NULL name are
+ * skipped); digests left in *sums. */
 int vx_sums_write(vx_outfile *sums, const char *dir, const vx_outfile *of, size_t n, vx_err *err);
+/* Append a written file to m->files (version 2's optional files, spec §9): size and XXH3
+ * from f, the given dtype and shape. */
+void vx_meta_add_file(vx_meta *m, const vx_outfile *f, const char *dtype, int ndim, const uint64_t *shape);
+/* The content digest (R-B6) of the written files of[0..n) (entries with a NULL name are
+ * skipped; manifest.json and SHA256SUMS are left out by the definition). */
+int vx_digest_of_files(char hex[65], const vx_outfile *of, size_t n, vx_err *err);
 #endif

@@ -18,6 +18,20 @@ const char *const vx_file_names[] = {
     "manifest.json", "norms.bin", "tokenizer.json", "vocab.bin", "SHA256SUMS", NULL,
 };
 
+const char *const vx_opt_file_names[] = { "moments.bin", "neurons.bin", "spectra.bin", "unembed.bin", NULL };
+
+const double vx_sparsity_thresholds[VX_N_SPARSITY] = { 1e-6, 1e-4, 1e-3, 1e-2, 1e-1 };
+const char *const vx_mat_names[VX_N_MATS] = { "gate", "up", "down" };
+
+static int name_in(const char *const *list, const char *name) {
+    for (int i = 0; list[i]; i++)
+        if (!strcmp(list[i], name)) return 1;
+    return 0;
+}
+
+uint64_t vx_meta_spectra_bytes(const vx_meta *m) { return (uint64_t)m->num_layers * 2 * m->hidden_size * 4; }
+uint64_t vx_meta_moments_bytes(const vx_meta *m) { return (uint64_t)m->num_layers * 2 * m->num_feats * 16; }
+
 uint64_t vx_meta_features_bytes(const vx_meta *m) {
     return (uint64_t)m->num_layers * m->num_feats * m->hidden_size * 2;
 }
@@ -116,8 +130,8 @@ static int parse_files(vx_meta *m, const cJSON *root, const char *fname, vx_err 
         memset(fm, 0, sizeof *fm);
         if (!f->string || strlen(f->string) >= sizeof fm->name || !cJSON_IsObject(f))
             return vx_fail(err, VX_ECORRUPT, "%s: \"files\": bad entry", fname);
-        int known = 0;
-        for (int i = 0; vx_file_names[i]; i++) known |= !strcmp(vx_file_names[i], f->string);
+        /* R-F1: version 1 knows the ten files of §1; version 2 adds §9's. */
+        int known = name_in(vx_file_names, f->string) || (m->version >= 2 && name_in(vx_opt_file_names, f->string));
         if (!known || vx_meta_file(m, f->string))
             return vx_fail(err, VX_ECORRUPT, "%s: \"files\": unknown or repeated file \"%s\"", fname, f->string);
         strcpy(fm->name, f->string);
@@ -147,6 +161,138 @@ static int parse_files(vx_meta *m, const cJSON *root, const char *fname, vx_err 
     return VX_OK;
 }
 
+/* ------------------------------------------------------- version 2 (§9) */
+
+static int check_file(const vx_meta *m, const char *name, uint64_t bytes, const char *fname, vx_err *err);
+
+/* R-B5: where the unembedding is, consistent with tied_embeddings and the file table. */
+static int parse_unembedding(vx_meta *m, const cJSON *root, const char *fname, vx_err *err) {
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(root, "unembedding");
+    int listed = vx_meta_file(m, "unembed.bin") != NULL;
+    if (cJSON_IsNull(u)) m->unembedding = VX_UNEMB_NONE;
+    else if (cJSON_IsString(u) && !strcmp(u->valuestring, "embeddings")) m->unembedding = VX_UNEMB_EMBEDDINGS;
+    else if (cJSON_IsString(u) && !strcmp(u->valuestring, "unembed.bin")) m->unembedding = VX_UNEMB_FILE;
+    else
+        return vx_fail(err, VX_ECORRUPT, "%s: \"unembedding\": expected \"embeddings\", \"unembed.bin\" or null", fname);
+    if ((m->unembedding == VX_UNEMB_EMBEDDINGS) != (m->tied_embeddings != 0))
+        return vx_fail(err, VX_ECORRUPT, "%s: \"unembedding\" is %s but tied_embeddings is %s", fname,
+                       m->unembedding == VX_UNEMB_EMBEDDINGS ? "\"embeddings\"" : "not \"embeddings\"",
+                       m->tied_embeddings ? "true" : "false");
+    if (listed != (m->unembedding == VX_UNEMB_FILE))
+        return vx_fail(err, VX_ECORRUPT, "%s: \"files\" %s unembed.bin but \"unembedding\" says %s", fname,
+                       listed ? "lists" : "does not list", listed ? "it is not kept" : "it is");
+    if (listed && vx_meta_file(m, "unembed.bin")->bytes != vx_meta_embeddings_bytes(m))
+        return vx_fail(err, VX_ECORRUPT, "%s: files.unembed.bin.bytes = %llu, but vocab_size x hidden_size x 2 = %llu", fname,
+                       (unsigned long long)vx_meta_file(m, "unembed.bin")->bytes,
+                       (unsigned long long)vx_meta_embeddings_bytes(m));
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "unembed_clamped");
+    return c ? get_u64(&m->unembed_clamped, root, "unembed_clamped", 0, 1ull << 50, fname, err) : VX_OK;
+}
+
+/* R-B3: one matrix's {rows, cols, fro, sparsity} with the shape the neurons imply. */
+static int parse_weight(vx_weight_stats *w, const cJSON *obj, const char *mat, uint32_t li, uint64_t rows,
+                        uint64_t cols, const char *fname, vx_err *err) {
+    char key[64];
+    snprintf(key, sizeof key, "layers[%u].weights.%s", li, mat);
+    if (!cJSON_IsObject(obj)) return vx_fail(err, VX_ECORRUPT, "%s: %s: missing or not an object", fname, key);
+    int rc;
+    if ((rc = get_u64(&w->rows, obj, "rows", 1, 1ull << 40, fname, err)) ||
+        (rc = get_u64(&w->cols, obj, "cols", 1, 1ull << 40, fname, err)))
+        return rc;
+    if (w->rows != rows || w->cols != cols)
+        return vx_fail(err, VX_ECORRUPT, "%s: %s: shape [%llu, %llu], the neuron count and hidden_size imply [%llu, %llu]",
+                       fname, key, (unsigned long long)w->rows, (unsigned long long)w->cols, (unsigned long long)rows,
+                       (unsigned long long)cols);
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, "fro");
+    if (!cJSON_IsNumber(f) || !isfinite(f->valuedouble) || f->valuedouble < 0)
+        return vx_fail(err, VX_ECORRUPT, "%s: %s.fro: expected a finite number >= 0", fname, key);
+    w->fro = f->valuedouble;
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(obj, "sparsity");
+    if (!cJSON_IsArray(sp) || cJSON_GetArraySize(sp) != VX_N_SPARSITY)
+        return vx_fail(err, VX_ECORRUPT, "%s: %s.sparsity: expected an array of %d numbers", fname, key, VX_N_SPARSITY);
+    int i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, sp) {
+        if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0 && e->valuedouble <= 1) ||
+            (i > 0 && e->valuedouble < w->sparsity[i - 1]))
+            return vx_fail(err, VX_ECORRUPT, "%s: %s.sparsity[%d]: expected a fraction in [0, 1], >= the previous", fname,
+                           key, i);
+        w->sparsity[i++] = e->valuedouble;
+    }
+    return VX_OK;
+}
+
+/* R-B2, R-B3: every layer's neurons block (tiling neurons.bin) and weights; the battery
+ * files' sizes. All or nothing: a version-2 index without spectra.bin has no battery. */
+static int parse_battery(vx_meta *m, const cJSON *layers, const char *fname, vx_err *err) {
+    int nfiles = !!vx_meta_file(m, "spectra.bin") + !!vx_meta_file(m, "neurons.bin") + !!vx_meta_file(m, "moments.bin");
+    if (nfiles != 0 && nfiles != 3)
+        return vx_fail(err, VX_ECORRUPT, "%s: \"files\": spectra.bin, neurons.bin and moments.bin are listed together or "
+                       "not at all", fname);
+    m->has_battery = nfiles == 3;
+    uint64_t next = 0;
+    uint32_t i = 0;
+    const cJSON *l;
+    int rc;
+    cJSON_ArrayForEach(l, layers) {
+        vx_layer_meta *lm = &m->layers[i];
+        const cJSON *nj = cJSON_GetObjectItemCaseSensitive(l, "neurons"), *wj = cJSON_GetObjectItemCaseSensitive(l, "weights");
+        if (!m->has_battery) {
+            if (nj || wj)
+                return vx_fail(err, VX_ECORRUPT, "%s: layers[%u]: \"neurons\"/\"weights\" without spectra.bin, "
+                               "neurons.bin and moments.bin in \"files\"", fname, i);
+            i++;
+            continue;
+        }
+        if (!cJSON_IsObject(nj) || !cJSON_IsObject(wj))
+            return vx_fail(err, VX_ECORRUPT, "%s: layers[%u]: \"neurons\" and \"weights\" must be objects", fname, i);
+        char where[48];
+        snprintf(where, sizeof where, "layers[%u].neurons", i);
+        if ((rc = get_u64(&lm->neurons_offset, nj, "offset", 0, 1ull << 50, fname, err)) ||
+            (rc = get_u64(&lm->neurons_count, nj, "count", 1, 1ull << 32, fname, err)))
+            return rc;
+        const cJSON *kinds = cJSON_GetObjectItemCaseSensitive(nj, "kinds");
+        int nk = cJSON_IsArray(kinds) ? cJSON_GetArraySize(kinds) : 0;
+        static const char *const gated[3] = { "gate", "up", "down" }, *const plain[2] = { "gate", "down" };
+        const char *const *want = nk == 3 ? gated : plain;
+        int ok = nk == 2 || nk == 3, k = 0;
+        const cJSON *e;
+        if (ok)
+            cJSON_ArrayForEach(e, kinds) ok = ok && cJSON_IsString(e) && !strcmp(e->valuestring, want[k++]);
+        if (!ok)
+            return vx_fail(err, VX_ECORRUPT, "%s: %s.kinds: expected [\"gate\",\"up\",\"down\"] or [\"gate\",\"down\"]",
+                           fname, where);
+        lm->neurons_kinds = nk;
+        uint64_t N = lm->neurons_count, H = m->hidden_size, bytes;
+        /* R-E2: F is at most every layer's rank bound, so F <= N. */
+        if (N < m->num_feats)
+            return vx_fail(err, VX_ECORRUPT, "%s: %s.count = %llu, fewer than num_feats %u", fname, where,
+                           (unsigned long long)N, m->num_feats);
+        if (lm->neurons_offset != next || !vx_mul3_ok((uint64_t)nk, N, 4, &bytes) || !vx_add_ok(next, bytes, &next))
+            return vx_fail(err, VX_ECORRUPT, "%s: %s: offset %llu, expected %llu (blocks tile neurons.bin in layer order)",
+                           fname, where, (unsigned long long)lm->neurons_offset, (unsigned long long)next);
+        lm->has_mat[VX_MAT_GATE] = lm->has_mat[VX_MAT_DOWN] = 1;
+        lm->has_mat[VX_MAT_UP] = nk == 3;
+        const cJSON *up = cJSON_GetObjectItemCaseSensitive(wj, "up");
+        if (!lm->has_mat[VX_MAT_UP] && up)
+            return vx_fail(err, VX_ECORRUPT, "%s: layers[%u].weights.up: present, but neurons.kinds has no \"up\"", fname, i);
+        if ((rc = parse_weight(&lm->weights[VX_MAT_GATE], cJSON_GetObjectItemCaseSensitive(wj, "gate"), "gate", i, N, H,
+                               fname, err)) ||
+            (lm->has_mat[VX_MAT_UP] && (rc = parse_weight(&lm->weights[VX_MAT_UP], up, "up", i, N, H, fname, err))) ||
+            (rc = parse_weight(&lm->weights[VX_MAT_DOWN], cJSON_GetObjectItemCaseSensitive(wj, "down"), "down", i, H, N,
+                               fname, err)))
+            return rc;
+        i++;
+    }
+    if (!m->has_battery) return VX_OK;
+    m->neurons_bytes = next;
+    if ((rc = check_file(m, "spectra.bin", vx_meta_spectra_bytes(m), fname, err)) ||
+        (rc = check_file(m, "moments.bin", vx_meta_moments_bytes(m), fname, err)) ||
+        (rc = check_file(m, "neurons.bin", m->neurons_bytes, fname, err)))
+        return rc;
+    return VX_OK;
+}
+
 /* R-I9: the sizes the file table records must be the sizes the shapes imply. */
 static int check_file(const vx_meta *m, const char *name, uint64_t bytes, const char *fname, vx_err *err) {
     const vx_file_meta *f = vx_meta_file(m, name);
@@ -166,8 +312,15 @@ int vx_meta_parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname,
     if (!cJSON_IsObject(root)) { rc = vx_fail(err, VX_ECORRUPT, "%s: top level is not an object", fname); goto out; }
     /* R-I1: a version this reader knows. */
     if ((rc = get_u32(&m->version, root, "version", 0, 0xffffffffu, fname, err))) goto out;
-    if (m->version != VX_INDEX_VERSION) {
-        rc = vx_fail(err, VX_EUNSUPPORTED, "%s: \"version\" %u, this reader knows %u", fname, m->version, VX_INDEX_VERSION);
+    if (m->version < 1 || m->version > VX_INDEX_VERSION) {
+        rc = vx_fail(err, VX_EUNSUPPORTED, "%s: \"version\" %u, this reader knows 1 to %u", fname, m->version,
+                     VX_INDEX_VERSION);
+        goto out;
+    }
+    /* R-B7: a part of a vindex (a layer range) is not a vindex. */
+    if (cJSON_GetObjectItemCaseSensitive(root, "part")) {
+        rc = vx_fail(err, VX_EUNSUPPORTED, "%s: \"part\": this index.json describes a part of a vindex (a layer range), "
+                     "not a vindex: merge it first", fname);
         goto out;
     }
     /* R-I2: dimensions within the format's limits, so every product below fits in 64 bits. */
@@ -294,6 +447,8 @@ int vx_meta_parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname,
         rc = vx_fail(err, VX_ECORRUPT, "%s: \"files\": vocab.bin and tokenizer.json must be listed", fname);
         goto out;
     }
+    if (m->version >= 2 && ((rc = parse_unembedding(m, root, fname, err)) || (rc = parse_battery(m, layers, fname, err))))
+        goto out;
 out:
     cJSON_Delete(root);
     if (rc) vx_meta_free(m);
@@ -342,6 +497,15 @@ char *vx_meta_write(const vx_meta *m) {
     cJSON_AddNumberToObject(r, "down_top_k", m->down_top_k);
     cJSON_AddNumberToObject(r, "embeddings_clamped", (double)m->embed_clamped);
     cJSON_AddStringToObject(r, "extract_level", "browse");
+    if (m->version >= 2) { /* R-B5 */
+        if (m->unembedding == VX_UNEMB_FILE) {
+            cJSON_AddStringToObject(r, "unembedding", "unembed.bin");
+            cJSON_AddNumberToObject(r, "unembed_clamped", (double)m->unembed_clamped);
+        } else if (m->unembedding == VX_UNEMB_EMBEDDINGS || (m->unembedding == VX_UNEMB_V1 && m->tied_embeddings))
+            cJSON_AddStringToObject(r, "unembedding", "embeddings");
+        else
+            cJSON_AddNullToObject(r, "unembedding");
+    }
     cJSON *layers = cJSON_AddArrayToObject(r, "layers");
     for (uint32_t i = 0; i < m->num_layers; i++) {
         const vx_layer_meta *l = &m->layers[i];
@@ -353,6 +517,30 @@ char *vx_meta_write(const vx_meta *m) {
         if (l->num_experts) cJSON_AddNumberToObject(o, "num_experts", l->num_experts);
         cJSON_AddItemToObject(o, "gate_sigma", sigma_json(l->gate_sigma, l->num_features));
         cJSON_AddItemToObject(o, "down_sigma", sigma_json(l->down_sigma, l->num_features));
+        if (m->version >= 2 && m->has_battery) {
+            cJSON *w = cJSON_AddObjectToObject(o, "weights");
+            for (int k = 0; k < VX_N_MATS; k++) {
+                if (!l->has_mat[k]) continue;
+                const vx_weight_stats *ws = &l->weights[k];
+                cJSON *x = cJSON_AddObjectToObject(w, vx_mat_names[k]);
+                cJSON_AddNumberToObject(x, "rows", (double)ws->rows);
+                cJSON_AddNumberToObject(x, "cols", (double)ws->cols);
+                char num[40];
+                snprintf(num, sizeof num, "%.17g", ws->fro); /* round-trips a double */
+                cJSON_AddRawToObject(x, "fro", num);
+                cJSON *sp = cJSON_AddArrayToObject(x, "sparsity");
+                for (int t = 0; t < VX_N_SPARSITY; t++) {
+                    snprintf(num, sizeof num, "%.17g", ws->sparsity[t]);
+                    cJSON_AddItemToArray(sp, cJSON_CreateRaw(num));
+                }
+            }
+            cJSON *n = cJSON_AddObjectToObject(o, "neurons");
+            cJSON_AddNumberToObject(n, "offset", (double)l->neurons_offset);
+            cJSON_AddNumberToObject(n, "count", (double)l->neurons_count);
+            cJSON *kinds = cJSON_AddArrayToObject(n, "kinds");
+            for (int k = 0; k < VX_N_MATS; k++)
+                if (l->has_mat[k]) cJSON_AddItemToArray(kinds, cJSON_CreateString(vx_mat_names[k]));
+        }
         cJSON_AddItemToArray(layers, o);
     }
     cJSON_AddNumberToObject(r, "norms_bytes", (double)m->norms_bytes);
@@ -444,6 +632,31 @@ uint64_t vx_dm_records_check(const uint8_t *buf, size_t len, uint32_t L, uint32_
 }
 
 /* ---------------------------------------------------------------- SHA256SUMS */
+
+static int by_name(const void *a, const void *b) {
+    return strcmp((*(const vx_sum *const *)a)->name, (*(const vx_sum *const *)b)->name);
+}
+
+int vx_content_digest_of(char hex[65], const vx_sum *sums, size_t n, vx_err *err) {
+    const vx_sum **p = malloc(sizeof *p * (n ? n : 1));
+    char *text = malloc(n * (64 + 2 + sizeof sums->name + 1) + 1);
+    if (!p || !text) {
+        free(p);
+        free(text);
+        return vx_fail(err, VX_ENOMEM, "content digest: out of memory");
+    }
+    size_t k = 0, len = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(sums[i].name, "manifest.json") && strcmp(sums[i].name, "SHA256SUMS")) p[k++] = &sums[i];
+    qsort(p, k, sizeof *p, by_name); /* strcmp: byte order */
+    for (size_t i = 0; i < k; i++) len += (size_t)sprintf(text + len, "%s  %s\n", p[i]->hex, p[i]->name);
+    uint8_t d[32];
+    vx_sha256(d, text, len);
+    vx_hex(hex, d, 32);
+    free(p);
+    free(text);
+    return VX_OK;
+}
 
 int vx_sums_parse(vx_sum **out, size_t *n, const uint8_t *buf, size_t len, const char *fname, vx_err *err) {
     *out = NULL;

@@ -9,7 +9,7 @@
 
 #include "common.h"
 
-#define VX_INDEX_VERSION 1
+#define VX_INDEX_VERSION 2      /* what writers write; readers accept 1 and 2 (R-I1) */
 #define VX_MAX_LAYERS 4096u
 #define VX_MAX_FEATS 65536u
 #define VX_MAX_HIDDEN 1048576u
@@ -17,9 +17,26 @@
 #define VX_MAX_TOPK 4096u
 #define VX_MAX_INDEX_JSON (64u << 20)
 
-/* Names of the files of a vindex, in SHA256SUMS order (sorted). */
+/* Names of the files every vindex holds (R-F1), sorted. */
 extern const char *const vx_file_names[];   /* NULL-terminated; includes SHA256SUMS last */
-#define VX_N_FILES 10
+/* The files a version-2 vindex may add (§9), sorted; present exactly when index.json's
+ * "files" lists them. */
+extern const char *const vx_opt_file_names[]; /* NULL-terminated */
+#define VX_N_FILES 14                         /* both lists */
+/* The most "files" entries a reader accepts (the writer lists 7, plus up to 4 of §9). */
+#define VX_MAX_META_FILES 12
+
+/* Weight battery constants (spec §9). */
+#define VX_N_SPARSITY 5
+extern const double vx_sparsity_thresholds[VX_N_SPARSITY]; /* 1e-6, 1e-4, 1e-3, 1e-2, 1e-1 */
+#define VX_N_MATS 3                          /* gate, up, down: vx_mat order */
+extern const char *const vx_mat_names[VX_N_MATS];
+
+/* Where the unembedding is (R-B5). */
+enum { VX_UNEMB_V1 = 0,      /* version 1: tied_embeddings decides */
+       VX_UNEMB_EMBEDDINGS,  /* tied: the embedding matrix */
+       VX_UNEMB_FILE,        /* unembed.bin */
+       VX_UNEMB_NONE };      /* untied, not kept */
 
 typedef struct vx_layer_meta {
     uint32_t layer;
@@ -27,6 +44,12 @@ typedef struct vx_layer_meta {
     uint64_t offset, length;     /* bytes of this layer in gate_vectors.bin (and down_features.bin) */
     float *gate_sigma, *down_sigma;  /* [num_features], descending, >= 0 */
     uint32_t num_experts;        /* 0 for dense layers */
+    /* Version 2 battery (R-B2, R-B3), meaningful when vx_meta.has_battery: */
+    vx_weight_stats weights[VX_N_MATS]; /* by vx_mat; has_mat says which exist */
+    int has_mat[VX_N_MATS];      /* gate and down always; up for gated MLPs */
+    uint64_t neurons_offset;     /* bytes into neurons.bin */
+    uint64_t neurons_count;      /* N_l: neurons (stacked width) */
+    int neurons_kinds;           /* rows in neurons.bin: 3 (gate, up, down) or 2 (gate, down) */
 } vx_layer_meta;
 
 typedef struct vx_norm_meta {
@@ -56,7 +79,12 @@ typedef struct vx_meta {
     vx_layer_meta *layers;       /* [num_layers] */
     vx_norm_meta *norms;  size_t n_norms;
     uint64_t norms_bytes;        /* total bytes of norms.bin */
-    vx_file_meta files[8];  size_t n_files;
+    vx_file_meta files[VX_MAX_META_FILES];  size_t n_files;
+    /* Version 2 (§9): */
+    int has_battery;             /* spectra.bin, neurons.bin, moments.bin and per-layer weights/neurons */
+    uint64_t neurons_bytes;      /* size of neurons.bin (sum of the layers' blocks) */
+    int unembedding;             /* VX_UNEMB_* */
+    uint64_t unembed_clamped;    /* unembed.bin values clamped to the f16 range */
 } vx_meta;
 
 /* Validate and load index.json bytes. Checks (spec R-I*): types and ranges of every
@@ -71,6 +99,8 @@ char *vx_meta_write(const vx_meta *m);
 uint64_t vx_meta_features_bytes(const vx_meta *m);   /* L*F*H*2 */
 uint64_t vx_meta_embeddings_bytes(const vx_meta *m); /* V*H*2 */
 uint64_t vx_meta_down_meta_bytes(const vx_meta *m);  /* header + L*2*F*16K */
+uint64_t vx_meta_spectra_bytes(const vx_meta *m);    /* L*2*H*4 */
+uint64_t vx_meta_moments_bytes(const vx_meta *m);    /* L*2*F*16 */
 const vx_file_meta *vx_meta_file(const vx_meta *m, const char *name);
 
 /* down_meta.bin: 32-byte header then L*2*F records of 2K {u32 token_id, f32 value}:
@@ -92,5 +122,10 @@ uint64_t vx_dm_records_check(const uint8_t *buf, size_t len, uint32_t L, uint32_
 typedef struct vx_sum { char name[64]; char hex[65]; } vx_sum;
 /* Names must be plain file names (no '/', no leading '.'), unique. Errors: VX_ECORRUPT. */
 int vx_sums_parse(vx_sum **out, size_t *n, const uint8_t *buf, size_t len, const char *fname, vx_err *err);
+
+/* The content digest (R-B6) of the files sums[0..n): SHA-256 of the lines
+ * "<hex>  <name>\n" of every entry but manifest.json and SHA256SUMS, in byte order of the
+ * names (sums need not be sorted), as 64 lowercase hex digits. Errors: VX_ENOMEM. */
+int vx_content_digest_of(char hex[65], const vx_sum *sums, size_t n, vx_err *err);
 
 #endif

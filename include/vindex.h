@@ -76,6 +76,8 @@ typedef struct vx_extract_opts {
      * removes its temporary directory and returns VX_EINTERRUPTED. May be NULL. A signal
      * handler may set it. */
     volatile int *interrupt;
+    /* Keep an untied model's unembedding (lm_head) as unembed.bin (spec §9 R-B5). */
+    int unembed;
 } vx_extract_opts;
 
 /* Fill `o` with defaults (features 128, top_k 16, everything else 0/NULL). */
@@ -132,6 +134,20 @@ const vx_info *vx_get_info(const vx_index *vx);
 /* manifest.json (provenance) as read at open, NUL-terminated, *len bytes; NULL when the
  * vindex has none (vx_verify reports that). Borrowed; valid until vx_close. */
 const char *vx_manifest(const vx_index *vx, size_t *len);
+
+/* index.json exactly as read at open, NUL-terminated, *len bytes. Read through the same
+ * directory descriptor as the maps (R-O5), so it describes the mapped files even while
+ * the vindex at that path is being replaced. Borrowed; valid until vx_close. */
+const char *vx_index_json(const vx_index *vx, size_t *len);
+
+/*
+ * The read-only mapping of file `name` of the vindex ("norms.bin", "down_meta.bin", ...;
+ * every file vx_open maps): *data and *size bytes, headers included. For bindings that
+ * expose the arrays in place (python/vindex); shapes and dtypes are index.json's "files".
+ * *data may be NULL when *size is 0. Borrowed; valid until vx_close.
+ * Errors: VX_ENOTFOUND when `name` is not a file this vindex maps.
+ */
+int vx_file_map(const void **data, size_t *size, const vx_index *vx, const char *name, vx_err *err);
 
 /* Access patterns for vx_advise. */
 typedef enum {

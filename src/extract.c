@@ -14,6 +14,12 @@
  *      per direction;
  *   5. vocab.bin, norms.bin, tokenizer.json, index.json, manifest.json, SHA256SUMS,
  *      all inside a temporary directory beside OUT, fsynced, then renamed into place.
+ *
+ * The weight battery (spec §9) rides along: while step 2 has a chunk of a gate or down
+ * matrix converted it counts sparsity and each vector's squared norm, the tridiagonal
+ * reduction the eigensolver does anyway also yields the whole spectrum, one extra pass per
+ * layer reads the up matrix for the same statistics, and step 4 accumulates the moments
+ * of every projection from the tiles it already has.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -30,14 +36,19 @@
 
 #include <cjson/cJSON.h>
 
+#include "battery.h"
 #include "checkpoint.h"
 #include "linalg.h"
+#include "mem.h"
 #include "outfile.h"
 #include "vindex.h"
 #include "vocab.h"
 #include "vxmeta.h"
 
 #define CHUNK_VECTORS 1024 /* vectors converted to f32 per BLAS call */
+
+/* Slots of the output files: 0..6 vx_data_files, then these. */
+enum { OF_INDEX = 7, OF_MANIFEST = 8, OF_SUMS = 9, OF_SPECTRA = 10, OF_NEURONS = 11, OF_MOMENTS = 12, OF_UNEMBED = 13 };
 
 void vx_extract_opts_init(vx_extract_opts *o) {
     memset(o, 0, sizeof *o);
@@ -131,9 +142,58 @@ static void fix_sign(uint16_t *h16, float *f32, const double *v, size_t H) {
  *      float64 SVD far below the 1e-3 requirement; the 32 extra dimensions absorb the
  *      error of the directions near F.
  */
-static int layer_directions(vx_outfile *out, float *dirs, float *sigma, const vx_vecset *sets, int nsets, size_t H,
-                            size_t F, const char *what, int layer, vx_err *err) {
+/* What the battery records about one matrix while its vectors pass by (R-B2, R-B3). */
+typedef struct mat_pass {
+    double *sq;                         /* [count] squared norm of each vector (neuron), stacked */
+    uint64_t below[VX_N_SPARSITY];      /* entries below each sparsity threshold */
+    const float *thr;                   /* vx_bat_thresholds */
+} mat_pass;
+
+/* Vectors at..at+nc of the stacked matrix, converted in buf as load_chunk left them. */
+static void pass_chunk(mat_pass *mp, uint64_t at, const float *buf, const vx_vecset *s, size_t nc, size_t H) {
+    vx_bat_count(mp->below, buf, nc * H, mp->thr);
+    if (s->by_column) {
+        memset(mp->sq + at, 0, sizeof(double) * nc);
+        vx_bat_sq_cols(mp->sq + at, buf, H, nc);
+    } else
+        vx_bat_sq_rows(mp->sq + at, buf, nc, H);
+}
+
+/* The up matrix: statistics only, one pass through a caller's chunk buffer [H][CHUNK_VECTORS]. */
+static void up_pass(mat_pass *mp, float *buf, const vx_vecset *sets, int nsets, size_t H) {
+    uint64_t at = 0;
+    for (int s = 0; s < nsets; s++) {
+        for (uint64_t c0 = 0; c0 < sets[s].count; c0 += CHUNK_VECTORS) {
+            size_t nc = (size_t)(sets[s].count - c0 < CHUNK_VECTORS ? sets[s].count - c0 : CHUNK_VECTORS);
+            load_chunk(buf, &sets[s], c0, nc, H);
+            pass_chunk(mp, at, buf, &sets[s], nc, H);
+            at += nc;
+        }
+        release_tensor(sets[s].t);
+    }
+}
+
+/* Whole-matrix statistics and the neuron norms (f32) from a finished pass. */
+static void finish_pass(vx_weight_stats *w, float *norms, const mat_pass *mp, uint64_t count, uint64_t rows,
+                        uint64_t cols) {
+    double ss = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        ss += mp->sq[i];
+        norms[i] = (float)sqrt(mp->sq[i]);
+    }
+    w->rows = rows;
+    w->cols = cols;
+    w->fro = sqrt(ss);
+    for (int t = 0; t < VX_N_SPARSITY; t++) w->sparsity[t] = (double)mp->below[t] / ((double)rows * (double)cols);
+}
+
+static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *spectrum, mat_pass *mp,
+                            const vx_vecset *sets, int nsets, size_t H, size_t F, const char *what, int layer,
+                            vx_err *err) {
     size_t k = F + 32 < H ? F + 32 : H, chunk = CHUNK_VECTORS;
+    uint64_t total = 0;
+    for (int s = 0; s < nsets; s++) total += sets[s].count;
+    double *all = malloc(sizeof(double) * H);
     float *G = calloc(H * H, sizeof(float)), *buf = malloc(sizeof(float) * H * chunk);
     float *Qf = malloc(sizeof(float) * H * k), *B = malloc(sizeof(float) * chunk * k);
     double *Qd = malloc(sizeof(double) * H * k), *Bd = malloc(sizeof(double) * chunk * k);
@@ -142,21 +202,24 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, const vx
     double *ek = malloc(sizeof(double) * k), *Ek = malloc(sizeof(double) * k * H);
     uint16_t *h16 = malloc(2 * F * H);
     int rc = VX_OK;
-    if (!G || !buf || !Qf || !B || !Qd || !Bd || !C || !vals || !W || !V || !ek || !Ek || !h16) {
+    if (!all || !G || !buf || !Qf || !B || !Qd || !Bd || !C || !vals || !W || !V || !ek || !Ek || !h16) {
         rc = vx_fail(err, VX_ENOMEM, "layer %d %s: out of memory", layer, what);
         goto out;
     }
+    uint64_t at = 0;
     for (int s = 0; s < nsets && rc == VX_OK; s++)
         for (uint64_t c0 = 0; c0 < sets[s].count && rc == VX_OK; c0 += chunk) {
             size_t nc = (size_t)(sets[s].count - c0 < chunk ? sets[s].count - c0 : chunk);
             load_chunk(buf, &sets[s], c0, nc, H);
+            pass_chunk(mp, at, buf, &sets[s], nc, H);
+            at += nc;
             rc = sets[s].by_column ? vx_sgram_cols(G, H, buf, nc, nc) : vx_sgram_rows(G, H, buf, nc, 1);
         }
     if (rc) { rc = vx_fail(err, rc, "layer %d %s: Gram matrix: bad dimensions", layer, what); goto out; }
     for (size_t i = 0; i < H; i++)
         for (size_t j = i; j < H; j++)
             if (!isfinite(G[i * H + j])) { rc = vx_fail(err, VX_ECORRUPT, "layer %d %s: the weights hold NaN or Inf, or overflow", layer, what); goto out; }
-    if ((rc = vx_seig_top(ek, Ek, G, H, k))) { rc = vx_fail(err, rc, "layer %d %s: eigensolver failed", layer, what); goto out; }
+    if ((rc = vx_seig_top(ek, Ek, all, G, H, k))) { rc = vx_fail(err, rc, "layer %d %s: eigensolver failed", layer, what); goto out; }
     for (size_t h = 0; h < H; h++) /* Q[H][k]: the eigenvectors as columns */
         for (size_t j = 0; j < k; j++) Qd[h * k + j] = Ek[j * H + h];
     if ((rc = vx_dorth_cols(Qd, H, k))) { rc = vx_fail(err, rc, "layer %d %s: orthonormalisation failed", layer, what); goto out; }
@@ -182,11 +245,17 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, const vx
         if (i && sigma[i] > sigma[i - 1]) sigma[i] = sigma[i - 1]; /* float rounding must not break R-I7 */
         fix_sign(h16 + i * H, dirs + i * H, V + i * H, H);
     }
+    /* R-B1: σ = √λ of the f32 Gram, 0 beyond the rank bound, the leading F the refined
+     * values, and non-increasing across the seam (rounding must not break R-I7). */
+    for (size_t i = 0; i < H; i++) {
+        float v = i < F ? sigma[i] : i < total ? (float)sqrt(all[i] > 0 ? all[i] : 0) : 0.0f;
+        spectrum[i] = i && v > spectrum[i - 1] ? spectrum[i - 1] : v;
+    }
     rc = vx_out_write(out, h16, 2 * F * H, err);
     for (int s = 0; s < nsets; s++) release_tensor(sets[s].t);
 out:
     free(G); free(buf); free(Qf); free(B); free(Qd); free(Bd); free(C); free(vals); free(W); free(V); free(h16);
-    free(ek); free(Ek);
+    free(ek); free(Ek); free(all);
     return rc;
 }
 
@@ -219,8 +288,8 @@ static void topk_update(topk *tk, const float *S, size_t nv, uint32_t v0) {
     }
 }
 
-static int project(vx_outfile *out, const vx_model *m, const float *dirs, size_t L, size_t F, size_t K,
-                   const vx_extract_opts *o, vx_err *err) {
+static int project(vx_outfile *out, vx_outfile *mom_out, const vx_model *m, const float *dirs, size_t L, size_t F,
+                   size_t K, const vx_extract_opts *o, vx_err *err) {
     size_t H = m->hidden_size, V = m->vocab_size, ncol = L * 2 * F;
     size_t tile = (16u << 20) / (ncol * 4);
     if (tile < 64) tile = 64;
@@ -230,8 +299,10 @@ static int project(vx_outfile *out, const vx_model *m, const float *dirs, size_t
     topk tk = { ncol, K, malloc(sizeof(float) * ncol * K), malloc(sizeof(float) * ncol * K),
                 malloc(sizeof(uint32_t) * ncol * K), malloc(sizeof(uint32_t) * ncol * K) };
     uint8_t *rec = malloc(16 * K);
-    int rc = VX_OK;
-    if (!w || !U || !S || !tk.hi_v || !tk.lo_v || !tk.hi_i || !tk.lo_i || !rec) {
+    float *mom = malloc(sizeof(float) * 4 * ncol);
+    vx_mom_acc acc;
+    int rc = vx_mom_init(&acc, ncol);
+    if (rc || !w || !U || !S || !tk.hi_v || !tk.lo_v || !tk.hi_i || !tk.lo_i || !rec || !mom) {
         rc = vx_fail(err, VX_ENOMEM, "vocabulary projection: out of memory (%zu directions)", ncol);
         goto out;
     }
@@ -250,6 +321,7 @@ static int project(vx_outfile *out, const vx_model *m, const float *dirs, size_t
             for (size_t h = 0; h < H; h++) U[r * H + h] *= w[h];
         if ((rc = vx_sgemm_nt(nv, ncol, H, U, dirs, S))) { rc = vx_fail(err, rc, "vocabulary projection: sgemm"); goto out; }
         topk_update(&tk, S, nv, (uint32_t)v0);
+        vx_mom_add(&acc, S, nv); /* R-B4 */
         progress(o, "project", -1, (int)L, v0 + nv, V);
         if ((rc = interrupted(o, err))) goto out;
     }
@@ -267,27 +339,32 @@ static int project(vx_outfile *out, const vx_model *m, const float *dirs, size_t
         }
         if ((rc = vx_out_write(out, rec, 16 * K, err))) goto out;
     }
+    /* moments.bin: [L][2][F][4] f32, the same column order */
+    vx_mom_finish(&acc, mom);
+    rc = vx_out_write(mom_out, mom, sizeof(float) * 4 * ncol, err);
 out:
-    free(w); free(U); free(S); free(rec);
+    vx_mom_free(&acc);
+    free(w); free(U); free(S); free(rec); free(mom);
     free(tk.hi_v); free(tk.lo_v); free(tk.hi_i); free(tk.lo_i);
     return rc;
 }
 
 /* ----------------------------------------------------------------- embeddings */
 
-static int write_embeddings(vx_outfile *out, const vx_model *m, uint64_t *clamped, vx_err *err) {
-    size_t H = m->hidden_size, V = m->vocab_size, rows = 1024;
+/* A [V][H] matrix of the checkpoint (the embedding, or an untied unembedding) as f16. */
+static int write_f16_matrix(vx_outfile *out, const vx_tensor *t, size_t V, size_t H, uint64_t *clamped, vx_err *err) {
+    size_t rows = 1024;
     float *f = malloc(sizeof(float) * rows * H);
     uint16_t *h = malloc(2 * rows * H);
     int rc = VX_OK;
     if (!f || !h) { rc = vx_fail(err, VX_ENOMEM, "embeddings: out of memory"); goto out; }
     for (size_t r0 = 0; r0 < V && rc == VX_OK; r0 += rows) {
         size_t n = (V - r0 < rows ? V - r0 : rows) * H;
-        run_to_float(f, m->embed, (uint64_t)r0 * H, n);
-        vx_map_release(m->embed->data + (uint64_t)r0 * H * dtype_bytes(m->embed), n * dtype_bytes(m->embed));
+        run_to_float(f, t, (uint64_t)r0 * H, n);
+        vx_map_release(t->data + (uint64_t)r0 * H * dtype_bytes(t), n * dtype_bytes(t));
         for (size_t i = 0; i < n; i++) {
             float x = f[i];
-            /* R-E5: beyond the f16 range → clamped to ±65504 and counted. */
+            /* R-E5 (and R-B5): beyond the f16 range → clamped to ±65504 and counted. */
             if (x > VX_F16_MAX) { x = VX_F16_MAX; (*clamped)++; }
             else if (x < -VX_F16_MAX) { x = -VX_F16_MAX; (*clamped)++; }
             h[i] = vx_f32_to_f16(x);
@@ -368,7 +445,7 @@ static void *hash_sources(void *arg) {
 }
 
 static char *manifest_json(const vx_extract_opts *o, const vx_ckpt *ck, const hash_job *hj, size_t F, size_t K,
-                           uint64_t clamped) {
+                           const vx_meta *meta, const char *digest) {
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "tool", "vindex");
     cJSON_AddStringToObject(r, "tool_version", VX_VERSION_STRING);
@@ -402,8 +479,11 @@ static char *manifest_json(const vx_extract_opts *o, const vx_ckpt *ck, const ha
     cJSON_AddNumberToObject(opt, "top_k_requested", o->top_k);
     cJSON_AddNumberToObject(opt, "top_k", (double)K);
     if (o->revision) cJSON_AddStringToObject(opt, "revision", o->revision);
+    cJSON_AddBoolToObject(opt, "unembed", o->unembed != 0);
     cJSON *cl = cJSON_AddObjectToObject(r, "clamped");
-    cJSON_AddNumberToObject(cl, "embeddings", (double)clamped);
+    cJSON_AddNumberToObject(cl, "embeddings", (double)meta->embed_clamped);
+    if (meta->unembedding == VX_UNEMB_FILE) cJSON_AddNumberToObject(cl, "unembed", (double)meta->unembed_clamped);
+    cJSON_AddStringToObject(r, "content_digest", digest); /* R-B6 */
     char *s = cJSON_Print(r);
     cJSON_Delete(r);
     return s;
@@ -456,13 +536,17 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     int exists = lstat(o->out, &st) == 0;
     if (exists && !o->force)
         return vx_fail(err, VX_EEXIST, "%s: already exists (use --force to replace it)", o->out);
+    /* Restored at the end: in a long-running process (python/vindex) the next compare's
+     * BLAS paths, and so its numbers, would otherwise depend on this call's count. */
+    int blas_before = vx_blas_threads_get();
     vx_blas_threads(o->threads);
 
     char *parent = NULL, *base = NULL, *tmp = NULL, prefix[300];
     vx_ckpt *ck = NULL;
     vx_meta meta;
     memset(&meta, 0, sizeof meta);
-    float *dirs = NULL;
+    float *dirs = NULL, *spec = NULL, *nb = NULL, *upbuf = NULL;
+    double *sq = NULL;
     vx_tokenizer *tok = NULL;
     uint8_t *vocab = NULL;
     char *json = NULL, *manifest = NULL;
@@ -525,8 +609,38 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     dirs = malloc(sizeof(float) * L * 2 * F * H); /* [L][kind][F][H] for the projection */
     if (!meta.layers || !dirs) { rc = vx_fail(err, VX_ENOMEM, "out of memory for %zu directions", L * 2 * F); goto fail; }
 
-    vx_outfile *gate = &of[0], *down = &of[1];
-    if ((rc = vx_out_open(gate, tmp, vx_data_files[0], err)) || (rc = vx_out_open(down, tmp, vx_data_files[1], err))) goto fail;
+    /* The weight battery (spec §9): buffers for the widest layer's neurons. */
+    uint64_t Nmax = 0;
+    int any_up = 0;
+    for (size_t l = 0; l < L; l++) {
+        uint64_t g = 0, d = 0, u = 0;
+        const vx_layer *ly = &m->layers[l];
+        for (int s = 0; s < ly->n_gate; s++) g += ly->gate[s].count;
+        for (int s = 0; s < ly->n_down; s++) d += ly->down[s].count;
+        for (int s = 0; s < ly->n_up; s++) u += ly->up[s].count;
+        if (g != d || (ly->n_up && u != g)) {
+            rc = vx_fail(err, VX_ECORRUPT, "%s: layer %zu: %llu gate rows, %llu up rows, %llu down columns; expected one "
+                         "neuron count", o->src, l, (unsigned long long)g, (unsigned long long)u, (unsigned long long)d);
+            goto fail;
+        }
+        if (g > Nmax) Nmax = g;
+        any_up |= ly->n_up > 0;
+    }
+    float thr[VX_N_SPARSITY];
+    vx_bat_thresholds(thr);
+    spec = malloc(sizeof(float) * 2 * H);
+    sq = vx_big_array(3 * Nmax, sizeof(double));
+    nb = vx_big_array(3 * Nmax, sizeof(float));
+    if (any_up) upbuf = vx_big_array(H * CHUNK_VECTORS, sizeof(float));
+    if (!spec || !sq || !nb || (any_up && !upbuf)) { rc = vx_fail(err, VX_ENOMEM, "out of memory for the weight battery"); goto fail; }
+    meta.has_battery = 1;
+    meta.unembedding = m->tied ? VX_UNEMB_EMBEDDINGS : o->unembed ? VX_UNEMB_FILE : VX_UNEMB_NONE;
+    if (o->unembed && m->tied) warnf(o, "--unembed: the model is tied; its unembedding is the embedding matrix");
+
+    vx_outfile *gate = &of[0], *down = &of[1], *spectra = &of[OF_SPECTRA], *neurons = &of[OF_NEURONS];
+    if ((rc = vx_out_open(gate, tmp, vx_data_files[0], err)) || (rc = vx_out_open(down, tmp, vx_data_files[1], err)) ||
+        (rc = vx_out_open(spectra, tmp, "spectra.bin", err)) || (rc = vx_out_open(neurons, tmp, "neurons.bin", err)))
+        goto fail;
     for (size_t l = 0; l < L; l++) {
         vx_layer_meta *lm = &meta.layers[l];
         lm->layer = (uint32_t)l;
@@ -539,24 +653,55 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
         if (!lm->gate_sigma || !lm->down_sigma) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
         progress(o, "svd", (int)l, (int)L, l, L);
         if ((rc = interrupted(o, err))) goto fail;
-        if ((rc = layer_directions(gate, dirs + (l * 2 + 0) * F * H, lm->gate_sigma, m->layers[l].gate,
-                                   m->layers[l].n_gate, H, F, "gate", (int)l, err)) ||
-            (rc = layer_directions(down, dirs + (l * 2 + 1) * F * H, lm->down_sigma, m->layers[l].down,
-                                   m->layers[l].n_down, H, F, "down", (int)l, err)))
+        const vx_layer *ly = &m->layers[l];
+        uint64_t N = 0;
+        for (int s = 0; s < ly->n_gate; s++) N += ly->gate[s].count;
+        int nk = ly->n_up ? 3 : 2;
+        mat_pass pg = { sq, { 0 }, thr }, pu = { sq + N, { 0 }, thr }, pd = { sq + 2 * N, { 0 }, thr };
+        if (ly->n_up) up_pass(&pu, upbuf, ly->up, ly->n_up, H);
+        if ((rc = layer_directions(gate, dirs + (l * 2 + 0) * F * H, lm->gate_sigma, spec, &pg, ly->gate, ly->n_gate, H,
+                                   F, "gate", (int)l, err)) ||
+            (rc = layer_directions(down, dirs + (l * 2 + 1) * F * H, lm->down_sigma, spec + H, &pd, ly->down, ly->n_down,
+                                   H, F, "down", (int)l, err)))
+            goto fail;
+        /* R-B2, R-B3: neurons.bin block [kinds][N] f32, weights in index.json */
+        finish_pass(&lm->weights[VX_MAT_GATE], nb, &pg, N, N, H);
+        if (ly->n_up) finish_pass(&lm->weights[VX_MAT_UP], nb + N, &pu, N, N, H);
+        finish_pass(&lm->weights[VX_MAT_DOWN], nb + (size_t)(nk - 1) * N, &pd, N, H, N);
+        lm->has_mat[VX_MAT_GATE] = lm->has_mat[VX_MAT_DOWN] = 1;
+        lm->has_mat[VX_MAT_UP] = ly->n_up > 0;
+        lm->neurons_offset = neurons->bytes;
+        lm->neurons_count = N;
+        lm->neurons_kinds = nk;
+        if ((rc = vx_out_write(neurons, nb, sizeof(float) * (size_t)nk * N, err)) ||
+            (rc = vx_out_write(spectra, spec, sizeof(float) * 2 * H, err)))
             goto fail;
     }
     progress(o, "svd", -1, (int)L, L, L);
-    if ((rc = vx_out_close(gate, err)) || (rc = vx_out_close(down, err))) goto fail;
+    if ((rc = vx_out_close(gate, err)) || (rc = vx_out_close(down, err)) || (rc = vx_out_close(spectra, err)) ||
+        (rc = vx_out_close(neurons, err)))
+        goto fail;
+    meta.neurons_bytes = neurons->bytes;
 
     progress(o, "write", -1, (int)L, 0, V);
     if ((rc = vx_out_open(&of[2], tmp, vx_data_files[2], err)) ||
-        (rc = write_embeddings(&of[2], m, &meta.embed_clamped, err)) || (rc = vx_out_close(&of[2], err)))
+        (rc = write_f16_matrix(&of[2], m->embed, V, H, &meta.embed_clamped, err)) || (rc = vx_out_close(&of[2], err)))
         goto fail;
     if (meta.embed_clamped) warnf(o, "%llu embedding values beyond the f16 range were clamped to +-65504",
                                   (unsigned long long)meta.embed_clamped);
+    if (meta.unembedding == VX_UNEMB_FILE) { /* R-B5 */
+        if ((rc = vx_out_open(&of[OF_UNEMBED], tmp, "unembed.bin", err)) ||
+            (rc = write_f16_matrix(&of[OF_UNEMBED], m->unembed, V, H, &meta.unembed_clamped, err)) ||
+            (rc = vx_out_close(&of[OF_UNEMBED], err)))
+            goto fail;
+        if (meta.unembed_clamped) warnf(o, "%llu unembedding values beyond the f16 range were clamped to +-65504",
+                                        (unsigned long long)meta.unembed_clamped);
+    }
 
-    if ((rc = vx_out_open(&of[3], tmp, vx_data_files[3], err)) || (rc = project(&of[3], m, dirs, L, F, K, o, err)) ||
-        (rc = vx_out_close(&of[3], err)))
+    if ((rc = vx_out_open(&of[3], tmp, vx_data_files[3], err)) ||
+        (rc = vx_out_open(&of[OF_MOMENTS], tmp, "moments.bin", err)) ||
+        (rc = project(&of[3], &of[OF_MOMENTS], m, dirs, L, F, K, o, err)) || (rc = vx_out_close(&of[3], err)) ||
+        (rc = vx_out_close(&of[OF_MOMENTS], err)))
         goto fail;
 
     if ((rc = vx_out_open(&of[4], tmp, vx_data_files[4], err)) || (rc = write_norms(&meta, &of[4], m, err)) ||
@@ -576,16 +721,26 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
 
     /* index.json: the file table records size, shape, dtype and xxh3 of each file. */
     vx_meta_set_files(&meta, of);
+    {
+        const uint64_t sh_spec[3] = { L, 2, H }, sh_mom[4] = { L, 2, F, 4 }, sh_neur[1] = { meta.neurons_bytes / 4 },
+                       sh_unemb[2] = { V, H };
+        vx_meta_add_file(&meta, &of[OF_SPECTRA], "f32", 3, sh_spec);
+        vx_meta_add_file(&meta, &of[OF_NEURONS], "f32", 1, sh_neur);
+        vx_meta_add_file(&meta, &of[OF_MOMENTS], "f32", 4, sh_mom);
+        if (meta.unembedding == VX_UNEMB_FILE) vx_meta_add_file(&meta, &of[OF_UNEMBED], "f16", 2, sh_unemb);
+    }
     if (!(json = vx_meta_write(&meta))) { rc = vx_fail(err, VX_ENOMEM, "index.json: out of memory"); goto fail; }
     if ((rc = vx_out_file(&of[7], tmp, "index.json", json, strlen(json), err))) goto fail;
+    char digest[65];
+    if ((rc = vx_digest_of_files(digest, of, VX_N_FILES, err))) goto fail; /* every file but the next two */
 
     progress(o, "hash", -1, (int)L, 0, 1);
     if (hashing) { pthread_join(hasher, NULL); hashing = 0; }
     if (hj.rc) { rc = vx_fail(err, hj.rc, "hashing the checkpoint: %s", hj.err.msg); goto fail; }
-    if (!(manifest = manifest_json(o, ck, &hj, F, K, meta.embed_clamped))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
+    if (!(manifest = manifest_json(o, ck, &hj, F, K, &meta, digest))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
     if ((rc = vx_out_file(&of[8], tmp, "manifest.json", manifest, strlen(manifest), err))) goto fail;
 
-    if ((rc = vx_sums_write(&of[9], tmp, of, 9, err))) goto fail;
+    if ((rc = vx_sums_write(&of[9], tmp, of, VX_N_FILES, err))) goto fail;
     if ((rc = interrupted(o, err))) goto fail; /* last chance: after this OUT changes */
     if ((rc = vx_fsync_dir(tmp, err))) goto fail;
 
@@ -614,9 +769,14 @@ fail:
     }
 done:
     if (hashing) pthread_join(hasher, NULL);
+    vx_blas_threads(blas_before);
     free(hj.hex);
     vx_meta_free(&meta);
     free(dirs);
+    free(spec);
+    vx_big_free(sq);
+    vx_big_free(nb);
+    vx_big_free(upbuf);
     vx_tokenizer_free(tok);
     free(vocab);
     free(json);

@@ -260,8 +260,8 @@ static void put_vec(double *vd, float *vf, size_t i, const float *src, size_t H)
         memcpy(vf + i * H, src, sizeof(float) * H);
 }
 
-static int seig_top_dc(double *vals, double *vecs, float *vecf, float *G, size_t H, size_t F, void *(*side)(void *),
-                       void *arg) {
+static int seig_top_dc(double *vals, double *vecs, float *vecf, double *all, float *G, size_t H, size_t F,
+                       void *(*side)(void *), void *arg) {
     lapack_int n = (lapack_int)H, m = n - 1, info;
     float *d = malloc(sizeof(float) * H), *e = malloc(sizeof(float) * H), *tau = malloc(sizeof(float) * H), q = 0;
     float *work = NULL, *Vc = NULL;
@@ -313,6 +313,8 @@ static int seig_top_dc(double *vals, double *vecs, float *vecf, float *G, size_t
         vals[i] = d[H - F + j];
         put_vec(vecs, vecf, i, Zk + j * H, H);
     }
+    if (all) /* sstedc found every eigenvalue on the way (ascending) */
+        for (size_t i = 0; i < H; i++) all[i] = d[H - 1 - i];
     rc = VX_OK;
 out:
     if (side) side(arg); /* failed before it ran: the caller still expects its work done */
@@ -325,14 +327,100 @@ out:
     return rc;
 }
 
-static int seig_top(double *vals, double *vecs, float *vecf, float *G, size_t H, size_t F, void *(*side)(void *),
-                    void *arg) {
+/* The spectrum job of seig_top_tri: every eigenvalue of the tridiagonal (d, e), in place
+ * (ssterf: Pal–Walker–Kahan QL/QR, O(H²), no vectors), on its own thread. */
+typedef struct sterf_job { float *d, *e; lapack_int n, info; } sterf_job;
+static void *sterf_run(void *arg) {
+    sterf_job *j = arg;
+    j->info = LAPACKE_ssterf_work(j->n, j->d, j->e);
+    return NULL;
+}
+
+/*
+ * Top-F eigenpairs and, when `all` is given, every eigenvalue: one tridiagonal reduction
+ * (ssytrd) serves both. The F wanted pairs come from bisection and inverse iteration on
+ * the tridiagonal (sstebz + sstein, exactly ssyevr's path for an index subset) and the
+ * back-transformation of those F vectors only (sormtr); the whole spectrum from ssterf on
+ * a copy of (d, e), which runs on a second thread beside the single-threaded bisection
+ * and inverse iteration, so it adds little wall time.
+ */
+static int seig_top_tri(double *vals, double *vecs, float *vecf, double *all, float *G, size_t H, size_t F) {
+    lapack_int n = (lapack_int)H, m = 0, nsplit = 0, info;
+    float *d = malloc(sizeof(float) * H), *e = malloc(sizeof(float) * H), *tau = malloc(sizeof(float) * H);
+    float *d2 = malloc(sizeof(float) * H), *e2 = malloc(sizeof(float) * H), *w = malloc(sizeof(float) * H), q = 0;
+    lapack_int *iblock = malloc(sizeof(lapack_int) * H), *isplit = malloc(sizeof(lapack_int) * H);
+    lapack_int *ifail = malloc(sizeof(lapack_int) * F), *iw = malloc(sizeof(lapack_int) * 5 * H);
+    float *work = NULL, *Z = vx_big_array(H * F, sizeof(float));
+    size_t *order = malloc(sizeof(size_t) * F);
+    int rc = VX_ECORRUPT;
+    if (!d || !e || !tau || !d2 || !e2 || !w || !iblock || !isplit || !ifail || !iw || !Z || !order) { rc = VX_ENOMEM; goto out; }
+    /* G's row-major upper triangle is the column-major lower one. */
+    if (LAPACKE_ssytrd_work(LAPACK_COL_MAJOR, 'L', n, G, n, d, e, tau, &q, -1) != 0) goto out;
+    size_t lw = (size_t)q + 1, lw2 = 5 * H;
+    if (lw < lw2) lw = lw2; /* sstein needs 5·H floats; sormtr's own query follows */
+    if (lw > (size_t)INT_MAX) { rc = VX_EUSAGE; goto out; }
+    if (!(work = vx_big_array(lw, sizeof(float)))) { rc = VX_ENOMEM; goto out; }
+    if (LAPACKE_ssytrd_work(LAPACK_COL_MAJOR, 'L', n, G, n, d, e, tau, work, (lapack_int)lw) != 0) goto out;
+    sterf_job sj = { d2, e2, n, 0 };
+    pthread_t th;
+    int started = 0;
+    if (all) {
+        memcpy(d2, d, sizeof(float) * H);
+        if (H > 1) memcpy(e2, e, sizeof(float) * (H - 1));
+        started = pthread_create(&th, NULL, sterf_run, &sj) == 0;
+    }
+    info = LAPACKE_sstebz_work('I', 'B', n, 0.0f, 0.0f, (lapack_int)(H - F + 1), n, 0.0f, d, e, &m, &nsplit, w, iblock,
+                               isplit, work, iw);
+    if (info == 0 && (size_t)m == F)
+        info = LAPACKE_sstein_work(LAPACK_COL_MAJOR, n, d, e, m, w, iblock, isplit, Z, n, work, iw, ifail);
+    else
+        info = -1;
+    if (all) {
+        if (started) pthread_join(th, NULL);
+        else sterf_run(&sj);
+    }
+    if (info != 0 || (all && sj.info != 0)) goto out;
+    /* Q of ssytrd applied to the F vectors (sormtr 'L': reflectors one row below the
+     * diagonal of G, as seig_top_dc's apply_q) */
+    lapack_int lwq = -1;
+    if (LAPACKE_sormtr_work(LAPACK_COL_MAJOR, 'L', 'L', 'N', n, (lapack_int)F, G, n, tau, Z, n, &q, lwq) != 0) goto out;
+    if ((size_t)q + 1 > lw) {
+        vx_big_free(work);
+        lw = (size_t)q + 1;
+        if (lw > (size_t)INT_MAX || !(work = vx_big_array(lw, sizeof(float)))) { rc = VX_ENOMEM; goto out; }
+    }
+    if (LAPACKE_sormtr_work(LAPACK_COL_MAJOR, 'L', 'L', 'N', n, (lapack_int)F, G, n, tau, Z, n, work, (lapack_int)lw) != 0)
+        goto out;
+    /* sstebz 'B' groups the eigenvalues by split block: sort them (F is small) */
+    for (size_t i = 0; i < F; i++) order[i] = i;
+    for (size_t i = 1; i < F; i++)
+        for (size_t j = i; j > 0 && w[order[j]] > w[order[j - 1]]; j--) {
+            size_t t = order[j]; order[j] = order[j - 1]; order[j - 1] = t;
+        }
+    for (size_t i = 0; i < F; i++) { /* descending; eigenvector j is column j of Z */
+        vals[i] = w[order[i]];
+        put_vec(vecs, vecf, i, Z + order[i] * H, H);
+    }
+    if (all) /* ssterf sorts ascending */
+        for (size_t i = 0; i < H; i++) all[i] = d2[H - 1 - i];
+    rc = VX_OK;
+out:
+    free(d); free(e); free(tau); free(d2); free(e2); free(w);
+    free(iblock); free(isplit); free(ifail); free(iw); free(order);
+    vx_big_free(work);
+    vx_big_free(Z);
+    return rc;
+}
+
+static int seig_top(double *vals, double *vecs, float *vecf, double *all, float *G, size_t H, size_t F,
+                    void *(*side)(void *), void *arg) {
     if (!dims_ok(H, F) || F > H) {
         if (side) side(arg);
         return VX_EUSAGE;
     }
-    if (H >= 512 && F * 8 >= H) return seig_top_dc(vals, vecs, vecf, G, H, F, side, arg);
+    if (H >= 512 && F * 8 >= H) return seig_top_dc(vals, vecs, vecf, all, G, H, F, side, arg);
     if (side) side(arg);
+    if (all) return seig_top_tri(vals, vecs, vecf, all, G, H, F);
     float *w = malloc(sizeof(float) * H), *Z = vx_big_array(H * F, sizeof(float));
     lapack_int *isuppz = malloc(sizeof(lapack_int) * 2 * F), m = 0;
     int rc = VX_OK;
@@ -354,12 +442,12 @@ out:
     return rc;
 }
 
-int vx_seig_top(double *vals, double *vecs, float *G, size_t H, size_t F) {
-    return seig_top(vals, vecs, NULL, G, H, F, NULL, NULL);
+int vx_seig_top(double *vals, double *vecs, double *all, float *G, size_t H, size_t F) {
+    return seig_top(vals, vecs, NULL, all, G, H, F, NULL, NULL);
 }
 
 int vx_seig_top_with(double *vals, float *vecs, float *G, size_t H, size_t F, void *(*side)(void *), void *arg) {
-    return seig_top(vals, NULL, vecs, G, H, F, side, arg);
+    return seig_top(vals, NULL, vecs, NULL, G, H, F, side, arg);
 }
 
 int vx_dqr_square(double *A, double *rdiag, size_t n) {

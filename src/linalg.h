@@ -43,8 +43,10 @@ int vx_dsvd(double *U, double *s, double *VT, double *A, size_t m, size_t n);
 int vx_sgram_rows(float *G, size_t H, const float *X, size_t n, int accumulate);
 int vx_sgram_cols(float *G, size_t H, const float *M, size_t n, size_t ld);
 /* Top-F eigenpairs of the symmetric single-precision G [H][H] (upper read, destroyed):
- * vals[F] descending (as double), vecs[F][H] row i = unit eigenvector of vals[i]. */
-int vx_seig_top(double *vals, double *vecs, float *G, size_t H, size_t F);
+ * vals[F] descending (as double), vecs[F][H] row i = unit eigenvector of vals[i]; and,
+ * when `all` is not NULL, all H eigenvalues of G, descending, into all[H] (from the same
+ * tridiagonal reduction: what the weight battery's spectra need). */
+int vx_seig_top(double *vals, double *vecs, double *all, float *G, size_t H, size_t F);
 /* The same with f32 vectors (what the solver computes: no widened copy), running side(arg)
  * on another thread while the tridiagonal eigensolver (mostly single-threaded) runs, BLAS
  * on one thread each meanwhile; side runs exactly once whatever happens (inline when the

@@ -11,7 +11,9 @@
 #include "vxindex.h"
 
 const char *const vx_slot_names[VXF_COUNT] = { "gate_vectors.bin", "down_features.bin", "embeddings.bin",
-                                               "down_meta.bin", "norms.bin", "vocab.bin" };
+                                               "down_meta.bin",    "norms.bin",         "vocab.bin",
+                                               "spectra.bin",      "neurons.bin",       "moments.bin",
+                                               "unembed.bin" };
 
 void vx_close(vx_index *vx) {
     if (!vx) return;
@@ -23,6 +25,7 @@ void vx_close(vx_index *vx) {
         free(vx->tokc);
     }
     free(vx->manifest);
+    free(vx->index_json);
     free(vx->dir);
     free(vx);
 }
@@ -58,7 +61,8 @@ int vx_open_at(vx_index **out, int dfd, const char *dir, vx_err *err) {
         snprintf(where, sizeof where, "%s", p);
         rc = vx_meta_parse(&vx->meta, (const uint8_t *)buf, len, where, err);
     }
-    free(buf);
+    vx->index_json = buf; /* kept for vx_index_json; freed by vx_close */
+    vx->index_json_len = len;
     free(p);
     if (rc) { vx_close(vx); return rc; }
     const vx_meta *m = &vx->meta;
@@ -67,6 +71,7 @@ int vx_open_at(vx_index **out, int dfd, const char *dir, vx_err *err) {
      * mapped size itself, so no page past the end can ever be touched. */
     for (int i = 0; i < VXF_COUNT; i++) {
         const vx_file_meta *fm = vx_meta_file(m, vx_slot_names[i]);
+        if (!fm) continue; /* an optional file index.json does not list (vx_meta_parse requires the others) */
         char *fp = vx_path(dir, vx_slot_names[i]);
         if (!fp) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); break; }
         rc = vx_map_fileat(&vx->map[i], dfd, vx_slot_names[i], fp, err);
@@ -106,6 +111,15 @@ int vx_open_at(vx_index **out, int dfd, const char *dir, vx_err *err) {
     vx->emb = (const uint16_t *)(const void *)vx->map[VXF_EMB].data;
     vx->dmeta = vx->map[VXF_DMETA].data + VX_DM_HEADER;
     vx->norms = (const float *)(const void *)vx->map[VXF_NORMS].data;
+    /* Version 2 (§9): sizes were checked against index.json above, like every file. */
+    if (m->has_battery) {
+        vx->spectra = (const float *)(const void *)vx->map[VXF_SPECTRA].data;
+        vx->neurons = (const float *)(const void *)vx->map[VXF_NEURONS].data;
+        vx->moments = (const float *)(const void *)vx->map[VXF_MOMENTS].data;
+    }
+    if (m->unembedding == VX_UNEMB_FILE) vx->unemb = (const uint16_t *)(const void *)vx->map[VXF_UNEMBED].data;
+    else if (m->unembedding == VX_UNEMB_EMBEDDINGS || (m->unembedding == VX_UNEMB_V1 && m->tied_embeddings))
+        vx->unemb = vx->emb;
 
     vx_info *in = &vx->info;
     in->num_layers = m->num_layers;
@@ -134,6 +148,23 @@ void vx_advise(vx_index *vx, vx_advice advice) { vx->advice = advice; }
 const char *vx_manifest(const vx_index *vx, size_t *len) {
     if (len) *len = vx->manifest ? vx->manifest_len : 0;
     return vx->manifest;
+}
+
+const char *vx_index_json(const vx_index *vx, size_t *len) {
+    if (len) *len = vx->index_json_len;
+    return vx->index_json;
+}
+
+int vx_file_map(const void **data, size_t *size, const vx_index *vx, const char *name, vx_err *err) {
+    for (int i = 0; i < VXF_COUNT; i++)
+        if (name && !strcmp(name, vx_slot_names[i])) {
+            *data = vx->map[i].data;
+            *size = vx->map[i].size;
+            return VX_OK;
+        }
+    *data = NULL;
+    *size = 0;
+    return vx_fail(err, VX_ENOTFOUND, "%s: no mapped file '%s' in this vindex", vx->dir, name ? name : "(null)");
 }
 
 int vx_revalidate(const vx_index *vx, vx_err *err) {
@@ -171,4 +202,54 @@ int vx_token_str(const char **raw, size_t *raw_len, const char **text, size_t *t
     if (id >= vx->vocab.n) return vx_fail(err, VX_ENOTFOUND, "token #%u: out of range (vocab_size %u)", id, vx->vocab.n);
     vx_vocab_get(&vx->vocab, id, raw, raw_len, text, text_len);
     return VX_OK;
+}
+
+/* ------------------------------------------------------------- version 2 (§9) */
+
+uint32_t vx_format_version(const vx_index *vx) { return vx->meta.version; }
+
+const float *vx_spectrum(const vx_index *vx, vx_kind kind, uint32_t layer) {
+    if (!vx->spectra || layer >= vx->meta.num_layers || (kind != VX_GATE && kind != VX_DOWN)) return NULL;
+    return vx->spectra + ((uint64_t)layer * 2 + (uint64_t)kind) * vx->meta.hidden_size;
+}
+
+int vx_weight_stats_get(vx_weight_stats *out, const vx_index *vx, uint32_t layer, vx_mat which, vx_err *err) {
+    const vx_meta *m = &vx->meta;
+    if (!m->has_battery)
+        return vx_fail(err, VX_ENOTFOUND, "%s: no weight battery (format version %u)", vx->dir, m->version);
+    if (layer >= m->num_layers || (unsigned)which >= VX_N_MATS || !m->layers[layer].has_mat[which])
+        return vx_fail(err, VX_ENOTFOUND, "%s: layer %u has no %s matrix (%u layers)", vx->dir, layer,
+                       (unsigned)which < VX_N_MATS ? vx_mat_names[which] : "such", m->num_layers);
+    *out = m->layers[layer].weights[which];
+    return VX_OK;
+}
+
+const float *vx_neuron_norms(const vx_index *vx, uint32_t layer, vx_mat which, uint64_t *count) {
+    const vx_meta *m = &vx->meta;
+    if (count) *count = 0;
+    if (!vx->neurons || layer >= m->num_layers || (unsigned)which >= VX_N_MATS || !m->layers[layer].has_mat[which])
+        return NULL;
+    const vx_layer_meta *l = &m->layers[layer];
+    /* rows in kinds order: gate, [up,] down */
+    uint64_t row = which == VX_MAT_GATE ? 0 : which == VX_MAT_UP ? 1 : (uint64_t)l->neurons_kinds - 1;
+    if (count) *count = l->neurons_count;
+    return vx->neurons + l->neurons_offset / 4 + row * l->neurons_count;
+}
+
+const float *vx_moments(const vx_index *vx) { return vx->moments; }
+
+const uint16_t *vx_unembedding(const vx_index *vx) { return vx->unemb; }
+
+int vx_content_digest(char hex[65], const char *dir, vx_err *err) {
+    char *p = vx_path(dir, "SHA256SUMS"), *buf = NULL;
+    size_t len = 0, n = 0;
+    vx_sum *sums = NULL;
+    if (!p) return vx_fail(err, VX_ENOMEM, "out of memory");
+    int rc = vx_read_file(&buf, &len, p, 1u << 20, err);
+    if (rc == VX_OK) rc = vx_sums_parse(&sums, &n, (const uint8_t *)buf, len, p, err);
+    if (rc == VX_OK) rc = vx_content_digest_of(hex, sums, n, err);
+    free(sums);
+    free(buf);
+    free(p);
+    return rc;
 }

@@ -24,22 +24,32 @@ typedef struct vx_tokcache {
     vx_tokenizer *tok;
 } vx_tokcache;
 
-enum { VXF_GATE, VXF_DOWN, VXF_EMB, VXF_DMETA, VXF_NORMS, VXF_VOCAB, VXF_COUNT };
+/* Mapped files: the six every vindex has, then version 2's optional ones (spec §9),
+ * mapped only when index.json lists them (an unmapped slot has data NULL, fd -1). */
+enum { VXF_GATE, VXF_DOWN, VXF_EMB, VXF_DMETA, VXF_NORMS, VXF_VOCAB, VXF_REQUIRED,
+       VXF_SPECTRA = VXF_REQUIRED, VXF_NEURONS, VXF_MOMENTS, VXF_UNEMBED, VXF_COUNT };
 
 struct vx_index {
     char *dir;
     vx_meta meta;
     vx_info info;
-    vx_map map[VXF_COUNT];      /* gate_vectors, down_features, embeddings, down_meta, norms, vocab */
+    vx_map map[VXF_COUNT];      /* gate_vectors, down_features, embeddings, down_meta, norms, vocab,
+                                 * spectra, neurons, moments, unembed */
     vx_vocab vocab;             /* validated view into map[VXF_VOCAB] */
     const uint16_t *gate;       /* [L][F][H] f16 */
     const uint16_t *down;       /* [L][F][H] f16 */
     const uint16_t *emb;        /* [V][H] f16 */
     const uint8_t *dmeta;       /* records after the header: [L][2][F] x 2K x {u32, f32} */
     const float *norms;         /* norms_bytes / 4 f32; NULL when empty */
+    const float *spectra;       /* [L][2][H] f32, NULL without a battery */
+    const float *neurons;       /* neurons_bytes / 4 f32, NULL without a battery */
+    const float *moments;       /* [L][2][F][4] f32, NULL without a battery */
+    const uint16_t *unemb;      /* [V][H] f16: unembed.bin, the embeddings when tied, or NULL */
     vx_advice advice;           /* VX_ADVISE_ONCE: scans release pages behind them */
     char *manifest;             /* manifest.json, read through the same directory fd; may be NULL */
     size_t manifest_len;
+    char *index_json;           /* index.json as parsed at open, NUL-terminated (vx_index_json) */
+    size_t index_json_len;
     vx_tokcache *tokc;          /* never NULL after vx_open */
 };
 

@@ -2,7 +2,7 @@
  * mkckpt.c — synthetic Hugging Face checkpoints of real shape, and the extraction
  * benchmark harness that runs vx_extract on them (tools/bench-extract.sh drives both).
  *
- *   mkckpt --shape tiny|0.6b|8b OUTDIR [--seed N] [--shard-bytes N] [--tokenizer FILE]
+ *   mkckpt --shape tiny|0.6b|8b OUTDIR [--seed N] [--shard-bytes N] [--tokenizer FILE] [--layers N]
  *   mkckpt --bench SRC OUT [--rates SGEMM,DSYRK,MEMBW] [--threads N] [--features F]
  *   mkckpt --calib     (prints this machine's sgemm, dsyrk and memory-read rates)
  *
@@ -840,7 +840,8 @@ static void blas_reexec(char **argv) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: mkckpt --shape tiny|0.6b|8b OUTDIR [--seed N] [--shard-bytes N] [--tokenizer FILE]\n"
+    fprintf(f, "usage: mkckpt --shape tiny|0.6b|8b OUTDIR [--seed N] [--shard-bytes N] [--tokenizer FILE] [--layers N]\n"
+               "       (--layers: the shape with only N layers, for per-layer measurements)\n"
                "       mkckpt --bench SRC OUT [--rates SGEMM,DSYRK,MEMBW] [--threads N] [--features F]\n"
                "       mkckpt --calib\n");
 }
@@ -851,8 +852,10 @@ int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "--calib")) return calib_main();
     const char *shp = NULL, *dir = NULL, *tok = "tests/fixtures/tiny-qwen3/tokenizer.json";
     uint64_t seed = 1, limit = 5000000000ull;
+    long layers = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--shape") && i + 1 < argc) shp = argv[++i];
+        else if (!strcmp(argv[i], "--layers") && i + 1 < argc) layers = strtol(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 0);
         else if (!strcmp(argv[i], "--shard-bytes") && i + 1 < argc) limit = (uint64_t)strtod(argv[++i], NULL);
         else if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc) tok = argv[++i];
@@ -863,6 +866,8 @@ int main(int argc, char **argv) {
     const shape *s = NULL;
     for (size_t i = 0; shp && i < sizeof shapes / sizeof *shapes; i++)
         if (!strcmp(shapes[i].name, shp)) s = &shapes[i];
-    if (!s || !dir || limit == 0) { usage(stderr); return 2; }
-    return make_checkpoint(s, dir, seed, limit, tok) ? 1 : 0;
+    if (!s || !dir || limit == 0 || layers < 0 || layers > 4096) { usage(stderr); return 2; }
+    shape sl = *s;
+    if (layers) sl.L = (uint32_t)layers;
+    return make_checkpoint(&sl, dir, seed, limit, tok) ? 1 : 0;
 }

@@ -1,0 +1,188 @@
+"""compare's result: the mirror of vx_compare_result (include/vx_compare.h) and its
+conversion to the dictionary `vindex compare --json` prints (cli/cmd_compare.c), key for
+key and number for number. This is the one place to extend when the result grows: add the
+field to the structure below (tests/t_python.py checks every offset against the C
+compiler's) and the key to result_dict (the same test compares it with the CLI's JSON).
+"""
+import ctypes
+import math
+import os
+from ctypes import POINTER, Structure, byref, c_double, c_int, c_size_t, c_uint32, c_void_p
+
+from . import _lib
+from ._errors import UsageError, check
+from ._lib import VX_CMP_TOP
+from ._results import CompareResult, jsonable
+
+
+class vx_cmp_stats(Structure):
+    _c_name_ = "vx_cmp_stats"
+    _fields_ = [("mean", c_double), ("std", c_double), ("median", c_double), ("min", c_double),
+                ("min_id", c_uint32), ("pct", c_double * 9), ("frac_above", c_double * 10)]
+
+
+class vx_cmp_token(Structure):
+    _c_name_ = "vx_cmp_token"
+    _fields_ = [("id_a", c_uint32), ("id_b", c_uint32), ("cosine", c_double)]
+
+
+class vx_compare_result(Structure):
+    _c_name_ = "vx_compare_result"
+    _fields_ = [("shared", c_size_t), ("by_id", c_int), ("n_anchors", c_size_t), ("n_test", c_size_t),
+                ("source_is_a", c_int), ("dim_source", c_uint32), ("dim_target", c_uint32), ("pca_dim", c_uint32),
+                ("pca_fit_tokens", c_size_t), ("pca_variance_retained", c_double), ("procrustes_scale", c_double),
+                ("cosine", vx_cmp_stats), ("l2_mean", c_double), ("l2_std", c_double), ("l2_median", c_double),
+                ("relational_n", c_size_t), ("relational_correlation", c_double),
+                ("relational_mean_abs_diff", c_double), ("digits_n", c_size_t), ("digit_correlation", c_double),
+                ("digit_mean_abs_diff", c_double), ("best", vx_cmp_token * VX_CMP_TOP),
+                ("worst", vx_cmp_token * VX_CMP_TOP), ("n_best", c_size_t), ("residual_eig", c_double * VX_CMP_TOP),
+                ("n_residual", c_size_t), ("baseline", vx_cmp_stats), ("baseline_l2_mean", c_double),
+                ("layers_a", c_uint32), ("layers_b", c_uint32), ("gate_sim", POINTER(c_double)),
+                ("down_sim", POINTER(c_double)), ("matched", POINTER(c_uint32 * 2)), ("n_matched", c_size_t)]
+
+
+STRUCTS = (vx_cmp_stats, vx_cmp_token, vx_compare_result)
+_PCT = ("p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99")
+
+
+def _num(x):
+    """A number as the CLI's JSON shows it: NaN and infinities are null."""
+    return x if math.isfinite(x) else None
+
+
+def _stats(st, text):
+    d = {"mean": st.mean, "std": st.std, "median": st.median, "min": st.min, "min_token": text(st.min_id),
+         "min_token_id": st.min_id}
+    for k, v in zip(_PCT, st.pct):
+        d[k] = v
+    return d
+
+
+def _frac(f):
+    return {f"0.{k}": f[k] for k in range(10)}
+
+
+def _tokens(ts, n, text):
+    return [{"token": text(t.id_a), "token_id": t.id_a, "token_id_b": t.id_b, "cosine": t.cosine} for t in ts[:n]]
+
+
+def result_dict(r, text, a, b, seed):
+    """The CLI's JSON object for result `r`. `text(id)` is A's readable token text; `a`, `b`
+    the two paths as given; `seed` the seed used."""
+    la, lb = r.layers_a, r.layers_b
+    gate = [r.gate_sim[i] for i in range(la * lb)]
+    down = [r.down_sim[i] for i in range(la * lb)]
+    d = {"a": a, "b": b, "shared_tokens": r.shared, "match": "id" if r.by_id else "text", "anchors": r.n_anchors,
+         "test": r.n_test, "seed": seed, "source": "A" if r.source_is_a else "B",
+         "target": "B" if r.source_is_a else "A", "dim_source": r.dim_source, "dim_target": r.dim_target,
+         "pca_dim": r.pca_dim, "pca_fit_tokens": r.pca_fit_tokens, "pca_variance_retained": r.pca_variance_retained,
+         "procrustes_scale": r.procrustes_scale, "cosine": _stats(r.cosine, text),
+         "l2": {"mean": r.l2_mean, "std": r.l2_std, "median": r.l2_median}, "frac_above": _frac(r.cosine.frac_above),
+         "relational_tokens": r.relational_n, "relational_correlation": _num(r.relational_correlation),
+         "relational_mean_abs_diff": _num(r.relational_mean_abs_diff), "digits": r.digits_n,
+         "digit_correlation": _num(r.digit_correlation), "digit_mean_abs_diff": _num(r.digit_mean_abs_diff),
+         "best": _tokens(r.best, r.n_best, text), "worst": _tokens(r.worst, r.n_best, text),
+         "residual_eigenvalues": [r.residual_eig[i] for i in range(r.n_residual)]}
+    bl = _stats(r.baseline, text)
+    bl["frac_above"] = _frac(r.baseline.frac_above)
+    bl["l2_mean"] = r.baseline_l2_mean
+    d["baseline"] = bl
+    matched = []
+    for i in range(r.n_matched):
+        x, y = r.matched[i][0], r.matched[i][1]
+        matched.append({"a": x, "b": y, "gate": gate[x * lb + y], "down": down[x * lb + y]})
+    d["layers"] = {"layers_a": la, "layers_b": lb, "gate": [gate[i * lb:(i + 1) * lb] for i in range(la)],
+                   "down": [down[i * lb:(i + 1) * lb] for i in range(la)], "matched": matched}
+    return d
+
+
+# ---------------------------------------------------------------------- the call
+
+_compare = _lib._fn("vx_compare", c_int, POINTER(POINTER(vx_compare_result)), c_void_p, c_void_p,
+                    POINTER(_lib.vx_compare_opts), _lib.E)
+_free = _lib._fn("vx_compare_free", None, POINTER(vx_compare_result))
+
+
+def _int(name, v, lo, hi):
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise UsageError(f"{name} {v!r}: expected an integer in {lo}..{hi}", _lib.VX_EUSAGE)
+    return v
+
+
+def _token_list(vx, h, name, spec, keep):
+    """Explicit anchor/test tokens: a path to a token file (vindex compare's FILE: raw
+    strings or #ID, one a line) or a sequence of ids (int) and tokens (str, resolved like
+    Vindex.token_id). Returns (pointer, count); `keep` holds what must outlive the call."""
+    from ._index import _enc, _err
+    if isinstance(spec, (str, bytes, os.PathLike)):
+        ids, n, err = POINTER(c_uint32)(), c_size_t(), _err()
+        check(_lib.compare_read_tokens(byref(ids), byref(n), h.ptr, _enc(spec), byref(err)), err)
+        keep.append(ids)
+        return ids, n.value
+    vals = [vx.token_id(t) for t in spec]
+    if not vals:
+        raise UsageError(f"{name}: empty token list", _lib.VX_EUSAGE)
+    arr = (c_uint32 * len(vals))(*vals)
+    keep.append(arr)
+    return ctypes.cast(arr, POINTER(c_uint32)), len(vals)
+
+
+def compare(a, b, *, anchors=None, test=None, seed=42, pca_sample=None, layer_map=None, threads=None):
+    """Align the embedding spaces of vindexes `a` and `b` (paths or open Vindex objects) by
+    orthogonal Procrustes on their shared tokens (vindex compare; spec/compare.md).
+
+    anchors, test: a count drawn at random from the shared tokens (defaults 10000 and
+      5000), a path to a token file, or a sequence of tokens (ids of A or strings);
+    seed: of every random choice (42); pca_sample: PCA fitted on at most this many tokens;
+    layer_map: [(layer of A, layer of B), ...] to mark as matched; threads: BLAS threads.
+    Returns a CompareResult: the dict `vindex compare --json` prints. Raises MismatchError
+    (too few shared tokens), UsageError (options), NotFoundError (a token not in A)."""
+    from ._index import Vindex, _err, blas_lock
+    owned = []
+    va = a if isinstance(a, Vindex) else Vindex(a)
+    if va is not a:
+        owned.append(va)
+    vb = b if isinstance(b, Vindex) else Vindex(b)
+    if vb is not b:
+        owned.append(vb)
+    keep = []
+    try:
+        ha, hb = va._live(), vb._live()
+        o = _lib.vx_compare_opts()
+        _lib.compare_opts_init(byref(o))
+        if isinstance(anchors, int) and not isinstance(anchors, bool):
+            o.anchors = _int("anchors", anchors, 3, 100000000)
+        elif anchors is not None:
+            o.anchor_ids, o.n_anchor_ids = _token_list(va, ha, "anchors", anchors, keep)
+        if isinstance(test, int) and not isinstance(test, bool):
+            o.test = _int("test", test, 3, 100000000)
+        elif test is not None:
+            o.test_ids, o.n_test_ids = _token_list(va, ha, "test", test, keep)
+        o.seed = _int("seed", seed, 0, 2 ** 64 - 1)
+        if pca_sample is not None:
+            o.pca_sample = _int("pca_sample", pca_sample, 1, 100000000)
+        if layer_map is not None:
+            pairs = [(_int("layer_map", int(x), 0, 2 ** 32 - 1), _int("layer_map", int(y), 0, 2 ** 32 - 1))
+                     for x, y in layer_map]
+            if not pairs:
+                raise UsageError("layer_map: no pairs", _lib.VX_EUSAGE)
+            lm = ((c_uint32 * 2) * len(pairs))(*[(c_uint32 * 2)(x, y) for x, y in pairs])
+            keep.append(lm)
+            o.layer_map, o.n_layer_map = ctypes.cast(lm, POINTER(c_uint32 * 2)), len(pairs)
+        if threads is not None:
+            o.threads = _int("threads", threads, 1, 256)
+        r, err = POINTER(vx_compare_result)(), _err()
+        with blas_lock:
+            rc = _compare(byref(r), ha.ptr, hb.ptr, byref(o), byref(err))
+        check(rc, err)
+        try:
+            d = result_dict(r.contents, lambda i: va._tok(ha, i)[1], va.path, vb.path, o.seed)
+        finally:
+            _free(r)
+        return CompareResult(jsonable(d))
+    finally:
+        for ids in keep:
+            if isinstance(ids, POINTER(c_uint32)):  # malloc'd by vx_compare_read_tokens
+                _lib.libc_free(ids)
+        for v in owned:
+            v.close()

@@ -1,0 +1,169 @@
+/*
+ * battery.c — the weight battery's kernels (see battery.h). They run on every element of
+ * every MLP matrix and of the [V][2·L·F] projection, so they are written with GCC/Clang
+ * vector extensions: 4- or 8-lane arithmetic that compiles to whatever the target has
+ * (two SSE2 registers on baseline x86-64), with no run-time dispatch. Sums of squares and
+ * moments are in double (each f32 is widened exactly), counts in integers; nothing here
+ * depends on the order in which chunks arrive beyond floating-point summation order.
+ */
+#include "battery.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef float v4f __attribute__((vector_size(16)));
+typedef double v4d __attribute__((vector_size(32)));
+
+void vx_bat_thresholds(float c[VX_N_SPARSITY]) {
+    for (int t = 0; t < VX_N_SPARSITY; t++) {
+        float f = (float)vx_sparsity_thresholds[t];
+        if ((double)f < vx_sparsity_thresholds[t]) f = nextafterf(f, INFINITY);
+        c[t] = f;
+    }
+}
+
+void vx_bat_count(uint64_t below[VX_N_SPARSITY], const float *x, size_t n, const float c[VX_N_SPARSITY]) {
+    const v8i absmask = { 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff,
+                          0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff };
+    v8f cv[VX_N_SPARSITY];
+    for (int t = 0; t < VX_N_SPARSITY; t++)
+        for (int j = 0; j < 8; j++) cv[t][j] = c[t];
+    size_t i = 0;
+    while (n - i >= 8) {
+        /* lanes count down (a true comparison is -1); flushed before they can overflow */
+        v8i k[VX_N_SPARSITY];
+        memset(k, 0, sizeof k);
+        size_t stop = n - i > ((size_t)1 << 24) ? i + ((size_t)1 << 24) : n - (n - i) % 8;
+        for (; i < stop; i += 8) {
+            v8f v;
+            memcpy(&v, x + i, sizeof v);
+            v = (v8f)((v8i)v & absmask);
+            for (int t = 0; t < VX_N_SPARSITY; t++) k[t] += (v8i)(v < cv[t]);
+        }
+        for (int t = 0; t < VX_N_SPARSITY; t++)
+            for (int j = 0; j < 8; j++) below[t] += (uint64_t)(-(int64_t)k[t][j]);
+    }
+    for (; i < n; i++) {
+        float a = fabsf(x[i]);
+        for (int t = 0; t < VX_N_SPARSITY; t++) below[t] += a < c[t];
+    }
+}
+
+void vx_bat_sq_rows(double *sq, const float *X, size_t n, size_t H) {
+    for (size_t r = 0; r < n; r++) {
+        const float *p = X + r * H;
+        v4d a0 = { 0, 0, 0, 0 }, a1 = { 0, 0, 0, 0 };
+        size_t j = 0;
+        for (; j + 8 <= H; j += 8) {
+            v4f u, w;
+            memcpy(&u, p + j, sizeof u);
+            memcpy(&w, p + j + 4, sizeof w);
+            v4d du = __builtin_convertvector(u, v4d), dw = __builtin_convertvector(w, v4d);
+            a0 += du * du;
+            a1 += dw * dw;
+        }
+        a0 += a1;
+        double s = (a0[0] + a0[1]) + (a0[2] + a0[3]);
+        for (; j < H; j++) s += (double)p[j] * p[j];
+        sq[r] = s;
+    }
+}
+
+void vx_bat_sq_cols(double *sq, const float *M, size_t H, size_t n) {
+    for (size_t j = 0; j < H; j++) {
+        const float *p = M + j * n;
+        size_t i = 0;
+        for (; i + 4 <= n; i += 4) {
+            v4f u;
+            v4d a;
+            memcpy(&u, p + i, sizeof u);
+            memcpy(&a, sq + i, sizeof a);
+            v4d d = __builtin_convertvector(u, v4d);
+            a += d * d;
+            memcpy(sq + i, &a, sizeof a);
+        }
+        for (; i < n; i++) sq[i] += (double)p[i] * p[i];
+    }
+}
+
+/* ------------------------------------------------------------------ moments */
+
+int vx_mom_init(vx_mom_acc *m, size_t ncol) {
+    memset(m, 0, sizeof *m);
+    m->ncol = ncol;
+    m->c = calloc(ncol ? ncol : 1, sizeof(double));
+    m->s = calloc(4 * (ncol ? ncol : 1), sizeof(double));
+    if (!m->c || !m->s) {
+        vx_mom_free(m);
+        return VX_ENOMEM;
+    }
+    return VX_OK;
+}
+
+void vx_mom_free(vx_mom_acc *m) {
+    free(m->c);
+    free(m->s);
+    m->c = m->s = NULL;
+}
+
+void vx_mom_add(vx_mom_acc *m, const float *S, size_t rows) {
+    size_t nc = m->ncol;
+    if (!rows || !nc) return;
+    if (m->n == 0) { /* the shifts: the first tile's column means */
+        for (size_t r = 0; r < rows; r++)
+            for (size_t c = 0; c < nc; c++) m->c[c] += S[r * nc + c];
+        for (size_t c = 0; c < nc; c++) m->c[c] /= (double)rows;
+    }
+    double *s1 = m->s, *s2 = s1 + nc, *s3 = s2 + nc, *s4 = s3 + nc;
+    for (size_t r = 0; r < rows; r++) {
+        const float *p = S + r * nc;
+        size_t c = 0;
+        for (; c + 4 <= nc; c += 4) {
+            v4f u;
+            v4d sh, a1, a2, a3, a4;
+            memcpy(&u, p + c, sizeof u);
+            memcpy(&sh, m->c + c, sizeof sh);
+            memcpy(&a1, s1 + c, sizeof a1);
+            memcpy(&a2, s2 + c, sizeof a2);
+            memcpy(&a3, s3 + c, sizeof a3);
+            memcpy(&a4, s4 + c, sizeof a4);
+            v4d d = __builtin_convertvector(u, v4d) - sh, d2 = d * d;
+            a1 += d;
+            a2 += d2;
+            a3 += d2 * d;
+            a4 += d2 * d2;
+            memcpy(s1 + c, &a1, sizeof a1);
+            memcpy(s2 + c, &a2, sizeof a2);
+            memcpy(s3 + c, &a3, sizeof a3);
+            memcpy(s4 + c, &a4, sizeof a4);
+        }
+        for (; c < nc; c++) {
+            double d = (double)p[c] - m->c[c], d2 = d * d;
+            s1[c] += d;
+            s2[c] += d2;
+            s3[c] += d2 * d;
+            s4[c] += d2 * d2;
+        }
+    }
+    m->n += rows;
+}
+
+void vx_mom_finish(const vx_mom_acc *m, float *out) {
+    size_t nc = m->ncol;
+    double n = m->n ? (double)m->n : 1.0;
+    const double *s1 = m->s, *s2 = s1 + nc, *s3 = s2 + nc, *s4 = s3 + nc;
+    for (size_t c = 0; c < nc; c++) {
+        /* raw moments about the shift → central moments about the mean */
+        double e1 = s1[c] / n, e2 = s2[c] / n, e3 = s3[c] / n, e4 = s4[c] / n, e1s = e1 * e1;
+        double m2 = e2 - e1s, m3 = e3 - 3 * e1 * e2 + 2 * e1s * e1, m4 = e4 - 4 * e1 * e3 + 6 * e1s * e2 - 3 * e1s * e1s;
+        if (!(m2 > 0)) m2 = 0;
+        float *o = out + 4 * c;
+        o[0] = (float)(m->c[c] + e1);
+        o[1] = (float)sqrt(m2);
+        o[2] = m2 > 0 ? (float)(m3 / (m2 * sqrt(m2))) : 0.0f;
+        o[3] = m2 > 0 ? (float)(m4 / (m2 * m2) - 3.0) : 0.0f;
+    }
+}

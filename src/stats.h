@@ -1,0 +1,51 @@
+/*
+ * stats.h — the pieces of vx_stats shared by its files (src-internal): the covariance
+ * pass over an f16 matrix (stats_cov.c, used by the embedding statistics and by the causal
+ * metric), distribution summaries, and the two halves of vx_stats_compute.
+ */
+#ifndef VX_SRC_STATS_H
+#define VX_SRC_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vx_stats.h"
+#include "vxindex.h"
+
+/*
+ * One pass over X [n][H] f16 (spec/stats.md §3.4): column means and population variances
+ * (double), the population covariance C [H][H] (double, the upper triangle, row-major;
+ * NULL: not computed), each row's Σx² (f32 in the kernels' canonical
+ * order; NULL: not kept), and for D sample rows S [D][H] (f32, unit length or zero, ids
+ * sid[D]) each one's largest cosine with any other row (nn1 [D], §3.7). Everything is in
+ * the stored units (no embed_scale). With `release`, X's pages leave the resident set
+ * behind the pass.
+ */
+typedef struct vx_covpass {
+    const uint16_t *X;
+    size_t n, H;
+    int release;
+    const float *S;
+    const uint32_t *sid;
+    size_t D;
+    double *mean, *var;   /* [H] out */
+    double *C;            /* [H][H] out, or NULL */
+    float *ss;            /* [n] out, or NULL */
+    float *nn1;           /* [D] out (D > 0) */
+} vx_covpass;
+int vx_cov_run(const vx_covpass *p, vx_err *err);
+
+/* Summary of v[n] (sorted in place, ascending): count, mean, population std, extremes,
+ * spec/stats.md's percentiles with numpy's linear interpolation. n = 0 gives NaNs. */
+void vx_dist_of_floats(vx_dist *d, float *v, size_t n);
+/* Ascending sort of n floats (radix on the bits; NaN must not occur). */
+int vx_sort_floats(float *v, size_t n);
+
+/* The two halves of vx_stats_compute. */
+int vx_stats_embeddings(vx_stats *s, const vx_index *vx, const vx_stats_opts *o, vx_err *err);
+int vx_stats_layers(vx_stats *s, const vx_index *vx, const vx_stats_opts *o, vx_err *err);
+
+/* Monotonic seconds, and a timing line on stderr when VINDEX_STATS_TIMING is set. */
+void vx_stats_phase(const char *name);
+
+#endif

@@ -1,0 +1,71 @@
+"""libcrypto, OpenBLAS and LAPACKE are loaded on first use (format/lazylib.h): a query
+that neither hashes nor calls BLAS never loads them, commands that do load them once, and
+the CLI's OpenBLAS tuning takes effect without re-executing the process."""
+import os
+import subprocess
+import tempfile
+
+from vxtest import FIX, VINDEX, check, finish
+
+LAZY = ("libopenblas.so", "liblapacke.so", "libcrypto.so")
+
+
+def loaded(args, extra_env=None):
+    """Shared objects the dynamic loader opened while running vindex ARGS."""
+    env = dict(os.environ, LD_DEBUG="files")
+    env.update(extra_env or {})
+    p = subprocess.run([VINDEX] + args, capture_output=True, env=env, text=True)
+    libs = set()
+    for line in p.stderr.splitlines():
+        if "file=" in line and ("needed by" in line or "dynamically loaded" in line):
+            libs.add(line.split("file=")[1].split()[0])
+    return p, libs
+
+
+def has(libs, stem):
+    return any(l.startswith(stem) for l in libs)
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    a, b = os.path.join(tmp, "a.vx"), os.path.join(tmp, "b.vx")
+    for src, out in (("tiny-llama", a), ("tiny-qwen3", b)):
+        p = subprocess.run([VINDEX, "extract", os.path.join(FIX, src), "-o", out], capture_output=True, text=True)
+        check(p.returncode == 0, f"extract {src}: {p.stderr}")
+
+    # Queries that call neither BLAS nor SHA-256.
+    for args in (["score", a, " Paris", "--json"], ["nearest", a, "--token", " Paris", "--json"],
+                 ["describe", a, "1:2:down", "--json"], ["info", a], ["--help"]):
+        p, libs = loaded(args)
+        check(p.returncode == 0, f"{args}: exit {p.returncode}")
+        for stem in LAZY:
+            check(not has(libs, stem), f"{args[0]} loaded {stem}: {sorted(libs)}")
+
+    # verify hashes: libcrypto, and only it.
+    p, libs = loaded(["verify", a])
+    check(p.returncode == 0, "verify exit 0")
+    check(has(libs, "libcrypto.so"), "verify loads libcrypto")
+    check(not has(libs, "libopenblas.so"), "verify does not load OpenBLAS")
+
+    # compare calls BLAS and LAPACK: both are loaded, on demand.
+    p, libs = loaded(["compare", a, b, "--json"])
+    check(p.returncode == 0, "compare exit 0")
+    check(has(libs, "libopenblas.so") and has(libs, "liblapacke.so"), f"compare loads BLAS/LAPACKE: {sorted(libs)}")
+
+    # The CLI picks OpenBLAS's kernels in its own environment: an explicit setting wins, and
+    # on an AVX-512 CPU an unset one becomes SkylakeX — in one process, no re-execution
+    # (OpenBLAS prints its core once per load with OPENBLAS_VERBOSE=2).
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    env["OPENBLAS_VERBOSE"] = "2"
+    for preset in ("Haswell", None):
+        e = dict(env)
+        if preset:
+            e["OPENBLAS_CORETYPE"] = preset
+        p = subprocess.run([VINDEX, "compare", a, b, "--json"], capture_output=True, text=True, env=e)
+        cores = [l.split(":", 1)[1].strip() for l in p.stderr.splitlines() if l.startswith("Core:")]
+        check(p.returncode == 0 and len(cores) == 1, f"one OpenBLAS load (preset {preset}): {cores}")
+        flags = open("/proc/cpuinfo").read()
+        want = preset or ("SkylakeX" if all(f" {f}" in flags for f in ("avx512f", "avx512bw", "avx512vl")) else None)
+        if want:
+            check(cores[:1] == [want], f"OpenBLAS core with preset {preset}: {cores}, expected {want}")
+
+finish()
