@@ -29,11 +29,11 @@ TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
-.PHONY: all lib test bench bench-extract asan fuzz clean help tools deps demo
+.PHONY: all lib test bench bench-extract asan fuzz clean help tools deps demo man install uninstall
 all: $(BUILD)/libvindex.a $(BUILD)/libvindex.so $(BUILD)/vindex
 
 DEPS := build-essential clang libclang-rt-14-dev libcjson-dev libxxhash-dev libopenblas-dev liblapacke-dev \
-        libzstd-dev libssl-dev libutf8proc-dev python3-numpy python3-scipy chromium
+        libzstd-dev libssl-dev libutf8proc-dev python3-numpy python3-scipy chromium pkg-config man-db
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= /tmp/tiny-llama.vindex
 DEMO_PAIR ?= /tmp/tiny-qwen3.vindex
@@ -49,6 +49,10 @@ help:
 	@echo "make bench-extract  extraction benchmark on synthetic real-shape checkpoints"
 	@echo "make asan       the whole test suite under AddressSanitizer + UBSan"
 	@echo "make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60) with clang"
+	@echo "make install    install under PREFIX (default /usr/local) and DESTDIR: binary, libvindex.so/.a,"
+	@echo "                headers, man pages vindex(1)/(3), vindex.pc, the Python package"
+	@echo "make uninstall  remove exactly what make install wrote (its manifest)"
+	@echo "make man        build/vindex.1 and build/vindex.3"
 	@echo "make clean      remove $(BUILD)/"
 
 # Include paths enforce the arrows: cli/ sees only include/, format/ sees itself and
@@ -81,6 +85,36 @@ VERSION   := $(shell sed -n 's/^\#define VX_VERSION_STRING "\(.*\)"/\1/p' includ
 SOVERSION := $(firstword $(subst ., ,$(VERSION)))
 $(BUILD)/libvindex.so: $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -shared -pthread -Wl,-soname,libvindex.so.$(SOVERSION) -o $@ $^ $(LDLIBS)
+
+# Manual pages, generated from each command's --help and the public headers (tools/mkman.py).
+PY ?= /usr/bin/python3
+man: $(BUILD)/vindex.1 $(BUILD)/vindex.3
+$(BUILD)/vindex.1: $(BUILD)/vindex man/vindex.1.in tools/mkman.py
+	$(PY) tools/mkman.py 1 $(BUILD)/vindex man/vindex.1.in $@
+$(BUILD)/vindex.3: $(wildcard include/*.h) man/vindex.3.in tools/mkman.py
+	@mkdir -p $(BUILD)
+	$(PY) tools/mkman.py 3 include man/vindex.3.in $@
+
+# make install / uninstall: PREFIX and DESTDIR honoured, every directory overridable;
+# tools/install.sh keeps the manifest uninstall reads. The Python package goes where
+# Debian's python3 looks: dist-packages of the running version under /usr/local, the
+# version-independent one under /usr.
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DATADIR      ?= $(PREFIX)/share/vindex
+PYVER         = $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+PYTHONDIR    ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/python$(PYVER)/dist-packages)
+INSTALL_ENV   = BUILD=$(BUILD) PREFIX=$(PREFIX) BINDIR=$(BINDIR) LIBDIR=$(LIBDIR) INCLUDEDIR=$(INCLUDEDIR) \
+                MANDIR=$(MANDIR) PKGCONFIGDIR=$(PKGCONFIGDIR) DATADIR=$(DATADIR) PYTHONDIR=$(PYTHONDIR) \
+                VERSION=$(VERSION) SOVERSION=$(SOVERSION) LIBS_PRIVATE="$(LDLIBS)" DESTDIR=$(DESTDIR)
+install: all man
+	@$(INSTALL_ENV) sh tools/install.sh install
+uninstall:
+	@$(INSTALL_ENV) sh tools/install.sh uninstall
 
 $(BUILD)/vindex: $(CLI_OBJ) $(BUILD)/libvindex.a
 	$(CC) $(LDFLAGS) -pthread -o $@ $(CLI_OBJ) $(BUILD)/libvindex.a $(LDLIBS)

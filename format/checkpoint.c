@@ -14,6 +14,7 @@
  * Nothing is copied: vx_tensor.data points into the shard maps, and vx_vecset describes
  * rows or columns inside a tensor by offset and stride.
  */
+#include "arch.h"
 #include "checkpoint.h"
 
 #include <math.h>
@@ -49,6 +50,8 @@ struct vx_ckpt {
     size_t ht_mask;
     vx_source_file *files;
     size_t n_files;
+    char **vnames;               /* names of the virtual (dequantised MXFP4) tensors, owned */
+    size_t n_vnames;
     vx_model model;
 };
 
@@ -110,9 +113,18 @@ static vx_tensor *ck_find(const vx_ckpt *c, const char *name) {
  * C9: gather the tensors of every shard into one table. A name held by two shards is an
  * error (which copy would be meant?).
  */
+static int ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !memcmp(s + a - b, suf, b);
+}
+
 static int build_table(vx_ckpt *c, vx_err *err) {
     size_t n = 0;
     for (size_t s = 0; s < c->n_shards; s++) n += c->shards[s].st.n;
+    size_t nblocks = 0; /* room for the dequantised views of MXFP4 `_blocks` tensors (attach_quant) */
+    for (size_t s = 0; s < c->n_shards; s++)
+        for (size_t i = 0; i < c->shards[s].st.n; i++) nblocks += ends_with(c->shards[s].st.tensors[i].name, "_blocks");
+    n += nblocks;
     size_t cap = 16;
     while (cap < 2 * n) cap *= 2;
     c->tensors = calloc(n ? n : 1, sizeof *c->tensors);
@@ -135,6 +147,7 @@ static int build_table(vx_ckpt *c, vx_err *err) {
             memcpy(t->shape, st->shape, sizeof t->shape);
             t->nelem = st->nelem;
             t->data = st->data;
+            t->bytes = st->end - st->begin;
             c->ht[k] = (uint32_t)++c->n_tensors;
         }
     return VX_OK;
@@ -237,29 +250,17 @@ out:
 
 /* ----------------------------------------------------------------- config */
 
-enum fam { FAM_LLAMA, FAM_QWEN3MOE, FAM_GEMMA, FAM_PHI3, FAM_GPT2 };
-
-/* C4: the closed set of architectures, matched on architectures[0], else model_type. */
-static const struct { const char *arch, *model_type; enum fam fam; } arch_table[] = {
-    {"LlamaForCausalLM", "llama", FAM_LLAMA},
-    {"MistralForCausalLM", "mistral", FAM_LLAMA},
-    {"Qwen2ForCausalLM", "qwen2", FAM_LLAMA},
-    {"Qwen3ForCausalLM", "qwen3", FAM_LLAMA},
-    {"Qwen3MoeForCausalLM", "qwen3_moe", FAM_QWEN3MOE},
-    {"Gemma2ForCausalLM", "gemma2", FAM_GEMMA},
-    {"Gemma3ForCausalLM", "gemma3_text", FAM_GEMMA},
-    {"Gemma3ForConditionalGeneration", "gemma3", FAM_GEMMA},
-    {"Phi3ForCausalLM", "phi3", FAM_PHI3},
-    {"GPT2LMHeadModel", "gpt2", FAM_GPT2},
-};
-
 /* The configuration of one checkpoint, after C2/C3 checks. */
 typedef struct ck_cfg {
-    enum fam fam;
+    const vx_arch *a;             /* C4: the architecture's row (format/arch.c) */
     uint32_t L, H, I, V;          /* V = 0 when config has no vocab_size */
-    uint32_t E, I_moe, step, I_shared;
+    uint32_t E, I_moe, I_shared;  /* E = 0: not in the config, counted from the tensors (C11) */
+    uint32_t step, first_dense, freq;
     uint8_t *mlp_only;            /* [L] */
     int tie;                      /* -1 absent, 0, 1 */
+    /* Q1: quantization_config */
+    enum { Q_NONE, Q_FP8, Q_CT, Q_MXFP4 } qm; /* quant_method fp8 / compressed-tensors / mxfp4 */
+    uint32_t qbr, qbc;            /* FP8 block shape: weight_block_size / block_structure; 0 = not given */
 } ck_cfg;
 
 static const char *json_kind(const cJSON *v) {
@@ -303,6 +304,66 @@ static const char *cfg_str(const cJSON *a, const cJSON *b, const char *key) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* C11: whether layer l is a mixture of experts. With E unknown (0) until the tensors are
+ * counted, the layer rule alone decides. */
+static int sparse_layer(const ck_cfg *k, uint32_t l) {
+    switch (k->a->moe) {
+    case VX_MOE_QWEN: return !k->mlp_only[l] && (l + 1) % k->step == 0;
+    case VX_MOE_DEEPSEEK: return l >= k->first_dense && l % k->freq == 0;
+    case VX_MOE_ALL: return 1;
+    default: return 0;
+    }
+}
+
+/* Q1: a block shape [rows, cols] of positive integers. */
+static int block_pair(uint32_t *br, uint32_t *bc, const cJSON *v, const char *key, vx_err *err) {
+    if (!v || cJSON_IsNull(v)) return VX_OK;
+    const cJSON *a = cJSON_IsArray(v) && cJSON_GetArraySize(v) == 2 ? v->child : NULL;
+    if (!a || !cJSON_IsNumber(a) || !cJSON_IsNumber(a->next) || a->valuedouble < 1 || a->valuedouble > 65536 ||
+        a->next->valuedouble < 1 || a->next->valuedouble > 65536 || a->valuedouble != floor(a->valuedouble) ||
+        a->next->valuedouble != floor(a->next->valuedouble))
+        return vx_fail(err, VX_ECORRUPT, "config.json: quantization_config \"%s\": expected [rows, cols] of integers in [1, 65536]",
+                       key);
+    *br = (uint32_t)a->valuedouble;
+    *bc = (uint32_t)a->next->valuedouble;
+    return VX_OK;
+}
+
+/* Q1: quantization_config (top level, else the text config): the method, and for FP8 the
+ * block shape. The tensors themselves (which scale tensor each weight has, and its shape)
+ * settle the rest (Q2). */
+static int read_quant(ck_cfg *k, const cJSON *top, const cJSON *cfg, vx_err *err) {
+    const cJSON *qc = cJSON_GetObjectItemCaseSensitive(top, "quantization_config");
+    if (!cJSON_IsObject(qc)) qc = cJSON_GetObjectItemCaseSensitive(cfg, "quantization_config");
+    if (!qc || cJSON_IsNull(qc)) return VX_OK;
+    if (!cJSON_IsObject(qc)) return vx_fail(err, VX_ECORRUPT, "config.json: \"quantization_config\" is %s, expected an object",
+                                            json_kind(qc));
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(qc, "quant_method");
+    const char *method = cJSON_IsString(m) ? m->valuestring : "";
+    if (!strcmp(method, "fp8")) {
+        k->qm = Q_FP8;
+        return block_pair(&k->qbr, &k->qbc, cJSON_GetObjectItemCaseSensitive(qc, "weight_block_size"), "weight_block_size", err);
+    }
+    if (!strcmp(method, "compressed-tensors")) {
+        k->qm = Q_CT;
+        const cJSON *groups = cJSON_GetObjectItemCaseSensitive(qc, "config_groups");
+        for (const cJSON *g = cJSON_IsObject(groups) ? groups->child : NULL; g; g = g->next) {
+            const cJSON *w = cJSON_GetObjectItemCaseSensitive(g, "weights");
+            const cJSON *bits = cJSON_GetObjectItemCaseSensitive(w, "num_bits"), *ty = cJSON_GetObjectItemCaseSensitive(w, "type");
+            if (cJSON_IsNumber(bits) && (bits->valuedouble != 8 || !cJSON_IsString(ty) || strcmp(ty->valuestring, "float")))
+                return vx_fail(err, VX_EUNSUPPORTED, "config.json: compressed-tensors group '%.64s' stores %g-bit %.16s weights; "
+                               "only 8-bit float (FP8) weights are supported", g->string ? g->string : "?", bits->valuedouble,
+                               cJSON_IsString(ty) ? ty->valuestring : "?");
+            int rc = block_pair(&k->qbr, &k->qbc, cJSON_GetObjectItemCaseSensitive(w, "block_structure"), "block_structure", err);
+            if (rc) return rc;
+        }
+        return VX_OK;
+    }
+    if (!strcmp(method, "mxfp4")) { k->qm = Q_MXFP4; return VX_OK; }
+    return vx_fail(err, VX_EUNSUPPORTED, "config.json: quantization_config quant_method '%.64s' is not supported; supported: "
+                   "fp8 (block scales), compressed-tensors (FP8 per-tensor, per-channel or block), mxfp4", method);
+}
+
 static int read_config(vx_ckpt *c, ck_cfg *k, vx_err *err) {
     char *p = vx_path(c->dir, "config.json");
     if (!p) return vx_fail(err, VX_ENOMEM, "out of memory");
@@ -333,24 +394,23 @@ static int read_config(vx_ckpt *c, ck_cfg *k, vx_err *err) {
     snprintf(m->dtype, sizeof m->dtype, "%s", dt ? dt : "");
 
     /* C4: dispatch on the architecture when named, else on model_type. */
-    int found = -1;
-    for (size_t i = 0; i < sizeof arch_table / sizeof *arch_table; i++)
-        if (arch ? !strcmp(arch, arch_table[i].arch) : (mt && !strcmp(mt, arch_table[i].model_type))) found = (int)i;
-    if (found < 0) {
+    if (!(k->a = vx_arch_find(arch, mt))) {
         ck_list l = {{0}, 0, 0};
-        for (size_t i = 0; i < sizeof arch_table / sizeof *arch_table; i++) list_add(&l, arch_table[i].arch);
+        for (const vx_arch *r = vx_arch_table; r->arch; r++) list_add(&l, r->arch);
         rc = vx_fail(err, VX_EUNSUPPORTED, "%s/config.json: architecture '%.96s' (model_type '%.64s') is not supported; supported: %s",
                      c->dir, arch ? arch : "(none)", mt ? mt : "(none)", l.s);
         goto out;
     }
-    k->fam = arch_table[found].fam;
+    const vx_arch *A = k->a;
 
     const cJSON *tie = cJSON_GetObjectItemCaseSensitive(top, "tie_word_embeddings");
     if (!cJSON_IsBool(tie) && cfg != top) tie = cJSON_GetObjectItemCaseSensitive(cfg, "tie_word_embeddings");
     k->tie = cJSON_IsBool(tie) ? cJSON_IsTrue(tie) : -1;
+    if ((rc = read_quant(k, top, cfg, err))) goto out;
 
     int have;
-    if (k->fam == FAM_GPT2) {
+    int moe = A->moe != VX_MOE_NONE;
+    if (A->gpt2) {
         if ((rc = cfg_u32(&k->H, NULL, cfg, "n_embd", 1, MAX_HIDDEN, 1, err)) ||
             (rc = cfg_u32(&k->L, NULL, cfg, "n_layer", 1, MAX_LAYERS, 1, err)) ||
             (rc = cfg_u32(&k->I, &have, cfg, "n_inner", 1, MAX_INTER, 0, err)) ||
@@ -361,37 +421,55 @@ static int read_config(vx_ckpt *c, ck_cfg *k, vx_err *err) {
     } else {
         if ((rc = cfg_u32(&k->H, NULL, cfg, "hidden_size", 1, MAX_HIDDEN, 1, err)) ||
             (rc = cfg_u32(&k->L, NULL, cfg, "num_hidden_layers", 1, MAX_LAYERS, 1, err)) ||
-            (rc = cfg_u32(&k->I, &have, cfg, "intermediate_size", 1, MAX_INTER, k->fam != FAM_QWEN3MOE, err)) ||
+            (rc = cfg_u32(&k->I, &have, cfg, "intermediate_size", 1, MAX_INTER, !moe, err)) ||
             (rc = cfg_u32(&k->V, NULL, cfg, "vocab_size", 1, MAX_VOCAB, 0, err)))
             goto out;
     }
     k->mlp_only = calloc(k->L, 1);
     if (!k->mlp_only) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
-    if (k->fam == FAM_QWEN3MOE) {
-        /* C11: MoE layout keys. */
-        k->step = 1;
-        if ((rc = cfg_u32(&k->E, NULL, cfg, "num_experts", 0, MAX_EXPERTS, 1, err)) ||
-            (rc = cfg_u32(&k->step, NULL, cfg, "decoder_sparse_step", 1, MAX_LAYERS, 0, err)) ||
-            (rc = cfg_u32(&k->I_moe, NULL, cfg, "moe_intermediate_size", 1, MAX_INTER, k->E > 0, err)) ||
-            (rc = cfg_u32(&k->I_shared, NULL, cfg, "shared_expert_intermediate_size", 1, MAX_INTER, 0, err)))
-            goto out;
-        const cJSON *mo = cJSON_GetObjectItemCaseSensitive(cfg, "mlp_only_layers");
-        if (mo && !cJSON_IsNull(mo) && !cJSON_IsArray(mo)) {
-            rc = vx_fail(err, VX_ECORRUPT, "config.json: \"mlp_only_layers\" is %s, expected an array of layer indices",
-                         json_kind(mo));
-            goto out;
+    if (moe) {
+        /* C11: MoE layout keys, under every name the writing libraries have used. */
+        int hm = 0, hs = 0;
+        k->step = k->freq = 1;
+        for (int i = 0; vx_cfg_experts[i] && !k->E; i++)
+            if ((rc = cfg_u32(&k->E, NULL, cfg, vx_cfg_experts[i], 0, MAX_EXPERTS, 0, err))) goto out;
+        for (int i = 0; vx_cfg_moe_width[i] && !hm; i++)
+            if ((rc = cfg_u32(&k->I_moe, &hm, cfg, vx_cfg_moe_width[i], 1, MAX_INTER, 0, err))) goto out;
+        for (int i = 0; vx_cfg_shared_width[i] && !hs; i++)
+            if ((rc = cfg_u32(&k->I_shared, &hs, cfg, vx_cfg_shared_width[i], 1, MAX_INTER, 0, err))) goto out;
+        if (!hm && A->moe == VX_MOE_ALL) { k->I_moe = k->I; hm = have; } /* Mixtral, gpt-oss: intermediate_size is per expert */
+        if (!hm) { rc = vx_fail(err, VX_ECORRUPT, "config.json: missing \"moe_intermediate_size\" (the width of one expert)"); goto out; }
+        if (A->moe == VX_MOE_DEEPSEEK) {
+            uint32_t ns = 0;
+            if ((rc = cfg_u32(&ns, NULL, cfg, "n_shared_experts", 0, MAX_EXPERTS, 0, err)) ||
+                (rc = cfg_u32(&k->first_dense, NULL, cfg, "first_k_dense_replace", 0, MAX_LAYERS, 0, err)) ||
+                (rc = cfg_u32(&k->freq, NULL, cfg, "moe_layer_freq", 1, MAX_LAYERS, 0, err)))
+                goto out;
+            if (!hs && ns) {
+                uint64_t w = (uint64_t)ns * k->I_moe;
+                if (w > MAX_INTER) { rc = vx_fail(err, VX_ECORRUPT, "config.json: n_shared_experts × moe_intermediate_size is too large"); goto out; }
+                k->I_shared = (uint32_t)w;
+            }
         }
-        for (const cJSON *v = mo ? mo->child : NULL; v; v = v->next) {
-            if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble >= k->L || v->valuedouble != floor(v->valuedouble)) {
-                rc = vx_fail(err, VX_ECORRUPT, "config.json: \"mlp_only_layers\" holds %s, expected layer indices in [0, %u)",
-                             cJSON_IsNumber(v) ? "an out-of-range value" : json_kind(v), k->L);
+        if (A->moe == VX_MOE_QWEN) {
+            if ((rc = cfg_u32(&k->step, NULL, cfg, "decoder_sparse_step", 1, MAX_LAYERS, 0, err))) goto out;
+            const cJSON *mo = cJSON_GetObjectItemCaseSensitive(cfg, "mlp_only_layers");
+            if (mo && !cJSON_IsNull(mo) && !cJSON_IsArray(mo)) {
+                rc = vx_fail(err, VX_ECORRUPT, "config.json: \"mlp_only_layers\" is %s, expected an array of layer indices",
+                             json_kind(mo));
                 goto out;
             }
-            k->mlp_only[(size_t)v->valuedouble] = 1;
+            for (const cJSON *v = mo ? mo->child : NULL; v; v = v->next) {
+                if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble >= k->L || v->valuedouble != floor(v->valuedouble)) {
+                    rc = vx_fail(err, VX_ECORRUPT, "config.json: \"mlp_only_layers\" holds %s, expected layer indices in [0, %u)",
+                                 cJSON_IsNumber(v) ? "an out-of-range value" : json_kind(v), k->L);
+                    goto out;
+                }
+                k->mlp_only[(size_t)v->valuedouble] = 1;
+            }
         }
         int dense = 0;
-        for (uint32_t l = 0; l < k->L; l++)
-            if (!(!k->mlp_only[l] && k->E > 0 && (l + 1) % k->step == 0)) dense = 1;
+        for (uint32_t l = 0; l < k->L; l++) dense |= !sparse_layer(k, l);
         if (dense && !have) {
             rc = vx_fail(err, VX_ECORRUPT, "config.json: missing \"intermediate_size\" (dense layers need it)");
             goto out;
@@ -400,9 +478,9 @@ static int read_config(vx_ckpt *c, ck_cfg *k, vx_err *err) {
     m->num_layers = k->L;
     m->hidden_size = k->H;
     /* C11: for an MoE model, the width of one expert; dense layers keep intermediate_size. */
-    m->intermediate_size = k->fam == FAM_QWEN3MOE && k->E > 0 ? k->I_moe : k->I;
-    m->embed_scale = k->fam == FAM_GEMMA ? sqrtf((float)k->H) : 1.0f; /* C12 */
-    m->norm_offset = k->fam == FAM_GEMMA ? 1.0f : 0.0f;
+    m->intermediate_size = moe ? k->I_moe : k->I;
+    m->embed_scale = A->scaled_embed ? sqrtf((float)k->H) : 1.0f; /* C12 */
+    m->norm_offset = A->gemma_norms ? 1.0f : 0.0f;
 out:
     cJSON_Delete(top);
     return rc;
@@ -544,8 +622,23 @@ static const vx_tensor *get(ck_map *m, int required, const char *fmt, ...) {
     vsnprintf(name, sizeof name, fmt, ap);
     va_end(ap);
     vx_tensor *t = ck_find(m->c, name);
-    if (t) m->c->recog[t - m->c->tensors] = 1;
-    else if (required) list_add(&m->missing, name);
+    if (t) {
+        m->c->recog[t - m->c->tensors] = 1;
+        /* Q4: a weight's quantisation companions belong to its role */
+        static const char *const sfx[] = { "_scale_inv", "_scale", "_blocks", "_scales" };
+        char cn[600];
+        for (size_t i = 0; i < sizeof sfx / sizeof *sfx; i++) {
+            snprintf(cn, sizeof cn, "%s%s", name, sfx[i]);
+            const vx_tensor *x = ck_find(m->c, cn);
+            if (x) m->c->recog[x - m->c->tensors] = 1;
+        }
+        size_t nl = strlen(name);
+        if (nl > 7 && !strcmp(name + nl - 7, ".weight")) { /* compressed-tensors' static activation scale */
+            snprintf(cn, sizeof cn, "%.*s.input_scale", (int)(nl - 7), name);
+            const vx_tensor *x = ck_find(m->c, cn);
+            if (x) m->c->recog[x - m->c->tensors] = 1;
+        }
+    } else if (required) list_add(&m->missing, name);
     return t;
 }
 
@@ -553,13 +646,17 @@ static int is_fp8(vx_dtype d) {
     return d == VX_DT_F8_E4M3 || d == VX_DT_F8_E5M2 || d == VX_DT_F8_E8M0 || d == VX_DT_F8_E4M3FNUZ || d == VX_DT_F8_E5M2FNUZ;
 }
 
-/* C6: a tensor the extractor reads is F32, F16 or BF16. */
+/* C6: a tensor the extractor reads is F32, F16 or BF16, or quantised with its scales (Q2, Q3). */
 static int readable(ck_map *m, const vx_tensor *t) {
     if (!t) return 0;
-    if (t->dtype == VX_DT_F32 || t->dtype == VX_DT_F16 || t->dtype == VX_DT_BF16) return 1;
-    if (!m->rc)
-        m->rc = vx_fail(&m->first, VX_EUNSUPPORTED, "%s: tensor '%.200s' has dtype %s; the extractor reads only F32, F16 and BF16%s",
-                        t->file, t->name, vx_dtype_name(t->dtype), is_fp8(t->dtype) ? " (FP8 not supported yet)" : "");
+    if (t->dtype == VX_DT_F32 || t->dtype == VX_DT_F16 || t->dtype == VX_DT_BF16 || t->q.kind != VX_Q_NONE) return 1;
+    if (!m->rc) {
+        const char *why = t->dtype == VX_DT_F8_E4M3 || t->dtype == VX_DT_F8_E5M2
+                              ? " (an FP8 weight needs its scales: no '_scale_inv' or '_scale' tensor beside it)"
+                          : is_fp8(t->dtype) ? " (this FP8 variant is not supported)" : "";
+        m->rc = vx_fail(&m->first, VX_EUNSUPPORTED, "%s: tensor '%.200s' has dtype %s; the extractor reads F32, F16, BF16, "
+                        "FP8 with scales and MXFP4%s", t->file, t->name, vx_dtype_name(t->dtype), why);
+    }
     return 0;
 }
 
@@ -594,134 +691,192 @@ static void push(vx_layer *ly, int down, vx_vecset v) {
 static void push_up(vx_layer *ly, vx_vecset v) { ly->up[ly->n_up++] = v; }
 
 /*
- * C10: a gated MLP at `base` ("model.layers.3.mlp.", "...mlp.experts.5.") of width I:
- * gate_proj [I,H] gives I row vectors, down_proj [H,I] gives I column vectors; up_proj
- * [I,H] gives I row vectors too (read for the weight battery only).
+ * C10: a gated MLP at `base` ("model.layers.3.mlp.", "...mlp.experts.5.") of width I with
+ * the projections named `gn`, `un`, `dn` ("gate_proj" … or Mixtral's "w1", "w3", "w2"):
+ * gate [I,H] gives I row vectors, down [H,I] gives I column vectors; up [I,H] gives I row
+ * vectors too (read for the weight battery only).
  */
-static void gated(ck_map *m, vx_layer *ly, const char *base, uint64_t I, const char *iname) {
+static void gated(ck_map *m, vx_layer *ly, const char *base, uint64_t I, const char *iname, const char *gn,
+                  const char *un, const char *dn) {
     uint64_t H = m->k->H;
     char e1[96], e2[96];
     snprintf(e1, sizeof e1, "%s × hidden_size", iname);
     snprintf(e2, sizeof e2, "hidden_size × %s", iname);
-    const vx_tensor *g = get(m, 1, "%sgate_proj.weight", base), *u = get(m, 1, "%sup_proj.weight", base),
-                    *d = get(m, 1, "%sdown_proj.weight", base);
-    get(m, 0, "%sgate_proj.bias", base);
-    get(m, 0, "%sup_proj.bias", base);
-    get(m, 0, "%sdown_proj.bias", base);
+    const vx_tensor *g = get(m, 1, "%s%s.weight", base, gn), *u = get(m, 1, "%s%s.weight", base, un),
+                    *d = get(m, 1, "%s%s.weight", base, dn);
+    get(m, 0, "%s%s.bias", base, gn);
+    get(m, 0, "%s%s.bias", base, un);
+    get(m, 0, "%s%s.bias", base, dn);
     int okg = readable(m, g) && shape_is(m, g, e1, 2, I, H, 0);
     int oku = readable(m, u) && shape_is(m, u, e1, 2, I, H, 0);
     int okd = readable(m, d) && shape_is(m, d, e2, 2, H, I, 0);
     if (okg && okd && oku) {
-        push(ly, 0, (vx_vecset){g, 0, I, H, 0});
-        push(ly, 1, (vx_vecset){d, 0, I, I, 1});
-        push_up(ly, (vx_vecset){u, 0, I, H, 0});
+        push(ly, 0, (vx_vecset){g, 0, I, H, 0, 0});
+        push(ly, 1, (vx_vecset){d, 0, I, I, 1, 0});
+        push_up(ly, (vx_vecset){u, 0, I, H, 0, 0});
     }
 }
 
-/* C11: one Qwen3-MoE sparse layer: E experts (per-expert or fused 3-D) + optional shared expert. */
+/* C11: the number of experts, from the config or else from the tensors: the largest N + 1
+ * of `<base>experts.N.` names, or dim 0 of a fused 3-D tensor. */
+static uint64_t count_experts(ck_map *m, const char *base) {
+    if (m->k->E) return m->k->E;
+    char b[300];
+    snprintf(b, sizeof b, "%sexperts.", base);
+    size_t bl = strlen(b);
+    uint64_t n = 0;
+    for (size_t i = 0; i < m->c->n_tensors; i++) {
+        const char *nm = m->c->tensors[i].name;
+        if (strncmp(nm, b, bl)) continue;
+        const char *p = nm + bl;
+        uint64_t e = 0;
+        int digits = 0;
+        while (*p >= '0' && *p <= '9' && e < MAX_EXPERTS) e = e * 10 + (uint64_t)(*p++ - '0'), digits++;
+        if (digits && *p == '.' && e + 1 > n) n = e + 1;
+        else if (!digits && m->c->tensors[i].ndim == 3 && m->c->tensors[i].shape[0] > n) n = m->c->tensors[i].shape[0];
+    }
+    return n > MAX_EXPERTS ? MAX_EXPERTS : n;
+}
+
+/*
+ * C11: one sparse layer at `base` (".../mlp." or ".../block_sparse_moe."): E experts, per
+ * expert (`experts.N.<gate|up|down>`) or fused — halves: gate_up_proj [E, 2I, H] (gate =
+ * first I rows) and down_proj [E, H, I]; interleaved (gpt-oss): gate_up_proj [E, H, 2I]
+ * (gate = even columns) and down_proj [E, I, H], or MXFP4 blocks dequantised to
+ * [E, 2I, H] (gate = even rows) and [E, H, I] — plus an optional shared expert.
+ */
 static void moe(ck_map *m, vx_layer *ly, const char *base) {
     const ck_cfg *k = m->k;
-    uint64_t E = k->E, I = k->I_moe, H = k->H;
+    const vx_arch *A = k->a;
+    uint64_t E = count_experts(m, base), I = k->I_moe, H = k->H;
     char b[256];
     ly->is_moe = 1;
     ly->num_experts = (int)E;
-    const vx_tensor *r = get(m, 0, "%sgate.weight", base); /* router: recognised, unused */
-    if (r) shape_is(m, r, "num_experts × hidden_size", 2, E, H, 0);
-    get(m, 0, "%sshared_expert_gate.weight", base);
+    for (int i = 0; A->router && A->router[i]; i++) get(m, 0, "%s%s", base, A->router[i]); /* recognised, unused */
+    snprintf(b, sizeof b, "%sgate.weight", base);
+    const vx_tensor *r = ck_find(m->c, b);
+    if (r && E) shape_is(m, r, "num_experts × hidden_size", 2, E, H, 0);
     const vx_tensor *gu = get(m, 0, "%sexperts.gate_up_proj", base), *dp = get(m, 0, "%sexperts.down_proj", base);
     if (!gu) gu = get(m, 0, "%sexperts.gate_up_proj.weight", base);
     if (!dp) dp = get(m, 0, "%sexperts.down_proj.weight", base);
     if (gu || dp) {
-        /* Fused: gate_up_proj [E, 2I, H], gate = first I rows of dim 1; down_proj [E, H, I]. */
         if (!gu) { snprintf(b, sizeof b, "%sexperts.gate_up_proj", base); list_add(&m->missing, b); }
         if (!dp) { snprintf(b, sizeof b, "%sexperts.down_proj", base); list_add(&m->missing, b); }
-        int ok = readable(m, gu) && shape_is(m, gu, "num_experts × 2·moe_intermediate_size × hidden_size", 3, E, 2 * I, H);
-        ok = readable(m, dp) && shape_is(m, dp, "num_experts × hidden_size × moe_intermediate_size", 3, E, H, I) && ok;
+        /* gpt-oss in BF16 keeps transformers' parameter layout; its MXFP4 blocks are stored
+         * output-major, like the other families' fused experts. */
+        int param_layout = A->interleaved && gu && gu->q.kind != VX_Q_MXFP4;
+        int ok;
+        if (param_layout) {
+            ok = readable(m, gu) && shape_is(m, gu, "num_experts × hidden_size × 2·expert width", 3, E, H, 2 * I);
+            ok = readable(m, dp) && shape_is(m, dp, "num_experts × expert width × hidden_size", 3, E, I, H) && ok;
+        } else {
+            ok = readable(m, gu) && shape_is(m, gu, "num_experts × 2·expert width × hidden_size", 3, E, 2 * I, H);
+            ok = readable(m, dp) && shape_is(m, dp, "num_experts × hidden_size × expert width", 3, E, H, I) && ok;
+        }
         for (uint64_t e = 0; ok && e < E; e++) {
-            push(ly, 0, (vx_vecset){gu, e * 2 * I * H, I, H, 0});
-            push(ly, 1, (vx_vecset){dp, e * H * I, I, I, 1});
-            push_up(ly, (vx_vecset){gu, e * 2 * I * H + I * H, I, H, 0});
+            uint64_t o = e * 2 * I * H;
+            if (param_layout) { /* gate = column 2i, up = column 2i+1 of [H, 2I]; down rows of [I, H] */
+                push(ly, 0, (vx_vecset){gu, o, I, 2 * I, 1, 2});
+                push_up(ly, (vx_vecset){gu, o + 1, I, 2 * I, 1, 2});
+                push(ly, 1, (vx_vecset){dp, e * I * H, I, H, 0, 0});
+            } else if (A->interleaved) { /* gate = row 2i, up = row 2i+1 of [2I, H] */
+                push(ly, 0, (vx_vecset){gu, o, I, 2 * H, 0, 0});
+                push_up(ly, (vx_vecset){gu, o + H, I, 2 * H, 0, 0});
+                push(ly, 1, (vx_vecset){dp, e * H * I, I, I, 1, 0});
+            } else { /* gate = first I rows, up = next I */
+                push(ly, 0, (vx_vecset){gu, o, I, H, 0, 0});
+                push_up(ly, (vx_vecset){gu, o + I * H, I, H, 0, 0});
+                push(ly, 1, (vx_vecset){dp, e * H * I, I, I, 1, 0});
+            }
         }
     } else {
         for (uint64_t e = 0; e < E; e++) {
             snprintf(b, sizeof b, "%sexperts.%llu.", base, (unsigned long long)e);
-            gated(m, ly, b, I, "moe_intermediate_size");
+            gated(m, ly, b, I, "moe_intermediate_size", A->egate, A->eup, A->edown);
         }
     }
-    snprintf(b, sizeof b, "%sshared_expert.", base);
+    if (!A->shared) return;
+    snprintf(b, sizeof b, "%s%s", base, A->shared);
     char probe[320];
     snprintf(probe, sizeof probe, "%sgate_proj.weight", b);
     const vx_tensor *sg = ck_find(m->c, probe);
     snprintf(probe, sizeof probe, "%sdown_proj.weight", b);
     if (sg || ck_find(m->c, probe) || k->I_shared) {
         uint64_t Is = k->I_shared ? k->I_shared : sg && sg->ndim == 2 ? sg->shape[0] : I;
-        gated(m, ly, b, Is, k->I_shared ? "shared_expert_intermediate_size" : "shared expert width");
+        gated(m, ly, b, Is, k->I_shared ? "shared expert width (config)" : "shared expert width", "gate_proj", "up_proj",
+              "down_proj");
     }
 }
 
 static void layer(ck_map *m, vx_layer *ly, uint32_t l) {
-    static const char *const llama_n[] = {"input_layernorm", "post_attention_layernorm"};
-    static const char *const gemma_n[] = {"input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
-                                          "post_feedforward_layernorm"};
-    static const char *const gpt2_n[] = {"ln_1", "ln_2"};
     static const char *const gpt2_b[] = {"ln_1.bias", "ln_2.bias"};
     const ck_cfg *k = m->k;
+    const vx_arch *A = k->a;
     uint64_t H = k->H;
-    int moe_layer = k->fam == FAM_QWEN3MOE && !k->mlp_only[l] && k->E > 0 && (l + 1) % k->step == 0; /* C11 */
-    size_t cap = moe_layer ? k->E + 1 : 1;
+    int moe_layer = sparse_layer(k, l); /* C11 */
+    /* the sub-module holding this layer's experts: the first of the row's candidates with a tensor */
+    char base[200];
+    snprintf(base, sizeof base, "%s%u.mlp.", m->lp, l);
+    for (int i = 0; moe_layer && A->moe_blocks[i]; i++) {
+        char b[200];
+        snprintf(b, sizeof b, "%s%u.%s", m->lp, l, A->moe_blocks[i]);
+        size_t bl = strlen(b);
+        int found = 0;
+        for (size_t t = 0; t < m->c->n_tensors && !found; t++) found = !strncmp(m->c->tensors[t].name, b, bl);
+        if (found) { snprintf(base, sizeof base, "%s", b); break; }
+    }
+    uint64_t E = moe_layer ? count_experts(m, base) : 0;
+    if (moe_layer && E == 0) moe_layer = 0; /* num_experts 0: a dense model in an MoE family */
+    size_t cap = moe_layer ? E + 1 : 1;
     ly->gate = calloc(cap, sizeof *ly->gate);
     ly->down = calloc(cap, sizeof *ly->down);
     ly->up = calloc(cap, sizeof *ly->up);
-    ly->norms = calloc(4, sizeof *ly->norms);
-    ly->norm_names = calloc(4, sizeof *ly->norm_names);
+    ly->norms = calloc(6, sizeof *ly->norms);
+    ly->norm_names = calloc(6, sizeof *ly->norm_names);
     if (!ly->gate || !ly->down || !ly->up || !ly->norms || !ly->norm_names) {
         if (!m->rc) m->rc = vx_fail(&m->first, VX_ENOMEM, "out of memory for layer %u", l);
         return;
     }
-    const char *const *nn = k->fam == FAM_GEMMA ? gemma_n : k->fam == FAM_GPT2 ? gpt2_n : llama_n;
-    int nnorm = k->fam == FAM_GEMMA ? 4 : 2;
-    for (int i = 0; i < nnorm; i++) {
-        const vx_tensor *t = get(m, 1, "%s%u.%s.weight", m->lp, l, nn[i]);
+    for (int i = 0; A->norms[i] && ly->n_norms < 4; i++) {
+        const vx_tensor *t = get(m, 1, "%s%u.%s.weight", m->lp, l, A->norms[i]);
         if (readable(m, t) && shape_is(m, t, "hidden_size", 1, H, 0, 0)) {
             ly->norms[ly->n_norms] = t;
-            ly->norm_names[ly->n_norms++] = nn[i];
+            ly->norm_names[ly->n_norms++] = A->norms[i];
         }
     }
-    for (int i = 0; k->fam == FAM_GPT2 && i < 2; i++) { /* C13: LayerNorm biases as extra norms */
+    for (int i = 0; A->gpt2 && i < 2; i++) { /* C13: LayerNorm biases as extra norms */
         const vx_tensor *t = get(m, 0, "%s%u.%s", m->lp, l, gpt2_b[i]);
         if (t && readable(m, t) && shape_is(m, t, "n_embd", 1, H, 0, 0)) {
             ly->norms[ly->n_norms] = t;
             ly->norm_names[ly->n_norms++] = gpt2_b[i];
         }
     }
-    char base[160];
-    snprintf(base, sizeof base, "%s%u.mlp.", m->lp, l);
     uint64_t I = k->I;
     if (moe_layer) {
         moe(m, ly, base);
-    } else if (k->fam == FAM_PHI3) { /* C14: gate_up_proj [2I, H], gate = first I rows */
+    } else if (A->mlp == VX_MLP_PHI3) { /* C14: gate_up_proj [2I, H], gate = first I rows */
         const vx_tensor *gu = get(m, 1, "%sgate_up_proj.weight", base), *d = get(m, 1, "%sdown_proj.weight", base);
         get(m, 0, "%sgate_up_proj.bias", base);
         get(m, 0, "%sdown_proj.bias", base);
         int ok = readable(m, gu) && shape_is(m, gu, "2·intermediate_size × hidden_size", 2, 2 * I, H, 0);
         ok = readable(m, d) && shape_is(m, d, "hidden_size × intermediate_size", 2, H, I, 0) && ok;
         if (ok) {
-            push(ly, 0, (vx_vecset){gu, 0, I, H, 0});
-            push(ly, 1, (vx_vecset){d, 0, I, I, 1});
-            push_up(ly, (vx_vecset){gu, I * H, I, H, 0});
+            push(ly, 0, (vx_vecset){gu, 0, I, H, 0, 0});
+            push(ly, 1, (vx_vecset){d, 0, I, I, 1, 0});
+            push_up(ly, (vx_vecset){gu, I * H, I, H, 0, 0});
         }
-    } else if (k->fam == FAM_GPT2) { /* C13: Conv1D [in, out]: c_fc [H, I] columns, c_proj [I, H] rows */
+    } else if (A->mlp == VX_MLP_CONV1D) { /* C13: Conv1D [in, out]: c_fc [H, I] columns, c_proj [I, H] rows */
         const vx_tensor *fc = get(m, 1, "%sc_fc.weight", base), *pj = get(m, 1, "%sc_proj.weight", base);
         get(m, 0, "%sc_fc.bias", base);
         get(m, 0, "%sc_proj.bias", base);
         int ok = readable(m, fc) && shape_is(m, fc, "n_embd × n_inner (Conv1D [in, out])", 2, H, I, 0);
         ok = readable(m, pj) && shape_is(m, pj, "n_inner × n_embd (Conv1D [in, out])", 2, I, H, 0) && ok;
         if (ok) {
-            push(ly, 0, (vx_vecset){fc, 0, I, I, 1});
-            push(ly, 1, (vx_vecset){pj, 0, I, H, 0});
+            push(ly, 0, (vx_vecset){fc, 0, I, I, 1, 0});
+            push(ly, 1, (vx_vecset){pj, 0, I, H, 0, 0});
         }
     } else {
-        gated(m, ly, base, I, "intermediate_size");
+        gated(m, ly, base, I, "intermediate_size", "gate_proj", "up_proj", "down_proj");
     }
 }
 
@@ -734,16 +889,14 @@ static int is_mlp(const char *rest) {
 }
 
 static int map_model(vx_ckpt *c, const ck_cfg *k, vx_err *err) {
-    static const char *const llama_p[] = {"model.", NULL};
-    static const char *const gemma_p[] = {"model.", "model.language_model.", "language_model.model.", NULL};
-    static const char *const gpt2_p[] = {"transformer.", "", NULL};
+    const vx_arch *A = k->a;
     vx_model *md = &c->model;
     ck_map m;
     memset(&m, 0, sizeof m);
     m.c = c;
     m.k = k;
-    const char *const *pp = k->fam == FAM_GEMMA ? gemma_p : k->fam == FAM_GPT2 ? gpt2_p : llama_p;
-    const char *emb = k->fam == FAM_GPT2 ? "wte.weight" : "embed_tokens.weight";
+    const char *const *pp = A->prefixes;
+    const char *emb = A->embed;
     /* C5: the prefix is the first candidate whose embedding exists. */
     m.pfx = pp[0];
     for (int i = 0; pp[i]; i++) {
@@ -751,7 +904,7 @@ static int map_model(vx_ckpt *c, const ck_cfg *k, vx_err *err) {
         snprintf(n, sizeof n, "%s%s", pp[i], emb);
         if (ck_find(c, n)) { m.pfx = pp[i]; break; }
     }
-    snprintf(m.lp, sizeof m.lp, "%s%s", m.pfx, k->fam == FAM_GPT2 ? "h." : "layers.");
+    snprintf(m.lp, sizeof m.lp, "%s%s", m.pfx, A->layers);
     uint64_t H = k->H;
 
     md->embed = get(&m, 1, "%s%s", m.pfx, emb);
@@ -766,7 +919,7 @@ static int map_model(vx_ckpt *c, const ck_cfg *k, vx_err *err) {
     }
     /* C12: the unembedding is lm_head unless tied (config says so, or no lm_head at all). */
     const vx_tensor *lm = get(&m, 0, "lm_head.weight");
-    if (!lm && k->fam == FAM_GEMMA) lm = get(&m, 0, "language_model.lm_head.weight");
+    if (!lm && !strcmp(m.pfx, "language_model.model.")) lm = get(&m, 0, "language_model.lm_head.weight"); /* C5 */
     if (k->tie == 1 || (k->tie == -1 && !lm)) {
         md->tied = 1;
         md->unembed = md->embed;
@@ -777,9 +930,9 @@ static int map_model(vx_ckpt *c, const ck_cfg *k, vx_err *err) {
         if (readable(&m, lm) && md->embed)
             shape_is(&m, lm, "same as the embedding", md->embed->ndim, md->embed->shape[0], md->embed->shape[1], 0);
     }
-    md->final_norm = get(&m, 1, "%s%s", m.pfx, k->fam == FAM_GPT2 ? "ln_f.weight" : "norm.weight");
+    md->final_norm = get(&m, 1, "%s%s", m.pfx, A->final_norm);
     if (readable(&m, md->final_norm)) shape_is(&m, md->final_norm, "hidden_size", 1, H, 0, 0);
-    if (k->fam == FAM_GPT2) {
+    if (A->gpt2) {
         md->final_norm_bias = get(&m, 0, "%sln_f.bias", m.pfx);
         if (md->final_norm_bias && readable(&m, md->final_norm_bias)) shape_is(&m, md->final_norm_bias, "n_embd", 1, H, 0, 0);
     }
@@ -800,13 +953,17 @@ static int map_model(vx_ckpt *c, const ck_cfg *k, vx_err *err) {
         while (*p >= '0' && *p <= '9' && idx < 1000000000ull) idx = idx * 10 + (unsigned)(*p++ - '0');
         if (*p != '.') continue;
         if (idx >= k->L) {
-            if (!beyond) beyond = &c->tensors[i], bl = idx;
+            if (A->mtp_layers) { /* C17: the multi-token-prediction layers past the model's: ignored, counted */
+                md->mtp_tensors++;
+                if (idx + 1 > md->mtp_last) md->mtp_last = (uint32_t)idx + 1;
+                c->recog[i] = 1;
+            } else if (!beyond) beyond = &c->tensors[i], bl = idx;
             continue;
         }
         if (is_mlp(p + 1) && !c->recog[i]) list_add(&un, nm);
     }
     char more[48];
-    const char *cfgL = k->fam == FAM_GPT2 ? "n_layer" : "num_hidden_layers";
+    const char *cfgL = A->gpt2 ? "n_layer" : "num_hidden_layers";
     if (m.missing.n)
         return vx_fail(err, VX_ENOTFOUND, "%s: missing tensors for %s (prefix '%s'): %s%s", c->dir, md->architecture, m.pfx,
                        m.missing.s, list_more(&m.missing, more, sizeof more));
@@ -817,6 +974,82 @@ static int map_model(vx_ckpt *c, const ck_cfg *k, vx_err *err) {
     if (un.n)
         return vx_fail(err, VX_EUNSUPPORTED, "%s: MLP tensors with no known role for %s (refusing a partial result): %s%s",
                        c->dir, md->architecture, un.s, list_more(&un, more, sizeof more));
+    return VX_OK;
+}
+
+/* ------------------------------------------------------------ quantisation */
+
+static int is_fp8(vx_dtype d);
+
+/* Q3: `X_blocks` (U8 [.., rows, G, 16]) with `X_scales` (U8 [.., rows, G]) is the MXFP4
+ * tensor X of logical shape [.., rows, 32·G], added to the table under the name X unless
+ * the checkpoint also holds a plain X (then the plain one is read). */
+static int add_mxfp4(vx_ckpt *c, const vx_tensor *blk, vx_err *err) {
+    size_t nl = strlen(blk->name) - strlen("_blocks");
+    char *name = malloc(nl + 8), **vn = realloc(c->vnames, (c->n_vnames + 1) * sizeof *vn);
+    if (vn) c->vnames = vn;
+    if (!name || !vn) { free(name); return vx_fail(err, VX_ENOMEM, "out of memory"); }
+    memcpy(name, blk->name, nl);
+    strcpy(name + nl, "_scales");
+    const vx_tensor *sc = ck_find(c, name);
+    name[nl] = 0;
+    if (!sc || ck_find(c, name)) { free(name); return VX_OK; } /* not MXFP4, or a plain tensor wins */
+    c->vnames[c->n_vnames++] = name;
+    if (blk->dtype != VX_DT_U8 || blk->ndim < 3 || blk->shape[blk->ndim - 1] != 16)
+        return vx_fail(err, VX_ECORRUPT, "%s: MXFP4 blocks '%.200s': expected U8 [.., rows, blocks, 16], found %s with %d dims",
+                       blk->file, blk->name, vx_dtype_name(blk->dtype), blk->ndim);
+    vx_tensor *t = &c->tensors[c->n_tensors];
+    *t = *blk;
+    t->name = name;
+    t->dtype = VX_DT_F4;
+    t->ndim = blk->ndim - 1;
+    t->shape[t->ndim - 1] = blk->shape[blk->ndim - 2] * 32; /* blocks·16 bytes·2 values */
+    t->shape[t->ndim] = 0;
+    t->nelem = blk->nelem * 2;
+    int rc = vx_quant_init(&t->q, VX_Q_MXFP4, t, sc, 1, 32, err);
+    if (rc) return rc;
+    for (int i = 0; i + 1 < t->ndim; i++)
+        if (sc->ndim != t->ndim || sc->shape[i] != t->shape[i])
+            return vx_fail(err, VX_ECORRUPT, "%s: MXFP4 scales '%.200s' do not match the shape of '%.200s'", sc->file, sc->name,
+                           blk->name);
+    c->ht[ht_slot(c, name)] = (uint32_t)++c->n_tensors;
+    return VX_OK;
+}
+
+/*
+ * Q2: every FP8 tensor with a scale tensor beside it gets its dequantisation: `X_scale_inv`
+ * (quant_method fp8) is a block scale of the configured block shape; `X_scale`
+ * (compressed-tensors) is per-tensor (1 element), per-channel (one per row) or a block
+ * scale (block_structure), decided by its size. An FP8 tensor without one is refused
+ * when the extractor reads it (readable()).
+ */
+static int attach_quant(vx_ckpt *c, const ck_cfg *k, vx_err *err) {
+    char name[600];
+    size_t n = c->n_tensors; /* virtual tensors are appended past n */
+    for (size_t i = 0; i < n; i++) {
+        vx_tensor *t = &c->tensors[i];
+        int rc = VX_OK;
+        if (ends_with(t->name, "_blocks")) rc = add_mxfp4(c, t, err);
+        else if (t->dtype == VX_DT_F8_E4M3 || t->dtype == VX_DT_F8_E5M2) {
+            snprintf(name, sizeof name, "%s_scale_inv", t->name);
+            const vx_tensor *sc = ck_find(c, name);
+            if (sc) {
+                uint32_t br = k->qbr, bc = k->qbc;
+                if (!br) { /* no weight_block_size: DeepSeek's 128 × 128, if the scale's shape agrees */
+                    br = bc = 128;
+                }
+                rc = vx_quant_init(&t->q, VX_Q_FP8_BLOCK, t, sc, br, bc, err);
+            } else {
+                snprintf(name, sizeof name, "%s_scale", t->name);
+                if ((sc = ck_find(c, name))) {
+                    uint64_t rows = t->ndim >= 2 ? t->nelem / t->shape[t->ndim - 1] : 1;
+                    vx_qkind kind = sc->nelem == 1 ? VX_Q_FP8_TENSOR : sc->nelem == rows ? VX_Q_FP8_CHANNEL : VX_Q_FP8_BLOCK;
+                    rc = vx_quant_init(&t->q, kind, t, sc, k->qbr ? k->qbr : 128, k->qbc ? k->qbc : 128, err);
+                }
+            }
+        }
+        if (rc) return rc;
+    }
     return VX_OK;
 }
 
@@ -857,6 +1090,7 @@ int vx_ckpt_open(vx_ckpt **out, const char *src, const char *revision, vx_err *e
         }
         free(p);
     }
+    if (rc == VX_OK) rc = attach_quant(c, &k, err);
     if (rc == VX_OK) rc = map_model(c, &k, err);
     if (rc == VX_OK) { /* provenance: the files read, with their sizes */
         c->files = calloc(3 + c->n_shards, sizeof *c->files);
@@ -897,6 +1131,8 @@ void vx_ckpt_close(vx_ckpt *c) {
     }
     free(c->shards);
     vx_unmap(&c->tok);
+    for (size_t i = 0; i < c->n_vnames; i++) free(c->vnames[i]);
+    free(c->vnames);
     free(c->tensors);
     free(c->recog);
     free(c->ht);

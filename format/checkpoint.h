@@ -3,29 +3,30 @@
  * every safetensors shard mapped and validated, tensor names mapped per architecture
  * to the roles the extractor needs. Nothing is read whole; tensors point into maps.
  *
- * Supported (spec/checkpoint-input.md, rules C1-C16): Llama, Mistral, Qwen2, Qwen3, Qwen3-MoE (per
- * expert `mlp.experts.N.*` and fused 3-D `mlp.experts.gate_up_proj`/`down_proj`,
- * optional shared expert), Gemma 2/3 (also multimodal with text_config and the
- * `model.language_model.` / `language_model.model.` prefixes), Phi-3 (fused
- * gate_up_proj, gate = first half of the rows, up = second half), GPT-2 (Conv1D c_fc/c_proj stored
- * [in,out], with or without `transformer.`). An unknown architecture, a dtype other than
- * F32/F16/BF16 in a tensor the extractor reads, or an MLP tensor that cannot be mapped
- * is an error that lists what was found.
+ * Supported: the architectures of the table in format/arch.c (spec/checkpoint-input.md C4:
+ * Llama, Mistral, Qwen2/3, OLMo 2, Gemma 1/2/3, Phi-3, GPT-2, and the mixtures of experts
+ * Qwen2/3-MoE, Qwen3-Next, Mixtral, DeepSeek-V3, gpt-oss), in F32, F16, BF16, FP8 with
+ * scales and MXFP4 (format/dequant.h, §Q). An unknown architecture, another dtype in a
+ * tensor the extractor reads, or an MLP tensor that cannot be mapped is an error that
+ * lists what was found.
  */
 #ifndef VX_FORMAT_CHECKPOINT_H
 #define VX_FORMAT_CHECKPOINT_H
 
+#include "dequant.h"
 #include "safetensors.h"
 
 /* One tensor of the checkpoint; `data` points into a shard's map. */
 typedef struct vx_tensor {
     const char *name;      /* full on-disk name */
     const char *file;      /* shard file name (no directory) */
-    vx_dtype dtype;        /* always F32, F16 or BF16 for tensors in a vx_model */
+    vx_dtype dtype;        /* F32, F16 or BF16; FP8 or (MXFP4 blocks) F4 when q.kind says how to scale */
     int ndim;
-    uint64_t shape[VX_ST_MAX_DIMS];
+    uint64_t shape[VX_ST_MAX_DIMS]; /* logical shape (MXFP4: dequantised, last dim = blocks·32) */
     uint64_t nelem;
     const uint8_t *data;   /* nelem elements, little-endian, possibly unaligned */
+    uint64_t bytes;        /* size of data */
+    vx_quant q;            /* how stored values become values (kind VX_Q_NONE: as stored) */
 } vx_tensor;
 
 /*
@@ -40,6 +41,8 @@ typedef struct vx_vecset {
     const vx_tensor *t;
     uint64_t offset, count, ld;
     int by_column;
+    uint64_t step;         /* columns only: elements between vector i and i+1 (0 or 1: adjacent;
+                            * 2: gpt-oss's interleaved gate/up columns) */
 } vx_vecset;
 
 typedef struct vx_layer {
@@ -65,6 +68,8 @@ typedef struct vx_model {
     const vx_tensor *final_norm;       /* [H] weight */
     const vx_tensor *final_norm_bias;  /* [H] or NULL (GPT-2 LayerNorm) */
     vx_layer *layers;          /* [num_layers] */
+    uint64_t mtp_tensors;      /* tensors of multi-token-prediction layers, ignored (DeepSeek-V3) */
+    uint32_t mtp_last;         /* one past the last such layer index */
 } vx_model;
 
 typedef struct vx_source_file {
@@ -97,14 +102,14 @@ const vx_source_file *vx_ckpt_files(const vx_ckpt *c, size_t *n);
 const uint8_t *vx_ckpt_config(const vx_ckpt *c, size_t *len);
 const uint8_t *vx_ckpt_tokenizer(const vx_ckpt *c, size_t *len);
 
-/* Element i of a tensor as float (F32/F16/BF16), reading unaligned bytes safely. */
-static inline float vx_tensor_get(const vx_tensor *t, uint64_t i) {
-    const uint8_t *p = t->data;
-    switch (t->dtype) {
-    case VX_DT_F32: { union { uint32_t u; float f; } v = { vx_le32(p + 4 * i) }; return v.f; }
-    case VX_DT_F16: return vx_f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
-    default: return vx_bf16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
-    }
-}
+/* Elements at .. at+n-1 of `t` (flat index in its logical, row-major shape) as f32,
+ * dequantised where `t->q` says so (format/dequant.c). Reads unaligned bytes safely. */
+void vx_tensor_read(float *dst, const vx_tensor *t, uint64_t at, size_t n);
+/* Element i of a tensor as float. */
+float vx_tensor_get(const vx_tensor *t, uint64_t i);
+/* Drop the tensor's pages, and its scales', from the resident set (they stay cached). */
+void vx_tensor_release(const vx_tensor *t);
+/* The same for elements at .. at+n-1 only (whole pages inside that range). */
+void vx_tensor_release_range(const vx_tensor *t, uint64_t at, uint64_t n);
 
 #endif

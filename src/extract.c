@@ -79,36 +79,19 @@ static void warnf(const vx_extract_opts *o, const char *fmt, ...) {
     o->warn(o->ctx, b);
 }
 
-/* n consecutive elements of t starting at element `at`, converted to f32. */
-static void run_to_float(float *dst, const vx_tensor *t, uint64_t at, size_t n) {
-    const uint8_t *p = t->data;
-    switch (t->dtype) {
-    case VX_DT_F32: memcpy(dst, p + 4 * at, 4 * n); break; /* little-endian hosts only (checked at build) */
-    case VX_DT_F16:
-        for (size_t i = 0; i < n; i++) dst[i] = vx_f16_to_f32((uint16_t)(p[2 * (at + i)] | p[2 * (at + i) + 1] << 8));
-        break;
-    default:
-        for (size_t i = 0; i < n; i++) dst[i] = vx_bf16_to_f32((uint16_t)(p[2 * (at + i)] | p[2 * (at + i) + 1] << 8));
-        break;
-    }
-}
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "vindex assumes a little-endian host"
-#endif
-
-static uint64_t dtype_bytes(const vx_tensor *t) { return t->dtype == VX_DT_F32 ? 4 : 2; }
-
-/* Drop a tensor's pages from the resident set once a pass is done with it (R-E7). */
-static void release_tensor(const vx_tensor *t) { vx_map_release(t->data, t->nelem * dtype_bytes(t)); }
-
 /* Vectors c0..c0+nc of `s` as f32: rows layout X[nc][H] when the set's vectors are
  * stored rows, columns layout M[H][nc] when they are stored columns — whichever reads
  * the map sequentially. */
 static void load_chunk(float *buf, const vx_vecset *s, uint64_t c0, size_t nc, size_t H) {
     if (!s->by_column)
-        for (size_t i = 0; i < nc; i++) run_to_float(buf + i * H, s->t, s->offset + (c0 + i) * s->ld, H);
+        for (size_t i = 0; i < nc; i++) vx_tensor_read(buf + i * H, s->t, s->offset + (c0 + i) * s->ld, H);
     else
-        for (size_t j = 0; j < H; j++) run_to_float(buf + j * nc, s->t, s->offset + j * s->ld + c0, nc);
+        for (size_t j = 0; j < H; j++) {
+            if (s->step > 1) /* interleaved columns: every step-th element */
+                for (size_t i = 0; i < nc; i++) buf[j * nc + i] = vx_tensor_get(s->t, s->offset + j * s->ld + (c0 + i) * s->step);
+            else
+                vx_tensor_read(buf + j * nc, s->t, s->offset + j * s->ld + c0, nc);
+        }
 }
 
 /* Deterministic sign (spec R-E3): the entry of largest magnitude, judged on the stored f16
@@ -169,7 +152,7 @@ static void up_pass(mat_pass *mp, float *buf, const vx_vecset *sets, int nsets, 
             pass_chunk(mp, at, buf, &sets[s], nc, H);
             at += nc;
         }
-        release_tensor(sets[s].t);
+        vx_tensor_release(sets[s].t);
     }
 }
 
@@ -252,7 +235,7 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *s
         spectrum[i] = i && v > spectrum[i - 1] ? spectrum[i - 1] : v;
     }
     rc = vx_out_write(out, h16, 2 * F * H, err);
-    for (int s = 0; s < nsets; s++) release_tensor(sets[s].t);
+    for (int s = 0; s < nsets; s++) vx_tensor_release(sets[s].t);
 out:
     free(G); free(buf); free(Qf); free(B); free(Qd); free(Bd); free(C); free(vals); free(W); free(V); free(h16);
     free(ek); free(Ek); free(all);
@@ -315,8 +298,8 @@ static int project(vx_outfile *out, vx_outfile *mom_out, const vx_model *m, cons
     }
     for (size_t v0 = 0; v0 < V; v0 += tile) {
         size_t nv = V - v0 < tile ? V - v0 : tile;
-        run_to_float(U, m->unembed, (uint64_t)v0 * H, nv * H);
-        vx_map_release(m->unembed->data + (uint64_t)v0 * H * dtype_bytes(m->unembed), nv * H * dtype_bytes(m->unembed));
+        vx_tensor_read(U, m->unembed, (uint64_t)v0 * H, nv * H);
+        vx_tensor_release_range(m->unembed, (uint64_t)v0 * H, nv * H);
         for (size_t r = 0; r < nv; r++)
             for (size_t h = 0; h < H; h++) U[r * H + h] *= w[h];
         if ((rc = vx_sgemm_nt(nv, ncol, H, U, dirs, S))) { rc = vx_fail(err, rc, "vocabulary projection: sgemm"); goto out; }
@@ -360,8 +343,8 @@ static int write_f16_matrix(vx_outfile *out, const vx_tensor *t, size_t V, size_
     if (!f || !h) { rc = vx_fail(err, VX_ENOMEM, "embeddings: out of memory"); goto out; }
     for (size_t r0 = 0; r0 < V && rc == VX_OK; r0 += rows) {
         size_t n = (V - r0 < rows ? V - r0 : rows) * H;
-        run_to_float(f, t, (uint64_t)r0 * H, n);
-        vx_map_release(t->data + (uint64_t)r0 * H * dtype_bytes(t), n * dtype_bytes(t));
+        vx_tensor_read(f, t, (uint64_t)r0 * H, n);
+        vx_tensor_release_range(t, (uint64_t)r0 * H, n);
         for (size_t i = 0; i < n; i++) {
             float x = f[i];
             /* R-E5 (and R-B5): beyond the f16 range → clamped to ±65504 and counted. */
@@ -566,6 +549,9 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     if (mkdir(tmp, 0755) != 0) { rc = vx_fail(err, VX_EIO, "%s: cannot create: %s", tmp, strerror(errno)); goto fail; }
 
     const vx_model *m = vx_ckpt_model(ck);
+    if (m->mtp_tensors)
+        warnf(o, "ignored %llu tensors of the multi-token-prediction layers %u..%u (not part of the model's forward pass)",
+              (unsigned long long)m->mtp_tensors, m->num_layers, m->mtp_last - 1);
     size_t L = m->num_layers, H = m->hidden_size, V = m->vocab_size;
     /* R-E2: F is capped at the smallest rank bound over all layers and both kinds. */
     uint64_t bound = H;

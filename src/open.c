@@ -157,7 +157,7 @@ const char *vx_index_json(const vx_index *vx, size_t *len) {
 
 int vx_file_map(const void **data, size_t *size, const vx_index *vx, const char *name, vx_err *err) {
     for (int i = 0; i < VXF_COUNT; i++)
-        if (name && !strcmp(name, vx_slot_names[i])) {
+        if (name && !strcmp(name, vx_slot_names[i]) && (i < VXF_REQUIRED || vx_meta_file(&vx->meta, name))) {
             *data = vx->map[i].data;
             *size = vx->map[i].size;
             return VX_OK;

@@ -106,7 +106,66 @@ static uint64_t check_directions(const uint16_t *p, uint64_t ndir, uint32_t H, u
     return bad;
 }
 
-static void structure(reporter *r, int dfd, const char *dir) {
+/* Version 2 (§9): the battery files' values and their consistency with index.json. */
+static void battery(reporter *r, const vx_index *vx) {
+    const vx_meta *m = &vx->meta;
+    uint64_t L = m->num_layers, H = m->hidden_size, F = m->num_feats, bad = 0, first = 0;
+    const char *kn[2] = { "gate", "down" };
+    /* R-B1: finite, >= 0, non-increasing, 0 beyond the rank bound, the leading F equal to
+     * index.json's sigma; Σσ² is ‖W‖²_F (an f32 Gram's tail is good to far better than 1 %) */
+    for (uint64_t l = 0; l < L; l++)
+        for (int k = 0; k < 2; k++) {
+            const float *s = vx->spectra + (l * 2 + (uint64_t)k) * H, *sig = k ? m->layers[l].down_sigma : m->layers[l].gate_sigma;
+            uint64_t rank = m->layers[l].neurons_count < H ? m->layers[l].neurons_count : H;
+            double ss = 0, fro = m->layers[l].weights[k ? VX_MAT_DOWN : VX_MAT_GATE].fro;
+            int ok = 1;
+            for (uint64_t i = 0; i < H && ok; i++) {
+                ok = isfinite(s[i]) && s[i] >= 0 && (i == 0 || s[i] <= s[i - 1]) && (i < rank || s[i] == 0) &&
+                     (i >= F || s[i] == sig[i]);
+                ss += (double)s[i] * s[i];
+            }
+            if (ok && !(fabs(ss - fro * fro) <= 1e-2 * fro * fro + 1e-30)) ok = 0;
+            if (!ok && bad++ == 0) first = l * 2 + (uint64_t)k;
+        }
+    if (bad)
+        problem(r, "spectra.bin: %llu spectra not finite, negative, ascending, non-zero beyond the rank bound, unlike "
+                "index.json's sigma or ||W||_F (first: layer %llu %s)", (unsigned long long)bad,
+                (unsigned long long)(first / 2), kn[first % 2]);
+    /* R-B2: finite and >= 0; the squares of a row sum to that matrix's ‖W‖²_F */
+    bad = 0;
+    for (uint64_t l = 0; l < L; l++) {
+        const vx_layer_meta *lm = &m->layers[l];
+        for (int w = 0; w < VX_N_MATS; w++) {
+            uint64_t n = 0;
+            const float *v = vx_neuron_norms(vx, (uint32_t)l, (vx_mat)w, &n);
+            if (!v) continue;
+            double ss = 0, fro = lm->weights[w].fro;
+            int ok = 1;
+            for (uint64_t i = 0; i < n; i++) {
+                ok &= isfinite(v[i]) && v[i] >= 0;
+                ss += (double)v[i] * v[i];
+            }
+            if (!ok || !(fabs(ss - fro * fro) <= 1e-4 * fro * fro + 1e-30)) {
+                if (bad++ == 0) first = l * VX_N_MATS + (uint64_t)w;
+            }
+        }
+    }
+    if (bad)
+        problem(r, "neurons.bin: %llu rows not finite, negative, or unlike index.json's Frobenius norm (first: layer %llu %s)",
+                (unsigned long long)bad, (unsigned long long)(first / VX_N_MATS), vx_mat_names[first % VX_N_MATS]);
+    /* R-B4: finite, std >= 0 */
+    bad = 0;
+    for (uint64_t i = 0; i < L * 2 * F; i++) {
+        const float *q = vx->moments + 4 * i;
+        if (!(isfinite(q[0]) && isfinite(q[1]) && isfinite(q[2]) && isfinite(q[3]) && q[1] >= 0) && bad++ == 0) first = i;
+    }
+    if (bad)
+        problem(r, "moments.bin: %llu records not finite or with a negative std (first: layer %llu %s feature %llu)",
+                (unsigned long long)bad, (unsigned long long)(first / F / 2), kn[first / F % 2],
+                (unsigned long long)(first % F));
+}
+
+static void structure(reporter *r, int dfd, const char *dir, const char *digest) {
     vx_index *vx = NULL;
     vx_err e = { 0 };
     if (vx_open_at(&vx, dfd, dir, &e) != VX_OK) {
@@ -128,6 +187,15 @@ static void structure(reporter *r, int dfd, const char *dir) {
     }
     if ((c = count_nonfinite_f16(vx->emb, (uint64_t)m->vocab_size * m->hidden_size)))
         problem(r, "embeddings.bin: %llu NaN/Inf values", (unsigned long long)c);
+    if (m->unembedding == VX_UNEMB_FILE && (c = count_nonfinite_f16(vx->unemb, (uint64_t)m->vocab_size * m->hidden_size)))
+        problem(r, "unembed.bin: %llu NaN/Inf values", (unsigned long long)c);
+    if (m->has_battery) battery(r, vx);
+    /* R-F1: a §9 file is present exactly when index.json lists it (listed ones were mapped above) */
+    struct stat st;
+    for (int i = 0; vx_opt_file_names[i]; i++)
+        if (!vx_meta_file(m, vx_opt_file_names[i]) && fstatat(dfd, vx_opt_file_names[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+            problem(r, "%s: present, but index.json does not list it (format version %u)", vx_opt_file_names[i], m->version);
+    uint32_t version = m->version;
     c = 0;
     for (uint64_t i = 0; i < m->norms_bytes / 4; i++) c += !isfinite(vx->norms[i]);
     if (c) problem(r, "norms.bin: %llu NaN/Inf values", (unsigned long long)c);
@@ -144,7 +212,14 @@ static void structure(reporter *r, int dfd, const char *dir) {
         if (vx_read_fileat(&buf, &len, dfd, json_files[i], json_files[i], 1u << 30, &e) == VX_OK) {
             cJSON *j = cJSON_ParseWithLengthOpts(buf, len, NULL, 0);
             if (!cJSON_IsObject(j)) problem(r, "%s: not a valid JSON object", json_files[i]);
-            else if (i == 1) {
+            else if (i == 0) { /* R-B6: the digest manifest.json records is the files' */
+                const cJSON *dg = cJSON_GetObjectItemCaseSensitive(j, "content_digest");
+                if (dg && (!cJSON_IsString(dg) || !digest || strcmp(dg->valuestring, digest)))
+                    problem(r, "manifest.json: content_digest %s, but SHA256SUMS gives %s",
+                            cJSON_IsString(dg) ? dg->valuestring : "(not a string)", digest ? digest : "nothing");
+                else if (!dg && version >= 2)
+                    problem(r, "manifest.json: no content_digest (format version %u records it)", version);
+            } else if (i == 1) {
                 vx_tokenizer *t = NULL;
                 if (vx_tokenizer_parse(&t, (const uint8_t *)buf, len, "tokenizer.json", &e) != VX_OK) problem(r, "%s", e.msg);
                 vx_tokenizer_free(t);
@@ -238,7 +313,9 @@ int vx_verify(const char *dir, int threads, void (*report)(void *ctx, const char
     int started = 0;
     for (int i = 0; i < nt - 1; i++)
         if (pthread_create(&tid[started], NULL, worker, &pl) == 0) started++;
-    structure(&r, dfd, dir);
+    char digest[65];
+    int have_digest = sums && vx_content_digest_of(digest, sums, nsum, NULL) == VX_OK;
+    structure(&r, dfd, dir, have_digest ? digest : NULL);
     worker(&pl);
     for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
     for (size_t i = 0; i < nj; i++) {

@@ -32,7 +32,7 @@ import scipy.stats
 
 import t_extract_arch as arch
 from t_extract import load_ckpt
-from vxtest import BDIR, FIX, VINDEX, check, finish
+from vxtest import BDIR, FIX, ROOT, VINDEX, check, finish
 
 THRESH = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1)
 
@@ -182,6 +182,27 @@ def check_battery(name, src, out, t, norm_offset):
     return idx
 
 
+def developers_snippet(name, out, t):
+    """DEVELOPERS.md's numpy snippet for the battery, run as written."""
+    text = open(os.path.join(ROOT, "DEVELOPERS.md")).read()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    block = next((b for b in blocks if "spectra.bin" in b), None)
+    if not check(block is not None, "DEVELOPERS.md has a battery snippet"):
+        return
+    d = out
+    idx = json.load(open(f"{d}/index.json"))
+    L, F, H = idx["num_layers"], idx["num_feats"], idx["hidden_size"]
+    env = {"np": np, "json": json, "d": d, "idx": idx, "L": L, "F": F, "H": H}
+    exec(block, env)
+    G, U, D = mlp_reference(t, L)[L - 1]
+    check(env["spectra"].shape == (L, 2, H) and env["moments"].shape == (L, 2, F, 4), f"{name}: snippet shapes")
+    check(np.allclose(env["norms"]["gate"], np.linalg.norm(G, axis=1), rtol=1e-6) and
+          np.allclose(env["norms"]["down"], np.linalg.norm(D, axis=0), rtol=1e-6), f"{name}: snippet neuron norms")
+    check(abs(env["fro"] - np.linalg.norm(G)) <= 1e-9 * np.linalg.norm(G), f"{name}: snippet fro")
+    if idx.get("unembedding") == "unembed.bin":
+        check(env["unemb"].shape == (idx["vocab_size"], H), f"{name}: snippet unembedding")
+
+
 def extract(src, out, *extra):
     r = run(["extract", src, "-o", out, "-f", "8", "-k", "4", "--quiet"] + list(extra))
     check(r.returncode == 0, f"extract {src} {extra}: {r.stderr.strip()}")
@@ -224,6 +245,7 @@ def test_fixtures(tmp):
             continue
         t = load_ckpt(src)
         idx = check_battery(name, src, out, t, 1.0 if name == "tiny-gemma3" else 0.0)
+        developers_snippet(name, out, t)
         tied = "lm_head.weight" not in t
         check(idx.get("unembedding") == ("embeddings" if tied else None), f"{name}: unembedding {idx.get('unembedding')!r}")
         r = run(["verify", out])
@@ -312,6 +334,7 @@ def test_synthetic(tmp):
         if extract(d, out, *extra).returncode:
             continue
         idx = check_battery(name, d, out, st, 0.0)
+        developers_snippet(name, out, st)
         if name == "phi3":
             want = np.clip(st["lm_head.weight"].astype(np.float32), -65504, 65504).astype(np.float16)
             got = load(out, "unembed.bin", np.float16)

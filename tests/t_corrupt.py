@@ -12,7 +12,8 @@ require that
 
 Damage: truncation at 0, 1, half, size-1 and a random offset; random bit flips; appended
 bytes; deletion; two files swapped; index.json edits of sizes, shapes and offsets (both
-crude lies and internally consistent ones). Cases are generated for every file of every
+crude lies and internally consistent ones), and of format version 2's keys (spec §9:
+version, part, unembedding, layers[].neurons and .weights, the battery's file entries). Cases are generated for every file of every
 fixture, then sampled with a fixed seed to keep the run short (all of tiny-qwen3, a sample
 of the others); VX_CORRUPT_ALL=1 runs every case, VX_CORRUPT_SEED picks another sample.
 Honours $BUILD (build-asan runs the same cases under ASan+UBSan). Prints the counts, then
@@ -29,8 +30,12 @@ from vxtest import BDIR, BUILD, FIX, ROOT, VINDEX, check, failures, finish  # no
 
 FIXTURES = ("tiny-qwen3", "tiny-llama", "tiny-gpt2", "tiny-gemma3")
 FILES = ("gate_vectors.bin", "down_features.bin", "embeddings.bin", "down_meta.bin", "norms.bin", "vocab.bin",
-         "tokenizer.json", "index.json", "manifest.json", "SHA256SUMS")
-UNREAD_BY_QUERIES = ("manifest.json", "SHA256SUMS", "tokenizer.json")
+         "tokenizer.json", "index.json", "manifest.json", "SHA256SUMS", "spectra.bin", "neurons.bin", "moments.bin")
+# Format version 2 (spec §9): the battery files are in every vindex; tiny-llama (untied) is
+# extracted with --unembed so unembed.bin is damaged too.
+UNEMBED_FIXTURE = "tiny-llama"
+BATTERY = ("spectra.bin", "neurons.bin", "moments.bin", "unembed.bin")
+UNREAD_BY_QUERIES = ("manifest.json", "SHA256SUMS", "tokenizer.json") + BATTERY
 SANITIZER = re.compile(r"AddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer|runtime error:")
 SEED = int(os.environ.get("VX_CORRUPT_SEED", "20240611"))
 SAMPLE_OTHERS = 20  # cases per fixture other than tiny-qwen3
@@ -125,6 +130,10 @@ def _drop_last_layer(j):
         at += 4 * n["count"]
     j["norms_bytes"] = at
     j["files"]["norms.bin"]["bytes"] = at
+    j["files"]["spectra.bin"]["bytes"] = L * 2 * H * 4
+    j["files"]["moments.bin"]["bytes"] = L * 2 * F * 16
+    last = j["layers"][-1]["neurons"]
+    j["files"]["neurons.bin"]["bytes"] = last["offset"] + 4 * last["count"] * len(last["kinds"])
 
 
 def _grow_hidden(j):
@@ -136,7 +145,59 @@ def _grow_hidden(j):
     for n in ("gate_vectors.bin", "down_features.bin"):
         j["files"][n]["bytes"] = L * F * H * 2
     j["files"]["embeddings.bin"]["bytes"] = V * H * 2
+    j["files"]["spectra.bin"]["bytes"] = L * 2 * H * 4
+    if "unembed.bin" in j["files"]:
+        j["files"]["unembed.bin"]["bytes"] = V * H * 2
+    for l in j["layers"]:
+        w = l["weights"]
+        for m in ("gate", "up"):
+            if m in w:
+                w[m]["cols"] = H
+        w["down"]["rows"] = H
 
+
+def _neurons_shift(j):
+    # consistent lie: every neurons block one f32 later, neurons.bin one f32 longer
+    for l in j["layers"]:
+        l["neurons"]["offset"] += 4
+    j["files"]["neurons.bin"]["bytes"] += 4
+
+
+def _set(path, value):
+    """An edit setting j[path...] = value (value may be a function of the old one)."""
+    def f(j):
+        o = j
+        for k in path[:-1]:
+            o = o[k]
+        o[path[-1]] = value(o[path[-1]]) if callable(value) else value
+    return f
+
+
+INDEX_EDITS_V2 = {
+    "version-3": _set(("version",), 3),
+    "version-1-with-battery": _set(("version",), 1),
+    "part": _set(("part",), {"layers": [0, 1], "of": 4}),
+    "unembedding-file-missing": _set(("unembedding",), "unembed.bin"),
+    "unembedding-bogus": _set(("unembedding",), "lm_head"),
+    "spectra-bytes+4": _set(("files", "spectra.bin", "bytes"), lambda b: b + 4),
+    "moments-bytes-0": _set(("files", "moments.bin", "bytes"), 0),
+    "drop-neurons-entry": lambda j: j["files"].pop("neurons.bin"),
+    "neurons-offset+4": _set(("layers", 1, "neurons", "offset"), lambda b: b + 4),
+    "neurons-count-huge": _set(("layers", 0, "neurons", "count"), 2 ** 40),
+    "neurons-count-0": _set(("layers", 0, "neurons", "count"), 0),
+    "neurons-kinds-order": _set(("layers", 0, "neurons", "kinds"), lambda k: list(reversed(k))),
+    "neurons-kinds-unknown": _set(("layers", 0, "neurons", "kinds"), ["gate", "side", "down"]),
+    "neurons-missing": lambda j: j["layers"][-1].pop("neurons"),
+    "weights-missing": lambda j: j["layers"][0].pop("weights"),
+    "weights-down-rows+1": _set(("layers", 0, "weights", "down", "rows"), lambda r: r + 1),
+    "weights-gate-cols-huge": _set(("layers", 0, "weights", "gate", "cols"), 2 ** 60),
+    "weights-fro-negative": _set(("layers", 0, "weights", "gate", "fro"), -1.0),
+    "weights-fro-string": _set(("layers", 0, "weights", "down", "fro"), "1.0"),
+    "weights-sparsity-order": _set(("layers", 0, "weights", "gate", "sparsity"), [0.5, 0.4, 0.6, 0.7, 0.8]),
+    "weights-sparsity>1": _set(("layers", 0, "weights", "down", "sparsity"), [0, 0, 0, 0, 1.5]),
+    "weights-sparsity-short": _set(("layers", 0, "weights", "gate", "sparsity"), [0, 0, 0, 0]),
+    "consistent-neurons-shift": _neurons_shift,
+}
 
 INDEX_EDITS = {
     "emb-bytes+2": lambda j: j["files"]["embeddings.bin"].__setitem__("bytes", j["files"]["embeddings.bin"]["bytes"] + 2),
@@ -163,9 +224,9 @@ INDEX_EDITS = {
 }
 
 
-def cases_for(fixture, rng, sizes):
+def cases_for(fixture, rng, sizes, files):
     out = []  # (label, damaged file(s), mutate(d, name))
-    for name in FILES:
+    for name in files:
         size = sizes[name]
         r = rng.randrange(1, max(2, size))
         for label, n in (("trunc0", lambda s: 0), ("trunc1", lambda s: 1), ("trunc-half", lambda s: s // 2),
@@ -176,10 +237,12 @@ def cases_for(fixture, rng, sizes):
         out.append((f"{name}:append", (name,), append(rng)))
         out.append((f"{name}:delete", (name,), delete))
     pairs = [("gate_vectors.bin", "down_features.bin"), ("vocab.bin", "tokenizer.json"), ("index.json", "manifest.json"),
-             ("down_meta.bin", "norms.bin"), tuple(rng.sample(FILES, 2))]
+             ("down_meta.bin", "norms.bin"), ("spectra.bin", "moments.bin"), tuple(rng.sample(files, 2))]
+    if "unembed.bin" in files:
+        pairs.append(("embeddings.bin", "unembed.bin"))
     for a, b in pairs:
         out.append((f"swap {a} {b}", (a, b), swap(a, b)))
-    for label, fn in INDEX_EDITS.items():
+    for label, fn in list(INDEX_EDITS.items()) + list(INDEX_EDITS_V2.items()):
         out.append((f"index.json:{label}", ("index.json",), edit_index(fn)))
     return out
 
@@ -231,24 +294,27 @@ def main():
     try:
         for fx in FIXTURES:
             good = os.path.join(tmp, fx)
-            r = run(["extract", os.path.join(FIX, fx), "-o", good, "--features", "8", "--top-k", "4"], timeout=300)
+            extra = ["--unembed"] if fx == UNEMBED_FIXTURE else []
+            r = run(["extract", os.path.join(FIX, fx), "-o", good, "--features", "8", "--top-k", "4"] + extra, timeout=300)
             if not check(r is not None and r.returncode == 0, f"{fx}: extract failed: {r and r.stderr[-300:]!r}"):
                 continue
             r = run(["verify", good])
             check(r.returncode == 0, f"{fx}: pristine vindex does not verify: {r.stdout!r} {r.stderr!r}")
-            sizes = {n: os.path.getsize(os.path.join(good, n)) for n in FILES}
+            files = tuple(sorted(os.listdir(good)))
+            check(set(FILES) <= set(files) and ("unembed.bin" in files) == bool(extra), f"{fx}: files {files}")
+            sizes = {n: os.path.getsize(os.path.join(good, n)) for n in files}
             token = "#5"
             base = {}
             for what, args in queries(good, token, have_queries):
                 base[what] = clean_run(f"{fx} pristine", what, run(args))
-            cases = cases_for(fx, rng, sizes)
+            cases = cases_for(fx, rng, sizes, files)
             if not run_all and fx != "tiny-qwen3":
                 cases = rng.sample(cases, min(SAMPLE_OTHERS, len(cases)))
             for i, (label, names, mutate) in enumerate(cases):
                 label = f"{fx} {label}"
                 d = os.path.join(tmp, f"case-{fx}-{i}")
                 os.mkdir(d)
-                for n in FILES:
+                for n in files:
                     os.link(os.path.join(good, n), os.path.join(d, n))
                 mutate(d, names[0])
                 counts["cases"] += 1
@@ -259,9 +325,9 @@ def main():
                     accept = names
                     if names == ("index.json",):  # a lie in the index shows up in the file it describes
                         accept += ("gate_vectors.bin", "down_features.bin", "embeddings.bin", "down_meta.bin", "norms.bin",
-                                   "vocab.bin")
+                                   "vocab.bin") + BATTERY
                     if names == ("SHA256SUMS",):  # a damaged line shows up as the file it no longer lists right
-                        accept = FILES
+                        accept = files
                     named = [l for l in out.splitlines() if any(re.search(re.escape(n) + r"\S*: \S", l) for n in accept)]
                     if check(r.returncode == 1 and named, f"{label}: verify did not report it (exit {r.returncode}): {out[-300:]!r}"):
                         counts["verify_detected"] += 1

@@ -35,25 +35,14 @@ import threading
 import time
 
 import numpy as np
-from vxtest import BDIR, FIX, ROOT, VINDEX, check, finish
+from vxtest import BDIR, FIX, ROOT, VINDEX, asan_runtime, check, finish
 
 LIB = os.path.join(BDIR, "libvindex.so")
 
 
-def _asan_env():
-    """A sanitizer build of libvindex.so needs its runtime preloaded into python."""
-    ldd = subprocess.run(["ldd", LIB], capture_output=True, text=True).stdout
-    m = re.search(r"(\S*libasan\.so[.\d]*) => (\S+)", ldd)
-    rt = m.group(2) if m else None
-    if not rt and subprocess.run(["sh", "-c", f"nm -D '{LIB}' | grep -q ' U __asan_init'"]).returncode == 0:
-        rt = subprocess.run(["clang", "-print-file-name=libclang_rt.asan-x86_64.so"], capture_output=True,
-                            text=True).stdout.strip()
-    return rt
-
-
 if not os.environ.get("VX_PY_CHILD"):
     env = dict(os.environ, VX_PY_CHILD="1", VINDEX_LIB=LIB)
-    rt = _asan_env()
+    rt = asan_runtime(LIB)
     if rt:
         env["LD_PRELOAD"] = rt
         env["ASAN_OPTIONS"] = "detect_leaks=0"
@@ -279,6 +268,70 @@ def views(d):
     check(vx.gate.ctypes.data == _lib.features(vx._live().ptr, 0), "gate view starts at vx_features()")
     check(vx.gate is vx.gate, "views are made once")
     vx.close()
+
+
+def version2(tmp, vxs):
+    """The version-2 arrays through the accessors of vindex.h, against the files."""
+    kept = os.path.join(tmp, "llama-unembed")
+    rc, _, err = cli("extract", os.path.join(FIX, "tiny-llama"), "-o", kept, "--features", "16", "--top-k", "4",
+                     "--unembed")
+    if not check(rc == 0, f"extract --unembed: {err}"):
+        return
+    cases = (("llama --unembed", kept, "unembed.bin"), ("llama", vxs["tiny-llama"], None),
+             ("qwen3 (tied)", vxs["tiny-qwen3"], "embeddings"), ("gpt2 (plain MLP)", vxs["tiny-gpt2"], "embeddings"))
+    for name, d, unemb in cases:
+        idx = json.load(open(os.path.join(d, "index.json")))
+        L, F, H, V = idx["num_layers"], idx["num_feats"], idx["hidden_size"], idx["vocab_size"]
+        f32 = lambda n: np.fromfile(os.path.join(d, n), "<f4")  # noqa: E731
+        with vindex.open(d) as vx:
+            check(vx.format_version == 2 == idx["version"], f"{name}: format version 2")
+            sp = vx.spectra
+            check(sp.shape == (L, 2, H) and sp.dtype == np.float32 and np.array_equal(sp.reshape(-1), f32("spectra.bin"))
+                  and np.shares_memory(sp, vx.file("spectra.bin")) and not sp.flags.writeable,
+                  f"{name}: spectra view = spectra.bin, in the map")
+            check(np.array_equal(sp[:, :, :F], vx.sigmas), f"{name}: the spectra's first F are the sigmas")
+            mo = vx.moments
+            check(mo.shape == (L, 2, F, 4) and np.array_equal(mo.reshape(-1), f32("moments.bin")),
+                  f"{name}: moments view = moments.bin")
+            nb = f32("neurons.bin")
+            ok, wok = True, True
+            for l, lay in enumerate(idx["layers"]):
+                nm = lay["neurons"]
+                for r, kind in enumerate(nm["kinds"]):
+                    off = nm["offset"] // 4 + r * nm["count"]
+                    v = vx.neuron_norms(l, kind)
+                    ok &= v is not None and np.array_equal(v, nb[off:off + nm["count"]])
+                    w, ws = lay["weights"][kind], vx.weight_stats(l, kind)
+                    wok &= (ws.rows, ws.cols, ws.fro, list(ws.sparsity)) == (w["rows"], w["cols"], w["fro"],
+                                                                             w["sparsity"])
+                if "up" not in nm["kinds"]:
+                    ok &= vx.neuron_norms(l, "up") is None
+                    raises(f"{name}: weight_stats of a missing up matrix", vindex.NotFoundError,
+                           lambda: vx.weight_stats(l, "up"))
+            check(ok, f"{name}: neuron_norms = neurons.bin blocks (index.json layers[].neurons)")
+            check(wok, f"{name}: weight_stats = index.json layers[].weights")
+            u = vx.unembedding
+            if unemb == "unembed.bin":
+                check(u is not None and np.array_equal(u.reshape(-1), np.fromfile(os.path.join(d, "unembed.bin"), "<f2"))
+                      and not np.shares_memory(u, vx.embeddings), f"{name}: unembedding = unembed.bin")
+            elif unemb == "embeddings":
+                check(u is not None and u.ctypes.data == vx.embeddings.ctypes.data, f"{name}: tied: the embeddings")
+            else:
+                check(u is None, f"{name}: untied, not kept: None")
+            info = json.loads(cli("info", d, "--json")[1])
+            check(vx.content_digest == info["content_digest"] == vindex.content_digest(d) ==
+                  vx.manifest.get("content_digest"), f"{name}: content digest = info's = manifest's")
+    # a version-1 vindex (the synthetic one, relabelled): nothing of the battery
+    v1 = os.path.join(tmp, "version1")
+    shutil.copytree(vxs["syn-bytelevel"], v1)
+    j = json.load(open(os.path.join(v1, "index.json")))
+    j["version"] = 1
+    json.dump(j, open(os.path.join(v1, "index.json"), "w"))
+    with vindex.open(v1) as vx:
+        check(vx.format_version == 1 and vx.spectra is None and vx.moments is None and
+              vx.neuron_norms(0, "gate") is None, "version 1: no battery arrays")
+        raises("version 1: weight_stats", vindex.NotFoundError, lambda: vx.weight_stats(0, "gate"))
+        raises("version 1: spectra.bin is not a file it maps", vindex.NotFoundError, lambda: vx.file("spectra.bin"))
 
 
 def rss(tmp):
@@ -609,6 +662,29 @@ def abi(tmp):
     check(len(structs) >= 14, f"{len(structs)} structures checked")
 
 
+def readme(d):
+    """README.md's Python section runs as written, on a fixture vindex, and computes the
+    cosines numpy computes from the files (and vx.score ranks)."""
+    text = open(os.path.join(ROOT, "README.md")).read().split("## Python", 1)[1]
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    if not check(len(blocks) >= 2, "README's Python section has its code blocks"):
+        return
+    ns = {}
+    exec(blocks[0].replace('"qwen3-8b.vindex"', repr(d)), ns)  # noqa: S102 - our own README
+    exec(blocks[1], ns)  # noqa: S102
+    idx = json.load(open(os.path.join(d, "index.json")))
+    L, F, H = idx["num_layers"], idx["num_feats"], idx["hidden_size"]
+    g = np.fromfile(os.path.join(d, "gate_vectors.bin"), "<f2").reshape(L * F, H).astype(np.float64)
+    vx = ns["vx"]
+    e = np.fromfile(os.path.join(d, "embeddings.bin"), "<f2").reshape(-1, H)[vx.token_id(" Paris")].astype(np.float64)
+    ref = (g / np.linalg.norm(g, axis=1, keepdims=True)) @ (e / np.linalg.norm(e))
+    check(np.abs(ns["cos"] - ref).max() < 1e-5, "README snippet = float64 numpy on the files")
+    top = ns["r"].results[0]
+    check(top.kind == "gate" and abs(top.cosine - ref[top.layer * F + top.feature]) < 1e-5 and
+          abs(abs(top.cosine) - np.abs(ref).max()) < 1e-5, "README's vx.score ranks the same cosines")
+    vx.close()
+
+
 def docs():
     import pydoc
     text = pydoc.render_doc(vindex, renderer=pydoc.plaintext)
@@ -645,6 +721,7 @@ def main():
         parity_verify_damaged(tmp, vxs["tiny-llama"])
         parity_compare(vxs, tmp)
         views(vxs["tiny-gemma3"])
+        version2(tmp, vxs)
         mid = rss(tmp)
         close_while_viewed(vxs["tiny-llama"])
         errors(vxs, tmp, mid)
@@ -652,6 +729,7 @@ def main():
         gil(tmp)
         extract(tmp, vxs)
         abi(tmp)
+        readme(vxs["tiny-llama"])
         docs()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -2,6 +2,8 @@
 repository or absolute), the fixtures, and the check/summary protocol every test program
 follows ("N passed, N failed" as the last line; exit 1 on any failure)."""
 import os
+import re
+import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -11,6 +13,19 @@ VINDEX = os.path.join(BDIR, "vindex")
 FIX = os.path.join(ROOT, "tests", "fixtures")
 
 _count = {"passed": 0, "failed": 0}
+
+
+def asan_runtime(lib):
+    """The sanitizer runtime a sanitizer build of shared library `lib` needs preloaded into
+    a program that was not built with it (python, a test program), or None."""
+    ldd = subprocess.run(["ldd", lib], capture_output=True, text=True).stdout
+    m = re.search(r"(\S*libasan\.so[.\d]*) => (\S+)", ldd)
+    if m:
+        return m.group(2)
+    if subprocess.run(["sh", "-c", f"nm -D '{lib}' | grep -q ' U __asan_init'"]).returncode == 0:
+        return subprocess.run(["clang", "-print-file-name=libclang_rt.asan-x86_64.so"], capture_output=True,
+                              text=True).stdout.strip()
+    return None
 
 
 def check(cond, msg):

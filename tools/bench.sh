@@ -94,3 +94,19 @@ awk -v s="$score_cli" -v n="$np_ms" -v sr="$score_rss" -v nr="$np_rss" -v nf="$n
 }'
 grep -E "speed ratio|max metric difference" "$TMP/cmp" | sed 's/^ */   compare: /'
 [ "$cmp_rc" -eq 0 ] || { echo "bench: compare results disagree with the reference"; exit 1; }
+
+echo "-- 6. Python (python/vindex): score in process, and the seed card's snippet on the zero-copy views vs whole files"
+py_score=$(VINDEX_LIB="$BUILD/libvindex.so" $PY tools/bench_python.py score "$VX" "$TOKEN" 20) || { echo "bench: python score failed"; exit 1; }
+echo "   python in-process: $py_score"
+c_best=$(kv "$inproc" score_best_ms)
+py_best=$(kv "$py_score" py_score_best_ms)
+views=$(VX_SNIPPET_OUT="$TMP/cos" VINDEX_LIB="$BUILD/libvindex.so" $PY tools/bench_python.py snippet-views "$VX" "$TOKEN") || { echo "bench: snippet on views failed"; exit 1; }
+whole=$(VX_SNIPPET_OUT="$TMP/cos" $PY tools/bench_python.py snippet-numpy "$VX" "$TOKEN") || { echo "bench: numpy snippet failed"; exit 1; }
+echo "   gate_n @ emb_n[token] on the views:  $views"
+echo "   gate_n @ emb_n[token] on whole files: $whole"
+awk -v p="$py_best" -v c="$c_best" -v vs="$(kv "$views" views_s)" -v ns="$(kv "$whole" numpy_s)" \
+    -v vr="$(kv "$views" views_rss_kb)" -v nr="$(kv "$whole" numpy_rss_kb)" 'BEGIN {
+    printf "   python score / C score in process: %6.2fx  (%.3f / %.3f ms; target <= 1.5x)  %s\n", p / c, p, c, (p / c <= 1.5 ? "OK" : "MISSED")
+    printf "   seed snippet, views vs whole files: %.1fx faster (%.3f s / %.3f s), %.1fx smaller peak RSS (%d / %d KB)\n", ns / vs, vs, ns, nr / vr, vr, nr
+}'
+

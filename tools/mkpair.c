@@ -189,7 +189,7 @@ static int write_side(const spec *p, vx_err *err) {
 
     vx_meta meta;
     memset(&meta, 0, sizeof meta);
-    meta.version = VX_INDEX_VERSION;
+    meta.version = 1; /* no weight battery or content digest: a version-1 vindex (spec §9) */
     meta.num_layers = (uint32_t)L; meta.num_feats = (uint32_t)F; meta.hidden_size = (uint32_t)H;
     meta.vocab_size = (uint32_t)V; meta.down_top_k = 4; meta.intermediate_size = (uint32_t)(3 * H);
     snprintf(meta.model, sizeof meta.model, "synthetic/mkpair-%s-%zux%zu", p->is_b ? "b" : "a", H, V);

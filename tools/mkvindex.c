@@ -251,7 +251,7 @@ static int generate(const char *out, uint32_t L, uint32_t F, uint32_t H, uint32_
 
     vx_meta meta;
     memset(&meta, 0, sizeof meta);
-    meta.version = VX_INDEX_VERSION;
+    meta.version = 1; /* no weight battery or content digest: a version-1 vindex (spec §9) */
     meta.num_layers = L; meta.num_feats = F; meta.hidden_size = H; meta.vocab_size = V; meta.down_top_k = K;
     meta.intermediate_size = 3 * H;
     snprintf(meta.model, sizeof meta.model, "synthetic/mkvindex-%ux%ux%ux%u", L, F, H, V);

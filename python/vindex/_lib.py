@@ -128,6 +128,20 @@ def _candidates():
         pass
 
 
+def _mapped_path(lib, name):
+    """The file the loader mapped for `lib` (a soname resolves through the search path)."""
+    try:
+        addr = ctypes.cast(lib.vx_strerror, ctypes.c_void_p).value
+        for line in open("/proc/self/maps"):
+            f = line.split()
+            lo, hi = (int(x, 16) for x in f[0].split("-"))
+            if lo <= addr < hi and len(f) >= 6:
+                return f[5]
+    except (OSError, AttributeError, ValueError):
+        pass
+    return name
+
+
 def _load():
     tried = []
     for c in _candidates():
@@ -135,9 +149,11 @@ def _load():
             tried.append(c + " (absent)")
             continue
         try:
-            return ctypes.CDLL(c), c
+            lib = ctypes.CDLL(c)
         except OSError as e:
             tried.append(f"{c} ({e})")
+            continue
+        return lib, _mapped_path(lib, c)
     raise ImportError("vindex: cannot load libvindex: tried " + "; ".join(tried) +
                       ". Build it (make) or install it (make install), or set VINDEX_LIB")
 

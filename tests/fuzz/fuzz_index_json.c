@@ -57,6 +57,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     FUZZ_ASSERT(vx_meta_file(&m, "vocab.bin") && vx_meta_file(&m, "tokenizer.json"), "file table incomplete");
 
+    /* Format version 2 (spec §9): the battery all or nothing, neurons blocks tiling
+     * neurons.bin, weights shaped by the neurons, the unembedding consistent. */
+    FUZZ_ASSERT(m.version == 1 || m.version == 2, "version %u", m.version);
+    FUZZ_ASSERT(m.version == 2 || (!m.has_battery && m.unembedding == VX_UNEMB_V1 && !vx_meta_file(&m, "spectra.bin") &&
+                                   !vx_meta_file(&m, "unembed.bin")), "version 1 with version-2 content");
+    FUZZ_ASSERT(!!vx_meta_file(&m, "unembed.bin") == (m.unembedding == VX_UNEMB_FILE), "unembed.bin vs unembedding");
+    if (m.version == 2)
+        FUZZ_ASSERT((m.unembedding == VX_UNEMB_EMBEDDINGS) == (m.tied_embeddings != 0), "unembedding vs tied");
+    if (m.has_battery) {
+        uint64_t nat = 0;
+        for (uint32_t l = 0; l < m.num_layers; l++) {
+            const vx_layer_meta *lm = &m.layers[l];
+            uint64_t N = lm->neurons_count;
+            FUZZ_ASSERT(lm->neurons_offset == nat && N >= m.num_feats, "layer %u neurons", l);
+            FUZZ_ASSERT(lm->neurons_kinds == 2 + lm->has_mat[VX_MAT_UP] && lm->has_mat[VX_MAT_GATE] && lm->has_mat[VX_MAT_DOWN],
+                        "layer %u kinds", l);
+            nat += (uint64_t)lm->neurons_kinds * N * 4;
+            for (int k = 0; k < VX_N_MATS; k++) {
+                if (!lm->has_mat[k]) continue;
+                const vx_weight_stats *w = &lm->weights[k];
+                FUZZ_ASSERT(k == VX_MAT_DOWN ? (w->rows == m.hidden_size && w->cols == N) : (w->rows == N && w->cols == m.hidden_size),
+                            "layer %u %s shape", l, vx_mat_names[k]);
+                FUZZ_ASSERT(w->fro >= 0 && w->fro - w->fro == 0, "layer %u fro", l);
+                for (int t = 0; t < VX_N_SPARSITY; t++)
+                    FUZZ_ASSERT(w->sparsity[t] >= 0 && w->sparsity[t] <= 1 && (!t || w->sparsity[t] >= w->sparsity[t - 1]),
+                                "layer %u sparsity", l);
+            }
+        }
+        FUZZ_ASSERT(nat == m.neurons_bytes && vx_meta_file(&m, "neurons.bin")->bytes == nat, "neurons.bin tiling");
+        FUZZ_ASSERT(vx_meta_file(&m, "spectra.bin")->bytes == vx_meta_spectra_bytes(&m) &&
+                    vx_meta_file(&m, "moments.bin")->bytes == vx_meta_moments_bytes(&m), "battery sizes");
+    } else
+        FUZZ_ASSERT(!vx_meta_file(&m, "neurons.bin") && !vx_meta_file(&m, "moments.bin"), "half a battery");
+
     /* round trip: write, parse, write again — identical text */
     char *j1 = vx_meta_write(&m);
     if (j1) {

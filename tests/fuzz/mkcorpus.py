@@ -156,15 +156,45 @@ def vocab_seeds():
     put("fuzz_vocab_bin", "empty", vocab_image(0, [], 0))
 
 
+def as_v1(j):
+    """The version-1 index.json of the same extraction: no §9 keys or files."""
+    j = dict(j, version=1)
+    for k in ("unembedding", "unembed_clamped"):
+        j.pop(k, None)
+    j["layers"] = [{k: v for k, v in l.items() if k not in ("weights", "neurons")} for l in j["layers"]]
+    j["files"] = {k: v for k, v in j["files"].items() if k not in ("spectra.bin", "neurons.bin", "moments.bin", "unembed.bin")}
+    return j
+
+
 def vindex_seeds(vindex, tmp):
     for fx in ("tiny-qwen3", "tiny-llama", "tiny-gpt2", "tiny-gemma3"):
         out = os.path.join(tmp, fx)
         subprocess.run([vindex, "extract", os.path.join(FIX, fx), "-o", out, "--features", "8", "--top-k", "4"],
                        check=True, capture_output=True)
         put("fuzz_index_json", fx, open(os.path.join(out, "index.json"), "rb").read())
+        put("fuzz_index_json", "v1-" + fx, json.dumps(as_v1(json.load(open(os.path.join(out, "index.json")))), indent=1))
         put("fuzz_sums", fx, open(os.path.join(out, "SHA256SUMS"), "rb").read())
         if fx in ("tiny-qwen3", "tiny-gpt2"):
             put("fuzz_down_meta", fx, open(os.path.join(out, "down_meta.bin"), "rb").read())
+    # format version 2 (spec §9): the unembedding kept, no battery (a synthetic-vindex
+    # writer's index), a part (refused), and each optional key at a boundary
+    out = os.path.join(tmp, "tiny-llama-unembed")
+    subprocess.run([vindex, "extract", os.path.join(FIX, "tiny-llama"), "-o", out, "--features", "8", "--top-k", "4",
+                    "--unembed"], check=True, capture_output=True)
+    j = json.load(open(os.path.join(out, "index.json")))
+    put("fuzz_index_json", "v2-unembed", json.dumps(j, indent=1))
+    nb = json.loads(json.dumps(j))
+    for f in ("spectra.bin", "neurons.bin", "moments.bin"):
+        nb["files"].pop(f)
+    for l in nb["layers"]:
+        l.pop("weights")
+        l.pop("neurons")
+    put("fuzz_index_json", "v2-no-battery", json.dumps(nb))
+    put("fuzz_index_json", "v2-part", json.dumps(dict(j, part={"layers": [0, 2], "of": 4})))
+    g = json.load(open(os.path.join(tmp, "tiny-gpt2", "index.json")))
+    g["layers"][0]["weights"]["gate"]["sparsity"] = [0, 0, 0, 0, 1]
+    g["layers"][0]["weights"]["down"]["fro"] = 0
+    put("fuzz_index_json", "v2-gpt2-edges", json.dumps(g))
     sums = open(os.path.join(tmp, "tiny-qwen3", "SHA256SUMS")).read().splitlines()
     put("fuzz_sums", "binary-marker", "".join(l[:65] + "*" + l[66:] + "\n" for l in sums[:3]))
     put("fuzz_sums", "empty", b"")
