@@ -17,6 +17,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_nearest(int argc, char **argv);
 int cmd_describe(int argc, char **argv);
+int cmd_lens(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_report(int argc, char **argv);

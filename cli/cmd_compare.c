@@ -96,6 +96,11 @@ static void add_stats(cJSON *o, const vx_cmp_stats *st, const vx_index *a) {
     cJSON_AddStringToObject(o, "min_token", t ? t : "");
     free(t);
     cJSON_AddNumberToObject(o, "min_token_id", st->min_id);
+    cJSON_AddNumberToObject(o, "max", st->max);
+    t = token_text(a, st->max_id, &l);
+    cJSON_AddStringToObject(o, "max_token", t ? t : "");
+    free(t);
+    cJSON_AddNumberToObject(o, "max_token_id", st->max_id);
     for (int i = 0; i < 9; i++) cJSON_AddNumberToObject(o, pk[i], st->pct[i]);
 }
 
@@ -148,25 +153,63 @@ static void print_json(const vx_compare_result *r, const vx_index *a, const char
     cJSON_AddNumberToObject(o, "pca_fit_tokens", (double)r->pca_fit_tokens);
     cJSON_AddNumberToObject(o, "pca_variance_retained", r->pca_variance_retained);
     cJSON_AddNumberToObject(o, "procrustes_scale", r->procrustes_scale);
+    /* published definitions (spec/compare.md §6.2) */
     add_stats(cJSON_AddObjectToObject(o, "cosine"), &r->cosine, a);
     cJSON *l2 = cJSON_AddObjectToObject(o, "l2");
     cJSON_AddNumberToObject(l2, "mean", r->l2_mean);
     cJSON_AddNumberToObject(l2, "std", r->l2_std);
     cJSON_AddNumberToObject(l2, "median", r->l2_median);
-    cJSON_AddItemToObject(o, "frac_above", frac_obj(r->cosine.frac_above));
+    cJSON_AddItemToObject(o, "frac_above", frac_obj(r->frac_above_all));
+    cJSON_AddItemToObject(o, "frac_above_heldout", frac_obj(r->cosine.frac_above));
     cJSON_AddNumberToObject(o, "relational_tokens", (double)r->relational_n);
     cJSON_AddItemToObject(o, "relational_correlation", num_or_null(r->relational_correlation));
     cJSON_AddItemToObject(o, "relational_mean_abs_diff", num_or_null(r->relational_mean_abs_diff));
     cJSON_AddNumberToObject(o, "digits", (double)r->digits_n);
     cJSON_AddItemToObject(o, "digit_correlation", num_or_null(r->digit_correlation));
     cJSON_AddItemToObject(o, "digit_mean_abs_diff", num_or_null(r->digit_mean_abs_diff));
+    cJSON *dc = cJSON_AddArrayToObject(o, "digit_cosines");
+    for (size_t i = 0; i < r->digits_n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        size_t l;
+        char *s = token_text(a, r->digit_id[i], &l);
+        cJSON_AddStringToObject(e, "token", s ? s : "");
+        free(s);
+        cJSON_AddNumberToObject(e, "token_id", r->digit_id[i]);
+        cJSON_AddNumberToObject(e, "cosine", r->digit_cosine[i]);
+        cJSON_AddItemToArray(dc, e);
+    }
     cJSON_AddItemToObject(o, "best", tokens_arr(r->best, r->n_best, a));
     cJSON_AddItemToObject(o, "worst", tokens_arr(r->worst, r->n_best, a));
     cJSON_AddItemToObject(o, "residual_eigenvalues", cJSON_CreateDoubleArray(r->residual_eig, (int)r->n_residual));
+    const vx_cmp_simplices *sx = &r->simplices;
+    cJSON *px = cJSON_AddObjectToObject(o, "pentachoron");
+    cJSON_AddNumberToObject(px, "simplices", (double)sx->n);
+    cJSON_AddNumberToObject(px, "valid", (double)sx->valid);
+    cJSON_AddItemToObject(px, "native_mean", num_or_null(sx->native_mean));
+    cJSON_AddItemToObject(px, "native_cv", num_or_null(sx->native_cv));
+    cJSON_AddItemToObject(px, "aligned_mean", num_or_null(sx->aligned_mean));
+    cJSON_AddItemToObject(px, "aligned_cv", num_or_null(sx->aligned_cv));
+    cJSON_AddItemToObject(px, "volume_ratio", num_or_null(sx->volume_ratio));
+    cJSON_AddItemToObject(px, "correlation", num_or_null(sx->correlation));
     cJSON *bl = cJSON_AddObjectToObject(o, "baseline");
     add_stats(bl, &r->baseline, a);
     cJSON_AddItemToObject(bl, "frac_above", frac_obj(r->baseline.frac_above));
     cJSON_AddNumberToObject(bl, "l2_mean", r->baseline_l2_mean);
+    /* centred (stricter) definitions */
+    add_stats(cJSON_AddObjectToObject(o, "cosine_centred"), &r->cosine_centred, a);
+    cJSON_AddItemToObject(o, "frac_above_centred", frac_obj(r->cosine_centred.frac_above));
+    cJSON_AddItemToObject(o, "relational_correlation_centred", num_or_null(r->relational_correlation_centred));
+    cJSON_AddItemToObject(o, "relational_mean_abs_diff_centred", num_or_null(r->relational_mean_abs_diff_centred));
+    cJSON_AddItemToObject(o, "digit_correlation_centred", num_or_null(r->digit_correlation_centred));
+    cJSON_AddItemToObject(o, "digit_mean_abs_diff_centred", num_or_null(r->digit_mean_abs_diff_centred));
+    cJSON_AddItemToObject(o, "best_centred", tokens_arr(r->best_centred, r->n_best, a));
+    cJSON_AddItemToObject(o, "worst_centred", tokens_arr(r->worst_centred, r->n_best, a));
+    cJSON_AddItemToObject(o, "residual_eigenvalues_centred",
+                          cJSON_CreateDoubleArray(r->residual_eig_centred, (int)r->n_residual_centred));
+    cJSON *bc = cJSON_AddObjectToObject(o, "baseline_centred");
+    add_stats(bc, &r->baseline_centred, a);
+    cJSON_AddItemToObject(bc, "frac_above", frac_obj(r->baseline_centred.frac_above));
+    cJSON_AddNumberToObject(bc, "l2_mean", r->baseline_l2_mean);
     cJSON *ly = cJSON_AddObjectToObject(o, "layers");
     cJSON_AddNumberToObject(ly, "layers_a", r->layers_a);
     cJSON_AddNumberToObject(ly, "layers_b", r->layers_b);
@@ -197,15 +240,44 @@ static void print_tok(const vx_index *a, uint32_t id) {
     free(t);
 }
 
-static void print_stats(const char *name, const vx_cmp_stats *st, const vx_index *a) {
+static void print_frac(const char *label, const double *f) {
+    printf("           %s:", label);
+    for (int k = 0; k < 10; k++) printf(" %.3f", f[k]);
+    putchar('\n');
+}
+
+static void print_tokens(const char *head, const vx_cmp_token *t, size_t n, const vx_index *a) {
+    printf("%-10s", head);
+    for (size_t i = 0; i < n; i++) {
+        printf("%s", i % 4 == 0 && i ? "\n           " : " ");
+        print_tok(a, t[i].id_a);
+        printf(" %.3f", t[i].cosine);
+    }
+    putchar('\n');
+}
+
+static void print_eigs(const char *label, const double *v, size_t n) {
+    size_t m = n < VX_CMP_TOP ? n : VX_CMP_TOP;
+    printf("residual   %s:", label);
+    for (size_t i = 0; i < m; i++) printf(" %.4g", v[i]);
+    if (m < n) printf("  (%zu of %zu; --json has all)", m, n);
+    putchar('\n');
+}
+
+static void print_corr(const char *head, double r, double mad, const char *what) {
+    if (isfinite(r)) printf("%-10s r %.4f  mean |diff| %.4f  (%s)\n", head, r, mad, what);
+    else printf("%-10s not enough tokens for a correlation (%s)\n", head, what);
+}
+
+static void print_stats(const char *name, const vx_cmp_stats *st, const vx_index *a, const char *above) {
     printf("%-10s mean %.4f  std %.4f  median %.4f  min %.4f ", name, st->mean, st->std, st->median, st->min);
     print_tok(a, st->min_id);
+    printf(" #%u  max %.4f ", st->min_id, st->max);
+    print_tok(a, st->max_id);
     printf(" #%u\n           p1 %.3f p5 %.3f p10 %.3f p25 %.3f p50 %.3f p75 %.3f p90 %.3f p95 %.3f p99 %.3f\n",
-           st->min_id, st->pct[0], st->pct[1], st->pct[2], st->pct[3], st->pct[4], st->pct[5], st->pct[6], st->pct[7],
+           st->max_id, st->pct[0], st->pct[1], st->pct[2], st->pct[3], st->pct[4], st->pct[5], st->pct[6], st->pct[7],
            st->pct[8]);
-    printf("           above 0.0..0.9:");
-    for (int k = 0; k < 10; k++) printf(" %.3f", st->frac_above[k]);
-    putchar('\n');
+    print_frac(above, st->frac_above);
 }
 
 static void print_table(const char *name, const double *m, const vx_compare_result *r) {
@@ -234,30 +306,47 @@ static void print_text(const vx_compare_result *r, const vx_index *a, const char
         printf("pca        %u dims fitted on %zu tokens, variance retained %.4f\n", r->pca_dim, r->pca_fit_tokens,
                r->pca_variance_retained);
     printf("procrustes scale %.6g\n", r->procrustes_scale);
-    print_stats("cosine", &r->cosine, a);
-    print_stats("baseline", &r->baseline, a);
-    printf("l2         mean %.4f  std %.4f  median %.4f   (baseline mean %.4f)\n", r->l2_mean, r->l2_std, r->l2_median,
-           r->baseline_l2_mean);
-    printf("relational r %.4f  mean |diff| %.4f  (%zu test tokens)\n", r->relational_correlation,
-           r->relational_mean_abs_diff, r->relational_n);
-    if (r->digits_n >= 3)
-        printf("digits     r %.4f  mean |diff| %.4f  (%zu digits)\n", r->digit_correlation, r->digit_mean_abs_diff,
-               r->digits_n);
-    else
-        printf("digits     %zu of \"0\"..\"9\" shared; not enough for a correlation\n", r->digits_n);
-    const char *hd[2] = { "best", "worst" };
-    const vx_cmp_token *lists[2] = { r->best, r->worst };
-    for (int k = 0; k < 2; k++) {
-        printf("%-10s", hd[k]);
-        for (size_t i = 0; i < r->n_best; i++) {
-            printf("%s", i % 4 == 0 && i ? "\n           " : " ");
-            print_tok(a, lists[k][i].id_a);
-            printf(" %.3f", lists[k][i].cosine);
+    char what[64];
+
+    printf("\npublished definitions: aligned source A = (P - m_l) R + m_s against the target's native rows\n");
+    print_stats("cosine", &r->cosine, a, "held-out above 0.0..0.9");
+    print_stats("baseline", &r->baseline, a, "held-out above 0.0..0.9");
+    printf("l2         mean %.4f  std %.4f  median %.4f   (baseline mean %.4f; the same under both definitions)\n",
+           r->l2_mean, r->l2_std, r->l2_median, r->baseline_l2_mean);
+    printf("all tokens above 0.0..0.9:");
+    for (int k = 0; k < 10; k++) printf(" %.3f", r->frac_above_all[k]);
+    putchar('\n');
+    snprintf(what, sizeof what, "%zu test tokens", r->relational_n);
+    print_corr("relational", r->relational_correlation, r->relational_mean_abs_diff, what);
+    snprintf(what, sizeof what, "%zu digits", r->digits_n);
+    print_corr("digits", r->digit_correlation, r->digit_mean_abs_diff, what);
+    if (r->digits_n) {
+        printf("          ");
+        for (size_t i = 0; i < r->digits_n; i++) {
+            putchar(' ');
+            print_tok(a, r->digit_id[i]);
+            printf(" %.3f", r->digit_cosine[i]);
         }
         putchar('\n');
     }
-    printf("residual   top eigenvalues:");
-    for (size_t i = 0; i < r->n_residual; i++) printf(" %.4g", r->residual_eig[i]);
+    const vx_cmp_simplices *sx = &r->simplices;
+    printf("pentachora %zu simplices, %zu valid: native mean %.4g cv %.4f, aligned mean %.4g cv %.4f, ratio %.4f, r %.4f\n",
+           sx->n, sx->valid, sx->native_mean, sx->native_cv, sx->aligned_mean, sx->aligned_cv, sx->volume_ratio,
+           sx->correlation);
+    print_tokens("best", r->best, r->n_best, a);
+    print_tokens("worst", r->worst, r->n_best, a);
+    print_eigs("top eigenvalues of r'r/n", r->residual_eig, r->n_residual);
+
+    printf("\ncentred definitions (stricter): (P - m_l) R against the target's rows minus m_s\n");
+    print_stats("cosine", &r->cosine_centred, a, "held-out above 0.0..0.9");
+    print_stats("baseline", &r->baseline_centred, a, "held-out above 0.0..0.9");
+    snprintf(what, sizeof what, "%zu test tokens, each model's own space", r->relational_n);
+    print_corr("relational", r->relational_correlation_centred, r->relational_mean_abs_diff_centred, what);
+    snprintf(what, sizeof what, "%zu digits, each model's own space", r->digits_n);
+    print_corr("digits", r->digit_correlation_centred, r->digit_mean_abs_diff_centred, what);
+    print_tokens("best", r->best_centred, r->n_best, a);
+    print_tokens("worst", r->worst_centred, r->n_best, a);
+    print_eigs("top eigenvalues of the covariance", r->residual_eig_centred, r->n_residual_centred);
     putchar('\n');
     print_table("gate", r->gate_sim, r);
     print_table("down", r->down_sim, r);

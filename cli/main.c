@@ -16,6 +16,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
     { "score", cmd_score, "features whose directions align with a token" },
     { "nearest", cmd_nearest, "nearest tokens and features to a token, feature or vector" },
     { "describe", cmd_describe, "what one feature points to" },
+    { "lens", cmd_lens, "the logits a feature, token or vector writes (final norm, unembedding)" },
     { "compare", cmd_compare, "Procrustes alignment of two vindexes' embedding spaces" },
     { "stats", cmd_stats, "embedding geometry and the per-layer weight battery of one vindex" },
     { "report", cmd_report, "a self-contained HTML page of plots about one vindex or a pair" },

@@ -28,6 +28,7 @@ static const char *const R_GPTOSS[] = { "router.weight", "router.bias", "experts
 const char *const vx_cfg_experts[] = { "num_experts", "num_local_experts", "n_routed_experts", NULL };
 const char *const vx_cfg_moe_width[] = { "moe_intermediate_size", NULL };
 const char *const vx_cfg_shared_width[] = { "shared_expert_intermediate_size", NULL };
+const char *const vx_cfg_norm_eps[] = { "rms_norm_eps", "layer_norm_epsilon", "layer_norm_eps", "norm_eps", NULL };
 
 #define DENSE(a, mt, fam, pfx, norms, gn, se, mlp) \
     { a, mt, fam, pfx, "embed_tokens.weight", "norm.weight", "layers.", norms, gn, se, 0, mlp, VX_MOE_NONE, NULL, NULL, NULL, NULL, 0, NULL, NULL, 0 }

@@ -57,5 +57,6 @@ const vx_arch *vx_arch_find(const char *arch, const char *model_type);
 extern const char *const vx_cfg_experts[];
 extern const char *const vx_cfg_moe_width[];
 extern const char *const vx_cfg_shared_width[];
+extern const char *const vx_cfg_norm_eps[];
 
 #endif

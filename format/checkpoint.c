@@ -480,6 +480,11 @@ static int read_config(vx_ckpt *c, ck_cfg *k, vx_err *err) {
     /* C11: for an MoE model, the width of one expert; dense layers keep intermediate_size. */
     m->intermediate_size = moe ? k->I_moe : k->I;
     m->embed_scale = A->scaled_embed ? sqrtf((float)k->H) : 1.0f; /* C12 */
+    m->norm_eps = -1; /* C18: the norms' epsilon, for `lens` */
+    for (int i = 0; vx_cfg_norm_eps[i] && m->norm_eps < 0; i++) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(cfg, vx_cfg_norm_eps[i]);
+        if (cJSON_IsNumber(e) && e->valuedouble >= 0 && e->valuedouble < 1) m->norm_eps = e->valuedouble;
+    }
     m->norm_offset = A->gemma_norms ? 1.0f : 0.0f;
 out:
     cJSON_Delete(top);

@@ -63,6 +63,7 @@ typedef struct vx_model {
     int tied;                  /* unembedding == embedding */
     float embed_scale;         /* sqrt(hidden) for Gemma, else 1 */
     float norm_offset;         /* 1 for Gemma (x*(1+w)), else 0 */
+    double norm_eps;           /* the norms' epsilon from config (rms_norm_eps, ...); -1 when absent */
     const vx_tensor *embed;    /* [V][H] */
     const vx_tensor *unembed;  /* [V][H]: lm_head, or == embed when tied */
     const vx_tensor *final_norm;       /* [H] weight */

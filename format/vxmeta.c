@@ -346,6 +346,15 @@ int vx_meta_parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname,
         (rc = get_f32(&m->embed_scale, root, "embed_scale", fname, err)) ||
         (rc = get_f32(&m->norm_offset, root, "norm_offset", fname, err)))
         goto out;
+    m->norm_eps = -1; /* R-B8: optional */
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "norm_eps");
+    if (eps && !cJSON_IsNull(eps)) {
+        if (!cJSON_IsNumber(eps) || !(eps->valuedouble >= 0 && eps->valuedouble < 1)) {
+            rc = vx_fail(err, VX_ECORRUPT, "%s: \"norm_eps\": expected a number in [0, 1) or null", fname);
+            goto out;
+        }
+        m->norm_eps = eps->valuedouble;
+    }
     char dtype[8];
     if ((rc = get_str(dtype, sizeof dtype, root, "dtype", fname, err))) goto out;
     if (strcmp(dtype, "f16")) {
@@ -493,6 +502,12 @@ char *vx_meta_write(const vx_meta *m) {
     cJSON_AddRawToObject(r, "embed_scale", b);
     snprintf(b, sizeof b, "%.9g", (double)m->norm_offset);
     cJSON_AddRawToObject(r, "norm_offset", b);
+    if (m->version >= 2) { /* R-B8 */
+        if (m->norm_eps >= 0) {
+            snprintf(b, sizeof b, "%.17g", m->norm_eps);
+            cJSON_AddRawToObject(r, "norm_eps", b);
+        } else cJSON_AddNullToObject(r, "norm_eps");
+    }
     cJSON_AddBoolToObject(r, "tied_embeddings", m->tied_embeddings);
     cJSON_AddNumberToObject(r, "down_top_k", m->down_top_k);
     cJSON_AddNumberToObject(r, "embeddings_clamped", (double)m->embed_clamped);

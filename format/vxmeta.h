@@ -74,6 +74,7 @@ typedef struct vx_meta {
     char model[512];
     char model_type[64], architecture[96], source_dtype[32];
     float embed_scale, norm_offset;
+    double norm_eps;             /* version 2: the final norm's epsilon; -1 when not recorded */
     int tied_embeddings;
     uint64_t embed_clamped;      /* embedding values clamped to the f16 range */
     vx_layer_meta *layers;       /* [num_layers] */

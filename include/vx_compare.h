@@ -25,8 +25,10 @@ extern "C" {
 #define VX_CMP_DEFAULT_SEED 42
 #define VX_CMP_MIN_SHARED 10  /* fewer shared tokens is an error (VX_EMISMATCH) */
 #define VX_CMP_MIN_SPLIT 3    /* anchors and test sets need at least this many tokens */
-#define VX_CMP_TOP 20         /* best / worst tokens and residual eigenvalues reported */
-#define VX_CMP_RELATIONAL 1000 /* test tokens used for the relational correlation */
+#define VX_CMP_TOP 20         /* best / worst tokens and centred residual eigenvalues reported */
+#define VX_CMP_RELATIONAL 1000 /* test tokens used for the relational correlations */
+#define VX_CMP_RESIDUAL 200   /* published residual spectrum: eigenvalues reported (at most d) */
+#define VX_CMP_SIMPLICES 1000 /* pentachora (5-token simplices) drawn */
 
 typedef struct vx_compare_opts {
     /* Explicit anchor / test tokens as ids of A (NULL = sample). Each must be shared. */
@@ -44,16 +46,32 @@ typedef struct vx_compare_opts {
 /* Fill `o` with the defaults above. */
 void vx_compare_opts_init(vx_compare_opts *o);
 
-/* Cosine statistics over a set of tokens. `min_id` is A's id of the minimum. */
+/* Cosine statistics over a set of tokens. `min_id`, `max_id` are A's ids of the extremes. */
 typedef struct vx_cmp_stats {
-    double mean, std, median, min;
-    uint32_t min_id;
+    double mean, std, median, min, max;
+    uint32_t min_id, max_id;
     double pct[9];          /* percentiles 1, 5, 10, 25, 50, 75, 90, 95, 99 */
-    double frac_above[10];  /* fraction with cosine > 0.0, 0.1, ..., 0.9 */
+    double frac_above[10];  /* fraction with cosine > 0.0, 0.1, ..., 0.9 (over the same tokens) */
 } vx_cmp_stats;
 
 typedef struct vx_cmp_token { uint32_t id_a, id_b; double cosine; } vx_cmp_token;
 
+/* Pentachoron geometry (spec §6.1): Cayley–Menger volumes of seeded 5-token simplices in
+ * the target's native rows and in the aligned source's rows. NaN when fewer than 2 valid. */
+typedef struct vx_cmp_simplices {
+    size_t n, valid;        /* drawn; non-degenerate in both spaces (the statistics' set) */
+    double native_mean, native_cv, aligned_mean, aligned_cv;
+    double volume_ratio;    /* aligned_mean / native_mean */
+    double correlation;     /* Pearson, per simplex */
+} vx_cmp_simplices;
+
+/*
+ * Two families of numbers (spec/compare.md §6). The published definitions compare the
+ * aligned source rows A = z̃R + μ_y (re-centred on the target's anchor mean) with the
+ * target's native rows; they are the numbers published analyses report. The centred
+ * ones (suffix _centred) compare z̃R with ỹ = y − μ_y: stricter, since the shared mean
+ * direction no longer adds to every cosine. The L2 distance is the same under both.
+ */
 typedef struct vx_compare_result {
     size_t shared;            /* tokens present in both */
     int by_id;                /* 1: same vocabulary, matched by id; 0: matched by readable text */
@@ -64,16 +82,28 @@ typedef struct vx_compare_result {
     size_t pca_fit_tokens;    /* tokens the PCA was fitted on (0 without PCA) */
     double pca_variance_retained; /* 1 without PCA */
     double procrustes_scale;  /* sum of singular values of the anchor cross-covariance */
-    vx_cmp_stats cosine;      /* held-out tokens, Procrustes map */
-    double l2_mean, l2_std, l2_median;
+    /* published definitions */
+    vx_cmp_stats cosine;      /* held-out tokens (its frac_above: held-out) */
+    double l2_mean, l2_std, l2_median; /* held-out ‖y − A‖ (= ‖ỹ − z̃R‖) */
+    double frac_above_all[10]; /* over every shared token */
     size_t relational_n;      /* test tokens used (<= 1000) */
     double relational_correlation, relational_mean_abs_diff;
     size_t digits_n;          /* digits "0".."9" among the shared tokens */
+    uint32_t digit_id[10];    /* their A ids, in digit order */
+    double digit_cosine[10];  /* cos(y, A) of each */
     double digit_correlation, digit_mean_abs_diff; /* NaN when digits_n < 3 */
     vx_cmp_token best[VX_CMP_TOP], worst[VX_CMP_TOP]; size_t n_best; /* over all shared */
-    double residual_eig[VX_CMP_TOP]; size_t n_residual;
+    double residual_eig[VX_CMP_RESIDUAL]; size_t n_residual; /* of rᵀr/n_t, r = y − A (test) */
     vx_cmp_stats baseline;    /* held-out tokens, random orthogonal map */
     double baseline_l2_mean;
+    vx_cmp_simplices simplices;
+    /* centred (stricter) definitions */
+    vx_cmp_stats cosine_centred;  /* held-out */
+    double relational_correlation_centred, relational_mean_abs_diff_centred; /* own spaces, no map */
+    double digit_correlation_centred, digit_mean_abs_diff_centred;
+    vx_cmp_token best_centred[VX_CMP_TOP], worst_centred[VX_CMP_TOP];
+    double residual_eig_centred[VX_CMP_TOP]; size_t n_residual_centred; /* covariance, ddof 1 */
+    vx_cmp_stats baseline_centred;
     /* Layers: similarity[a * layers_b + b] for every pair, rows = A's layers. */
     uint32_t layers_a, layers_b;
     double *gate_sim, *down_sim;
@@ -86,18 +116,20 @@ typedef struct vx_compare_result {
  * tokens not shared, layer map out of range), VX_ENOMEM, VX_ECORRUPT (non-finite input
  * made LAPACK fail). On success *out is owned by the caller (vx_compare_free).
  * Threads: uses o->threads (or every CPU) for its own row conversions and for BLAS, and
- * sets OpenBLAS to one thread per caller while it runs independent jobs side by side
- * (restoring the count after), so other threads should not call BLAS meanwhile.
+ * sets OpenBLAS to one thread per caller while it runs independent jobs side by side, so
+ * other threads should not call BLAS meanwhile. On return (success or failure) OpenBLAS
+ * has the thread count it had on entry. `err` may be NULL.
  */
 int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, const vx_compare_opts *o,
                vx_err *err);
 void vx_compare_free(vx_compare_result *r);
 
 /*
- * Read a token list file: one token per line, either a raw string of `vx`'s vocabulary
- * or "#ID" (a decimal id). Empty lines are skipped; "\n" or "\r\n" end lines.
- * *ids is malloc'd (caller frees). Errors: VX_ENOTFOUND (file, or a token not in the
- * vocabulary — the message names the line), VX_EIO, VX_ENOMEM.
+ * Read a token list file: one token per line, in the grammar of every token argument
+ * (spec/queries.md Q-T1: "#ID", a raw vocabulary string, or readable text such as
+ * " Paris"). Empty lines are skipped; "\n" or "\r\n" end lines. *ids is malloc'd (caller
+ * frees). Errors: VX_ENOTFOUND (file, or a token not in the vocabulary — the message names
+ * the line), VX_EUSAGE (a NUL byte in a line), VX_EIO, VX_ENOMEM.
  */
 int vx_compare_read_tokens(uint32_t **ids, size_t *n, const vx_index *vx, const char *path, vx_err *err);
 

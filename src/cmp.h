@@ -63,7 +63,7 @@ typedef struct cmp_fit {
     const double *R;           /* [d][d] the rotation, row-major: z̃ R */
     double procrustes_scale;
     const double *Qb;          /* [d][d] the baseline's random orthogonal map */
-    double *csr;               /* [na + nt] centred cosines under R (filled by the metrics) */
+    double *csr, *csp;         /* [na + nt] centred, published cosines under R (filled by the metrics) */
 } cmp_fit;
 
 /* Rows per block of the metrics' double-precision passes (and the cross-covariance). */
@@ -117,13 +117,15 @@ int cmp_procrustes(ctx *c, const float *Z, const float *Y, size_t na, double *mu
 /* -------------------------------------------------------- cmp_metrics.c: §6 */
 /* Haar-random orthogonal Q [d][d] from stream 2 of seed. */
 int cmp_random_orthogonal(double *Q, size_t d, uint64_t seed);
-/* Every metric of §6 on the anchor/test rows (not the all-token lists); fills f->csr. */
-int cmp_metrics(ctx *c, const cmp_fit *f, vx_compare_result *r);
+/* Every metric of §6 on the anchor/test rows, the digits and the simplices (not the
+ * all-token lists); fills f->csr and f->csp. */
+int cmp_metrics(ctx *c, const cmp_fit *f, vx_compare_result *r, uint64_t seed);
 
 /* --------------------------------------------------------- cmp_screen.c: §6 */
 /* c->Mf = Rᵀ W (Rᵀ without PCA), f32. */
 int cmp_build_map(ctx *c, const double *R);
-/* Best / worst over every shared token (needs c->Mf and f->csr). */
+/* Best / worst under both definitions and the published frac_above over every shared
+ * token (needs c->Mf, f->csr and f->csp). */
 int cmp_map_all(ctx *c, vx_compare_result *r, const cmp_fit *f);
 
 /* --------------------------------------------------------- cmp_layers.c: §7 */
@@ -135,6 +137,9 @@ int cmp_layer_sims(ctx *c, vx_compare_result *r, float *const qT[2], size_t *con
 int cmp_match_layers(vx_compare_result *r, const vx_compare_opts *o, vx_err *err);
 
 /* ------------------------------------------------------------- compare.c */
+/* rc, with "what: <rc's meaning>" in err unless a step already wrote its own message there
+ * (err may be NULL; rc 0 is returned as it is). */
+int cmp_fail(vx_err *err, int rc, const char *what);
 /* VINDEX_COMPARE_TIMING=1: wall and CPU time since the last call on stderr (NULL: reset). */
 void cmp_phase(const char *name);
 /* vx_run_parallel with BLAS on one thread per caller while T > 1 jobs run, then the

@@ -19,7 +19,7 @@
 
 /* ------------------------------------------------------------- layer subspaces */
 /* Dot product and y -= a·x for the Gram–Schmidt below (its cost is F²·d per layer and
- * kind: scalar code made the layer cmp_phase the slowest one at real shape). */
+ * kind, the largest of the layer step: doc/benchmarks.md, "Compare: the reasons in numbers"). */
 static double dot_scalar(const double *a, const double *b, size_t n) {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += a[i] * b[i];
@@ -157,8 +157,8 @@ static void basis_f32(float *dst, const double *src, size_t F, size_t d, size_t 
 
 /* The target's layer bases as stored (no map), one layer at a time through a double
  * scratch, kept as f32 [L][F][d] with the rows past each layer's rank zeroed (what the
- * GEMM of cmp_layer_sims takes): half the memory of keeping them in double, which on the
- * project machine is fresh memory at the PCA's high-water mark. One thread. */
+ * GEMM of cmp_layer_sims takes): half the memory of keeping them in double, at the moment
+ * the PCA holds its most. One thread. */
 int cmp_target_bases(ctx *c, vx_kind kind, float *Q, size_t *k) {
     const side *T = c->T;
     size_t L = T->L, F = T->F, d = c->d;
@@ -229,7 +229,7 @@ out:
     vx_big_free(QBf);
     vx_big_free(P);
     vx_big_free(kS);
-    return rc == VX_ENOMEM ? vx_fail(c->err, rc, "out of memory for the layer subspaces") : rc;
+    return cmp_fail(c->err, rc, "layer subspaces");
 }
 
 int cmp_match_layers(vx_compare_result *r, const vx_compare_opts *o, vx_err *err) {

@@ -1,8 +1,9 @@
 /*
  * cmp_metrics.c — what `vindex compare` measures on the anchor and test rows
- * (spec/compare.md §6): held-out cosine and L2 statistics and the residual spectrum under
- * the fitted rotation, the same under a random orthogonal map (the baseline), the anchors'
- * cosines (for the all-token ranking), and the relational and digit correlations.
+ * (spec/compare.md §6), under both definitions of §6.1: held-out cosine and L2 statistics
+ * and the residual spectrum under the fitted rotation, the same under a random orthogonal
+ * map (the baseline), the anchors' cosines (for the all-token ranking), the relational and
+ * digit correlations, and the pentachoron (5-token simplex) volumes.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -43,11 +44,15 @@ static int stats(vx_cmp_stats *st, const double *cs, const uint32_t *ida, size_t
     mean_std(cs, n, &st->mean, &st->std);
     st->median = pct_sorted(s, n, 50);
     for (int i = 0; i < 9; i++) st->pct[i] = pct_sorted(s, n, P[i]);
-    size_t im = 0;
+    size_t im = 0, ix = 0;
     for (size_t i = 1; i < n; i++)
         if (cs[i] < cs[im]) im = i;
     st->min = cs[im];
     st->min_id = ida[im];
+    for (size_t i = 1; i < n; i++)
+        if (cs[i] > cs[ix]) ix = i;
+    st->max = cs[ix];
+    st->max_id = ida[ix];
     for (int k = 0; k < 10; k++) {
         size_t cnt = 0;
         for (size_t i = 0; i < n; i++) cnt += cs[i] > (double)k / 10.0;
@@ -87,19 +92,20 @@ static void pair_corr(double *r, double *mad, const double *G1, const double *G2
     *mad = ad / n;
 }
 
-/* Test-set cosines and L2 of z·M against y, z and y the rows of Zt and Yt [nt][d] centred on
- * muz and muy, CMP_EVAL_BLOCK rows at a time (8 MB buffers instead of all nt rows). With G (d×d,
- * zero), also the residual covariance's upper triangle: G = Σ (e − ē)ᵀ(e − ē) / (nt − 1) for
- * e = z M − y, with ē = mean(z)·M − mean(y) (the mean of the e, by linearity). */
-#define CMP_EVAL_BLOCK 1024
+/* Held-out cosines and L2 of z̃·M against y, z and y the rows of Zt and Yt [nt][d] (z̃ = z − muz,
+ * ỹ = y − muy), CMP_EVAL_BLOCK rows at a time (8 MB buffers instead of all nt rows):
+ * cs = cos(z̃M, ỹ) (centred), csp = cos(z̃M + muy, y) (published), l2 = ‖z̃M − ỹ‖ (both).
+ * With G (d×d, zero), also the residual covariance's upper triangle:
+ * G = Σ (e − ē)ᵀ(e − ē) / (nt − 1) for e = z̃M − ỹ, with ē = mean(z̃)·M − mean(ỹ) (the mean of
+ * the e, by linearity) into ebar [d]. */
 static int eval_map(const float *Zt, const float *Yt, const double *muz, const double *muy, const double *M, size_t nt,
-                    size_t d, double *cs, double *l2, double *G) {
+                    size_t d, double *cs, double *csp, double *l2, double *G, double *ebar) {
     size_t blk = nt < CMP_EVAL_BLOCK ? nt : CMP_EVAL_BLOCK;
     double *buf = vx_big_array(blk * d, sizeof(double)), *eb = vx_big_array(d, sizeof(double));
-    double *zb = vx_big_array(d, sizeof(double));
+    double *zb = vx_big_array(d, sizeof(double)), *pa = vx_big_array(d, sizeof(double)), *py = vx_big_array(d, sizeof(double));
     double *zc = vx_big_array(blk * d, sizeof(double)), *yc = vx_big_array(blk * d, sizeof(double));
     int rc = VX_OK;
-    if (!buf || !eb || !zb || !zc || !yc) { rc = VX_ENOMEM; goto out; }
+    if (!buf || !eb || !zb || !pa || !py || !zc || !yc) { rc = VX_ENOMEM; goto out; }
     if (G) {
         for (size_t i = 0; i < nt; i++)
             for (size_t h = 0; h < d; h++) {
@@ -110,6 +116,7 @@ static int eval_map(const float *Zt, const float *Yt, const double *muz, const d
         for (size_t h = 0; h < d; h++) eb[h] /= (double)nt;
         for (size_t k = 0; k < d; k++)
             for (size_t h = 0; h < d; h++) eb[h] += zb[k] * M[k * d + h];
+        memcpy(ebar, eb, sizeof(double) * d);
     }
     double sc = nt > 1 ? 1.0 / sqrt((double)(nt - 1)) : 1.0;
     for (size_t b0 = 0; b0 < nt && !rc; b0 += blk) {
@@ -121,6 +128,8 @@ static int eval_map(const float *Zt, const float *Yt, const double *muz, const d
             double *m = buf + i * d;
             const double *y = yc + i * d;
             cs[b0 + i] = cosine(m, y, d);
+            for (size_t h = 0; h < d; h++) { pa[h] = m[h] + muy[h]; py[h] = (double)Yt[(b0 + i) * d + h]; }
+            csp[b0 + i] = cosine(pa, py, d);
             double t = 0;
             for (size_t h = 0; h < d; h++) { double v = m[h] - y[h]; t += v * v; }
             l2[b0 + i] = sqrt(t);
@@ -133,14 +142,16 @@ out:
     vx_big_free(buf);
     vx_big_free(eb);
     vx_big_free(zb);
+    vx_big_free(pa);
+    vx_big_free(py);
     vx_big_free(zc);
     vx_big_free(yc);
     return rc;
 }
 
 /* ------------------------------------------------------------------ relational */
-/* Pairwise cosines of shared indices idx[m] in both models' own spaces: the source at full
- * width minus its anchor mean mux, the target minus muy (spec §6). */
+/* Centred: pairwise cosines of shared indices idx[m] in both models' own spaces, the source
+ * at full width minus its anchor mean mux, the target minus muy (spec §6.3). */
 static int relational(ctx *c, const uint32_t *idx, size_t m, const double *mux, const double *muy, double *corr, double *mad) {
     size_t HS = c->HS, d = c->d;
     double *XS = vx_big_alloc(sizeof(double) * m * HS), *XT = vx_big_alloc(sizeof(double) * m * d);
@@ -187,10 +198,155 @@ out:
     return rc;
 }
 
-/* Cosines of the centred anchors Z̃ₐ R against Ỹₐ [na][d] into cs[na], with one f32 GEMM
- * like the all-token pass (whose best/worst ranking they join). */
+/* Published: rows Z, Y [m][d] (projected source, target; f32); the aligned rows
+ * A = (z − muz)R + muy and the native y, each normalised; Pearson correlation and mean
+ * |difference| of their pairwise cosines, and with cosv, cos(y_i, A_i) per row (spec §6.2). */
+static int relational_pub(ctx *c, const float *Z, const float *Y, size_t m, const double *muz, const double *muy,
+                          const double *R, double *corr, double *mad, double *cosv) {
+    size_t d = c->d;
+    double *XA = vx_big_array(m * d, sizeof(double)), *XT = vx_big_array(m * d, sizeof(double));
+    double *G1 = vx_big_alloc(sizeof(double) * m * m), *G2 = vx_big_alloc(sizeof(double) * m * m);
+    int rc = VX_OK;
+    if (!XA || !XT || !G1 || !G2) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
+    cmp_centre_rows(XT, Z, muz, m, d); /* z̃, then z̃ R into XA */
+    if ((rc = vx_dgemm(0, 0, m, d, d, XT, R, XA))) goto out;
+    for (size_t i = 0; i < m; i++)
+        for (size_t h = 0; h < d; h++) {
+            XA[i * d + h] += muy[h];
+            XT[i * d + h] = (double)Y[i * d + h];
+        }
+    if (cosv)
+        for (size_t i = 0; i < m; i++) cosv[i] = cosine(XT + i * d, XA + i * d, d);
+    if ((rc = unit_gram(G1, XT, m, d)) || (rc = unit_gram(G2, XA, m, d))) goto out;
+    pair_corr(corr, mad, G1, G2, m);
+out:
+    vx_big_free(XA);
+    vx_big_free(XT);
+    vx_big_free(G1);
+    vx_big_free(G2);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ simplices */
+/* vol² of the 4-simplex with vertices p[5][d] (spaced `ld` apart): det(G)/(4!)², G the Gram
+ * matrix of the edges p_k − p_0 — the Cayley–Menger volume (spec §6.2), computed from
+ * edges rather than the bordered determinant of squared distances, which cancels more.
+ * *s2 = the mean of the 10 squared edge lengths. */
+static double simplex_vol2(const float *p, size_t ld, size_t d, double *s2) {
+    double E[4][1024], G[4][4];
+    double acc[4][4] = { { 0 } };
+    for (size_t h0 = 0; h0 < d; h0 += 1024) { /* edges a slice of 1,024 coordinates at a time */
+        size_t w = d - h0 < 1024 ? d - h0 : 1024;
+        for (int k = 0; k < 4; k++)
+            for (size_t h = 0; h < w; h++) E[k][h] = (double)p[(size_t)(k + 1) * ld + h0 + h] - (double)p[h0 + h];
+        for (int k = 0; k < 4; k++)
+            for (int l = k; l < 4; l++) {
+                double s = 0;
+                for (size_t h = 0; h < w; h++) s += E[k][h] * E[l][h];
+                acc[k][l] += s;
+            }
+    }
+    double sum = 0;
+    for (int k = 0; k < 4; k++)
+        for (int l = 0; l < 4; l++) G[k][l] = k <= l ? acc[k][l] : acc[l][k];
+    for (int k = 0; k < 4; k++) {
+        sum += G[k][k];
+        for (int l = k + 1; l < 4; l++) sum += G[k][k] + G[l][l] - 2 * G[k][l];
+    }
+    *s2 = sum / 10;
+    /* det(G) by Gaussian elimination with partial pivoting */
+    double det = 1;
+    for (int k = 0; k < 4; k++) {
+        int p2 = k;
+        for (int i = k + 1; i < 4; i++)
+            if (fabs(G[i][k]) > fabs(G[p2][k])) p2 = i;
+        if (G[p2][k] == 0) return 0;
+        if (p2 != k) {
+            for (int j = 0; j < 4; j++) { double t = G[k][j]; G[k][j] = G[p2][j]; G[p2][j] = t; }
+            det = -det;
+        }
+        det *= G[k][k];
+        for (int i = k + 1; i < 4; i++) {
+            double f = G[i][k] / G[k][k];
+            for (int j = k; j < 4; j++) G[i][j] -= f * G[k][j];
+        }
+    }
+    return det / 576.0;
+}
+
+/* Mean, CV (population std / mean) of v[n]. */
+static void mean_cv(const double *v, size_t n, double *mean, double *cv) {
+    double m, s;
+    mean_std(v, n, &m, &s);
+    *mean = m;
+    *cv = m != 0 ? s / m : NAN;
+}
+
+#define SIMPLEX_BLOCK 200 /* simplices per projection: 1,000 rows */
+/* VX_CMP_SIMPLICES simplices of 5 shared tokens, drawn with stream 3: each a partial
+ * Fisher–Yates of 5 over the shared indices (the array carried from one draw to the next);
+ * volumes in the target's native rows y and in the aligned source rows. The aligned rows
+ * (z − muz)R + muy differ from the projected z by a rotation and a shift, which keep every
+ * distance, so the aligned volumes are those of z (without PCA: of the source's rows). */
+static int simplices(ctx *c, uint64_t seed, vx_cmp_simplices *out) {
+    size_t N = c->N, d = c->d, S = VX_CMP_SIMPLICES;
+    uint32_t *perm = vx_big_array(N, sizeof(uint32_t)), *idx = vx_big_array(S * 5, sizeof(uint32_t));
+    float *Z = vx_big_array(SIMPLEX_BLOCK * 5 * d, sizeof(float)), *Y = vx_big_array(SIMPLEX_BLOCK * 5 * d, sizeof(float));
+    double *mux = vx_big_array(c->HS, sizeof(double));
+    double *vn = vx_big_array(S, sizeof(double)), *va = vx_big_array(S, sizeof(double));
+    int rc = VX_OK;
+    if (!perm || !idx || !Z || !Y || !mux || !vn || !va) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory for the simplices"); goto out; }
+    for (size_t i = 0; i < N; i++) perm[i] = (uint32_t)i;
+    uint64_t x = cmp_sm_stream(seed, 3);
+    for (size_t s = 0; s < S; s++) {
+        cmp_sm_shuffle_prefix(perm, N, 5, &x);
+        memcpy(idx + 5 * s, perm, 5 * sizeof(uint32_t));
+    }
+    size_t nv = 0;
+    for (size_t s0 = 0; s0 < S; s0 += SIMPLEX_BLOCK) {
+        size_t ns = S - s0 < SIMPLEX_BLOCK ? S - s0 : SIMPLEX_BLOCK;
+        if ((rc = cmp_project_rows(c, Z, Y, idx + 5 * s0, 5 * ns, mux, 0))) goto out;
+        for (size_t s = 0; s < ns; s++) {
+            double sn, sa;
+            double v2n = simplex_vol2(Y + 5 * s * d, d, d, &sn), v2a = simplex_vol2(Z + 5 * s * d, d, d, &sa);
+            /* valid: not degenerate beyond rounding in either space */
+            if (v2n > 1e-12 * sn * sn * sn * sn && v2a > 1e-12 * sa * sa * sa * sa && isfinite(v2n) && isfinite(v2a)) {
+                vn[nv] = sqrt(v2n);
+                va[nv] = sqrt(v2a);
+                nv++;
+            }
+        }
+    }
+    out->n = S;
+    out->valid = nv;
+    out->native_mean = out->native_cv = out->aligned_mean = out->aligned_cv = out->volume_ratio = out->correlation = NAN;
+    if (nv >= 2) {
+        mean_cv(vn, nv, &out->native_mean, &out->native_cv);
+        mean_cv(va, nv, &out->aligned_mean, &out->aligned_cv);
+        out->volume_ratio = out->aligned_mean / out->native_mean;
+        double c12 = 0, c11 = 0, c22 = 0;
+        for (size_t i = 0; i < nv; i++) {
+            double a = vn[i] - out->native_mean, b = va[i] - out->aligned_mean;
+            c12 += a * b; c11 += a * a; c22 += b * b;
+        }
+        out->correlation = c11 > 0 && c22 > 0 ? c12 / sqrt(c11 * c22) : NAN;
+    }
+out:
+    vx_big_free(perm);
+    vx_big_free(idx);
+    vx_big_free(Z);
+    vx_big_free(Y);
+    vx_big_free(mux);
+    vx_big_free(vn);
+    vx_big_free(va);
+    return rc;
+}
+
+/* Cosines of the centred anchors Z̃ₐ R against Ỹₐ [na][d] into cs[na], and of the aligned
+ * rows Z̃ₐ R + muy against the native Yₐ into csp[na], with one f32 GEMM like the all-token
+ * pass (whose rankings they join). */
 static int anchor_cos(ctx *c, const float *Z, const float *Y, const double *muz, const double *muy, const double *R,
-                      size_t na, double *cs) {
+                      size_t na, double *cs, double *csp) {
     size_t d = c->d, blk = na < CMP_EVAL_BLOCK ? na : CMP_EVAL_BLOCK;
     float *Zf = vx_big_array(blk * d, sizeof(float)), *Rf = vx_big_array(d * d, sizeof(float));
     float *Mf = vx_big_array(blk * d, sizeof(float));
@@ -203,12 +359,14 @@ static int anchor_cos(ctx *c, const float *Z, const float *Y, const double *muz,
             for (size_t h = 0; h < d; h++) Zf[i * d + h] = (float)((double)Z[(b0 + i) * d + h] - muz[h]);
         if ((rc = vx_sgemm(0, 0, nb, d, d, Zf, d, Rf, d, Mf, d))) goto out;
         for (size_t i = 0; i < nb; i++) {
-            double ab = 0, aa = 0, bb = 0;
+            double ab = 0, aa = 0, bb = 0, pb = 0, pa = 0, py = 0;
             for (size_t h = 0; h < d; h++) {
-                double a = Mf[i * d + h], b = (double)Y[(b0 + i) * d + h] - muy[h];
+                double a = Mf[i * d + h], y = (double)Y[(b0 + i) * d + h], b = y - muy[h], ap = a + muy[h];
                 ab += a * b; aa += a * a; bb += b * b;
+                pb += ap * y; pa += ap * ap; py += y * y;
             }
             cs[b0 + i] = aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0;
+            csp[b0 + i] = pa > 0 && py > 0 ? pb / sqrt(pa * py) : 0.0;
         }
     }
 out:
@@ -223,109 +381,155 @@ typedef struct mjob {
     ctx *c;
     const cmp_fit *f;
     vx_compare_result *r;
+    const uint32_t *dig;                  /* [r->digits_n] shared indices of "0".."9" present */
+    uint64_t seed;
     int which, rc;
     vx_err err;                           /* this job's own, copied to the caller's on failure */
 } mjob;
 
-/* 0: held-out cosines, L2 and residual eigenvalues under R; 1: the random-orthogonal
- * baseline; 2: the anchors' cosines; 3: relational and digit correlations. */
+/* 0: held-out cosines, L2 and both residual spectra under R; 1: the random-orthogonal
+ * baseline; 2: the anchors' cosines; 3: centred relational and digit correlations;
+ * 4: published relational and digit correlations, per-digit cosines, simplices. */
 static void *metric_job(void *arg) {
     mjob *j = arg;
     ctx cj = *j->c;
     cj.err = &j->err;
+    cj.nthr = 1;
     vx_compare_result *r = j->r;
     const cmp_fit *f = j->f;
-    size_t d = cj.d, na = f->na, nt = f->nt;
+    size_t d = cj.d, na = f->na, nt = f->nt, nd = r->digits_n;
     const float *Zt = f->Z + na * d, *Yt = f->Y + na * d;
-    double *cs = NULL, *l2 = NULL, *tmp = NULL, *Q = NULL;
+    double *cs = NULL, *csp = NULL, *l2 = NULL, *tmp = NULL, *Q = NULL, *Gp = NULL, *eb = NULL, *mux = NULL;
+    float *Zd = NULL, *Yd = NULL;
     uint32_t *ida = NULL;
     int rc = VX_OK;
     if (j->which <= 1) {
         cs = vx_big_array(nt, sizeof(double));
+        csp = vx_big_array(nt, sizeof(double));
         l2 = vx_big_array(nt, sizeof(double));
         tmp = vx_big_array(nt, sizeof(double));
         ida = vx_big_array(nt, sizeof(uint32_t));
         Q = vx_big_array(d * d, sizeof(double));
-        if (!cs || !l2 || !tmp || !ida || !Q) { rc = vx_fail(cj.err, VX_ENOMEM, "out of memory"); goto out; }
+        Gp = vx_big_array(d * d, sizeof(double));
+        eb = vx_big_array(d, sizeof(double));
+        if (!cs || !csp || !l2 || !tmp || !ida || !Q || !Gp || !eb) { rc = vx_fail(cj.err, VX_ENOMEM, "out of memory"); goto out; }
         for (size_t i = 0; i < nt; i++) ida[i] = cj.sa[f->tst[i]];
     }
     if (j->which == 0) {
         /* with the residual covariance of the test set, (E - mean)ᵀ(E - mean) / (nt - 1), in Q */
-        if ((rc = eval_map(Zt, Yt, f->muz, f->muy, f->R, nt, d, cs, l2, Q)) || (rc = stats(&r->cosine, cs, ida, nt))) goto out;
+        if ((rc = eval_map(Zt, Yt, f->muz, f->muy, f->R, nt, d, cs, csp, l2, Q, eb)) ||
+            (rc = stats(&r->cosine_centred, cs, ida, nt)) || (rc = stats(&r->cosine, csp, ida, nt)))
+            goto out;
         memcpy(f->csr + na, cs, sizeof(double) * nt);
+        memcpy(f->csp + na, csp, sizeof(double) * nt);
         memcpy(tmp, l2, sizeof(double) * nt);
         qsort(tmp, nt, sizeof(double), cmp_dbl);
         mean_std(l2, nt, &r->l2_mean, &r->l2_std);
         r->l2_median = pct_sorted(tmp, nt, 50);
-        size_t k = d < VX_CMP_TOP ? d : VX_CMP_TOP;
-        rc = vx_eig_top(r->residual_eig, NULL, Q, d, k);
-        if (rc) { rc = vx_fail(cj.err, rc, "residual eigenvalues failed"); goto out; }
-        r->n_residual = k;
+        /* published: rᵀr / nt with r = y − A = −e, uncentred: Σ e eᵀ = (nt − 1)·Q + nt·ē ēᵀ */
+        double w = (double)(nt - 1) / (double)nt;
+        for (size_t i = 0; i < d; i++)
+            for (size_t k = i; k < d; k++) Gp[i * d + k] = Q[i * d + k] * w + eb[i] * eb[k];
+        size_t k = d < VX_CMP_TOP ? d : VX_CMP_TOP, kp = d < VX_CMP_RESIDUAL ? d : VX_CMP_RESIDUAL;
+        if ((rc = vx_eig_top(r->residual_eig_centred, NULL, Q, d, k)) || (rc = vx_eig_top(r->residual_eig, NULL, Gp, d, kp))) {
+            rc = vx_fail(cj.err, rc, "residual eigenvalues failed");
+            goto out;
+        }
+        r->n_residual_centred = k;
+        r->n_residual = kp;
     } else if (j->which == 1) {
         /* baseline: a random orthogonal map in place of R */
-        if ((rc = eval_map(Zt, Yt, f->muz, f->muy, f->Qb, nt, d, cs, l2, NULL)) || (rc = stats(&r->baseline, cs, ida, nt))) goto out;
+        if ((rc = eval_map(Zt, Yt, f->muz, f->muy, f->Qb, nt, d, cs, csp, l2, NULL, NULL)) ||
+            (rc = stats(&r->baseline_centred, cs, ida, nt)) || (rc = stats(&r->baseline, csp, ida, nt)))
+            goto out;
         double sd;
         mean_std(l2, nt, &r->baseline_l2_mean, &sd);
     } else if (j->which == 2) {
-        rc = anchor_cos(&cj, f->Z, f->Y, f->muz, f->muy, f->R, na, f->csr);
-    } else {
-        /* relational: first min(1000, nt) test tokens; digits "0".."9" among shared tokens */
-        r->relational_n = nt < VX_CMP_RELATIONAL ? nt : VX_CMP_RELATIONAL;
-        if ((rc = relational(&cj, f->tst, r->relational_n, f->mux, f->muy, &r->relational_correlation,
-                             &r->relational_mean_abs_diff)))
+        rc = anchor_cos(&cj, f->Z, f->Y, f->muz, f->muy, f->R, na, f->csr, f->csp);
+    } else if (j->which == 3) {
+        /* centred relational: first min(1000, nt) test tokens; digits "0".."9" */
+        if ((rc = relational(&cj, f->tst, r->relational_n, f->mux, f->muy, &r->relational_correlation_centred,
+                             &r->relational_mean_abs_diff_centred)))
             goto out;
-        uint32_t dig[10];
-        int seen[10] = { 0 };
-        for (size_t i = 0; i < cj.N; i++) {
-            const char *raw, *txt;
-            size_t rl, tl;
-            vx_vocab_get(&cj.A.vx->vocab, cj.sa[i], &raw, &rl, &txt, &tl);
-            if (tl == 1 && txt[0] >= '0' && txt[0] <= '9' && !seen[txt[0] - '0']) { seen[txt[0] - '0'] = 1; dig[txt[0] - '0'] = (uint32_t)i; }
+        if (nd >= 3)
+            rc = relational(&cj, j->dig, nd, f->mux, f->muy, &r->digit_correlation_centred, &r->digit_mean_abs_diff_centred);
+    } else {
+        /* published relational on the test rows in memory; digits projected here */
+        if ((rc = relational_pub(&cj, Zt, Yt, r->relational_n, f->muz, f->muy, f->R, &r->relational_correlation,
+                                 &r->relational_mean_abs_diff, NULL)))
+            goto out;
+        if (nd) {
+            double rr, mad;
+            Zd = vx_big_array(nd * d, sizeof(float));
+            Yd = vx_big_array(nd * d, sizeof(float));
+            mux = vx_big_array(cj.HS, sizeof(double));
+            if (!Zd || !Yd || !mux) { rc = vx_fail(cj.err, VX_ENOMEM, "out of memory"); goto out; }
+            if ((rc = cmp_project_rows(&cj, Zd, Yd, j->dig, nd, mux, 0)) ||
+                (rc = relational_pub(&cj, Zd, Yd, nd, f->muz, f->muy, f->R, &rr, &mad, r->digit_cosine)))
+                goto out;
+            if (nd >= 3) { r->digit_correlation = rr; r->digit_mean_abs_diff = mad; }
         }
-        size_t nd = 0;
-        for (int k = 0; k < 10; k++)
-            if (seen[k]) dig[nd++] = dig[k];
-        r->digits_n = nd;
-        r->digit_correlation = r->digit_mean_abs_diff = NAN;
-        if (nd >= 3) rc = relational(&cj, dig, nd, f->mux, f->muy, &r->digit_correlation, &r->digit_mean_abs_diff);
+        rc = simplices(&cj, j->seed, &r->simplices);
     }
 out:
-    if (rc && !j->err.code) vx_fail(&j->err, rc, "out of memory");
+    static const char *const what[5] = { "held-out metrics", "random-orthogonal baseline", "anchor cosines",
+                                         "centred relational and digit correlations",
+                                         "published relational and digit correlations, simplices" };
+    cmp_fail(cj.err, rc, what[j->which]);
     j->rc = rc;
     vx_big_free(cs);
+    vx_big_free(csp);
     vx_big_free(l2);
     vx_big_free(tmp);
     vx_big_free(ida);
     vx_big_free(Q);
+    vx_big_free(Gp);
+    vx_big_free(eb);
+    vx_big_free(mux);
+    vx_big_free(Zd);
+    vx_big_free(Yd);
     return NULL;
 }
 
-/* Two threads take jobs {0, 1} and {2, 3}, BLAS on one thread each (measured at real
- * shape: jobs 0-3 take 0.29, 0.16, 0.16 and 0.22 s, so these pairs end within 0.06 s of
- * each other, where {0, 3} and {1, 2} ended 0.19 s apart). */
-typedef struct mpair { mjob *x, *y; } mpair;
-static void *metric_pair(void *arg) {
-    mpair *p = arg;
-    metric_job(p->x);
-    metric_job(p->y);
+/* Two threads take jobs {0, 1} and {2, 3, 4}, BLAS on one thread each: the grouping whose
+ * two halves take most nearly the same time (doc/benchmarks.md, "Compare: the reasons in
+ * numbers"). */
+typedef struct mgroup { mjob *job[3]; } mgroup;
+static void *metric_group(void *arg) {
+    mgroup *g = arg;
+    for (int k = 0; k < 3; k++)
+        if (g->job[k]) metric_job(g->job[k]);
     return NULL;
 }
-static void run_metric_jobs(mjob *jobs, int nthr) {
-    mpair pairs[2] = { { &jobs[0], &jobs[1] }, { &jobs[2], &jobs[3] } };
-    if (nthr < 2) {
-        metric_pair(&pairs[0]);
-        metric_pair(&pairs[1]);
-        return;
+
+int cmp_metrics(ctx *c, const cmp_fit *f, vx_compare_result *r, uint64_t seed) {
+    /* digits "0".."9": the lowest shared index whose A text is the digit, in digit order */
+    uint32_t dig[10];
+    int seen[10] = { 0 };
+    for (size_t i = 0; i < c->N; i++) {
+        const char *raw, *txt;
+        size_t rl, tl;
+        vx_vocab_get(&c->A.vx->vocab, c->sa[i], &raw, &rl, &txt, &tl);
+        if (tl == 1 && txt[0] >= '0' && txt[0] <= '9' && !seen[txt[0] - '0']) { seen[txt[0] - '0'] = 1; dig[txt[0] - '0'] = (uint32_t)i; }
     }
-    cmp_run_blas_serial(metric_pair, pairs, sizeof pairs[0], 2);
-}
+    size_t nd = 0;
+    for (int k = 0; k < 10; k++)
+        if (seen[k]) dig[nd++] = dig[k];
+    r->digits_n = nd;
+    for (size_t k = 0; k < nd; k++) r->digit_id[k] = c->sa[dig[k]];
+    r->digit_correlation = r->digit_mean_abs_diff = r->digit_correlation_centred = r->digit_mean_abs_diff_centred = NAN;
+    r->relational_n = f->nt < VX_CMP_RELATIONAL ? f->nt : VX_CMP_RELATIONAL;
 
-
-int cmp_metrics(ctx *c, const cmp_fit *f, vx_compare_result *r) {
-    mjob jobs[4];
-    for (int k = 0; k < 4; k++) jobs[k] = (mjob){ c, f, r, k, VX_OK, { 0, { 0 } } };
-    run_metric_jobs(jobs, c->nthr);
-    for (int k = 0; k < 4; k++)
+    mjob jobs[5];
+    for (int k = 0; k < 5; k++) jobs[k] = (mjob){ c, f, r, dig, seed, k, VX_OK, { 0, { 0 } } };
+    mgroup groups[2] = { { { &jobs[0], &jobs[1], NULL } }, { { &jobs[2], &jobs[3], &jobs[4] } } };
+    if (c->nthr < 2) {
+        metric_group(&groups[0]);
+        metric_group(&groups[1]);
+    } else {
+        cmp_run_blas_serial(metric_group, groups, sizeof groups[0], 2);
+    }
+    for (int k = 0; k < 5; k++)
         if (jobs[k].rc) {
             if (c->err) *c->err = jobs[k].err;
             return jobs[k].rc;

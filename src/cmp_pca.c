@@ -22,9 +22,8 @@ static int cmp_u32(const void *a, const void *b) {
 
 #define BLOCK 1024 /* rows per cmp_gather + GEMM of the anchor/test projection */
 /* Rows per f32 SYRK of the PCA covariance: 16 MB at H = 4096. Small on purpose: OpenBLAS
- * updates C once per internal K block whatever the call's K (1024, 4096, 8192 and 16384
- * measured the same), and a smaller peak is worth having — on a virtual machine each fresh
- * megabyte costs ~2 ms on first touch while the host backs it (0.54 GB/s measured here). */
+ * updates C once per internal K block whatever the call's K, so larger blocks gain nothing,
+ * and fresh memory is slow to touch on a virtual machine (doc/benchmarks.md). */
 #define PCA_BLOCK 1024
 
 /* The covariance's SYRK with packing from f16 (kern_syrk.c), when the CPU has AVX-512, H

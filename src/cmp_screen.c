@@ -17,7 +17,7 @@
 #include "mem.h"
 
 /* --------------------------------------------------------------- best / worst */
-typedef struct scored { float cos; uint32_t id; uint32_t idx; } scored;
+typedef struct scored { double cos; uint32_t id; uint32_t idx; } scored;
 static int by_best(const void *a, const void *b) {
     const scored *x = a, *y = b;
     if (x->cos != y->cos) return x->cos > y->cos ? -1 : 1;
@@ -47,8 +47,9 @@ out:
     return rc;
 }
 
-/* Map every shared token: ẑ = (x - mu0) Mfᵀ - mu_z R, against ỹ = y - mu_y. The anchors and
- * test tokens (shared indices both[n]) are already mapped, their cosines in cs_both[n].
+/* Map every shared token: ẑ = (x - mu0) Mfᵀ - mu_z R, against ỹ = y - mu_y (centred) and
+ * ẑ + mu_y against y (published). The anchors and test tokens (shared indices both[n]) are
+ * already mapped, their cosines in f->csr and f->csp.
  * map_rows() maps a list of shared indices exactly: blocks of MAP_BLOCK rows, both sides
  * gathered on c->nthr threads, one f32 GEMM, cosines on c->nthr threads. */
 #define MAP_BLOCK 4096
@@ -56,7 +57,7 @@ typedef struct cjob {
     const float *Z, *Y;       /* [nb][d] mapped source (before - cz), raw target */
     const double *cz, *muy;
     size_t d, r0, r1;
-    scored *out;              /* [N], indexed by shared index */
+    scored *out, *outp;       /* [N] centred, published; indexed by shared index */
     const uint32_t *idx;      /* the block's shared indices */
     const uint32_t *sa;
 } cjob;
@@ -64,18 +65,20 @@ static void *cos_worker(void *arg) {
     cjob *j = arg;
     size_t d = j->d;
     for (size_t i = j->r0; i < j->r1; i++) {
-        double ab = 0, aa = 0, bb = 0;
+        double ab = 0, aa = 0, bb = 0, pb = 0, pa = 0, py = 0;
         for (size_t h = 0; h < d; h++) {
-            double a = (double)j->Z[i * d + h] - j->cz[h], b = (double)j->Y[i * d + h] - j->muy[h];
+            double y = (double)j->Y[i * d + h], a = (double)j->Z[i * d + h] - j->cz[h], b = y - j->muy[h], ap = a + j->muy[h];
             ab += a * b; aa += a * a; bb += b * b;
+            pb += ap * y; pa += ap * ap; py += y * y;
         }
         uint32_t k = j->idx[i];
-        j->out[k] = (scored){ (float)(aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0), j->sa[k], k };
+        j->out[k] = (scored){ aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0, j->sa[k], k };
+        j->outp[k] = (scored){ pa > 0 && py > 0 ? pb / sqrt(pa * py) : 0.0, j->sa[k], k };
     }
     return NULL;
 }
 
-static int map_rows(ctx *c, const uint32_t *rows, size_t nr, const double *cz, const double *muy, scored *sc) {
+static int map_rows(ctx *c, const uint32_t *rows, size_t nr, const double *cz, const double *muy, scored *sc, scored *sp) {
     size_t HS = c->HS, d = c->d, blk = nr < MAP_BLOCK ? nr : MAP_BLOCK;
     float *X = vx_big_array(blk * HS, sizeof(float)), *Z = vx_big_array(blk * d, sizeof(float));
     float *Y = vx_big_array(blk * d, sizeof(float));
@@ -89,7 +92,7 @@ static int map_rows(ctx *c, const uint32_t *rows, size_t nr, const double *cz, c
         cjob jobs[64];
         int T = c->nthr;
         for (int t = 0; t < T; t++)
-            jobs[t] = (cjob){ Z, Y, cz, muy, d, nb * (size_t)t / (size_t)T, nb * (size_t)(t + 1) / (size_t)T, sc, rows + b0, c->sa };
+            jobs[t] = (cjob){ Z, Y, cz, muy, d, nb * (size_t)t / (size_t)T, nb * (size_t)(t + 1) / (size_t)T, sc, sp, rows + b0, c->sa };
         vx_run_parallel(cos_worker, jobs, sizeof jobs[0], T);
     }
 out:
@@ -102,7 +105,7 @@ out:
 /* ------------------------------------------------------------------ screening */
 /* The best and worst VX_CMP_TOP cosines over all shared tokens need exact cosines for only
  * a few tokens. With AVX-512 BF16, the rest are first mapped with the bf16 GEMM of kern.h
- * (~1.6× the f32 GEMM's speed) together with a rigorous bound on each cosine's error; only
+ * (faster than the f32 GEMM) together with a rigorous bound on each cosine's error; only
  * tokens whose bound interval can reach the top or bottom VX_CMP_TOP go through map_rows
  * (spec/compare.md §6). The bound, for one source row x̃ (f32, what map_rows multiplies) and
  * its bf16 rounding x̂, with Ŵ the bf16 rounding of Mf and E = Mf − Ŵ:
@@ -112,7 +115,7 @@ out:
  * within θ·(sin φ̂ + θ) of v̂'s (φ̂ the angle of v̂ and ỹ; |d cos/dφ| = |sin φ|). How σ(E)
  * and σ(Mf) are bounded: screen_setup. */
 #define SCREEN_CHUNK 192      /* rows per thread step: 16 panels; A 1.5 MB and Z 0.8 MB for HS = 4096, d = 1024,
-                                 * so both stay in L2/L3 (1,200-row steps ran the GEMM ~7% slower) */
+                                 * so both stay in L2/L3 */
 #define SCREEN_SLACK 1e-5     /* added to every half-width: the f32 path's own rounding */
 
 typedef struct sjob {
@@ -122,20 +125,42 @@ typedef struct sjob {
     atomic_size_t *next;      /* the first row no thread has taken yet */
     const uint32_t *Bp;       /* packed Ŵ */
     double sig_m, sig_e, gam_w;  /* σ(Mf), σ(E), γ·‖Ŵ‖_F */
-    const double *cz, *muy;
+    const double *cz, *muy;   /* centred: (Z − cz) against (Y − muy) */
+    const double *czp, *zero; /* published: (Z − czp) against Y, czp = cz − muy */
     float *Z, *Y;             /* [SCREEN_CHUNK][d] each */
     uint32_t *Ap;             /* packed chunk */
     double *e2, *n2;          /* [SCREEN_CHUNK] */
-    scored *sc;               /* [N] screened cosines */
-    double *lo, *hi;          /* [N] bounds of the exact cosines */
+    scored *sc, *sp;          /* [N] screened cosines, centred and published */
+    double *lo, *hi;          /* [N] bounds of the exact centred cosines */
+    double *lop, *hip;        /* [N] and of the published ones */
 } sjob;
+
+/* The screened cosine of p = {Σ a·b, Σ a², Σ b²} and the interval [*lo, *hi] holding the
+ * exact one, given ε (en) ≥ ‖a − a_exact‖ (the same ε serves both definitions: they differ
+ * by a shift of a, computed exactly enough to be absorbed in the slack). */
+static double bound(const double p[3], double en, double *lo, double *hi) {
+    double ab = p[0], aa = p[1], bb = p[2];
+    double cs = 0, half = INFINITY;
+    if (bb == 0) half = 0;    /* the exact cosine is 0 too (cos_worker) */
+    else if (aa > 0) {
+        double na = sqrt(aa);
+        cs = ab / sqrt(aa * bb);
+        if (en < na && isfinite(cs)) {
+            double th = asin(en / na), sn = sqrt(fmax(0.0, 1 - cs * cs));
+            half = th * (sn + th) + SCREEN_SLACK;
+        }
+    }
+    *lo = half < INFINITY ? cs - half : -INFINITY;
+    *hi = half < INFINITY ? cs + half : INFINITY;
+    return cs;
+}
 
 static void *screen_worker(void *arg) {
     sjob *j = arg;
     const ctx *c = j->c;
     size_t HS = c->HS, d = c->d;
-    /* Chunks are taken, not dealt: the two vCPUs of the project machine do not run at the
-     * same speed (halves dealt in advance finished 1.6 s and 2.0 s into the pass). */
+    /* Chunks are taken, not dealt: CPUs of a virtual machine need not run at the same
+     * speed, and halves dealt in advance end apart. */
     for (;;) {
         size_t c0 = atomic_fetch_add(j->next, SCREEN_CHUNK);
         if (c0 >= j->n) break;
@@ -147,24 +172,13 @@ static void *screen_worker(void *arg) {
         vx_bf16_gemm_avx512(j->Z, d, j->Ap, j->Bp, m, d, HS);
         for (size_t i = 0; i < m; i++) cmp_cvt_row(c, c->T, j->Y + i * d, c->tid[rows[i]], c->zero);
         for (size_t i = 0; i < m; i++) {
-            double p[3];
+            double p[3], q[3];
+            double en = (1 + 1e-4) * (j->sig_m * sqrt(j->e2[i]) + (j->sig_e + j->gam_w) * sqrt(j->n2[i])) + 1e-30;
             vx_bf16_cos_parts(j->Z + i * d, j->Y + i * d, j->cz, j->muy, d, p);
-            double ab = p[0], aa = p[1], bb = p[2];
-            double cs = 0, half = INFINITY;
-            if (bb == 0) half = 0;    /* the exact cosine is 0 too (cos_worker) */
-            else if (aa > 0) {
-                double en = (1 + 1e-4) * (j->sig_m * sqrt(j->e2[i]) + (j->sig_e + j->gam_w) * sqrt(j->n2[i])) + 1e-30;
-                double na = sqrt(aa);
-                cs = ab / sqrt(aa * bb);
-                if (en < na && isfinite(cs)) {
-                    double th = asin(en / na), sn = sqrt(fmax(0.0, 1 - cs * cs));
-                    half = th * (sn + th) + SCREEN_SLACK;
-                }
-            }
+            vx_bf16_cos_parts(j->Z + i * d, j->Y + i * d, j->czp, j->zero, d, q);
             uint32_t k = rows[i];
-            j->sc[k] = (scored){ (float)cs, c->sa[k], k };
-            j->lo[k] = half < INFINITY ? cs - half : -INFINITY;
-            j->hi[k] = half < INFINITY ? cs + half : INFINITY;
+            j->sc[k] = (scored){ bound(p, en, &j->lo[k], &j->hi[k]), c->sa[k], k };
+            j->sp[k] = (scored){ bound(q, en, &j->lop[k], &j->hip[k]), c->sa[k], k };
         }
     }
     return NULL;
@@ -242,51 +256,73 @@ static int screen_on(size_t nr) {
     return vx_cpu_bf16() && nr >= 2 * VX_CMP_TOP;
 }
 
+/* 1 when the interval [lo, hi] holds a threshold k/10 of frac_above: which side of it the
+ * exact cosine lies on is then not known. */
+static int straddles(double lo, double hi) {
+    for (int k = 0; k < 10; k++) {
+        double th = (double)k / 10.0;
+        if (lo <= th && th < hi) return 1;
+    }
+    return 0;
+}
+
+/* Best / worst VX_CMP_TOP of sc[N] (sorted in place) into best[], worst[]. */
+static void rank(scored *sc, size_t N, size_t k, const uint32_t *sb, vx_cmp_token *best, vx_cmp_token *worst) {
+    qsort(sc, N, sizeof(scored), by_best);
+    for (size_t i = 0; i < k; i++) best[i] = (vx_cmp_token){ sc[i].id, sb[sc[i].idx], sc[i].cos };
+    qsort(sc, N, sizeof(scored), by_worst);
+    for (size_t i = 0; i < k; i++) worst[i] = (vx_cmp_token){ sc[i].id, sb[sc[i].idx], sc[i].cos };
+}
+
 int cmp_map_all(ctx *c, vx_compare_result *r, const cmp_fit *f) {
-    const double *R = f->R, *muz = f->muz, *muy = f->muy, *cs_both = f->csr;
+    const double *R = f->R, *muz = f->muz, *muy = f->muy;
     const uint32_t *both = f->both;
     size_t n = f->na + f->nt;
     size_t N = c->N, HS = c->HS, d = c->d, k = N < VX_CMP_TOP ? N : VX_CMP_TOP;
     int T = c->nthr > 64 ? 64 : c->nthr;
-    double *cz = vx_big_array(d, sizeof(double));
-    scored *sc = vx_big_array(N, sizeof(scored));
+    double *cz = vx_big_array(d, sizeof(double)), *czp = vx_big_array(d, sizeof(double)), *zero = vx_big_array(d, sizeof(double));
+    scored *sc = vx_big_array(N, sizeof(scored)), *sp = vx_big_array(N, sizeof(scored));
     uint8_t *done = vx_big_array(N, 1);
     uint32_t *rest = vx_big_array(N, sizeof(uint32_t));
-    double *lo = NULL, *hi = NULL;
+    double *lo = NULL, *hi = NULL, *lop = NULL, *hip = NULL;
     uint32_t *Bp = NULL;
     sjob jobs[64];
     memset(jobs, 0, sizeof jobs);
     int rc = VX_OK;
-    if (!cz || !sc || !done || !rest) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
+    if (!cz || !czp || !zero || !sc || !sp || !done || !rest) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
     for (size_t j = 0; j < d; j++)
         for (size_t i = 0; i < d; i++) cz[j] += muz[i] * R[i * d + j];
+    for (size_t j = 0; j < d; j++) czp[j] = cz[j] - muy[j];
     for (size_t i = 0; i < n; i++) {
-        sc[both[i]] = (scored){ (float)cs_both[i], c->sa[both[i]], both[i] };
+        sc[both[i]] = (scored){ f->csr[i], c->sa[both[i]], both[i] };
+        sp[both[i]] = (scored){ f->csp[i], c->sa[both[i]], both[i] };
         done[both[i]] = 1;
     }
     size_t nr = 0;
     for (size_t i = 0; i < N; i++)
         if (!done[i]) rest[nr++] = (uint32_t)i;
     if (!screen_on(nr)) {
-        if ((rc = map_rows(c, rest, nr, cz, muy, sc))) goto out;
+        if ((rc = map_rows(c, rest, nr, cz, muy, sc, sp))) goto out;
     } else {
         double sig_m = 0, sig_e = 0, wf = 0;
         lo = vx_big_array(N, sizeof(double));
         hi = vx_big_array(N, sizeof(double));
+        lop = vx_big_array(N, sizeof(double));
+        hip = vx_big_array(N, sizeof(double));
         Bp = vx_big_array(vx_bf16_b_words(d, HS), sizeof(uint32_t));
-        if (!lo || !hi || !Bp) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
+        if (!lo || !hi || !lop || !hip || !Bp) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }
         if ((rc = screen_setup(c, Bp, &sig_m, &sig_e, &wf))) goto out;
         cmp_phase("all: bounds");
         size_t nacc = VX_BF16_KC + (HS + VX_BF16_KC - 1) / VX_BF16_KC;
         double gam = nacc * 0x1p-24 / (1 - nacc * 0x1p-24);
         atomic_size_t next = 0;
         for (int t = 0; t < T; t++) {
-            jobs[t] = (sjob){ c, rest, nr, &next, Bp, sig_m, sig_e, gam * wf, cz, muy,
+            jobs[t] = (sjob){ c, rest, nr, &next, Bp, sig_m, sig_e, gam * wf, cz, muy, czp, zero,
                               vx_big_array(SCREEN_CHUNK * d, sizeof(float)),
                               vx_big_array(SCREEN_CHUNK * d, sizeof(float)),
                               vx_big_array(vx_bf16_a_words(SCREEN_CHUNK, HS), sizeof(uint32_t)),
                               vx_big_array(SCREEN_CHUNK, sizeof(double)), vx_big_array(SCREEN_CHUNK, sizeof(double)),
-                              sc, lo, hi };
+                              sc, sp, lo, hi, lop, hip };
             if (!jobs[t].Z || !jobs[t].Y || !jobs[t].Ap || !jobs[t].e2 || !jobs[t].n2) {
                 rc = vx_fail(c->err, VX_ENOMEM, "out of memory");
                 goto out;
@@ -294,24 +330,34 @@ int cmp_map_all(ctx *c, vx_compare_result *r, const cmp_fit *f) {
         }
         vx_run_parallel(screen_worker, jobs, sizeof jobs[0], T);
         cmp_phase("all: bf16");
-        for (size_t i = 0; i < n; i++) lo[both[i]] = hi[both[i]] = cs_both[i];
-        double L = kth(lo, N, k, 1), U = kth(hi, N, k, -1);
+        for (size_t i = 0; i < n; i++) {
+            lo[both[i]] = hi[both[i]] = f->csr[i];
+            lop[both[i]] = hip[both[i]] = f->csp[i];
+        }
+        double L = kth(lo, N, k, 1), U = kth(hi, N, k, -1), Lp = kth(lop, N, k, 1), Up = kth(hip, N, k, -1);
         double hw = 0;
         size_t nf = 0, nc = 0;
         for (size_t i = 0; i < nr; i++)
             if (isfinite(hi[rest[i]] - lo[rest[i]])) { hw += (hi[rest[i]] - lo[rest[i]]) / 2; nf++; }
-        for (size_t i = 0; i < nr; i++)
-            if (!(hi[rest[i]] < L) || !(lo[rest[i]] > U)) rest[nc++] = rest[i];
+        /* exactly mapped: whatever can be among either definition's best or worst, and every
+         * token whose published interval holds a frac_above threshold */
+        for (size_t i = 0; i < nr; i++) {
+            uint32_t t = rest[i];
+            if (!(hi[t] < L) || !(lo[t] > U) || !(hip[t] < Lp) || !(lop[t] > Up) || straddles(lop[t], hip[t])) rest[nc++] = t;
+        }
         if (getenv("VINDEX_COMPARE_TIMING")) {
             fprintf(stderr, "compare: screened %zu tokens (sigma(E) %.3g, sigma(Mf) %.6f, mean half-width %.2e over %zu "
                     "bounded), %zu mapped exactly\n", nr, sig_e, sig_m, nf ? hw / (double)nf : 0.0, nf, nc);
         }
-        if ((rc = map_rows(c, rest, nc, cz, muy, sc))) goto out;
+        if ((rc = map_rows(c, rest, nc, cz, muy, sc, sp))) goto out;
     }
-    qsort(sc, N, sizeof(scored), by_best);
-    for (size_t i = 0; i < k; i++) r->best[i] = (vx_cmp_token){ sc[i].id, c->sb[sc[i].idx], sc[i].cos };
-    qsort(sc, N, sizeof(scored), by_worst);
-    for (size_t i = 0; i < k; i++) r->worst[i] = (vx_cmp_token){ sc[i].id, c->sb[sc[i].idx], sc[i].cos };
+    for (int t = 0; t < 10; t++) {
+        size_t cnt = 0;
+        for (size_t i = 0; i < N; i++) cnt += sp[i].cos > (double)t / 10.0;
+        r->frac_above_all[t] = (double)cnt / (double)N;
+    }
+    rank(sc, N, k, c->sb, r->best_centred, r->worst_centred);
+    rank(sp, N, k, c->sb, r->best, r->worst);
     r->n_best = k;
 out:
     for (int t = 0; t < T; t++) {
@@ -322,11 +368,16 @@ out:
         vx_big_free(jobs[t].n2);
     }
     vx_big_free(cz);
+    vx_big_free(czp);
+    vx_big_free(zero);
     vx_big_free(sc);
+    vx_big_free(sp);
     vx_big_free(done);
     vx_big_free(rest);
     vx_big_free(lo);
     vx_big_free(hi);
+    vx_big_free(lop);
+    vx_big_free(hip);
     vx_big_free(Bp);
     return rc;
 }

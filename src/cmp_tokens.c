@@ -9,6 +9,7 @@
 
 #include "cmp.h"
 #include "mem.h"
+#include "vx_query.h"
 
 /* ------------------------------------------------------------------------- PRNG */
 /* splitmix64 (Steele, Lea, Flood 2014): portable, and vectorisable in numpy because output
@@ -182,6 +183,9 @@ out:
 }
 
 /* ---------------------------------------------------------------- token lists */
+/* One token per line in the grammar of every token argument (vx_token_resolve,
+ * spec/queries.md Q-T1): "#ID", a raw vocabulary string, or readable text such as " Paris".
+ * A line is what lies between "\n"s, less one trailing "\r"; empty lines are skipped. */
 int vx_compare_read_tokens(uint32_t **ids, size_t *n, const vx_index *vx, const char *path, vx_err *err) {
     *ids = NULL;
     *n = 0;
@@ -199,24 +203,27 @@ int vx_compare_read_tokens(uint32_t **ids, size_t *n, const vx_index *vx, const 
         line++;
         if (l && buf[p + l - 1] == '\r') l--;
         if (l) {
-            int64_t id = -1;
-            size_t k = 1;
-            if (buf[p] == '#' && l > 1) {
-                uint64_t x = 0;
-                while (k < l && buf[p + k] >= '0' && buf[p + k] <= '9' && x < (1ull << 40)) x = x * 10 + (uint64_t)(buf[p + k++] - '0');
-                if (k == l) {
-                    if (x >= vx->vocab.n) { rc = vx_fail(err, VX_ENOTFOUND, "%s:%zu: token #%llu: out of range (vocab_size %u)", path, line, (unsigned long long)x, vx->vocab.n); break; }
-                    id = (int64_t)x;
-                }
+            if (memchr(buf + p, 0, l)) { rc = vx_fail(err, VX_EUSAGE, "%s:%zu: a NUL byte in the line (name such a token by #ID)", path, line); break; }
+            char *arg = malloc(l + 1);
+            if (!arg) { rc = vx_fail(err, VX_ENOMEM, "%s: out of memory", path); break; }
+            memcpy(arg, buf + p, l);
+            arg[l] = 0;
+            uint32_t id;
+            vx_err e1 = { 0 };
+            rc = vx_token_resolve(&id, vx, arg, &e1);
+            free(arg);
+            if (rc) {
+                char *hint = strstr(e1.msg, "; pass --text"); /* not an option of compare */
+                if (hint) *hint = 0;
+                vx_fail(err, rc, "%s:%zu: %s", path, line, e1.msg);
+                break;
             }
-            if (id < 0) id = vx_vocab_find(&vx->vocab, buf + p, l);
-            if (id < 0) { rc = vx_fail(err, VX_ENOTFOUND, "%s:%zu: '%.*s' is not in the vocabulary", path, line, (int)(l < 200 ? l : 200), buf + p); break; }
             if (cnt == cap) {
                 uint32_t *nv = realloc(v, sizeof(uint32_t) * (cap *= 2));
                 if (!nv) { rc = vx_fail(err, VX_ENOMEM, "%s: out of memory", path); break; }
                 v = nv;
             }
-            v[cnt++] = (uint32_t)id;
+            v[cnt++] = id;
         }
         p = e + 1;
     }
@@ -226,4 +233,3 @@ int vx_compare_read_tokens(uint32_t **ids, size_t *n, const vx_index *vx, const 
     *n = cnt;
     return VX_OK;
 }
-

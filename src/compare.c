@@ -33,6 +33,11 @@ void cmp_phase(const char *name) {
     last_cpu = u;
 }
 
+int cmp_fail(vx_err *err, int rc, const char *what) {
+    if (rc && err && !err->code) vx_fail(err, rc, "%s: %s", what, vx_strerror(rc));
+    return rc;
+}
+
 void vx_compare_opts_init(vx_compare_opts *o) {
     memset(o, 0, sizeof *o);
     o->seed = VX_CMP_DEFAULT_SEED;
@@ -48,7 +53,7 @@ void vx_compare_free(vx_compare_result *r) {
 }
 
 /* vx_run_parallel with BLAS single-threaded per caller while T > 1 jobs run (two callers
- * sharing OpenBLAS's pool oversubscribe it: measured 5x slower), restored after. */
+ * sharing OpenBLAS's pool oversubscribe it), restored after. */
 void cmp_run_blas_serial(void *(*fn)(void *), void *jobs, size_t job_size, int T) {
     int before = vx_blas_threads_get();
     if (T > 1) vx_blas_threads(1);
@@ -79,13 +84,12 @@ static void *early_work(void *arg) {
     cj.nthr = 1;
     int rc = VX_OK;
     /* baseline rotation */
-    if ((rc = cmp_random_orthogonal(e->Q, cj.d, e->o->seed))) { rc = vx_fail(cj.err, rc, "random orthogonal baseline failed"); goto out; }
+    if ((rc = cmp_random_orthogonal(e->Q, cj.d, e->o->seed))) { rc = cmp_fail(cj.err, rc, "random orthogonal baseline"); goto out; }
     /* the target's layer bases, as stored (no map) */
     for (int kind = 0; kind < 2 && !rc; kind++)
         rc = cmp_target_bases(&cj, (vx_kind)kind, e->QT[kind], e->kT[kind]);
-    if (rc == VX_ENOMEM) rc = vx_fail(cj.err, rc, "out of memory for the layer subspaces");
+    rc = cmp_fail(cj.err, rc, "the target's layer subspaces");
 out:
-    if (rc && !e->err.code) vx_fail(&e->err, rc, "out of memory");
     e->rc = rc;
     return NULL;
 }
@@ -111,10 +115,11 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     uint32_t *anc = NULL, *tst = NULL, *both = NULL;
     size_t na = 0, nt = 0;
     float *Z = NULL, *Y = NULL;
-    double *R = NULL, *muz = NULL, *muy = NULL, *mux = NULL, *csr = NULL;
+    double *R = NULL, *muz = NULL, *muy = NULL, *mux = NULL, *csr = NULL, *csp = NULL;
     early ew;
     memset(&ew, 0, sizeof ew);
     int rc = VX_OK, blas_before = vx_blas_threads_get();
+    const char *step = "compare"; /* names the step in a message no step wrote itself */
     c.lut = vx_big_alloc(sizeof(float) * 65536);
     if (!r || !c.lut) { rc = vx_fail(c.err, VX_ENOMEM, "out of memory"); goto out; }
     for (uint32_t i = 0; i < 65536; i++) c.lut[i] = vx_f16_to_f32((uint16_t)i);
@@ -123,6 +128,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     cmp_phase(NULL);
 
     /* §2 shared tokens */
+    step = "shared tokens";
     if (cmp_same_vocab(a, b)) {
         r->by_id = 1;
         c.N = c.A.V;
@@ -150,12 +156,14 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     size_t HS = c.HS, d = c.d;
 
     /* §3 split */
+    step = "anchor/test split";
     if ((rc = cmp_draw_sets(&c, o, &anc, &na, &tst, &nt))) goto out;
     r->n_anchors = na;
     r->n_test = nt;
     cmp_phase("shared+split");
 
     /* §4 PCA */
+    step = "PCA";
     r->pca_variance_retained = 1.0;
 #if defined(__x86_64__)
     c.avx2 = vx_cpu_avx2();
@@ -176,6 +184,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     cmp_phase("pca");
 
     /* §5 gather anchors then test, project, centre on anchor means */
+    step = "projection";
     size_t n = na + nt;
     both = vx_big_alloc(sizeof(uint32_t) * n);
     Z = vx_big_array(n * d, sizeof(float));
@@ -185,19 +194,22 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     mux = vx_big_array(HS, sizeof(double));
     R = vx_big_alloc(sizeof(double) * d * d);
     csr = vx_big_alloc(sizeof(double) * n);
-    if (!both || !Z || !Y || !muz || !muy || !mux || !R || !csr) { rc = vx_fail(c.err, VX_ENOMEM, "out of memory for %zu tokens", n); goto out; }
+    csp = vx_big_alloc(sizeof(double) * n);
+    if (!both || !Z || !Y || !muz || !muy || !mux || !R || !csr || !csp) { rc = vx_fail(c.err, VX_ENOMEM, "out of memory for %zu tokens", n); goto out; }
     memcpy(both, anc, sizeof(uint32_t) * na);
     memcpy(both + na, tst, sizeof(uint32_t) * nt);
     if ((rc = cmp_project_rows(&c, Z, Y, both, n, mux, na))) goto out;
     cmp_phase("proj");
 
     /* §5 Procrustes: M = Z̃ₐᵀ Ỹₐ = U Σ Vᵀ, R = U Vᵀ */
+    step = "Procrustes";
     if ((rc = cmp_procrustes(&c, Z, Y, na, muz, muy, R, &r->procrustes_scale))) goto out;
     cmp_phase("procrustes");
-    cmp_fit fit = { anc, tst, both, na, nt, Z, Y, muz, muy, mux, R, r->procrustes_scale, ew.Q, csr };
+    cmp_fit fit = { anc, tst, both, na, nt, Z, Y, muz, muy, mux, R, r->procrustes_scale, ew.Q, csr, csp };
 
-    /* §6 metrics on the anchor/test rows: four independent jobs, two at a time */
-    if ((rc = cmp_metrics(&c, &fit, r))) goto out;
+    /* §6 metrics on the anchor/test rows: five independent jobs on two threads */
+    step = "metrics";
+    if ((rc = cmp_metrics(&c, &fit, r, o->seed))) goto out;
     cmp_phase("metrics");
 
     /* Measurements of the fitted map beyond spec §6 plug in here: `fit` holds the shared
@@ -213,13 +225,16 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     vx_big_free(Y);
     Z = Y = NULL;
     fit.Z = fit.Y = NULL;
+    step = "map";
     if ((rc = cmp_build_map(&c, R))) goto out;
 
     /* §7 layers */
+    step = "layer subspaces";
     if ((rc = cmp_layer_sims(&c, r, ew.QT, ew.kT)) || (rc = cmp_match_layers(r, o, c.err))) goto out;
     cmp_phase("layers");
 
     /* §6 every shared token: best / worst */
+    step = "all-token pass";
     if ((rc = cmp_map_all(&c, r, &fit))) goto out;
     cmp_phase("all tokens");
 
@@ -248,7 +263,9 @@ out:
         vx_big_free(ew.kT[k]);
     }
     vx_big_free(csr);
+    vx_big_free(csp);
     if (rc) {
+        cmp_fail(c.err, rc, step);
         if (err) *err = e0;
         vx_compare_free(r);
         return rc;

@@ -590,6 +590,7 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     snprintf(meta.source_dtype, sizeof meta.source_dtype, "%s", m->dtype);
     meta.embed_scale = m->embed_scale;
     meta.norm_offset = m->norm_offset;
+    meta.norm_eps = m->norm_eps;
     meta.tied_embeddings = m->tied;
     meta.layers = calloc(L, sizeof *meta.layers);
     dirs = malloc(sizeof(float) * L * 2 * F * H); /* [L][kind][F][H] for the projection */

@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench-extract.sh — `make bench-extract`: extraction benchmark on synthetic checkpoints of
 # real shape (Qwen3-0.6B and Qwen3-8B), with a numpy baseline, verify vs sha256sum and an
-# SVD accuracy sample. spec/benchmarks.md explains every number.
+# SVD accuracy sample. doc/benchmarks.md explains every number.
 #
 # Environment:
 #   BUILD               build directory holding vindex and tools/mkckpt (default build)

@@ -100,9 +100,9 @@ class Vindex:
 
 def stats(cs, ids):
     p = np.percentile(cs, [1, 5, 10, 25, 50, 75, 90, 95, 99])
-    i = int(np.argmin(cs))
+    i, j = int(np.argmin(cs)), int(np.argmax(cs))
     d = {"mean": float(cs.mean()), "std": float(cs.std()), "median": float(np.median(cs)), "min": float(cs[i]),
-         "min_token_id": int(ids[i])}
+         "min_token_id": int(ids[i]), "max": float(cs[j]), "max_token_id": int(ids[j])}
     for k, v in zip(["p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99"], p):
         d[k] = float(v)
     return d
@@ -121,6 +121,37 @@ def row_cos(a, b):
 def unit(X):
     n = np.linalg.norm(X, axis=1, keepdims=True)
     return X / np.where(n > 0, n, 1)
+
+
+def cm_volume2(P):
+    """Squared volume of the 4-simplex with vertices P [5][n] from its Cayley–Menger
+    determinant, vol² = (−1)^(k+1) det(CM) / (2^k (k!)²) with k = 4, and the mean of the 10
+    squared edge lengths."""
+    D = ((P[:, None, :] - P[None, :, :]) ** 2).sum(-1)
+    CM = np.ones((6, 6))
+    CM[0, 0] = 0.0
+    CM[1:, 1:] = D
+    iu = np.triu_indices(5, 1)
+    return -np.linalg.det(CM) / 9216.0, float(D[iu].mean())
+
+
+def pentachora(native, aligned):
+    """Cayley–Menger volumes of each simplex (rows [S][5][n]) in both spaces; statistics over
+    the simplices valid (vol² > 1e-12 · s̄⁴) in both."""
+    vn, va = [], []
+    for Pn, Pa in zip(native, aligned):
+        (v2n, sn), (v2a, sa) = cm_volume2(Pn), cm_volume2(Pa)
+        if v2n > 1e-12 * sn ** 4 and v2a > 1e-12 * sa ** 4:
+            vn.append(math.sqrt(v2n))
+            va.append(math.sqrt(v2a))
+    vn, va = np.array(vn), np.array(va)
+    out = {"simplices": len(native), "valid": len(vn)}
+    if len(vn) < 2:
+        return dict(out, native_mean=None, native_cv=None, aligned_mean=None, aligned_cv=None, volume_ratio=None,
+                    correlation=None)
+    return dict(out, native_mean=float(vn.mean()), native_cv=float(vn.std() / vn.mean()), aligned_mean=float(va.mean()),
+                aligned_cv=float(va.std() / va.mean()), volume_ratio=float(va.mean() / vn.mean()),
+                correlation=float(np.corrcoef(vn, va)[0, 1]))
 
 
 def relational(XS, XT):
@@ -223,26 +254,36 @@ def compare(pa, pb, anchors=None, test=None, seed=42, pca_sample=50000, layer_ma
         return (X - mu0) @ W.T if W is not None else X
 
     # §5 Procrustes
-    Z = project(sid[np.concatenate([anc, tst])])
-    Y = T.rows(tid[np.concatenate([anc, tst])])
-    muz, muy = Z[:na].mean(0), Y[:na].mean(0)
+    both = np.concatenate([anc, tst])
+    Z = project(sid[both])
+    Yn = T.rows(tid[both])  # the target's native rows
+    muz, muy = Z[:na].mean(0), Yn[:na].mean(0)
     Z -= muz
-    Y -= muy
+    Y = Yn - muy
     R, scale = scipy.linalg.orthogonal_procrustes(Z[:na], Y[:na])
     out["procrustes_scale"] = float(scale)
 
-    # §6 test metrics
-    Zt, Yt = Z[na:], Y[na:]
+    def aligned(ids):
+        """The published aligned rows A = (P − m_l) R + m_s of shared indices."""
+        return (project(sid[ids]) - muz) @ R + muy
+
+    # §6 held-out metrics, both definitions
+    Zt, Yt, Ynt = Z[na:], Y[na:], Yn[na:]
     ids_t = sa[tst]
     M = Zt @ R
-    cs = row_cos(M, Yt)
-    l2 = np.linalg.norm(M - Yt, axis=1)
-    out["cosine"] = stats(cs, ids_t)
+    At = M + muy
+    cs, csp = row_cos(M, Yt), row_cos(At, Ynt)
+    l2 = np.linalg.norm(Ynt - At, axis=1)
+    out["cosine"] = stats(csp, ids_t)
+    out["cosine_centred"] = stats(cs, ids_t)
     out["l2"] = {"mean": float(l2.mean()), "std": float(l2.std()), "median": float(np.median(l2))}
-    out["frac_above"] = frac_above(cs)
-    E = M - Yt
-    ev = np.linalg.eigvalsh(np.cov(E, rowvar=False))[::-1]
-    out["residual_eigenvalues"] = [float(v) for v in ev[:min(20, d)]]
+    out["frac_above_heldout"] = frac_above(csp)
+    out["frac_above_centred"] = frac_above(cs)
+    r_ = Ynt - At  # published residual: covariance r'r/n, not centred
+    ev = np.linalg.eigvalsh(r_.T @ r_ / nt)[::-1]
+    out["residual_eigenvalues"] = [float(v) for v in ev[:min(200, d)]]
+    ev = np.linalg.eigvalsh(np.cov(M - Yt, rowvar=False))[::-1]
+    out["residual_eigenvalues_centred"] = [float(v) for v in ev[:min(20, d)]]
 
     # baseline: Haar orthogonal from QR of a Gaussian (Box-Muller on stream 2)
     st = Stream(seed, 2)
@@ -258,17 +299,19 @@ def compare(pa, pb, anchors=None, test=None, seed=42, pca_sample=50000, layer_ma
     Q, Rq = np.linalg.qr(Gm)
     Q = Q * np.where(np.diag(Rq) < 0, -1.0, 1.0)
     Mb = Zt @ Q
-    cb = row_cos(Mb, Yt)
-    out["baseline"] = stats(cb, ids_t)
-    out["baseline"]["frac_above"] = frac_above(cb)
-    out["baseline"]["l2_mean"] = float(np.linalg.norm(Mb - Yt, axis=1).mean())
+    for key, cb in (("baseline", row_cos(Mb + muy, Ynt)), ("baseline_centred", row_cos(Mb, Yt))):
+        out[key] = stats(cb, ids_t)
+        out[key]["frac_above"] = frac_above(cb)
+        out[key]["l2_mean"] = float(np.linalg.norm(Mb - Yt, axis=1).mean())
 
-    # relational: own spaces, centred on anchor means (source at full width)
-    mux = S.rows(sid[anc]).mean(0)
+    # relational, published: the target's native rows and the aligned rows, both normalised
     m = min(1000, nt)
     out["relational_tokens"] = m
-    r, mad = relational(S.rows(sid[tst[:m]]) - mux, T.rows(tid[tst[:m]]) - muy)
-    out["relational_correlation"], out["relational_mean_abs_diff"] = r, mad
+    out["relational_correlation"], out["relational_mean_abs_diff"] = relational(Ynt[:m], At[:m])
+    # relational, centred: own spaces, centred on anchor means (source at full width)
+    mux = S.rows(sid[anc]).mean(0)
+    out["relational_correlation_centred"], out["relational_mean_abs_diff_centred"] = relational(
+        S.rows(sid[tst[:m]]) - mux, T.rows(tid[tst[:m]]) - muy)
     dig = []
     for ch in b"0123456789":
         for i in range(N):
@@ -276,23 +319,42 @@ def compare(pa, pb, anchors=None, test=None, seed=42, pca_sample=50000, layer_ma
                 dig.append(i)
                 break
     out["digits"] = len(dig)
-    if len(dig) >= 3:
+    out["digit_correlation"] = out["digit_mean_abs_diff"] = None
+    out["digit_correlation_centred"] = out["digit_mean_abs_diff_centred"] = None
+    out["digit_cosines"] = []
+    if dig:
         dig = np.array(dig)
-        out["digit_correlation"], out["digit_mean_abs_diff"] = relational(S.rows(sid[dig]) - mux, T.rows(tid[dig]) - muy)
-    else:
-        out["digit_correlation"] = out["digit_mean_abs_diff"] = None
+        Ad, Yd = aligned(dig), T.rows(tid[dig])
+        out["digit_cosines"] = [{"token_id": int(sa[i]), "cosine": float(c)} for i, c in zip(dig, row_cos(Yd, Ad))]
+        if len(dig) >= 3:
+            out["digit_correlation"], out["digit_mean_abs_diff"] = relational(Yd, Ad)
+            out["digit_correlation_centred"], out["digit_mean_abs_diff_centred"] = relational(
+                S.rows(sid[dig]) - mux, T.rows(tid[dig]) - muy)
 
-    # every shared token, in chunks
-    call = np.empty(N)
+    # pentachora: 1,000 simplices of 5 shared tokens, stream 3
+    st3, perm, simp = Stream(seed, 3), list(range(N)), []
+    for _ in range(1000):
+        st3.shuffle_prefix(perm, 5)
+        simp.append(perm[:5])
+    simp = np.array(simp, dtype=np.int64)
+    flat = simp.reshape(-1)
+    out["pentachoron"] = pentachora(T.rows(tid[flat]).reshape(1000, 5, d), aligned(flat).reshape(1000, 5, d))
+
+    # every shared token, in chunks: both definitions
+    call, callp = np.empty(N), np.empty(N)
     for c0 in range(0, N, 16384):
         sl = slice(c0, min(N, c0 + 16384))
-        Zc = project(sid[sl]) - muz
-        call[sl] = row_cos(Zc @ R, T.rows(tid[sl]) - muy)
+        Ac = (project(sid[sl]) - muz) @ R
+        Yc = T.rows(tid[sl])
+        call[sl] = row_cos(Ac, Yc - muy)
+        callp[sl] = row_cos(Ac + muy, Yc)
+    out["frac_above"] = frac_above(callp)
     k = min(20, N)
-    best = np.lexsort((sa, -call))[:k]
-    worst = np.lexsort((sa, call))[:k]
-    out["best"] = [{"token_id": int(sa[i]), "token_id_b": int(sb[i]), "cosine": float(call[i])} for i in best]
-    out["worst"] = [{"token_id": int(sa[i]), "token_id_b": int(sb[i]), "cosine": float(call[i])} for i in worst]
+    for suffix, v in (("", callp), ("_centred", call)):
+        best = np.lexsort((sa, -v))[:k]
+        worst = np.lexsort((sa, v))[:k]
+        out["best" + suffix] = [{"token_id": int(sa[i]), "token_id_b": int(sb[i]), "cosine": float(v[i])} for i in best]
+        out["worst" + suffix] = [{"token_id": int(sa[i]), "token_id_b": int(sb[i]), "cosine": float(v[i])} for i in worst]
 
     # §7 layers: mean squared cosine of principal angles
     def bases(V, kind, is_src):
@@ -329,7 +391,7 @@ def compare(pa, pb, anchors=None, test=None, seed=42, pca_sample=50000, layer_ma
     return out
 
 
-ID_KEYS = {"min_token_id", "token_id", "token_id_b", "seed", "a", "b"}
+ID_KEYS = {"min_token_id", "max_token_id", "token_id", "token_id_b", "seed", "a", "b"}
 
 
 def metric_diffs(c, r, path=""):

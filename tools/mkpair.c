@@ -3,7 +3,7 @@
  * compare`'s tests and benchmark.
  *
  *   mkpair OUT_A OUT_B [--vocab V] [--hidden-a HA] [--hidden-b HB] [--layers-a LA]
- *          [--layers-b LB] [--feats F] [--noise E] [--b-vocab same|perm|disjoint|few:K]
+ *          [--layers-b LB] [--feats F] [--noise E] [--b-vocab same|perm|meta|disjoint|few:K]
  *          [--seed S] [--force]
  *
  * Each token t has a latent vector g_t (HA entries, ~N(0,1), from its own counter-based
@@ -14,8 +14,10 @@
  * are noisy copies (through the same maps) of A's layer at the same relative depth.
  *
  * --b-vocab: same (identical tokenizer → compare matches by id), perm (B holds A's word
- * tokens in reverse id order and 100 tokens of its own → matched by text), disjoint
- * (no token in common), few:K (only A's first K tokens in common).
+ * tokens in reverse id order and 100 tokens of its own → matched by text), meta (B is a
+ * SentencePiece-style Metaspace vocabulary: byte-fallback tokens, A's words with "▁",
+ * reversed, and tokens of its own → matched by readable text across tokenizer families),
+ * disjoint (no token in common), few:K (only A's first K tokens in common).
  * Default: V=4096, HA=128, HB=96, LA=4, LB=3, F=16, E=0.3, same, seed 1.
  */
 #include <errno.h>
@@ -91,7 +93,7 @@ static void blockrot_apply(const blockrot *b, float *out, const float *in) {
 }
 
 /* ------------------------------------------------------------------ tokenizer */
-typedef enum { BV_SAME, BV_PERM, BV_DISJOINT, BV_FEW } bvocab;
+typedef enum { BV_SAME, BV_PERM, BV_DISJOINT, BV_FEW, BV_META } bvocab;
 
 /* Token `i` of the base vocabulary: 256 GPT-2 byte symbols, then letter words, every
  * other one with a leading "Ġ" (space). `own` words (B's own tokens) are uppercase "QX…"
@@ -117,8 +119,50 @@ static void base_token(char *o, size_t i, int own) {
     snprintf(o, 48, "%s%s%s", (i & 1) ? "\xC4\xA0" : "", own ? "QX" : "", w);
 }
 
+/* B's tokenizer for --b-vocab meta: a SentencePiece-style Unigram vocabulary with a
+ * Metaspace pre-tokenizer (another tokenizer family than A's byte-level BPE): id 0 <unk>,
+ * ids 1..256 the byte-fallback tokens <0x00>..<0xFF>, then A's words in reverse order with
+ * "▁" where A has "Ġ", and 50 tokens of its own. Readable texts match A's (spec V16). */
+static char *tokenizer_meta(size_t V, size_t *map) {
+    cJSON *root = cJSON_CreateObject(), *model = cJSON_AddObjectToObject(root, "model");
+    cJSON_AddStringToObject(model, "type", "Unigram");
+    cJSON_AddNumberToObject(model, "unk_id", 0);
+    cJSON *vocab = cJSON_AddArrayToObject(model, "vocab");
+    size_t nwords = V - 50 - 257;
+    char s[64];
+    for (size_t id = 0; id < V; id++) {
+        int own = id == 0 || id >= V - 50;
+        if (id == 0) snprintf(s, sizeof s, "<unk>");
+        else if (own) base_token(s, id, 1);
+        else if (id <= 256) snprintf(s, sizeof s, "<0x%02X>", (unsigned)(id - 1));
+        else {
+            base_token(s, 256 + (nwords - 1 - (id - 257)), 0);
+            if (!strncmp(s, "\xC4\xA0", 2)) { memmove(s + 3, s + 2, strlen(s + 2) + 1); memcpy(s, "\xE2\x96\x81", 3); }
+        }
+        map[id] = own ? V + id : id <= 256 ? id - 1 : 256 + (nwords - 1 - (id - 257));
+        cJSON *p = cJSON_CreateArray();
+        cJSON_AddItemToArray(p, cJSON_CreateString(s));
+        cJSON_AddItemToArray(p, cJSON_CreateNumber(-(double)id / 100.0));
+        cJSON_AddItemToArray(vocab, p);
+    }
+    cJSON_AddBoolToObject(model, "byte_fallback", 1);
+    cJSON *pre = cJSON_AddObjectToObject(root, "pre_tokenizer");
+    cJSON_AddStringToObject(pre, "type", "Metaspace");
+    cJSON_AddStringToObject(pre, "replacement", "\xE2\x96\x81");
+    cJSON_AddStringToObject(pre, "prepend_scheme", "first");
+    cJSON_AddBoolToObject(pre, "split", 0);
+    cJSON *dec = cJSON_AddObjectToObject(root, "decoder");
+    cJSON_AddStringToObject(dec, "type", "Metaspace");
+    cJSON_AddStringToObject(dec, "replacement", "\xE2\x96\x81");
+    cJSON_AddStringToObject(dec, "prepend_scheme", "first");
+    char *j = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return j;
+}
+
 /* Tokenizer JSON for V ids; map[id] = the base index of the token (own tokens: >= V). */
 static char *tokenizer(size_t V, bvocab mode, size_t few, int is_b, size_t *map) {
+    if (is_b && mode == BV_META) return tokenizer_meta(V, map);
     cJSON *root = cJSON_CreateObject(), *model = cJSON_AddObjectToObject(root, "model");
     cJSON_AddStringToObject(model, "type", "BPE");
     cJSON *vocab = cJSON_AddObjectToObject(model, "vocab");
@@ -338,9 +382,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(o, "--b-vocab") && v) {
             if (!strcmp(v, "same")) mode = BV_SAME;
             else if (!strcmp(v, "perm")) mode = BV_PERM;
+            else if (!strcmp(v, "meta")) mode = BV_META;
             else if (!strcmp(v, "disjoint")) mode = BV_DISJOINT;
             else if (!strncmp(v, "few:", 4) && !num(v + 4, 0, 1u << 24, &few)) mode = BV_FEW;
-            else { fprintf(stderr, "mkpair: --b-vocab %s: expected same|perm|disjoint|few:K\n", v); return 2; }
+            else { fprintf(stderr, "mkpair: --b-vocab %s: expected same|perm|meta|disjoint|few:K\n", v); return 2; }
             i++;
         } else if (!strcmp(o, "--force")) force = 1;
         else if (o[0] != '-' && no < 2) outs[no++] = o;

@@ -12,18 +12,27 @@ from ctypes import POINTER, Structure, byref, c_double, c_int, c_size_t, c_uint3
 from . import _lib
 from ._errors import UsageError, check
 from ._lib import VX_CMP_TOP
+
+VX_CMP_RESIDUAL = 200  # include/vx_compare.h
 from ._results import CompareResult, jsonable
 
 
 class vx_cmp_stats(Structure):
     _c_name_ = "vx_cmp_stats"
-    _fields_ = [("mean", c_double), ("std", c_double), ("median", c_double), ("min", c_double),
-                ("min_id", c_uint32), ("pct", c_double * 9), ("frac_above", c_double * 10)]
+    _fields_ = [("mean", c_double), ("std", c_double), ("median", c_double), ("min", c_double), ("max", c_double),
+                ("min_id", c_uint32), ("max_id", c_uint32), ("pct", c_double * 9), ("frac_above", c_double * 10)]
 
 
 class vx_cmp_token(Structure):
     _c_name_ = "vx_cmp_token"
     _fields_ = [("id_a", c_uint32), ("id_b", c_uint32), ("cosine", c_double)]
+
+
+class vx_cmp_simplices(Structure):
+    _c_name_ = "vx_cmp_simplices"
+    _fields_ = [("n", c_size_t), ("valid", c_size_t), ("native_mean", c_double), ("native_cv", c_double),
+                ("aligned_mean", c_double), ("aligned_cv", c_double), ("volume_ratio", c_double),
+                ("correlation", c_double)]
 
 
 class vx_compare_result(Structure):
@@ -32,16 +41,21 @@ class vx_compare_result(Structure):
                 ("source_is_a", c_int), ("dim_source", c_uint32), ("dim_target", c_uint32), ("pca_dim", c_uint32),
                 ("pca_fit_tokens", c_size_t), ("pca_variance_retained", c_double), ("procrustes_scale", c_double),
                 ("cosine", vx_cmp_stats), ("l2_mean", c_double), ("l2_std", c_double), ("l2_median", c_double),
-                ("relational_n", c_size_t), ("relational_correlation", c_double),
-                ("relational_mean_abs_diff", c_double), ("digits_n", c_size_t), ("digit_correlation", c_double),
-                ("digit_mean_abs_diff", c_double), ("best", vx_cmp_token * VX_CMP_TOP),
-                ("worst", vx_cmp_token * VX_CMP_TOP), ("n_best", c_size_t), ("residual_eig", c_double * VX_CMP_TOP),
-                ("n_residual", c_size_t), ("baseline", vx_cmp_stats), ("baseline_l2_mean", c_double),
-                ("layers_a", c_uint32), ("layers_b", c_uint32), ("gate_sim", POINTER(c_double)),
+                ("frac_above_all", c_double * 10), ("relational_n", c_size_t), ("relational_correlation", c_double),
+                ("relational_mean_abs_diff", c_double), ("digits_n", c_size_t), ("digit_id", c_uint32 * 10),
+                ("digit_cosine", c_double * 10), ("digit_correlation", c_double), ("digit_mean_abs_diff", c_double),
+                ("best", vx_cmp_token * VX_CMP_TOP), ("worst", vx_cmp_token * VX_CMP_TOP), ("n_best", c_size_t),
+                ("residual_eig", c_double * VX_CMP_RESIDUAL), ("n_residual", c_size_t), ("baseline", vx_cmp_stats),
+                ("baseline_l2_mean", c_double), ("simplices", vx_cmp_simplices), ("cosine_centred", vx_cmp_stats),
+                ("relational_correlation_centred", c_double), ("relational_mean_abs_diff_centred", c_double),
+                ("digit_correlation_centred", c_double), ("digit_mean_abs_diff_centred", c_double),
+                ("best_centred", vx_cmp_token * VX_CMP_TOP), ("worst_centred", vx_cmp_token * VX_CMP_TOP),
+                ("residual_eig_centred", c_double * VX_CMP_TOP), ("n_residual_centred", c_size_t),
+                ("baseline_centred", vx_cmp_stats), ("layers_a", c_uint32), ("layers_b", c_uint32), ("gate_sim", POINTER(c_double)),
                 ("down_sim", POINTER(c_double)), ("matched", POINTER(c_uint32 * 2)), ("n_matched", c_size_t)]
 
 
-STRUCTS = (vx_cmp_stats, vx_cmp_token, vx_compare_result)
+STRUCTS = (vx_cmp_stats, vx_cmp_token, vx_cmp_simplices, vx_compare_result)
 _PCT = ("p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99")
 
 
@@ -52,7 +66,7 @@ def _num(x):
 
 def _stats(st, text):
     d = {"mean": st.mean, "std": st.std, "median": st.median, "min": st.min, "min_token": text(st.min_id),
-         "min_token_id": st.min_id}
+         "min_token_id": st.min_id, "max": st.max, "max_token": text(st.max_id), "max_token_id": st.max_id}
     for k, v in zip(_PCT, st.pct):
         d[k] = v
     return d
@@ -77,16 +91,37 @@ def result_dict(r, text, a, b, seed):
          "target": "B" if r.source_is_a else "A", "dim_source": r.dim_source, "dim_target": r.dim_target,
          "pca_dim": r.pca_dim, "pca_fit_tokens": r.pca_fit_tokens, "pca_variance_retained": r.pca_variance_retained,
          "procrustes_scale": r.procrustes_scale, "cosine": _stats(r.cosine, text),
-         "l2": {"mean": r.l2_mean, "std": r.l2_std, "median": r.l2_median}, "frac_above": _frac(r.cosine.frac_above),
-         "relational_tokens": r.relational_n, "relational_correlation": _num(r.relational_correlation),
+         "l2": {"mean": r.l2_mean, "std": r.l2_std, "median": r.l2_median}, "frac_above": _frac(r.frac_above_all),
+         "frac_above_heldout": _frac(r.cosine.frac_above), "relational_tokens": r.relational_n,
+         "relational_correlation": _num(r.relational_correlation),
          "relational_mean_abs_diff": _num(r.relational_mean_abs_diff), "digits": r.digits_n,
          "digit_correlation": _num(r.digit_correlation), "digit_mean_abs_diff": _num(r.digit_mean_abs_diff),
+         "digit_cosines": [{"token": text(r.digit_id[i]), "token_id": r.digit_id[i], "cosine": r.digit_cosine[i]}
+                           for i in range(r.digits_n)],
          "best": _tokens(r.best, r.n_best, text), "worst": _tokens(r.worst, r.n_best, text),
          "residual_eigenvalues": [r.residual_eig[i] for i in range(r.n_residual)]}
+    sx = r.simplices
+    d["pentachoron"] = {"simplices": sx.n, "valid": sx.valid, "native_mean": _num(sx.native_mean),
+                        "native_cv": _num(sx.native_cv), "aligned_mean": _num(sx.aligned_mean),
+                        "aligned_cv": _num(sx.aligned_cv), "volume_ratio": _num(sx.volume_ratio),
+                        "correlation": _num(sx.correlation)}
     bl = _stats(r.baseline, text)
     bl["frac_above"] = _frac(r.baseline.frac_above)
     bl["l2_mean"] = r.baseline_l2_mean
     d["baseline"] = bl
+    d["cosine_centred"] = _stats(r.cosine_centred, text)
+    d["frac_above_centred"] = _frac(r.cosine_centred.frac_above)
+    d["relational_correlation_centred"] = _num(r.relational_correlation_centred)
+    d["relational_mean_abs_diff_centred"] = _num(r.relational_mean_abs_diff_centred)
+    d["digit_correlation_centred"] = _num(r.digit_correlation_centred)
+    d["digit_mean_abs_diff_centred"] = _num(r.digit_mean_abs_diff_centred)
+    d["best_centred"] = _tokens(r.best_centred, r.n_best, text)
+    d["worst_centred"] = _tokens(r.worst_centred, r.n_best, text)
+    d["residual_eigenvalues_centred"] = [r.residual_eig_centred[i] for i in range(r.n_residual_centred)]
+    bc = _stats(r.baseline_centred, text)
+    bc["frac_above"] = _frac(r.baseline_centred.frac_above)
+    bc["l2_mean"] = r.baseline_l2_mean
+    d["baseline_centred"] = bc
     matched = []
     for i in range(r.n_matched):
         x, y = r.matched[i][0], r.matched[i][1]
@@ -110,8 +145,8 @@ def _int(name, v, lo, hi):
 
 
 def _token_list(vx, h, name, spec, keep):
-    """Explicit anchor/test tokens: a path to a token file (vindex compare's FILE: raw
-    strings or #ID, one a line) or a sequence of ids (int) and tokens (str, resolved like
+    """Explicit anchor/test tokens: a path to a token file (vindex compare's FILE: one token
+    a line, #ID, raw or readable) or a sequence of ids (int) and tokens (str, resolved like
     Vindex.token_id). Returns (pointer, count); `keep` holds what must outlive the call."""
     from ._index import _enc, _err
     if isinstance(spec, (str, bytes, os.PathLike)):
