@@ -11,6 +11,7 @@
 
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
     { "extract", cmd_extract, "build a vindex from a Hugging Face checkpoint" },
+    { "plan", cmd_plan, "what extract would do with a checkpoint, from its headers only" },
     { "info", cmd_info, "describe a vindex: model, shapes, files, provenance, spectra" },
     { "verify", cmd_verify, "check every byte and every structural fact of a vindex" },
     { "score", cmd_score, "features whose directions align with a token" },

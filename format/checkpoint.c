@@ -480,6 +480,8 @@ static int read_config(vx_ckpt *c, ck_cfg *k, vx_err *err) {
     /* C11: for an MoE model, the width of one expert; dense layers keep intermediate_size. */
     m->intermediate_size = moe ? k->I_moe : k->I;
     m->embed_scale = A->scaled_embed ? sqrtf((float)k->H) : 1.0f; /* C12 */
+    m->family = A->family;
+    m->quant = k->qm == Q_FP8 ? "fp8" : k->qm == Q_CT ? "compressed-tensors" : k->qm == Q_MXFP4 ? "mxfp4" : "";
     m->norm_eps = -1; /* C18: the norms' epsilon, for `lens` */
     for (int i = 0; vx_cfg_norm_eps[i] && m->norm_eps < 0; i++) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(cfg, vx_cfg_norm_eps[i]);
@@ -1150,6 +1152,10 @@ void vx_ckpt_close(vx_ckpt *c) {
 }
 
 const vx_model *vx_ckpt_model(const vx_ckpt *c) { return &c->model; }
+const vx_tensor *vx_ckpt_tensors(const vx_ckpt *c, size_t *n) {
+    *n = c->n_tensors;
+    return c->tensors;
+}
 const char *vx_ckpt_dir(const vx_ckpt *c) { return c->dir; }
 const char *vx_ckpt_repo(const vx_ckpt *c) { return c->repo; }
 const char *vx_ckpt_revision(const vx_ckpt *c) { return c->rev; }

@@ -69,6 +69,8 @@ typedef struct vx_model {
     const vx_tensor *final_norm;       /* [H] weight */
     const vx_tensor *final_norm_bias;  /* [H] or NULL (GPT-2 LayerNorm) */
     vx_layer *layers;          /* [num_layers] */
+    const char *family;        /* the architecture table's family ("llama", "qwen-moe", ...) */
+    const char *quant;         /* quantization_config quant_method ("fp8", ...), "" when none */
     uint64_t mtp_tensors;      /* tensors of multi-token-prediction layers, ignored (DeepSeek-V3) */
     uint32_t mtp_last;         /* one past the last such layer index */
 } vx_model;
@@ -97,6 +99,8 @@ const vx_model *vx_ckpt_model(const vx_ckpt *c);   /* borrowed until close */
 const char *vx_ckpt_dir(const vx_ckpt *c);          /* resolved directory */
 const char *vx_ckpt_repo(const vx_ckpt *c);         /* repo id, or NULL for a plain directory */
 const char *vx_ckpt_revision(const vx_ckpt *c);     /* resolved commit, or NULL */
+/* Every tensor of every shard (and the dequantised views of MXFP4 blocks); borrowed. */
+const vx_tensor *vx_ckpt_tensors(const vx_ckpt *c, size_t *n);
 /* Files that were read: config.json, tokenizer.json, index, shards. */
 const vx_source_file *vx_ckpt_files(const vx_ckpt *c, size_t *n);
 /* config.json bytes (for provenance hashing); tokenizer.json mapped bytes. */

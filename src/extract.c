@@ -44,6 +44,7 @@
 #include "vindex.h"
 #include "vocab.h"
 #include "vxmeta.h"
+#include "xcheck.h"
 
 #define CHUNK_VECTORS 1024 /* vectors converted to f32 per BLAS call */
 
@@ -511,14 +512,10 @@ static int split_path(char **parent, char **base, const char *out) {
 
 int vx_extract(const vx_extract_opts *o, vx_err *err) {
     if (!o || !o->src || !o->out || !*o->src || !*o->out) return vx_fail(err, VX_EUSAGE, "extract: SRC and OUT are required");
-    if (o->features < 1 || o->features > (int)VX_MAX_FEATS)
-        return vx_fail(err, VX_EUSAGE, "--features %d: expected 1..%u", o->features, VX_MAX_FEATS);
-    if (o->top_k < 1 || o->top_k > (int)VX_MAX_TOPK)
-        return vx_fail(err, VX_EUSAGE, "--top-k %d: expected 1..%u", o->top_k, VX_MAX_TOPK);
+    int rc0 = vx_xcheck_opts(o, err); /* the checks `plan` makes too (src/xcheck.h) */
+    if (rc0) return rc0;
     struct stat st;
     int exists = lstat(o->out, &st) == 0;
-    if (exists && !o->force)
-        return vx_fail(err, VX_EEXIST, "%s: already exists (use --force to replace it)", o->out);
     /* Restored at the end: in a long-running process (python/vindex) the next compare's
      * BLAS paths, and so its numbers, would otherwise depend on this call's count. */
     int blas_before = vx_blas_threads_get();
@@ -553,20 +550,12 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
         warnf(o, "ignored %llu tensors of the multi-token-prediction layers %u..%u (not part of the model's forward pass)",
               (unsigned long long)m->mtp_tensors, m->num_layers, m->mtp_last - 1);
     size_t L = m->num_layers, H = m->hidden_size, V = m->vocab_size;
-    /* R-E2: F is capped at the smallest rank bound over all layers and both kinds. */
-    uint64_t bound = H;
-    for (size_t l = 0; l < L; l++) {
-        uint64_t g = 0, d = 0;
-        for (int s = 0; s < m->layers[l].n_gate; s++) g += m->layers[l].gate[s].count;
-        for (int s = 0; s < m->layers[l].n_down; s++) d += m->layers[l].down[s].count;
-        if (g < bound) bound = g;
-        if (d < bound) bound = d;
-    }
-    if (bound == 0) { rc = vx_fail(err, VX_ECORRUPT, "%s: a layer has no MLP vectors", o->src); goto fail; }
-    size_t F = (size_t)o->features <= bound ? (size_t)o->features : (size_t)bound;
-    if (F < (size_t)o->features) warnf(o, "--features %d capped at the matrix rank bound %zu", o->features, F);
-    size_t K = (size_t)o->top_k <= V ? (size_t)o->top_k : V;
-    if (K < (size_t)o->top_k) warnf(o, "--top-k %d capped at the vocabulary size %zu", o->top_k, K);
+    /* R-E2: F capped at the smallest rank bound over all layers and both kinds, K at V. */
+    size_t F, K;
+    int capped_f, capped_k;
+    if ((rc = vx_xcheck_caps(&F, &K, &capped_f, &capped_k, m, o, err))) goto fail;
+    if (capped_f) warnf(o, "--features %d capped at the matrix rank bound %zu", o->features, F);
+    if (capped_k) warnf(o, "--top-k %d capped at the vocabulary size %zu", o->top_k, K);
 
     size_t nsrc;
     hj.dir = vx_ckpt_dir(ck);

@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""`vindex plan` states what `extract` then does (spec/plan.md):
+
+- on the four fixtures and on synthetic checkpoints of the MoE / FP8 / MXFP4 families
+  (tests/ckptgen.py via t_families): the architecture and family, layers, experts per layer,
+  F and K as capped, every exact file size, the total within 2 %, the warnings extract
+  prints (capped --features, ignored MTP layers);
+- on the crafted-checkpoint battery of t_crafted.py: every checkpoint extract refuses, plan
+  refuses with the same exit status and the same message, and without reading tensor data
+  (it never takes longer than a second here);
+- usage errors exit 2; an existing OUT without --force and a full disk are refused.
+Prints "N passed, N failed"."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import t_crafted as C
+import t_families as TF
+from vxtest import FIX, VINDEX, check, finish
+
+
+def run(*args):
+    return subprocess.run([VINDEX, *args], capture_output=True, text=True, errors="replace")
+
+
+def agrees(label, src, extra=()):
+    r = run("plan", src, "--json", *extra)
+    check(r.returncode == 0, f"{label}: plan failed: {r.stderr}")
+    if r.returncode:
+        return
+    p = json.loads(r.stdout)
+    out = os.path.join(tempfile.mkdtemp(prefix="vx-plan-"), "v")
+    e = run("extract", src, "-o", out, *extra)
+    check(e.returncode == 0, f"{label}: extract failed: {e.stderr}")
+    if e.returncode:
+        return
+    idx = json.load(open(os.path.join(out, "index.json")))
+    check(p["architecture"] == idx["architecture"] and p["model_type"] == idx["model_type"], f"{label}: architecture")
+    for k in ("num_layers", "num_feats", "hidden_size", "vocab_size", "down_top_k", "tied_embeddings", "intermediate_size"):
+        check(p[k] == idx[k], f"{label}: {k} plan {p[k]} extract {idx[k]}")
+    check(p["experts"] == [l.get("num_experts", 0) for l in idx["layers"]], f"{label}: experts {p['experts']}")
+    total = 0
+    for name in os.listdir(out):
+        size = os.path.getsize(os.path.join(out, name))
+        total += size
+        f = p["files"].get(name)
+        check(f is not None, f"{label}: extract wrote {name}, plan did not list it")
+        if f and f["exact"]:
+            check(f["bytes"] == size, f"{label}: {name}: plan {f['bytes']}, extract {size}")
+    check(set(p["files"]) == set(os.listdir(out)), f"{label}: files {sorted(p['files'])} vs {sorted(os.listdir(out))}")
+    check(abs(p["vindex_bytes"] - total) <= 0.02 * total, f"{label}: size plan {p['vindex_bytes']} extract {total}")
+    for w in p["warnings"]:
+        check(w.split(" (")[0] in e.stderr, f"{label}: plan warns {w!r}, extract did not: {e.stderr!r}")
+    for line in e.stderr.splitlines():
+        if "warning" in line and ("capped" in line or "multi-token" in line):
+            check(any(w.split(" (")[0] in line for w in p["warnings"]), f"{label}: extract warned {line!r}, plan did not")
+    es = p["estimate"]
+    check(es["flops"] > 0 and es["seconds"] >= 0 and es["peak_rss_bytes"] > 0 and es["sgemm_gflops"] > 0, f"{label}: estimate {es}")
+    check(p["tensors"]["read"] > 0 and p["tensors"]["read_bytes"] > 0, f"{label}: tensors read")
+    shutil.rmtree(os.path.dirname(out), ignore_errors=True)
+
+
+def refusals(tmp):
+    cases = []
+    for name, fn, needle in C.safetensors_cases()[0]:
+        cases.append((name, "tiny-llama", C.st_case(fn)))
+    cases += [(n, "tiny-qwen3", C.index_case(e)) for n, e, _ in C.shard_cases()]
+    cases += [(n, "tiny-qwen3", m) for n, m, _ in C.shard_file_cases()]
+    cases += [(n, "tiny-llama", m) for n, m, _ in C.config_cases()]
+    cases += [(n, "tiny-llama", m) for n, m, _ in C.tokenizer_cases()]
+    for name, base, mutate in cases:
+        src = C.make_src(tmp, name, base)
+        mutate(src)
+        t0 = time.time()
+        p = run("plan", src, "--features", "8", "--top-k", "4")
+        dt = time.time() - t0
+        e = run("extract", src, "-o", os.path.join(tmp, "o-" + name), "--features", "8", "--top-k", "4")
+        pm = p.stderr.strip().replace("vindex: plan: ", "", 1)
+        em = e.stderr.strip().splitlines()[-1].replace("vindex: extract: ", "", 1) if e.stderr.strip() else ""
+        check(e.returncode != 0, f"{name}: extract accepted it")
+        check(p.returncode == e.returncode, f"{name}: plan exit {p.returncode}, extract {e.returncode}")
+        check(pm == em, f"{name}: plan says {pm!r}, extract {em!r}")
+        check(dt < 5, f"{name}: plan took {dt:.1f} s")
+        j = run("plan", src, "--features", "8", "--top-k", "4", "--json")
+        try:
+            jo = json.loads(j.stdout)
+            check(jo["ok"] is False and jo["refusal"] == pm, f"{name}: --json refusal {jo.get('refusal')!r}")
+        except ValueError:
+            check(False, f"{name}: --json output is not JSON: {j.stdout!r}")
+        shutil.rmtree(src, ignore_errors=True)
+    return len(cases)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="vx-plan-")
+    try:
+        for fx in ("tiny-llama", "tiny-qwen3", "tiny-gpt2", "tiny-gemma3"):
+            agrees(fx, os.path.join(FIX, fx))
+        agrees("tiny-llama --unembed -f 16 -k 3", os.path.join(FIX, "tiny-llama"), ("--unembed", "-f", "16", "-k", "3"))
+        for fam, quant in ((TF.deepseek(), "fp8-block"), (TF.gpt_oss(), "mxfp4"), (TF.mixtral(), None),
+                           (TF.qwen_moe("Qwen3NextForCausalLM", "qwen3_next", L=2, E=16, Im=8, step=1), None)):
+            d, _ = TF.build(tmp, fam, quant)
+            agrees(os.path.basename(d), d, ("-f", "6", "-k", "4"))
+            r = run("plan", d, "--json")
+            if r.returncode == 0 and quant:
+                check(json.loads(r.stdout)["quantization"] in ("fp8", "mxfp4"), f"{d}: quantization named")
+        n = refusals(tmp)
+        print(f"{n} crafted refusals")
+        # usage and the output's place
+        for args in ([], ["a", "b"], [os.path.join(FIX, "tiny-llama"), "--bogus"],
+                     [os.path.join(FIX, "tiny-llama"), "--disk-gbps", "0"], [os.path.join(FIX, "tiny-llama"), "-f", "x"]):
+            check(run("plan", *args).returncode == 2, f"usage {args}")
+        out = os.path.join(tmp, "exists")
+        os.mkdir(out)
+        r = run("plan", os.path.join(FIX, "tiny-llama"), "-o", out)
+        check(r.returncode == 1 and "already exists" in r.stderr, f"existing OUT: {r.stderr}")
+        check(run("plan", os.path.join(FIX, "tiny-llama"), "-o", out, "--force").returncode == 0, "existing OUT with --force")
+        for f in ("0", "70000"):
+            pr, er = run("plan", os.path.join(FIX, "tiny-llama"), "-f", f), run("extract", os.path.join(FIX, "tiny-llama"), "-o", out + "2", "-f", f)
+            check(pr.returncode == er.returncode != 0, f"--features {f}: plan {pr.returncode}, extract {er.returncode}")
+        check(run("plan", "--help").returncode == 0, "--help")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
