@@ -3,7 +3,7 @@
 # Layers (arrows point to what a layer may include):
 #   cli/  -> include/            the command uses only the public API
 #   src/  -> include/, format/   math and queries see bytes through format/'s headers
-#   format/ -> include/vindex.h  bytes on disk; libc + cJSON/xxHash/libcrypto only
+#   format/ -> include/vindex.h  bytes on disk; libc + cJSON/xxHash/libcrypto/libzstd only
 #   tests/ -> anything
 
 CC      ?= cc
@@ -33,7 +33,8 @@ TOOL_BIN := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 all: $(BUILD)/libvindex.a $(BUILD)/libvindex.so $(BUILD)/vindex
 
 DEPS := build-essential clang libclang-rt-14-dev libcjson-dev libxxhash-dev libopenblas-dev liblapacke-dev \
-        libzstd-dev libssl-dev libutf8proc-dev python3-numpy python3-scipy chromium pkg-config man-db
+        libzstd-dev libssl-dev python3-numpy python3-scipy chromium pkg-config man-db zstd tar
+DEPS += libutf8proc-dev   # Unicode categories, case and normalization for the tokenizer (format/unicode.c)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= /tmp/tiny-llama.vindex
 DEMO_PAIR ?= /tmp/tiny-qwen3.vindex

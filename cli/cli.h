@@ -21,6 +21,8 @@ int cmd_describe(int argc, char **argv);
 int cmd_lens(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_pack(int argc, char **argv);
+int cmd_unpack(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 
 /* "vindex: <msg>" on stderr. */

@@ -1,5 +1,5 @@
 /*
- * cmd_info.c — `vindex info VX [--json]` and `vindex verify VX [--json] [--threads N]`.
+ * cmd_info.c — `vindex info VX [--json]` (verify is in cmd_verify.c).
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -20,20 +20,6 @@ static const char *info_help =
     "  --json      one JSON object on stdout\n"
     "  -h, --help  this text\n"
     "\nexit status: 0 ok, 1 the vindex cannot be opened, 2 usage error\n";
-
-static const char *verify_help =
-    "usage: vindex verify VX [--json] [--threads N]\n"
-    "\n"
-    "Check a vindex completely: the SHA-256 of every file against SHA256SUMS, that\n"
-    "SHA256SUMS covers exactly the files present, the XXH3 of every file against\n"
-    "index.json, and every structural fact (sizes against shapes, headers, tables,\n"
-    "down_meta records, NaN/Inf counts, unit-length directions with the sign convention).\n"
-    "Prints one line per problem, naming the file.\n"
-    "\n"
-    "  --json         {\"ok\": bool, \"problems\": [...]} on stdout\n"
-    "  -j, --threads  hashing threads (default 2)\n"
-    "  -h, --help     this text\n"
-    "\nexit status: 0 all holds, 1 problems found, 2 usage error\n";
 
 static const char *const files[] = { "gate_vectors.bin", "down_features.bin", "embeddings.bin", "down_meta.bin", "norms.bin",
                                      "vocab.bin", "tokenizer.json", "index.json", "manifest.json", "SHA256SUMS",
@@ -176,58 +162,4 @@ int cmd_info(int argc, char **argv) {
     cJSON_Delete(man);
     vx_close(vx);
     return EXIT_OK;
-}
-
-typedef struct vctx { int json; cJSON *arr; } vctx;
-
-static void on_problem(void *ctx, const char *line) {
-    vctx *v = ctx;
-    if (v->json) cJSON_AddItemToArray(v->arr, cJSON_CreateString(line));
-    else printf("%s\n", line);
-}
-
-int cmd_verify(int argc, char **argv) {
-    static const struct option lo[] = { { "json", no_argument, 0, 'J' }, { "threads", required_argument, 0, 'j' },
-                                        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
-    int c;
-    long threads = 2;
-    vctx v = { 0, NULL };
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "j:h", lo, NULL)) != -1) {
-        if (c == 'J') v.json = 1;
-        else if (c == 'j') { if (cli_int(optarg, 1, 64, &threads)) return cli_usage("verify", "--threads %s: expected 1..64", optarg); }
-        else if (c == 'h') { fputs(verify_help, stdout); return EXIT_OK; }
-        else return cli_usage("verify", "unknown option '%s'", argv[optind - 1]);
-    }
-    if (optind != argc - 1) return cli_usage("verify", "expected exactly one vindex directory");
-    v.arr = cJSON_CreateArray();
-    int problems = 0;
-    vx_err err = { 0 };
-    int rc = vx_verify(argv[optind], (int)threads, on_problem, &v, &problems, &err);
-    if (rc && rc != VX_EMISMATCH) {
-        cJSON_Delete(v.arr);
-        cli_error("verify: %s", err.msg);
-        return cli_exit_for(rc);
-    }
-    char digest[65];
-    vx_err derr = { 0 };
-    int have_digest = vx_content_digest(digest, argv[optind], &derr) == VX_OK;
-    if (v.json) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "path", argv[optind]);
-        cJSON_AddBoolToObject(o, "ok", problems == 0);
-        if (have_digest && !problems) cJSON_AddStringToObject(o, "content_digest", digest);
-        cJSON_AddItemToObject(o, "problems", v.arr);
-        char *s = cJSON_PrintUnformatted(o);
-        puts(s);
-        free(s);
-        cJSON_Delete(o);
-    } else {
-        cJSON_Delete(v.arr);
-        if (!problems) printf("%s: OK\n", argv[optind]);
-        if (!problems && have_digest) printf("content digest %s\n", digest);
-        else fprintf(stderr, "vindex: verify: %d problem%s found\n", problems, problems == 1 ? "" : "s");
-    }
-    return problems ? EXIT_FAIL : EXIT_OK;
 }

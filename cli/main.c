@@ -13,13 +13,15 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
     { "extract", cmd_extract, "build a vindex from a Hugging Face checkpoint" },
     { "plan", cmd_plan, "what extract would do with a checkpoint, from its headers only" },
     { "info", cmd_info, "describe a vindex: model, shapes, files, provenance, spectra" },
-    { "verify", cmd_verify, "check every byte and every structural fact of a vindex" },
+    { "verify", cmd_verify, "check every byte and fact of a vindex, archive or cached repo" },
     { "score", cmd_score, "features whose directions align with a token" },
     { "nearest", cmd_nearest, "nearest tokens and features to a token, feature or vector" },
     { "describe", cmd_describe, "what one feature points to" },
     { "lens", cmd_lens, "the logits a feature, token or vector writes (final norm, unembedding)" },
     { "compare", cmd_compare, "Procrustes alignment of two vindexes' embedding spaces" },
     { "stats", cmd_stats, "embedding geometry and the per-layer weight battery of one vindex" },
+    { "pack", cmd_pack, "write a vindex as one reproducible NAME.vindex.tar.zst" },
+    { "unpack", cmd_unpack, "check and unpack a .vindex.tar.zst into a directory" },
     { "report", cmd_report, "a self-contained HTML page of plots about one vindex or a pair" },
 };
 

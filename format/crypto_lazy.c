@@ -9,6 +9,7 @@
 VX_TRAMPOLINE(VX_LIB_CRYPTO, EVP_MD_CTX *, EVP_MD_CTX_new, (void), ())
 VX_TRAMPOLINE_VOID(VX_LIB_CRYPTO, EVP_MD_CTX_free, (EVP_MD_CTX *c), (c))
 VX_TRAMPOLINE(VX_LIB_CRYPTO, const EVP_MD *, EVP_sha256, (void), ())
+VX_TRAMPOLINE(VX_LIB_CRYPTO, const EVP_MD *, EVP_sha1, (void), ()) /* git blob names (HF cache, src/verify_target.c) */
 VX_TRAMPOLINE(VX_LIB_CRYPTO, int, EVP_DigestInit_ex, (EVP_MD_CTX *c, const EVP_MD *t, ENGINE *e), (c, t, e))
 VX_TRAMPOLINE(VX_LIB_CRYPTO, int, EVP_DigestUpdate, (EVP_MD_CTX *c, const void *d, size_t n), (c, d, n))
 VX_TRAMPOLINE(VX_LIB_CRYPTO, int, EVP_DigestFinal_ex, (EVP_MD_CTX *c, unsigned char *md, unsigned int *n), (c, md, n))

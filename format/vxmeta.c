@@ -620,21 +620,26 @@ int vx_dm_header_check(const uint8_t *buf, size_t len, uint32_t L, uint32_t F, u
     return VX_OK;
 }
 
+int vx_dm_record_ok(const uint8_t *p, uint32_t K, uint32_t V, uint32_t *max_id) {
+    float prev = 0;
+    for (uint32_t j = 0; j < 2 * K; j++) {
+        union { uint32_t u; float f; } v = { vx_le32(p + 8 * j + 4) };
+        uint32_t id = vx_le32(p + 8 * j);
+        if (max_id && id > *max_id) *max_id = id;
+        /* R-D4: ids in range, finite values, K largest descending then K smallest ascending. */
+        if (id >= V || !isfinite(v.f)) return 0;
+        if (j != 0 && j != K && (j < K ? v.f > prev : v.f < prev)) return 0;
+        prev = v.f;
+    }
+    return 1;
+}
+
 uint64_t vx_dm_records_check(const uint8_t *buf, size_t len, uint32_t L, uint32_t F, uint32_t K, uint32_t V,
                              const char *fname, vx_err *err) {
     uint64_t nrec = (uint64_t)L * 2 * F, bad = 0;
     if (vx_dm_header_check(buf, len, L, F, K, fname, err)) return nrec ? nrec : 1;
     for (uint64_t r = 0; r < nrec; r++) {
-        const uint8_t *p = buf + VX_DM_HEADER + r * 16 * K;
-        int ok = 1;
-        float prev = 0;
-        for (uint32_t j = 0; j < 2 * K && ok; j++) {
-            union { uint32_t u; float f; } v = { vx_le32(p + 8 * j + 4) };
-            /* R-D4: ids in range, finite values, K largest descending then K smallest ascending. */
-            if (vx_le32(p + 8 * j) >= V || !isfinite(v.f)) ok = 0;
-            else if (j != 0 && j != K && (j < K ? v.f > prev : v.f < prev)) ok = 0;
-            prev = v.f;
-        }
+        int ok = vx_dm_record_ok(buf + VX_DM_HEADER + r * 16 * K, K, V, NULL);
         if (!ok && bad++ == 0) {
             uint64_t f = r % F, lk = r / F;
             vx_fail(err, VX_ECORRUPT, "%s: record %llu (layer %llu, %s, feature %llu) at offset %llu: token id >= %u, "

@@ -114,6 +114,10 @@ void vx_dm_header_write(uint8_t out[VX_DM_HEADER], uint32_t L, uint32_t F, uint3
 /* Check header fields against (L, F, K) and the total size. Errors: VX_ECORRUPT. */
 int vx_dm_header_check(const uint8_t *buf, size_t len, uint32_t L, uint32_t F, uint32_t K,
                        const char *fname, vx_err *err);
+/* One record (2K pairs at p) against R-D4: ids < V, values finite, order. 1 when it
+ * holds. When max_id is not NULL it is raised to the largest id seen (checked or not), so
+ * a reader that learns V later can check ids then. */
+int vx_dm_record_ok(const uint8_t *p, uint32_t K, uint32_t V, uint32_t *max_id);
 /* Deep check of every record: ids < V, values finite, order. Returns the count of bad
  * records (0 = fine) and reports the first in `err`. */
 uint64_t vx_dm_records_check(const uint8_t *buf, size_t len, uint32_t L, uint32_t F, uint32_t K,

@@ -1,8 +1,8 @@
 /*
  * battery.c — the weight battery's kernels (see battery.h). They run on every element of
  * every MLP matrix and of the [V][2·L·F] projection, so they are written with GCC/Clang
- * vector extensions: 4- or 8-lane arithmetic that compiles to whatever the target has
- * (two SSE2 registers on baseline x86-64), with no run-time dispatch. Sums of squares and
+ * vector extensions: 16-byte (4 float or 2 double lanes) arithmetic that compiles to
+ * whatever the target has (SSE2 on baseline x86-64), with no run-time dispatch. Sums of squares and
  * moments are in double (each f32 is widened exactly), counts in integers; nothing here
  * depends on the order in which chunks arrive beyond floating-point summation order.
  */
@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef float v8f __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
+/* 16-byte vectors only: every x86-64 has them (SSE2), and wider types are split, for
+ * comparisons even into scalar code, where the target lacks the registers. */
 typedef float v4f __attribute__((vector_size(16)));
-typedef double v4d __attribute__((vector_size(32)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+typedef float v2f __attribute__((vector_size(8)));
+typedef double v2d __attribute__((vector_size(16)));
 
 void vx_bat_thresholds(float c[VX_N_SPARSITY]) {
     for (int t = 0; t < VX_N_SPARSITY; t++) {
@@ -26,25 +28,29 @@ void vx_bat_thresholds(float c[VX_N_SPARSITY]) {
 }
 
 void vx_bat_count(uint64_t below[VX_N_SPARSITY], const float *x, size_t n, const float c[VX_N_SPARSITY]) {
-    const v8i absmask = { 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff,
-                          0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff };
-    v8f cv[VX_N_SPARSITY];
-    for (int t = 0; t < VX_N_SPARSITY; t++)
-        for (int j = 0; j < 8; j++) cv[t][j] = c[t];
+    /* 4 lanes (one SSE register: wider vector types are split into scalar compares where
+     * the target has no such registers), five named counters so they stay in registers;
+     * a true comparison is -1, so the counters count down, flushed before they overflow */
+    const v4i absmask = { 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff };
+    const v4f c0 = { c[0], c[0], c[0], c[0] }, c1 = { c[1], c[1], c[1], c[1] }, c2 = { c[2], c[2], c[2], c[2] },
+              c3 = { c[3], c[3], c[3], c[3] }, c4 = { c[4], c[4], c[4], c[4] };
     size_t i = 0;
-    while (n - i >= 8) {
-        /* lanes count down (a true comparison is -1); flushed before they can overflow */
-        v8i k[VX_N_SPARSITY];
-        memset(k, 0, sizeof k);
-        size_t stop = n - i > ((size_t)1 << 24) ? i + ((size_t)1 << 24) : n - (n - i) % 8;
-        for (; i < stop; i += 8) {
-            v8f v;
+    while (n - i >= 4) {
+        v4i k0 = { 0, 0, 0, 0 }, k1 = k0, k2 = k0, k3 = k0, k4 = k0;
+        size_t stop = n - i > ((size_t)1 << 30) ? i + ((size_t)1 << 30) : n - (n - i) % 4;
+        for (; i < stop; i += 4) {
+            v4f v;
             memcpy(&v, x + i, sizeof v);
-            v = (v8f)((v8i)v & absmask);
-            for (int t = 0; t < VX_N_SPARSITY; t++) k[t] += (v8i)(v < cv[t]);
+            v = (v4f)((v4i)v & absmask);
+            k0 += (v4i)(v < c0);
+            k1 += (v4i)(v < c1);
+            k2 += (v4i)(v < c2);
+            k3 += (v4i)(v < c3);
+            k4 += (v4i)(v < c4);
         }
+        const v4i *k[VX_N_SPARSITY] = { &k0, &k1, &k2, &k3, &k4 };
         for (int t = 0; t < VX_N_SPARSITY; t++)
-            for (int j = 0; j < 8; j++) below[t] += (uint64_t)(-(int64_t)k[t][j]);
+            for (int j = 0; j < 4; j++) below[t] += (uint64_t)(-(int64_t)(*k[t])[j]);
     }
     for (; i < n; i++) {
         float a = fabsf(x[i]);
@@ -55,18 +61,23 @@ void vx_bat_count(uint64_t below[VX_N_SPARSITY], const float *x, size_t n, const
 void vx_bat_sq_rows(double *sq, const float *X, size_t n, size_t H) {
     for (size_t r = 0; r < n; r++) {
         const float *p = X + r * H;
-        v4d a0 = { 0, 0, 0, 0 }, a1 = { 0, 0, 0, 0 };
+        v2d a0 = { 0, 0 }, a1 = a0, a2 = a0, a3 = a0;
         size_t j = 0;
         for (; j + 8 <= H; j += 8) {
-            v4f u, w;
-            memcpy(&u, p + j, sizeof u);
-            memcpy(&w, p + j + 4, sizeof w);
-            v4d du = __builtin_convertvector(u, v4d), dw = __builtin_convertvector(w, v4d);
-            a0 += du * du;
-            a1 += dw * dw;
+            v2f u0, u1, u2, u3;
+            memcpy(&u0, p + j, sizeof u0);
+            memcpy(&u1, p + j + 2, sizeof u1);
+            memcpy(&u2, p + j + 4, sizeof u2);
+            memcpy(&u3, p + j + 6, sizeof u3);
+            v2d d0 = __builtin_convertvector(u0, v2d), d1 = __builtin_convertvector(u1, v2d);
+            v2d d2 = __builtin_convertvector(u2, v2d), d3 = __builtin_convertvector(u3, v2d);
+            a0 += d0 * d0;
+            a1 += d1 * d1;
+            a2 += d2 * d2;
+            a3 += d3 * d3;
         }
-        a0 += a1;
-        double s = (a0[0] + a0[1]) + (a0[2] + a0[3]);
+        a0 = (a0 + a1) + (a2 + a3);
+        double s = a0[0] + a0[1];
         for (; j < H; j++) s += (double)p[j] * p[j];
         sq[r] = s;
     }
@@ -76,12 +87,12 @@ void vx_bat_sq_cols(double *sq, const float *M, size_t H, size_t n) {
     for (size_t j = 0; j < H; j++) {
         const float *p = M + j * n;
         size_t i = 0;
-        for (; i + 4 <= n; i += 4) {
-            v4f u;
-            v4d a;
+        for (; i + 2 <= n; i += 2) {
+            v2f u;
+            v2d a;
             memcpy(&u, p + i, sizeof u);
             memcpy(&a, sq + i, sizeof a);
-            v4d d = __builtin_convertvector(u, v4d);
+            v2d d = __builtin_convertvector(u, v2d);
             a += d * d;
             memcpy(sq + i, &a, sizeof a);
         }
@@ -121,16 +132,16 @@ void vx_mom_add(vx_mom_acc *m, const float *S, size_t rows) {
     for (size_t r = 0; r < rows; r++) {
         const float *p = S + r * nc;
         size_t c = 0;
-        for (; c + 4 <= nc; c += 4) {
-            v4f u;
-            v4d sh, a1, a2, a3, a4;
+        for (; c + 2 <= nc; c += 2) {
+            v2f u;
+            v2d sh, a1, a2, a3, a4;
             memcpy(&u, p + c, sizeof u);
             memcpy(&sh, m->c + c, sizeof sh);
             memcpy(&a1, s1 + c, sizeof a1);
             memcpy(&a2, s2 + c, sizeof a2);
             memcpy(&a3, s3 + c, sizeof a3);
             memcpy(&a4, s4 + c, sizeof a4);
-            v4d d = __builtin_convertvector(u, v4d) - sh, d2 = d * d;
+            v2d d = __builtin_convertvector(u, v2d) - sh, d2 = d * d;
             a1 += d;
             a2 += d2;
             a3 += d2 * d;

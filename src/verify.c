@@ -23,6 +23,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "archive.h"
 #include "vxindex.h"
 
 typedef struct job {
@@ -232,6 +233,14 @@ static void structure(reporter *r, int dfd, const char *dir, const char *digest)
 
 int vx_verify(const char *dir, int threads, void (*report)(void *ctx, const char *line), void *ctx, int *problems,
               vx_err *err) {
+    return vx_verify_ex(dir, threads, 0, report, ctx, problems, err);
+}
+
+/* links_ok: the files may be symbolic links (a Hugging Face cache snapshot, whose links
+ * src/verify_target.c checks itself); otherwise each must be a regular file. */
+int vx_verify_ex(const char *dir, int threads, int links_ok, void (*report)(void *ctx, const char *line), void *ctx,
+                 int *problems, vx_err *err) {
+    const int nofollow = links_ok ? 0 : AT_SYMLINK_NOFOLLOW;
     reporter r = { report, ctx, 0 };
     if (problems) *problems = 0;
     struct stat st;
@@ -269,16 +278,16 @@ int vx_verify(const char *dir, int threads, void (*report)(void *ctx, const char
     }
     closedir(d);
     for (int i = 0; vx_file_names[i]; i++) {
-        if (fstatat(dfd, vx_file_names[i], &st, AT_SYMLINK_NOFOLLOW) != 0) problem(&r, "%s: missing", vx_file_names[i]);
+        if (fstatat(dfd, vx_file_names[i], &st, nofollow) != 0) problem(&r, "%s: missing", vx_file_names[i]);
         else if (!S_ISREG(st.st_mode)) problem(&r, "%s: not a regular file", vx_file_names[i]);
     }
     for (size_t i = 0; i < nsum; i++) {
-        if (fstatat(dfd, sums[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+        if (fstatat(dfd, sums[i].name, &st, nofollow) == 0 && S_ISREG(st.st_mode)) {
             job *j = &jobs[nj++];
             snprintf(j->name, sizeof j->name, "%s", sums[i].name);
             memcpy(j->want, sums[i].hex, 65);
             j->size = (uint64_t)st.st_size;
-        } else if (fstatat(dfd, sums[i].name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        } else if (fstatat(dfd, sums[i].name, &st, nofollow) != 0) {
             int required = 0;
             for (int k = 0; vx_file_names[k]; k++) required |= !strcmp(vx_file_names[k], sums[i].name);
             if (!required) problem(&r, "%s: listed in SHA256SUMS but missing", sums[i].name);
@@ -293,7 +302,7 @@ int vx_verify(const char *dir, int threads, void (*report)(void *ctx, const char
                     vx_meta_parse(&meta, (const uint8_t *)ibuf, ilen, "index.json", &e) == VX_OK;
     free(ibuf);
     for (size_t i = 0; have_meta && i < meta.n_files; i++) {
-        if (meta.files[i].xxh3[0] && fstatat(dfd, meta.files[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        if (meta.files[i].xxh3[0] && fstatat(dfd, meta.files[i].name, &st, nofollow) == 0 &&
             S_ISREG(st.st_mode)) {
             job *j = &jobs[nj++];
             snprintf(j->name, sizeof j->name, "%s", meta.files[i].name);

@@ -84,7 +84,12 @@ BUILD="$BUILD" sh tools/bench_compare.sh > "$TMP/cmp" 2>&1
 cmp_rc=$?
 sed 's/^/ /' "$TMP/cmp"
 
-echo "-- 5. ratios"
+echo "-- 5. archives: pack, and streaming verify against zstd -dc | tar -x; sha256sum -c"
+BUILD="$BUILD" sh tools/bench_archive.sh "$VX" > "$TMP/arc" 2>&1
+arc_rc=$?
+cat "$TMP/arc"
+
+echo "-- 6. ratios"
 awk -v s="$score_cli" -v n="$np_ms" -v sr="$score_rss" -v nr="$np_rss" -v nf="$near_first" -v ff="$first_ms" \
     -v nw="$near_best" -v fw="$warm_ms" 'BEGIN {
     printf "   score CLI vs numpy, time:     %8.1fx faster   (target >= 100x)  %s\n", n / s, (n / s >= 100 ? "OK" : "MISSED")
@@ -93,9 +98,11 @@ awk -v s="$score_cli" -v n="$np_ms" -v sr="$score_rss" -v nr="$np_rss" -v nf="$n
     printf "   nearest / floor, warm:        %8.2fx\n", nw / fw
 }'
 grep -E "speed ratio|max metric difference" "$TMP/cmp" | sed 's/^ */   compare: /'
+grep -E "verify vs the unix way|verify peak RSS" "$TMP/arc" | sed 's/^ */   archive: /'
 [ "$cmp_rc" -eq 0 ] || { echo "bench: compare results disagree with the reference"; exit 1; }
+[ "$arc_rc" -eq 0 ] || { echo "bench: the archive benchmark failed"; exit 1; }
 
-echo "-- 6. Python (python/vindex): score in process, and the seed card's snippet on the zero-copy views vs whole files"
+echo "-- 7. Python (python/vindex): score in process, and the seed card's snippet on the zero-copy views vs whole files"
 py_score=$(VINDEX_LIB="$BUILD/libvindex.so" $PY tools/bench_python.py score "$VX" "$TOKEN" 20) || { echo "bench: python score failed"; exit 1; }
 echo "   python in-process: $py_score"
 c_best=$(kv "$inproc" score_best_ms)

@@ -220,6 +220,53 @@ def checkpoint_seeds():
     put("fuzz_shard_index", "no-metadata", json.dumps({"weight_map": j["weight_map"]}))
 
 
+def tar_seeds(tmp):
+    """Small archives in each dialect the reader accepts, and a few it refuses (A-T*)."""
+    import io
+    import tarfile
+
+    def mk(fmt, members):
+        b = io.BytesIO()
+        with tarfile.open(fileobj=b, mode="w", format=fmt) as t:
+            for name, data, kind in members:
+                ti = tarfile.TarInfo(name)
+                if kind == "dir":
+                    ti.type = tarfile.DIRTYPE
+                    t.addfile(ti)
+                elif kind == "sym":
+                    ti.type = tarfile.SYMTYPE
+                    ti.linkname = "../etc/passwd"
+                    t.addfile(ti)
+                elif kind == "fifo":
+                    ti.type = tarfile.FIFOTYPE
+                    t.addfile(ti)
+                else:
+                    ti.size = len(data)
+                    t.addfile(ti, io.BytesIO(data))
+        return b.getvalue()
+
+    files = [("x.vindex/", b"", "dir"), ("x.vindex/SHA256SUMS", b"0" * 64 + b"  index.json\n", "file"),
+             ("x.vindex/index.json", b"{}", "file")]
+    put("fuzz_tar", "ustar", mk(tarfile.USTAR_FORMAT, files))
+    put("fuzz_tar", "gnu", mk(tarfile.GNU_FORMAT, files + [("x.vindex/" + "n" * 120, b"long", "file")]))
+    put("fuzz_tar", "pax", mk(tarfile.PAX_FORMAT, files + [("x.vindex/" + "p" * 130, b"pax path", "file")]))
+    put("fuzz_tar", "symlink", mk(tarfile.GNU_FORMAT, [("x/a", b"", "sym")]))
+    put("fuzz_tar", "fifo", mk(tarfile.USTAR_FORMAT, [("x/f", b"", "fifo")]))
+    put("fuzz_tar", "empty", bytes(1024))
+    t = mk(tarfile.USTAR_FORMAT, files)
+    put("fuzz_tar", "truncated", t[:700])
+    put("fuzz_tar", "trailing", t + b"\x01")
+    # GNU tar's own output, when it is installed: its 'L' records and base-256 sizes
+    d = os.path.join(tmp, "tarsrc")
+    os.makedirs(os.path.join(d, "x.vindex"), exist_ok=True)
+    open(os.path.join(d, "x.vindex", "SHA256SUMS"), "wb").write(b"a" * 40)
+    open(os.path.join(d, "x.vindex", "m" * 110), "wb").write(b"b" * 3)
+    for fmt in ("gnu", "posix"):
+        r = subprocess.run(["tar", "-C", d, "--format=" + fmt, "-cf", "-", "x.vindex"], capture_output=True)
+        if r.returncode == 0:
+            put("fuzz_tar", "gnutar-" + fmt, r.stdout)
+
+
 def main():
     vindex = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "vindex")
     tmp = tempfile.mkdtemp(prefix="vx-mkcorpus-")
@@ -229,6 +276,7 @@ def main():
         vocab_seeds()
         vindex_seeds(vindex, tmp)
         checkpoint_seeds()
+        tar_seeds(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
