@@ -38,6 +38,9 @@
 #define LLVMFuzzerTestOneInput fuzz_tar_one
 #include "fuzz/fuzz_tar.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_tokregex_one
+#include "fuzz/fuzz_tokregex.c"
+#undef LLVMFuzzerTestOneInput
 
 #include "check.h"
 
@@ -49,7 +52,7 @@ static const struct {
     { "fuzz_vocab_bin", fuzz_vocab_bin_one },     { "fuzz_down_meta", fuzz_down_meta_one },
     { "fuzz_sums", fuzz_sums_one },               { "fuzz_tokenizer", fuzz_tokenizer_one },
     { "fuzz_config", fuzz_config_one },           { "fuzz_shard_index", fuzz_shard_index_one },
-    { "fuzz_tar", fuzz_tar_one },
+    { "fuzz_tar", fuzz_tar_one },                 { "fuzz_tokregex", fuzz_tokregex_one },
 };
 
 /* Whole file into an exactly sized malloc'd buffer (no NUL: parsers get what libFuzzer
