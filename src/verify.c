@@ -3,11 +3,15 @@
  *
  *  1. coverage: SHA256SUMS lists exactly the files present (every file but itself), and
  *     every file the format requires is present;
- *  2. content: every listed file's SHA-256, and every data file's XXH3 against
- *     index.json — computed by a pool of worker threads, largest files first;
+ *  2. content: every listed file's SHA-256 — on worker threads, largest file first, so
+ *     the one sequential hash that bounds the run (the embeddings) starts at once — and
+ *     every data file's XXH3 against index.json;
  *  3. structure: vx_open's checks (sizes against shapes, headers, tables), then every
  *     down_meta record, NaN/Inf counts in every f16/f32 array, the unit norm and sign
  *     convention of every direction, and that manifest.json and tokenizer.json parse.
+ *     This runs on the calling thread beside the SHA-256 workers, and its scans of the
+ *     mapped files compute their XXH3 in the same pass (one read of each file's bytes for
+ *     both); files it did not map get their XXH3 from a separate read afterwards.
  *
  * Each problem is one line "FILE: what is wrong" passed to the caller's report callback.
  */
@@ -22,6 +26,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <xxhash.h>
 
 #include "archive.h"
 #include "vxindex.h"
@@ -82,6 +87,26 @@ static uint64_t count_nonfinite_f16(const uint16_t *p, uint64_t n) {
     uint64_t c = 0;
     for (uint64_t i = 0; i < n; i++) c += (p[i] & 0x7c00) == 0x7c00;
     return c;
+}
+
+/* XXH3 of a mapped file as canonical hex, in 1 MiB steps; an f16 array's NaN/Inf values
+ * are counted on each step while it is in cache (*nonfinite; pass NULL for other files). */
+#define XXH_STEP (1u << 20)
+static void xxh3_scan(char out[17], const uint8_t *p, size_t n, uint64_t *nonfinite_f16) {
+    XXH3_state_t *st = XXH3_createState();
+    uint64_t c = 0;
+    if (st) XXH3_64bits_reset(st);
+    for (size_t o = 0; o < n; o += XXH_STEP) {
+        size_t m = n - o < XXH_STEP ? n - o : XXH_STEP;
+        if (st) XXH3_64bits_update(st, p + o, m);
+        if (nonfinite_f16) c += count_nonfinite_f16((const uint16_t *)(const void *)(p + o), m / 2);
+    }
+    XXH64_canonical_t can;
+    XXH64_canonicalFromHash(&can, st ? XXH3_64bits_digest(st) : 0);
+    for (int i = 0; i < 8; i++) snprintf(out + 2 * i, 3, "%02x", can.digest[i]);
+    if (!st) out[0] = 0; /* no state: left to the separate pass */
+    XXH3_freeState(st);
+    if (nonfinite_f16) *nonfinite_f16 = c;
 }
 
 /* R-E3 and unit length, on the stored f16 values. Returns the number of bad directions. */
@@ -166,7 +191,28 @@ static void battery(reporter *r, const vx_index *vx) {
                 (unsigned long long)(first % F));
 }
 
-static void structure(reporter *r, int dfd, const char *dir, const char *digest) {
+/* The XXH3 of every file vx_open mapped, in the structural scan: covered[slot] = 1 when it
+ * was checked against index.json here; scanned[slot] = 1 when nonfinite[slot] holds the
+ * f16 array's NaN/Inf count from the same pass. */
+static void mapped_hashes(reporter *r, const vx_index *vx, uint8_t covered[VXF_COUNT], uint8_t scanned[VXF_COUNT],
+                          uint64_t nonfinite[VXF_COUNT]) {
+    for (int i = 0; i < VXF_COUNT; i++) {
+        const vx_map *mp = &vx->map[i];
+        if (!mp->data) continue; /* an optional file the vindex does not have, or an empty one */
+        int f16 = i == VXF_GATE || i == VXF_DOWN || i == VXF_EMB || i == VXF_UNEMBED;
+        char got[17];
+        xxh3_scan(got, mp->data, mp->size, f16 ? &nonfinite[i] : NULL);
+        scanned[i] = (uint8_t)f16;
+        const vx_file_meta *fm = vx_meta_file(&vx->meta, vx_slot_names[i]);
+        if (!fm || !fm->xxh3[0] || !got[0]) continue;
+        covered[i] = 1;
+        if (strcmp(fm->xxh3, got))
+            problem(r, "%s: XXH3 (index.json) mismatch: expected %s, computed %s", vx_slot_names[i], fm->xxh3, got);
+    }
+}
+
+static void structure(reporter *r, int dfd, const char *dir, const char *digest, uint8_t covered[VXF_COUNT]) {
+    uint8_t scanned[VXF_COUNT] = { 0 };
     vx_index *vx = NULL;
     vx_err e = { 0 };
     if (vx_open_at(&vx, dfd, dir, &e) != VX_OK) {
@@ -175,20 +221,22 @@ static void structure(reporter *r, int dfd, const char *dir, const char *digest)
         return;
     }
     const vx_meta *m = &vx->meta;
-    uint64_t nf = (uint64_t)m->num_layers * m->num_feats, first = 0, c;
+    uint64_t nf = (uint64_t)m->num_layers * m->num_feats, first = 0, c, nonfinite[VXF_COUNT];
+    mapped_hashes(r, vx, covered, scanned, nonfinite);
     const char *kinds[2] = { "gate_vectors.bin", "down_features.bin" };
     for (int k = 0; k < 2; k++) {
         const uint16_t *p = k ? vx->down : vx->gate;
-        if ((c = count_nonfinite_f16(p, nf * m->hidden_size)))
+        if ((c = scanned[k ? VXF_DOWN : VXF_GATE] ? nonfinite[k ? VXF_DOWN : VXF_GATE] : count_nonfinite_f16(p, nf * m->hidden_size)))
             problem(r, "%s: %llu NaN/Inf values", kinds[k], (unsigned long long)c);
         else if ((c = check_directions(p, nf, m->hidden_size, &first)))
             problem(r, "%s: %llu directions not unit length or with a negative largest entry (first: layer %llu feature %llu)",
                     kinds[k], (unsigned long long)c, (unsigned long long)(first / m->num_feats),
                     (unsigned long long)(first % m->num_feats));
     }
-    if ((c = count_nonfinite_f16(vx->emb, (uint64_t)m->vocab_size * m->hidden_size)))
+    if ((c = scanned[VXF_EMB] ? nonfinite[VXF_EMB] : count_nonfinite_f16(vx->emb, (uint64_t)m->vocab_size * m->hidden_size)))
         problem(r, "embeddings.bin: %llu NaN/Inf values", (unsigned long long)c);
-    if (m->unembedding == VX_UNEMB_FILE && (c = count_nonfinite_f16(vx->unemb, (uint64_t)m->vocab_size * m->hidden_size)))
+    if (m->unembedding == VX_UNEMB_FILE &&
+        (c = scanned[VXF_UNEMBED] ? nonfinite[VXF_UNEMBED] : count_nonfinite_f16(vx->unemb, (uint64_t)m->vocab_size * m->hidden_size)))
         problem(r, "unembed.bin: %llu NaN/Inf values", (unsigned long long)c);
     if (m->has_battery) battery(r, vx);
     /* R-F1: a §9 file is present exactly when index.json lists it (listed ones were mapped above) */
@@ -313,9 +361,15 @@ int vx_verify_ex(const char *dir, int threads, int links_ok, void (*report)(void
     }
     vx_meta_free(&meta);
 
-    /* 2. Content hashes on a worker pool; this thread does the structural checks (3). */
-    qsort(jobs, nj, sizeof *jobs, by_size_desc);
-    pool pl = { dfd, jobs, nj, 0 };
+    /* 2. SHA-256 on worker threads, largest first: the embeddings' hash, the run's one long
+     * sequential step, starts now. This thread does the structural checks (3), whose scans
+     * compute the XXH3 of the files they map, then the XXH3 the scans did not cover, then
+     * joins the SHA-256 queue. */
+    size_t nsha = 0;
+    for (size_t i = 0; i < nj; i++) /* SHA-256 jobs first, then XXH3 */
+        if (!jobs[i].xxh) { job t = jobs[nsha]; jobs[nsha++] = jobs[i]; jobs[i] = t; }
+    qsort(jobs, nsha, sizeof *jobs, by_size_desc);
+    pool pl = { dfd, jobs, nsha, 0 };
     int nt = threads > 0 ? threads : 2;
     if (nt > 16) nt = 16;
     pthread_t tid[16];
@@ -324,9 +378,19 @@ int vx_verify_ex(const char *dir, int threads, int links_ok, void (*report)(void
         if (pthread_create(&tid[started], NULL, worker, &pl) == 0) started++;
     char digest[65];
     int have_digest = sums && vx_content_digest_of(digest, sums, nsum, NULL) == VX_OK;
-    structure(&r, dfd, dir, have_digest ? digest : NULL);
+    uint8_t covered[VXF_COUNT] = { 0 };
+    structure(&r, dfd, dir, have_digest ? digest : NULL, covered);
+    size_t nx = nsha;
+    for (size_t i = nsha; i < nj; i++) { /* keep the XXH3 jobs the scans did not cover */
+        int done = 0;
+        for (int k = 0; k < VXF_COUNT && !done; k++) done = covered[k] && !strcmp(jobs[i].name, vx_slot_names[k]);
+        if (!done) jobs[nx++] = jobs[i];
+    }
+    pool px = { dfd, jobs + nsha, nx - nsha, 0 };
+    worker(&px);
     worker(&pl);
     for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+    nj = nx;
     for (size_t i = 0; i < nj; i++) {
         job *j = &jobs[i];
         if (j->rc) problem(&r, "%s: cannot hash: %s", j->name, j->msg);
