@@ -6,6 +6,7 @@
  * character boundaries within the text, within the work bound of tokregex.h
  * (3·m·(n+2) states), and its literal twin must find exactly the pattern's own bytes.
  */
+#include "common.h"
 #include "tokregex.h"
 #include "unicode.h"
 
