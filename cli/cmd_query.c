@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "vx_query.h"
+#include "vx_stats.h"
 
 static const char *score_help =
     "usage: vindex score VX TOKEN [options]\n"
@@ -41,7 +42,7 @@ static const char *score_help =
 
 static const char *nearest_help =
     "usage: vindex nearest VX (--token T | --feature L:F[:gate|down] | --vector FILE | --batch FILE)\n"
-    "                         [--tokens N] [--features N] [--text] [--json]\n"
+    "                         [--tokens N] [--features N] [--text] [--metric cosine|causal] [--json]\n"
     "\n"
     "Nearest tokens by cosine over the embedding matrix (largest first; a token query\n"
     "skips its own token) and nearest features across all layers and both kinds (by\n"
@@ -54,6 +55,10 @@ static const char *nearest_help =
     "      --tokens N     tokens to list (default 10; 0 = none)\n"
     "      --features N   features to list (default 10; 0 = none)\n"
     "  -t, --text         read tokens as text (mean of the tokenizer's pieces)\n"
+    "      --metric M     how tokens are ranked: cosine (default) or causal, the cosine in\n"
+    "                     the whitened space of the unembedding's covariance (spec/stats.md\n"
+    "                     §6; a token query then uses its unembedding row; computed per call,\n"
+    "                     about as long as `stats` on a large model)\n"
     "      --json         {\"tokens\": [{\"token\", \"token_id\", \"cosine\"}],\n"
     "                      \"features\": [{\"layer\", \"feature\", \"kind\", \"cosine\"}]};\n"
     "                     with --batch {\"queries\": [{\"query\", \"tokens\", \"features\"}]}\n"
@@ -419,20 +424,26 @@ static void print_feat_hits(const vx_index *vx, const char *title, const vx_feat
 }
 
 int cmd_nearest(int argc, char **argv) {
-    enum { O_TOKENS = 256, O_FEATURES, O_JSON };
+    enum { O_TOKENS = 256, O_FEATURES, O_JSON, O_METRIC };
     static const struct option lo[] = { { "token", required_argument, 0, 'T' },   { "feature", required_argument, 0, 'f' },
+                                        { "metric", required_argument, 0, O_METRIC },
                                         { "vector", required_argument, 0, 'v' },  { "batch", required_argument, 0, 'b' },
                                         { "tokens", required_argument, 0, O_TOKENS }, { "features", required_argument, 0, O_FEATURES },
                                         { "text", no_argument, 0, 't' },          { "json", no_argument, 0, O_JSON },
                                         { "help", no_argument, 0, 'h' },          { 0, 0, 0, 0 } };
     const char *tok = NULL, *feat = NULL, *vec = NULL, *batch = NULL;
     long ntok = 10, nfeat = 10;
-    int json = 0, c, nsrc = 0;
+    int json = 0, c, nsrc = 0, causal = 0;
     unsigned flags = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "T:f:v:b:th", lo, NULL)) != -1) {
         switch (c) {
+        case O_METRIC:
+            if (!strcmp(optarg, "causal")) causal = 1;
+            else if (!strcmp(optarg, "cosine")) causal = 0;
+            else return cli_usage("nearest", "--metric %s: expected cosine or causal", optarg);
+            break;
         case 'T': tok = optarg; nsrc++; break;
         case 'f': feat = optarg; nsrc++; break;
         case 'v': vec = optarg; nsrc++; break;
@@ -479,7 +490,12 @@ int cmd_nearest(int argc, char **argv) {
     if (!st) {
         vx_err err = { 0 };
         int rc = VX_OK;
-        if (ntok) rc = vx_nearest_tokens(th, nt, vx, (const vx_query *const *)qs, nq, kt, &err);
+        if (ntok && causal) {
+            vx_causal *cz = NULL;
+            rc = vx_causal_open(&cz, vx, &err);
+            if (!rc) rc = vx_causal_nearest(th, nt, cz, (const vx_query *const *)qs, nq, kt, &err);
+            vx_causal_free(cz);
+        } else if (ntok) rc = vx_nearest_tokens(th, nt, vx, (const vx_query *const *)qs, nq, kt, &err);
         if (!rc && nfeat) {
             vx_score_opts so;
             vx_score_opts_init(&so);
@@ -494,6 +510,7 @@ int cmd_nearest(int argc, char **argv) {
             if (json) {
                 cJSON *o = cJSON_CreateObject();
                 if (batch) cJSON_AddStringToObject(o, "query", args[i]);
+                if (causal) cJSON_AddStringToObject(o, "metric", "causal");
                 cJSON_AddItemToObject(o, "tokens", tok_hits_json(vx, th + i * kt, nt[i]));
                 cJSON_AddItemToObject(o, "features", feat_hits_json(fh + i * kf, nf[i]));
                 cJSON_AddItemToArray(arr, o);
@@ -503,7 +520,7 @@ int cmd_nearest(int argc, char **argv) {
             printf("nearest to ");
             print_query_heading(vx, qs[i], args[i]);
             fputc('\n', stdout);
-            if (ntok) print_tok_hits(vx, "tokens (by cosine):", th + i * kt, nt[i]);
+            if (ntok) print_tok_hits(vx, causal ? "tokens (by causal cosine):" : "tokens (by cosine):", th + i * kt, nt[i]);
             if (nfeat) print_feat_hits(vx, "features (by |cosine|):", fh + i * kf, nf[i]);
         }
         finish_json(arr, json, batch != NULL);

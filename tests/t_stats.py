@@ -597,6 +597,97 @@ def v1_tests(d):
     check(p.returncode == 0 and b"lacks: spectra.bin" in p.stdout, "v1: the table says what is missing")
 
 
+# ------------------------------------------------------------------ causal metric (§6)
+
+def causal_ref(d, q, exclude, k=10):
+    idx, emb = load(d)
+    V, H = emb.shape
+    G = (np.fromfile(f"{d}/unembed.bin", dtype="<f2").astype(np.float64).reshape(V, H)
+         if os.path.exists(f"{d}/unembed.bin") else emb)
+    mu = G.mean(0)
+    C = (G - mu).T @ (G - mu) / V
+    lam, Q = np.linalg.eigh(C)
+    lam, Q = lam[::-1], Q[:, ::-1]
+    keep = lam > 1e-6 * lam[0]
+    W = Q[:, keep] / np.sqrt(lam[keep])
+    Z = (G - mu) @ W
+    if isinstance(q, int):
+        q = G[q]
+    elif isinstance(q, list):
+        q = G[q].mean(0)
+    zq = (q - mu) @ W
+    zn = np.linalg.norm(Z, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = Z @ zq / (zn * np.linalg.norm(zq))
+    c[~np.isfinite(c)] = 0
+    c = np.clip(c, -1, 1)
+    if exclude is not None:
+        c[exclude] = -np.inf
+    order = np.lexsort((np.arange(V), -c))[:k]
+    return [(int(i), float(c[i])) for i in order], c
+
+
+def check_ranking(tag, got, ref_top, ref_all, tol=1e-3):
+    check(len(got) == len(ref_top), f"{tag}: {len(got)} tokens vs {len(ref_top)}")
+    for (gi, gc), (ri, rc) in zip(((t["token_id"], t["cosine"]) for t in got), ref_top):
+        check(abs(gc - rc) <= tol, f"{tag}: cosine {gc} vs numpy {rc}")
+        check(gi == ri or abs(ref_all[gi] - rc) <= tol, f"{tag}: token {gi} vs numpy {ri} (not a near-tie)")
+
+
+def causal_tests(tmp):
+    d = os.path.join(tmp, "tiny-qwen3")
+    if not os.path.isdir(d):
+        return
+    def nearest(*a):
+        p = subprocess.run([VINDEX, "nearest", d, *a, "--metric", "causal", "--json", "--features", "0"], capture_output=True)
+        check(p.returncode == 0, f"nearest causal {a}: exit {p.returncode} {p.stderr.decode()}")
+        return json.loads(p.stdout) if p.returncode == 0 else None
+    j = nearest("--token", "#1091")
+    if j:
+        top, allc = causal_ref(d, 1091, 1091)
+        check(j.get("metric") == "causal", "causal: JSON says the metric")
+        check_ranking("causal token #1091", j["tokens"], top, allc)
+    j = nearest("--token", "#7", "--tokens", "50")
+    if j:
+        top, allc = causal_ref(d, 7, 7, 50)
+        check_ranking("causal token #7 (50)", j["tokens"], top, allc)
+    j = nearest("--feature", "1:3:down")
+    if j:
+        idx, _ = load(d)
+        F, H = idx["num_feats"], idx["hidden_size"]
+        dn = np.fromfile(f"{d}/down_features.bin", dtype="<f2").astype(np.float64).reshape(-1, F, H)
+        top, allc = causal_ref(d, dn[1, 3], None)
+        check_ranking("causal feature 1:3:down", j["tokens"], top, allc)
+    bf = os.path.join(tmp, "batch.txt")
+    open(bf, "w").write("#1091\n#12\n#500\n")
+    j = nearest("--batch", bf)
+    if j:
+        for q, t in zip(j["queries"], (1091, 12, 500)):
+            top, allc = causal_ref(d, t, t)
+            check_ranking(f"causal batch #{t}", q["tokens"], top, allc)
+    # plain nearest is unchanged, and says no metric
+    p = subprocess.run([VINDEX, "nearest", d, "--token", "#1091", "--json"], capture_output=True)
+    check(p.returncode == 0 and "metric" not in json.loads(p.stdout), "plain nearest: no metric key")
+    p = subprocess.run([VINDEX, "nearest", d, "--token", "#1091", "--metric", "mahalanobis"], capture_output=True)
+    check(p.returncode == 2, "--metric mahalanobis: exit 2")
+    # untied: an error without unembed.bin, the unembedding row with it
+    dl = os.path.join(tmp, "tiny-llama")
+    p = subprocess.run([VINDEX, "nearest", dl, "--token", "#100", "--metric", "causal"], capture_output=True)
+    check(p.returncode == 1 and b"--unembed" in p.stderr, f"untied, no unembed.bin: exit 1 naming --unembed ({p.stderr.decode()})")
+    du = os.path.join(tmp, "tiny-llama-unembed")
+    p = subprocess.run([VINDEX, "extract", os.path.join(FIX, "tiny-llama"), "-o", du, "--features", "16", "--unembed"],
+                       capture_output=True)
+    if check(p.returncode == 0 and os.path.exists(f"{du}/unembed.bin"), f"extract --unembed: {p.stderr.decode()}"):
+        p = subprocess.run([VINDEX, "nearest", du, "--token", "#100", "--metric", "causal", "--json", "--tokens", "20"],
+                           capture_output=True)
+        if check(p.returncode == 0, f"untied with unembed.bin: {p.stderr.decode()}"):
+            top, allc = causal_ref(du, 100, 100, 20)
+            check_ranking("causal untied #100", json.loads(p.stdout)["tokens"], top, allc)
+            _, emb = load(du)
+            check(not np.array_equal(np.fromfile(f"{du}/unembed.bin", dtype="<f2").reshape(emb.shape), emb.astype("<f2")),
+                  "the untied fixture's unembedding differs from its embeddings")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="t_stats.")
     try:
@@ -644,6 +735,7 @@ def main():
                 check(j["embeddings"]["embed_scale"] == 2.5, f"syn-{style}: embed_scale read")
                 if style == "metaspace":
                     check(nd["count_0999"] >= 13, f"syn-{style}: the planted duplicates found ({nd['count_0999']})")
+        causal_tests(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     finish()
