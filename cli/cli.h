@@ -20,6 +20,7 @@ int cmd_nearest(int argc, char **argv);
 int cmd_describe(int argc, char **argv);
 int cmd_lens(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_map(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_pack(int argc, char **argv);
 int cmd_unpack(int argc, char **argv);

@@ -1,6 +1,7 @@
 /*
  * cmd_compare.c — `vindex compare A B [--anchors N|FILE] [--test N|FILE] [--seed S]
- * [--pca-sample N] [--layer-map MAP] [--threads N] [--json]`: argument parsing and
+ * [--pca-sample N] [--layer-map MAP] [--threads N] [--json] [--knn K] [--knn-sample N|all]
+ * [--no-map-free] [--save-map FILE]`: argument parsing and
  * printing around vx_compare (include/vx_compare.h, spec/compare.md).
  */
 #include <errno.h>
@@ -17,6 +18,8 @@
 static const char *compare_help =
     "usage: vindex compare A B [--anchors N|FILE] [--test N|FILE] [--seed S]\n"
     "                          [--pca-sample N] [--layer-map MAP] [--threads N] [--json]\n"
+    "                          [--knn K] [--knn-sample N|all] [--no-map-free]\n"
+    "                          [--save-map FILE]\n"
     "\n"
     "Align the embedding spaces of two vindexes by orthogonal Procrustes on their shared\n"
     "tokens and report how well they agree (spec/compare.md). The wider model is the source\n"
@@ -33,6 +36,12 @@ static const char *compare_help =
     "  --layer-map MAP   layer pairs to mark as matched, \"A:B,A:B,...\" (default: every\n"
     "                    layer of the shallower model with the deeper model's layer at the\n"
     "                    same relative depth)\n"
+    "  --knn K           mutual k-NN: neighbours per token (default 10)\n"
+    "  --knn-sample N|all  mutual k-NN: query tokens drawn at random (default 1000), or\n"
+    "                    all of them; neighbours are always searched among every shared token\n"
+    "  --no-map-free     skip the map-free similarity (CKA, SVCCA, Procrustes distances,\n"
+    "                    mutual k-NN over every shared token)\n"
+    "  --save-map FILE   write the fitted map (spec/map-format.md) for `vindex map`\n"
     "  -j, --threads N   BLAS threads (default: all)\n"
     "  --json            one JSON object on stdout\n"
     "  -h, --help        this text\n"
@@ -225,6 +234,21 @@ static void print_json(const vx_compare_result *r, const vx_index *a, const char
         cJSON_AddNumberToObject(m, "down", r->down_sim[(size_t)la * r->layers_b + lb]);
         cJSON_AddItemToArray(mt, m);
     }
+    const vx_cmp_mapfree *mf = &r->mapfree;
+    if (mf->tokens) { /* spec/compare.md §10 */
+        cJSON *m = cJSON_AddObjectToObject(o, "map_free");
+        cJSON_AddNumberToObject(m, "tokens", (double)mf->tokens);
+        cJSON_AddItemToObject(m, "cka_linear", num_or_null(mf->cka_linear));
+        cJSON_AddItemToObject(m, "cka_debiased", num_or_null(mf->cka_debiased));
+        cJSON_AddItemToObject(m, "svcca", num_or_null(mf->svcca));
+        cJSON_AddNumberToObject(m, "svcca_dims_a", mf->svcca_dims_a);
+        cJSON_AddNumberToObject(m, "svcca_dims_b", mf->svcca_dims_b);
+        cJSON_AddItemToObject(m, "procrustes_distance", num_or_null(mf->procrustes_distance));
+        cJSON_AddItemToObject(m, "procrustes_angular", num_or_null(mf->procrustes_angular));
+        cJSON_AddNumberToObject(m, "mutual_knn", mf->mutual_knn);
+        cJSON_AddNumberToObject(m, "knn_k", mf->knn_k);
+        cJSON_AddNumberToObject(m, "knn_queries", (double)mf->knn_queries);
+    }
     char *s = cJSON_PrintUnformatted(o);
     if (s) puts(s);
     free(s);
@@ -350,6 +374,15 @@ static void print_text(const vx_compare_result *r, const vx_index *a, const char
     putchar('\n');
     print_table("gate", r->gate_sim, r);
     print_table("down", r->down_sim, r);
+    const vx_cmp_mapfree *mf = &r->mapfree;
+    if (mf->tokens) {
+        printf("map-free similarity (no map; A's and B's rows as they are, %zu shared tokens)\n", mf->tokens);
+        printf("  CKA        linear %.4f  debiased %.4f\n", mf->cka_linear, mf->cka_debiased);
+        printf("  SVCCA      %.4f  (%u and %u directions: 99%% of the variance)\n", mf->svcca, mf->svcca_dims_a,
+               mf->svcca_dims_b);
+        printf("  Procrustes distance %.4f  angular %.4f rad\n", mf->procrustes_distance, mf->procrustes_angular);
+        printf("  mutual k-NN %.4f  (k %u, %zu query tokens)\n", mf->mutual_knn, mf->knn_k, mf->knn_queries);
+    }
 }
 
 int cmd_compare(int argc, char **argv) {
@@ -357,6 +390,8 @@ int cmd_compare(int argc, char **argv) {
                                         { "seed", required_argument, 0, 's' },    { "pca-sample", required_argument, 0, 'p' },
                                         { "layer-map", required_argument, 0, 'm' }, { "threads", required_argument, 0, 'j' },
                                         { "json", no_argument, 0, 'J' },          { "help", no_argument, 0, 'h' },
+                                        { "knn", required_argument, 0, 'k' },     { "knn-sample", required_argument, 0, 'K' },
+                                        { "no-map-free", no_argument, 0, 'F' },   { "save-map", required_argument, 0, 'S' },
                                         { 0, 0, 0, 0 } };
     const char *anchors = NULL, *test = NULL;
     int json = 0, c;
@@ -393,6 +428,17 @@ int cmd_compare(int argc, char **argv) {
             o.threads = (int)v;
             break;
         case 'J': json = 1; break;
+        case 'k':
+            if (cli_int(optarg, 1, 10000, &v)) { free(lmap); return cli_usage("compare", "--knn %s: expected 1..10000", optarg); }
+            o.knn = (size_t)v;
+            break;
+        case 'K':
+            if (!strcmp(optarg, "all")) o.knn_sample = VX_CMP_KNN_ALL;
+            else if (cli_int(optarg, 1, 100000000, &v)) { free(lmap); return cli_usage("compare", "--knn-sample %s: expected 1..100000000 or all", optarg); }
+            else o.knn_sample = (size_t)v;
+            break;
+        case 'F': o.no_mapfree = 1; break;
+        case 'S': o.save_map = optarg; break;
         case 'h': free(lmap); fputs(compare_help, stdout); return EXIT_OK;
         default: free(lmap); return cli_usage("compare", "unknown option or missing argument '%s'", argv[optind - 1]);
         }

@@ -19,6 +19,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
     { "describe", cmd_describe, "what one feature points to" },
     { "lens", cmd_lens, "the logits a feature, token or vector writes (final norm, unembedding)" },
     { "compare", cmd_compare, "Procrustes alignment of two vindexes' embedding spaces" },
+    { "map", cmd_map, "carry a token, feature or vector into another model with a saved map" },
     { "stats", cmd_stats, "embedding geometry and the per-layer weight battery of one vindex" },
     { "pack", cmd_pack, "write a vindex as one reproducible NAME.vindex.tar.zst" },
     { "unpack", cmd_unpack, "check and unpack a .vindex.tar.zst into a directory" },

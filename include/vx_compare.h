@@ -41,6 +41,11 @@ typedef struct vx_compare_opts {
     /* Layer pairs (A layer, B layer) to mark as matched; NULL = matched relative depth. */
     const uint32_t (*layer_map)[2]; size_t n_layer_map;
     int threads;            /* BLAS threads; 0 = library default */
+    /* Map-free similarity (spec/compare.md §10). */
+    int no_mapfree;         /* 1: skip it (r->mapfree stays zero) */
+    size_t knn;             /* mutual k-NN neighbours; 0 = VX_CMP_DEFAULT_KNN */
+    size_t knn_sample;      /* query tokens; 0 = VX_CMP_DEFAULT_KNN_SAMPLE, VX_CMP_KNN_ALL = all */
+    const char *save_map;   /* write the fitted map here (spec/map-format.md); NULL = don't */
 } vx_compare_opts;
 
 /* Fill `o` with the defaults above. */
@@ -55,6 +60,25 @@ typedef struct vx_cmp_stats {
 } vx_cmp_stats;
 
 typedef struct vx_cmp_token { uint32_t id_a, id_b; double cosine; } vx_cmp_token;
+
+#define VX_CMP_DEFAULT_KNN 10          /* mutual k-NN: neighbours per token */
+#define VX_CMP_DEFAULT_KNN_SAMPLE 1000 /* mutual k-NN: query tokens drawn (spec/compare.md §10) */
+#define VX_CMP_KNN_ALL ((size_t)-1)    /* knn_sample: every shared token is a query */
+
+/* Map-free similarity of the two models' shared-token rows (spec/compare.md §10): no PCA,
+ * no fitted map; names as in the literature. */
+typedef struct vx_cmp_mapfree {
+    size_t tokens;                 /* shared tokens the measures are computed on (all) */
+    double cka_linear;             /* Kornblith et al. 2019, from Grams */
+    double cka_debiased;           /* the same with the unbiased HSIC of Song et al. 2012 */
+    double svcca;                  /* Raghu et al. 2017: mean canonical correlation */
+    uint32_t svcca_dims_a, svcca_dims_b; /* directions kept for 99 % of each side's variance */
+    double procrustes_distance;    /* Williams et al. 2021, centred rows of unit Frobenius norm */
+    double procrustes_angular;     /* arccos(‖XᵀY‖_* / (‖X‖_F‖Y‖_F)) */
+    double mutual_knn;             /* Huh et al. 2024: mean |NN_A ∩ NN_B| / k */
+    uint32_t knn_k;
+    size_t knn_queries;            /* query tokens (all, or the seeded sample) */
+} vx_cmp_mapfree;
 
 /* Pentachoron geometry (spec §6.1): Cayley–Menger volumes of seeded 5-token simplices in
  * the target's native rows and in the aligned source's rows. NaN when fewer than 2 valid. */
@@ -108,6 +132,7 @@ typedef struct vx_compare_result {
     uint32_t layers_a, layers_b;
     double *gate_sim, *down_sim;
     uint32_t (*matched)[2]; size_t n_matched;
+    vx_cmp_mapfree mapfree;   /* spec §10; tokens == 0 when skipped */
 } vx_compare_result;
 
 /*
@@ -132,6 +157,39 @@ void vx_compare_free(vx_compare_result *r);
  * the line), VX_EUSAGE (a NUL byte in a line), VX_EIO, VX_ENOMEM.
  */
 int vx_compare_read_tokens(uint32_t **ids, size_t *n, const vx_index *vx, const char *path, vx_err *err);
+
+/* --------------------------------------------------------------- saved maps */
+
+/* A map file loaded and checked (spec/map-format.md): the alignment `compare` fitted
+ * between two vindexes, which carries vectors from either space into the other. */
+typedef struct vx_saved_map vx_saved_map;
+
+typedef struct vx_map_info {
+    int source_is_a;             /* 1: A is the source (wider) model */
+    uint32_t dim_source, dim_target;
+    uint32_t dim_a, dim_b;       /* widths of A and B */
+    const char *path_a, *path_b; /* the directories compare was given (absolute) */
+    const char *digest_a, *digest_b; /* their content digests, 64 hex digits */
+} vx_map_info;
+
+/* Load and check `path` (rules M1–M8). Errors: VX_ENOTFOUND, VX_EIO, VX_ECORRUPT,
+ * VX_EUNSUPPORTED (another version), VX_ENOMEM. *out owned by the caller (vx_map_free). */
+int vx_map_open(vx_saved_map **out, const char *path, vx_err *err);
+/* Accepts NULL. */
+void vx_map_free(vx_saved_map *m);
+/* Borrowed; valid until vx_map_free. */
+const vx_map_info *vx_map_get_info(const vx_saved_map *m);
+/* M9: `vx` is the map's A (side 0) or B (side 1): the same content digest and width.
+ * Errors: VX_EMISMATCH (naming both digests), those of vx_content_digest. */
+int vx_map_check(const vx_saved_map *m, int side, const vx_index *vx, vx_err *err);
+/* Carry v [n] from the other model's space into side `to` (0 = A, 1 = B): out [n_out].
+ * point = 1: v is a row as the model uses it (× embed_scale), carried affinely; 0: a
+ * direction, carried linearly (spec/map-format.md §4). Errors: VX_EUSAGE (lengths,
+ * non-finite values), VX_ENOMEM. */
+int vx_map_apply(float *out, size_t n_out, const vx_saved_map *m, int to, int point, const float *v, size_t n, vx_err *err);
+/* Write v [n] as n little-endian f32 (what `nearest --vector` reads), atomically.
+ * Errors: VX_EIO, VX_ENOMEM. */
+int vx_map_write_vector(const char *path, const float *v, size_t n, vx_err *err);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
  *   cmp_metrics.c     §6 held-out, baseline, relational and digit metrics
  *   cmp_screen.c      §6 every shared token: best / worst (bf16 screening, exact f32 map)
  *   cmp_layers.c      §7 layer subspaces
+ *   cmp_similarity.c  §10 map-free similarity (CKA, SVCCA, Procrustes distances, mutual k-NN)
+ *   cmp_map.c         the fitted map as a file (spec/map-format.md) and vx_map_*
  *   compare.c         vx_compare: the order of the steps, threads, memory, timing
  *
  * Conventions: S = source (the wider model), T = target, d = T's width, HS = S's width;
@@ -135,6 +137,15 @@ int cmp_target_bases(ctx *c, vx_kind kind, float *Q, size_t *k);
 int cmp_layer_sims(ctx *c, vx_compare_result *r, float *const qT[2], size_t *const kT[2]);
 /* r->matched: the layer map given, or matched relative depth. */
 int cmp_match_layers(vx_compare_result *r, const vx_compare_opts *o, vx_err *err);
+
+/* ----------------------------------------------------- cmp_similarity.c: §10 */
+/* r->mapfree over every shared token (the mutual k-NN's queries: o->knn_sample of them).
+ * Needs c->lut, c->avx2, c->nthr and the shared tokens. */
+int cmp_similarity(ctx *c, const vx_compare_opts *o, vx_compare_result *r);
+
+/* ------------------------------------------------------------- cmp_map.c */
+/* Write the map of `fit` (PCA mean and basis from c) to o->save_map, atomically. */
+int cmp_save_map(ctx *c, const vx_compare_opts *o, const cmp_fit *fit);
 
 /* ------------------------------------------------------------- compare.c */
 /* rc, with "what: <rc's meaning>" in err unless a step already wrote its own message there

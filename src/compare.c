@@ -211,6 +211,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     step = "metrics";
     if ((rc = cmp_metrics(&c, &fit, r, o->seed))) goto out;
     cmp_phase("metrics");
+    if (o->save_map && (rc = cmp_save_map(&c, o, &fit))) goto out;
 
     /* Measurements of the fitted map beyond spec §6 plug in here: `fit` holds the shared
      * anchor/test indices, their projected source and target rows (Z, Y: still in memory
@@ -237,6 +238,11 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     step = "all-token pass";
     if ((rc = cmp_map_all(&c, r, &fit))) goto out;
     cmp_phase("all tokens");
+
+    /* §10 map-free similarity: the rows as they are, every shared token */
+    if (!o->no_mapfree) {
+        if ((rc = cmp_similarity(&c, o, r))) goto out; /* its phases: "sim: ..." */
+    }
 
 out:
     vx_blas_threads(blas_before);

@@ -100,10 +100,10 @@ def one(tmp, vx, prefix):
     # the installed binary
     env = dict(os.environ, LD_LIBRARY_PATH=L(libdir))
     env.pop("VINDEX_LIB", None)
-    rt = asan_runtime(so)  # a sanitizer build (make asan): programs without it preload its runtime
+    # A sanitizer build (make asan): the C program is built with the sanitizer too (clang
+    # links its runtime in, as into the binary); python, built without, preloads it.
+    rt = asan_runtime(so)
     sanitize = ["-fsanitize=address,undefined"] if rt else []
-    if rt:
-        env.update(LD_PRELOAD=rt, ASAN_OPTIONS="detect_leaks=0")
     p = subprocess.run([L(prefix + "/bin/vindex"), "--version"], capture_output=True, text=True, env=env)
     check(p.returncode == 0 and p.stdout.strip() == "vindex 0.1.0", f"installed vindex --version: {p.stdout}")
     # C program through pkg-config
@@ -129,6 +129,8 @@ def one(tmp, vx, prefix):
         cpy = want[len("0.1.0 "):]
     # the Python package from the tree
     penv = dict(env, PYTHONPATH=L(pydir))
+    if rt:
+        penv.update(LD_PRELOAD=rt, ASAN_OPTIONS="detect_leaks=0")
     p = subprocess.run(["/usr/bin/python3", "-c", PY_PROG, vx, " Paris"], capture_output=True, text=True, env=penv,
                        cwd=tmp)
     lines = p.stdout.split("\n")

@@ -48,6 +48,10 @@ if not os.environ.get("VX_PY_CHILD"):
         env["ASAN_OPTIONS"] = "detect_leaks=0"
     os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
+# The sanitizer runtime (if any) is loaded now; the CLI and tools this test runs link their
+# own, so only the python children get it again (PY_ENV).
+PY_ENV = dict(os.environ)
+os.environ.pop("LD_PRELOAD", None)
 sys.path.insert(0, os.path.join(ROOT, "python"))
 import vindex  # noqa: E402
 from vindex import _lib  # noqa: E402
@@ -191,6 +195,13 @@ def parity_verify_damaged(tmp, d):
 def parity_compare(vxs, tmp):
     a, b = vxs["tiny-llama"], vxs["tiny-qwen3"]
     same("compare llama qwen3", vindex.compare(a, b), "compare", a, b)
+    same("compare map-free options", vindex.compare(a, b, knn=3, knn_sample="all"), "compare", a, b, "--knn", "3",
+         "--knn-sample", "all")
+    same("compare without map-free", vindex.compare(a, b, knn_sample=40, map_free=False), "compare", a, b,
+         "--knn-sample", "40", "--no-map-free")
+    mp = os.path.join(tmp, "py.map")
+    vindex.compare(a, b, save_map=mp, map_free=False)
+    check(open(mp, "rb").read(8) == b"\x89VXMAP\r\n", "compare(save_map=...) writes the map file")
     same("compare options", vindex.compare(b, a, anchors=300, test=100, seed=7, pca_sample=500, layer_map=[(0, 1),
                                                                                                          (2, 3)]),
          "compare", b, a, "--anchors", "300", "--test", "100", "--seed", "7", "--pca-sample", "500", "--layer-map",
@@ -419,7 +430,7 @@ def close_while_viewed(d):
     t.join()
     check("r" in out or out.get("closed"), "close during queries on another thread")
     p = subprocess.run([sys.executable, "-c", CHILD_CLOSE, d, os.path.join(ROOT, "python")], capture_output=True,
-                       text=True, timeout=120)
+                       text=True, timeout=120, env=PY_ENV)
     check(p.returncode == 0 and p.stdout.strip() == "ok", f"child using views after close: exit {p.returncode} "
                                                          f"{p.stdout} {p.stderr[-500:]}")
 
@@ -490,7 +501,7 @@ def errors(vxs, tmp, mid):
             "    print('OutOfMemoryError', isinstance(e, MemoryError), e)\n")
     if mid:
         p = subprocess.run([sys.executable, "-c", code, mid, os.path.join(ROOT, "python")], capture_output=True,
-                           text=True, timeout=60)
+                           text=True, timeout=60, env=PY_ENV)
         check(p.stdout.startswith("OutOfMemoryError True"), f"mapping beyond RLIMIT_AS: {p.stdout} {p.stderr[-400:]}")
     # every class is distinct, has its pinned code, and is a vindex.Error
     codes = {c.code for c in vindex._errors.BY_CODE.values()}
@@ -576,7 +587,7 @@ def gil(tmp):
         os.mkfifo(os.path.join(d, "index.json"))
         try:
             p = subprocess.run([sys.executable, "-c", GIL_CHILD, d, os.path.join(ROOT, "python"), mode],
-                               capture_output=True, text=True, timeout=limit)
+                               capture_output=True, text=True, timeout=limit, env=PY_ENV)
             res[mode] = p.stdout.strip() or p.stderr[-300:]
         except subprocess.TimeoutExpired:
             res[mode] = "deadlock"

@@ -35,6 +35,9 @@
 #define LLVMFuzzerTestOneInput fuzz_shard_index_one
 #include "fuzz/fuzz_shard_index.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_mapfile_one
+#include "fuzz/fuzz_mapfile.c"
+#undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_tar_one
 #include "fuzz/fuzz_tar.c"
 #undef LLVMFuzzerTestOneInput
@@ -52,6 +55,7 @@ static const struct {
     { "fuzz_vocab_bin", fuzz_vocab_bin_one },     { "fuzz_down_meta", fuzz_down_meta_one },
     { "fuzz_sums", fuzz_sums_one },               { "fuzz_tokenizer", fuzz_tokenizer_one },
     { "fuzz_config", fuzz_config_one },           { "fuzz_shard_index", fuzz_shard_index_one },
+    { "fuzz_mapfile", fuzz_mapfile_one },
     { "fuzz_tar", fuzz_tar_one },                 { "fuzz_tokregex", fuzz_tokregex_one },
 };
 

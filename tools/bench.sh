@@ -117,5 +117,5 @@ awk -v p="$py_best" -v c="$c_best" -v vs="$(kv "$views" views_s)" -v ns="$(kv "$
     printf "   seed snippet, views vs whole files: %.1fx faster (%.3f s / %.3f s), %.1fx smaller peak RSS (%d / %d KB)\n", ns / vs, vs, ns, nr / vr, vr, nr
 }'
 
-echo "-- 7. stats with defaults (embedding geometry + layer battery) vs the same statistics in numpy (tools/bench_stats_numpy.py)"
+echo "-- 8. stats with defaults (embedding geometry + layer battery) vs the same statistics in numpy (tools/bench_stats_numpy.py)"
 BUILD="$BUILD" sh tools/bench_stats.sh "$VX" || { echo "bench: stats numbers disagree with numpy"; exit 1; }

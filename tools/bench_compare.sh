@@ -5,8 +5,10 @@
 # pair (B = a PCA-ish projection of A plus noise). Both programs run in the same session
 # on the same inputs (default seeded split: 10,000 anchors, 5,000 test tokens; PCA on a
 # seeded 50,000-token sample). Prints both wall times (medians of alternating runs), the
-# speed ratio (target >= 5x) and the largest difference over every reported metric
-# (target <= 1e-3).
+# speed ratio (target >= 4x with everything issue 12 added: it was 5x before) and the
+# largest difference over every reported metric (target <= 1e-3); the map-free similarity's
+# own time (spec/compare.md §10, every shared token; the sum of its "sim:" phase lines of
+# VINDEX_COMPARE_TIMING) and its mutual k-NN against the reference's, exactly.
 #   BUILD                 build directory (default build)
 #   VINDEX_CMP_BENCH_DIR  where the pair lives (default /tmp/vindex-bench-compare; kept)
 #   CMP_BENCH_SMALL=1     a small pair (H 512 vs 256, V 32,768) for a quick check
@@ -57,14 +59,16 @@ echo "compare benchmark: $SHAPE"
 RUNS=${CMP_BENCH_RUNS:-3}
 TV=""
 TR=""
+TS=""
 i=1
 while [ "$i" -le "$RUNS" ]; do
     t0=$(now_ns)
-    "$BUILD/vindex" compare "$A" "$B" --json > "$TMP/c.json" 2> "$TMP/c.err"
+    VINDEX_COMPARE_TIMING=1 "$BUILD/vindex" compare "$A" "$B" --json > "$TMP/c.json" 2> "$TMP/c.err"
     rc=$?
     t1=$(now_ns)
     [ $rc -eq 0 ] || { cat "$TMP/c.err"; echo "bench_compare: vindex compare failed"; exit 1; }
     TV="$TV $((t1 - t0))"
+    TS="$TS $(awk '$2 == "sim:" {s += $4} END {print s + 0}' "$TMP/c.err")"
     if [ "$i" -lt "$RUNS" ] || [ "$RUNS" -eq 1 ]; then
         t0=$(now_ns)
         "$PY" "$ROOT/tools/bench_compare_ref.py" "$A" "$B" > "$TMP/r.json" 2> "$TMP/r.err"
@@ -76,7 +80,7 @@ while [ "$i" -le "$RUNS" ]; do
     i=$((i + 1))
 done
 
-"$PY" - "$TMP/c.json" "$TMP/r.json" "$TV" "$TR" <<'EOF'
+"$PY" - "$TMP/c.json" "$TMP/r.json" "$TV" "$TR" "$TS" <<'EOF'
 import json, statistics, sys
 sys.path.insert(0, "tools")
 import bench_compare_ref as ref
@@ -91,8 +95,23 @@ print("  shared %d, anchors %d, test %d, PCA %d -> %d on %d tokens (variance ret
 print("  held-out cosine mean %.4f (baseline %.4f), relational r %.4f" % (c["cosine"]["mean"], c["baseline"]["mean"], c["relational_correlation"]))
 print("  vindex compare        %8.2f s   (median of %s)" % (tv, ", ".join("%.2f" % x for x in tvs)))
 print("  numpy/scipy reference %8.2f s   (median of %s)" % (tr, ", ".join("%.2f" % x for x in trs)))
-print("  speed ratio           %8.2fx   (target >= 5x: %s)" % (tr / tv, "met" if tr / tv >= 5 else "NOT met"))
+print("  speed ratio           %8.2fx   (target >= 4x: %s)" % (tr / tv, "met" if tr / tv >= 4 else "NOT met"))
 print("  max metric difference %8.2e  over %d metrics, at %s (target <= 1e-3: %s)" % (
     worst[1], len(d), worst[0], "met" if worst[1] <= 1e-3 else "NOT met"))
-sys.exit(0 if worst[1] <= 1e-3 else 1)
+ok = worst[1] <= 1e-3
+cm, rm = c.get("map_free"), r.get("map_free")
+if cm and rm:  # spec/compare.md §10
+    ts = [float(x) for x in sys.argv[5].split()]
+    print("  map-free similarity   %8.2f s   (median of %s; %d tokens, mutual k-NN on %d queries, k %d)" % (
+        statistics.median(ts), ", ".join("%.2f" % x for x in ts), cm["tokens"], cm["knn_queries"], cm["knn_k"]))
+    print("    CKA linear %.5f  debiased %.5f  SVCCA %.5f (%d/%d dims)  Procrustes angular %.5f  distance %.5f" % (
+        cm["cka_linear"], cm["cka_debiased"], cm["svcca"], cm["svcca_dims_a"], cm["svcca_dims_b"], cm["procrustes_angular"],
+        cm["procrustes_distance"]))
+    k, q = cm["knn_k"], cm["knn_queries"]
+    oc, orf = round(cm["mutual_knn"] * k * q), round(rm["mutual_knn"] * k * q)
+    same = oc == orf or abs(oc - orf) <= k * rm["knn_near_ties"] and rm["knn_near_ties"] > 0
+    print("    mutual k-NN %.5f, reference %.5f (overlaps %d vs %d, %d near ties): %s" % (
+        cm["mutual_knn"], rm["mutual_knn"], oc, orf, rm["knn_near_ties"], "exact" if oc == orf else "within ties" if same else "DIFFERENT"))
+    ok = ok and same
+sys.exit(0 if ok else 1)
 EOF

@@ -162,7 +162,8 @@ def relational(XS, XT):
     return float(np.corrcoef(a, b)[0, 1]), float(np.mean(np.abs(a - b)))
 
 
-def compare(pa, pb, anchors=None, test=None, seed=42, pca_sample=50000, layer_map=None):
+def compare(pa, pb, anchors=None, test=None, seed=42, pca_sample=50000, layer_map=None, knn=10, knn_sample=1000,
+            map_free_on=True):
     """anchors / test: None (default count), an int (count) or a list of A ids."""
     A, B = Vindex(pa), Vindex(pb)
     # §2 shared tokens
@@ -388,10 +389,138 @@ def compare(pa, pb, anchors=None, test=None, seed=42, pca_sample=50000, layer_ma
             pairs.append((i, j) if a_short else (j, i))
     lay["matched"] = [{"a": a, "b": b, "gate": lay["gate"][a][b], "down": lay["down"][a][b]} for a, b in pairs]
     out["layers"] = lay
+    if map_free_on:
+        out["map_free"] = map_free(A, B, sa, sb, knn, knn_sample, seed)[0]
     return out
 
 
-ID_KEYS = {"min_token_id", "max_token_id", "token_id", "token_id_b", "seed", "a", "b"}
+# ---------------------------------------------------------------- §10 map-free similarity
+def hsic_unbiased(K, L):
+    """Song et al. 2012, eq. 5: the unbiased HSIC estimator from n×n kernel matrices."""
+    n = K.shape[0]
+    K, L = K.copy(), L.copy()
+    np.fill_diagonal(K, 0.0)
+    np.fill_diagonal(L, 0.0)
+    one = np.ones(n)
+    kl1 = K @ (L @ one)
+    return (np.sum(K * L) + (one @ K @ one) * (one @ L @ one) / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * (one @ kl1)) / (n * (n - 3))
+
+
+def mutual_knn(rows_a, rows_b, N, q, k):
+    """Huh et al. 2024: for each query (shared index), its k nearest other shared tokens by
+    cosine in each space (ties: lower index first); mean |NN_A ∩ NN_B| / k. rows_x(c0, c1)
+    gives the float64 rows of shared indices [c0, c1). Also returns the number of queries
+    whose k-th and (k+1)-th cosines lie within 1e-12 in either space (a near tie that
+    another implementation's rounding may order differently) and the overlap count."""
+    def nn_lists(rows):
+        lists, ties = [], np.zeros(len(q), bool)
+        for c0 in range(0, len(q), 1024):
+            qq = q[c0:c0 + 1024]
+            Uq = unit(np.concatenate([rows(int(i), int(i) + 1) for i in qq]))
+            S = np.empty((len(qq), N))
+            for r0 in range(0, N, 8192):
+                S[:, r0:r0 + 8192] = Uq @ unit(rows(r0, min(N, r0 + 8192))).T
+            S[np.arange(len(qq)), qq] = -np.inf
+            for i in range(len(qq)):
+                part = np.argpartition(-S[i], k)[:k + 1]
+                t = np.sort(S[i][part])[::-1]
+                ties[c0 + i] = t[k - 1] - t[k] <= 1e-12
+                s = np.round(S[i], 12)  # exact duplicates rank by index whatever BLAS rounded
+                cand = np.nonzero(s >= np.round(t[k - 1], 12))[0]
+                order = cand[np.lexsort((cand, -s[cand]))]
+                lists.append(set(order[:k].tolist()))
+        return lists, ties
+    la, ta = nn_lists(rows_a)
+    lb, tb = nn_lists(rows_b)
+    overlap = sum(len(x & y) for x, y in zip(la, lb))
+    return overlap / (k * len(q)), int(np.sum(ta | tb)), overlap
+
+
+def map_free(A, B, sa, sb, knn=10, knn_sample=1000, seed=42, dense=None):
+    """spec/compare.md §10 in float64. dense (default: N <= 6000) follows each paper's own
+    recipe on the data matrices — n×n kernels for the unbiased HSIC, an SVD of the data and
+    QR-based CCA for SVCCA; otherwise the same quantities from p×p, q×q and p×q Grams
+    accumulated in chunks. Returns (result dict, near-tie count, overlap count)."""
+    N, p, q = len(sa), A.H, B.H
+    if dense is None:
+        dense = N <= 6000
+    out = {"tokens": N}
+    if dense:
+        X, Y = A.rows(sa), B.rows(sb)
+        Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+        cxy, cxx, cyy = Xc.T @ Yc, Xc.T @ Xc, Yc.T @ Yc
+        out["cka_linear"] = float(np.sum(cxy ** 2) / np.sqrt(np.sum(cxx ** 2) * np.sum(cyy ** 2)))
+        K, L = X @ X.T, Y @ Y.T   # uncentred: the unbiased HSIC is translation invariant
+        out["cka_debiased"] = float(hsic_unbiased(K, L) / np.sqrt(hsic_unbiased(K, K) * hsic_unbiased(L, L)))
+        del K, L
+
+        def reduce(Z):
+            u, sv, _ = np.linalg.svd(Z, full_matrices=False)
+            share = np.cumsum(sv ** 2) / np.sum(sv ** 2)
+            keep = int(np.searchsorted(share, 0.99) + 1)
+            return u[:, :keep] * sv[:keep], keep
+        Xr, ka = reduce(Xc)
+        Yr, kb = reduce(Yc)
+        Qx, _ = np.linalg.qr(Xr)
+        Qy, _ = np.linalg.qr(Yr)
+        rho = np.linalg.svd(Qx.T @ Qy, compute_uv=False)
+        nuc = np.linalg.svd(cxy, compute_uv=False).sum()
+        nx, ny = np.linalg.norm(Xc), np.linalg.norm(Yc)
+    else:
+        mx, my = np.zeros(p), np.zeros(q)
+        for c0 in range(0, N, 8192):
+            mx += A.rows(sa[c0:c0 + 8192]).sum(0)
+            my += B.rows(sb[c0:c0 + 8192]).sum(0)
+        mx, my = mx / N, my / N
+        cxx, cyy, cxy = np.zeros((p, p)), np.zeros((q, q)), np.zeros((p, q))
+        sab = saa = sbb = 0.0
+        for c0 in range(0, N, 8192):
+            Xc, Yc = A.rows(sa[c0:c0 + 8192]) - mx, B.rows(sb[c0:c0 + 8192]) - my
+            cxx += Xc.T @ Xc
+            cyy += Yc.T @ Yc
+            cxy += Xc.T @ Yc
+            a, b = np.sum(Xc ** 2, 1), np.sum(Yc ** 2, 1)
+            sab, saa, sbb = sab + a @ b, saa + a @ a, sbb + b @ b
+        del Xc, Yc
+        out["cka_linear"] = float(np.sum(cxy ** 2) / np.sqrt(np.sum(cxx ** 2) * np.sum(cyy ** 2)))
+        tx, ty, n = np.trace(cxx), np.trace(cyy), float(N)
+
+        def hu(f, s, t1, t2):  # Kornblith et al.'s feature-space form of the unbiased HSIC
+            return f - n / (n - 2) * s + t1 * t2 / ((n - 1) * (n - 2))
+        out["cka_debiased"] = float(hu(np.sum(cxy ** 2), sab, tx, ty) /
+                                    np.sqrt(hu(np.sum(cxx ** 2), saa, tx, tx) * hu(np.sum(cyy ** 2), sbb, ty, ty)))
+
+        def eig_reduce(C):
+            w, v = np.linalg.eigh(C)
+            w, v = w[::-1], v[:, ::-1]
+            share = np.cumsum(np.maximum(w, 0)) / np.sum(np.maximum(w, 0))
+            keep = int(np.searchsorted(share, 0.99) + 1)
+            return w[:keep], v[:, :keep], keep
+        wa, va, ka = eig_reduce(cxx)
+        wb, vb, kb = eig_reduce(cyy)
+        T = (va.T @ cxy @ vb) / np.sqrt(np.outer(wa, wb))
+        rho = np.linalg.svd(T, compute_uv=False)
+        nuc = np.linalg.svd(cxy, compute_uv=False).sum()
+        nx, ny = np.sqrt(tx), np.sqrt(ty)
+    out["svcca"] = float(np.mean(np.minimum(rho, 1.0)))
+    out["svcca_dims_a"], out["svcca_dims_b"] = ka, kb
+    r = min(1.0, nuc / (nx * ny))
+    out["procrustes_distance"] = float(np.sqrt(2 - 2 * r))
+    out["procrustes_angular"] = float(np.arccos(r))
+    # mutual k-NN: the seeded sample of queries (stream 3), ascending
+    idx = list(range(N))
+    nq = min(knn_sample, N)
+    if nq < N:
+        Stream(seed, 3).shuffle_prefix(idx, nq)
+    qs = np.array(sorted(idx[:nq]), dtype=np.int64)
+    m, ties, ov = mutual_knn(lambda c0, c1: A.rows(sa[c0:c1]), lambda c0, c1: B.rows(sb[c0:c1]), N, qs, knn)
+    out["mutual_knn"] = float(m)
+    out["knn_k"], out["knn_queries"] = knn, nq
+    out["knn_near_ties"] = ties  # not a metric of vindex's output (ID_KEYS): for the exactness check
+    return out, ties, ov
+
+
+ID_KEYS = {"knn_near_ties", "min_token_id", "max_token_id", "token_id", "token_id_b", "seed", "a", "b"}
 
 
 def metric_diffs(c, r, path=""):

@@ -20,7 +20,7 @@ Ask questions (each a C call with the GIL released):
     >>> r.results[0].layer, r.results[0].cosine
     >>> vx.nearest(feature="20:7:down", tokens=10)
     >>> vx.describe("20:7:down")
-    >>> vx.score(["Paris", " Berlin"])        # a batch: one BLAS pass, a list of results
+    >>> vx.score([" Paris", " Berlin"])       # a batch: one BLAS pass, a list of results
     >>> vx.nearest(np.random.randn(4096))     # any vector (H,), or (n, H)
     >>> vindex.compare("small.vindex", "large.vindex")   # dict, as --json prints
     >>> vindex.verify("qwen3-8b.vindex").ok
@@ -28,7 +28,8 @@ Ask questions (each a C call with the GIL released):
 
 Tokens are given as the CLI takes them: a raw vocabulary string ("ĠParis"), readable text
 (" Paris"), "#123" or an int id; text=True splits text with the model's tokenizer and
-uses the mean of the pieces' embeddings. Every result has to_dict(), the CLI's JSON.
+uses the mean of the pieces' embeddings. Every result has to_dict(), the object the CLI's
+--json prints, and to_json(), its exact bytes.
 
 Errors are vindex.Error subclasses, one per library error code, each carrying the
 library's message: SystemCallError, OutOfMemoryError, UsageError (and ClosedError),

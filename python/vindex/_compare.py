@@ -28,6 +28,14 @@ class vx_cmp_token(Structure):
     _fields_ = [("id_a", c_uint32), ("id_b", c_uint32), ("cosine", c_double)]
 
 
+class vx_cmp_mapfree(Structure):
+    _c_name_ = "vx_cmp_mapfree"
+    _fields_ = [("tokens", c_size_t), ("cka_linear", c_double), ("cka_debiased", c_double), ("svcca", c_double),
+                ("svcca_dims_a", c_uint32), ("svcca_dims_b", c_uint32), ("procrustes_distance", c_double),
+                ("procrustes_angular", c_double), ("mutual_knn", c_double), ("knn_k", c_uint32),
+                ("knn_queries", c_size_t)]
+
+
 class vx_cmp_simplices(Structure):
     _c_name_ = "vx_cmp_simplices"
     _fields_ = [("n", c_size_t), ("valid", c_size_t), ("native_mean", c_double), ("native_cv", c_double),
@@ -52,10 +60,11 @@ class vx_compare_result(Structure):
                 ("best_centred", vx_cmp_token * VX_CMP_TOP), ("worst_centred", vx_cmp_token * VX_CMP_TOP),
                 ("residual_eig_centred", c_double * VX_CMP_TOP), ("n_residual_centred", c_size_t),
                 ("baseline_centred", vx_cmp_stats), ("layers_a", c_uint32), ("layers_b", c_uint32), ("gate_sim", POINTER(c_double)),
-                ("down_sim", POINTER(c_double)), ("matched", POINTER(c_uint32 * 2)), ("n_matched", c_size_t)]
+                ("down_sim", POINTER(c_double)), ("matched", POINTER(c_uint32 * 2)), ("n_matched", c_size_t),
+                ("mapfree", vx_cmp_mapfree)]
 
 
-STRUCTS = (vx_cmp_stats, vx_cmp_token, vx_cmp_simplices, vx_compare_result)
+STRUCTS = (vx_cmp_stats, vx_cmp_token, vx_cmp_simplices, vx_cmp_mapfree, vx_compare_result)
 _PCT = ("p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99")
 
 
@@ -128,6 +137,13 @@ def result_dict(r, text, a, b, seed):
         matched.append({"a": x, "b": y, "gate": gate[x * lb + y], "down": down[x * lb + y]})
     d["layers"] = {"layers_a": la, "layers_b": lb, "gate": [gate[i * lb:(i + 1) * lb] for i in range(la)],
                    "down": [down[i * lb:(i + 1) * lb] for i in range(la)], "matched": matched}
+    mf = r.mapfree
+    if mf.tokens:  # spec/compare.md §10
+        d["map_free"] = {"tokens": mf.tokens, "cka_linear": _num(mf.cka_linear), "cka_debiased": _num(mf.cka_debiased),
+                         "svcca": _num(mf.svcca), "svcca_dims_a": mf.svcca_dims_a, "svcca_dims_b": mf.svcca_dims_b,
+                         "procrustes_distance": _num(mf.procrustes_distance),
+                         "procrustes_angular": _num(mf.procrustes_angular), "mutual_knn": mf.mutual_knn,
+                         "knn_k": mf.knn_k, "knn_queries": mf.knn_queries}
     return d
 
 
@@ -162,14 +178,17 @@ def _token_list(vx, h, name, spec, keep):
     return ctypes.cast(arr, POINTER(c_uint32)), len(vals)
 
 
-def compare(a, b, *, anchors=None, test=None, seed=42, pca_sample=None, layer_map=None, threads=None):
+def compare(a, b, *, anchors=None, test=None, seed=42, pca_sample=None, layer_map=None, threads=None, map_free=True,
+            knn=None, knn_sample=None, save_map=None):
     """Align the embedding spaces of vindexes `a` and `b` (paths or open Vindex objects) by
     orthogonal Procrustes on their shared tokens (vindex compare; spec/compare.md).
 
     anchors, test: a count drawn at random from the shared tokens (defaults 10000 and
       5000), a path to a token file, or a sequence of tokens (ids of A or strings);
     seed: of every random choice (42); pca_sample: PCA fitted on at most this many tokens;
-    layer_map: [(layer of A, layer of B), ...] to mark as matched; threads: BLAS threads.
+    layer_map: [(layer of A, layer of B), ...] to mark as matched; threads: BLAS threads;
+    map_free: the map-free similarity (§10; False = --no-map-free), knn: its k, knn_sample:
+    its query tokens (an int or "all"); save_map: write the fitted map to this path.
     Returns a CompareResult: the dict `vindex compare --json` prints. Raises MismatchError
     (too few shared tokens), UsageError (options), NotFoundError (a token not in A)."""
     from ._index import Vindex, _err, blas_lock
@@ -206,6 +225,14 @@ def compare(a, b, *, anchors=None, test=None, seed=42, pca_sample=None, layer_ma
             o.layer_map, o.n_layer_map = ctypes.cast(lm, POINTER(c_uint32 * 2)), len(pairs)
         if threads is not None:
             o.threads = _int("threads", threads, 1, 256)
+        o.no_mapfree = 0 if map_free else 1
+        if knn is not None:
+            o.knn = _int("knn", knn, 1, 10000)
+        if knn_sample is not None:
+            o.knn_sample = 2 ** 64 - 1 if knn_sample == "all" else _int("knn_sample", knn_sample, 1, 100000000)
+        if save_map is not None:
+            from ._index import _enc
+            o.save_map = _enc(save_map)
         r, err = POINTER(vx_compare_result)(), _err()
         with blas_lock:
             rc = _compare(byref(r), ha.ptr, hb.ptr, byref(o), byref(err))

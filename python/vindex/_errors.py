@@ -14,6 +14,7 @@ class Error(Exception):
     code = None
 
     def __init__(self, message, code=None):
+        """`message` as the library wrote it; `code` defaults to the class's."""
         super().__init__(message)
         self.message = message
         if code is not None:

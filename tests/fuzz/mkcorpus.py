@@ -246,6 +246,39 @@ def checkpoint_seeds():
     put("fuzz_shard_index", "no-metadata", json.dumps({"weight_map": j["weight_map"]}))
 
 
+def map_file(hs, d, seed, path_a="/data/a.vindex", path_b="/data/b.vindex", source=0, version=1, checksum=True):
+    """A map file laid out from spec/map-format.md §2 (written independently of the C
+    encoder): random orthonormal basis rows, a random rotation."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    pa, pb = path_a.encode(), path_b.encode()
+    body = pa + pb
+    body += b"\0" * (-(256 + len(body)) % 8)
+    if hs > d:
+        q, _ = np.linalg.qr(rng.standard_normal((hs, d)))
+        body += rng.standard_normal(hs).astype("<f8").tobytes()
+        w = q.T.astype("<f4").tobytes()
+        body += w + b"\0" * (-len(w) % 8)
+    r, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    body += rng.standard_normal(d).astype("<f8").tobytes() + rng.standard_normal(d).astype("<f8").tobytes()
+    body += r.astype("<f8").tobytes()
+    size = 256 + len(body) + 8
+    head = b"\x89VXMAP\r\n" + struct.pack("<IIIIIIII", version, 256, source, hs, d, len(pa), len(pb), 0)
+    head += struct.pack("<Q", size) + b"0123456789abcdef" * 4 + b"fedcba9876543210" * 4
+    head += b"\0" * (256 - len(head))
+    data = head + body
+    h = XXH.XXH3_64bits(data, len(data)) if checksum else 0
+    return data + struct.pack(">Q", h)
+
+
+def map_seeds():
+    put("fuzz_mapfile", "pca-12x8", map_file(12, 8, 1))
+    put("fuzz_mapfile", "pca-16x3-source-b", map_file(16, 3, 2, source=1, path_a="a", path_b="/x/y/z.vindex"))
+    put("fuzz_mapfile", "nopca-6", map_file(6, 6, 3))
+    put("fuzz_mapfile", "nopca-1", map_file(1, 1, 4, path_a="/", path_b="b"))
+    put("fuzz_mapfile", "bad-checksum", map_file(5, 4, 5, checksum=False))
+    put("fuzz_mapfile", "version-2", map_file(5, 4, 6, version=2))
+    put("fuzz_mapfile", "truncated", map_file(9, 4, 7)[:300])
 def tar_seeds(tmp):
     """Small archives in each dialect the reader accepts, and a few it refuses (A-T*)."""
     import io
@@ -303,6 +336,7 @@ def main():
         vocab_seeds()
         vindex_seeds(vindex, tmp)
         checkpoint_seeds()
+        map_seeds()
         tar_seeds(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
