@@ -11,3 +11,5 @@ for f in "$@"; do
     [ -f "$f" ] || continue
     dd if="$f" of="$f.pc-tmp" bs=2M status=none && mv -f "$f.pc-tmp" "$f" || { rm -f "$f.pc-tmp"; exit 1; }
 done
+# Written back now, not during the first measurement (a scan racing writeback ran 6x slower).
+sync
