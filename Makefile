@@ -17,11 +17,12 @@ ALL_CFLAGS = -std=c11 $(WARN) -fPIC -pthread $(CFLAGS)
 # LAPACKE are loaded on first use (format/lazylib.h). Tests and tools link them directly.
 LDLIBS  := -lcjson -lxxhash -lutf8proc -lzstd -lm -lpthread -ldl
 LAZY_LIBS := -lcrypto -llapacke -lopenblas
-# The command links xxHash, utf8proc and zstd from their archives when the -dev packages
-# ship them: each shared library costs every process ~0.15 ms to map and relocate, and a
-# query process is a few milliseconds (doc/benchmarks.md, "Query processes").
+# The command links xxHash and utf8proc from their archives when the -dev packages ship
+# them: each shared library costs every process ~0.15 ms to map and relocate, and a query
+# process is a few milliseconds (doc/benchmarks.md, "Query processes"). Not zstd: Debian's
+# libzstd.a is built without the worker threads pack uses.
 comma := ,
-CLI_STATIC := $(foreach l,xxhash utf8proc zstd,$(if $(wildcard $(shell $(CC) -print-file-name=lib$(l).a)),-l$(l)))
+CLI_STATIC := $(foreach l,xxhash utf8proc,$(if $(wildcard $(shell $(CC) -print-file-name=lib$(l).a)),-l$(l)))
 CLI_LDLIBS := $(if $(CLI_STATIC),-Wl$(comma)-Bstatic $(CLI_STATIC) -Wl$(comma)-Bdynamic) $(filter-out $(CLI_STATIC),$(LDLIBS))
 
 BUILD   ?= build

@@ -88,7 +88,6 @@ typedef struct scan {
     const char *b, *p, *end;
     vx_lift_span *spans;
     uint32_t n_layers, cap;
-    int nomem;
 } scan;
 
 static inline void ws(scan *s) {
@@ -190,15 +189,19 @@ static int sigma_array(scan *s, uint32_t i, int kind, int depth) {
     return value(s, depth);
 }
 
+/* Room for layer i's two spans (zeroed: not lifted). */
+static int room(scan *s, uint32_t i) {
+    if (i < s->cap) return 1;
+    uint32_t cap = s->cap ? 2 * s->cap : 64;
+    vx_lift_span *t = cap > (1u << 24) ? NULL : realloc(s->spans, sizeof *t * 2 * cap);
+    if (!t) return 0; /* then cJSON reads the whole document */
+    memset(t + 2 * (size_t)s->cap, 0, sizeof *t * 2 * (cap - s->cap));
+    s->spans = t;
+    s->cap = cap;
+    return 1;
+}
+
 static int layer_object(scan *s, uint32_t i, int depth) {
-    if (i >= s->cap) {
-        uint32_t cap = s->cap ? 2 * s->cap : 64;
-        vx_lift_span *t = cap > (1u << 24) ? NULL : realloc(s->spans, sizeof *t * 2 * cap);
-        if (!t) { s->nomem = 1; return 0; }
-        memset(t + 2 * (size_t)s->cap, 0, sizeof *t * 2 * (cap - s->cap));
-        s->spans = t;
-        s->cap = cap;
-    }
     int seen[2] = { 0, 0 };
     s->p++;
     if (eat(s, '}')) return 1;
@@ -227,6 +230,7 @@ static int layers_array(scan *s, int depth) {
     if (eat(s, ']')) return 1;
     for (uint32_t i = 0;; i++) {
         ws(s);
+        if (!room(s, i)) return 0;
         int ok = s->p < s->end && *s->p == '{' ? layer_object(s, i, depth + 1) : value(s, depth + 1);
         if (!ok) return 0;
         s->n_layers = i + 1;
@@ -259,17 +263,15 @@ static int root(scan *s) {
     }
 }
 
-int vx_meta_lift(vx_lifted *out, const uint8_t *buf, size_t len) {
+void vx_meta_lift(vx_lifted *out, const uint8_t *buf, size_t len) {
     memset(out, 0, sizeof *out);
-    if (!vx_meta_lift_enabled) return VX_OK;
-    scan s = { (const char *)buf, (const char *)buf, (const char *)buf + len, NULL, 0, 0, 0 };
+    if (!vx_meta_lift_enabled) return;
+    scan s = { (const char *)buf, (const char *)buf, (const char *)buf + len, NULL, 0, 0 };
     size_t lifted = 0;
     if (root(&s))
         for (size_t i = 0; i < 2 * (size_t)s.n_layers; i++) lifted += s.spans[i].len;
-    if (s.nomem) { free(s.spans); return VX_ENOMEM; }
-    if (!lifted) { free(s.spans); return VX_OK; }
-    char *o = malloc(len - lifted + 1);
-    if (!o) { free(s.spans); return VX_ENOMEM; }
+    char *o = lifted ? malloc(len - lifted + 1) : NULL;
+    if (!o) { free(s.spans); return; }
     /* Spans are in document order: layer by layer, and within a layer either kind first. */
     size_t at = 0, n = 0;
     for (uint32_t i = 0; i < s.n_layers; i++) {
@@ -290,7 +292,6 @@ int vx_meta_lift(vx_lifted *out, const uint8_t *buf, size_t len) {
     out->len = n;
     out->spans = s.spans;
     out->n_layers = s.n_layers;
-    return VX_OK;
 }
 
 void vx_lifted_free(vx_lifted *l) {

@@ -37,9 +37,9 @@ typedef struct vx_lifted {
 /* Nonzero (the default) lets vx_meta_parse lift; tests clear it to compare with cJSON alone. */
 extern int vx_meta_lift_enabled;
 
-/* Lift what can be lifted from buf[0..len). Returns VX_OK (possibly having lifted nothing:
- * then out->json is NULL) or VX_ENOMEM. */
-int vx_meta_lift(vx_lifted *out, const uint8_t *buf, size_t len);
+/* Lift what can be lifted from buf[0..len); out->json is NULL when nothing was (also when
+ * memory ran out: cJSON then reads the whole document, as it would have). */
+void vx_meta_lift(vx_lifted *out, const uint8_t *buf, size_t len);
 void vx_lifted_free(vx_lifted *l);
 /* The lifted span of layer i's gate (kind 0) or down (kind 1) array, or NULL. */
 const vx_lift_span *vx_lifted_span(const vx_lifted *l, uint32_t layer, int kind);

