@@ -33,6 +33,21 @@ size_t vx_json_number(const char *p, const char *end, double *v) {
     if (s < end && *s == '-') { neg = 1; s++; }
     if (!digit(s, end)) return 0;
     /* RFC 8259: int = "0" / digit1-9 *DIGIT */
+    if (!v) { /* the scanner: the length only */
+        if (*s++ != '0')
+            while (digit(s, end)) s++;
+        if (s < end && *s == '.') {
+            if (!digit(++s, end)) return 0;
+            while (digit(s, end)) s++;
+        }
+        if (s < end && (*s == 'e' || *s == 'E')) {
+            s++;
+            if (s < end && (*s == '+' || *s == '-')) s++;
+            if (!digit(s, end)) return 0;
+            while (digit(s, end)) s++;
+        }
+        return (size_t)(s - p) > MAX_NUMBER ? 0 : (size_t)(s - p);
+    }
     if (*s == '0') s++;
     else
         for (; digit(s, end); s++) {
@@ -60,7 +75,6 @@ size_t vx_json_number(const char *p, const char *end, double *v) {
     }
     size_t n = (size_t)(s - p);
     if (n > MAX_NUMBER) return 0;
-    if (!v) return n;
     double d;
     if (m == 0 && exact) d = 0;
     else if (exact && m <= (1ull << 53) && e10 >= -22 && e10 <= 22) {

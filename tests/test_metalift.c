@@ -321,6 +321,7 @@ static void numbers(void) {
         }
         double v = 0;
         size_t len = vx_json_number(s, s + strlen(s), &v);
+        if (vx_json_number(s, s + strlen(s), NULL) != len) bad++; /* the scanner's length-only form */
         char *end;
         double w = strtod(s, &end);
         total++;
@@ -335,13 +336,16 @@ static void numbers(void) {
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         double v;
-        size_t len = vx_json_number(shapes[i].s, shapes[i].s + strlen(shapes[i].s), &v);
-        CHECK(len == shapes[i].len, "'%s': length %zu, expected %zu", shapes[i].s, len, shapes[i].len);
+        size_t len = vx_json_number(shapes[i].s, shapes[i].s + strlen(shapes[i].s), &v),
+               len0 = vx_json_number(shapes[i].s, shapes[i].s + strlen(shapes[i].s), NULL);
+        CHECK(len == shapes[i].len && len0 == len, "'%s': length %zu (%zu without a value), expected %zu", shapes[i].s,
+              len, len0, shapes[i].len);
     }
     double v = 1;
-    CHECK(vx_json_number("-0", "-0" + 2, &v) == 2 && v == 0 && signbit(v), "-0 keeps its sign");
+    static const char m0[] = "-0", twelve[] = "12";
+    CHECK(vx_json_number(m0, m0 + 2, &v) == 2 && v == 0 && signbit(v), "-0 keeps its sign");
     /* the end bound is respected: "12" cut after one byte is 1 */
-    CHECK(vx_json_number("12", "12" + 1, &v) == 1 && v == 1, "end bound");
+    CHECK(vx_json_number(twelve, twelve + 1, &v) == 1 && v == 1, "end bound");
 }
 
 /* ------------------------------------------------------------------ the point */
