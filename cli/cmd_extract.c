@@ -1,6 +1,6 @@
 /*
  * cmd_extract.c — `vindex extract SRC -o OUT [--features N] [--top-k K] [--unembed] [--force]
- * [--revision REV] [--threads N] [--quiet]`.
+ * [--revision REV] [--layers A-B] [--threads N] [--quiet]`.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -26,6 +26,8 @@ static const char *help =
     "      --unembed       keep an untied model's unembedding (lm_head) as unembed.bin (f16)\n"
     "      --revision REV  Hub revision: a ref name (default main) or a snapshot commit\n"
     "      --force         replace an existing OUT (only by the final atomic rename)\n"
+    "      --layers A-B    write a part: layers A..B only (or one layer: --layers A), to be\n"
+    "                      joined with the other parts by `vindex merge` (spec/parts.md)\n"
     "  -j, --threads N     worker threads (default: all CPUs)\n"
     "  -q, --quiet         no progress display\n"
     "  -h, --help          this text\n"
@@ -69,6 +71,7 @@ int cmd_extract(int argc, char **argv) {
         { "top-k", required_argument, 0, 'k' }, { "revision", required_argument, 0, 'r' },
         { "force", no_argument, 0, 'F' }, { "threads", required_argument, 0, 'j' },
         { "quiet", no_argument, 0, 'q' }, { "help", no_argument, 0, 'h' }, { "unembed", no_argument, 0, 'U' },
+        { "layers", required_argument, 0, 'L' },
         { 0, 0, 0, 0 },
     };
     vx_extract_opts o;
@@ -86,6 +89,18 @@ int cmd_extract(int argc, char **argv) {
         case 'r': o.revision = optarg; break;
         case 'F': o.force = 1; break;
         case 'U': o.unembed = 1; break;
+        case 'L': {
+            char a[32], *dash;
+            long lo, hi;
+            snprintf(a, sizeof a, "%s", optarg);
+            if ((dash = strchr(a, '-'))) *dash = 0;
+            if (strlen(optarg) >= sizeof a || cli_int(a, 0, 4095, &lo) || cli_int(dash ? dash + 1 : a, 0, 4095, &hi) || hi < lo)
+                return cli_usage("extract", "--layers %s: expected A-B with 0 <= A <= B (or one layer A)", optarg);
+            o.part = 1;
+            o.layer_first = (unsigned)lo;
+            o.layer_last = (unsigned)hi;
+            break;
+        }
         case 'j': if (cli_int(optarg, 1, 1024, &v)) return cli_usage("extract", "--threads %s: expected 1..1024", optarg); o.threads = (int)v; break;
         case 'q': u.tty = 0; break;
         case 'h': fputs(help, stdout); return EXIT_OK;

@@ -11,6 +11,7 @@
 
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
     { "extract", cmd_extract, "build a vindex from a Hugging Face checkpoint" },
+    { "merge", cmd_merge, "join the parts written by extract --layers into one vindex" },
     { "plan", cmd_plan, "what extract would do with a checkpoint, from its headers only" },
     { "info", cmd_info, "describe a vindex: model, shapes, files, provenance, spectra" },
     { "verify", cmd_verify, "check every byte and fact of a vindex, archive or cached repo" },

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -358,4 +359,11 @@ int vx_remove_tree(const char *dir) {
     closedir(d);
     if (rmdir(dir) != 0) rc = -1;
     return rc;
+}
+
+void vx_utc_now(char out[32]) {
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

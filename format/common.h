@@ -96,6 +96,8 @@ int vx_xxh3_fileat(char out[17], int dirfd, const char *name, vx_err *err);
 
 /* path join into a malloc'd string; NULL on ENOMEM. */
 char *vx_path(const char *dir, const char *name);
+/* The current time as ISO 8601 UTC, "2026-01-02T03:04:05Z" (manifest.json's created_utc). */
+void vx_utc_now(char out[32]);
 
 /* Write all of `len` bytes; returns 0 or VX_EIO with errno-based message naming `what`. */
 int vx_write_all(int fd, const void *buf, size_t len, const char *what, vx_err *err);

@@ -38,6 +38,9 @@ int vx_out_file(vx_outfile *f, const char *dir, const char *name, const void *bu
 
 /* ---- finishing a vindex (shared by the extractor and the synthetic-vindex tools) ---- */
 
+/* Slots of a writer's vx_outfile array: 0..6 the vx_data_files, then these (VX_N_FILES). */
+enum { VX_OF_INDEX = 7, VX_OF_MANIFEST, VX_OF_SUMS, VX_OF_SPECTRA, VX_OF_NEURONS, VX_OF_MOMENTS, VX_OF_UNEMBED };
+
 /* The seven data files of a vindex, in the order vx_meta_set_files expects them. */
 extern const char *const vx_data_files[7];
 /* Fill m->files from the seven written files of[0..6] (named as vx_data_files): sizes,

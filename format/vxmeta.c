@@ -53,6 +53,7 @@ void vx_meta_free(vx_meta *m) {
     free(m->layers);
     for (size_t i = 0; i < m->n_norms; i++) free(m->norms[i].name);
     free(m->norms);
+    free(m->part.json);
     memset(m, 0, sizeof *m);
 }
 
@@ -178,10 +179,13 @@ static int parse_unembedding(vx_meta *m, const cJSON *root, const char *fname, v
         return vx_fail(err, VX_ECORRUPT, "%s: \"unembedding\" is %s but tied_embeddings is %s", fname,
                        m->unembedding == VX_UNEMB_EMBEDDINGS ? "\"embeddings\"" : "not \"embeddings\"",
                        m->tied_embeddings ? "true" : "false");
-    if (listed != (m->unembedding == VX_UNEMB_FILE))
+    if (m->is_part && !m->part.shared) { /* parts.md P3: the first part holds it */
+        if (listed) return vx_fail(err, VX_ECORRUPT, "%s: \"files\" lists unembed.bin, which only the first part holds", fname);
+        listed = m->unembedding == VX_UNEMB_FILE;
+    } else if (listed != (m->unembedding == VX_UNEMB_FILE))
         return vx_fail(err, VX_ECORRUPT, "%s: \"files\" %s unembed.bin but \"unembedding\" says %s", fname,
                        listed ? "lists" : "does not list", listed ? "it is not kept" : "it is");
-    if (listed && vx_meta_file(m, "unembed.bin")->bytes != vx_meta_embeddings_bytes(m))
+    if (listed && vx_meta_file(m, "unembed.bin") && vx_meta_file(m, "unembed.bin")->bytes != vx_meta_embeddings_bytes(m))
         return vx_fail(err, VX_ECORRUPT, "%s: files.unembed.bin.bytes = %llu, but vocab_size x hidden_size x 2 = %llu", fname,
                        (unsigned long long)vx_meta_file(m, "unembed.bin")->bytes,
                        (unsigned long long)vx_meta_embeddings_bytes(m));
@@ -303,7 +307,38 @@ static int check_file(const vx_meta *m, const char *name, uint64_t bytes, const 
     return VX_OK;
 }
 
+/* spec/parts.md P2: the "part" object's layer range; the rest of it is kept as JSON for
+ * merge (src/merge.c), which checks provenance and options. */
+static int parse_part(vx_meta *m, const cJSON *root, const char *fname, vx_err *err) {
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "part");
+    if (!cJSON_IsObject(p))
+        return vx_fail(err, VX_ECORRUPT, "%s: no \"part\" object: not a part (a whole vindex is not merged again)", fname);
+    int rc;
+    if ((rc = get_u32(&m->part.first, p, "first_layer", 0, VX_MAX_LAYERS - 1, fname, err)) ||
+        (rc = get_u32(&m->part.last, p, "last_layer", 0, VX_MAX_LAYERS - 1, fname, err)))
+        return rc;
+    if (m->part.first > m->part.last || m->part.last >= m->num_layers)
+        return vx_fail(err, VX_ECORRUPT, "%s: part.first_layer %u, last_layer %u: expected first <= last < num_layers %u",
+                       fname, m->part.first, m->part.last, m->num_layers);
+    m->part.total = m->num_layers;
+    m->part.shared = m->part.first == 0;
+    m->num_layers = m->part.last - m->part.first + 1;
+    if (!(m->part.json = cJSON_PrintUnformatted(p))) return vx_fail(err, VX_ENOMEM, "%s: out of memory", fname);
+    m->is_part = 1;
+    return VX_OK;
+}
+
+static int parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname, int want_part, vx_err *err);
+
 int vx_meta_parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname, vx_err *err) {
+    return parse(m, buf, len, fname, 0, err);
+}
+
+int vx_meta_parse_part(vx_meta *m, const uint8_t *buf, size_t len, const char *fname, vx_err *err) {
+    return parse(m, buf, len, fname, 1, err);
+}
+
+static int parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname, int want_part, vx_err *err) {
     memset(m, 0, sizeof *m);
     if (len > VX_MAX_INDEX_JSON) return vx_fail(err, VX_ECORRUPT, "%s: %zu bytes, larger than the limit", fname, len);
     cJSON *root = cJSON_ParseWithLengthOpts((const char *)buf, len, NULL, 0);
@@ -318,7 +353,7 @@ int vx_meta_parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname,
         goto out;
     }
     /* R-B7: a part of a vindex (a layer range) is not a vindex. */
-    if (cJSON_GetObjectItemCaseSensitive(root, "part")) {
+    if (!want_part && cJSON_GetObjectItemCaseSensitive(root, "part")) {
         rc = vx_fail(err, VX_EUNSUPPORTED, "%s: \"part\": this index.json describes a part of a vindex (a layer range), "
                      "not a vindex: merge it first", fname);
         goto out;
@@ -331,6 +366,12 @@ int vx_meta_parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname,
         (rc = get_u32(&m->vocab_size, root, "vocab_size", 1, VX_MAX_VOCAB, fname, err)) ||
         (rc = get_u32(&m->down_top_k, root, "down_top_k", 1, VX_MAX_TOPK, fname, err)))
         goto out;
+    if (want_part && (m->version < 2 || (rc = parse_part(m, root, fname, err)))) {
+        if (!rc) rc = vx_fail(err, VX_ECORRUPT, "%s: a part is version 2 or later", fname);
+        goto out;
+    }
+    /* The whole model's layer count: num_layers itself, or a part's total. */
+    uint32_t all_layers = m->is_part ? m->part.total : m->num_layers, base = m->is_part ? m->part.first : 0;
     if (m->num_feats > m->hidden_size) {
         rc = vx_fail(err, VX_ECORRUPT, "%s: num_feats %u exceeds hidden_size %u", fname, m->num_feats, m->hidden_size);
         goto out;
@@ -387,11 +428,12 @@ int vx_meta_parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname,
             (rc = get_u64(&lm->offset, l, "offset", 0, 1ull << 52, fname, err)) ||
             (rc = get_u64(&lm->length, l, "length", 0, 1ull << 52, fname, err)))
             goto out;
-        if (lm->layer != i || lm->num_features != m->num_feats || lm->offset != i * per_layer || lm->length != per_layer) {
+        if (lm->layer != base + i || lm->num_features != m->num_feats || lm->offset != i * per_layer ||
+            lm->length != per_layer) {
             rc = vx_fail(err, VX_ECORRUPT,
                          "%s: layers[%u]: expected layer %u, num_features %u, offset %llu, length %llu; found %u, %u, "
                          "%llu, %llu",
-                         fname, i, i, m->num_feats, (unsigned long long)(i * per_layer), (unsigned long long)per_layer,
+                         fname, i, base + i, m->num_feats, (unsigned long long)(i * per_layer), (unsigned long long)per_layer,
                          lm->layer, lm->num_features, (unsigned long long)lm->offset, (unsigned long long)lm->length);
             goto out;
         }
@@ -406,9 +448,9 @@ int vx_meta_parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname,
     /* R-I8: norms tile norms.bin in order, each a whole number of f32 inside it. */
     if ((rc = get_u64(&m->norms_bytes, root, "norms_bytes", 0, 1ull << 40, fname, err))) goto out;
     const cJSON *norms = cJSON_GetObjectItemCaseSensitive(root, "norms");
-    if (!cJSON_IsArray(norms) || cJSON_GetArraySize(norms) > 64 * (int)m->num_layers + 64) {
+    if (!cJSON_IsArray(norms) || cJSON_GetArraySize(norms) > 64 * (int)all_layers + 64) {
         rc = vx_fail(err, VX_ECORRUPT, "%s: \"norms\": expected an array of at most %u entries", fname,
-                     64 * m->num_layers + 64);
+                     64 * all_layers + 64);
         goto out;
     }
     m->norms = calloc((size_t)cJSON_GetArraySize(norms) + 1, sizeof *m->norms);
@@ -427,7 +469,7 @@ int vx_meta_parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname,
         }
         const cJSON *lj = cJSON_GetObjectItemCaseSensitive(n, "layer");
         if (cJSON_IsNull(lj)) nm->layer = -1;
-        else if ((rc = get_u64(&layer, n, "layer", 0, m->num_layers - 1, fname, err))) goto out;
+        else if ((rc = get_u64(&layer, n, "layer", 0, all_layers - 1, fname, err))) goto out;
         else nm->layer = (int32_t)layer;
         if (nm->offset != next || nm->count * 4 > m->norms_bytes - next) {
             rc = vx_fail(err, VX_ECORRUPT, "%s: norms[%zu] \"%s\": offset %llu count %llu does not follow at %llu inside %llu bytes",
@@ -448,16 +490,29 @@ int vx_meta_parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname,
     if ((rc = parse_files(m, root, fname, err))) goto out;
     if ((rc = check_file(m, "gate_vectors.bin", vx_meta_features_bytes(m), fname, err)) ||
         (rc = check_file(m, "down_features.bin", vx_meta_features_bytes(m), fname, err)) ||
-        (rc = check_file(m, "embeddings.bin", vx_meta_embeddings_bytes(m), fname, err)) ||
-        (rc = check_file(m, "down_meta.bin", vx_meta_down_meta_bytes(m), fname, err)) ||
-        (rc = check_file(m, "norms.bin", m->norms_bytes, fname, err)))
+        (rc = check_file(m, "down_meta.bin", vx_meta_down_meta_bytes(m), fname, err)))
         goto out;
-    if (!vx_meta_file(m, "vocab.bin") || !vx_meta_file(m, "tokenizer.json")) {
-        rc = vx_fail(err, VX_ECORRUPT, "%s: \"files\": vocab.bin and tokenizer.json must be listed", fname);
-        goto out;
+    if (m->is_part && !m->part.shared) { /* parts.md P3: the whole-model files are the first part's */
+        static const char *const whole[] = { "embeddings.bin", "norms.bin", "vocab.bin", "tokenizer.json", "unembed.bin", NULL };
+        for (int w = 0; whole[w]; w++)
+            if (vx_meta_file(m, whole[w])) {
+                rc = vx_fail(err, VX_ECORRUPT, "%s: \"files\" lists %s, which only the part starting at layer 0 holds",
+                             fname, whole[w]);
+                goto out;
+            }
+        if (m->n_norms) { rc = vx_fail(err, VX_ECORRUPT, "%s: \"norms\": only the part starting at layer 0 holds norms", fname); goto out; }
+    } else {
+        if ((rc = check_file(m, "embeddings.bin", vx_meta_embeddings_bytes(m), fname, err)) ||
+            (rc = check_file(m, "norms.bin", m->norms_bytes, fname, err)))
+            goto out;
+        if (!vx_meta_file(m, "vocab.bin") || !vx_meta_file(m, "tokenizer.json")) {
+            rc = vx_fail(err, VX_ECORRUPT, "%s: \"files\": vocab.bin and tokenizer.json must be listed", fname);
+            goto out;
+        }
     }
     if (m->version >= 2 && ((rc = parse_unembedding(m, root, fname, err)) || (rc = parse_battery(m, layers, fname, err))))
         goto out;
+    if (m->is_part && !m->has_battery) { rc = vx_fail(err, VX_ECORRUPT, "%s: a part holds the weight battery (spectra.bin, neurons.bin, moments.bin)", fname); goto out; }
 out:
     cJSON_Delete(root);
     if (rc) vx_meta_free(m);
@@ -490,7 +545,7 @@ char *vx_meta_write(const vx_meta *m) {
     cJSON_AddStringToObject(r, "family", m->model_type);
     cJSON_AddStringToObject(r, "model_type", m->model_type);
     cJSON_AddStringToObject(r, "architecture", m->architecture);
-    cJSON_AddNumberToObject(r, "num_layers", m->num_layers);
+    cJSON_AddNumberToObject(r, "num_layers", m->is_part ? m->part.total : m->num_layers);
     cJSON_AddNumberToObject(r, "num_feats", m->num_feats);
     cJSON_AddNumberToObject(r, "hidden_size", m->hidden_size);
     cJSON_AddNumberToObject(r, "intermediate_size", m->intermediate_size);
@@ -579,6 +634,11 @@ char *vx_meta_write(const vx_meta *m) {
         cJSON_AddItemToObject(o, "shape", shape_json(f->shape, f->ndim));
         if (f->xxh3[0]) cJSON_AddStringToObject(o, "xxh3", f->xxh3);
         cJSON_AddItemToObject(files, f->name, o);
+    }
+    if (m->is_part) { /* spec/parts.md P2 */
+        cJSON *p = m->part.json ? cJSON_Parse(m->part.json) : NULL;
+        if (!p) { cJSON_Delete(r); return NULL; }
+        cJSON_AddItemToObject(r, "part", p);
     }
     char *s = cJSON_Print(r);
     cJSON_Delete(r);

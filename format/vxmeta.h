@@ -68,6 +68,15 @@ typedef struct vx_file_meta {
     char xxh3[17];               /* canonical hex, "" when not recorded */
 } vx_file_meta;
 
+/* A part of a vindex (spec/parts.md): the layers first..last of a `total`-layer model, with
+ * its provenance and options in the "part" object of index.json. */
+typedef struct vx_part_info {
+    uint32_t first, last;        /* inclusive layer range */
+    uint32_t total;              /* num_layers of the whole model */
+    int shared;                  /* holds the whole-model files (P3): first == 0 */
+    char *json;                  /* the "part" object, unformatted JSON, owned */
+} vx_part_info;
+
 typedef struct vx_meta {
     uint32_t version;
     uint32_t num_layers, num_feats, hidden_size, intermediate_size, vocab_size, down_top_k;
@@ -86,6 +95,11 @@ typedef struct vx_meta {
     uint64_t neurons_bytes;      /* size of neurons.bin (sum of the layers' blocks) */
     int unembedding;             /* VX_UNEMB_* */
     uint64_t unembed_clamped;    /* unembed.bin values clamped to the f16 range */
+    /* A part (spec/parts.md) when is_part: num_layers and layers[] are then the part's own
+     * (layers[i].layer = part.first + i, offsets relative to the part's files), and the
+     * written "num_layers" is part.total. */
+    int is_part;
+    vx_part_info part;
 } vx_meta;
 
 /* Validate and load index.json bytes. Checks (spec R-I*): types and ranges of every
@@ -93,6 +107,9 @@ typedef struct vx_meta {
  * F finite non-negative descending values, norms non-overlapping inside norms_bytes, the
  * file table's sizes equal to those implied by the shapes. Errors: VX_ECORRUPT, VX_ENOMEM. */
 int vx_meta_parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname, vx_err *err);
+/* The same for the index.json of a part (spec/parts.md P2): only a part is accepted, and
+ * m->is_part, m->part are set. Errors: as vx_meta_parse. */
+int vx_meta_parse_part(vx_meta *m, const uint8_t *buf, size_t len, const char *fname, vx_err *err);
 void vx_meta_free(vx_meta *m);
 /* Serialise to a malloc'd NUL-terminated pretty JSON string; NULL on ENOMEM. */
 char *vx_meta_write(const vx_meta *m);

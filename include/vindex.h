@@ -66,7 +66,7 @@ typedef struct vx_extract_opts {
     int features;           /* F: directions kept per layer and kind; default 128 */
     int top_k;              /* K: vocabulary projections kept per sign; default 16 */
     int force;              /* replace an existing OUT (only by the final rename) */
-    int threads;            /* worker threads; 0 = number of online CPUs */
+    int threads;            /* worker threads; 0 = VINDEX_THREADS when set, else the online CPUs */
     /* Called from the extracting thread; may be NULL. */
     void (*progress)(void *ctx, const vx_progress *p);
     /* Warnings ("--features capped at rank 96"); may be NULL. */
@@ -78,6 +78,10 @@ typedef struct vx_extract_opts {
     volatile int *interrupt;
     /* Keep an untied model's unembedding (lm_head) as unembed.bin (spec §9 R-B5). */
     int unembed;
+    /* Write a *part* (spec/parts.md) holding only layers layer_first..layer_last
+     * (inclusive), to be joined by vx_merge; 0 = a whole vindex. */
+    int part;
+    unsigned layer_first, layer_last;
 } vx_extract_opts;
 
 /* Fill `o` with defaults (features 128, top_k 16, everything else 0/NULL). */
@@ -93,6 +97,32 @@ void vx_extract_opts_init(vx_extract_opts *o);
  * VX_ENOMEM, VX_EINTERRUPTED.
  */
 int vx_extract(const vx_extract_opts *o, vx_err *err);
+
+/* ---------------------------------------------------------------------- merge */
+
+typedef struct vx_merge_opts {
+    const char *const *parts;  /* part directories written by vx_extract with opts.part */
+    size_t n_parts;
+    const char *out;           /* the vindex to write */
+    int force;                 /* replace an existing OUT (only by the final rename) */
+    int threads;               /* threads for checking the result; 0 = all CPUs */
+    void (*warn)(void *ctx, const char *msg); /* may be NULL */
+    void *ctx;
+} vx_merge_opts;
+
+/*
+ * Join parts into the vindex at o->out (spec/parts.md): every part's files checked
+ * against its SHA256SUMS, the parts shown to come from one checkpoint (the same
+ * config.json and source files) extracted with one set of options by one build, their
+ * layer ranges shown to cover every layer exactly once; the result is byte-identical in
+ * every data file (and so in its content digest) to a single extraction with the same
+ * kernels, and is verified (vx_verify) before it is renamed into place. Parts from
+ * different BLAS kernels or thread counts are merged with a warning (P6). Nothing is
+ * left at o->out on failure. Errors: VX_EUSAGE, VX_EEXIST, VX_ENOTFOUND, VX_ECORRUPT
+ * (a damaged or altered part), VX_EMISMATCH (parts that do not belong together: another
+ * checkpoint, other options, overlapping or missing layers), VX_EIO, VX_ENOMEM.
+ */
+int vx_merge(const vx_merge_opts *o, vx_err *err);
 
 /* ------------------------------------------------------------- open / inspect */
 

@@ -6,6 +6,7 @@
 #include <cblas.h>
 #include <lapacke.h>
 
+#include "lapack_2stage.h"
 #include "lazylib.h"
 
 #define C const
@@ -16,6 +17,7 @@ typedef enum CBLAS_UPLO upl;
 /* ------------------------------------------------------------------------- BLAS */
 VX_TRAMPOLINE_VOID(VX_LIB_BLAS, openblas_set_num_threads, (int n), (n))
 VX_TRAMPOLINE(VX_LIB_BLAS, int, openblas_get_num_threads, (void), ())
+VX_TRAMPOLINE(VX_LIB_BLAS, char *, openblas_get_corename, (void), ())
 VX_TRAMPOLINE_VOID(VX_LIB_BLAS, cblas_sgemm,
            (C ord o, C trn ta, C trn tb, C blasint m, C blasint n, C blasint k, C float al, C float *a, C blasint lda,
             C float *b, C blasint ldb, C float be, float *c, C blasint ldc),
@@ -85,3 +87,18 @@ VX_TRAMPOLINE(VX_LIB_LAPACKE, li, LAPACKE_sormtr_work,
            (int L, char side, char ul, char tr, li m, li n, C float *a, li lda, C float *tau, float *c, li ldc,
             float *work, li lwork),
            (L, side, ul, tr, m, n, a, lda, tau, c, ldc, work, lwork))
+/* the two-stage spectrum path (linalg.c seig_top_2stage): LAPACK's own symbols, found
+ * through liblapacke's dependency on liblapack */
+VX_TRAMPOLINE_VOID(VX_LIB_LAPACKE, ssytrd_sy2sb_,
+           (const char *u, const int *n, const int *kd, float *a, const int *lda, float *ab, const int *ldab, float *tau,
+            float *work, const int *lwork, int *info, size_t ul),
+           (u, n, kd, a, lda, ab, ldab, tau, work, lwork, info, ul))
+VX_TRAMPOLINE_VOID(VX_LIB_LAPACKE, ssytrd_sb2st_,
+           (const char *st, const char *v, const char *u, const int *n, const int *kd, float *ab, const int *ldab, float *d,
+            float *e, float *hous, const int *lhous, float *work, const int *lwork, int *info, size_t sl, size_t vl,
+            size_t ul),
+           (st, v, u, n, kd, ab, ldab, d, e, hous, lhous, work, lwork, info, sl, vl, ul))
+VX_TRAMPOLINE(VX_LIB_LAPACKE, li, LAPACKE_sgeqrf_work, (int L, li m, li n, float *a, li lda, float *tau, float *w, li lw),
+           (L, m, n, a, lda, tau, w, lw))
+VX_TRAMPOLINE(VX_LIB_LAPACKE, li, LAPACKE_sorgqr_work,
+           (int L, li m, li n, li k, float *a, li lda, C float *tau, float *w, li lw), (L, m, n, k, a, lda, tau, w, lw))

@@ -72,7 +72,7 @@ typedef struct cmp_fit {
 #define CMP_EVAL_BLOCK 1024
 
 /* ------------------------------------------------------ cmp_tokens.c: §2, §3 */
-/* splitmix64 stream k of seed s (0 split, 1 PCA sample, 2 baseline), one draw, and the
+/* splitmix64 stream k of seed s (0 split, 1 PCA sample, 2 baseline, 3 mutual k-NN queries, 4 simplices), one draw, and the
  * partial Fisher–Yates of k over p[n]. */
 uint64_t cmp_sm_stream(uint64_t seed, uint64_t k);
 uint64_t cmp_sm_next(uint64_t *x);

@@ -298,7 +298,7 @@ static void mean_cv(const double *v, size_t n, double *mean, double *cv) {
 }
 
 #define SIMPLEX_BLOCK 200 /* simplices per projection: 1,000 rows */
-/* VX_CMP_SIMPLICES simplices of 5 shared tokens, drawn with stream 3: each a partial
+/* VX_CMP_SIMPLICES simplices of 5 shared tokens, drawn with stream 4: each a partial
  * Fisher–Yates of 5 over the shared indices (the array carried from one draw to the next);
  * volumes in the target's native rows y and in the aligned source rows. The aligned rows
  * (z − muz)R + muy differ from the projected z by a rotation and a shift, which keep every
@@ -312,7 +312,7 @@ static int simplices(ctx *c, uint64_t seed, vx_cmp_simplices *out, vx_cmp_arrays
     int rc = VX_OK;
     if (!perm || !idx || !Z || !Y || !mux || !vn || !va) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory for the simplices"); goto out; }
     for (size_t i = 0; i < N; i++) perm[i] = (uint32_t)i;
-    uint64_t x = cmp_sm_stream(seed, 3);
+    uint64_t x = cmp_sm_stream(seed, 4);
     for (size_t s = 0; s < S; s++) {
         cmp_sm_shuffle_prefix(perm, N, 5, &x);
         memcpy(idx + 5 * s, perm, 5 * sizeof(uint32_t));
@@ -402,6 +402,10 @@ typedef struct mjob {
     int which, rc;
     vx_err err;                           /* this job's own, copied to the caller's on failure */
 } mjob;
+
+static const char *const what[5] = { "held-out metrics", "random-orthogonal baseline", "anchor cosines",
+                                     "centred relational and digit correlations",
+                                     "published relational and digit correlations, simplices" };
 
 /* 0: held-out cosines, L2 and both residual spectra under R; 1: the random-orthogonal
  * baseline; 2: the anchors' cosines; 3: centred relational and digit correlations;
@@ -502,9 +506,6 @@ static void *metric_job(void *arg) {
         rc = simplices(&cj, j->seed, &r->simplices, x);
     }
 out:
-    static const char *const what[5] = { "held-out metrics", "random-orthogonal baseline", "anchor cosines",
-                                         "centred relational and digit correlations",
-                                         "published relational and digit correlations, simplices" };
     cmp_fail(cj.err, rc, what[j->which]);
     j->rc = rc;
     vx_big_free(cs);

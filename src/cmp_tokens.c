@@ -21,7 +21,7 @@ static uint64_t mix64(uint64_t z) {
     return z ^ (z >> 31);
 }
 uint64_t cmp_sm_next(uint64_t *x) { return mix64(*x += SM_GAMMA); }
-/* Stream k of seed s: its initial state is mix64(s + k). 0 split, 1 PCA sample, 2 baseline. */
+/* Stream k of seed s: its initial state is mix64(s + k). 0 split, 1 PCA sample, 2 baseline, 3 mutual k-NN queries, 4 simplices. */
 uint64_t cmp_sm_stream(uint64_t seed, uint64_t k) { return mix64(seed + k); }
 /* Uniform in [0, n), unbiased: reject outputs below 2^64 mod n. */
 static uint64_t sm_below(uint64_t *x, uint64_t n) {

@@ -2,12 +2,14 @@
  * extract.c — checkpoint → vindex. The pipeline (spec/vindex-format.md §E):
  *
  *   1. open the checkpoint (format/checkpoint.h): shards mapped, names mapped to roles;
- *   2. per layer, the top-F singular directions of the stacked gate matrix (its rows) and
- *      of the stacked down matrix (its columns): a single-precision Gram matrix built
- *      from chunks converted out of the map, its top F+32 eigenvectors, then a float64
- *      Rayleigh–Ritz pass over the same chunks (see layer_directions). Memory: one H×H
- *      f32 matrix, the H×(F+32) basis and one chunk — never a whole checkpoint tensor;
- *      mapped pages are released behind each pass;
+ *   2. per layer (or per layer of a part's range, spec/parts.md), the top-F singular
+ *      directions of the stacked gate matrix (its rows) and of the stacked down matrix
+ *      (its columns): a single-precision Gram matrix built from chunks converted out of
+ *      the map, every eigenvalue and a basis holding the top F eigenvectors (linalg.c:
+ *      vx_seig_basis), then a float64 Rayleigh–Ritz pass over the same chunks (see
+ *      layer_directions). Memory: one H×H f32 matrix (two while its spectrum is reduced),
+ *      the H×(F+32) basis and one chunk — never a whole checkpoint tensor; mapped pages
+ *      are released behind each pass;
  *   3. embeddings converted row by row to f16 (round to nearest even, clamped, counted);
  *   4. one pass over the unembedding in vocabulary tiles: tile × (final-norm ⊙ every
  *      direction of every layer) by sgemm, keeping the K largest and K smallest values
@@ -16,8 +18,8 @@
  *      all inside a temporary directory beside OUT, fsynced, then renamed into place.
  *
  * The weight battery (spec §9) rides along: while step 2 has a chunk of a gate or down
- * matrix converted it counts sparsity and each vector's squared norm, the tridiagonal
- * reduction the eigensolver does anyway also yields the whole spectrum, one extra pass per
+ * matrix converted it counts sparsity and each vector's squared norm, the eigensolver
+ * yields the whole spectrum beside the vectors, one extra pass per
  * layer reads the up matrix for the same statistics, and step 4 accumulates the moments
  * of every projection from the tiles it already has.
  */
@@ -38,8 +40,10 @@
 
 #include "battery.h"
 #include "checkpoint.h"
+#include "kern.h"
 #include "linalg.h"
 #include "mem.h"
+#include "outdir.h"
 #include "outfile.h"
 #include "vindex.h"
 #include "vocab.h"
@@ -48,8 +52,8 @@
 
 #define CHUNK_VECTORS 1024 /* vectors converted to f32 per BLAS call */
 
-/* Slots of the output files: 0..6 vx_data_files, then these. */
-enum { OF_INDEX = 7, OF_MANIFEST = 8, OF_SUMS = 9, OF_SPECTRA = 10, OF_NEURONS = 11, OF_MOMENTS = 12, OF_UNEMBED = 13 };
+/* Slots of the output files (format/outfile.h). */
+enum { OF_SPECTRA = VX_OF_SPECTRA, OF_NEURONS = VX_OF_NEURONS, OF_MOMENTS = VX_OF_MOMENTS, OF_UNEMBED = VX_OF_UNEMBED };
 
 void vx_extract_opts_init(vx_extract_opts *o) {
     memset(o, 0, sizeof *o);
@@ -118,8 +122,9 @@ static void fix_sign(uint16_t *h16, float *f32, const double *v, size_t H) {
  * The directions are the top eigenvectors of the Gram matrix G = Σ v vᵀ over the
  * layer's vectors (AᵀA for a gate matrix A, D Dᵀ for a down matrix D). Two passes over
  * the mapped weights (spec R-E1):
- *   1. G in single precision (ssyrk) and its top k = F + 32 eigenvectors (ssyevr): a
- *      subspace accurate to ~1e-6, found at half the cost of double precision;
+ *   1. G in single precision (ssyrk), every eigenvalue (the battery's spectrum) and k =
+ *      F + 32 orthonormal vectors whose leading F are eigenvectors of G (vx_seig_basis):
+ *      a subspace accurate to ~1e-6, at half the cost of double precision;
  *   2. Rayleigh–Ritz with the exact operator: orthonormalise the basis Q in double,
  *      B = A·Q chunk by chunk, C = BᵀB accumulated in double, eigenpairs of C (k×k).
  *      Ritz values are accurate to second order in the subspace error, so σ matches a
@@ -203,7 +208,7 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *s
     for (size_t i = 0; i < H; i++)
         for (size_t j = i; j < H; j++)
             if (!isfinite(G[i * H + j])) { rc = vx_fail(err, VX_ECORRUPT, "layer %d %s: the weights hold NaN or Inf, or overflow", layer, what); goto out; }
-    if ((rc = vx_seig_top(ek, Ek, all, G, H, k))) { rc = vx_fail(err, rc, "layer %d %s: eigensolver failed", layer, what); goto out; }
+    if ((rc = vx_seig_basis(ek, Ek, all, G, H, k, F))) { rc = vx_fail(err, rc, "layer %d %s: eigensolver failed", layer, what); goto out; }
     for (size_t h = 0; h < H; h++) /* Q[H][k]: the eigenvectors as columns */
         for (size_t j = 0; j < k; j++) Qd[h * k + j] = Ek[j * H + h];
     if ((rc = vx_dorth_cols(Qd, H, k))) { rc = vx_fail(err, rc, "layer %d %s: orthonormalisation failed", layer, what); goto out; }
@@ -272,21 +277,29 @@ static void topk_update(topk *tk, const float *S, size_t nv, uint32_t v0) {
     }
 }
 
-static int project(vx_outfile *out, vx_outfile *mom_out, const vx_model *m, const float *dirs, size_t L, size_t F,
-                   size_t K, const vx_extract_opts *o, vx_err *err) {
-    size_t H = m->hidden_size, V = m->vocab_size, ncol = L * 2 * F;
-    size_t tile = (16u << 20) / (ncol * 4);
+/* The projection of the directions of layers A..A+L-1. A part (A, L not the whole model)
+ * multiplies exactly as a whole extraction does — the same vocabulary tiles and one
+ * product over all num_layers·2·F columns, its own directions at their columns and zeros
+ * elsewhere — because BLAS kernels may round a column differently depending on the
+ * product's width and the column's place in it (Haswell's sgemm does), and parts must
+ * merge into the bytes of a single extraction (spec/parts.md P6). */
+static int project(vx_outfile *out, vx_outfile *mom_out, const vx_model *m, const float *dirs, size_t A, size_t L,
+                   size_t F, size_t K, const vx_extract_opts *o, vx_err *err) {
+    size_t H = m->hidden_size, V = m->vocab_size, ncol = L * 2 * F, nall = (size_t)m->num_layers * 2 * F;
+    size_t tile = (16u << 20) / (nall * 4);
     if (tile < 64) tile = 64;
     if (tile > V) tile = V;
-    float *w = malloc(sizeof(float) * H);
+    int part = ncol != nall;
+    float *w = malloc(sizeof(float) * H), *padded = part ? vx_big_array(nall * H, sizeof(float)) : NULL;
     float *U = malloc(sizeof(float) * tile * H), *S = malloc(sizeof(float) * tile * ncol);
+    float *Sall = part ? malloc(sizeof(float) * tile * nall) : S;
     topk tk = { ncol, K, malloc(sizeof(float) * ncol * K), malloc(sizeof(float) * ncol * K),
                 malloc(sizeof(uint32_t) * ncol * K), malloc(sizeof(uint32_t) * ncol * K) };
     uint8_t *rec = malloc(16 * K);
     float *mom = malloc(sizeof(float) * 4 * ncol);
     vx_mom_acc acc;
     int rc = vx_mom_init(&acc, ncol);
-    if (rc || !w || !U || !S || !tk.hi_v || !tk.lo_v || !tk.hi_i || !tk.lo_i || !rec || !mom) {
+    if (rc || !w || !U || !S || !Sall || (part && !padded) || !tk.hi_v || !tk.lo_v || !tk.hi_i || !tk.lo_i || !rec || !mom) {
         rc = vx_fail(err, VX_ENOMEM, "vocabulary projection: out of memory (%zu directions)", ncol);
         goto out;
     }
@@ -294,6 +307,10 @@ static int project(vx_outfile *out, vx_outfile *mom_out, const vx_model *m, cons
      * × direction: the weight (the effective multiplier, Gemma's 1 + w) is folded into each
      * vocabulary tile, so no second copy of the directions is needed. */
     for (size_t h = 0; h < H; h++) w[h] = (m->final_norm ? vx_tensor_get(m->final_norm, h) : 1.0f) + m->norm_offset;
+    if (part) {
+        memcpy(padded + A * 2 * F * H, dirs, sizeof(float) * ncol * H);
+        dirs = padded;
+    }
     for (size_t i = 0; i < ncol * K; i++) {
         tk.hi_v[i] = -INFINITY; tk.lo_v[i] = INFINITY; tk.hi_i[i] = tk.lo_i[i] = 0;
     }
@@ -303,7 +320,9 @@ static int project(vx_outfile *out, vx_outfile *mom_out, const vx_model *m, cons
         vx_tensor_release_range(m->unembed, (uint64_t)v0 * H, nv * H);
         for (size_t r = 0; r < nv; r++)
             for (size_t h = 0; h < H; h++) U[r * H + h] *= w[h];
-        if ((rc = vx_sgemm_nt(nv, ncol, H, U, dirs, S))) { rc = vx_fail(err, rc, "vocabulary projection: sgemm"); goto out; }
+        if ((rc = vx_sgemm_nt(nv, nall, H, U, dirs, Sall))) { rc = vx_fail(err, rc, "vocabulary projection: sgemm"); goto out; }
+        if (part)
+            for (size_t r = 0; r < nv; r++) memcpy(S + r * ncol, Sall + r * nall + A * 2 * F, sizeof(float) * ncol);
         topk_update(&tk, S, nv, (uint32_t)v0);
         vx_mom_add(&acc, S, nv); /* R-B4 */
         progress(o, "project", -1, (int)L, v0 + nv, V);
@@ -329,6 +348,8 @@ static int project(vx_outfile *out, vx_outfile *mom_out, const vx_model *m, cons
 out:
     vx_mom_free(&acc);
     free(w); free(U); free(S); free(rec); free(mom);
+    if (part) free(Sall);
+    vx_big_free(padded);
     free(tk.hi_v); free(tk.lo_v); free(tk.hi_i); free(tk.lo_i);
     return rc;
 }
@@ -410,6 +431,7 @@ typedef struct hash_job {
     const char *dir;
     const vx_source_file *files;
     size_t n;
+    const unsigned char *want;  /* [n]: hash file i (a part hashes its share, parts.md P4); NULL = all */
     char (*hex)[65];
     int rc;
     vx_err err;
@@ -420,6 +442,7 @@ typedef struct hash_job {
 static void *hash_sources(void *arg) {
     hash_job *j = arg;
     for (size_t i = 0; i < j->n && j->rc == VX_OK; i++) {
+        if (j->want && !j->want[i]) continue;
         char *p = vx_path(j->dir, j->files[i].name);
         if (!p) { j->rc = vx_fail(&j->err, VX_ENOMEM, "out of memory"); break; }
         j->rc = vx_sha256_file(j->hex[i], NULL, p, &j->err);
@@ -428,18 +451,11 @@ static void *hash_sources(void *arg) {
     return NULL;
 }
 
-static char *manifest_json(const vx_extract_opts *o, const vx_ckpt *ck, const hash_job *hj, size_t F, size_t K,
-                           const vx_meta *meta, const char *digest) {
-    cJSON *r = cJSON_CreateObject();
-    cJSON_AddStringToObject(r, "tool", "vindex");
-    cJSON_AddStringToObject(r, "tool_version", VX_VERSION_STRING);
-    cJSON_AddNumberToObject(r, "format_version", VX_INDEX_VERSION);
-    char ts[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    cJSON_AddStringToObject(r, "created_utc", ts);
+/* The provenance both a vindex's manifest.json and a part's "part" object record (spec §5,
+ * parts.md P2): source, source_files (a part's unhashed files with a null sha256),
+ * config_sha256 and the options. */
+static void add_provenance(cJSON *r, const vx_extract_opts *o, const vx_ckpt *ck, const hash_job *hj, size_t F,
+                           size_t K) {
     cJSON *src = cJSON_AddObjectToObject(r, "source");
     char *abs = realpath(vx_ckpt_dir(ck), NULL);
     cJSON_AddStringToObject(src, "path", abs ? abs : vx_ckpt_dir(ck));
@@ -453,7 +469,8 @@ static char *manifest_json(const vx_extract_opts *o, const vx_ckpt *ck, const ha
         cJSON *f = cJSON_CreateObject();
         cJSON_AddStringToObject(f, "name", hj->files[i].name);
         cJSON_AddNumberToObject(f, "bytes", (double)hj->files[i].size);
-        cJSON_AddStringToObject(f, "sha256", hj->hex[i]);
+        if (hj->want && !hj->want[i]) cJSON_AddNullToObject(f, "sha256");
+        else cJSON_AddStringToObject(f, "sha256", hj->hex[i]);
         cJSON_AddItemToArray(files, f);
         if (!strcmp(hj->files[i].name, "config.json")) cJSON_AddStringToObject(r, "config_sha256", hj->hex[i]);
     }
@@ -464,6 +481,18 @@ static char *manifest_json(const vx_extract_opts *o, const vx_ckpt *ck, const ha
     cJSON_AddNumberToObject(opt, "top_k", (double)K);
     if (o->revision) cJSON_AddStringToObject(opt, "revision", o->revision);
     cJSON_AddBoolToObject(opt, "unembed", o->unembed != 0);
+}
+
+static char *manifest_json(const vx_extract_opts *o, const vx_ckpt *ck, const hash_job *hj, size_t F, size_t K,
+                           const vx_meta *meta, const char *digest) {
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "tool", "vindex");
+    cJSON_AddStringToObject(r, "tool_version", VX_VERSION_STRING);
+    cJSON_AddNumberToObject(r, "format_version", VX_INDEX_VERSION);
+    char ts[32];
+    vx_utc_now(ts);
+    cJSON_AddStringToObject(r, "created_utc", ts);
+    add_provenance(r, o, ck, hj, F, K);
     cJSON *cl = cJSON_AddObjectToObject(r, "clamped");
     cJSON_AddNumberToObject(cl, "embeddings", (double)meta->embed_clamped);
     if (meta->unembedding == VX_UNEMB_FILE) cJSON_AddNumberToObject(cl, "unembed", (double)meta->unembed_clamped);
@@ -473,38 +502,63 @@ static char *manifest_json(const vx_extract_opts *o, const vx_ckpt *ck, const ha
     return s;
 }
 
-/* ----------------------------------------------------------- temp directories */
-
-/* Remove temporary directories left by runs that were killed (their pid is gone). */
-static void clean_stale(const vx_extract_opts *o, const char *parent, const char *prefix) {
-    DIR *d = opendir(parent);
-    if (!d) return;
-    struct dirent *e;
-    size_t pl = strlen(prefix);
-    while ((e = readdir(d))) {
-        if (strncmp(e->d_name, prefix, pl)) continue;
-        long pid = strtol(e->d_name + pl, NULL, 10);
-        if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
-            char *p = vx_path(parent, e->d_name);
-            if (p && vx_remove_tree(p) == 0) warnf(o, "removed %s left by an interrupted extraction", p);
-            else if (p) warnf(o, "could not remove %s left by an interrupted extraction", p);
-            free(p);
-        }
-    }
-    closedir(d);
+/* A part's "part" object (spec/parts.md P2): its layers, the build and BLAS that computed
+ * them (merge compares them: P6), and the provenance. */
+static char *part_json(const vx_extract_opts *o, const vx_ckpt *ck, const hash_job *hj, size_t F, size_t K) {
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r, "first_layer", o->layer_first);
+    cJSON_AddNumberToObject(r, "last_layer", o->layer_last);
+    cJSON_AddStringToObject(r, "tool_version", VX_VERSION_STRING);
+    cJSON_AddStringToObject(r, "blas", vx_blas_core());
+    cJSON_AddNumberToObject(r, "blas_threads", vx_blas_threads_get());
+    char ts[32];
+    vx_utc_now(ts);
+    cJSON_AddStringToObject(r, "created_utc", ts);
+    add_provenance(r, o, ck, hj, F, K);
+    char *s = cJSON_PrintUnformatted(r);
+    cJSON_Delete(r);
+    return s;
 }
 
-static int split_path(char **parent, char **base, const char *out) {
-    char *c = strdup(out);
-    if (!c) return VX_ENOMEM;
-    size_t n = strlen(c);
-    while (n > 1 && c[n - 1] == '/') c[--n] = 0;
-    char *slash = strrchr(c, '/');
-    if (!slash) { *parent = strdup("."); *base = strdup(c); }
-    else if (slash == c) { *parent = strdup("/"); *base = strdup(slash + 1); }
-    else { *slash = 0; *parent = strdup(c); *base = strdup(slash + 1); }
-    free(c);
-    return *parent && *base ? VX_OK : VX_ENOMEM;
+/* Which source files a part hashes (spec/parts.md P4): every file that is not a shard
+ * (config, index, tokenizer: each part's evidence of the checkpoint), the shards holding
+ * tensors of its layers, and — for the part starting at layer 0 — the shards holding the
+ * whole-model tensors and those no layer reads (attention-only, multi-token prediction).
+ * Every file is then hashed by at least one part, and each only where it is read anyway. */
+enum { OWN_MINE = 1, OWN_OTHER = 2, OWN_SHARED = 4 };
+static void mark_tensor(unsigned char *own, const vx_source_file *f, size_t n, const vx_tensor *t, int bit) {
+    for (int pass = 0; pass < 2 && t; pass++, t = t->q.kind != VX_Q_NONE ? t->q.scale : NULL)
+        for (size_t i = 0; i < n; i++)
+            if (t && t->file && !strcmp(f[i].name, t->file)) own[i] |= (unsigned char)bit;
+}
+
+static void part_share(unsigned char *want, const vx_model *m, const vx_source_file *f, size_t n, size_t A, size_t B) {
+    unsigned char *own = want; /* computed in place, then turned into the decision */
+    memset(own, 0, n);
+    for (size_t l = 0; l < m->num_layers; l++) {
+        const vx_layer *ly = &m->layers[l];
+        int bit = l >= A && l <= B ? OWN_MINE : OWN_OTHER;
+        for (int s = 0; s < ly->n_gate; s++) mark_tensor(own, f, n, ly->gate[s].t, bit);
+        for (int s = 0; s < ly->n_up; s++) mark_tensor(own, f, n, ly->up[s].t, bit);
+        for (int s = 0; s < ly->n_down; s++) mark_tensor(own, f, n, ly->down[s].t, bit);
+        for (int s = 0; s < ly->n_norms; s++) mark_tensor(own, f, n, ly->norms[s], bit);
+    }
+    const vx_tensor *whole[] = { m->embed, m->unembed, m->final_norm, m->final_norm_bias };
+    for (size_t w = 0; w < sizeof whole / sizeof whole[0]; w++) mark_tensor(own, f, n, whole[w], OWN_SHARED);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(f[i].name);
+        int shard = len > 12 && !strcmp(f[i].name + len - 12, ".safetensors");
+        want[i] = !shard || (own[i] & OWN_MINE) || (A == 0 && ((own[i] & OWN_SHARED) || own[i] == 0));
+    }
+}
+
+/* Drop the file-table entries of files this run did not write (a part after the first:
+ * parts.md P3). */
+static void drop_unwritten(vx_meta *meta, const vx_outfile *of) {
+    size_t k = 0;
+    for (size_t i = 0; i < meta->n_files; i++)
+        if (i >= 7 || of[i].name) meta->files[k++] = meta->files[i];
+    meta->n_files = k;
 }
 
 /* ------------------------------------------------------------------- extract */
@@ -512,16 +566,16 @@ static int split_path(char **parent, char **base, const char *out) {
 
 int vx_extract(const vx_extract_opts *o, vx_err *err) {
     if (!o || !o->src || !o->out || !*o->src || !*o->out) return vx_fail(err, VX_EUSAGE, "extract: SRC and OUT are required");
-    int rc0 = vx_xcheck_opts(o, err); /* the checks `plan` makes too (src/xcheck.h) */
-    if (rc0) return rc0;
-    struct stat st;
-    int exists = lstat(o->out, &st) == 0;
+    int rc = vx_xcheck_opts(o, err); /* the checks `plan` makes too (src/xcheck.h) */
+    if (rc) return rc;
+    vx_outdir od;
+    if ((rc = vx_outdir_begin(&od, o->out, o->force, o->warn, o->ctx, err))) { vx_outdir_end(&od); return rc; }
+    const char *tmp = od.tmp;
     /* Restored at the end: in a long-running process (python/vindex) the next compare's
      * BLAS paths, and so its numbers, would otherwise depend on this call's count. */
     int blas_before = vx_blas_threads_get();
-    vx_blas_threads(o->threads);
+    vx_blas_threads(o->threads > 0 ? o->threads : vx_kern_threads()); /* --threads, else VINDEX_THREADS or the cores */
 
-    char *parent = NULL, *base = NULL, *tmp = NULL, prefix[300];
     vx_ckpt *ck = NULL;
     vx_meta meta;
     memset(&meta, 0, sizeof meta);
@@ -530,20 +584,16 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     vx_tokenizer *tok = NULL;
     uint8_t *vocab = NULL;
     char *json = NULL, *manifest = NULL;
+    unsigned char *want = NULL;
     hash_job hj;
     memset(&hj, 0, sizeof hj);
     pthread_t hasher;
-    int hashing = 0, rc;
+    int hashing = 0;
     vx_outfile of[VX_N_FILES];
     memset(of, 0, sizeof of);
     for (int i = 0; i < VX_N_FILES; i++) of[i].fd = -1;
 
-    if ((rc = split_path(&parent, &base, o->out))) { rc = vx_fail(err, rc, "out of memory"); goto fail; }
-    snprintf(prefix, sizeof prefix, ".%s.vxtmp.", base);
-    clean_stale(o, parent, prefix);
-    if (asprintf(&tmp, "%s/%s%ld", parent, prefix, (long)getpid()) < 0) { tmp = NULL; rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
     if ((rc = vx_ckpt_open(&ck, o->src, o->revision, err))) goto fail;
-    if (mkdir(tmp, 0755) != 0) { rc = vx_fail(err, VX_EIO, "%s: cannot create: %s", tmp, strerror(errno)); goto fail; }
 
     const vx_model *m = vx_ckpt_model(ck);
     if (m->mtp_tensors)
@@ -556,6 +606,19 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     if ((rc = vx_xcheck_caps(&F, &K, &capped_f, &capped_k, m, o, err))) goto fail;
     if (capped_f) warnf(o, "--features %d capped at the matrix rank bound %zu", o->features, F);
     if (capped_k) warnf(o, "--top-k %d capped at the vocabulary size %zu", o->top_k, K);
+    /* The layers this run extracts: all, or a part's range (spec/parts.md). The part that
+     * starts at layer 0 also writes the whole-model files (P3). */
+    size_t A = 0, B = L - 1;
+    if (o->part) {
+        if (o->layer_first > o->layer_last || o->layer_last >= L) {
+            rc = vx_fail(err, VX_EUSAGE, "--layers %u-%u: %s has layers 0-%zu", o->layer_first, o->layer_last, o->src, L - 1);
+            goto fail;
+        }
+        A = o->layer_first;
+        B = o->layer_last;
+    }
+    size_t NL = B - A + 1;
+    int whole_files = A == 0;
 
     size_t nsrc;
     hj.dir = vx_ckpt_dir(ck);
@@ -563,11 +626,16 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     hj.n = nsrc;
     hj.hex = calloc(nsrc ? nsrc : 1, sizeof *hj.hex);
     if (!hj.hex) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
+    if (o->part) {
+        if (!(want = calloc(nsrc ? nsrc : 1, 1))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
+        part_share(want, m, hj.files, nsrc, A, B);
+        hj.want = want;
+    }
     if (pthread_create(&hasher, NULL, hash_sources, &hj) == 0) hashing = 1;
     else hash_sources(&hj);
 
     meta.version = VX_INDEX_VERSION;
-    meta.num_layers = (uint32_t)L;
+    meta.num_layers = (uint32_t)NL;
     meta.num_feats = (uint32_t)F;
     meta.hidden_size = (uint32_t)H;
     meta.intermediate_size = m->intermediate_size;
@@ -581,9 +649,9 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     meta.norm_offset = m->norm_offset;
     meta.norm_eps = m->norm_eps;
     meta.tied_embeddings = m->tied;
-    meta.layers = calloc(L, sizeof *meta.layers);
-    dirs = malloc(sizeof(float) * L * 2 * F * H); /* [L][kind][F][H] for the projection */
-    if (!meta.layers || !dirs) { rc = vx_fail(err, VX_ENOMEM, "out of memory for %zu directions", L * 2 * F); goto fail; }
+    meta.layers = calloc(NL, sizeof *meta.layers);
+    dirs = malloc(sizeof(float) * NL * 2 * F * H); /* [NL][kind][F][H] for the projection */
+    if (!meta.layers || !dirs) { rc = vx_fail(err, VX_ENOMEM, "out of memory for %zu directions", NL * 2 * F); goto fail; }
 
     /* The weight battery (spec §9): buffers for the widest layer's neurons. */
     uint64_t Nmax = 0;
@@ -617,17 +685,18 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     if ((rc = vx_out_open(gate, tmp, vx_data_files[0], err)) || (rc = vx_out_open(down, tmp, vx_data_files[1], err)) ||
         (rc = vx_out_open(spectra, tmp, "spectra.bin", err)) || (rc = vx_out_open(neurons, tmp, "neurons.bin", err)))
         goto fail;
-    for (size_t l = 0; l < L; l++) {
-        vx_layer_meta *lm = &meta.layers[l];
+    for (size_t l = A; l <= B; l++) {
+        size_t i = l - A;
+        vx_layer_meta *lm = &meta.layers[i];
         lm->layer = (uint32_t)l;
         lm->num_features = (uint32_t)F;
-        lm->offset = l * F * H * 2;
+        lm->offset = i * F * H * 2;
         lm->length = F * H * 2;
         lm->num_experts = (uint32_t)m->layers[l].num_experts;
         lm->gate_sigma = malloc(sizeof(float) * F);
         lm->down_sigma = malloc(sizeof(float) * F);
         if (!lm->gate_sigma || !lm->down_sigma) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
-        progress(o, "svd", (int)l, (int)L, l, L);
+        progress(o, "svd", (int)l, (int)L, i, NL);
         if ((rc = interrupted(o, err))) goto fail;
         const vx_layer *ly = &m->layers[l];
         uint64_t N = 0;
@@ -635,9 +704,9 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
         int nk = ly->n_up ? 3 : 2;
         mat_pass pg = { sq, { 0 }, thr }, pu = { sq + N, { 0 }, thr }, pd = { sq + 2 * N, { 0 }, thr };
         if (ly->n_up) up_pass(&pu, upbuf, ly->up, ly->n_up, H);
-        if ((rc = layer_directions(gate, dirs + (l * 2 + 0) * F * H, lm->gate_sigma, spec, &pg, ly->gate, ly->n_gate, H,
+        if ((rc = layer_directions(gate, dirs + (i * 2 + 0) * F * H, lm->gate_sigma, spec, &pg, ly->gate, ly->n_gate, H,
                                    F, "gate", (int)l, err)) ||
-            (rc = layer_directions(down, dirs + (l * 2 + 1) * F * H, lm->down_sigma, spec + H, &pd, ly->down, ly->n_down,
+            (rc = layer_directions(down, dirs + (i * 2 + 1) * F * H, lm->down_sigma, spec + H, &pd, ly->down, ly->n_down,
                                    H, F, "down", (int)l, err)))
             goto fail;
         /* R-B2, R-B3: neurons.bin block [kinds][N] f32, weights in index.json */
@@ -653,19 +722,19 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
             (rc = vx_out_write(spectra, spec, sizeof(float) * 2 * H, err)))
             goto fail;
     }
-    progress(o, "svd", -1, (int)L, L, L);
+    progress(o, "svd", -1, (int)L, NL, NL);
     if ((rc = vx_out_close(gate, err)) || (rc = vx_out_close(down, err)) || (rc = vx_out_close(spectra, err)) ||
         (rc = vx_out_close(neurons, err)))
         goto fail;
     meta.neurons_bytes = neurons->bytes;
 
     progress(o, "write", -1, (int)L, 0, V);
-    if ((rc = vx_out_open(&of[2], tmp, vx_data_files[2], err)) ||
-        (rc = write_f16_matrix(&of[2], m->embed, V, H, &meta.embed_clamped, err)) || (rc = vx_out_close(&of[2], err)))
+    if (whole_files && ((rc = vx_out_open(&of[2], tmp, vx_data_files[2], err)) ||
+        (rc = write_f16_matrix(&of[2], m->embed, V, H, &meta.embed_clamped, err)) || (rc = vx_out_close(&of[2], err))))
         goto fail;
     if (meta.embed_clamped) warnf(o, "%llu embedding values beyond the f16 range were clamped to +-65504",
                                   (unsigned long long)meta.embed_clamped);
-    if (meta.unembedding == VX_UNEMB_FILE) { /* R-B5 */
+    if (whole_files && meta.unembedding == VX_UNEMB_FILE) { /* R-B5 */
         if ((rc = vx_out_open(&of[OF_UNEMBED], tmp, "unembed.bin", err)) ||
             (rc = write_f16_matrix(&of[OF_UNEMBED], m->unembed, V, H, &meta.unembed_clamped, err)) ||
             (rc = vx_out_close(&of[OF_UNEMBED], err)))
@@ -676,24 +745,25 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
 
     if ((rc = vx_out_open(&of[3], tmp, vx_data_files[3], err)) ||
         (rc = vx_out_open(&of[OF_MOMENTS], tmp, "moments.bin", err)) ||
-        (rc = project(&of[3], &of[OF_MOMENTS], m, dirs, L, F, K, o, err)) || (rc = vx_out_close(&of[3], err)) ||
+        (rc = project(&of[3], &of[OF_MOMENTS], m, dirs, A, NL, F, K, o, err)) || (rc = vx_out_close(&of[3], err)) ||
         (rc = vx_out_close(&of[OF_MOMENTS], err)))
         goto fail;
 
-    if ((rc = vx_out_open(&of[4], tmp, vx_data_files[4], err)) || (rc = write_norms(&meta, &of[4], m, err)) ||
-        (rc = vx_out_close(&of[4], err)))
-        goto fail;
-
-    size_t toklen, vlen;
-    const uint8_t *tokbytes = vx_ckpt_tokenizer(ck, &toklen);
-    if ((rc = vx_tokenizer_parse(&tok, tokbytes, toklen, "tokenizer.json", err)) ||
-        (rc = vx_vocab_build(&vocab, &vlen, tok, (uint32_t)V, err)) ||
-        (rc = vx_out_file(&of[5], tmp, vx_data_files[5], vocab, vlen, err)) ||
-        (rc = vx_out_file(&of[6], tmp, vx_data_files[6], tokbytes, toklen, err)))
-        goto fail;
-    if (vx_tokenizer_size(tok) > V)
-        warnf(o, "tokenizer.json has %u ids but the embedding has %zu rows; ids beyond are not in the vindex",
-              vx_tokenizer_size(tok), V);
+    if (whole_files) {
+        if ((rc = vx_out_open(&of[4], tmp, vx_data_files[4], err)) || (rc = write_norms(&meta, &of[4], m, err)) ||
+            (rc = vx_out_close(&of[4], err)))
+            goto fail;
+        size_t toklen, vlen;
+        const uint8_t *tokbytes = vx_ckpt_tokenizer(ck, &toklen);
+        if ((rc = vx_tokenizer_parse(&tok, tokbytes, toklen, "tokenizer.json", err)) ||
+            (rc = vx_vocab_build(&vocab, &vlen, tok, (uint32_t)V, err)) ||
+            (rc = vx_out_file(&of[5], tmp, vx_data_files[5], vocab, vlen, err)) ||
+            (rc = vx_out_file(&of[6], tmp, vx_data_files[6], tokbytes, toklen, err)))
+            goto fail;
+        if (vx_tokenizer_size(tok) > V)
+            warnf(o, "tokenizer.json has %u ids but the embedding has %zu rows; ids beyond are not in the vindex",
+                  vx_tokenizer_size(tok), V);
+    }
 
     /* index.json: the file table records size, shape, dtype and xxh3 of each file. */
     vx_meta_set_files(&meta, of);
@@ -703,50 +773,42 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
         vx_meta_add_file(&meta, &of[OF_SPECTRA], "f32", 3, sh_spec);
         vx_meta_add_file(&meta, &of[OF_NEURONS], "f32", 1, sh_neur);
         vx_meta_add_file(&meta, &of[OF_MOMENTS], "f32", 4, sh_mom);
-        if (meta.unembedding == VX_UNEMB_FILE) vx_meta_add_file(&meta, &of[OF_UNEMBED], "f16", 2, sh_unemb);
+        if (whole_files && meta.unembedding == VX_UNEMB_FILE) vx_meta_add_file(&meta, &of[OF_UNEMBED], "f16", 2, sh_unemb);
+    }
+    drop_unwritten(&meta, of);
+    if (o->part) { /* parts.md P2: the provenance goes into index.json's "part"; no manifest */
+        progress(o, "hash", -1, (int)L, 0, 1);
+        if (hashing) { pthread_join(hasher, NULL); hashing = 0; }
+        if (hj.rc) { rc = vx_fail(err, hj.rc, "hashing the checkpoint: %s", hj.err.msg); goto fail; }
+        meta.is_part = 1;
+        meta.part = (vx_part_info){ (uint32_t)A, (uint32_t)B, (uint32_t)L, whole_files, part_json(o, ck, &hj, F, K) };
+        if (!meta.part.json) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
     }
     if (!(json = vx_meta_write(&meta))) { rc = vx_fail(err, VX_ENOMEM, "index.json: out of memory"); goto fail; }
     if ((rc = vx_out_file(&of[7], tmp, "index.json", json, strlen(json), err))) goto fail;
-    char digest[65];
-    if ((rc = vx_digest_of_files(digest, of, VX_N_FILES, err))) goto fail; /* every file but the next two */
-
-    progress(o, "hash", -1, (int)L, 0, 1);
-    if (hashing) { pthread_join(hasher, NULL); hashing = 0; }
-    if (hj.rc) { rc = vx_fail(err, hj.rc, "hashing the checkpoint: %s", hj.err.msg); goto fail; }
-    if (!(manifest = manifest_json(o, ck, &hj, F, K, &meta, digest))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
-    if ((rc = vx_out_file(&of[8], tmp, "manifest.json", manifest, strlen(manifest), err))) goto fail;
+    if (!o->part) {
+        char digest[65];
+        if ((rc = vx_digest_of_files(digest, of, VX_N_FILES, err))) goto fail; /* every file but the next two */
+        progress(o, "hash", -1, (int)L, 0, 1);
+        if (hashing) { pthread_join(hasher, NULL); hashing = 0; }
+        if (hj.rc) { rc = vx_fail(err, hj.rc, "hashing the checkpoint: %s", hj.err.msg); goto fail; }
+        if (!(manifest = manifest_json(o, ck, &hj, F, K, &meta, digest))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
+        if ((rc = vx_out_file(&of[8], tmp, "manifest.json", manifest, strlen(manifest), err))) goto fail;
+    }
 
     if ((rc = vx_sums_write(&of[9], tmp, of, VX_N_FILES, err))) goto fail;
     if ((rc = interrupted(o, err))) goto fail; /* last chance: after this OUT changes */
-    if ((rc = vx_fsync_dir(tmp, err))) goto fail;
-
-    /* R-E9: the only moment OUT changes. Exchange when replacing, so OUT always holds a
-     * complete vindex; the old one ends up at the temporary name and is removed. */
-    if (exists) {
-        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, o->out, RENAME_EXCHANGE) != 0) {
-            rc = vx_fail(err, VX_EIO, "%s: cannot replace: %s", o->out, strerror(errno));
-            goto fail;
-        }
-        if (S_ISDIR(st.st_mode) ? vx_remove_tree(tmp) != 0 : unlink(tmp) != 0)
-            warnf(o, "the previous %s was replaced but could not be removed from %s", o->out, tmp);
-    } else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, o->out, RENAME_NOREPLACE) != 0) {
-        rc = vx_fail(err, errno == EEXIST ? VX_EEXIST : VX_EIO, "%s: cannot rename into place: %s", o->out, strerror(errno));
-        goto fail;
-    }
-    rc = vx_fsync_dir(parent, err);
-    free(tmp);
-    tmp = NULL;
+    if ((rc = vx_outdir_commit(&od, o->warn, o->ctx, err))) goto fail;
     goto done;
 
 fail:
-    if (tmp) {
-        for (int i = 0; i < VX_N_FILES; i++) vx_out_close(&of[i], NULL);
-        vx_remove_tree(tmp);
-    }
+    for (int i = 0; i < VX_N_FILES; i++) vx_out_close(&of[i], NULL);
 done:
+    vx_outdir_end(&od);
     if (hashing) pthread_join(hasher, NULL);
     vx_blas_threads(blas_before);
     free(hj.hex);
+    free(want);
     vx_meta_free(&meta);
     free(dirs);
     free(spec);
@@ -758,8 +820,5 @@ done:
     free(json);
     free(manifest);
     vx_ckpt_close(ck);
-    free(tmp);
-    free(parent);
-    free(base);
     return rc;
 }

@@ -3,8 +3,11 @@
  * file so the rest of the code never sees a BLAS calling convention.
  */
 #include "linalg.h"
+#include "lapack_2stage.h"
 #include "mem.h"
+#include "rng.h"
 
+#include <float.h>
 #include <limits.h>
 #include <pthread.h>
 #include <math.h>
@@ -228,10 +231,12 @@ static int apply_q(lapack_int m, lapack_int nc, lapack_int k, const float *V, co
             rc = VX_ECORRUPT;
     }
     if (!rc) {
-        enum { NT = 2 };
-        qjob jobs[NT];
-        pthread_t th[NT];
-        int started[NT] = { 0 }, before = vx_blas_threads_get();
+        /* as many workers as BLAS had threads (the caller's --threads or the machine's
+         * cores), each with single-threaded BLAS */
+        int before = vx_blas_threads_get(), NT = before < 1 ? 1 : before > 64 ? 64 : before;
+        qjob jobs[64];
+        pthread_t th[64];
+        int started[64] = { 0 };
         vx_blas_threads(1);
         for (int t = 0; t < NT; t++) jobs[t] = (qjob){ m, nc, k, ldc, V, T, C, t, NT, VX_OK };
         for (int t = 1; t < NT; t++) started[t] = pthread_create(&th[t], NULL, apply_q_worker, &jobs[t]) == 0;
@@ -412,7 +417,272 @@ out:
     return rc;
 }
 
-static int seig_top(double *vals, double *vecs, float *vecf, double *all, float *G, size_t H, size_t F,
+/*
+ * Every eigenvalue and the top-F eigenpairs without a one-stage tridiagonal reduction.
+ * ssytrd's reduction is half matrix-vector products that stream the whole matrix from
+ * memory at every step; here:
+ *   - the spectrum comes from the two-stage reduction (ssytrd_sy2sb: dense → band of
+ *     half-bandwidth EIG_KD in BLAS 3; ssytrd_sb2st: band → tridiagonal, serial, on a
+ *     second thread) and ssterf, values only — nothing of it is back-transformed;
+ *   - the vectors meanwhile from Chebyshev-filtered subspace iteration on G (sgemm only):
+ *     a block of p = F + EIG_EXTRA vectors, Rayleigh–Ritz every round, each round a
+ *     Chebyshev polynomial damping [0, θ_p] (the smallest Ritz value) whose degree is the
+ *     largest ≤ EIG_DMAX that amplifies θ_1 over θ_F by at most EIG_SPREAD (so no wanted
+ *     column drowns in f32 rounding), until every wanted Ritz pair (θ_i, x_i) has
+ *     ‖G x_i − θ_i x_i‖ ≤ EIG_TOL·θ_i + EIG_FLOOR·ε·θ_1 (relative to its own eigenvalue, down to
+ *     the f32 product's rounding floor: a pair far below θ_1 needs it);
+ *   - certification: the F Ritz values must equal the F largest eigenvalues of the
+ *     independent reduction within EIG_MATCH·λ_i + 8ε√H·λ_1 (a pair the iteration
+ *     missed would shift them). Otherwise — no convergence within EIG_MAXPROD products
+ *     (eigenvalues too close around F), or a mismatch — the one-stage path
+ *     (seig_top_tri) answers.
+ */
+#define EIG_KD 64
+#define EIG_EXTRA 32
+#define EIG_DMAX 8
+#define EIG_SPREAD 1e5
+#define EIG_TOL 1e-5
+#define EIG_MATCH 1e-4
+#define EIG_MAXPROD 64
+#define EIG_FLOOR 4
+
+typedef struct band_job {
+    float *ab, *d, *e, *hous, *work;
+    int n, kd, ldab, lhous, lwork, info;
+} band_job;
+
+static void *band_run(void *arg) {
+    band_job *j = arg;
+    ssytrd_sb2st_("Y", "N", "L", &j->n, &j->kd, j->ab, &j->ldab, j->d, j->e, j->hous, &j->lhous, j->work, &j->lwork,
+                  &j->info, 1, 1, 1);
+    if (j->info == 0) j->info = LAPACKE_ssterf_work(j->n, j->d, j->e);
+    return NULL;
+}
+
+/* T_d(x) for x ≥ 1 (no overflow: the caller stops at EIG_SPREAD). */
+static double cheb(int d, double x) {
+    double t0 = 1, t1 = x;
+    if (d == 0) return 1;
+    for (int i = 2; i <= d; i++) {
+        double t2 = 2 * x * t1 - t0;
+        t0 = t1;
+        t1 = t2;
+    }
+    return t1;
+}
+
+/* Orthonormal columns of the column-major H×p matrix stored as rows of Xt [p][H]. */
+static int orth_rows(float *Xt, size_t H, size_t p, float *tau, float *work, int lwork) {
+    if (LAPACKE_sgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)H, (lapack_int)p, Xt, (lapack_int)H, tau, work, lwork) != 0 ||
+        LAPACKE_sorgqr_work(LAPACK_COL_MAJOR, (lapack_int)H, (lapack_int)p, (lapack_int)p, Xt, (lapack_int)H, tau, work,
+                            lwork) != 0)
+        return VX_ECORRUPT;
+    return VX_OK;
+}
+
+/*
+ * Top-F Ritz pairs of the full symmetric G [H][H] by filtered subspace iteration: Xt
+ * [p][H] rows = Ritz vectors (descending θ), theta[p]. Returns VX_OK and *ok = 1 when the
+ * leading F residuals fell below EIG_TOL·θ_1.
+ */
+static int subspace_top(float *Xt, double *theta, int *ok, const float *G, size_t H, size_t p, size_t F) {
+    size_t n = p * H;
+    float *Wt = vx_big_array(n, sizeof(float)), *Yt = vx_big_array(n, sizeof(float)), *Pt = vx_big_array(n, sizeof(float));
+    float *Tf = malloc(sizeof(float) * p * p), *Zf = malloc(sizeof(float) * p * p), *tau = malloc(sizeof(float) * p), q = 0;
+    double *Td = malloc(sizeof(double) * p * p), *Zd = malloc(sizeof(double) * p * p), *w = malloc(sizeof(double) * p);
+    lapack_int *isuppz = malloc(sizeof(lapack_int) * 2 * p), m = 0;
+    float *work = NULL;
+    int rc = VX_ENOMEM, lwork = 0;
+    *ok = 0;
+    if (!Wt || !Yt || !Pt || !Tf || !Zf || !tau || !Td || !Zd || !w || !isuppz) goto out;
+    rc = VX_ECORRUPT;
+    if (LAPACKE_sgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)H, (lapack_int)p, Xt, (lapack_int)H, tau, &q, -1) != 0) goto out;
+    lwork = (int)q + (int)(64 * p);
+    if (!(work = malloc(sizeof(float) * (size_t)lwork))) { rc = VX_ENOMEM; goto out; }
+    uint64_t st = vx_sm_stream(0x5eed0fe16e5ull, H * 131 + p); /* a fixed start: the same bits every run */
+    for (size_t i = 0; i < n; i++) Xt[i] = (float)((double)(vx_sm_next(&st) >> 11) * 0x1.0p-53 * 2 - 1);
+    if ((rc = orth_rows(Xt, H, p, tau, work, lwork))) goto out;
+    int NH = (int)H, NP = (int)p;
+    /* G symmetric: (G X)ᵀ = Xᵀ G, so the products keep vectors as contiguous rows */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, NP, NH, NH, 1.0f, Xt, NH, G, NH, 0.0f, Wt, NH);
+    for (int prod = 1;;) {
+        /* Rayleigh–Ritz: T = Xᵀ G X, its eigenvectors rotate X and W = G X alike */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, NP, NP, NH, 1.0f, Xt, NH, Wt, NH, 0.0f, Tf, NP);
+        for (size_t i = 0; i < p; i++)
+            for (size_t j = 0; j < p; j++) Td[i * p + j] = 0.5 * ((double)Tf[i * p + j] + (double)Tf[j * p + i]);
+        if (LAPACKE_dsyevr(LAPACK_COL_MAJOR, 'V', 'A', 'L', NP, Td, NP, 0, 0, 0, 0, 0, &m, w, Zd, NP, isuppz) != 0 ||
+            (size_t)m != p) { rc = VX_ECORRUPT; goto out; }
+        for (size_t i = 0; i < p; i++) { /* row i of Zf = eigenvector of the i-th largest */
+            theta[i] = w[p - 1 - i];
+            for (size_t j = 0; j < p; j++) Zf[i * p + j] = (float)Zd[(p - 1 - i) * p + j];
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, NP, NH, NP, 1.0f, Zf, NP, Xt, NH, 0.0f, Yt, NH);
+        memcpy(Xt, Yt, sizeof(float) * n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, NP, NH, NP, 1.0f, Zf, NP, Wt, NH, 0.0f, Yt, NH);
+        memcpy(Wt, Yt, sizeof(float) * n);
+        /* converged pairs from the top are locked: the filter leaves them as they are,
+         * so its degree is limited by the spread of the pairs still moving only */
+        double floor_ = EIG_FLOOR * FLT_EPSILON * theta[0];
+        size_t lock = 0;
+        int conv = 1;
+        for (size_t i = 0; i < F; i++) {
+            double r = 0;
+            for (size_t h = 0; h < H; h++) {
+                double x = (double)Wt[i * H + h] - theta[i] * (double)Xt[i * H + h];
+                r += x * x;
+            }
+            if (!isfinite(r)) { rc = VX_ECORRUPT; goto out; }
+            if (!(sqrt(r) <= EIG_TOL * fabs(theta[i]) + floor_)) conv = 0;
+            else if (conv) lock = i + 1;
+        }
+        if (!(theta[0] > 0)) { rc = VX_ECORRUPT; goto out; }
+        if (conv) { *ok = 1; break; }
+        if (prod >= EIG_MAXPROD) break;
+        /* the filter: Chebyshev on [0, b] mapped to [-1, 1], scaled (Zhou–Saad) so that
+         * values stay near 1 at the largest unlocked θ */
+        size_t q0 = lock, m_ = p - lock, nm = m_ * H;
+        double b = theta[p - 1] > 0 ? theta[p - 1] : 0, e = b / 2, c = b / 2, top = theta[q0];
+        int d = 1;
+        if (b > 0 && top > b * (1 + 1e-6)) {
+            double x0 = (top - c) / e, xF = (theta[F - 1] - c) / e;
+            while (d < EIG_DMAX && xF > 1 && cheb(d + 1, x0) / cheb(d + 1, xF) <= EIG_SPREAD) d++;
+            if (!(xF > 1)) d = 1;
+        }
+        if (d > EIG_MAXPROD - prod) d = EIG_MAXPROD - prod;
+        float *X1 = Xt + q0 * H, *W1 = Wt + q0 * H;
+        if (d == 1 || !(b > 0)) { /* a plain power step: W is G X already */
+            memcpy(X1, W1, sizeof(float) * nm);
+        } else {
+            double sigma = e / (top - c), tau2 = 2 / sigma;
+            /* Y = (G X − c X) σ/e */
+            if (q0) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m_, (int)q0, NH, 1.0f, W1, NH, Xt, NH, 0.0f, Tf,
+                            (int)q0);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m_, NH, (int)q0, -1.0f, Tf, (int)q0, Xt, NH, 1.0f,
+                            W1, NH);
+            }
+            for (size_t i = 0; i < nm; i++) Yt[i] = (float)(((double)W1[i] - c * X1[i]) * (sigma / e));
+            memcpy(Pt, X1, sizeof(float) * nm);
+            for (int k = 2; k <= d; k++) {
+                double s1 = 1 / (tau2 - sigma);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m_, NH, NH, 1.0f, Yt, NH, G, NH, 0.0f, W1, NH);
+                if (q0) { /* deflated: the locked directions, which the filter would amplify most, projected out */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m_, (int)q0, NH, 1.0f, W1, NH, Xt, NH, 0.0f,
+                                Tf, (int)q0);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m_, NH, (int)q0, -1.0f, Tf, (int)q0, Xt, NH,
+                                1.0f, W1, NH);
+                }
+                for (size_t i = 0; i < nm; i++) {
+                    float y = Yt[i];
+                    Yt[i] = (float)(((double)W1[i] - c * y) * (2 * s1 / e) - sigma * s1 * Pt[i]);
+                    Pt[i] = y;
+                }
+                sigma = s1;
+            }
+            memcpy(X1, Yt, sizeof(float) * nm);
+        }
+        prod += d;
+        /* locked rows first: QR keeps their span and orthogonalises the rest against it */
+        if ((rc = orth_rows(Xt, H, p, tau, work, lwork))) goto out;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, NP, NH, NH, 1.0f, Xt, NH, G, NH, 0.0f, Wt, NH);
+    }
+    rc = VX_OK;
+out:
+    vx_big_free(Wt); vx_big_free(Yt); vx_big_free(Pt);
+    free(Tf); free(Zf); free(tau); free(Td); free(Zd); free(w); free(isuppz); free(work);
+    return rc;
+}
+
+static int seig_top_2stage(double *vals, double *vecs, float *vecf, double *all, float *G, size_t H, size_t F,
+                           size_t sure) {
+    size_t p = F + EIG_EXTRA < H ? F + EIG_EXTRA : H;
+    int n = (int)H, kd = EIG_KD < n - 1 ? EIG_KD : n - 1, ldab = kd + 1, info = 0, ok = 0, started = 0;
+    /* G's upper triangle (ssyrk's) mirrored: the products below read G whole */
+    for (size_t i0 = 0; i0 < H; i0 += 64)
+        for (size_t j0 = 0; j0 <= i0; j0 += 64)
+            for (size_t i = i0; i < i0 + 64 && i < H; i++)
+                for (size_t j = j0; j < j0 + 64 && j < i; j++) G[i * H + j] = G[j * H + i];
+    float *Gc = vx_big_array(H * H, sizeof(float)), *ab = vx_big_array((size_t)ldab * H, sizeof(float));
+    float *tau = malloc(sizeof(float) * H), *d = malloc(sizeof(float) * H), *e = malloc(sizeof(float) * H);
+    float *Xt = vx_big_array(p * H, sizeof(float)), *work = NULL, q = 0, qh = 0, qw = 0;
+    double *theta = malloc(sizeof(double) * p);
+    band_job bj;
+    memset(&bj, 0, sizeof bj);
+    pthread_t th;
+    int before = vx_blas_threads_get(), rc = VX_ENOMEM;
+    if (!Gc || !ab || !tau || !d || !e || !Xt || !theta) goto out;
+    memcpy(Gc, G, sizeof(float) * H * H);
+    int lw = -1;
+    ssytrd_sy2sb_("L", &n, &kd, Gc, &n, ab, &ldab, tau, &q, &lw, &info, 1);
+    lw = (int)q + 1;
+    if (info != 0 || !(work = malloc(sizeof(float) * (size_t)lw))) { rc = info ? VX_ECORRUPT : VX_ENOMEM; goto out; }
+    ssytrd_sy2sb_("L", &n, &kd, Gc, &n, ab, &ldab, tau, work, &lw, &info, 1);
+    free(work);
+    work = NULL;
+    vx_big_free(Gc);
+    Gc = NULL;
+    if (info != 0) { rc = VX_ECORRUPT; goto out; }
+    bj = (band_job){ ab, d, e, NULL, NULL, n, kd, ldab, -1, -1, 0 };
+    ssytrd_sb2st_("Y", "N", "L", &n, &kd, ab, &ldab, d, e, &qh, &bj.lhous, &qw, &bj.lwork, &info, 1, 1, 1);
+    bj.lhous = (int)qh + 1;
+    bj.lwork = (int)qw + 1;
+    if (info != 0 || !(bj.hous = malloc(sizeof(float) * (size_t)bj.lhous)) ||
+        !(bj.work = malloc(sizeof(float) * (size_t)bj.lwork))) { rc = info ? VX_ECORRUPT : VX_ENOMEM; goto out; }
+    /* the band's bulge chasing is serial: it runs beside the subspace iteration, which
+     * keeps the other cores (two callers sharing OpenBLAS's pool oversubscribe it) */
+    vx_blas_threads(before > 1 ? before - 1 : 1);
+    started = pthread_create(&th, NULL, band_run, &bj) == 0;
+    rc = subspace_top(Xt, theta, &ok, G, H, p, sure);
+    if (started) pthread_join(th, NULL);
+    else band_run(&bj);
+    vx_blas_threads(before);
+    if (rc) goto out;
+    if (bj.info != 0) { rc = VX_ECORRUPT; goto out; }
+    /* certification against the independent spectrum (ascending in d) */
+    double slack = 8 * FLT_EPSILON * sqrt((double)H) * d[H - 1];
+    for (size_t i = 0; i < sure && ok; i++)
+        if (!(fabs(theta[i] - (double)d[H - 1 - i]) <= EIG_MATCH * fabs(theta[i]) + slack)) ok = 0;
+    if (!ok) { rc = 1; goto out; } /* the caller falls back */
+    for (size_t i = 0; i < F; i++) {
+        vals[i] = theta[i];
+        put_vec(vecs, vecf, i, Xt + i * H, H);
+    }
+    if (all)
+        for (size_t i = 0; i < H; i++) all[i] = d[H - 1 - i];
+    rc = VX_OK;
+out:
+    vx_big_free(Gc);
+    vx_big_free(ab);
+    vx_big_free(Xt);
+    free(tau); free(d); free(e); free(theta); free(work); free(bj.hous); free(bj.work);
+    return rc;
+}
+
+/* Which path seig_top takes for the battery's case (all eigenvalues, F ≪ H): set by
+ * vx_eig_path, initially from VINDEX_EIG (tri | 2stage | auto); auto takes the two-stage
+ * path from EIG_2STAGE_MIN on. */
+#define EIG_2STAGE_MIN 1024
+static int eig_path = -1;
+static unsigned long eig_count[2]; /* two-stage answers, fallbacks */
+
+void vx_eig_path(int path) { __atomic_store_n(&eig_path, path, __ATOMIC_RELAXED); }
+
+void vx_eig_counts(unsigned long *two_stage, unsigned long *fallback) {
+    *two_stage = __atomic_load_n(&eig_count[0], __ATOMIC_RELAXED);
+    *fallback = __atomic_load_n(&eig_count[1], __ATOMIC_RELAXED);
+}
+
+static int use_2stage(size_t H) {
+    int m_ = __atomic_load_n(&eig_path, __ATOMIC_RELAXED);
+    if (m_ < 0) {
+        const char *e = getenv("VINDEX_EIG");
+        m_ = e && !strcmp(e, "tri") ? VX_EIG_TRI : e && !strcmp(e, "2stage") ? VX_EIG_2STAGE : VX_EIG_AUTO;
+        __atomic_store_n(&eig_path, m_, __ATOMIC_RELAXED);
+    }
+    return m_ == VX_EIG_2STAGE ? H >= 2 : m_ == VX_EIG_TRI ? 0 : H >= EIG_2STAGE_MIN;
+}
+
+static int seig_top(double *vals, double *vecs, float *vecf, double *all, float *G, size_t H, size_t F, size_t sure,
                     void *(*side)(void *), void *arg) {
     if (!dims_ok(H, F) || F > H) {
         if (side) side(arg);
@@ -420,6 +690,12 @@ static int seig_top(double *vals, double *vecs, float *vecf, double *all, float 
     }
     if (H >= 512 && F * 8 >= H) return seig_top_dc(vals, vecs, vecf, all, G, H, F, side, arg);
     if (side) side(arg);
+    if (all && F + EIG_EXTRA < H && use_2stage(H)) {
+        int rc = seig_top_2stage(vals, vecs, vecf, all, G, H, F, sure);
+        __atomic_add_fetch(&eig_count[rc == 1], 1, __ATOMIC_RELAXED);
+        if (rc != 1) return rc;
+        /* not certified: the one-stage reduction, on G (the two-stage path only read it) */
+    }
     if (all) return seig_top_tri(vals, vecs, vecf, all, G, H, F);
     float *w = malloc(sizeof(float) * H), *Z = vx_big_array(H * F, sizeof(float));
     lapack_int *isuppz = malloc(sizeof(lapack_int) * 2 * F), m = 0;
@@ -443,11 +719,16 @@ out:
 }
 
 int vx_seig_top(double *vals, double *vecs, double *all, float *G, size_t H, size_t F) {
-    return seig_top(vals, vecs, NULL, all, G, H, F, NULL, NULL);
+    return seig_top(vals, vecs, NULL, all, G, H, F, F, NULL, NULL);
+}
+
+int vx_seig_basis(double *vals, double *vecs, double *all, float *G, size_t H, size_t k, size_t sure) {
+    if (sure > k) return VX_EUSAGE;
+    return seig_top(vals, vecs, NULL, all, G, H, k, sure, NULL, NULL);
 }
 
 int vx_seig_top_with(double *vals, float *vecs, float *G, size_t H, size_t F, void *(*side)(void *), void *arg) {
-    return seig_top(vals, NULL, vecs, NULL, G, H, F, side, arg);
+    return seig_top(vals, NULL, vecs, NULL, G, H, F, F, side, arg);
 }
 
 int vx_dqr_square(double *A, double *rdiag, size_t n) {
@@ -518,3 +799,8 @@ void vx_blas_threads(int n) {
 }
 
 int vx_blas_threads_get(void) { return openblas_get_num_threads(); }
+
+const char *vx_blas_core(void) {
+    const char *c = openblas_get_corename();
+    return c ? c : "unknown";
+}

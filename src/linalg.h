@@ -47,11 +47,24 @@ int vx_sgram_cols(float *G, size_t H, const float *M, size_t n, size_t ld);
  * when `all` is not NULL, all H eigenvalues of G, descending, into all[H] (from the same
  * tridiagonal reduction: what the weight battery's spectra need). */
 int vx_seig_top(double *vals, double *vecs, double *all, float *G, size_t H, size_t F);
+/* The same, for a Rayleigh–Ritz basis: k orthonormal vectors of which the leading `sure`
+ * (≤ k) are eigenvectors of G to single precision (the two-stage path certifies only
+ * those; the others are the best approximations its subspace holds), vals[k] their
+ * Rayleigh quotients, and every eigenvalue into all[H]. */
+int vx_seig_basis(double *vals, double *vecs, double *all, float *G, size_t H, size_t k, size_t sure);
 /* The same with f32 vectors (what the solver computes: no widened copy), running side(arg)
  * on another thread while the tridiagonal eigensolver (mostly single-threaded) runs, BLAS
  * on one thread each meanwhile; side runs exactly once whatever happens (inline when the
  * path has no such phase). */
 int vx_seig_top_with(double *vals, float *vecs, float *G, size_t H, size_t F, void *(*side)(void *), void *arg);
+/* The eigensolver path of vx_seig_top when `all` is asked for and F + 32 < H: the two-stage
+ * reduction with certified subspace iteration (falling back to the one-stage reduction
+ * when not certified), the one-stage reduction, or auto (two-stage from H = 1024). The
+ * initial choice comes from the environment variable VINDEX_EIG (2stage, tri, auto). */
+enum { VX_EIG_AUTO = 0, VX_EIG_TRI = 1, VX_EIG_2STAGE = 2 };
+void vx_eig_path(int path);
+/* How many calls the two-stage path answered, and how many it handed to the fallback. */
+void vx_eig_counts(unsigned long *two_stage, unsigned long *fallback);
 /* A[n][n] (row-major) is replaced by Q of A = QR; rdiag[n] receives the diagonal of R. */
 int vx_dqr_square(double *A, double *rdiag, size_t n);
 /* Orthonormalise the columns of Q [H][k] in place (Householder QR, k <= H). */
@@ -63,5 +76,8 @@ int vx_sgemm(int transA, int transB, size_t M, size_t N, size_t K, const float *
 void vx_blas_threads(int n);
 /* BLAS threads in use now. */
 int vx_blas_threads_get(void);
+/* The BLAS kernel set in use ("SkylakeX", "Haswell", ...): the same inputs give the same
+ * bits only with the same kernels (spec/parts.md P6). Borrowed, static. */
+const char *vx_blas_core(void);
 
 #endif

@@ -332,8 +332,8 @@ def compare(pa, pb, anchors=None, test=None, seed=42, pca_sample=50000, layer_ma
             out["digit_correlation_centred"], out["digit_mean_abs_diff_centred"] = relational(
                 S.rows(sid[dig]) - mux, T.rows(tid[dig]) - muy)
 
-    # pentachora: 1,000 simplices of 5 shared tokens, stream 3
-    st3, perm, simp = Stream(seed, 3), list(range(N)), []
+    # pentachora: 1,000 simplices of 5 shared tokens, stream 4
+    st3, perm, simp = Stream(seed, 4), list(range(N)), []
     for _ in range(1000):
         st3.shuffle_prefix(perm, 5)
         simp.append(perm[:5])

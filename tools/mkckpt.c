@@ -725,7 +725,7 @@ static void phase_work(const char *name, const cfg *c, uint64_t F, double *bytes
         double k = (double)F + 32 < H ? (double)F + 32 : H;
         *bytes = L * 2 * (I * H) * 2 * 2;                              /* gate + down, bf16, two passes */
         *flop = L * 2 * (I * H * (H + 1) + 4.0 / 3 * H * H * H + 2 * H * H * k + 2 * I * H * k + I * k * (k + 1));
-        *what = "gate+down bf16; f32 Gram+ssyevr top-(F+32), f64 Rayleigh-Ritz";
+        *what = "gate+down bf16; f32 Gram, its spectrum and top-F basis, f64 Rayleigh-Ritz";
     } else if (!strcmp(name, "write")) {
         *bytes = V * H * 2;
         *what = "embed bf16 -> f16";

@@ -60,7 +60,8 @@ class vx_extract_opts(Structure):
     _c_name_ = "vx_extract_opts"
     _fields_ = [("src", c_char_p), ("revision", c_char_p), ("out", c_char_p), ("features", c_int),
                 ("top_k", c_int), ("force", c_int), ("threads", c_int), ("progress", PROGRESS_FN),
-                ("warn", MESSAGE_FN), ("ctx", c_void_p), ("interrupt", POINTER(c_int)), ("unembed", c_int)]
+                ("warn", MESSAGE_FN), ("ctx", c_void_p), ("interrupt", POINTER(c_int)), ("unembed", c_int),
+                ("part", c_int), ("layer_first", c_uint), ("layer_last", c_uint)]
 
 
 class vx_proj(Structure):
