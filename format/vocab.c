@@ -32,131 +32,6 @@
 #define ENTRY_SIZE 16u
 #define EMPTY 0xFFFFFFFFu
 
-/* ------------------------------------------------------------ the GPT-2 byte map */
-
-/* bytes_char() of pre_tokenizers/byte_level.rs: printable bytes map to themselves, the
- * other 68 (0x00..0x20, 0x7F..0xA0, 0xAD) to U+0100.. in increasing byte order. Computed,
- * not tabulated at run time, so there is no shared state to initialise. */
-static int byte_kept(unsigned b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); }
-
-static uint32_t byte_cp(unsigned b) {
-    if (byte_kept(b)) return b;
-    return 0x100 + (b <= 0x20 ? b : b <= 0xA0 ? 33 + (b - 0x7F) : 67);
-}
-
-/* Code point → byte, or -1 if the code point is not in the map. */
-static int cp_byte(uint32_t cp) {
-    if (cp < 0x100) return byte_kept(cp) ? (int)cp : -1;
-    if (cp >= 0x144) return -1;
-    uint32_t i = cp - 0x100;
-    return (int)(i <= 32 ? i : i <= 66 ? 0x7F + (i - 33) : 0xAD);
-}
-
-/* ------------------------------------------------------------------ UTF-8 helpers */
-
-/* Length of the well-formed UTF-8 sequence at s (no overlongs, surrogates or code
- * points past U+10FFFF), 0 if ill-formed; *cp receives the code point. */
-static size_t utf8_seq(const unsigned char *s, size_t avail, uint32_t *cp) {
-    unsigned c = s[0];
-    size_t n;
-    uint32_t v, min;
-    if (c < 0x80) { *cp = c; return 1; }
-    if (c >= 0xC2 && c <= 0xDF) { n = 2; v = c & 0x1F; min = 0x80; }
-    else if (c >= 0xE0 && c <= 0xEF) { n = 3; v = c & 0x0F; min = 0x800; }
-    else if (c >= 0xF0 && c <= 0xF4) { n = 4; v = c & 0x07; min = 0x10000; }
-    else return 0;
-    if (n > avail) return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        v = v << 6 | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-    *cp = v;
-    return n;
-}
-
-static int utf8_valid(const unsigned char *s, size_t n) {
-    uint32_t cp;
-    for (size_t i = 0, l; i < n; i += l)
-        if (!(l = utf8_seq(s + i, n - i, &cp))) return 0;
-    return 1;
-}
-
-/* Copy bytes to out, replacing every byte that is not part of a well-formed sequence by
- * the four characters \xNN, so the result is always valid UTF-8. Returns bytes written
- * (at most 4n). */
-static size_t escape_utf8(char *out, const unsigned char *s, size_t n) {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    uint32_t cp;
-    for (size_t i = 0; i < n;) {
-        size_t l = utf8_seq(s + i, n - i, &cp);
-        if (l) { memcpy(out + o, s + i, l); o += l; i += l; continue; }
-        out[o++] = '\\'; out[o++] = 'x'; out[o++] = hex[s[i] >> 4]; out[o++] = hex[s[i] & 15];
-        i++;
-    }
-    return o;
-}
-
-static int hexval(int c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* The readable form of a raw token (spec V16) into out (room for 4n bytes; `tmp` room
- * for n bytes). Returns its length. */
-static size_t readable(char *out, unsigned char *tmp, vx_tok_style style, const char *raw, size_t n) {
-    const unsigned char *s = (const unsigned char *)raw;
-    size_t m = 0;
-    uint32_t cp;
-    if (style == VX_STYLE_BYTELEVEL) {
-        for (size_t i = 0; i < n;) {
-            size_t l = utf8_seq(s + i, n - i, &cp);
-            if (l && cp_byte(cp) >= 0) { tmp[m++] = (unsigned char)cp_byte(cp); i += l; continue; }
-            if (!l) l = 1;  /* chars outside the map (added tokens) pass through */
-            memcpy(tmp + m, s + i, l); m += l; i += l;
-        }
-    } else if (style == VX_STYLE_METASPACE) {
-        int h1, h2;
-        if (n == 6 && memcmp(s, "<0x", 3) == 0 && s[5] == '>' && (h1 = hexval(s[3])) >= 0 && (h2 = hexval(s[4])) >= 0) {
-            tmp[m++] = (unsigned char)(h1 << 4 | h2);  /* byte-fallback token */
-        } else {
-            for (size_t i = 0; i < n;) {
-                if (i + 3 <= n && s[i] == 0xE2 && s[i + 1] == 0x96 && s[i + 2] == 0x81) { tmp[m++] = ' '; i += 3; }
-                else tmp[m++] = s[i++];
-            }
-        }
-    } else {
-        memcpy(tmp, s, n); m = n;
-    }
-    return escape_utf8(out, tmp, m);
-}
-
-/* V17: readable text → raw vocabulary form. */
-char *vx_vocab_to_raw(vx_tok_style style, const char *text, size_t len, size_t *out_len) {
-    uint64_t cap;
-    if (!vx_mul_ok(len, 3, &cap) || !vx_add_ok(cap, 1, &cap) || cap > SIZE_MAX) return NULL;
-    char *out = malloc((size_t)cap);
-    if (!out) return NULL;
-    size_t o = 0;
-    if (style == VX_STYLE_BYTELEVEL) {
-        for (size_t i = 0; i < len; i++) {
-            uint32_t cp = byte_cp((unsigned char)text[i]);
-            if (cp < 0x80) out[o++] = (char)cp;
-            else { out[o++] = (char)(0xC0 | cp >> 6); out[o++] = (char)(0x80 | (cp & 0x3F)); }
-        }
-    } else if (style == VX_STYLE_METASPACE) {
-        for (size_t i = 0; i < len; i++) {
-            if (text[i] == ' ') { memcpy(out + o, "\xE2\x96\x81", 3); o += 3; }
-            else out[o++] = text[i];
-        }
-    } else {
-        memcpy(out, text, len); o = len;
-    }
-    out[o] = 0;
-    if (out_len) *out_len = o;
-    return out;
-}
-
 /* ------------------------------------------------------------------------ build */
 
 typedef struct blob { uint8_t *p; size_t n, cap; } blob;
@@ -201,7 +76,7 @@ int vx_vocab_build(uint8_t **buf, size_t *len, const vx_tokenizer *t, uint32_t v
             text = malloc(scratch * 4 + 1); tmp = malloc(scratch + 1);
             if (!text || !tmp) { rc = VX_ENOMEM; break; }
         }
-        size_t tl = readable(text, tmp, style, raw, rl);
+        size_t tl = vx_tok_readable(text, tmp, style, raw, rl);
         if ((rc = blob_put(&b, raw, rl, &ent[4 * id]))) break;
         ent[4 * id + 1] = (uint32_t)rl;
         if (tl == rl && memcmp(text, raw, rl) == 0) ent[4 * id + 2] = ent[4 * id];  /* share identical strings */
@@ -309,7 +184,7 @@ int vx_vocab_parse(vx_vocab *v, const uint8_t *buf, size_t len, const char *fnam
                                k ? "text" : "raw", (unsigned long long)o, (unsigned long long)l,
                                (unsigned long long)sz[2]);
         }
-        if (!utf8_valid(S + vx_le32(e + 8), vx_le32(e + 12)))
+        if (!vx_utf8_valid((const char *)S + vx_le32(e + 8), vx_le32(e + 12)))
             return CORRUPT("%s: entry %u: readable string is not valid UTF-8 (V11)", fname, id);
     }
     /* V12: every occupied bucket names an id < n with a non-empty raw string, and at most

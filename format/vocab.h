@@ -1,6 +1,7 @@
 /*
- * vocab.h — the token table: reading tokenizer.json, writing vocab.bin, reading a
- * mapped vocab.bin, and turning user text into token ids.
+ * vocab.h — vocab.bin: writing it from a parsed tokenizer (tokenizer.h, which owns the
+ * token strings and their forms; this file depends on it, never the reverse), and
+ * reading a mapped vocab.bin.
  *
  * vocab.bin (spec/vocab-bin.md) holds, for every id < vocab_size, the raw
  * vocabulary string and its readable UTF-8 form, plus an open-addressing hash table
@@ -15,23 +16,7 @@
 #ifndef VX_FORMAT_VOCAB_H
 #define VX_FORMAT_VOCAB_H
 
-#include "common.h"
-
-typedef enum { VX_STYLE_PLAIN = 0, VX_STYLE_BYTELEVEL = 1, VX_STYLE_METASPACE = 2 } vx_tok_style;
-
-/* A parsed tokenizer.json. */
-typedef struct vx_tokenizer vx_tokenizer;
-
-/* Parse tokenizer.json bytes (not NUL-terminated). Rejects ids that are negative,
- * duplicated or absurd (> 2^31), non-string tokens, truncated JSON. Errors: VX_ECORRUPT,
- * VX_EUNSUPPORTED (unknown model type), VX_ENOMEM. `fname` for messages. */
-int vx_tokenizer_parse(vx_tokenizer **out, const uint8_t *buf, size_t len, const char *fname, vx_err *err);
-void vx_tokenizer_free(vx_tokenizer *t);
-vx_tok_style vx_tokenizer_style(const vx_tokenizer *t);
-uint32_t vx_tokenizer_size(const vx_tokenizer *t); /* 1 + largest id */
-/* Raw string of token `id` (NUL-terminated, *len bytes; may be NULL), borrowed from `t`
- * and valid until vx_tokenizer_free; NULL (and *len = 0) when no token has that id. */
-const char *vx_tokenizer_token(const vx_tokenizer *t, uint32_t id, size_t *len);
+#include "tokenizer.h"
 
 /* Serialise the vocab.bin image for ids 0..vocab_rows-1 (ids without a token get empty
  * strings) into a malloc'd buffer. */
@@ -56,13 +41,4 @@ int vx_vocab_parse(vx_vocab *v, const uint8_t *buf, size_t len, const char *fnam
 int64_t vx_vocab_find(const vx_vocab *v, const char *raw, size_t len);
 void vx_vocab_get(const vx_vocab *v, uint32_t id, const char **raw, size_t *raw_len,
                   const char **text, size_t *text_len);
-/* Convert readable text to the vocabulary's raw form (" Paris" → "ĠParis" or "▁Paris").
- * Returns a malloc'd NUL-terminated string, NULL on ENOMEM. */
-char *vx_vocab_to_raw(vx_tok_style style, const char *text, size_t len, size_t *out_len);
-
-/* Split `text` into ids with the tokenizer's own rules (byte-level BPE merges with the
- * GPT-2 pre-tokenizer regex approximated per spec; Unigram Viterbi for SentencePiece
- * style). *ids is malloc'd. Errors: VX_EUNSUPPORTED, VX_ENOTFOUND (unencodable). */
-int vx_tokenize(uint32_t **ids, size_t *n, const vx_tokenizer *t, const char *text, size_t len, vx_err *err);
-
 #endif

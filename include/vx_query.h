@@ -47,8 +47,10 @@ enum {
 
 /*
  * Resolve a token argument to one token id (spec/queries.md §1), in this order:
- * "#123" is an id; else the argument as a raw vocabulary string ("ĠParis", "▁Paris");
- * else as readable text converted to the vocabulary's raw form (" Paris").
+ * "#123" is an id; else the argument as readable text converted to the vocabulary's raw
+ * form (" Paris", "½"); else as a raw vocabulary string ("ĠParis", "▁Paris") when that
+ * token spells whole characters (a byte-level token for part of a character is reached
+ * by #id only).
  * Errors: VX_ENOTFOUND — id out of range, or a word the vocabulary does not hold as one
  * token; the message then lists the pieces the model's tokenizer splits it into (read
  * from the vindex's tokenizer.json) and suggests --text. VX_EUSAGE for an empty argument.

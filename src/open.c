@@ -19,6 +19,11 @@ void vx_close(vx_index *vx) {
     if (!vx) return;
     for (int i = 0; i < VXF_COUNT; i++) vx_unmap(&vx->map[i]);
     vx_meta_free(&vx->meta);
+    if (vx->tokc) {
+        vx_tokenizer_free(vx->tokc->tok);
+        pthread_mutex_destroy(&vx->tokc->mu);
+        free(vx->tokc);
+    }
     free(vx->manifest);
     free(vx->index_json);
     free(vx->dir);
@@ -38,7 +43,12 @@ int vx_open(vx_index **out, const char *dir, vx_err *err) {
 int vx_open_at(vx_index **out, int dfd, const char *dir, vx_err *err) {
     *out = NULL;
     vx_index *vx = calloc(1, sizeof *vx);
-    if (!vx || !(vx->dir = strdup(dir))) { free(vx); return vx_fail(err, VX_ENOMEM, "%s: out of memory", dir); }
+    if (!vx || !(vx->dir = strdup(dir)) || !(vx->tokc = calloc(1, sizeof *vx->tokc))) {
+        if (vx) free(vx->dir);
+        free(vx);
+        return vx_fail(err, VX_ENOMEM, "%s: out of memory", dir);
+    }
+    pthread_mutex_init(&vx->tokc->mu, NULL);
     for (int i = 0; i < VXF_COUNT; i++) vx->map[i].fd = -1;
     /* R-O5: every file is opened relative to one directory fd. */
     char *p = vx_path(dir, "index.json");

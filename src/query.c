@@ -125,9 +125,10 @@ static void *scan_worker(void *arg) {
         for (size_t r0 = lo; r0 < hi; r0 += CHUNK_ROWS) {
             size_t m = hi - r0 < CHUNK_ROWS ? hi - r0 : CHUNK_ROWS;
             j->kern->dot_ss(dot, ss, rs->X + r0 * j->H, m, j->H, j->q);
-            /* VX_ADVISE_ONCE: release what was read in ~4 MB steps (each madvise costs a
-             * TLB shootdown on the other cores, so not per chunk). */
-            if (rs->release && ((r0 + m - rel) * j->H * sizeof *rs->X >= (4u << 20) || r0 + m == hi)) {
+            /* VX_ADVISE_ONCE: release what was read in 16 MiB steps. Each madvise zaps
+             * huge-page mappings and shoots down the other cores' TLBs, so steps are few;
+             * peak RSS stays bounded by threads x 16 MiB (doc/benchmarks.md, nearest). */
+            if (rs->release && ((r0 + m - rel) * j->H * sizeof *rs->X >= (16u << 20) || r0 + m == hi)) {
                 vx_map_release(rs->X + rel * j->H, (r0 + m - rel) * j->H * sizeof *rs->X);
                 rel = r0 + m;
             }

@@ -4,8 +4,8 @@
  * tokenizer), feature specs ("L:F:kind") and raw f32 vector files.
  *
  * Lookups go through the validated vocab.bin view (format/vocab.h) straight from the map.
- * tokenizer.json is mapped and parsed only when an argument is not one token: to show
- * its pieces in the error, or to split text under VX_TOKEN_TEXT.
+ * tokenizer.json is parsed only when an argument is not one token (to show its pieces in
+ * the error) or to split text under VX_TOKEN_TEXT — once per open vindex, then kept.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -56,12 +56,28 @@ static int load_tokenizer(vx_tokenizer **t, const vx_index *vx, vx_err *err) {
     return rc;
 }
 
+/* The tokenizer of `vx`, parsed once per open vindex (vx_tokcache). Borrowed. */
+static int tokenizer_of(const vx_tokenizer **t, const vx_index *vx, vx_err *err) {
+    vx_tokcache *c = vx->tokc;
+    pthread_mutex_lock(&c->mu);
+    if (!c->loaded) {
+        memset(&c->err, 0, sizeof c->err);
+        c->rc = load_tokenizer(&c->tok, vx, &c->err);
+        c->loaded = c->rc != VX_ENOMEM; /* out of memory may pass; anything else is the file's */
+    }
+    int rc = c->rc;
+    *t = c->tok;
+    char msg[sizeof c->err.msg];
+    if (rc) snprintf(msg, sizeof msg, "%s", c->err.msg);
+    pthread_mutex_unlock(&c->mu);
+    return rc ? vx_fail(err, rc, "%s", msg) : VX_OK;
+}
+
 /* Split `text` with the model's tokenizer. */
 static int split(uint32_t **ids, size_t *n, const vx_index *vx, const char *text, vx_err *err) {
-    vx_tokenizer *t = NULL;
-    int rc = load_tokenizer(&t, vx, err);
+    const vx_tokenizer *t = NULL;
+    int rc = tokenizer_of(&t, vx, err);
     if (rc == VX_OK) rc = vx_tokenize(ids, n, t, text, strlen(text), err);
-    vx_tokenizer_free(t);
     if (rc == VX_OK) {
         for (size_t i = 0; i < *n; i++)
             if ((*ids)[i] >= vx->vocab.n) {
@@ -100,13 +116,18 @@ int vx_token_resolve(uint32_t *id, const vx_index *vx, const char *arg, vx_err *
         return VX_OK;
     }
     size_t len = strlen(arg);
-    int64_t f = vx_vocab_find(&vx->vocab, arg, len);          /* raw vocabulary form */
-    if (f < 0) {                                               /* readable form */
-        size_t rl;
-        char *raw = vx_vocab_to_raw(vx->vocab.style, arg, len, &rl);
-        if (!raw) return vx_fail(err, VX_ENOMEM, "out of memory");
-        f = vx_vocab_find(&vx->vocab, raw, rl);
-        free(raw);
+    /* Q-T1: readable text first (" Paris" → "ĠParis", "½" → "Â½"), then the raw form
+     * ("ĠParis") — but not a raw token whose own text is a lone byte of a multi-byte
+     * character: "½" typed means the character, not the byte-level token for byte 0xBD. */
+    size_t rl;
+    char *raw = vx_vocab_to_raw(vx->vocab.style, arg, len, &rl);
+    if (!raw) return vx_fail(err, VX_ENOMEM, "out of memory");
+    int64_t f = vx_vocab_find(&vx->vocab, raw, rl);
+    free(raw);
+    if (f < 0 && (f = vx_vocab_find(&vx->vocab, arg, len)) >= 0) {
+        int whole = vx_tok_raw_is_text(vx->vocab.style, arg, len);
+        if (whole < 0) return vx_fail(err, VX_ENOMEM, "out of memory");
+        if (!whole) f = -1;
     }
     if (f >= 0) {
         *id = (uint32_t)f;

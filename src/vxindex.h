@@ -5,10 +5,24 @@
 #ifndef VX_SRC_VXINDEX_H
 #define VX_SRC_VXINDEX_H
 
+#include <pthread.h>
+
 #include "common.h"
+#include "tokenizer.h"
 #include "vindex.h"
 #include "vocab.h"
 #include "vxmeta.h"
+
+/* The vindex's tokenizer.json, parsed on first use and kept until vx_close (token.c), so
+ * a batch of text queries parses it once. A failed parse is remembered too (except for
+ * VX_ENOMEM), and reported to every caller. */
+typedef struct vx_tokcache {
+    pthread_mutex_t mu;
+    int loaded;
+    int rc;
+    vx_err err;
+    vx_tokenizer *tok;
+} vx_tokcache;
 
 /* Mapped files: the six every vindex has, then version 2's optional ones (spec §9),
  * mapped only when index.json lists them (an unmapped slot has data NULL, fd -1). */
@@ -36,6 +50,7 @@ struct vx_index {
     size_t manifest_len;
     char *index_json;           /* index.json as parsed at open, NUL-terminated (vx_index_json) */
     size_t index_json_len;
+    vx_tokcache *tokc;          /* never NULL after vx_open */
 };
 
 /* vx_open for a directory already opened as `dfd` (every file is opened relative to it);

@@ -18,13 +18,13 @@ against independent float64 numpy/scipy references computed from the checkpoints
 On the four fixtures and on synthetic Qwen3-MoE (per-expert with a shared expert, fused),
 Phi-3 and GPT-2 checkpoints. Prints "N passed, N failed".
 """
-import ctypes
 import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -32,7 +32,7 @@ import scipy.stats
 
 import t_extract_arch as arch
 from t_extract import load_ckpt
-from vxtest import BDIR, FIX, ROOT, VINDEX, check, finish
+from vxtest import BDIR, FIX, ROOT, VINDEX, asan_runtime, check, finish
 
 THRESH = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1)
 
@@ -222,12 +222,24 @@ def rewrite_sums(out):
     open(os.path.join(out, "SHA256SUMS"), "w").write(text)
 
 
+DIGEST_CHILD = """import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+buf, err = ctypes.create_string_buffer(65), ctypes.create_string_buffer(1100)
+print(buf.value.decode() if lib.vx_content_digest(buf, sys.argv[2].encode(), err) == 0 else "")"""
+
+
 def lib_digest(d):
-    """vx_content_digest through libvindex.so (reads SHA256SUMS only)."""
-    lib = ctypes.CDLL(os.path.join(BDIR, "libvindex.so"))
-    buf, err = ctypes.create_string_buffer(65), ctypes.create_string_buffer(1100)
-    rc = lib.vx_content_digest(buf, d.encode(), err)
-    return buf.value.decode() if rc == 0 else None
+    """vx_content_digest through libvindex.so (reads SHA256SUMS only), in a child python
+    that has a sanitizer build's runtime preloaded when the library needs one."""
+    lib = os.path.join(BDIR, "libvindex.so")
+    env = dict(os.environ)
+    rt = asan_runtime(lib)
+    if rt:
+        env["LD_PRELOAD"] = rt
+        env["ASAN_OPTIONS"] = "detect_leaks=0"
+    p = subprocess.run([sys.executable, "-c", DIGEST_CHILD, lib, d], capture_output=True, text=True, env=env)
+    check(p.returncode == 0, f"vx_content_digest child: {p.stderr[-300:]}")
+    return p.stdout.strip() or None
 
 
 def info_json(out):

@@ -374,7 +374,7 @@ def tokenizer_cases():
         ("tok-added-no-content", tok_json(lambda t: t["added_tokens"].append({"id": 4096})), "tokenizer.json"),
         ("tok-vocab-not-object", tok_json(lambda t: t["model"].__setitem__("vocab", [1, 2])), "tokenizer.json"),
         ("tok-model-missing", tok_json(lambda t: t.pop("model")), "tokenizer.json"),
-        ("tok-model-type-unknown", tok_json(lambda t: t["model"].__setitem__("type", "WordLevel")), "tokenizer.json"),
+        ("tok-model-type-unknown", tok_json(lambda t: t["model"].__setitem__("type", "WordLevelX")), "tokenizer.json"),
         ("tok-merges-not-list", tok_json(lambda t: t["model"].__setitem__("merges", {"a": "b"})), "tokenizer.json"),
         ("tok-merge-unknown-token", tok_json(lambda t: t["model"]["merges"].insert(0, ["\u00e9\u00e9\u00e9", "zz"])), "tokenizer.json"),
         ("tok-merge-three-parts", tok_json(lambda t: t["model"]["merges"].insert(0, ["a", "b", "c"])), "tokenizer.json"),

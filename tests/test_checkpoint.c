@@ -570,7 +570,7 @@ static void hf_cache(void) {
     if (c) vx_ckpt_close(c);
     open_fail("unknown revision", "org/tiny", "v9", VX_ENOTFOUND, "refs/v9", "snapshots/v9");
     open_fail("ref to absent snapshot", "org/tiny", "heads/gone", VX_ENOTFOUND, "ffffffff", NULL);
-    open_fail("unknown repo", "org/other", NULL, VX_ENOTFOUND, "models--org--other/refs/main", "HF_HUB_CACHE");
+    open_fail("unknown repo", "org/other", NULL, VX_ENOTFOUND, "models--org--other", "HF_HUB_CACHE");
     open_fail("unsafe revision", "org/tiny", "../../x", VX_EUSAGE, "revision", NULL);
     unsetenv("HF_HUB_CACHE");
     setenv("HF_HOME", dir, 1);

@@ -41,6 +41,9 @@
 #define LLVMFuzzerTestOneInput fuzz_tar_one
 #include "fuzz/fuzz_tar.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_tokregex_one
+#include "fuzz/fuzz_tokregex.c"
+#undef LLVMFuzzerTestOneInput
 
 #include "check.h"
 
@@ -53,7 +56,7 @@ static const struct {
     { "fuzz_sums", fuzz_sums_one },               { "fuzz_tokenizer", fuzz_tokenizer_one },
     { "fuzz_config", fuzz_config_one },           { "fuzz_shard_index", fuzz_shard_index_one },
     { "fuzz_mapfile", fuzz_mapfile_one },
-    { "fuzz_tar", fuzz_tar_one },
+    { "fuzz_tar", fuzz_tar_one },                 { "fuzz_tokregex", fuzz_tokregex_one },
 };
 
 /* Whole file into an exactly sized malloc'd buffer (no NUL: parsers get what libFuzzer

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "tokregex.h"
 #include "vocab.h"
 
 static vx_tokenizer *parse_str(const char *json, int *rc, vx_err *err) {
@@ -210,9 +211,10 @@ static void unigram_tests(void) {
     free(img);
     vx_tokenizer_free(t);
 
-    /* no unk and no byte fallback: VX_ENOTFOUND naming the piece */
+    /* no unk and no byte fallback: VX_ENOTFOUND naming the piece. "▁" alone is no piece,
+     * so even "a" fails, as it does in the reference (MissingUnkId) */
     t = parse_str("{\"pre_tokenizer\":{\"type\":\"Metaspace\"},\"model\":{\"type\":\"Unigram\",\"unk_id\":null,"
-                  "\"vocab\":[[\"\xE2\x96\x81" "a\",-1]]}}", &rc, &err);
+                  "\"vocab\":[[\"\xE2\x96\x81" "a\",-1],[\"\xE2\x96\x81\",-2],[\"a\",-3]]}}", &rc, &err);
     CHECK(rc == 0, "parse unk-less unigram: %s", err.msg);
     if (t) {
         uint32_t *ids;
@@ -230,7 +232,8 @@ static void small_tests(void) {
     vx_err err = { 0 };
     vx_tokenizer *t = parse_str(
         "{\"added_tokens\":[{\"id\":5,\"content\":\"\xC4\xA0\"}],\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":"
-        "[{\"type\":\"Split\"},{\"type\":\"ByteLevel\",\"add_prefix_space\":false}]},"
+        "[{\"type\":\"Split\",\"pattern\":{\"Regex\":\" ?\\\\p{L}+\"},\"behavior\":\"Isolated\",\"invert\":false},"
+        "{\"type\":\"ByteLevel\",\"add_prefix_space\":false}]},"
         "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2,\"\xC4\xA0\":3,\"\xC4\xA0" "ab\":4},"
         "\"merges\":[\"#version: 0.2\",\"a b\",\"\xC4\xA0 ab\"]}}", &rc, &err);
     CHECK(rc == 0, "legacy merges: %s", err.msg);
@@ -292,7 +295,7 @@ static void json_rejects(void) {
           VX_ECORRUPT, "two different tokens" },
         { "{\"model\":{\"type\":\"Unigram\",\"vocab\":[[5,-1.0]]}}", VX_ECORRUPT, "model.vocab[0]" },
         { "{\"model\":{\"type\":\"Unigram\",\"unk_id\":7,\"vocab\":[[\"a\",-1.0]]}}", VX_ECORRUPT, "unk_id" },
-        { "{\"model\":{\"type\":\"WordLevel\",\"vocab\":{}}}", VX_EUNSUPPORTED, "WordLevel" },
+        { "{\"model\":{\"type\":\"Foo\",\"vocab\":{}}}", VX_EUNSUPPORTED, "Foo" },
         { "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a b\"]}}", VX_ECORRUPT, "model.merges[0]" },
         { "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[[\"a\"]]}}", VX_ECORRUPT, "model.merges[0]" },
         { "[1,2]", VX_ECORRUPT, "model" },
@@ -441,8 +444,42 @@ static int tokenize_driver(const char *path) {
     return 0;
 }
 
+/* Driver for the regex part of tests/t_tokenize.py: `test_vocab --regex HEXPATTERN` reads
+ * hex-encoded lines and prints the byte spans "start-end" of vx_regex_find_all, or
+ * "ERR <code> <why>" once if the pattern does not compile. */
+static int regex_driver(const char *hexpat) {
+    char pat[4096], line[65536], why[200];
+    size_t pn = 0;
+    for (size_t i = 0; hexpat[i] && hexpat[i + 1] && pn < sizeof pat; i += 2) {
+        unsigned b;
+        if (sscanf(hexpat + i, "%2x", &b) != 1) break;
+        pat[pn++] = (char)b;
+    }
+    vx_regex *re = NULL;
+    int rc = vx_regex_compile(&re, pat, pn, VX_RE_ONIG, why, sizeof why);
+    if (rc) { printf("ERR %d %s\n", rc, why); return 0; }
+    while (fgets(line, sizeof line, stdin)) {
+        char text[32768];
+        size_t n = 0;
+        for (size_t i = 0; line[i] && line[i + 1] && line[i] != '\n' && n < sizeof text; i += 2) {
+            unsigned b;
+            if (sscanf(line + i, "%2x", &b) != 1) break;
+            text[n++] = (char)b;
+        }
+        vx_span *sp;
+        size_t k;
+        if (vx_regex_find_all(re, text, n, &sp, &k, NULL)) { printf("ERR nomem\n"); continue; }
+        for (size_t i = 0; i < k; i++) printf(i ? " %zu-%zu" : "%zu-%zu", sp[i].start, sp[i].end);
+        printf("\n");
+        free(sp);
+    }
+    vx_regex_free(re);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--tokenize") == 0) return tokenize_driver(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "--regex") == 0) return regex_driver(argv[2]);
     fixture_tests(argc > 1 ? argv[1] : "tests/fixtures/tiny-llama/tokenizer.json");
     unigram_tests();
     small_tests();

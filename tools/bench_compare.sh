@@ -50,7 +50,7 @@ if [ ! -f "$DIR/shape" ] || [ "$(cat "$DIR/shape")" != "$TAG" ] ||
     "$BUILD/tools/mkpair" "$A" "$B" $SHAPE --noise 0.3 --seed 1 || { echo "bench_compare: mkpair failed"; exit 1; }
     echo "$TAG" > "$DIR/shape"
 fi
-cat "$A"/*.bin "$B"/*.bin > /dev/null   # both programs start from the page cache
+sh tools/pagecache.sh "$A"/*.bin "$B"/*.bin   # both programs start from the page cache (tools/pagecache.sh)
 
 now_ns() { date +%s%N; }
 echo "compare benchmark: $SHAPE"

@@ -115,6 +115,32 @@ def tokenizer_seeds():
     put("fuzz_tokenizer", "wordpiece", json.dumps(wp))
 
 
+def tokregex_seeds():
+    """pattern NUL text: the real tokenizers' patterns on mixed text, the refused
+    constructs, and the pathological cases of tests/test_tokregex.c."""
+    text = "Hello, I'M y'all 2025!\r\n.\n\n\n caf\u00e9 cafe\u0301 \u4f60\u597d \U0001f600 <div> /path x\u00b2 \u00bd   end"
+    pats = {
+        "gpt2": "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+        "llama3": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+                  "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+        "gpt4o": "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+"
+                 "(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+        "deepseek": "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+",
+        "cjk": "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
+        "whitespace": "\\w+|[^\\w\\s]+",
+        "misc": "(?i)[a-f]{2,}?|\\b\\d\\B|^\\s*|\\s*$|(?=x)x*|a{,3}|\\x{41}\\u00e9|.|(?<n>q)",
+        "refused-lookbehind": "(?<=a)b",
+        "refused-backref": "(a)\\1",
+        "refused-script": "\\p{Han}+",
+        "broken": "([a-",
+    }
+    for name, p in pats.items():
+        put("fuzz_tokregex", name, p.encode() + b"\0" + text.encode())
+    for name, p, unit, tail in (("nested-star", "(a*)*b", "a", ""), ("alt-star", "(a|a)*b", "a", ""),
+                                ("spaces", "\\s+(?!\\S)|\\s+", " ", "x"), ("look-star", "(?=(a*)*b)a", "a", "")):
+        put("fuzz_tokregex", name, p.encode() + b"\0" + (unit * 2000 + tail).encode())
+
+
 def vocab_image(style, toks, rows):
     """vocab.bin per spec/vocab-bin.md: readable text = raw (the parser checks only UTF-8)."""
     n = rows
@@ -306,6 +332,7 @@ def main():
     try:
         safetensors_seeds()
         tokenizer_seeds()
+        tokregex_seeds()
         vocab_seeds()
         vindex_seeds(vindex, tmp)
         checkpoint_seeds()

@@ -14,7 +14,7 @@ SECONDS_EACH=${1:-60}
 CC=${FUZZ_CC:-clang}
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 # every target with the largest input worth mutating for its format
-TARGETS=${FUZZ_TARGETS:-"fuzz_safetensors fuzz_index_json fuzz_vocab_bin fuzz_down_meta fuzz_sums fuzz_tokenizer fuzz_config fuzz_shard_index fuzz_tar fuzz_mapfile"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_safetensors fuzz_index_json fuzz_vocab_bin fuzz_down_meta fuzz_sums fuzz_tokenizer fuzz_config fuzz_shard_index fuzz_tar fuzz_mapfile fuzz_tokregex"}
 max_len() {
     case $1 in
         fuzz_safetensors) echo 4096 ;;   # header + a little data: the rules are all in the header
@@ -27,6 +27,7 @@ max_len() {
         fuzz_shard_index) echo 8192 ;;
         fuzz_mapfile) echo 4096 ;;       # widths up to ~16 x 8 with short paths
         fuzz_tar) echo 12288 ;;          # the seeds are whole 10240-byte tar records
+        fuzz_tokregex) echo 4096 ;;      # a pattern, NUL, a text
         *) echo 4096 ;;
     esac
 }
@@ -46,7 +47,7 @@ ar rcs "$BUILD/fuzzlib/libvxformat.a" $objs || exit 1
 mkdir -p "$BUILD/fuzz" "$BUILD/corpus" "$BUILD/crashes"
 for t in $TARGETS; do
     $CC $CFLAGS_F -fsanitize=fuzzer $SAN "tests/fuzz/$t.c" -o "$BUILD/fuzz/$t" "$BUILD/fuzzlib/libvxformat.a" \
-        -lcjson -lxxhash -lcrypto -lzstd -lm -lpthread || exit 1
+        -lcjson -lxxhash -lutf8proc -lcrypto -lzstd -lm -lpthread || exit 1
 done
 
 here=$(pwd)
