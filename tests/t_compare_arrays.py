@@ -51,8 +51,8 @@ def close(x, y, tol=1e-12):
 
 
 def vs_reference(name, x, k):
-    """Every array against the reference's: cosines to 1e-5 (f32 products, spec §9),
-    volumes to 1e-5 relative, ids and NaN positions exactly."""
+    """Every array against the reference's: cosines to 1e-4 (f32 products, spec §9),
+    L2 distances and volumes to 1e-4 of the largest, ids and NaN positions exactly."""
     for key, want in k.items():
         got = x[key]
         if isinstance(want, int):
@@ -64,9 +64,10 @@ def vs_reference(name, x, k):
             continue
         nan_same = np.array_equal(np.isnan(got), np.isnan(want))
         fin = np.isfinite(want)
-        scale = np.abs(want[fin]).max() if key.startswith("vol") and fin.any() else 1.0
+        scale = max(1.0, np.abs(want[fin]).max()) if key == "test_l2" and fin.any() else 1.0
+        scale = np.abs(want[fin]).max() if key.startswith("vol") and fin.any() else scale
         err = float(np.max(np.abs(got[fin] - want[fin]))) / scale if fin.any() else 0.0
-        check(nan_same and err < 1e-5, "%s: %s vs float64 reference: max error %.3g, NaN where the reference has NaN: %s"
+        check(nan_same and err < 1e-4, "%s: %s vs float64 reference: max error %.3g, NaN where the reference has NaN: %s"
               % (name, key, err, nan_same))
 
 
@@ -81,7 +82,13 @@ def stats_from(cs, ids, st, name):
 
 
 def frac(cs):
-    return {"0.%d" % k: float(np.mean(cs > k / 10.0)) for k in range(10)}
+    """count / n, as C divides (np.mean sums pairwise: another last bit)."""
+    return {"0.%d" % k: int(np.count_nonzero(cs > k / 10.0)) / len(cs) for k in range(10)}
+
+
+def frac_same(a, b):
+    """The same counts: equal to the JSON's 15 significant digits."""
+    return set(a) == set(b) and all(close(a[t], b[t], 1e-14) for t in a)
 
 
 def ranked(v, sa, sb, k, worst):
@@ -106,13 +113,15 @@ def vs_json(name, x, j):
           name + ": L2 statistics of the array")
     for key, cs in (("frac_above_heldout", x["test_cos"]), ("frac_above_centred", x["test_cos_centred"]),
                     ("frac_above", x["all_cos"])):
-        check(frac(cs) == j[key], "%s: %s from the array: %r vs %r" % (name, key, frac(cs), j[key]))
-    check(frac(x["baseline_cos"]) == j["baseline"]["frac_above"], name + ": baseline frac_above from the array")
+        check(frac_same(frac(cs), j[key]), "%s: %s from the array: %r vs %r" % (name, key, frac(cs), j[key]))
+    check(frac_same(frac(x["baseline_cos"]), j["baseline"]["frac_above"]), name + ": baseline frac_above from the array")
     sa, sb, k = x["id_a"], x["id_b"], len(j["best"])
     for suffix, v in (("", x["all_cos"]), ("_centred", x["all_cos_centred"])):
         for key, worst in (("best", False), ("worst", True)):
             got = [(t["token_id"], t["token_id_b"], t["cosine"]) for t in j[key + suffix]]
-            check(ranked(v, sa, sb, k, worst) == got, "%s: %s%s = the array's ranking, bit for bit" % (name, key, suffix))
+            want = ranked(v, sa, sb, k, worst)
+            same = [g[:2] for g in got] == [w[:2] for w in want] and all(close(g[2], w[2], 1e-14) for g, w in zip(got, want))
+            check(same, "%s: %s%s = the array's ranking (the JSON's 15 digits)" % (name, key, suffix))
     ix = {int(a): i for i, a in enumerate(sa)}
     at = np.array([x["all_cos"][ix[int(t)]] for t in ids])
     check(np.array_equal(at, x["test_cos"]) or np.max(np.abs(at - x["test_cos"])) < 1e-6,
@@ -152,9 +161,13 @@ def case(name, a, b, **kw):
     vs_json(name, x, json.loads(r.to_json()))
     k = {}
     rk = {kk: kw[kk] for kk in ("anchors", "test", "seed") if kk in kw}
-    ref.compare(a, b, keep=k, map_free_on=False, **rk)
+    out = ref.compare(a, b, keep=k, map_free_on=False, **rk)
     check(set(k) <= set(x), name + ": the reference keeps no array the binding lacks: %r" % sorted(set(k) - set(x)))
     vs_reference(name, x, k)
+    # the residual spectrum the report draws beside the arrays (r["residual_eigenvalues"])
+    got, want = np.array(r["residual_eigenvalues"]), np.array(out["residual_eigenvalues"])
+    err = float(np.max(np.abs(got / want - 1))) if len(got) == len(want) and len(want) else 1.0
+    check(err < 1e-3, "%s: residual spectrum (%d values) vs float64 reference: max relative error %.2g" % (name, len(got), err))
     return r
 
 
