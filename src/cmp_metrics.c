@@ -507,7 +507,7 @@ out:
 }
 
 /* Two threads take jobs {0, 1} and {2, 3, 4}, BLAS on one thread each: the grouping whose
- * two halves take most nearly the same time (doc/benchmarks.md, "Compare: the reasons in
+ * two halves take most nearly the same time (doc/benchmarks.md, "The reasons in
  * numbers"). */
 typedef struct mgroup { mjob *job[3]; } mgroup;
 static void *metric_group(void *arg) {
