@@ -136,6 +136,7 @@ $(BUILD)/tests/test_fuzz_replay: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
 deps:
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(DEPS)
+	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm   # only when absent: a nodesource nodejs bundles npm and conflicts with Debian's
 	sh tests/tokref/install.sh .deps/tokref   # the reference tokenizer for tests/t_tokenize.py (npm, pinned)
 
 demo: all

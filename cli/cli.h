@@ -39,6 +39,13 @@ int cli_int(const char *s, long lo, long hi, long *out);
 void cli_json_str(FILE *f, const char *s, size_t n);
 /* Print s with control characters escaped, for human-readable output. */
 void cli_print_token(FILE *f, const char *s, size_t n);
+/* Token `id`'s raw form quoted ('...', escaped as cli_print_token does) on stdout; "'?'"
+ * when the vindex cannot give it. */
+void cli_print_token_id(const vx_index *vx, uint32_t id);
+/* Token `id`'s raw form as a cJSON string ("?" when the vindex cannot give it; JSON null
+ * when out of memory). An incomplete type, so cli.h needs no other header. */
+struct cJSON;
+struct cJSON *cli_token_json(const vx_index *vx, uint32_t id);
 
 /* The JSON text of a vx_stats result (spec/stats.md §7), as `vindex stats --json` prints
  * it; `path` is the vindex path to record. NUL-terminated, owned by the caller (free());

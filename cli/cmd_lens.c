@@ -36,15 +36,7 @@ static cJSON *hits_json(const vx_index *vx, const vx_lens_hit *h, size_t n) {
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; i < n; i++) {
         cJSON *o = cJSON_CreateObject();
-        const char *raw, *text;
-        size_t rl, tl;
-        char *s = NULL;
-        if (vx_token_str(&raw, &rl, &text, &tl, vx, h[i].token_id, NULL) == VX_OK && (s = malloc(rl + 1))) {
-            memcpy(s, raw, rl);
-            s[rl] = 0;
-        }
-        cJSON_AddStringToObject(o, "token", s ? s : "?");
-        free(s);
+        cJSON_AddItemToObject(o, "token", cli_token_json(vx, h[i].token_id));
         cJSON_AddNumberToObject(o, "token_id", h[i].token_id);
         cJSON_AddNumberToObject(o, "logit", h[i].logit);
         cJSON_AddItemToArray(a, o);
@@ -55,14 +47,8 @@ static cJSON *hits_json(const vx_index *vx, const vx_lens_hit *h, size_t n) {
 static void print_hits(const vx_index *vx, const char *title, const vx_lens_hit *h, size_t n) {
     printf("%s\n", title);
     for (size_t i = 0; i < n; i++) {
-        const char *raw, *text;
-        size_t rl, tl;
         printf("  %3zu  %+10.4f  #%-7u ", i + 1, (double)h[i].logit, h[i].token_id);
-        if (vx_token_str(&raw, &rl, &text, &tl, vx, h[i].token_id, NULL) == VX_OK) {
-            fputc('\'', stdout);
-            cli_print_token(stdout, raw, rl);
-            fputc('\'', stdout);
-        }
+        cli_print_token_id(vx, h[i].token_id);
         fputc('\n', stdout);
     }
 }

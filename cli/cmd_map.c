@@ -41,34 +41,6 @@ static const char *map_help =
     "\nexit status: 0 ok, 1 failure (unreadable or corrupt map, vindexes that are not the\n"
     "map's, unknown token), 2 usage error\n";
 
-static void tok_str(const vx_index *vx, uint32_t id, const char **s, size_t *n) {
-    const char *text;
-    size_t tl;
-    if (vx_token_str(s, n, &text, &tl, vx, id, NULL) != VX_OK) { *s = "?"; *n = 1; }
-}
-
-static cJSON *tok_json(const vx_index *vx, uint32_t id) {
-    const char *s;
-    size_t n;
-    tok_str(vx, id, &s, &n);
-    char *c = malloc(n + 1);
-    if (!c) return cJSON_CreateNull();
-    memcpy(c, s, n);
-    c[n] = 0;
-    cJSON *j = cJSON_CreateString(c);
-    free(c);
-    return j;
-}
-
-static void print_tok(const vx_index *vx, uint32_t id) {
-    const char *s;
-    size_t n;
-    tok_str(vx, id, &s, &n);
-    putchar('\'');
-    cli_print_token(stdout, s, n);
-    putchar('\'');
-}
-
 int cmd_map(int argc, char **argv) {
     enum { O_TO = 256, O_TOP, O_A, O_B, O_JSON, O_DIR };
     static const struct option lo[] = { { "token", required_argument, 0, 'T' }, { "feature", required_argument, 0, 'f' },
@@ -159,7 +131,7 @@ int cmd_map(int argc, char **argv) {
         cJSON *qo = cJSON_AddObjectToObject(o, "query");
         if (tok) {
             cJSON_AddStringToObject(qo, "type", "token");
-            cJSON_AddItemToObject(qo, "token", tok_json(vx[from], (uint32_t)q->token_id));
+            cJSON_AddItemToObject(qo, "token", cli_token_json(vx[from], (uint32_t)q->token_id));
             cJSON_AddNumberToObject(qo, "token_id", (double)q->token_id);
         } else if (feat) {
             cJSON_AddStringToObject(qo, "type", "feature");
@@ -173,7 +145,7 @@ int cmd_map(int argc, char **argv) {
         cJSON *ta = cJSON_AddArrayToObject(o, "tokens");
         for (size_t i = 0; i < nt; i++) {
             cJSON *r = cJSON_CreateObject();
-            cJSON_AddItemToObject(r, "token", tok_json(vx[to], th[i].token_id));
+            cJSON_AddItemToObject(r, "token", cli_token_json(vx[to], th[i].token_id));
             cJSON_AddNumberToObject(r, "token_id", th[i].token_id);
             cJSON_AddNumberToObject(r, "cosine", th[i].cosine);
             cJSON_AddItemToArray(ta, r);
@@ -195,7 +167,7 @@ int cmd_map(int argc, char **argv) {
         printf("map %c -> %c: ", names[from], names[to]);
         if (tok) {
             printf("token ");
-            print_tok(vx[from], (uint32_t)q->token_id);
+            cli_print_token_id(vx[from], (uint32_t)q->token_id);
             printf(" #%lld (a point)\n", (long long)q->token_id);
         } else if (feat) printf("feature %u:%u:%s (a direction)\n", layer, fidx, vx_kind_name(kind));
         else printf("vector %s (%s)\n", vec, point ? "a point" : "a direction");
@@ -203,7 +175,7 @@ int cmd_map(int argc, char **argv) {
             printf("tokens of %c (by cosine):\n", names[to]);
             for (size_t i = 0; i < nt; i++) {
                 printf("%5zu %+9.5f %8u  ", i + 1, th[i].cosine, th[i].token_id);
-                print_tok(vx[to], th[i].token_id);
+                cli_print_token_id(vx[to], th[i].token_id);
                 putchar('\n');
             }
             printf("features of %c (by |cosine|):\n", names[to]);

@@ -84,34 +84,6 @@ static const char *describe_help =
 
 /* ------------------------------------------------------------------ helpers */
 
-static void raw_of(const vx_index *vx, uint32_t id, const char **s, size_t *n) {
-    const char *text;
-    size_t tl;
-    if (vx_token_str(s, n, &text, &tl, vx, id, NULL) != VX_OK) { *s = "?"; *n = 1; }
-}
-
-static cJSON *json_token_str(const vx_index *vx, uint32_t id) {
-    const char *s;
-    size_t n;
-    raw_of(vx, id, &s, &n);
-    char *c = malloc(n + 1);
-    if (!c) return cJSON_CreateNull();
-    memcpy(c, s, n);
-    c[n] = 0;
-    cJSON *j = cJSON_CreateString(c);
-    free(c);
-    return j;
-}
-
-static void print_tok(const vx_index *vx, uint32_t id) {
-    const char *s;
-    size_t n;
-    raw_of(vx, id, &s, &n);
-    fputc('\'', stdout);
-    cli_print_token(stdout, s, n);
-    fputc('\'', stdout);
-}
-
 static void print_json(cJSON *o) {
     char *s = cJSON_PrintUnformatted(o);
     if (s) puts(s);
@@ -154,7 +126,7 @@ static void free_lines(char **lines, size_t n) {
 static cJSON *query_json(const vx_index *vx, const vx_query *q, const char *arg) {
     cJSON *o = cJSON_CreateObject();
     if (q->token_id >= 0) {
-        cJSON_AddItemToObject(o, "token", json_token_str(vx, (uint32_t)q->token_id));
+        cJSON_AddItemToObject(o, "token", cli_token_json(vx, (uint32_t)q->token_id));
         cJSON_AddNumberToObject(o, "token_id", (double)q->token_id);
     } else {
         cJSON_AddStringToObject(o, "token", arg ? arg : "");
@@ -169,10 +141,10 @@ static cJSON *query_json(const vx_index *vx, const vx_query *q, const char *arg)
 
 static void print_query_heading(const vx_index *vx, const vx_query *q, const char *arg) {
     if (q->is_feature) printf("feature %u:%u:%s", q->layer, q->feature, vx_kind_name(q->kind));
-    else if (q->token_id >= 0) { print_tok(vx, (uint32_t)q->token_id); printf(" (#%lld)", (long long)q->token_id); }
+    else if (q->token_id >= 0) { cli_print_token_id(vx, (uint32_t)q->token_id); printf(" (#%lld)", (long long)q->token_id); }
     else if (q->pieces) {
         printf("text '%s' = mean of", arg);
-        for (size_t i = 0; i < q->n_pieces; i++) { fputc(' ', stdout); print_tok(vx, q->pieces[i]); }
+        for (size_t i = 0; i < q->n_pieces; i++) { fputc(' ', stdout); cli_print_token_id(vx, q->pieces[i]); }
     } else printf("vector %s", arg);
 }
 
@@ -236,7 +208,7 @@ static void score_output(cJSON *arr, const vx_index *vx, const vx_query *q, cons
             cJSON_AddNumberToObject(r, "sigma", sigma_of(vx, h->layer, h->feature, h->kind));
             cJSON *tt = cJSON_AddArrayToObject(r, "top_tokens");
             const vx_proj *p = proj_end(vx, h);
-            for (int j = 0; p && j < np; j++) cJSON_AddItemToArray(tt, json_token_str(vx, p[j].token_id));
+            for (int j = 0; p && j < np; j++) cJSON_AddItemToArray(tt, cli_token_json(vx, p[j].token_id));
             cJSON_AddItemToArray(res, r);
         }
         cJSON_AddItemToArray(arr, o);
@@ -251,7 +223,7 @@ static void score_output(cJSON *arr, const vx_index *vx, const vx_query *q, cons
         printf("%5zu %5u %7u %4s %+9.5f %10.4g  ", i + 1, h->layer, h->feature, vx_kind_name(h->kind), h->cosine,
                sigma_of(vx, h->layer, h->feature, h->kind));
         const vx_proj *p = proj_end(vx, h);
-        for (int j = 0; p && j < np; j++) { if (j) fputc(' ', stdout); print_tok(vx, p[j].token_id); }
+        for (int j = 0; p && j < np; j++) { if (j) fputc(' ', stdout); cli_print_token_id(vx, p[j].token_id); }
         fputc('\n', stdout);
     }
 }
@@ -386,7 +358,7 @@ static cJSON *tok_hits_json(const vx_index *vx, const vx_tok_hit *t, size_t n) {
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; i < n; i++) {
         cJSON *r = cJSON_CreateObject();
-        cJSON_AddItemToObject(r, "token", json_token_str(vx, t[i].token_id));
+        cJSON_AddItemToObject(r, "token", cli_token_json(vx, t[i].token_id));
         cJSON_AddNumberToObject(r, "token_id", t[i].token_id);
         cJSON_AddNumberToObject(r, "cosine", t[i].cosine);
         cJSON_AddItemToArray(a, r);
@@ -411,7 +383,7 @@ static void print_tok_hits(const vx_index *vx, const char *title, const vx_tok_h
     printf("%s\n", title);
     for (size_t i = 0; i < n; i++) {
         printf("%5zu %+9.5f %8u  ", i + 1, t[i].cosine, t[i].token_id);
-        print_tok(vx, t[i].token_id);
+        cli_print_token_id(vx, t[i].token_id);
         fputc('\n', stdout);
     }
 }
@@ -613,7 +585,7 @@ int cmd_describe(int argc, char **argv) {
                 cJSON *a = cJSON_AddArrayToObject(o, names[e]);
                 for (size_t i = 0; i < np; i++) {
                     cJSON *r = cJSON_CreateObject();
-                    cJSON_AddItemToObject(r, "token", json_token_str(vx, ends[e][i].token_id));
+                    cJSON_AddItemToObject(r, "token", cli_token_json(vx, ends[e][i].token_id));
                     cJSON_AddNumberToObject(r, "token_id", ends[e][i].token_id);
                     cJSON_AddNumberToObject(r, "value", ends[e][i].value);
                     cJSON_AddItemToArray(a, r);
@@ -631,7 +603,7 @@ int cmd_describe(int argc, char **argv) {
                 printf("%s\n", names[e]);
                 for (size_t i = 0; i < np; i++) {
                     printf("%5zu %+12.5g %8u  ", i + 1, ends[e][i].value, ends[e][i].token_id);
-                    print_tok(vx, ends[e][i].token_id);
+                    cli_print_token_id(vx, ends[e][i].token_id);
                     fputc('\n', stdout);
                 }
             }

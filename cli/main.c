@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
@@ -85,6 +87,35 @@ void cli_print_token(FILE *f, const char *s, size_t n) {
         else if (c < 0x20 || c == 0x7f) fprintf(f, "\\x%02x", c);
         else fputc(c, f);
     }
+}
+
+/* The raw form of token id, or "?" (the vindex's vocabulary could not give it). */
+static void token_raw(const vx_index *vx, uint32_t id, const char **s, size_t *n) {
+    const char *text;
+    size_t tl;
+    if (vx_token_str(s, n, &text, &tl, vx, id, NULL) != VX_OK) { *s = "?"; *n = 1; }
+}
+
+void cli_print_token_id(const vx_index *vx, uint32_t id) {
+    const char *s;
+    size_t n;
+    token_raw(vx, id, &s, &n);
+    fputc('\'', stdout);
+    cli_print_token(stdout, s, n);
+    fputc('\'', stdout);
+}
+
+cJSON *cli_token_json(const vx_index *vx, uint32_t id) {
+    const char *s;
+    size_t n;
+    token_raw(vx, id, &s, &n);
+    char *c = malloc(n + 1);
+    if (!c) return cJSON_CreateNull();
+    memcpy(c, s, n);
+    c[n] = 0;
+    cJSON *j = cJSON_CreateString(c);
+    free(c);
+    return j;
 }
 
 /* OpenBLAS reads its tuning from the environment when it loads, and the library loads it

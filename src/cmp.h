@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rng.h"
 #include "vx_compare.h"
 #include "vxindex.h"
 
@@ -72,11 +73,8 @@ typedef struct cmp_fit {
 #define CMP_EVAL_BLOCK 1024
 
 /* ------------------------------------------------------ cmp_tokens.c: §2, §3 */
-/* splitmix64 stream k of seed s (0 split, 1 PCA sample, 2 baseline, 3 mutual k-NN queries, 4 simplices), one draw, and the
- * partial Fisher–Yates of k over p[n]. */
-uint64_t cmp_sm_stream(uint64_t seed, uint64_t k);
-uint64_t cmp_sm_next(uint64_t *x);
-void cmp_sm_shuffle_prefix(uint32_t *p, size_t n, size_t k, uint64_t *x);
+/* Random draws: rng.h's splitmix64 streams, k = 0 split, 1 PCA sample, 2 baseline,
+ * 3 mutual k-NN queries, 4 simplices (spec §3). */
 /* 1 when A and B have the same vocabulary (equal size, byte-identical raw strings). */
 int cmp_same_vocab(const vx_index *a, const vx_index *b);
 /* c->sa, c->sb, c->N: the readable-text intersection of A's and B's vocabularies. */

@@ -19,7 +19,7 @@
 
 /* ------------------------------------------------------------- layer subspaces */
 /* Dot product and y -= a·x for the Gram–Schmidt below (its cost is F²·d per layer and
- * kind, the largest of the layer step: doc/benchmarks.md, "Compare: the reasons in numbers"). */
+ * kind, the largest of the layer step: doc/benchmarks.md, "The reasons in numbers"). */
 static double dot_scalar(const double *a, const double *b, size_t n) {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += a[i] * b[i];

@@ -11,6 +11,7 @@
 
 #include "cmp.h"
 #include "kern.h"
+#include "det4.h"
 #include "linalg.h"
 #include "mem.h"
 
@@ -178,10 +179,10 @@ out:
 /* Haar-random orthogonal d×d: QR of a Gaussian matrix (Box–Muller on stream 2), columns
  * of Q multiplied by sign(diag R) so the result does not depend on the QR routine. */
 int cmp_random_orthogonal(double *Q, size_t d, uint64_t seed) {
-    uint64_t x = cmp_sm_stream(seed, 2);
+    uint64_t x = vx_sm_stream(seed, 2);
     const double two_pi = 6.283185307179586476925286766559;
     for (size_t i = 0; i < d * d; i += 2) {
-        double u1 = (double)((cmp_sm_next(&x) >> 11) + 1) * 0x1p-53, u2 = (double)(cmp_sm_next(&x) >> 11) * 0x1p-53;
+        double u1 = (double)((vx_sm_next(&x) >> 11) + 1) * 0x1p-53, u2 = (double)(vx_sm_next(&x) >> 11) * 0x1p-53;
         double rr = sqrt(-2.0 * log(u1));
         Q[i] = rr * cos(two_pi * u2);
         if (i + 1 < d * d) Q[i + 1] = rr * sin(two_pi * u2);
@@ -254,24 +255,7 @@ static double simplex_vol2(const float *p, size_t ld, size_t d, double *s2) {
         for (int l = k + 1; l < 4; l++) sum += G[k][k] + G[l][l] - 2 * G[k][l];
     }
     *s2 = sum / 10;
-    /* det(G) by Gaussian elimination with partial pivoting */
-    double det = 1;
-    for (int k = 0; k < 4; k++) {
-        int p2 = k;
-        for (int i = k + 1; i < 4; i++)
-            if (fabs(G[i][k]) > fabs(G[p2][k])) p2 = i;
-        if (G[p2][k] == 0) return 0;
-        if (p2 != k) {
-            for (int j = 0; j < 4; j++) { double t = G[k][j]; G[k][j] = G[p2][j]; G[p2][j] = t; }
-            det = -det;
-        }
-        det *= G[k][k];
-        for (int i = k + 1; i < 4; i++) {
-            double f = G[i][k] / G[k][k];
-            for (int j = k; j < 4; j++) G[i][j] -= f * G[k][j];
-        }
-    }
-    return det / 576.0;
+    return vx_det4(G) / 576.0;
 }
 
 /* Mean, CV (population std / mean) of v[n]. */
@@ -297,9 +281,9 @@ static int simplices(ctx *c, uint64_t seed, vx_cmp_simplices *out) {
     int rc = VX_OK;
     if (!perm || !idx || !Z || !Y || !mux || !vn || !va) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory for the simplices"); goto out; }
     for (size_t i = 0; i < N; i++) perm[i] = (uint32_t)i;
-    uint64_t x = cmp_sm_stream(seed, 4);
+    uint64_t x = vx_sm_stream(seed, 4);
     for (size_t s = 0; s < S; s++) {
-        cmp_sm_shuffle_prefix(perm, N, 5, &x);
+        vx_sm_shuffle_prefix(perm, N, 5, &x);
         memcpy(idx + 5 * s, perm, 5 * sizeof(uint32_t));
     }
     size_t nv = 0;
@@ -493,7 +477,7 @@ out:
 }
 
 /* Two threads take jobs {0, 1} and {2, 3, 4}, BLAS on one thread each: the grouping whose
- * two halves take most nearly the same time (doc/benchmarks.md, "Compare: the reasons in
+ * two halves take most nearly the same time (doc/benchmarks.md, "The reasons in
  * numbers"). */
 typedef struct mgroup { mjob *job[3]; } mgroup;
 static void *metric_group(void *arg) {

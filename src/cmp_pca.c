@@ -94,8 +94,8 @@ int cmp_fit_pca(ctx *c, const vx_compare_opts *o, vx_compare_result *r, void *(*
     if (!fit || !vals || !sum || !G || !X || !shift) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory for the PCA"); goto out; }
     for (size_t i = 0; i < N; i++) fit[i] = (uint32_t)i;
     if (N > o->pca_sample) { /* spec §4: seeded sample, then ascending */
-        uint64_t x = cmp_sm_stream(o->seed, 1);
-        cmp_sm_shuffle_prefix(fit, N, o->pca_sample, &x);
+        uint64_t x = vx_sm_stream(o->seed, 1);
+        vx_sm_shuffle_prefix(fit, N, o->pca_sample, &x);
         n = o->pca_sample;
         qsort(fit, n, sizeof(uint32_t), cmp_u32);
     }

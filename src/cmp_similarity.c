@@ -496,8 +496,8 @@ static int mutual_knn(const sctx *c, vx_cmp_mapfree *r, size_t k, size_t sample,
     if (!q) return vx_fail(c->err, VX_ENOMEM, "out of memory for the mutual k-NN");
     for (size_t i = 0; i < N; i++) q[i] = (uint32_t)i;
     if (nq < N) { /* partial Fisher–Yates of nq with stream 3, then ascending */
-        uint64_t x = cmp_sm_stream(seed, 3);
-        cmp_sm_shuffle_prefix(q, N, nq, &x);
+        uint64_t x = vx_sm_stream(seed, 3);
+        vx_sm_shuffle_prefix(q, N, nq, &x);
         qsort(q, nq, sizeof(uint32_t), by_u32);
     }
     nn[0] = vx_big_array(qb * k, sizeof(uint32_t));

@@ -1,8 +1,8 @@
 /*
  * cmp_tokens.c — which tokens `vindex compare` compares (spec/compare.md §2, §3): the shared
  * tokens of two vocabularies (by id when the vocabularies are the same, else by readable
- * text), the seeded splitmix64 streams every random choice draws from, the anchor/test
- * split, and the token lists given with --anchors / --test.
+ * text), the seeded anchor/test split (rng.h's streams), and the token lists given
+ * with --anchors / --test.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,34 +10,6 @@
 #include "cmp.h"
 #include "mem.h"
 #include "vx_query.h"
-
-/* ------------------------------------------------------------------------- PRNG */
-/* splitmix64 (Steele, Lea, Flood 2014): portable, and vectorisable in numpy because output
- * k of a stream is mix64(state0 + (k+1)·GAMMA). Spec §3. */
-#define SM_GAMMA 0x9E3779B97F4A7C15ull
-static uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-uint64_t cmp_sm_next(uint64_t *x) { return mix64(*x += SM_GAMMA); }
-/* Stream k of seed s: its initial state is mix64(s + k). 0 split, 1 PCA sample, 2 baseline, 3 mutual k-NN queries, 4 simplices. */
-uint64_t cmp_sm_stream(uint64_t seed, uint64_t k) { return mix64(seed + k); }
-/* Uniform in [0, n), unbiased: reject outputs below 2^64 mod n. */
-static uint64_t sm_below(uint64_t *x, uint64_t n) {
-    uint64_t t = (0 - n) % n, r;
-    do r = cmp_sm_next(x); while (r < t);
-    return r % n;
-}
-/* Partial Fisher–Yates: the first k entries of p[n] become a uniform sample, in order. */
-void cmp_sm_shuffle_prefix(uint32_t *p, size_t n, size_t k, uint64_t *x) {
-    for (size_t i = 0; i < k && i < n; i++) {
-        size_t j = i + (size_t)sm_below(x, n - i);
-        uint32_t t = p[i];
-        p[i] = p[j];
-        p[j] = t;
-    }
-}
 
 /* --------------------------------------------------------------- shared tokens */
 int cmp_same_vocab(const vx_index *a, const vx_index *b) {
@@ -160,8 +132,8 @@ int cmp_draw_sets(ctx *c, const vx_compare_opts *o, uint32_t **anc, size_t *na, 
         rc = vx_fail(err, VX_EUSAGE, "%zu anchors + %zu test tokens requested, only %zu shared tokens available", a, t, P);
         goto out;
     }
-    uint64_t x = cmp_sm_stream(o->seed, 0);
-    cmp_sm_shuffle_prefix(pool, P, a + t, &x);
+    uint64_t x = vx_sm_stream(o->seed, 0);
+    vx_sm_shuffle_prefix(pool, P, a + t, &x);
     if (draw_a) {
         if (!(*anc = vx_big_alloc(sizeof(uint32_t) * (a ? a : 1)))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto out; }
         memcpy(*anc, pool, sizeof(uint32_t) * a);

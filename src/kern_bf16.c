@@ -3,9 +3,8 @@
  * -mavx512bw -mavx512vl -mavx512bf16 -mfma; called only when vx_cpu_bf16() says the CPU has
  * them). See kern.h for the layouts and the error bound a caller may rely on.
  *
- * VDPBF16PS multiplies 16 pairs of bf16 and adds both products to 16 f32 lanes; on this
- * machine's Zen 5 it runs at ~1.9× the multiply-adds of an f32 FMA (measured), which is
- * the whole point. The register tile is MR = 12 rows × NR = 32 columns (24 zmm accumulators,
+ * VDPBF16PS multiplies 16 pairs of bf16 and adds both products to 16 f32 lanes: about
+ * twice the multiply-adds of an f32 FMA per instruction, which is the whole point. The register tile is MR = 12 rows × NR = 32 columns (24 zmm accumulators,
  * two zmm of B per k-pair, twelve 32-bit broadcasts of A as memory operands). Loops follow
  * the usual GEMM blocking: for a block of MC rows of A and C, each KC slab of B (KC × N bf16,
  * 1 MB for N = 1024) comes from L3, one B micro-panel (KC × NR, 32 KB) stays in L1 while the

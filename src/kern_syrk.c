@@ -8,12 +8,8 @@
  * again itself. Here one pass converts, centres, sums and packs, and the packed layout —
  * panels of 32 columns, [panel][k][32] — serves both operands of the product: a 32-column
  * panel is the B micro-panel as it is, and eight of its columns are the A rows of a tile.
- * Measured at H = 4096, K = 1024 on the project machine (two threads): the same ~320
- * GFLOP/s as OpenBLAS for the product; over compare's 50,000-row sample the pack takes
- * 0.35 s where conversion plus column sums took 0.33-0.37 s, and the covariance phase
- * ends ~0.1 s sooner (2.90-2.99 s against 3.00-3.16 s, alternating) — OpenBLAS's own
- * packing is what is saved. Row-panel-major packing (each panel written in one run) was
- * slower: 0.43 s.
+ * The product runs at OpenBLAS's rate; what is saved is OpenBLAS's own packing
+ * (doc/benchmarks.md, "The reasons in numbers").
  *
  * Loops: for a block of MC rows of C and each KC slab of k, each column panel (32 KB of P,
  * from L3 into L1) meets the block's A panels (MC × KC floats, 512 KB, in L2) in tiles of

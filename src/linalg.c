@@ -61,8 +61,8 @@ int vx_sgemm_nt(size_t M, size_t N, size_t K, const float *A, const float *B, fl
 int vx_sgemm_map(size_t M, size_t N, size_t K, const float *A, const float *B, float *C) {
     if (!dims_ok(M, N) || !dims_ok(K, 1)) return VX_EUSAGE;
     /* Cᵀ = B Aᵀ in column-major terms: the same numbers as vx_sgemm_nt, with OpenBLAS
-     * packing the operands the other way round (measured 394 vs 373 GFLOP/s for
-     * 1024..8192 × 1024 × 4096 on the project machine). */
+     * packing the operands the other way round, which is faster for tall A
+     * (doc/benchmarks.md, "The reasons in numbers"). */
     cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)N, (int)M, (int)K, 1.0f, B, (int)K, A, (int)K, 0.0f, C,
                 (int)N);
     return VX_OK;
@@ -165,9 +165,8 @@ int vx_sgram_cols(float *G, size_t H, const float *M, size_t n, size_t ld) {
  * a C of 16 MB (each block reads and writes C twice); here the blocks are 128 reflectors,
  * their triangular factors T are formed once, and C goes through them in column chunks of
  * QCHUNK (2 MB at m = 4096, cache-resident across all the blocks), the chunks shared out
- * between two threads with single-threaded BLAS each (measured at H = 4096, F = 1024:
- * sormtr 0.43 s standalone; whole-C 128-reflector blocks 0.27 s in `vindex compare`; this
- * 0.22 s, against 0.25 s with 64- or 256-column chunks). */
+ * between two threads with single-threaded BLAS each (doc/benchmarks.md, "The reasons in
+ * numbers"). */
 #define QBLOCK 128
 #define QCHUNK 128
 typedef struct qjob {
@@ -256,7 +255,7 @@ static int apply_q(lapack_int m, lapack_int nc, lapack_int k, const float *V, co
 /* Top-F eigenpairs by tridiagonalisation, divide and conquer on the tridiagonal (all its
  * eigenvectors, BLAS 3 merges) and back-transformation of the F wanted ones only. For F a
  * sizeable fraction of H this beats ssyevr, whose subset path is bisection plus inverse
- * iteration (measured at H = 4096, F = 1024: 0.64 s for sstedc against ~0.9 s). */
+ * iteration (doc/benchmarks.md, "The reasons in numbers"). */
 /* Row i of the eigenvector output: double (vd) or float (vf), whichever is given. */
 static void put_vec(double *vd, float *vf, size_t i, const float *src, size_t H) {
     if (vd)
@@ -285,7 +284,7 @@ static int seig_top_dc(double *vals, double *vecs, float *vecf, double *all, flo
     /* Q of ssytrd 'L' acts on rows 1..H-1: its reflectors sit one row below the diagonal.
      * They move to compact blocks (n²/2 floats), and G itself becomes sstedc's Z: one
      * n² buffer less to touch for the first time than Z and the workspace both fresh
-     * (each fresh MB costs ~2 ms on the project's VM). */
+     * (fresh memory is slow to touch on a VM: mem.h). */
     if (!(Vc = vx_big_array(vblock_offset(m, (m + QBLOCK - 1) / QBLOCK), sizeof(float)))) { rc = VX_ENOMEM; goto out; }
     compact_v(Vc, m, m, G + 1, n);
     work = vx_big_array(lwd, sizeof(float));

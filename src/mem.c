@@ -35,11 +35,10 @@ void *vx_big_alloc(size_t n) {
     void *m;
     if (n >= HUGE_MIN) {
         /* transparent huge pages where the system allows them on request ("madvise" mode):
-         * fewer TLB misses in the GEMM packing and the row copies (measured: compare
-         * 10.3 s against 10.5-11.2 s), then populated in one call. The mapping starts on a
-         * 2 MiB boundary and spans whole huge pages: an unaligned one keeps up to 4 MiB in
-         * 4 KiB pages at its ends, and on the project machine each of those costs ~5 µs on
-         * its first touch even when populated (a huge page costs that once). */
+         * fewer TLB misses in the GEMM packing and the row copies, then populated in one
+         * call. The mapping starts on a 2 MiB boundary and spans whole huge pages: an
+         * unaligned one keeps up to 4 MiB in 4 KiB pages at its ends, each paying a
+         * first-touch fault even when populated (a huge page pays once). */
         if (total > SIZE_MAX - 2 * HUGE_PAGE) return NULL;
         total = (total + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
         m = vx_mmap_2m(total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);

@@ -1,9 +1,8 @@
 /*
  * mem.h — large working buffers and mapped-input prefaulting (src-internal).
  *
- * On first touch every anonymous 4 KiB page costs a page fault; on virtual machines a
- * fault can cost ~10 µs (measured on the project machine: 0.35 s to first-touch 123 MB,
- * 0.02 s for the same buffer mapped with MAP_POPULATE). Buffers of a megabyte or more
+ * On first touch every anonymous 4 KiB page costs a page fault, and on virtual machines a
+ * fault is expensive (doc/benchmarks.md, the machine's limits). Buffers of a megabyte or more
  * therefore come from vx_big_alloc, which maps them populated — from 4 MiB on with
  * transparent huge pages requested (MADV_HUGEPAGE).
  */

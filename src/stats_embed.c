@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "det4.h"
 #include "linalg.h"
 #include "mem.h"
 #include "rng.h"
@@ -177,28 +178,6 @@ static void *spec_run(void *arg) {
 
 /* ------------------------------------------------------------------ §3.5 */
 
-/* det of a symmetric positive semi-definite 4×4 by Gaussian elimination with partial
- * pivoting (a Cholesky would stop at the degenerate simplices this must classify). */
-static double det4(double A[4][4]) {
-    double d = 1;
-    for (int c = 0; c < 4; c++) {
-        int p = c;
-        for (int r = c + 1; r < 4; r++)
-            if (fabs(A[r][c]) > fabs(A[p][c])) p = r;
-        if (A[p][c] == 0) return 0;
-        if (p != c) {
-            for (int k = 0; k < 4; k++) { double t = A[c][k]; A[c][k] = A[p][k]; A[p][k] = t; }
-            d = -d;
-        }
-        d *= A[c][c];
-        for (int r = c + 1; r < 4; r++) {
-            double f = A[r][c] / A[c][c];
-            for (int k = c; k < 4; k++) A[r][k] -= f * A[c][k];
-        }
-    }
-    return d;
-}
-
 /* Volume of the simplex x[5][H] (double), or -1 when degenerate (§3.5's test). */
 static double simplex_volume(const double *x, size_t H) {
     double Gm[4][4], n2[4];
@@ -211,7 +190,7 @@ static double simplex_volume(const double *x, size_t H) {
         }
     double bound = 1;
     for (int a = 0; a < 4; a++) { n2[a] = Gm[a][a]; bound *= n2[a]; }
-    double det = det4(Gm);
+    double det = vx_det4(Gm);
     if (!(det > 1e-9 * bound) || !isfinite(det)) return -1;
     return sqrt(det) / 24.0;
 }
