@@ -54,7 +54,11 @@ void vx_dist_of_floats(vx_dist *d, float *v, size_t n);
 int vx_sort_floats(float *v, size_t n);
 
 /* The two halves of vx_stats_compute. */
-int vx_stats_embeddings(vx_stats *s, const vx_index *vx, const vx_stats_opts *o, vx_err *err);
+/* A job vx_stats_embeddings runs on a thread of its own beside its eigensolver, once the
+ * pass over the matrix is done, and joins before it returns (inline when no thread can
+ * be made). */
+typedef struct vx_stats_side { void *(*fn)(void *); void *arg; } vx_stats_side;
+int vx_stats_embeddings(vx_stats *s, const vx_index *vx, const vx_stats_opts *o, const vx_stats_side *side, vx_err *err);
 int vx_stats_layers(vx_stats *s, const vx_index *vx, const vx_stats_opts *o, vx_err *err);
 
 /* Monotonic seconds, and a timing line on stderr when VINDEX_STATS_TIMING is set. */

@@ -373,7 +373,7 @@ static void digits(vx_emb_stats *e, const uint16_t *emb) {
 
 /* ------------------------------------------------------------------ driver */
 
-int vx_stats_embeddings(vx_stats *s, const vx_index *vx, const vx_stats_opts *o, vx_err *err) {
+int vx_stats_embeddings(vx_stats *s, const vx_index *vx, const vx_stats_opts *o, const vx_stats_side *side, vx_err *err) {
     vx_emb_stats *e = &s->emb;
     size_t V = vx->meta.vocab_size, H = vx->meta.hidden_size;
     double scale = vx->info.embed_scale;
@@ -407,12 +407,16 @@ int vx_stats_embeddings(vx_stats *s, const vx_index *vx, const vx_stats_opts *o,
     e->frac_099 = (double)e->count_099 / (double)nd;
     e->frac_0999 = (double)e->count_0999 / (double)nd;
     vx_dist_of_floats(&e->nn1, nn1, nd);
-    {   /* The eigensolver (mostly one thread) runs beside the sampled statistics, which
-         * touch other fields of e (dim_std, set above, only read). */
+    {   /* The eigensolver runs beside the sampled statistics, which touch other fields of e
+         * (dim_std, set above, only read), and so does the caller's side job (the per-layer
+         * statistics, which touch none of e): the three together keep both cores busy
+         * where each alone leaves one idle part of the time. */
         spec_job sj = { e, C, scale, { 0, { 0 } }, 0 };
-        pthread_t th;
+        pthread_t th, ts;
         int started = pthread_create(&th, NULL, spec_run, &sj) == 0;
         if (!started) spec_run(&sj);
+        int side_started = side && pthread_create(&ts, NULL, side->fn, side->arg) == 0;
+        if (side && !side_started) side->fn(side->arg);
         rc = pairwise(e, emb, perm, np, err);
         vx_stats_phase("pairwise");
         if (!rc && (rc = pentachora(e, emb, o->pentachora, o->seed, scale))) rc = vx_fail(err, rc, "stats: out of memory");
@@ -423,6 +427,8 @@ int vx_stats_embeddings(vx_stats *s, const vx_index *vx, const vx_stats_opts *o,
         vx_stats_phase("rest");
         if (started) pthread_join(th, NULL);
         vx_stats_phase("eigenvalues");
+        if (side_started) pthread_join(ts, NULL);
+        if (side) vx_stats_phase("layers");
         if (!rc && sj.rc) {
             rc = sj.rc;
             if (err) *err = sj.err;
