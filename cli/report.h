@@ -25,6 +25,11 @@ int report_one(sbuf *b, const vx_index *vx, const char *tag, const report_opts *
 /* Sections comparing a and b (vx_compare); 0, or a VX_E* code with the message in msg. */
 int report_pair(sbuf *b, const vx_index *a, const vx_index *vb, const report_opts *o, char *msg, size_t msg_size);
 
+/* The pair's figures of the published analysis (report_align.c, spec/report.md §4.1), from
+ * r->arrays (vx_compare with keep_arrays). */
+struct vx_compare_result;
+void report_align(sbuf *b, const struct vx_compare_result *r, const vx_index *a, const report_opts *o);
+
 /* The two leading principal components of the S rows X [S][H] (centred in place):
  * coords [S][2], their variances var2[2] and the total variance (both / (S - 1)); each
  * component signed so that its entry of largest magnitude is positive. 0, or -1 when out

@@ -90,8 +90,9 @@ static void distributions(sbuf *b, const vx_compare_result *r) {
     fig_end(b);
     if (r->n_residual) {
         fig_begin(b, "p-residual", "Residual spectrum",
-                  "Largest eigenvalues of the covariance of the held-out residuals (mapped source row − target "
-                  "row): how much of the disagreement lies in a few directions.");
+                  "The largest eigenvalues (at most 200) of the published residual second-moment matrix "
+                  "r<sup>T</sup>r / n over the held-out tokens, r = y − A (target row minus aligned source row, "
+                  "not centred): how much of the disagreement lies in a few directions.");
         svg_series e = { NULL, r->residual_eig, r->n_residual, NULL, "var(--c3)", 1 };
         svg_plot pe = { .id = "p-residual", .title = "residual eigenvalues", .x = { "eigenvalue rank", 0, NAN, NAN, 1 },
                         .y = { "eigenvalue (squared embedding units, log scale)", 1, NAN, NAN, 0 } };
@@ -150,6 +151,7 @@ int report_pair(sbuf *b, const vx_index *a, const vx_index *vb, const report_opt
     vx_compare_opts_init(&co);
     co.seed = o->seed;
     co.threads = o->threads;
+    co.keep_arrays = 1; /* the published figures are drawn from the per-token values */
     vx_compare_result *r = NULL;
     vx_err err = { 0 };
     int rc = vx_compare(&r, a, vb, &co, &err);
@@ -159,6 +161,7 @@ int report_pair(sbuf *b, const vx_index *a, const vx_index *vb, const report_opt
     }
     summary(b, r, a, vb);
     distributions(b, r);
+    if (r->arrays) report_align(b, r, a, o);
     tokens(b, r, a);
     layers(b, r);
     vx_compare_free(r);

@@ -503,13 +503,17 @@ void svg_scatterplot(sbuf *b, const svg_plot *p, const svg_scatter *s) {
     int w = p->w ? p->w : DEF_W, h = p->h ? p->h : 420;
     double mn[2] = { INFINITY, INFINITY }, mx[2] = { -INFINITY, -INFINITY };
     size_t drawable = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        double v[2] = { s->x[i], s->y[i] };
-        if (!usable(v[0], p->x.log) || !usable(v[1], p->y.log)) continue;
-        drawable++;
-        for (int a = 0; a < 2; a++) {
-            if (v[a] < mn[a]) mn[a] = v[a];
-            if (v[a] > mx[a]) mx[a] = v[a];
+    for (size_t k = 0; k <= s->nlines; k++) { /* the points, then the lines over them */
+        const svg_series *q = k ? &s->lines[k - 1] : NULL;
+        size_t n = q ? q->n : s->n;
+        for (size_t i = 0; i < n; i++) {
+            double v[2] = { q ? sx(q, i) : s->x[i], q ? q->y[i] : s->y[i] };
+            if (!usable(v[0], p->x.log) || !usable(v[1], p->y.log)) continue;
+            drawable += !q;
+            for (int a = 0; a < 2; a++) {
+                if (v[a] < mn[a]) mn[a] = v[a];
+                if (v[a] > mx[a]) mx[a] = v[a];
+            }
         }
     }
     frame f;
@@ -546,13 +550,26 @@ void svg_scatterplot(sbuf *b, const svg_plot *p, const svg_scatter *s) {
         }
         sb_puts(b, "</circle>");
     }
-    sb_puts(b, "</g>");
-    if (s->group_name && s->ngroups) {
-        const char *names[6], *colors[6];
-        static const char *const cv[6] = { "var(--c0)", "var(--c1)", "var(--c2)", "var(--c3)", "var(--c4)", "var(--c5)" };
-        size_t m = s->ngroups < 6 ? s->ngroups : 6;
-        for (size_t k = 0; k < m; k++) { names[k] = s->group_name[k]; colors[k] = cv[k]; }
-        legend(b, &f, names, colors, m);
+    for (size_t k = 0; k < s->nlines; k++) {
+        const svg_series *q = &s->lines[k];
+        int pen = 0;
+        sb_printf(b, "<path class=\"mk\" style=\"fill:none;stroke:%s;stroke-width:2\" d=\"", q->color);
+        for (size_t i = 0; i < q->n; i++) {
+            if (!usable(sx(q, i), p->x.log) || !usable(q->y[i], p->y.log)) { pen = 0; continue; }
+            sb_printf(b, "%c%.1f %.1f", pen ? 'L' : 'M', pix(&f, 0, sx(q, i)), pix(&f, 1, q->y[i]));
+            pen = 1;
+        }
+        sb_puts(b, "\">");
+        if (q->name) { sb_puts(b, "<title>"); sb_escs(b, q->name); sb_puts(b, "</title>"); }
+        sb_puts(b, "</path>");
     }
+    sb_puts(b, "</g>");
+    const char *names[14], *colors[14];
+    size_t m = 0;
+    static const char *const cv[6] = { "var(--c0)", "var(--c1)", "var(--c2)", "var(--c3)", "var(--c4)", "var(--c5)" };
+    for (size_t k = 0; s->group_name && k < s->ngroups && k < 6; k++) { names[m] = s->group_name[k]; colors[m++] = cv[k]; }
+    for (size_t k = 0; k < s->nlines && k < 8; k++)
+        if (s->lines[k].name) { names[m] = s->lines[k].name; colors[m++] = s->lines[k].color; }
+    if (m) legend(b, &f, names, colors, m);
     sb_puts(b, "</svg>");
 }

@@ -80,6 +80,9 @@ typedef struct svg_scatter {
     void *ctx;
     int diagonal;          /* draw the line y = x */
     double radius;         /* 0 = 2.5 */
+    /* Lines drawn over the points (e.g. a binned mean), in the axis ranges and the legend;
+     * a non-finite value breaks the line. Their `dots` is ignored. */
+    const svg_series *lines; size_t nlines;
 } svg_scatter;
 
 void svg_scatterplot(sbuf *b, const svg_plot *p, const svg_scatter *s);

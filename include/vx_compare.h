@@ -46,6 +46,10 @@ typedef struct vx_compare_opts {
     size_t knn;             /* mutual k-NN neighbours; 0 = VX_CMP_DEFAULT_KNN */
     size_t knn_sample;      /* query tokens; 0 = VX_CMP_DEFAULT_KNN_SAMPLE, VX_CMP_KNN_ALL = all */
     const char *save_map;   /* write the fitted map here (spec/map-format.md); NULL = don't */
+    /* 1: also return the per-token values behind the statistics (r->arrays, spec/compare.md
+     * §11). The all-token pass then also maps exactly the tokens its bf16 screening settled,
+     * after the pass it does anyway: every other number is the same bytes as without. */
+    int keep_arrays;
 } vx_compare_opts;
 
 /* Fill `o` with the defaults above. */
@@ -88,6 +92,35 @@ typedef struct vx_cmp_simplices {
     double volume_ratio;    /* aligned_mean / native_mean */
     double correlation;     /* Pearson, per simplex */
 } vx_cmp_simplices;
+
+/*
+ * The values the statistics of vx_compare_result are computed from (opts.keep_arrays;
+ * spec/compare.md §11), for plots and notebooks. Published definitions unless named
+ * _centred. Owned by the result: valid until vx_compare_free.
+ */
+typedef struct vx_cmp_arrays {
+    /* held-out tokens, in test order */
+    size_t n_test;
+    uint32_t *test_id;               /* [n_test] A ids */
+    double *test_cos, *test_cos_centred; /* [n_test] what r->cosine, r->cosine_centred summarise */
+    double *test_l2;                 /* [n_test] ‖y − A‖ */
+    double *baseline_cos, *baseline_cos_centred; /* [n_test] under the random orthogonal map */
+    /* every shared token, in shared order (increasing A id); each mapped exactly (f32 map) */
+    size_t n_shared;
+    uint32_t *id_a, *id_b;           /* [n_shared] */
+    double *all_cos, *all_cos_centred; /* [n_shared] what frac_above_all, best/worst rank */
+    /* relational (published): pairwise cosines of the first relational_n test tokens,
+     * pairs i < j in row-major order (i = 0: j = 1 … n−1, then i = 1, …) */
+    size_t relational_n, relational_pairs;
+    double *rel_target, *rel_aligned; /* [relational_pairs] normalised native y, aligned A */
+    /* digits: cosine matrices of the present digits in r->digit_id order,
+     * [digits_n][digits_n] with row stride 10; the rest NaN */
+    size_t digits_n;
+    double digit_target[100], digit_aligned[100];
+    /* pentachora, in drawn order: volumes, NaN where the simplex is not valid (spec §6.2) */
+    size_t n_simplices;
+    double *vol_native, *vol_aligned; /* [n_simplices] */
+} vx_cmp_arrays;
 
 /*
  * Two families of numbers (spec/compare.md §6). The published definitions compare the
@@ -133,6 +166,7 @@ typedef struct vx_compare_result {
     double *gate_sim, *down_sim;
     uint32_t (*matched)[2]; size_t n_matched;
     vx_cmp_mapfree mapfree;   /* spec §10; tokens == 0 when skipped */
+    vx_cmp_arrays *arrays;    /* opts.keep_arrays, else NULL; freed by vx_compare_free */
 } vx_compare_result;
 
 /*

@@ -125,7 +125,8 @@ int cmp_metrics(ctx *c, const cmp_fit *f, vx_compare_result *r, uint64_t seed);
 /* c->Mf = Rᵀ W (Rᵀ without PCA), f32. */
 int cmp_build_map(ctx *c, const double *R);
 /* Best / worst under both definitions and the published frac_above over every shared
- * token (needs c->Mf, f->csr and f->csp). */
+ * token (needs c->Mf, f->csr and f->csp); with r->arrays, every token mapped exactly and
+ * its cosines kept there. */
 int cmp_map_all(ctx *c, vx_compare_result *r, const cmp_fit *f);
 
 /* --------------------------------------------------------- cmp_layers.c: §7 */

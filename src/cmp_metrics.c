@@ -199,11 +199,24 @@ out:
     return rc;
 }
 
+/* The pairwise cosines G [m][m] into keep: the strict upper triangle row by row (ld 0), or
+ * the whole matrix with row stride ld. */
+static void keep_gram(double *keep, const double *G, size_t m, size_t ld) {
+    size_t q = 0;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = ld ? 0 : i + 1; j < m; j++) {
+            if (ld) keep[i * ld + j] = G[i * m + j];
+            else keep[q++] = G[i * m + j];
+        }
+}
+
 /* Published: rows Z, Y [m][d] (projected source, target; f32); the aligned rows
  * A = (z − muz)R + muy and the native y, each normalised; Pearson correlation and mean
- * |difference| of their pairwise cosines, and with cosv, cos(y_i, A_i) per row (spec §6.2). */
+ * |difference| of their pairwise cosines, and with cosv, cos(y_i, A_i) per row (spec §6.2).
+ * With keepT / keepA (r->arrays), the two cosine matrices as keep_gram(…, ld) writes them. */
 static int relational_pub(ctx *c, const float *Z, const float *Y, size_t m, const double *muz, const double *muy,
-                          const double *R, double *corr, double *mad, double *cosv) {
+                          const double *R, double *corr, double *mad, double *cosv, double *keepT, double *keepA,
+                          size_t ld) {
     size_t d = c->d;
     double *XA = vx_big_array(m * d, sizeof(double)), *XT = vx_big_array(m * d, sizeof(double));
     double *G1 = vx_big_alloc(sizeof(double) * m * m), *G2 = vx_big_alloc(sizeof(double) * m * m);
@@ -220,6 +233,8 @@ static int relational_pub(ctx *c, const float *Z, const float *Y, size_t m, cons
         for (size_t i = 0; i < m; i++) cosv[i] = cosine(XT + i * d, XA + i * d, d);
     if ((rc = unit_gram(G1, XT, m, d)) || (rc = unit_gram(G2, XA, m, d))) goto out;
     pair_corr(corr, mad, G1, G2, m);
+    if (keepT) keep_gram(keepT, G1, m, ld);
+    if (keepA) keep_gram(keepA, G2, m, ld);
 out:
     vx_big_free(XA);
     vx_big_free(XT);
@@ -272,7 +287,7 @@ static void mean_cv(const double *v, size_t n, double *mean, double *cv) {
  * volumes in the target's native rows y and in the aligned source rows. The aligned rows
  * (z − muz)R + muy differ from the projected z by a rotation and a shift, which keep every
  * distance, so the aligned volumes are those of z (without PCA: of the source's rows). */
-static int simplices(ctx *c, uint64_t seed, vx_cmp_simplices *out) {
+static int simplices(ctx *c, uint64_t seed, vx_cmp_simplices *out, vx_cmp_arrays *keep) {
     size_t N = c->N, d = c->d, S = VX_CMP_SIMPLICES;
     uint32_t *perm = vx_big_array(N, sizeof(uint32_t)), *idx = vx_big_array(S * 5, sizeof(uint32_t));
     float *Z = vx_big_array(SIMPLEX_BLOCK * 5 * d, sizeof(float)), *Y = vx_big_array(SIMPLEX_BLOCK * 5 * d, sizeof(float));
@@ -297,6 +312,7 @@ static int simplices(ctx *c, uint64_t seed, vx_cmp_simplices *out) {
             if (v2n > 1e-12 * sn * sn * sn * sn && v2a > 1e-12 * sa * sa * sa * sa && isfinite(v2n) && isfinite(v2a)) {
                 vn[nv] = sqrt(v2n);
                 va[nv] = sqrt(v2a);
+                if (keep) { keep->vol_native[s0 + s] = vn[nv]; keep->vol_aligned[s0 + s] = va[nv]; }
                 nv++;
             }
         }
@@ -410,6 +426,12 @@ static void *metric_job(void *arg) {
             goto out;
         memcpy(f->csr + na, cs, sizeof(double) * nt);
         memcpy(f->csp + na, csp, sizeof(double) * nt);
+        if (r->arrays) {
+            memcpy(r->arrays->test_id, ida, sizeof(uint32_t) * nt);
+            memcpy(r->arrays->test_cos, csp, sizeof(double) * nt);
+            memcpy(r->arrays->test_cos_centred, cs, sizeof(double) * nt);
+            memcpy(r->arrays->test_l2, l2, sizeof(double) * nt);
+        }
         memcpy(tmp, l2, sizeof(double) * nt);
         qsort(tmp, nt, sizeof(double), cmp_dbl);
         mean_std(l2, nt, &r->l2_mean, &r->l2_std);
@@ -432,6 +454,10 @@ static void *metric_job(void *arg) {
             goto out;
         double sd;
         mean_std(l2, nt, &r->baseline_l2_mean, &sd);
+        if (r->arrays) {
+            memcpy(r->arrays->baseline_cos, csp, sizeof(double) * nt);
+            memcpy(r->arrays->baseline_cos_centred, cs, sizeof(double) * nt);
+        }
     } else if (j->which == 2) {
         rc = anchor_cos(&cj, f->Z, f->Y, f->muz, f->muy, f->R, na, f->csr, f->csp);
     } else if (j->which == 3) {
@@ -443,8 +469,10 @@ static void *metric_job(void *arg) {
             rc = relational(&cj, j->dig, nd, f->mux, f->muy, &r->digit_correlation_centred, &r->digit_mean_abs_diff_centred);
     } else {
         /* published relational on the test rows in memory; digits projected here */
+        vx_cmp_arrays *x = r->arrays;
         if ((rc = relational_pub(&cj, Zt, Yt, r->relational_n, f->muz, f->muy, f->R, &r->relational_correlation,
-                                 &r->relational_mean_abs_diff, NULL)))
+                                 &r->relational_mean_abs_diff, NULL, x ? x->rel_target : NULL,
+                                 x ? x->rel_aligned : NULL, 0)))
             goto out;
         if (nd) {
             double rr, mad;
@@ -453,11 +481,13 @@ static void *metric_job(void *arg) {
             mux = vx_big_array(cj.HS, sizeof(double));
             if (!Zd || !Yd || !mux) { rc = vx_fail(cj.err, VX_ENOMEM, "out of memory"); goto out; }
             if ((rc = cmp_project_rows(&cj, Zd, Yd, j->dig, nd, mux, 0)) ||
-                (rc = relational_pub(&cj, Zd, Yd, nd, f->muz, f->muy, f->R, &rr, &mad, r->digit_cosine)))
+                (rc = relational_pub(&cj, Zd, Yd, nd, f->muz, f->muy, f->R, &rr, &mad, r->digit_cosine,
+                                     x ? x->digit_target : NULL, x ? x->digit_aligned : NULL, 10)))
                 goto out;
             if (nd >= 3) { r->digit_correlation = rr; r->digit_mean_abs_diff = mad; }
         }
-        rc = simplices(&cj, j->seed, &r->simplices);
+        if (x) x->digits_n = nd;
+        rc = simplices(&cj, j->seed, &r->simplices, x);
     }
 out:
     cmp_fail(cj.err, rc, what[j->which]);

@@ -44,8 +44,58 @@ void vx_compare_opts_init(vx_compare_opts *o) {
     o->pca_sample = VX_CMP_DEFAULT_PCA_SAMPLE;
 }
 
+static void arrays_free(vx_cmp_arrays *x) {
+    if (!x) return;
+    free(x->test_id);
+    free(x->test_cos);
+    free(x->test_cos_centred);
+    free(x->test_l2);
+    free(x->baseline_cos);
+    free(x->baseline_cos_centred);
+    free(x->id_a);
+    free(x->id_b);
+    free(x->all_cos);
+    free(x->all_cos_centred);
+    free(x->rel_target);
+    free(x->rel_aligned);
+    free(x->vol_native);
+    free(x->vol_aligned);
+    free(x);
+}
+
+/* r->arrays for N shared tokens and nt test tokens, every value NaN until the step that
+ * computes it fills it (spec §11). The caller frees it with the result. */
+static int arrays_alloc(vx_compare_result *r, size_t N, size_t nt) {
+    vx_cmp_arrays *x = calloc(1, sizeof *x);
+    if (!(r->arrays = x)) return VX_ENOMEM;
+    size_t m = nt < VX_CMP_RELATIONAL ? nt : VX_CMP_RELATIONAL, np = m * (m - 1) / 2, S = VX_CMP_SIMPLICES;
+    x->n_test = nt;
+    x->n_shared = N;
+    x->relational_n = m;
+    x->relational_pairs = np;
+    x->n_simplices = S;
+    x->test_id = malloc(sizeof(uint32_t) * (nt ? nt : 1));
+    x->id_a = malloc(sizeof(uint32_t) * N);
+    x->id_b = malloc(sizeof(uint32_t) * N);
+    double **dv[] = { &x->test_cos, &x->test_cos_centred, &x->test_l2, &x->baseline_cos, &x->baseline_cos_centred };
+    size_t nd = 0;
+    for (size_t k = 0; k < sizeof dv / sizeof dv[0]; k++) nd += !!(*dv[k] = malloc(sizeof(double) * (nt ? nt : 1)));
+    nd += !!(x->all_cos = malloc(sizeof(double) * N)) + !!(x->all_cos_centred = malloc(sizeof(double) * N));
+    nd += !!(x->rel_target = malloc(sizeof(double) * (np ? np : 1))) + !!(x->rel_aligned = malloc(sizeof(double) * (np ? np : 1)));
+    nd += !!(x->vol_native = malloc(sizeof(double) * S)) + !!(x->vol_aligned = malloc(sizeof(double) * S));
+    if (nd != 11 || !x->test_id || !x->id_a || !x->id_b) return VX_ENOMEM;
+    for (size_t k = 0; k < sizeof dv / sizeof dv[0]; k++)
+        for (size_t i = 0; i < nt; i++) (*dv[k])[i] = NAN;
+    for (size_t i = 0; i < N; i++) x->all_cos[i] = x->all_cos_centred[i] = NAN;
+    for (size_t i = 0; i < np; i++) x->rel_target[i] = x->rel_aligned[i] = NAN;
+    for (size_t i = 0; i < S; i++) x->vol_native[i] = x->vol_aligned[i] = NAN;
+    for (size_t i = 0; i < 100; i++) x->digit_target[i] = x->digit_aligned[i] = NAN;
+    return VX_OK;
+}
+
 void vx_compare_free(vx_compare_result *r) {
     if (!r) return;
+    arrays_free(r->arrays);
     free(r->gate_sim);
     free(r->down_sim);
     free(r->matched);
@@ -160,6 +210,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     if ((rc = cmp_draw_sets(&c, o, &anc, &na, &tst, &nt))) goto out;
     r->n_anchors = na;
     r->n_test = nt;
+    if (o->keep_arrays && arrays_alloc(r, c.N, nt)) { rc = vx_fail(c.err, VX_ENOMEM, "out of memory for the per-token arrays"); goto out; }
     cmp_phase("shared+split");
 
     /* §4 PCA */

@@ -14,10 +14,14 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from html.parser import HTMLParser
 import numpy as np
-from vxtest import BDIR, FIX, VINDEX, check, finish
+from vxtest import BDIR, FIX, ROOT, VINDEX, check, finish
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import bench_compare_ref as ref  # noqa: E402  (float64 numpy reference of compare)
 
 ART = os.path.join(BDIR, "artifacts")
 
@@ -223,7 +227,114 @@ def numbers_checks(html, vx, seed=42, pca_n=1500, cos_n=1000):
               "PC%d variance share %s %% vs numpy %.3f %%" % (c + 1, share and share.group(1), want_share))
 
 
+def digit_cells(fig):
+    return {(int(a), int(b)): float(v) for a, b, v in re.findall(r"<title>(\d) × (\d): ([-\d.]+)</title>", fig)}
+
+
+def affine_resid(pix, vals):
+    """Largest distance (px) of the drawn coordinates from their best affine image of vals."""
+    A = np.stack([np.ones_like(vals), vals], axis=1)
+    coef, *_ = np.linalg.lstsq(A, pix, rcond=None)
+    return float(np.abs(A @ coef - pix).max()), float(coef[1])
+
+
+def published_checks(html, a, b, seed=42):
+    """The published figures (spec/report.md §4.1) against tools/bench_compare_ref.py's
+    float64 numpy computation of the same comparison, asked to keep its per-token arrays."""
+    k = {}
+    out = ref.compare(a, b, keep=k, map_free_on=False)
+    j = json.loads(run("compare", a, b, "--json").stdout)
+    check(abs(np.mean(k["test_cos"]) - j["cosine"]["mean"]) < 1e-6,
+          "reference's held-out cosines have compare's mean: %.9f vs %.9f" % (np.mean(k["test_cos"]), j["cosine"]["mean"]))
+    # per-token cosine histogram: every bar against numpy's histogram of the reference's cosines
+    check_hist(figure(html, "p-cos-hist"), np.asarray(k["test_cos"]), 60, True, "held-out cosine histogram")
+    # relational scatter: the seeded sample of pairs (stream 6), each value against numpy
+    m = k["relational_n"]
+    P = m * (m - 1) // 2
+    fig = figure(html, "p-relational")
+    pts = re.findall(r'<circle class="mk" cx="([-\d.]+)" cy="([-\d.]+)"[^>]*><title>#(\d+) “.*?” · #(\d+) “.*?”: '
+                     r'target ([-\d.]+), aligned ([-\d.]+)</title>', fig)
+    K = min(2000, P)
+    want_q = sorted(sample(P, K, seed, 6)) if K < P else list(range(P))
+    iu, ju = np.triu_indices(m, 1)
+    tid = [int(t) for t in k["test_id"][:m]]
+    want_pairs = [(tid[iu[q]], tid[ju[q]]) for q in want_q]
+    got_pairs = [(int(p[2]), int(p[3])) for p in pts]
+    check(got_pairs == want_pairs, "relational scatter: %d pairs, the seeded sample of %d of %d: first %r, want %r"
+          % (len(got_pairs), K, P, got_pairs[:2], want_pairs[:2]))
+    if got_pairs == want_pairs and pts:
+        T, Al = np.asarray(k["rel_target"])[want_q], np.asarray(k["rel_aligned"])[want_q]
+        gt, ga = np.array([float(p[4]) for p in pts]), np.array([float(p[5]) for p in pts])
+        err = max(np.abs(gt - T).max(), np.abs(ga - Al).max())
+        rx, _ = affine_resid(np.array([float(p[0]) for p in pts]), T)
+        ry, _ = affine_resid(np.array([float(p[1]) for p in pts]), Al)
+        check(err < 1e-3 and rx < 0.1 and ry < 0.1,
+              "relational scatter vs float64 numpy: max error %.2g, placement residual %.3g / %.3g px" % (err, rx, ry))
+    # digits: the two cosine matrices and their difference, every cell
+    nd = len(k["digit_target"])
+    for fid, want in (("p-digits-target", k["digit_target"]), ("p-digits-aligned", k["digit_aligned"]),
+                      ("p-digits-diff", np.asarray(k["digit_aligned"]) - np.asarray(k["digit_target"]))):
+        cells = digit_cells(figure(html, fid))
+        err = max((abs(cells.get((i, jj), 9) - want[i][jj]) for i in range(nd) for jj in range(nd)), default=9)
+        check(len(cells) == nd * nd and err < 2e-4, "%s: %d cells, max error %.2g vs float64 numpy" % (fid, len(cells), err))
+    # simplex volumes: every valid simplex, value and position (log axes)
+    fig = figure(html, "p-simplices")
+    pts = re.findall(r'<circle class="mk" cx="([-\d.]+)" cy="([-\d.]+)"[^>]*><title>simplex (\d+): native ([-\d.e+]+), '
+                     r'aligned ([-\d.e+]+)</title>', fig)
+    vn, va = np.asarray(k["vol_native"]), np.asarray(k["vol_aligned"])
+    ok = np.isfinite(vn) & np.isfinite(va)
+    idx = [int(p[2]) for p in pts]
+    check(idx == list(np.flatnonzero(ok)), "simplex scatter: %d points for the %d valid simplices" % (len(idx), ok.sum()))
+    if idx == list(np.flatnonzero(ok)) and idx:
+        gn, ga = np.array([float(p[3]) for p in pts]), np.array([float(p[4]) for p in pts])
+        err = max(np.max(np.abs(gn / vn[ok] - 1)), np.max(np.abs(ga / va[ok] - 1)))
+        rx, sx = affine_resid(np.array([float(p[0]) for p in pts]), np.log10(vn[ok]))
+        ry, sy = affine_resid(np.array([float(p[1]) for p in pts]), np.log10(va[ok]))
+        check(err < 1e-3 and rx < 0.1 and ry < 0.1 and sx > 0 and sy < 0,
+              "simplex volumes vs float64 numpy: max relative error %.2g, log placement residual %.3g / %.3g px"
+              % (err, rx, ry))
+    # alignment against token id: every drawn token's cosine over all shared tokens
+    fig = figure(html, "p-align-id")
+    pts = re.findall(r'<circle class="mk" cx="([-\d.]+)" cy="([-\d.]+)"[^>]*><title>#(\d+) “.*?”: ([-\d.]+)</title>', fig)
+    allc = dict(zip((int(t) for t in k["id_a"]), k["all_cos"]))
+    N = len(allc)
+    ids = [int(p[2]) for p in pts]
+    check(len(ids) == min(5000, N) and len(set(ids)) == len(ids) and ids == sorted(ids),
+          "alignment by id: %d distinct tokens of %d, in id order" % (len(set(ids)), N))
+    if ids and all(t in allc for t in ids):
+        want = np.array([allc[t] for t in ids])
+        err = float(np.abs(np.array([float(p[3]) for p in pts]) - want).max())
+        rx, _ = affine_resid(np.array([float(p[0]) for p in pts]), np.array(ids, dtype=float))
+        ry, _ = affine_resid(np.array([float(p[1]) for p in pts]), want)
+        check(err < 1e-3 and rx < 0.1 and ry < 0.1,
+              "alignment by id vs float64 numpy: max error %.2g, placement %.3g / %.3g px" % (err, rx, ry))
+    else:
+        check(False, "alignment by id: tokens the reference does not share")
+    line = re.search(r'<path class="mk" style="fill:none;stroke:var\(--c1\);stroke-width:2" d="([^"]*)"><title>mean', fig)
+    sid = np.array(sorted(allc))
+    lo, hi = sid[0], sid[-1] + 1.0
+    bins = np.minimum(((sid - lo) / ((hi - lo) / 100)).astype(int), 99)
+    means = np.array([np.mean([allc[t] for t in sid[bins == q]]) for q in range(100) if (bins == q).any()])
+    ys = np.array([float(v) for v in re.findall(r"[ML][-\d.]+ ([-\d.]+)", line.group(1))]) if line else np.zeros(0)
+    if check(len(ys) == len(means), "alignment by id: the mean line has a vertex per non-empty id range (%d, want %d)"
+             % (len(ys), len(means))):
+        r_, s_ = affine_resid(ys, means)
+        check(r_ < 0.1 and s_ < 0, "alignment by id: the mean line follows numpy's bin means (residual %.3g px)" % r_)
+    # residual spectrum: the top min(200, d) eigenvalues of r^T r / n, on a log axis
+    want = np.asarray(out["residual_eigenvalues"])
+    got = np.asarray(j["residual_eigenvalues"])
+    check(len(got) == len(want) and np.max(np.abs(got / want - 1)) < 1e-3,
+          "residual spectrum vs float64 numpy: %d values, max relative error %.2g" % (len(got), np.max(np.abs(got / want - 1))))
+    fig = figure(html, "p-residual")
+    d = re.search(r'<path class="mk" d="([^"]*)"', fig)
+    ys = np.array([float(v) for v in re.findall(r"[ML][-\d.]+ ([-\d.]+)", d.group(1))]) if d else np.zeros(0)
+    if check(len(ys) == len(want), "residual spectrum: %d vertices for %d eigenvalues" % (len(ys), len(want))):
+        r_, s_ = affine_resid(ys, np.log10(want))
+        check(r_ < 0.1 and s_ < 0, "residual spectrum drawn on a log axis: residual %.3g px" % r_)
+
+
 def pair_numbers_checks(html, a, b):
+    published_checks(html, a, b)
     r = run("compare", a, b, "--json")
     j = json.loads(r.stdout)["layers"]
     for kind in ("gate", "down"):
@@ -305,7 +416,8 @@ def one_expect(vx):
     if v2:
         return ONE_DRAWN + list(BATTERY), ONE_TABLES + list(BATTERY_TABLES), {}
     return ONE_DRAWN, ONE_TABLES, {**BATTERY, **BATTERY_TABLES}
-PAIR_DRAWN = ["p-quantiles", "p-frac-above", "p-residual", "p-layers-gate", "p-layers-down"]
+PAIR_DRAWN = ["p-quantiles", "p-frac-above", "p-residual", "p-cos-hist", "p-relational", "p-simplices", "p-align-id",
+              "p-digits-target", "p-digits-aligned", "p-digits-diff", "p-layers-gate", "p-layers-down"]
 PAIR_TABLES = ["p-summary", "p-best-worst"]
 
 

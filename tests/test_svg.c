@@ -167,6 +167,28 @@ static void test_plots(void) {
           "hover text inert");
     CHECK(strstr(sb.p, "class=\"ref\""), "diagonal drawn");
     sb_free(&sb);
+
+    /* scatter with a line over it: the line widens the range, a NaN breaks it, it is in
+     * the legend; the points are as without it */
+    double lx[4] = { 0, 10, 20, 30 }, ly[4] = { 2, NAN, 3, 40 };
+    svg_series ln = { lx, ly, 4, "binned mean", "var(--c1)", 0 };
+    sbuf lb = { 0 };
+    svg_scatter sl = { .x = sx, .y = sy, .n = 5, .lines = &ln, .nlines = 1 };
+    svg_scatterplot(&lb, &sp, &sl);
+    sb_put(&lb, "", 1);
+    const char *path = strstr(lb.p, "<path class=\"mk\"");
+    const char *d = path ? strstr(path, " d=\"") : NULL;
+    int moves = 0, lines = 0;
+    for (const char *q = d ? d + 4 : NULL; q && *q && *q != '"'; q++) {
+        moves += *q == 'M';
+        lines += *q == 'L';
+    }
+    CHECK(path && moves == 2 && lines == 1, "the line: two runs around the NaN (%d M, %d L)", moves, lines);
+    CHECK(count(lb.p, lb.n, "<circle class=\"mk\"") == 4, "the points still drawn");
+    CHECK(strstr(lb.p, ">binned mean</text>") != NULL, "the line in the legend");
+    /* the x axis reaches 30: a tick labelled 30 (the points alone end at 3) */
+    CHECK(strstr(lb.p, ">30</text>") != NULL, "the line's points are in the axis range");
+    sb_free(&lb);
 }
 
 static int dir_entries(const char *d) {

@@ -135,15 +135,20 @@ def cm_volume2(P):
     return -np.linalg.det(CM) / 9216.0, float(D[iu].mean())
 
 
-def pentachora(native, aligned):
+def pentachora(native, aligned, keep=None):
     """Cayley–Menger volumes of each simplex (rows [S][5][n]) in both spaces; statistics over
-    the simplices valid (vol² > 1e-12 · s̄⁴) in both."""
+    the simplices valid (vol² > 1e-12 · s̄⁴) in both. keep (a dict): every simplex's volumes,
+    NaN where not valid (spec/compare.md §11)."""
     vn, va = [], []
-    for Pn, Pa in zip(native, aligned):
+    if keep is not None:
+        keep["vol_native"], keep["vol_aligned"] = np.full(len(native), np.nan), np.full(len(native), np.nan)
+    for s, (Pn, Pa) in enumerate(zip(native, aligned)):
         (v2n, sn), (v2a, sa) = cm_volume2(Pn), cm_volume2(Pa)
         if v2n > 1e-12 * sn ** 4 and v2a > 1e-12 * sa ** 4:
             vn.append(math.sqrt(v2n))
             va.append(math.sqrt(v2a))
+            if keep is not None:
+                keep["vol_native"][s], keep["vol_aligned"][s] = vn[-1], va[-1]
     vn, va = np.array(vn), np.array(va)
     out = {"simplices": len(native), "valid": len(vn)}
     if len(vn) < 2:
@@ -163,8 +168,10 @@ def relational(XS, XT):
 
 
 def compare(pa, pb, anchors=None, test=None, seed=42, pca_sample=50000, layer_map=None, knn=10, knn_sample=1000,
-            map_free_on=True):
-    """anchors / test: None (default count), an int (count) or a list of A ids."""
+            map_free_on=True, keep=None):
+    """anchors / test: None (default count), an int (count) or a list of A ids. keep (a
+    dict): filled with the per-token values of spec/compare.md §11, under vx_cmp_arrays'
+    names."""
     A, B = Vindex(pa), Vindex(pb)
     # §2 shared tokens
     if A.V == B.V and A.raw == B.raw:
@@ -309,6 +316,11 @@ def compare(pa, pb, anchors=None, test=None, seed=42, pca_sample=50000, layer_ma
     m = min(1000, nt)
     out["relational_tokens"] = m
     out["relational_correlation"], out["relational_mean_abs_diff"] = relational(Ynt[:m], At[:m])
+    if keep is not None:
+        iu = np.triu_indices(m, 1)
+        keep.update(test_id=sa[tst], test_cos=csp, test_cos_centred=cs, test_l2=l2,
+                    baseline_cos=row_cos(Mb + muy, Ynt), baseline_cos_centred=row_cos(Mb, Yt), relational_n=m,
+                    rel_target=(unit(Ynt[:m]) @ unit(Ynt[:m]).T)[iu], rel_aligned=(unit(At[:m]) @ unit(At[:m]).T)[iu])
     # relational, centred: own spaces, centred on anchor means (source at full width)
     mux = S.rows(sid[anc]).mean(0)
     out["relational_correlation_centred"], out["relational_mean_abs_diff_centred"] = relational(
@@ -327,6 +339,8 @@ def compare(pa, pb, anchors=None, test=None, seed=42, pca_sample=50000, layer_ma
         dig = np.array(dig)
         Ad, Yd = aligned(dig), T.rows(tid[dig])
         out["digit_cosines"] = [{"token_id": int(sa[i]), "cosine": float(c)} for i, c in zip(dig, row_cos(Yd, Ad))]
+        if keep is not None:
+            keep.update(digit_target=unit(Yd) @ unit(Yd).T, digit_aligned=unit(Ad) @ unit(Ad).T)
         if len(dig) >= 3:
             out["digit_correlation"], out["digit_mean_abs_diff"] = relational(Yd, Ad)
             out["digit_correlation_centred"], out["digit_mean_abs_diff_centred"] = relational(
@@ -339,7 +353,7 @@ def compare(pa, pb, anchors=None, test=None, seed=42, pca_sample=50000, layer_ma
         simp.append(perm[:5])
     simp = np.array(simp, dtype=np.int64)
     flat = simp.reshape(-1)
-    out["pentachoron"] = pentachora(T.rows(tid[flat]).reshape(1000, 5, d), aligned(flat).reshape(1000, 5, d))
+    out["pentachoron"] = pentachora(T.rows(tid[flat]).reshape(1000, 5, d), aligned(flat).reshape(1000, 5, d), keep)
 
     # every shared token, in chunks: both definitions
     call, callp = np.empty(N), np.empty(N)
@@ -350,6 +364,8 @@ def compare(pa, pb, anchors=None, test=None, seed=42, pca_sample=50000, layer_ma
         call[sl] = row_cos(Ac, Yc - muy)
         callp[sl] = row_cos(Ac + muy, Yc)
     out["frac_above"] = frac_above(callp)
+    if keep is not None:
+        keep.update(id_a=sa, id_b=sb, all_cos=callp, all_cos_centred=call)
     k = min(20, N)
     for suffix, v in (("", callp), ("_centred", call)):
         best = np.lexsort((sa, -v))[:k]

@@ -43,6 +43,18 @@ class vx_cmp_simplices(Structure):
                 ("correlation", c_double)]
 
 
+class vx_cmp_arrays(Structure):
+    _c_name_ = "vx_cmp_arrays"
+    _fields_ = [("n_test", c_size_t), ("test_id", POINTER(c_uint32)), ("test_cos", POINTER(c_double)),
+                ("test_cos_centred", POINTER(c_double)), ("test_l2", POINTER(c_double)),
+                ("baseline_cos", POINTER(c_double)), ("baseline_cos_centred", POINTER(c_double)),
+                ("n_shared", c_size_t), ("id_a", POINTER(c_uint32)), ("id_b", POINTER(c_uint32)),
+                ("all_cos", POINTER(c_double)), ("all_cos_centred", POINTER(c_double)), ("relational_n", c_size_t),
+                ("relational_pairs", c_size_t), ("rel_target", POINTER(c_double)), ("rel_aligned", POINTER(c_double)),
+                ("digits_n", c_size_t), ("digit_target", c_double * 100), ("digit_aligned", c_double * 100),
+                ("n_simplices", c_size_t), ("vol_native", POINTER(c_double)), ("vol_aligned", POINTER(c_double))]
+
+
 class vx_compare_result(Structure):
     _c_name_ = "vx_compare_result"
     _fields_ = [("shared", c_size_t), ("by_id", c_int), ("n_anchors", c_size_t), ("n_test", c_size_t),
@@ -61,10 +73,28 @@ class vx_compare_result(Structure):
                 ("residual_eig_centred", c_double * VX_CMP_TOP), ("n_residual_centred", c_size_t),
                 ("baseline_centred", vx_cmp_stats), ("layers_a", c_uint32), ("layers_b", c_uint32), ("gate_sim", POINTER(c_double)),
                 ("down_sim", POINTER(c_double)), ("matched", POINTER(c_uint32 * 2)), ("n_matched", c_size_t),
-                ("mapfree", vx_cmp_mapfree)]
+                ("mapfree", vx_cmp_mapfree), ("arrays", POINTER(vx_cmp_arrays))]
 
 
-STRUCTS = (vx_cmp_stats, vx_cmp_token, vx_cmp_simplices, vx_cmp_mapfree, vx_compare_result)
+STRUCTS = (vx_cmp_stats, vx_cmp_token, vx_cmp_simplices, vx_cmp_mapfree, vx_cmp_arrays, vx_compare_result)
+
+
+def arrays_dict(x):
+    """vx_cmp_arrays as numpy arrays (copies; spec/compare.md §11)."""
+    import numpy as np
+
+    def a(p, n, dt=np.float64):
+        return np.ctypeslib.as_array(p, shape=(n,)).astype(dt, copy=True) if n else np.zeros(0, dt)
+    nt, N, npairs, S, nd = x.n_test, x.n_shared, x.relational_pairs, x.n_simplices, x.digits_n
+    return {"test_id": a(x.test_id, nt, np.uint32), "test_cos": a(x.test_cos, nt),
+            "test_cos_centred": a(x.test_cos_centred, nt), "test_l2": a(x.test_l2, nt),
+            "baseline_cos": a(x.baseline_cos, nt), "baseline_cos_centred": a(x.baseline_cos_centred, nt),
+            "id_a": a(x.id_a, N, np.uint32), "id_b": a(x.id_b, N, np.uint32), "all_cos": a(x.all_cos, N),
+            "all_cos_centred": a(x.all_cos_centred, N), "relational_n": x.relational_n,
+            "rel_target": a(x.rel_target, npairs), "rel_aligned": a(x.rel_aligned, npairs),
+            "digit_target": np.array(x.digit_target[:]).reshape(10, 10)[:nd, :nd].copy(),
+            "digit_aligned": np.array(x.digit_aligned[:]).reshape(10, 10)[:nd, :nd].copy(),
+            "vol_native": a(x.vol_native, S), "vol_aligned": a(x.vol_aligned, S)}
 _PCT = ("p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99")
 
 
@@ -179,7 +209,7 @@ def _token_list(vx, h, name, spec, keep):
 
 
 def compare(a, b, *, anchors=None, test=None, seed=42, pca_sample=None, layer_map=None, threads=None, map_free=True,
-            knn=None, knn_sample=None, save_map=None):
+            knn=None, knn_sample=None, save_map=None, arrays=False):
     """Align the embedding spaces of vindexes `a` and `b` (paths or open Vindex objects) by
     orthogonal Procrustes on their shared tokens (vindex compare; spec/compare.md).
 
@@ -188,7 +218,9 @@ def compare(a, b, *, anchors=None, test=None, seed=42, pca_sample=None, layer_ma
     seed: of every random choice (42); pca_sample: PCA fitted on at most this many tokens;
     layer_map: [(layer of A, layer of B), ...] to mark as matched; threads: BLAS threads;
     map_free: the map-free similarity (§10; False = --no-map-free), knn: its k, knn_sample:
-    its query tokens (an int or "all"); save_map: write the fitted map to this path.
+    its query tokens (an int or "all"); save_map: write the fitted map to this path;
+    arrays: also keep the per-token values behind the statistics (spec/compare.md §11) as
+    numpy arrays in the result's `arrays` attribute (not part of the dict).
     Returns a CompareResult: the dict `vindex compare --json` prints. Raises MismatchError
     (too few shared tokens), UsageError (options), NotFoundError (a token not in A)."""
     from ._index import Vindex, _err, blas_lock
@@ -233,15 +265,20 @@ def compare(a, b, *, anchors=None, test=None, seed=42, pca_sample=None, layer_ma
         if save_map is not None:
             from ._index import _enc
             o.save_map = _enc(save_map)
+        o.keep_arrays = 1 if arrays else 0
         r, err = POINTER(vx_compare_result)(), _err()
         with blas_lock:
             rc = _compare(byref(r), ha.ptr, hb.ptr, byref(o), byref(err))
         check(rc, err)
         try:
             d = result_dict(r.contents, lambda i: va._tok(ha, i)[1], va.path, vb.path, o.seed)
+            kept = arrays_dict(r.contents.arrays.contents) if r.contents.arrays else None
         finally:
             _free(r)
-        return CompareResult(jsonable(d))
+        res = CompareResult(jsonable(d))
+        if arrays:
+            res.__dict__["arrays"] = kept
+        return res
     finally:
         for ids in keep:
             if isinstance(ids, POINTER(c_uint32)):  # malloc'd by vx_compare_read_tokens

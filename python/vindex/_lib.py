@@ -103,7 +103,7 @@ class vx_compare_opts(Structure):
                 ("n_test_ids", c_size_t), ("anchors", c_size_t), ("test", c_size_t), ("seed", c_uint64),
                 ("pca_sample", c_size_t), ("layer_map", POINTER(c_uint32 * 2)), ("n_layer_map", c_size_t),
                 ("threads", c_int), ("no_mapfree", c_int), ("knn", c_size_t), ("knn_sample", c_size_t),
-                ("save_map", c_char_p)]
+                ("save_map", c_char_p), ("keep_arrays", c_int)]
 
 
 # vx_compare_result and its parts live in _compare.py (one place to extend).
