@@ -20,14 +20,26 @@ static int cmp_u32(const void *p, const void *q) {
     return (a > c) - (a < c);
 }
 
+/* n with thousands separators ("499,500"), for captions; returns out. */
+static const char *grouped(char out[32], size_t n) {
+    char t[32];
+    int len = snprintf(t, sizeof t, "%zu", n), o = 0;
+    for (int i = 0; i < len; i++) {
+        if (i && (len - i) % 3 == 0) out[o++] = ',';
+        out[o++] = t[i];
+    }
+    out[o] = 0;
+    return out;
+}
+
 /* ------------------------------------------------------------ held-out histogram */
 static void cos_histogram(sbuf *b, const vx_compare_result *r, const vx_cmp_arrays *x) {
-    char cap[700];
+    char cap[700], g1[32];
     snprintf(cap, sizeof cap,
-             "cos(y, A) of each of the %zu held-out tokens: the target model's native row y against the aligned "
+             "cos(y, A) of each of the %s held-out tokens: the target model's native row y against the aligned "
              "source row A = (P − m<sub>l</sub>)R + m<sub>s</sub> (the published definition), in %d equal bins over "
              "[min, max]. Mean %.4f, median %.4f; with a random rotation in place of R the mean is %.4f.",
-             x->n_test, COS_BINS, r->cosine.mean, r->cosine.median, r->baseline.mean);
+             grouped(g1, x->n_test), COS_BINS, r->cosine.mean, r->cosine.median, r->baseline.mean);
     fig_begin(b, "p-cos-hist", "Per-token cosine, held-out tokens", cap);
     svg_hist h = { x->test_cos, x->n_test, NULL, "var(--c0)" };
     svg_plot p = { .id = "p-cos-hist", .title = "histogram of held-out per-token cosines",
@@ -86,13 +98,14 @@ static void relational(sbuf *b, const vx_compare_result *r, const vx_cmp_arrays 
         px[k] = x->rel_target[q[k]];
         py[k] = x->rel_aligned[q[k]];
     }
-    char cap[800];
+    char cap[800], g1[32], g2[32], g3[32];
     snprintf(cap, sizeof cap,
              "Each point a pair of held-out tokens: the cosine of their native target rows (x) against the cosine "
              "of their aligned source rows (y), rows L2-normalised and not centred (the published definition). "
-             "%s %zu of the %zu pairs among the first %zu held-out tokens. Pearson r = %.4f and mean |Δcos| = %.4f "
-             "over all %zu pairs; dashed: y = x.",
-             K < P ? "A seeded sample of" : "All", K, P, m, r->relational_correlation, r->relational_mean_abs_diff, P);
+             "%s %s of the %s pairs among the first %s held-out tokens. Pearson r = %.4f and mean |Δcos| = %.4f "
+             "over all of them; dashed: y = x.",
+             K < P ? "A seeded sample of" : "All", grouped(g1, K), grouped(g2, P), grouped(g3, m),
+             r->relational_correlation, r->relational_mean_abs_diff);
     fig_begin(b, "p-relational", "Relational structure", cap);
     pts_ctx c = { a, x, pi, pj, px, py };
     svg_scatter s = { .x = px, .y = py, .n = K, .label = pair_label, .ctx = &c, .diagonal = 1, .radius = 1.6 };
@@ -178,13 +191,13 @@ static void simplex_scatter(sbuf *b, const vx_compare_result *r, const vx_cmp_ar
         fig_missing(b, "p-simplices", "Pentachoron volumes", "no simplex is valid in both spaces");
         return;
     }
-    char cap[800];
+    char cap[800], g1[32], g2[32];
     snprintf(cap, sizeof cap,
-             "Cayley–Menger volume of each of %zu seeded 5-token simplices (pentachora) in the target's native rows "
-             "(x) and in the aligned source rows (y), %zu valid in both and drawn. Volume ratio (aligned mean / "
+             "Cayley–Menger volume of each of %s seeded 5-token simplices (pentachora) in the target's native rows "
+             "(x) and in the aligned source rows (y), %s valid in both and drawn. Volume ratio (aligned mean / "
              "native mean) %.4f, per-simplex Pearson r = %.4f (on the volumes), CV native %.4f, aligned %.4f. Log "
              "axes; dashed: y = x.",
-             s->n, s->valid, s->volume_ratio, s->correlation, s->native_cv, s->aligned_cv);
+             grouped(g1, s->n), grouped(g2, s->valid), s->volume_ratio, s->correlation, s->native_cv, s->aligned_cv);
     fig_begin(b, "p-simplices", "Pentachoron volumes", cap);
     vol_ctx c = { x };
     svg_scatter sc = { .x = x->vol_native, .y = x->vol_aligned, .n = x->n_simplices, .label = vol_label, .ctx = &c,
@@ -236,12 +249,12 @@ static void alignment_by_id(sbuf *b, const vx_cmp_arrays *x, const vx_index *a, 
         bx[k] = lo + w * (k + 0.5);
         by[k] = bn[k] ? bs[k] / bn[k] : NAN;
     }
-    char cap[800];
+    char cap[800], g1[32], g2[32];
     snprintf(cap, sizeof cap,
              "cos(y, A) of every shared token (anchors and held-out tokens included; published definition) against "
-             "its id in A. Points: %s %zu of the %zu shared tokens; line: the mean over all of them in %d equal "
+             "its id in A. Points: %s %s of the %s shared tokens; line: the mean over all of them in %d equal "
              "id ranges.",
-             K < N ? "a seeded sample of" : "all", K, N, ID_BINS);
+             K < N ? "a seeded sample of" : "all", grouped(g1, K), grouped(g2, N), ID_BINS);
     fig_begin(b, "p-align-id", "Alignment by token id", cap);
     pts_ctx c = { a, x, q, NULL, px, py };
     svg_series line = { bx, by, ID_BINS, "mean per id range", "var(--c1)", 0 };

@@ -86,17 +86,43 @@ static void warnf(const vx_extract_opts *o, const char *fmt, ...) {
 
 /* Vectors c0..c0+nc of `s` as f32: rows layout X[nc][H] when the set's vectors are
  * stored rows, columns layout M[H][nc] when they are stored columns — whichever reads
- * the map sequentially. */
-static void load_chunk(float *buf, const vx_vecset *s, uint64_t c0, size_t nc, size_t H) {
+ * the map sequentially. Rows [lo, hi) of that layout only. */
+static void load_rows(float *buf, const vx_vecset *s, uint64_t c0, size_t nc, size_t H, size_t lo, size_t hi) {
     if (!s->by_column)
-        for (size_t i = 0; i < nc; i++) vx_tensor_read(buf + i * H, s->t, s->offset + (c0 + i) * s->ld, H);
+        for (size_t i = lo; i < hi; i++) vx_tensor_read(buf + i * H, s->t, s->offset + (c0 + i) * s->ld, H);
     else
-        for (size_t j = 0; j < H; j++) {
+        for (size_t j = lo; j < hi; j++) {
             if (s->step > 1) /* interleaved columns: every step-th element */
                 for (size_t i = 0; i < nc; i++) buf[j * nc + i] = vx_tensor_get(s->t, s->offset + j * s->ld + (c0 + i) * s->step);
             else
                 vx_tensor_read(buf + j * nc, s->t, s->offset + j * s->ld + c0, nc);
         }
+}
+
+typedef struct load_job { float *buf; const vx_vecset *s; uint64_t c0; size_t nc, H, lo, hi; } load_job;
+
+static void *load_job_run(void *arg) {
+    load_job *j = arg;
+    load_rows(j->buf, j->s, j->c0, j->nc, j->H, j->lo, j->hi);
+    return NULL;
+}
+
+/* The conversion is the serial part of each Gram update (BLAS waits for it; dequantising
+ * FP8 experts is a few seconds per MoE layer), so a large chunk is split across the
+ * BLAS thread count. Every element is converted the same way whatever the split. */
+#define LOAD_SPLIT_MIN (256u << 10) /* elements per chunk before it is split */
+static void load_chunk(float *buf, const vx_vecset *s, uint64_t c0, size_t nc, size_t H) {
+    size_t rows = s->by_column ? H : nc;
+    int T = vx_blas_threads_get();
+    if (T > 64) T = 64;
+    if (T < 2 || nc * H < LOAD_SPLIT_MIN || rows < (size_t)T) {
+        load_rows(buf, s, c0, nc, H, 0, rows);
+        return;
+    }
+    load_job jobs[64];
+    for (int k = 0; k < T; k++)
+        jobs[k] = (load_job){ buf, s, c0, nc, H, rows * (size_t)k / (size_t)T, rows * (size_t)(k + 1) / (size_t)T };
+    vx_run_parallel(load_job_run, jobs, sizeof jobs[0], T);
 }
 
 /* Deterministic sign (spec R-E3): the entry of largest magnitude, judged on the stored f16

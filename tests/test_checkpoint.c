@@ -579,7 +579,45 @@ static void hf_cache(void) {
     unsetenv("HF_HOME");
 }
 
+/* FP8 bytes through vx_tensor_read (the table path) against the formats' definitions:
+ * E4M3fn s·2^(e−7)·(1 + m/8), subnormal s·2^−6·m/8, S.1111.111 NaN, no infinities;
+ * E5M2 s·2^(e−15)·(1 + m/4), subnormal s·2^−14·m/4, e = 31 infinity (m = 0) or NaN. */
+static double fp8_ref(uint8_t b, int e5m2) {
+    int s = b >> 7, mb = e5m2 ? 2 : 3, e = (b & 0x7f) >> mb, m = b & ((1 << mb) - 1), bias = e5m2 ? 15 : 7;
+    double v;
+    if (e5m2 && e == 31) v = m ? NAN : INFINITY;
+    else if (!e5m2 && e == 15 && m == 7) v = NAN;
+    else if (e == 0) v = ldexp((double)m / (1 << mb), 1 - bias);
+    else v = ldexp(1.0 + (double)m / (1 << mb), e - bias);
+    return s ? -v : v;
+}
+
+static void fp8_decode(void) {
+    uint8_t bytes[256];
+    for (int i = 0; i < 256; i++) bytes[i] = (uint8_t)i;
+    for (int k = 0; k < 2; k++) {
+        vx_tensor t;
+        memset(&t, 0, sizeof t);
+        t.name = k ? "e5m2" : "e4m3";
+        t.dtype = k ? VX_DT_F8_E5M2 : VX_DT_F8_E4M3;
+        t.ndim = 1;
+        t.shape[0] = t.nelem = t.bytes = 256;
+        t.data = bytes;
+        float got[256];
+        vx_tensor_read(got, &t, 0, 256);
+        int bad = 0;
+        for (int i = 0; i < 256; i++) {
+            double want = fp8_ref((uint8_t)i, k);
+            if (isnan(want) ? !isnan(got[i]) : (double)got[i] != want || !signbit(got[i]) != !signbit(want)) bad++;
+        }
+        CHECK(bad == 0, "%s: %d of 256 bytes decode wrongly", t.name, bad);
+        vx_tensor_read(got, &t, 3, 250); /* a run that starts inside the data */
+        CHECK((double)got[0] == fp8_ref(3, k) && (double)got[249] == fp8_ref(252, k), "%s: offset run", t.name);
+    }
+}
+
 int main(void) {
+    fp8_decode();
     unsetenv("HF_HUB_CACHE");
     unsetenv("HF_HOME");
     fixtures();

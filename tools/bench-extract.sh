@@ -1,12 +1,15 @@
 #!/bin/sh
 # bench-extract.sh — `make bench-extract`: extraction benchmark on synthetic checkpoints of
-# real shape (Qwen3-0.6B and Qwen3-8B), with a numpy baseline, verify vs sha256sum and an
-# SVD accuracy sample. doc/benchmarks.md explains every number.
+# real shape (Qwen3-0.6B and Qwen3-8B; on request Qwen3-Next-80B-A3B, "80b-moe": a few
+# layers of the full per-layer shape in FP8, extrapolated to 48), with a numpy baseline,
+# verify vs sha256sum and an SVD accuracy sample. doc/benchmarks.md explains every number.
 #
 # Environment:
 #   BUILD               build directory holding vindex and tools/mkckpt (default build)
 #   VX_BENCH_DIR        scratch directory for checkpoints and vindexes (default /tmp/vx-bench-extract)
-#   VX_BENCH_SHAPES     shapes to run (default "0.6b 8b")
+#   VX_BENCH_SHAPES     shapes to run (default "0.6b 8b"; also "80b-moe")
+#   VX_BENCH_MOE_LAYERS layers of the 80b-moe checkpoint (default 4: three linear-attention
+#                       layers and one full-attention layer; ~1.6 GB each, plus 1.3 GB)
 #   VX_BENCH_CORETYPE   OPENBLAS_CORETYPE for every run (default SkylakeX; the variable must be
 #                       set before OpenBLAS loads, and some environments preset Haswell)
 #   VX_BENCH_NUMPY_BOTH 1 (default): numpy baseline with SkylakeX and with the library's own
@@ -21,6 +24,8 @@ VX=$BUILD/vindex
 MK=$BUILD/tools/mkckpt
 DIR=${VX_BENCH_DIR:-/tmp/vx-bench-extract}
 SHAPES=${VX_BENCH_SHAPES:-"0.6b 8b"}
+MOE_L=${VX_BENCH_MOE_LAYERS:-4}
+MOE_FULL_L=48 # Qwen3-Next-80B-A3B's num_hidden_layers
 PY=/usr/bin/python3
 HERE=$(cd "$(dirname "$0")" && pwd)
 GEN=1 # bump when mkckpt's generator changes, so stale checkpoints are rebuilt
@@ -53,6 +58,8 @@ say "scratch: $DIR ($(free_gb "$DIR") GB free)"
 ensure_ckpt() { # shape dir need_gb -> 0 ready, 1 skipped
     s=$1 d=$2 need=$3
     stamp="shape=$s seed=$SEED gen=$GEN"
+    args=""
+    if [ "$s" = 80b-moe ]; then args="--layers $MOE_L"; stamp="$stamp layers=$MOE_L"; fi
     if [ -f "$d/.mkckpt-stamp" ] && [ "$(cat "$d/.mkckpt-stamp")" = "$stamp" ]; then
         say "checkpoint $s: reusing $d ($(du -sh "$d" | cut -f1))"
         return 0
@@ -64,7 +71,8 @@ ensure_ckpt() { # shape dir need_gb -> 0 ready, 1 skipped
         return 1
     fi
     t0=$(now)
-    if ! "$MK" --shape "$s" "$d" --seed "$SEED" --tokenizer "$HERE/../tests/fixtures/tiny-qwen3/tokenizer.json" 2> "$DIR/mkckpt-$s.log"; then
+    # shellcheck disable=SC2086 # args: options, split on purpose
+    if ! nice "$MK" --shape "$s" "$d" $args --seed "$SEED" --tokenizer "$HERE/../tests/fixtures/tiny-qwen3/tokenizer.json" 2> "$DIR/mkckpt-$s.log"; then
         cat "$DIR/mkckpt-$s.log" >&2
         say "SKIP $s: mkckpt failed"
         rm -rf "$d"
@@ -86,12 +94,51 @@ cache_report() { # how much of the checkpoint is in the page cache before extrac
 cat "$DIR/calib.out"
 RATES=$(awk '/^CALIB/ { for (i = 2; i <= 4; i++) { split($i, kv, "="); v[i] = kv[2] } print v[2] "," v[3] "," v[4] }' "$DIR/calib.out")
 
+# ------------------------------------------------------------------ 80b-moe: floor, extrapolation
+# dd of the largest shard: page cache (the extraction just read it; second of two reads)
+# and disk (O_DIRECT, bypassing the cache; at most 2 GiB). Prints GB/s.
+dd_rate() { # file, extra dd args
+    f=$1; shift
+    LC_ALL=C dd if="$f" of=/dev/null bs=16M "$@" 2>&1 |
+        sed -n 's/^\([0-9]*\) bytes.*copied, \([0-9.e+-]*\) s,.*/\1 \2/p' | awk '{ printf "%.2f", $1 / $2 / 1e9 }'
+}
+MOE_LINE=""
+moe_report() { # checkpoint, harness output, peak RSS GB
+    shard=$(ls -S "$1"/*.safetensors | head -1)
+    dd_rate "$shard" > /dev/null
+    cache=$(dd_rate "$shard")
+    disk=$(dd_rate "$shard" iflag=direct count=128)
+    sgemm=$(echo "$RATES" | cut -d, -f1)
+    say "disk and page cache ($(basename "$shard"), dd bs=16M): page cache $cache GB/s, O_DIRECT $disk GB/s; sgemm $sgemm GFLOP/s (CALIB)"
+    awk -v cache="$cache" -v disk="$disk" -v sg="$sgemm" -v rss="$3" -v LF="$MOE_FULL_L" '
+        /^MODEL/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); m[kv[1]] = kv[2] } }
+        $1 == "svd" { svd = $2 } $1 == "project" { proj = $2 }
+        /^RESULT/ { split($2, kv, "="); wall = kv[2] }
+        END {
+            L = m["L"]; N = m["I"]; H = m["H"]; wb = m["wbytes"]; V = m["V"]; F = m["F"]
+            per = svd / L
+            t48 = wall + (LF - L) * per + proj * (LF - L) / L
+            logical = 5 * N * H * wb; uniq = 3 * N * H * wb; gram = 2 * N * H * (H + 1)
+            tc = logical / 1e9 / cache; td = uniq / 1e9 / disk; tg = gram / 1e9 / sg
+            warm = tc > tg ? tc : tg; cold = td > tg ? td : tg
+            pf = 2 * V * H * 2 * F * LF / 1e9 / sg
+            printf "80b-moe per layer:  %.2f s measured (mean of %d layers; N = %d neurons x H = %d, %d byte(s) each)\n", per, L, N, H, wb
+            printf "80b-moe floor/layer: %.2f s warm = max(read %.2f GB at %.2f GB/s page cache: %.2f s, Gram 2 x N.H.(H+1) = %.0f GFLOP at %.0f GFLOP/s: %.2f s); cold %.2f s (%.2f GB unique at %.2f GB/s O_DIRECT: %.2f s)\n", warm, logical / 1e9, cache, tc, gram / 1e9, sg, tg, cold, uniq / 1e9, disk, td
+            printf "80b-moe %d layers:   %.0f s extrapolated = %.1f s measured + %d x %.2f s/layer + projection x %d/%d (%.1f s -> %.1f s); floor %.0f s warm, %.0f s cold (+ projection %.1f s at sgemm rate)\n", LF, t48, wall, LF - L, per, LF, L, proj, proj * LF / L, LF * warm + pf, LF * cold + pf, pf
+            printf "80b-moe peak RSS:   %.3f GB (/usr/bin/time -v), goal <= 4 GB %s\n", rss, rss <= 4 ? "OK" : "MISSED"
+            printf "SUMMARY %.2f s/layer; %d layers %.0f s extrapolated (floor %.0f s warm, %.0f s cold); peak RSS %.3f GB, goal <= 4 GB %s\n", per, LF, t48, LF * warm + pf, LF * cold + pf, rss, rss <= 4 ? "OK" : "MISSED"
+        }' "$2" > "$DIR/moe-summary.out"
+    grep -v '^SUMMARY' "$DIR/moe-summary.out"
+    MOE_LINE=$(sed -n 's/^SUMMARY //p' "$DIR/moe-summary.out")
+}
+
 # ------------------------------------------------------------------ extraction
 RAN=""
 for s in $SHAPES; do
     case $s in
     0.6b) need=4 ;;
     8b) need=40 ;;
+    80b-moe) need=$((MOE_L * 2 + 4)) ;;
     *) need=1 ;;
     esac
     ck=$DIR/ckpt-$s
@@ -110,9 +157,10 @@ for s in $SHAPES; do
     fi
     cat "$DIR/bench-$s.out"
     say "/usr/bin/time -v: peak RSS $(maxrss_gb "$DIR/bench-$s.err") GB"
-    eval "WALL_$(echo $s | tr . _)=$(field "$DIR/bench-$s.out" wall_s)"
-    eval "RSS_$(echo $s | tr . _)=$(maxrss_gb "$DIR/bench-$s.err")"
+    eval "WALL_$(echo $s | tr .- __)=$(field "$DIR/bench-$s.out" wall_s)"
+    eval "RSS_$(echo $s | tr .- __)=$(maxrss_gb "$DIR/bench-$s.err")"
     RAN="$RAN $s"
+    [ "$s" = 80b-moe ] && moe_report "$ck" "$DIR/bench-$s.out" "$(maxrss_gb "$DIR/bench-$s.err")"
     if [ "$s" = 0.6b ] && [ "${VX_BENCH_CLI:-1}" = 1 ]; then
         /usr/bin/time -v "$VX" extract "$ck" -o "$out.cli" --force > /dev/null 2> "$DIR/cli-$s.err"
         say "vindex extract (CLI, same work, no progress): $(awk -F': ' '/Elapsed/ { print $2 }' "$DIR/cli-$s.err") wall (m:ss), peak RSS $(maxrss_gb "$DIR/cli-$s.err") GB"
@@ -202,3 +250,5 @@ if [ -n "$VER_RATIO" ]; then
     say "verify / sha256sum:     ${VER_RATIO}x throughput on the $vs vindex vs >= 1.8x target, $(verdict "$VER_RATIO" 1.8 ge)"
 else say "verify / sha256sum:     not run"; fi
 say "SVD accuracy:          ${ACC:- not run}"
+if [ -n "$MOE_LINE" ]; then say "80b-moe (FP8, $MOE_L of $MOE_FULL_L layers): $MOE_LINE"
+else say "80b-moe:                not run (VX_BENCH_SHAPES=80b-moe selects it)"; fi
