@@ -124,7 +124,7 @@ moe_report() { # checkpoint, harness output, peak RSS GB
             pf = 2 * V * H * 2 * F * LF / 1e9 / sg
             printf "80b-moe per layer:  %.2f s measured (mean of %d layers; N = %d neurons x H = %d, %d byte(s) each)\n", per, L, N, H, wb
             printf "80b-moe floor/layer: %.2f s warm = max(read %.2f GB at %.2f GB/s page cache: %.2f s, Gram 2 x N.H.(H+1) = %.0f GFLOP at %.0f GFLOP/s: %.2f s); cold %.2f s (%.2f GB unique at %.2f GB/s O_DIRECT: %.2f s)\n", warm, logical / 1e9, cache, tc, gram / 1e9, sg, tg, cold, uniq / 1e9, disk, td
-            printf "80b-moe %d layers:   %.0f s extrapolated = %.1f s measured + %d x %.2f s/layer + projection x %d/%d (%.1f s -> %.1f s); floor %.0f s warm, %.0f s cold (+ projection %.1f s at sgemm rate)\n", LF, t48, wall, LF - L, per, LF, L, proj, proj * LF / L, LF * warm + pf, LF * cold + pf, pf
+            printf "80b-moe %d layers:   %.0f s extrapolated = %.1f s measured + %d x %.2f s/layer + projection x %d/%d (%.1f s -> %.1f s); floor %.0f s warm, %.0f s cold (%d x floor/layer + projection %.1f s at sgemm rate)\n", LF, t48, wall, LF - L, per, LF, L, proj, proj * LF / L, LF * warm + pf, LF * cold + pf, LF, pf
             printf "80b-moe peak RSS:   %.3f GB (/usr/bin/time -v), goal <= 4 GB %s\n", rss, rss <= 4 ? "OK" : "MISSED"
             printf "SUMMARY %.2f s/layer; %d layers %.0f s extrapolated (floor %.0f s warm, %.0f s cold); peak RSS %.3f GB, goal <= 4 GB %s\n", per, LF, t48, LF * warm + pf, LF * cold + pf, rss, rss <= 4 ? "OK" : "MISSED"
         }' "$2" > "$DIR/moe-summary.out"

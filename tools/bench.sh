@@ -147,5 +147,5 @@ awk -v z="$(kv "$nul" best_ms)" -v f="$(kv "$(line "$q" 0)" best_ms)" -v n="$(kv
     printf "   score process:                %7.1f ms, peak RSS %d KB      (goal <= 8 ms)  %s\n", s, sr, (s <= 8 ? "OK" : "MISSED")
     printf "   verify vs sha256sum -c:       %7.0f vs %7.0f ms: %5.2fx  (goal >= 7x)    %s\n", v, h, h / v, (h / v >= 7 ? "OK" : "MISSED")
     printf "   verify vs the hash-only limit:%7.0f vs %7.0f ms: %5.2fx  (openssl dgst per file, largest first, one per core)\n", v, l, v / l
-    printf "   extraction at the 8B shape and the 80B-class MoE: make bench-extract (minutes and ~16 GB of disk)\n"
+    printf "   extraction at the 8B shape: make bench-extract (minutes and ~16 GB of disk); the 80B-class MoE (Qwen3-Next, FP8): VX_BENCH_SHAPES=80b-moe make bench-extract (~12 GB)\n"
 }'
