@@ -17,6 +17,13 @@ ALL_CFLAGS = -std=c11 $(WARN) -fPIC -pthread $(CFLAGS)
 # LAPACKE are loaded on first use (format/lazylib.h). Tests and tools link them directly.
 LDLIBS  := -lcjson -lxxhash -lutf8proc -lzstd -lm -lpthread -ldl
 LAZY_LIBS := -lcrypto -llapacke -lopenblas
+# The command links xxHash and utf8proc from their archives when the -dev packages ship
+# them: each shared library costs every process ~0.15 ms to map and relocate, and a query
+# process is a few milliseconds (doc/benchmarks.md, "Query processes"). Not zstd: Debian's
+# libzstd.a is built without the worker threads pack uses.
+comma := ,
+CLI_STATIC := $(foreach l,xxhash utf8proc,$(if $(wildcard $(shell $(CC) -print-file-name=lib$(l).a)),-l$(l)))
+CLI_LDLIBS := $(if $(CLI_STATIC),-Wl$(comma)-Bstatic $(CLI_STATIC) -Wl$(comma)-Bdynamic) $(filter-out $(CLI_STATIC),$(LDLIBS))
 
 BUILD   ?= build
 FORMAT_SRC := $(wildcard format/*.c)
@@ -118,7 +125,7 @@ uninstall:
 	@$(INSTALL_ENV) sh tools/install.sh uninstall
 
 $(BUILD)/vindex: $(CLI_OBJ) $(BUILD)/libvindex.a
-	$(CC) $(LDFLAGS) -pthread -o $@ $(CLI_OBJ) $(BUILD)/libvindex.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -pthread -o $@ $(CLI_OBJ) $(BUILD)/libvindex.a $(CLI_LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libvindex.a
 	@mkdir -p $(dir $@)

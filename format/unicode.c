@@ -36,7 +36,13 @@ size_t vx_utf8_check(const unsigned char *s, size_t n) {
     uint32_t cp;
     size_t i = 0, l;
     while (i < n) {
-        if (s[i] < 0x80) { i++; continue; }
+        if (s[i] < 0x80) {
+            /* ASCII runs a word at a time */
+            uint64_t w;
+            while (i + 8 <= n && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080ull))) i += 8;
+            if (i < n && s[i] < 0x80) i++;
+            continue;
+        }
         if (!(l = vx_utf8_seq(s + i, n - i, &cp))) return i;
         i += l;
     }

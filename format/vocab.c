@@ -25,6 +25,9 @@
 #include <string.h>
 
 #include <xxhash.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define VOCAB_MAGIC "VXVOCAB1"
 #define VOCAB_VERSION 1u
@@ -127,6 +130,86 @@ int vx_vocab_build(uint8_t **buf, size_t *len, const vx_tokenizer *t, uint32_t v
 
 /* ------------------------------------------------------------------------ parse */
 
+static inline int continuation(uint8_t c) { return (c & 0xC0) == 0x80; }
+
+/* V10 and V11 for all n entries: 1 when every string range lies in the blob and every
+ * readable string is valid UTF-8. When the whole blob is valid UTF-8, a range of it is
+ * valid exactly when it starts and ends on a character boundary (a byte that is not a
+ * continuation byte, or the end), so one pass over the blob replaces n validations; an
+ * ASCII blob has boundaries everywhere. *empty_raw counts the entries without a raw string. */
+static int entries_ok(const uint8_t *E, uint32_t n, const uint8_t *S, uint64_t slen, uint32_t *empty_raw) {
+    uint32_t id = 0, er = 0;
+    uint64_t bad = 0;
+#if defined(__SSE2__)
+    /* x86 is little-endian: an entry is {raw_off, raw_len, text_off, text_len} as loaded.
+     * The 64-bit lanes hold off + len (< 2^33); slen - (off + len) is negative when past. */
+    const __m128i lo = _mm_set_epi32(0, -1, 0, -1), lim = _mm_set1_epi64x((long long)(slen < (1ull << 40) ? slen : 1ull << 40));
+    __m128i neg = _mm_setzero_si128(), zero = _mm_setzero_si128(), nz = _mm_setzero_si128();
+    for (; id < n; id++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(E + (uint64_t)id * ENTRY_SIZE));
+        __m128i end = _mm_add_epi64(_mm_and_si128(x, lo), _mm_srli_epi64(x, 32));
+        neg = _mm_or_si128(neg, _mm_sub_epi64(lim, end));
+        nz = _mm_sub_epi32(nz, _mm_cmpeq_epi32(x, zero)); /* lane 1 counts empty raw strings */
+    }
+    bad = (uint64_t)(_mm_movemask_pd(_mm_castsi128_pd(neg)) != 0);
+    er = (uint32_t)_mm_cvtsi128_si32(_mm_shuffle_epi32(nz, 1));
+#else
+    for (; id < n; id++) {
+        const uint8_t *e = E + (uint64_t)id * ENTRY_SIZE;
+        bad |= ((uint64_t)vx_le32(e) + vx_le32(e + 4) > slen) | ((uint64_t)vx_le32(e + 8) + vx_le32(e + 12) > slen);
+        er += vx_le32(e + 4) == 0;
+    }
+#endif
+    *empty_raw = er;
+    if (bad || !vx_utf8_valid((const char *)S, (size_t)slen)) return 0;
+    size_t i = 0;
+    uint64_t w;
+    while (i + 8 <= slen && (memcpy(&w, S + i, 8), !(w & 0x8080808080808080ull))) i += 8;
+    while (i < slen && S[i] < 0x80) i++;
+    if (i == slen) return 1;
+    for (id = 0; id < n; id++) {
+        const uint8_t *e = E + (uint64_t)id * ENTRY_SIZE;
+        uint64_t o = vx_le32(e + 8), l = vx_le32(e + 12);
+        if (l) bad |= continuation(S[o]) | (o + l < slen && continuation(S[o + l]));
+    }
+    return !bad;
+}
+
+/* V12 for all nb buckets: 1 when every occupied bucket holds an id < n whose raw string is
+ * not empty, and at most n are occupied. The raw strings are looked up only when some
+ * entry has none (empty_raw). */
+static int buckets_ok(const uint8_t *B, uint32_t nb, const uint8_t *E, uint32_t n, uint32_t empty_raw) {
+    uint64_t used = 0;
+    uint32_t h = 0, bad = 0;
+#if defined(__SSE2__)
+    const __m128i empty = _mm_set1_epi32(-1), bias = _mm_set1_epi32(INT32_MIN),
+                  lim = _mm_set1_epi32((int)(n ^ 0x80000000u));
+    __m128i out = _mm_setzero_si128(), unused_n = _mm_setzero_si128();
+    for (; h + 4 <= nb; h += 4) {
+        __m128i id = _mm_loadu_si128((const __m128i *)(const void *)(B + 4 * (uint64_t)h));
+        __m128i unused = _mm_cmpeq_epi32(id, empty), in = _mm_cmplt_epi32(_mm_xor_si128(id, bias), lim);
+        out = _mm_or_si128(out, _mm_andnot_si128(_mm_or_si128(unused, in), empty)); /* used, id >= n */
+        unused_n = _mm_sub_epi32(unused_n, unused);
+        if (empty_raw)
+            for (unsigned occ = ~(unsigned)_mm_movemask_ps(_mm_castsi128_ps(unused)) & 15u; occ; occ &= occ - 1) {
+                uint32_t v = vx_le32(B + 4 * ((uint64_t)h + (uint32_t)__builtin_ctz(occ)));
+                bad |= v < n && vx_le32(E + (uint64_t)v * ENTRY_SIZE + 4) == 0;
+            }
+    }
+    bad |= (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(out));
+    uint32_t lanes[4];
+    _mm_storeu_si128((__m128i *)(void *)lanes, unused_n);
+    used = (uint64_t)h - lanes[0] - lanes[1] - lanes[2] - lanes[3];
+#endif
+    for (; h < nb; h++) {
+        uint32_t id = vx_le32(B + 4 * (uint64_t)h);
+        if (id == EMPTY) continue;
+        used++;
+        bad |= id >= n || vx_le32(E + (uint64_t)id * ENTRY_SIZE + 4) == 0;
+    }
+    return !bad && used <= n;
+}
+
 #define CORRUPT(...) vx_fail(err, VX_ECORRUPT, __VA_ARGS__)
 
 int vx_vocab_parse(vx_vocab *v, const uint8_t *buf, size_t len, const char *fname, vx_err *err) {
@@ -173,30 +256,36 @@ int vx_vocab_parse(vx_vocab *v, const uint8_t *buf, size_t len, const char *fnam
         return CORRUPT("%s: sections are not header, entries, buckets, strings back to back ending at byte %zu (V9)",
                        fname, len);
     const uint8_t *E = buf + off[0], *B = buf + off[1], *S = buf + off[2];
-    /* V10, V11 */
-    for (uint32_t id = 0; id < n; id++) {
-        const uint8_t *e = E + (uint64_t)id * ENTRY_SIZE;
-        for (int k = 0; k < 2; k++) {
-            uint64_t o = vx_le32(e + 8 * k), l = vx_le32(e + 8 * k + 4);
-            if (o + l > sz[2])
-                return CORRUPT("%s: offset %llu: entry %u %s string [%llu, +%llu) is past the %llu-byte string blob (V10)",
-                               fname, (unsigned long long)(off[0] + (uint64_t)id * ENTRY_SIZE + 8 * k), id,
-                               k ? "text" : "raw", (unsigned long long)o, (unsigned long long)l,
-                               (unsigned long long)sz[2]);
+    /* V10..V12 are checked for every entry and bucket, which every open pays for: first by
+     * branch-free passes that only say whether all of them hold, then, when one does not,
+     * by the loops below them, which find the first failure and name it. */
+    uint32_t empty_raw = 0;
+    if (!entries_ok(E, n, S, sz[2], &empty_raw) || !buckets_ok(B, nb, E, n, empty_raw)) {
+        /* V10, V11 */
+        for (uint32_t id = 0; id < n; id++) {
+            const uint8_t *e = E + (uint64_t)id * ENTRY_SIZE;
+            for (int k = 0; k < 2; k++) {
+                uint64_t o = vx_le32(e + 8 * k), l = vx_le32(e + 8 * k + 4);
+                if (o + l > sz[2])
+                    return CORRUPT("%s: offset %llu: entry %u %s string [%llu, +%llu) is past the %llu-byte string blob (V10)",
+                                   fname, (unsigned long long)(off[0] + (uint64_t)id * ENTRY_SIZE + 8 * k), id,
+                                   k ? "text" : "raw", (unsigned long long)o, (unsigned long long)l,
+                                   (unsigned long long)sz[2]);
+            }
+            if (!vx_utf8_valid((const char *)S + vx_le32(e + 8), vx_le32(e + 12)))
+                return CORRUPT("%s: entry %u: readable string is not valid UTF-8 (V11)", fname, id);
         }
-        if (!vx_utf8_valid((const char *)S + vx_le32(e + 8), vx_le32(e + 12)))
-            return CORRUPT("%s: entry %u: readable string is not valid UTF-8 (V11)", fname, id);
-    }
-    /* V12: every occupied bucket names an id < n with a non-empty raw string, and at most
-     * n buckets are occupied, so probing always meets an empty bucket */
-    uint64_t used = 0;
-    for (uint32_t h = 0; h < nb; h++) {
-        uint32_t id = vx_le32(B + 4 * (uint64_t)h);
-        if (id == EMPTY) continue;
-        if (id >= n || vx_le32(E + (uint64_t)id * ENTRY_SIZE + 4) == 0)
-            return CORRUPT("%s: offset %llu: bucket %u holds id %u, expected < %u with a non-empty raw string or 0xFFFFFFFF (V12)",
-                           fname, (unsigned long long)(off[1] + 4 * (uint64_t)h), h, id, n);
-        if (++used > n) return CORRUPT("%s: more than n = %u buckets are occupied (V12)", fname, n);
+        /* V12: every occupied bucket names an id < n with a non-empty raw string, and at
+         * most n buckets are occupied, so probing always meets an empty bucket */
+        uint64_t used = 0;
+        for (uint32_t h = 0; h < nb; h++) {
+            uint32_t id = vx_le32(B + 4 * (uint64_t)h);
+            if (id == EMPTY) continue;
+            if (id >= n || vx_le32(E + (uint64_t)id * ENTRY_SIZE + 4) == 0)
+                return CORRUPT("%s: offset %llu: bucket %u holds id %u, expected < %u with a non-empty raw string or 0xFFFFFFFF (V12)",
+                               fname, (unsigned long long)(off[1] + 4 * (uint64_t)h), h, id, n);
+            if (++used > n) return CORRUPT("%s: more than n = %u buckets are occupied (V12)", fname, n);
+        }
     }
     v->base = buf; v->size = len;
     v->n = n;

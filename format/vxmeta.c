@@ -5,6 +5,8 @@
  */
 #include "vxmeta.h"
 
+#include "metalift.h"
+
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -97,24 +99,41 @@ static int get_str(char *out, size_t cap, const cJSON *obj, const char *key, con
     return VX_OK;
 }
 
-static int get_sigma(float **out, const cJSON *layer, const char *key, uint32_t li, uint32_t F, const char *fname,
-                     vx_err *err) {
+/* R-I7: singular values are finite, non-negative and descending. */
+static int sigma_ok(const float *s, uint32_t i, double v) {
+    return isfinite(v) && v >= 0 && v <= FLT_MAX && !(i > 0 && (float)v > s[i - 1]);
+}
+
+/* layers[li].<key>: F values, from cJSON's array or, when vx_meta_lift took the array out
+ * of cJSON's copy (sp), from its numbers in the original bytes — the same checks either way. */
+static int get_sigma(float **out, const cJSON *layer, const char *key, uint32_t li, uint32_t F, const vx_lift_span *sp,
+                     const uint8_t *buf, const char *fname, vx_err *err) {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(layer, key);
-    if (!cJSON_IsArray(a) || (uint32_t)cJSON_GetArraySize(a) != F)
+    if (!cJSON_IsArray(a) || (sp ? sp->count : (uint32_t)cJSON_GetArraySize(a)) != F)
         return vx_fail(err, VX_ECORRUPT, "%s: layers[%u].%s: expected an array of %u numbers", fname, li, key, F);
     float *s = malloc(sizeof(float) * (F ? F : 1));
     if (!s) return vx_fail(err, VX_ENOMEM, "%s: out of memory", fname);
     uint32_t i = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, a) {
-        /* R-I7: singular values are finite, non-negative and descending. */
-        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || e->valuedouble < 0 || e->valuedouble > FLT_MAX ||
-            (i > 0 && (float)e->valuedouble > s[i - 1])) {
-            free(s);
-            return vx_fail(err, VX_ECORRUPT, "%s: layers[%u].%s[%u]: expected a finite value >= 0, <= the previous",
-                           fname, li, key, i);
+    if (sp) {
+        const char *p = (const char *)buf + sp->off, *end = p + sp->len;
+        for (; i < F; i++) {
+            double v = 0;
+            while (p < end && ((unsigned char)*p <= 32 || *p == ',')) p++;
+            p += vx_json_number(p, end, &v); /* the scanner checked there are F of them */
+            if (!sigma_ok(s, i, v)) break;
+            s[i] = (float)v;
         }
-        s[i++] = (float)e->valuedouble;
+    } else {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, a) {
+            if (!cJSON_IsNumber(e) || !sigma_ok(s, i, e->valuedouble)) break;
+            s[i++] = (float)e->valuedouble;
+        }
+    }
+    if (i < F) {
+        free(s);
+        return vx_fail(err, VX_ECORRUPT, "%s: layers[%u].%s[%u]: expected a finite value >= 0, <= the previous", fname,
+                       li, key, i);
     }
     *out = s;
     return VX_OK;
@@ -341,8 +360,15 @@ int vx_meta_parse_part(vx_meta *m, const uint8_t *buf, size_t len, const char *f
 static int parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname, int want_part, vx_err *err) {
     memset(m, 0, sizeof *m);
     if (len > VX_MAX_INDEX_JSON) return vx_fail(err, VX_ECORRUPT, "%s: %zu bytes, larger than the limit", fname, len);
-    cJSON *root = cJSON_ParseWithLengthOpts((const char *)buf, len, NULL, 0);
-    if (!root) return vx_fail(err, VX_ECORRUPT, "%s: not valid JSON", fname);
+    /* The sigma arrays are read from buf directly (metalift.h); cJSON parses the rest. */
+    vx_lifted lift;
+    vx_meta_lift(&lift, buf, len);
+    cJSON *root = lift.json ? cJSON_ParseWithLengthOpts(lift.json, lift.len, NULL, 0)
+                            : cJSON_ParseWithLengthOpts((const char *)buf, len, NULL, 0);
+    if (!root) {
+        vx_lifted_free(&lift);
+        return vx_fail(err, VX_ECORRUPT, "%s: not valid JSON", fname);
+    }
     int rc = VX_OK;
     if (!cJSON_IsObject(root)) { rc = vx_fail(err, VX_ECORRUPT, "%s: top level is not an object", fname); goto out; }
     /* R-I1: a version this reader knows. */
@@ -439,8 +465,10 @@ static int parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname, 
         }
         const cJSON *ne = cJSON_GetObjectItemCaseSensitive(l, "num_experts");
         if (ne && (rc = get_u32(&lm->num_experts, l, "num_experts", 0, 1u << 20, fname, err))) goto out;
-        if ((rc = get_sigma(&lm->gate_sigma, l, "gate_sigma", i, m->num_feats, fname, err)) ||
-            (rc = get_sigma(&lm->down_sigma, l, "down_sigma", i, m->num_feats, fname, err)))
+        if ((rc = get_sigma(&lm->gate_sigma, l, "gate_sigma", i, m->num_feats, vx_lifted_span(&lift, i, 0), buf, fname,
+                            err)) ||
+            (rc = get_sigma(&lm->down_sigma, l, "down_sigma", i, m->num_feats, vx_lifted_span(&lift, i, 1), buf, fname,
+                            err)))
             goto out;
         i++;
     }
@@ -515,6 +543,7 @@ static int parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname, 
     if (m->is_part && !m->has_battery) { rc = vx_fail(err, VX_ECORRUPT, "%s: a part holds the weight battery (spectra.bin, neurons.bin, moments.bin)", fname); goto out; }
 out:
     cJSON_Delete(root);
+    vx_lifted_free(&lift);
     if (rc) vx_meta_free(m);
     return rc;
 }

@@ -17,19 +17,24 @@
  * the record index of down_meta.bin; for tokens the id. The ranking is therefore a total
  * order, the same whatever the thread count.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "kern.h"
 #include "linalg.h"
+#include "mem.h"
 #include "vx_query.h"
 #include "vxindex.h"
 
 #define CHUNK_ROWS 64          /* rows per kernel call in a scan: dot/ss fit in L1 */
 #define TILE_ELEMS (8u << 20)  /* f32 elements of one BLAS tile (32 MB: stays in L3) */
 #define NO_KEY UINT64_MAX
+#define READ_BYTES (512u << 10) /* read mode: bytes per pread, L2-sized */
 
 /* ------------------------------------------------------------------ top-k heap */
 
@@ -78,6 +83,9 @@ typedef struct rowset {
     size_t n;
     uint64_t base, group, step;
     int release;         /* drop scanned pages from the resident set (VX_ADVISE_ONCE) */
+    int fd;              /* >= 0: read the rows with pread from this file, X's bytes at foff, */
+    uint64_t foff;       /*   instead of touching the map (see read_mode) */
+    const char *dir, *name; /*   and name it in errors */
 } rowset;
 
 static inline uint64_t row_key(const rowset *s, size_t i) { return s->base + (uint64_t)(i / s->group) * s->step + i % s->group; }
@@ -114,21 +122,43 @@ typedef struct scan_job {
     const vx_kern *kern;
     int t, T;
     heap hp;
+    uint16_t *buf; size_t buf_rows; /* read mode: this thread's rows, [buf_rows][H] f16 */
+    const rowset *bad; uint64_t at; /* read mode: the set of a failed read, and where */
 } scan_job;
+
+/* Rows [r0, r0+m) of a read-mode set into buf: 0, or -1 when the file ends early or the
+ * read fails (j->at says where). */
+static int read_rows(scan_job *j, const rowset *rs, size_t r0, size_t m) {
+    size_t want = m * j->H * sizeof *rs->X, got = 0;
+    uint64_t off = rs->foff + (uint64_t)r0 * j->H * sizeof *rs->X;
+    while (got < want) {
+        ssize_t r = pread(rs->fd, (char *)j->buf + got, want - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) { j->at = off + got; return -1; }
+        got += (size_t)r;
+    }
+    return 0;
+}
 
 static void *scan_worker(void *arg) {
     scan_job *j = arg;
     float dot[CHUNK_ROWS], ss[CHUNK_ROWS];
-    for (int s = 0; s < j->nsets; s++) {
+    for (int s = 0; s < j->nsets && !j->bad; s++) {
         const rowset *rs = &j->sets[s];
         size_t lo = rs->n * (size_t)j->t / (size_t)j->T, hi = rs->n * (size_t)(j->t + 1) / (size_t)j->T, rel = lo;
-        for (size_t r0 = lo; r0 < hi; r0 += CHUNK_ROWS) {
-            size_t m = hi - r0 < CHUNK_ROWS ? hi - r0 : CHUNK_ROWS;
-            j->kern->dot_ss(dot, ss, rs->X + r0 * j->H, m, j->H, j->q);
+        size_t step = rs->fd >= 0 && j->buf_rows < CHUNK_ROWS ? j->buf_rows : CHUNK_ROWS;
+        for (size_t r0 = lo; r0 < hi; r0 += step) {
+            size_t m = hi - r0 < step ? hi - r0 : step;
+            const uint16_t *X = rs->X + r0 * j->H;
+            if (rs->fd >= 0) {
+                if (read_rows(j, rs, r0, m)) { j->bad = rs; break; }
+                X = j->buf;
+            }
+            j->kern->dot_ss(dot, ss, X, m, j->H, j->q);
             /* VX_ADVISE_ONCE: release what was read in 16 MiB steps. Each madvise zaps
              * huge-page mappings and shoots down the other cores' TLBs, so steps are few;
              * peak RSS stays bounded by threads x 16 MiB (doc/benchmarks.md, nearest). */
-            if (rs->release && ((r0 + m - rel) * j->H * sizeof *rs->X >= (16u << 20) || r0 + m == hi)) {
+            if (rs->release && rs->fd < 0 && ((r0 + m - rel) * j->H * sizeof *rs->X >= (16u << 20) || r0 + m == hi)) {
                 vx_map_release(rs->X + rel * j->H, (r0 + m - rel) * j->H * sizeof *rs->X);
                 rel = r0 + m;
             }
@@ -142,21 +172,42 @@ static void *scan_worker(void *arg) {
 static int scan_one(heap *out, const rowset *sets, int nsets, size_t H, const float *qv, double qn, int signed_rank,
                     uint64_t exclude, vx_err *err) {
     size_t Hp = vx_kern_pad(H), rows = 0;
-    for (int s = 0; s < nsets; s++) rows += sets[s].n;
+    int reads = 0;
+    for (int s = 0; s < nsets; s++) { rows += sets[s].n; reads |= sets[s].fd >= 0; }
     int T = threads_for(rows * H);
     float *q = calloc(Hp, sizeof *q);
     scan_job *jobs = calloc((size_t)T, sizeof *jobs);
     hit *store = calloc((size_t)T * (out->k ? out->k : 1), sizeof *store);
-    if (!q || !jobs || !store) { free(q); free(jobs); free(store); return vx_fail(err, VX_ENOMEM, "query: out of memory"); }
+    /* Read mode: a buffer of CHUNK_ROWS rows per thread (fewer when rows are long), at
+     * least 1 MiB so vx_big_alloc hands it over populated; it stays in L2 between reads. */
+    size_t buf_rows = reads ? (READ_BYTES / (H * 2) ? READ_BYTES / (H * 2) : 1) : 0;
+    if (buf_rows > CHUNK_ROWS) buf_rows = CHUNK_ROWS;
+    int ok = q && jobs && store;
+    for (int t = 0; ok && reads && t < T; t++)
+        ok = (jobs[t].buf = vx_big_array(buf_rows * H > (1u << 19) ? buf_rows * H : 1u << 19, sizeof(uint16_t))) != NULL;
+    if (!ok) {
+        for (int t = 0; jobs && t < T; t++) vx_big_free(jobs[t].buf);
+        free(q); free(jobs); free(store);
+        return vx_fail(err, VX_ENOMEM, "query: out of memory");
+    }
     memcpy(q, qv, H * sizeof *q);
     const vx_kern *kern = vx_kern_active();
-    for (int t = 0; t < T; t++)
-        jobs[t] = (scan_job){ sets, nsets, H, q, qn, signed_rank, exclude, kern, t, T, { store + (size_t)t * out->k, 0, out->k } };
+    for (int t = 0; t < T; t++) {
+        uint16_t *buf = jobs[t].buf;
+        jobs[t] = (scan_job){ sets, nsets, H, q, qn, signed_rank, exclude, kern, t, T,
+                              { store + (size_t)t * out->k, 0, out->k }, buf, buf_rows, NULL, 0 };
+    }
     vx_run_parallel(scan_worker, jobs, sizeof *jobs, T);
-    for (int t = 0; t < T; t++)
+    int rc = VX_OK;
+    for (int t = 0; t < T; t++) {
+        if (jobs[t].bad && rc == VX_OK)
+            rc = vx_fail(err, VX_EIO, "%s/%s: read failed or ended early at byte %llu (changed under an open vindex?)",
+                         jobs[t].bad->dir, jobs[t].bad->name, (unsigned long long)jobs[t].at);
         for (size_t i = 0; i < jobs[t].hp.n; i++) heap_push(out, jobs[t].hp.h[i]);
+        vx_big_free(jobs[t].buf);
+    }
     free(q); free(jobs); free(store);
-    return VX_OK;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ BLAS path */
@@ -247,6 +298,20 @@ static int make_heaps(heap **heaps, hit **store, size_t nq, size_t k, vx_err *er
     return VX_OK;
 }
 
+/* Read mode. A one-shot scan (VX_ADVISE_ONCE) of a large matrix reads its rows with pread
+ * into a buffer per thread that stays in L2, instead of touching the map: a mapped scan
+ * pays a page fault per page-cache folio — some 300k for 1.2 GB held in 4 KiB folios, as a
+ * file read back after a reboot is — and, to keep its resident set bounded, madvise
+ * releases whose TLB shootdowns stall the other thread. Reading costs one copy per byte,
+ * whatever the folios, and the resident set is the buffers. VINDEX_SCAN=map or read
+ * overrides the choice (the tests run both); the result is the same either way. */
+static int read_mode(const vx_index *vx, int one_shot_default) {
+    const char *e = getenv("VINDEX_SCAN");
+    if (e && !strcmp(e, "map")) return 0;
+    if (e && !strcmp(e, "read")) return 1;
+    return one_shot_default && vx->advice == VX_ADVISE_ONCE;
+}
+
 void vx_score_opts_init(vx_score_opts *o) {
     memset(o, 0, sizeof *o);
     o->top = 20;
@@ -265,12 +330,14 @@ int vx_score(vx_feat_hit *out, size_t *n_out, const vx_index *vx, const vx_query
     if (!o->kinds || o->kinds > VX_KINDS_BOTH) return vx_fail(err, VX_EUSAGE, "score: no kind of feature selected");
     if (lo > hi || hi >= L) return vx_fail(err, VX_EUSAGE, "score: layers %u-%u: this vindex has layers 0-%u", lo, hi, L - 1);
     rowset sets[2];
-    int nsets = 0;
+    int nsets = 0, rd = read_mode(vx, 1);
     for (int k = 0; k < 2; k++) {
         if (!(o->kinds & (1u << k))) continue;
+        int slot = k == VX_DOWN ? VXF_DOWN : VXF_GATE;
         const uint16_t *X = k == VX_DOWN ? vx->down : vx->gate;
         sets[nsets++] = (rowset){ X + (size_t)lo * F * H, (size_t)(hi - lo + 1) * F, ((uint64_t)lo * 2 + (uint64_t)k) * F, F,
-                                  2 * (uint64_t)F, vx->advice == VX_ADVISE_ONCE };
+                                  2 * (uint64_t)F, vx->advice == VX_ADVISE_ONCE, rd ? vx->map[slot].fd : -1,
+                                  (uint64_t)lo * F * H * 2, vx->dir, vx_slot_names[slot] };
     }
     uint64_t *exclude = calloc(nq + 1, sizeof *exclude);
     heap *heaps;
@@ -304,10 +371,14 @@ int vx_nearest_tokens(vx_tok_hit *out, size_t *n_out, const vx_index *vx, const 
     size_t H = m->hidden_size, V = m->vocab_size;
     if (!k) return vx_fail(err, VX_EUSAGE, "nearest: the number of tokens must be at least 1");
     /* The whole matrix is read front to back: ask for read-ahead (R-O3: advice only). */
+    int rd = read_mode(vx, 1), fd = vx->map[VXF_EMB].fd;
     void *base = (void *)(uintptr_t)vx->map[VXF_EMB].data;
-    madvise(base, vx->map[VXF_EMB].size, MADV_SEQUENTIAL);
-    madvise(base, vx->map[VXF_EMB].size, MADV_WILLNEED);
-    rowset set = { vx->emb, V, 0, V, 0, vx->advice == VX_ADVISE_ONCE };
+    if (rd) posix_fadvise(fd, 0, (off_t)vx->map[VXF_EMB].size, POSIX_FADV_WILLNEED);
+    else {
+        madvise(base, vx->map[VXF_EMB].size, MADV_SEQUENTIAL);
+        madvise(base, vx->map[VXF_EMB].size, MADV_WILLNEED);
+    }
+    rowset set = { vx->emb, V, 0, V, 0, vx->advice == VX_ADVISE_ONCE, rd ? fd : -1, 0, vx->dir, vx_slot_names[VXF_EMB] };
     uint64_t *exclude = calloc(nq + 1, sizeof *exclude);
     heap *heaps;
     hit *store;

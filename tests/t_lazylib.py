@@ -1,6 +1,7 @@
 """libcrypto, OpenBLAS and LAPACKE are loaded on first use (format/lazylib.h): a query
 that neither hashes nor calls BLAS never loads them, commands that do load them once, and
-the CLI's OpenBLAS tuning takes effect without re-executing the process."""
+the CLI's OpenBLAS tuning takes effect without re-executing the process. xxHash and
+utf8proc are linked into the command from their archives, so a query maps neither."""
 import os
 import subprocess
 import tempfile
@@ -39,6 +40,14 @@ with tempfile.TemporaryDirectory() as tmp:
         check(p.returncode == 0, f"{args}: exit {p.returncode}")
         for stem in LAZY:
             check(not has(libs, stem), f"{args[0]} loaded {stem}: {sorted(libs)}")
+
+    # The command carries xxHash and utf8proc from their archives when the system has them
+    # (Makefile, CLI_STATIC): a query process maps no shared object for them.
+    for lib in ("xxhash", "utf8proc"):
+        cc = subprocess.run(["cc", f"-print-file-name=lib{lib}.a"], capture_output=True, text=True).stdout.strip()
+        if os.path.isabs(cc) and os.path.exists(cc):
+            p, libs = loaded(["score", a, " Paris", "--json"])
+            check(not has(libs, f"lib{lib}.so"), f"score maps lib{lib}.so although lib{lib}.a exists: {sorted(libs)}")
 
     # verify hashes: libcrypto, and only it.
     p, libs = loaded(["verify", a])

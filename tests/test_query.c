@@ -131,6 +131,24 @@ static void test_paths(const char *dir) {
             do_run(&r, vx, q);
             CHECK(same_run(&ref, &r), "kernel %s, %d threads: results differ from scalar, 1 thread", kernels[k], th);
         }
+    /* A one-shot process reads its scans with pread (src/query.c, read_mode) unless
+     * VINDEX_SCAN says map; mapped or read, released or kept, the results are the same. */
+    static const char *const scans[] = { "map", "read", NULL };
+    for (int sc = 0; sc < 3; sc++)
+        for (int adv = 0; adv < 2; adv++)
+            for (int th = 1; th <= 3; th += 2) {
+                char t[8];
+                snprintf(t, sizeof t, "%d", th);
+                setenv("VINDEX_THREADS", t, 1);
+                if (scans[sc]) setenv("VINDEX_SCAN", scans[sc], 1);
+                else unsetenv("VINDEX_SCAN");
+                vx_advise(vx, adv ? VX_ADVISE_ONCE : VX_ADVISE_KEEP);
+                do_run(&r, vx, q);
+                CHECK(same_run(&ref, &r), "scan %s, advice %d, %d threads: results differ", scans[sc] ? scans[sc] : "default",
+                      adv, th);
+            }
+    unsetenv("VINDEX_SCAN");
+    vx_advise(vx, VX_ADVISE_KEEP);
     /* The sgemm path: same ranking up to near-ties, cosines within 1e-5. */
     setenv("VINDEX_BLAS_MIN", "1", 1);
     do_run(&r, vx, q);
@@ -293,6 +311,33 @@ static void test_damage(const char *src) {
     sh("rm -rf %s", tmpdir);
 }
 
+/* A file that shrinks under an open vindex: a read-mode scan reports it (the mapped scan
+ * would raise SIGBUS, which the CLI turns into an error message). */
+static void test_shrink(const char *src) {
+    static const char *const files[] = { "embeddings.bin", "gate_vectors.bin", "down_features.bin" };
+    for (int i = 0; i < 3; i++) {
+        fresh_copy(src);
+        vx_index *vx;
+        vx_err err = { 0 };
+        if (vx_open(&vx, tmpdir, &err)) { CHECK(0, "open copy: %s", err.msg); return; }
+        vx_advise(vx, VX_ADVISE_ONCE);
+        setenv("VINDEX_SCAN", "read", 1);
+        vx_query *q;
+        CHECK(vx_query_token(&q, vx, " Paris", 0, &err) == 0, "token: %s", err.msg);
+        sh("truncate -s 1000 %s/%s", tmpdir, files[i]);
+        run r;
+        vx_score_opts o;
+        vx_score_opts_init(&o);
+        int rc = i == 0 ? vx_nearest_tokens(r.t, &r.nt, vx, (const vx_query *const *)&q, 1, 10, &err)
+                        : vx_score(r.f, &r.nf, vx, (const vx_query *const *)&q, 1, &o, &err);
+        CHECK(rc == VX_EIO && strstr(err.msg, files[i]) && strstr(err.msg, "ended early"), "%s shrunk under a read scan: rc %d '%s'",
+              files[i], rc, err.msg);
+        unsetenv("VINDEX_SCAN");
+        vx_query_free(q);
+        vx_close(vx);
+    }
+}
+
 int main(void) {
     test_kernels();
     const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
@@ -306,6 +351,7 @@ int main(void) {
     }
     test_paths(src);
     test_damage(src);
+    test_shrink(src);
     sh("rm -rf %s", src);
     return CHECK_DONE();
 }

@@ -12,6 +12,8 @@
 #include "tokregex.h"
 #include "vocab.h"
 
+static void image_differential(const uint8_t *img, size_t len, const char *what, int iters);
+
 static vx_tokenizer *parse_str(const char *json, int *rc, vx_err *err) {
     vx_tokenizer *t = NULL;
     *rc = vx_tokenizer_parse(&t, (const uint8_t *)json, strlen(json), "tokenizer.json", err);
@@ -153,6 +155,7 @@ static void fixture_tests(const char *path) {
     expect_ids(t, "<|endoftext|> Paris<|pad|>", (const uint32_t[]){ 0, 1091, 1 }, 3);
     expect_ids(t, "", NULL, 0);
 
+    image_differential(img, ilen, "fixture image", 2000);
     free(img);
     vx_tokenizer_free(t);
     free(json);
@@ -347,6 +350,60 @@ static int parse_copy(const uint8_t *img, size_t len, vx_err *err) {
     return rc;
 }
 
+/* V10..V12 the plain way, for image_differential: 1 when every entry and bucket holds. */
+static int entries_buckets_ref(const uint8_t *img) {
+    uint32_t n = vx_le32(img + 12), nb = vx_le32(img + 20);
+    const uint8_t *E = img + vx_le64(img + 24), *B = img + vx_le64(img + 40), *S = img + vx_le64(img + 56);
+    uint64_t slen = vx_le64(img + 64), used = 0;
+    for (uint32_t id = 0; id < n; id++) {
+        const uint8_t *e = E + 16 * (uint64_t)id;
+        if ((uint64_t)vx_le32(e) + vx_le32(e + 4) > slen || (uint64_t)vx_le32(e + 8) + vx_le32(e + 12) > slen) return 0;
+        if (!vx_utf8_valid((const char *)S + vx_le32(e + 8), vx_le32(e + 12))) return 0;
+    }
+    for (uint32_t h = 0; h < nb; h++) {
+        uint32_t id = vx_le32(B + 4 * (uint64_t)h);
+        if (id == 0xFFFFFFFFu) continue;
+        if (id >= n || vx_le32(E + 16 * (uint64_t)id + 4) == 0 || ++used > n) return 0;
+    }
+    return 1;
+}
+
+/* vx_vocab_parse checks entries and buckets by a fast pass first (format/vocab.c); on
+ * random edits of entries, buckets and strings it must accept exactly what the plain
+ * per-entry rules accept — texts cut inside a UTF-8 character, ids out of range or with
+ * no raw string, too many occupied buckets, and images whose bucket count is not a
+ * multiple of four. */
+static void image_differential(const uint8_t *img, size_t len, const char *what, int iters) {
+    uint8_t *c = malloc(len);
+    uint32_t n = vx_le32(img + 12), nb = vx_le32(img + 20);
+    uint64_t eoff = vx_le64(img + 24), boff = vx_le64(img + 40), soff = vx_le64(img + 56), slen = vx_le64(img + 64);
+    uint64_t r = 0x9E3779B97F4A7C15ull;
+    int differ = 0, accepted = 0;
+    for (int it = 0; it < iters; it++) {
+        memcpy(c, img, len);
+        for (int j = 0, k = 1 + it % 3; j < k; j++) {
+            r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+            uint32_t id = n ? (uint32_t)(r % n) : 0, h = (uint32_t)((r >> 20) % nb), d = (uint32_t)(r >> 40) % 5;
+            switch ((r >> 50) % 6) {
+            case 0: if (n) vx_put32(c + eoff + 16 * (uint64_t)id + 8, vx_le32(c + eoff + 16 * (uint64_t)id + 8) + d - 2); break;
+            case 1: if (n) vx_put32(c + eoff + 16 * (uint64_t)id + 12, vx_le32(c + eoff + 16 * (uint64_t)id + 12) + d - 2); break;
+            case 2: if (n) vx_put32(c + eoff + 16 * (uint64_t)id + 4, 0); break;
+            case 3: vx_put32(c + boff + 4 * (uint64_t)h, d == 0 ? n : d == 1 ? 0xFFFFFFFFu : (uint32_t)(r % (n + 2))); break;
+            case 4: if (slen) c[soff + (r >> 8) % slen] = (uint8_t)(0x80 + d * 16); break;
+            default: if (n) vx_put32(c + eoff + 16 * (uint64_t)id + 8, (uint32_t)(slen - d)); break;
+            }
+        }
+        vx_vocab v;
+        vx_err err = { 0 };
+        int rc = vx_vocab_parse(&v, c, len, "vocab.bin", &err), want = entries_buckets_ref(c);
+        accepted += rc == 0;
+        if ((rc == 0) != want && differ++ < 3) fprintf(stderr, "  %s edit %d: parse rc %d '%s', plain rules %s\n", what, it, rc, err.msg, want ? "accept" : "reject");
+    }
+    CHECK(differ == 0, "%s: %d of %d edited images judged unlike the plain rules", what, differ, iters);
+    CHECK(accepted > 0 && accepted < iters, "%s: %d of %d edited images accepted (both kinds must occur)", what, accepted, iters);
+    free(c);
+}
+
 static void image_rejects(void) {
     int rc;
     vx_err err = { 0 };
@@ -406,8 +463,18 @@ static void image_rejects(void) {
         if (rc != 0 && rc != VX_ECORRUPT && rc != VX_EUNSUPPORTED) crashed++;
     }
     CHECK(crashed == 0, "byte flips gave unexpected codes");
+    image_differential(img, len, "small image", 3000);
     free(c);
     free(img);
+    /* one and two entries: one and four buckets, under the fast pass's four lanes */
+    for (uint32_t rows = 0; rows <= 2; rows++) {
+        vx_tokenizer *t1 = parse_str(UNIGRAM, &rc, &err);
+        if (!t1 || vx_vocab_build(&img, &len, t1, rows, &err)) { CHECK(0, "build %u rows", rows); vx_tokenizer_free(t1); continue; }
+        vx_tokenizer_free(t1);
+        CHECK(parse_copy(img, len, &err) == 0, "%u-row image parses: %s", rows, err.msg);
+        if (rows) image_differential(img, len, rows == 1 ? "one-row image" : "two-row image", 400);
+        free(img);
+    }
 }
 
 /* Driver for tests/t_tokenize.py: `test_vocab --tokenize tokenizer.json` reads one

@@ -3,7 +3,10 @@
  * accepts must be self-consistent: layer table and file table match the shapes, and the
  * metadata serialises (vx_meta_write) to JSON that parses again to the same text — the
  * extractor writes index.json with that function, so a parsed index must survive it.
+ * And the sigma arrays read outside cJSON (metalift.h) must give what cJSON alone gives:
+ * the same code, message and values.
  */
+#include "metalift.h"
 #include "vxmeta.h"
 
 #include "fuzz_common.h"
@@ -16,6 +19,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     vx_err err = { 0 };
     int rc = vx_meta_parse(&m, data, size, "index.json", &err);
     fuzz_result("fuzz_index_json", rc, err.msg);
+    {
+        vx_meta w;
+        vx_err werr = { 0 };
+        vx_meta_lift_enabled = 0;
+        int wrc = vx_meta_parse(&w, data, size, "index.json", &werr);
+        vx_meta_lift_enabled = 1;
+        FUZZ_ASSERT(wrc == rc && !strcmp(werr.msg, err.msg), "lifted: %d '%s'; cJSON alone: %d '%s'", rc, err.msg, wrc,
+                    werr.msg);
+        for (uint32_t l = 0; rc == VX_OK && l < m.num_layers; l++)
+            FUZZ_ASSERT(!memcmp(m.layers[l].gate_sigma, w.layers[l].gate_sigma, m.num_feats * sizeof(float)) &&
+                        !memcmp(m.layers[l].down_sigma, w.layers[l].down_sigma, m.num_feats * sizeof(float)),
+                        "layer %u: lifted sigma differ from cJSON's", l);
+        if (wrc == VX_OK) vx_meta_free(&w);
+    }
     if (rc) {
         FUZZ_ASSERT(rc == VX_ECORRUPT || rc == VX_EUNSUPPORTED || rc == VX_ENOMEM, "rc %d", rc);
         FUZZ_ASSERT(err.msg[0], "no message for rc %d", rc);
