@@ -75,6 +75,7 @@ VX_TRAMPOLINE(VX_LIB_LAPACKE, li, LAPACKE_dorgqr, (int L, li m, li n, li k, doub
 VX_TRAMPOLINE(VX_LIB_LAPACKE, li, LAPACKE_dpotrf, (int L, char ul, li n, double *a, li lda), (L, ul, n, a, lda))
 /* the weight battery's eigensolver path (linalg.c seig_top_tri) */
 VX_TRAMPOLINE(VX_LIB_LAPACKE, li, LAPACKE_ssterf_work, (li n, float *d, float *e), (n, d, e))
+VX_TRAMPOLINE(VX_LIB_LAPACKE, li, LAPACKE_dsterf_work, (li n, double *d, double *e), (n, d, e))
 VX_TRAMPOLINE(VX_LIB_LAPACKE, li, LAPACKE_sstebz_work,
            (char rg, char ord_, li n, float vl, float vu, li il, li iu, float tol, C float *d, C float *e, li *m,
             li *nsplit, float *w, li *iblock, li *isplit, float *work, li *iwork),

@@ -51,6 +51,26 @@ out:
     return rc;
 }
 
+int vx_seig_values(double *vals, float *G, size_t H) {
+    if (!dims_ok(H, H)) return VX_EUSAGE;
+    lapack_int n = (lapack_int)H, info = -1;
+    float *d = malloc(sizeof(float) * H), *e = malloc(sizeof(float) * H), *tau = malloc(sizeof(float) * H), q = 0;
+    double *de = malloc(sizeof(double) * H);
+    float *work = NULL;
+    if (!d || !e || !tau || !de) goto out;
+    /* G's row-major upper triangle is the column-major lower one */
+    if (LAPACKE_ssytrd_work(LAPACK_COL_MAJOR, 'L', n, G, n, d, e, tau, &q, -1) != 0) goto out;
+    size_t lw = (size_t)q > H ? (size_t)q : H;
+    if (!(work = malloc(sizeof(float) * lw))) goto out;
+    if (LAPACKE_ssytrd_work(LAPACK_COL_MAJOR, 'L', n, G, n, d, e, tau, work, (lapack_int)lw) != 0) goto out;
+    for (size_t i = 0; i < H; i++) { vals[i] = d[i]; de[i] = i + 1 < H ? e[i] : 0; }
+    info = LAPACKE_dsterf_work(n, vals, de);
+    for (size_t i = 0; i < H / 2; i++) { double t = vals[i]; vals[i] = vals[H - 1 - i]; vals[H - 1 - i] = t; }
+out:
+    free(d); free(e); free(tau); free(de); free(work);
+    return info == 0 ? VX_OK : info < 0 && !work ? VX_ENOMEM : VX_ECORRUPT;
+}
+
 int vx_sgemm_nt(size_t M, size_t N, size_t K, const float *A, const float *B, float *C) {
     if (!dims_ok(M, N) || !dims_ok(K, 1)) return VX_EUSAGE;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, A, (int)K, B, (int)K, 0.0f, C,

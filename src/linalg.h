@@ -23,6 +23,11 @@ int vx_gram_rows(double *G, size_t H, const double *X, size_t n);
  * (non-finite input). */
 int vx_eig_top(double *vals, double *vecs, double *G, size_t H, size_t F);
 /* C[M][N] = A[M][K] · B[N][K]^T, single precision, row-major. */
+/* All H eigenvalues of the symmetric single-precision G [H][H] (upper read, destroyed),
+ * descending, into vals[H]: the tridiagonal reduction in f32 (ssytrd, half the memory
+ * traffic of dsytrd, which streams the matrix once per column), its eigenvalues in double
+ * (dsterf). */
+int vx_seig_values(double *vals, float *G, size_t H);
 int vx_sgemm_nt(size_t M, size_t N, size_t K, const float *A, const float *B, float *C);
 /* The same product for tall A (many rows mapped by a fixed B): computed as Cᵀ = B Aᵀ. */
 int vx_sgemm_map(size_t M, size_t N, size_t K, const float *A, const float *B, float *C);

@@ -115,6 +115,13 @@ void vx_stats_free(vx_stats *s) {
     free(s);
 }
 
+typedef struct layers_job { vx_stats *s; const vx_index *vx; const vx_stats_opts *o; vx_err err; int rc; } layers_job;
+static void *layers_run(void *arg) {
+    layers_job *j = arg;
+    j->rc = vx_stats_layers(j->s, j->vx, j->o, &j->err);
+    return NULL;
+}
+
 int vx_stats_compute(vx_stats **out, const vx_index *vx, const vx_stats_opts *o, vx_err *err) {
     *out = NULL;
     vx_stats_opts def;
@@ -139,8 +146,15 @@ int vx_stats_compute(vx_stats **out, const vx_index *vx, const vx_stats_opts *o,
     vx_stats_opts oo = *o;
     oo.layer_hi = hi;
     vx_stats_phase(NULL);
-    int rc = vx_stats_embeddings(s, vx, &oo, err);
-    if (!rc) rc = vx_stats_layers(s, vx, &oo, err);
+    /* The layers touch none of the embedding numbers: they run beside the embeddings'
+     * eigensolver. An embedding failure is reported first. */
+    layers_job lj = { s, vx, &oo, { 0, { 0 } }, 0 };
+    vx_stats_side side = { layers_run, &lj };
+    int rc = vx_stats_embeddings(s, vx, &oo, &side, err);
+    if (!rc && lj.rc) {
+        rc = lj.rc;
+        if (err) *err = lj.err;
+    }
     if (rc) { vx_stats_free(s); return rc; }
     *out = s;
     return VX_OK;

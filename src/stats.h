@@ -35,6 +35,18 @@ typedef struct vx_covpass {
 } vx_covpass;
 int vx_cov_run(const vx_covpass *p, vx_err *err);
 
+/* The near-duplicate sample's nearest neighbours (stats_nn1.c, §3.7), fed block by block:
+ * S [D][H] unit sample rows (sid their row ids, < n), blocks of at most B rows centred on
+ * shift, T threads. vx_nn1_block takes the block's f16 rows X, their centred f32 copy Y and
+ * canonical Σx² ss, from row r0; vx_nn1_result gives each sample's best cosine (-INFINITY
+ * when no other row is non-zero). VINDEX_STATS_NN1=exact|f32 forces a path (tests). */
+typedef struct vx_nn1 vx_nn1;
+vx_nn1 *vx_nn1_new(const float *S, const uint32_t *sid, size_t D, size_t n, size_t H, size_t B, const float *shift,
+                   int T);
+int vx_nn1_block(vx_nn1 *q, const uint16_t *X, const float *Y, const float *ss, size_t r0, size_t m);
+void vx_nn1_result(const vx_nn1 *q, float *nn1);
+void vx_nn1_free(vx_nn1 *q);
+
 /* Summary of v[n] (sorted in place, ascending): count, mean, population std, extremes,
  * spec/stats.md's percentiles with numpy's linear interpolation. n = 0 gives NaNs. */
 void vx_dist_of_floats(vx_dist *d, float *v, size_t n);
@@ -42,7 +54,11 @@ void vx_dist_of_floats(vx_dist *d, float *v, size_t n);
 int vx_sort_floats(float *v, size_t n);
 
 /* The two halves of vx_stats_compute. */
-int vx_stats_embeddings(vx_stats *s, const vx_index *vx, const vx_stats_opts *o, vx_err *err);
+/* A job vx_stats_embeddings runs on a thread of its own beside its eigensolver, once the
+ * pass over the matrix is done, and joins before it returns (inline when no thread can
+ * be made). */
+typedef struct vx_stats_side { void *(*fn)(void *); void *arg; } vx_stats_side;
+int vx_stats_embeddings(vx_stats *s, const vx_index *vx, const vx_stats_opts *o, const vx_stats_side *side, vx_err *err);
 int vx_stats_layers(vx_stats *s, const vx_index *vx, const vx_stats_opts *o, vx_err *err);
 
 /* Monotonic seconds, and a timing line on stderr when VINDEX_STATS_TIMING is set. */

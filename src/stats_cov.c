@@ -6,8 +6,8 @@
  * f32 by the scan kernels (kern.h: exact conversion, and each row's Σx² in the canonical
  * order the queries use), centred on a shift s (the mean of the first 1,024 rows, so
  * nothing cancels in G even when the mean is large), its column sums added in double,
- * and then it serves twice while it is hot: G += X̃ᵀX̃ (ssyrk) and, for the sample rows,
- * S·X̃ᵀ (sgemm), whose cosines are S·x̃ + S·s over ‖x‖. Conversion and the column sums run
+ * and then it serves twice while it is hot: G += X̃ᵀX̃ (ssyrk) and the near-duplicate
+ * sample's screening GEMM (stats_nn1.c). Conversion and the column sums run
  * on every core (rows, then columns: each column's sum is in row order whatever the thread
  * count); BLAS uses its own threads.
  */
@@ -71,11 +71,12 @@ int vx_cov_run(const vx_covpass *p, vx_err *err) {
     if (T > 64) T = 64;
     float *Y = vx_big_array(B * H, sizeof(float)), *ssb = malloc(B * sizeof(float));
     float *G = p->C ? vx_big_array(H * H, sizeof(float)) : NULL;
-    float *shift = calloc(H, sizeof(float)), *Cn = D ? vx_big_array(D * B, sizeof(float)) : NULL;
-    double *sum = calloc(H, sizeof(double)), *sq = calloc(H, sizeof(double)), *sdot = calloc(D + 1, sizeof(double));
+    float *shift = calloc(H, sizeof(float));
+    double *sum = calloc(H, sizeof(double)), *sq = calloc(H, sizeof(double));
+    vx_nn1 *nn = NULL;
     blk_job *jobs = calloc((size_t)T, sizeof *jobs);
     int rc = VX_OK;
-    if (!Y || !ssb || (p->C && !G) || !shift || (D && !Cn) || !sum || !sq || !sdot || !jobs) {
+    if (!Y || !ssb || (p->C && !G) || !shift || !sum || !sq || !jobs) {
         rc = vx_fail(err, VX_ENOMEM, "covariance: out of memory for %zu x %zu", n, H);
         goto out;
     }
@@ -90,11 +91,9 @@ int vx_cov_run(const vx_covpass *p, vx_err *err) {
         for (size_t c = 0; c < H; c++) shift[c] = (float)(acc[c] / (double)m);
         free(acc);
     }
-    for (size_t d = 0; d < D; d++) {
-        double s = 0;
-        for (size_t c = 0; c < H; c++) s += (double)p->S[d * H + c] * shift[c];
-        sdot[d] = s;
-        p->nn1[d] = -INFINITY;
+    if (D && !(nn = vx_nn1_new(p->S, p->sid, D, n, H, B, shift, T))) {
+        rc = vx_fail(err, VX_ENOMEM, "covariance: out of memory for the near-duplicate sample (%zu rows)", D);
+        goto out;
     }
     size_t rel = 0;
     for (size_t r0 = 0; r0 < n; r0 += B) {
@@ -110,19 +109,7 @@ int vx_cov_run(const vx_covpass *p, vx_err *err) {
         if (p->ss) memcpy(p->ss + r0, ssb, m * sizeof(float));
         run_block(jobs, T, 1);
         if (G && (rc = vx_sgram_rows(G, H, Y, m, r0 > 0))) { rc = vx_fail(err, rc, "covariance: ssyrk refused %zu x %zu", m, H); goto out; }
-        if (D) {
-            if ((rc = vx_sgemm_nt(D, m, H, p->S, Y, Cn))) { rc = vx_fail(err, rc, "covariance: sgemm refused"); goto out; }
-            for (size_t d = 0; d < D; d++) {
-                const float *c = Cn + d * m;
-                float best = p->nn1[d];
-                for (size_t i = 0; i < m; i++) {
-                    if (r0 + i == p->sid[d] || !(ssb[i] > 0)) continue;
-                    float cs = (float)(((double)c[i] + sdot[d]) / sqrt((double)ssb[i]));
-                    if (cs > best) best = cs;
-                }
-                p->nn1[d] = best;
-            }
-        }
+        if (nn && (rc = vx_nn1_block(nn, p->X + r0 * H, Y, ssb, r0, m))) { rc = vx_fail(err, rc, "covariance: sgemm refused"); goto out; }
         if (p->release && ((r0 + m - rel) * H * sizeof(uint16_t) >= (8u << 20) || r0 + m == n)) {
             vx_map_release(p->X + rel * H, (r0 + m - rel) * H * sizeof(uint16_t));
             rel = r0 + m;
@@ -130,6 +117,7 @@ int vx_cov_run(const vx_covpass *p, vx_err *err) {
     }
     /* A sample row whose every other row is zero (or that is alone) has no neighbour: 0
      * by ST-C1; so has a zero sample row. Cosines are clamped to [-1, 1]. */
+    if (nn) vx_nn1_result(nn, p->nn1);
     for (size_t d = 0; d < D; d++) {
         float v = p->nn1[d];
         int zero = 1;
@@ -154,7 +142,7 @@ int vx_cov_run(const vx_covpass *p, vx_err *err) {
 out:
     vx_big_free(Y);
     vx_big_free(G);
-    vx_big_free(Cn);
-    free(ssb); free(shift); free(sum); free(sq); free(sdot); free(jobs);
+    vx_nn1_free(nn);
+    free(ssb); free(shift); free(sum); free(sq); free(jobs);
     return rc;
 }

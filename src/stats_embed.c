@@ -116,10 +116,12 @@ static int pairwise(vx_emb_stats *e, const uint16_t *emb, const uint32_t *ids, s
     size_t k = 0;
     for (size_t i0 = 0; i0 + 1 < n; i0 += blk) {
         size_t m = n - i0 < blk ? n - i0 : blk;
-        if ((rc = vx_sgemm_nt(m, n, H, P + i0 * H, P, Cb))) { rc = vx_fail(err, rc, "stats: sgemm refused"); goto out; }
+        /* only the pairs above the diagonal: the block against itself and what follows */
+        size_t w = n - i0;
+        if ((rc = vx_sgemm_nt(m, w, H, P + i0 * H, P + i0 * H, Cb))) { rc = vx_fail(err, rc, "stats: sgemm refused"); goto out; }
         for (size_t a = 0; a < m; a++)
-            for (size_t b = i0 + a + 1; b < n; b++) {
-                float c = Cb[a * n + b];
+            for (size_t b = a + 1; b < w; b++) {
+                float c = Cb[a * w + b];
                 vals[k++] = c > 1 ? 1.0f : c < -1 ? -1.0f : c;
             }
     }
@@ -136,11 +138,21 @@ out:
 static int spectrum(vx_emb_stats *e, double *C, double scale, vx_err *err) {
     size_t H = e->hidden;
     double s2 = scale * scale;
+    /* scaled and narrowed to f32 in place, in the first half of C's bytes: float k is
+     * written after double k is read and ends before double k + 1 begins (4k + 4 ≤ 8k + 8);
+     * memcpy, so that no pointer of one type reads the other's bytes */
+    unsigned char *bytes = (unsigned char *)C;
     for (size_t i = 0; i < H; i++)
-        for (size_t j = i; j < H; j++) C[i * H + j] *= s2;
+        for (size_t j = i; j < H; j++) {
+            double v;
+            memcpy(&v, bytes + 8 * (i * H + j), 8);
+            float f = (float)(v * s2);
+            memcpy(bytes + 4 * (i * H + j), &f, 4);
+        }
+    float *Cf = (float *)(void *)C;
     e->eig = malloc(H * sizeof(double));
     if (!e->eig) return vx_fail(err, VX_ENOMEM, "stats: out of memory");
-    int rc = vx_eig_top(e->eig, NULL, C, H, H);
+    int rc = vx_seig_values(e->eig, Cf, H);
     if (rc) return vx_fail(err, rc, "stats: the covariance eigensolver failed (%zu x %zu)", H, H);
     double tot = 0, sq = 0;
     for (size_t h = 0; h < H; h++) {
@@ -373,7 +385,7 @@ static void digits(vx_emb_stats *e, const uint16_t *emb) {
 
 /* ------------------------------------------------------------------ driver */
 
-int vx_stats_embeddings(vx_stats *s, const vx_index *vx, const vx_stats_opts *o, vx_err *err) {
+int vx_stats_embeddings(vx_stats *s, const vx_index *vx, const vx_stats_opts *o, const vx_stats_side *side, vx_err *err) {
     vx_emb_stats *e = &s->emb;
     size_t V = vx->meta.vocab_size, H = vx->meta.hidden_size;
     double scale = vx->info.embed_scale;
@@ -407,12 +419,16 @@ int vx_stats_embeddings(vx_stats *s, const vx_index *vx, const vx_stats_opts *o,
     e->frac_099 = (double)e->count_099 / (double)nd;
     e->frac_0999 = (double)e->count_0999 / (double)nd;
     vx_dist_of_floats(&e->nn1, nn1, nd);
-    {   /* The eigensolver (mostly one thread) runs beside the sampled statistics, which
-         * touch other fields of e (dim_std, set above, only read). */
+    {   /* The eigensolver runs beside the sampled statistics, which touch other fields of e
+         * (dim_std, set above, only read), and so does the caller's side job (the per-layer
+         * statistics, which touch none of e): the three together keep both cores busy
+         * where each alone leaves one idle part of the time. */
         spec_job sj = { e, C, scale, { 0, { 0 } }, 0 };
-        pthread_t th;
+        pthread_t th, ts;
         int started = pthread_create(&th, NULL, spec_run, &sj) == 0;
         if (!started) spec_run(&sj);
+        int side_started = side && pthread_create(&ts, NULL, side->fn, side->arg) == 0;
+        if (side && !side_started) side->fn(side->arg);
         rc = pairwise(e, emb, perm, np, err);
         vx_stats_phase("pairwise");
         if (!rc && (rc = pentachora(e, emb, o->pentachora, o->seed, scale))) rc = vx_fail(err, rc, "stats: out of memory");
@@ -423,6 +439,8 @@ int vx_stats_embeddings(vx_stats *s, const vx_index *vx, const vx_stats_opts *o,
         vx_stats_phase("rest");
         if (started) pthread_join(th, NULL);
         vx_stats_phase("eigenvalues");
+        if (side_started) pthread_join(ts, NULL);
+        if (side) vx_stats_phase("layers");
         if (!rc && sj.rc) {
             rc = sj.rc;
             if (err) *err = sj.err;

@@ -249,7 +249,6 @@ int vx_stats_layers(vx_stats *s, const vx_index *vx, const vx_stats_opts *o, vx_
         s->lacks[s->n_lacks++] = "moments.bin (vocabulary-projection moments): prediction and suppression directions are missing";
     if (s->n_lacks && s->format_version < 2)
         s->lacks[s->n_lacks++] = "this vindex was extracted by format version 1: extract it again for the weight battery";
-    vx_stats_phase("layers");
 out:
     free(A); free(B); free(M);
     return rc;
