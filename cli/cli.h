@@ -46,6 +46,12 @@ void cli_print_token_id(const vx_index *vx, uint32_t id);
  * when out of memory). An incomplete type, so cli.h needs no other header. */
 struct cJSON;
 struct cJSON *cli_token_json(const vx_index *vx, uint32_t id);
+/* The JSON arrays of `nearest`: [{"token", "token_id", "cosine"}] and [{"layer", "feature",
+ * "kind", "cosine"}]. */
+struct vx_tok_hit;
+struct vx_feat_hit;
+struct cJSON *cli_tok_hits_json(const vx_index *vx, const struct vx_tok_hit *t, size_t n);
+struct cJSON *cli_feat_hits_json(const struct vx_feat_hit *f, size_t n);
 
 /* The JSON text of a vx_stats result (spec/stats.md §7), as `vindex stats --json` prints
  * it; `path` is the vindex path to record. NUL-terminated, owned by the caller (free());

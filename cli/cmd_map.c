@@ -142,23 +142,8 @@ int cmd_map(int argc, char **argv) {
             cJSON_AddStringToObject(qo, "type", "vector");
             cJSON_AddStringToObject(qo, "file", vec);
         }
-        cJSON *ta = cJSON_AddArrayToObject(o, "tokens");
-        for (size_t i = 0; i < nt; i++) {
-            cJSON *r = cJSON_CreateObject();
-            cJSON_AddItemToObject(r, "token", cli_token_json(vx[to], th[i].token_id));
-            cJSON_AddNumberToObject(r, "token_id", th[i].token_id);
-            cJSON_AddNumberToObject(r, "cosine", th[i].cosine);
-            cJSON_AddItemToArray(ta, r);
-        }
-        cJSON *fa = cJSON_AddArrayToObject(o, "features");
-        for (size_t i = 0; i < nf; i++) {
-            cJSON *r = cJSON_CreateObject();
-            cJSON_AddNumberToObject(r, "layer", fh[i].layer);
-            cJSON_AddNumberToObject(r, "feature", fh[i].feature);
-            cJSON_AddStringToObject(r, "kind", vx_kind_name(fh[i].kind));
-            cJSON_AddNumberToObject(r, "cosine", fh[i].cosine);
-            cJSON_AddItemToArray(fa, r);
-        }
+        cJSON_AddItemToObject(o, "tokens", cli_tok_hits_json(vx[to], th, nt));
+        cJSON_AddItemToObject(o, "features", cli_feat_hits_json(fh, nf));
         char *s = cJSON_PrintUnformatted(o);
         if (s) puts(s);
         free(s);

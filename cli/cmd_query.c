@@ -354,31 +354,6 @@ int cmd_score(int argc, char **argv) {
 
 /* ------------------------------------------------------------------ nearest */
 
-static cJSON *tok_hits_json(const vx_index *vx, const vx_tok_hit *t, size_t n) {
-    cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++) {
-        cJSON *r = cJSON_CreateObject();
-        cJSON_AddItemToObject(r, "token", cli_token_json(vx, t[i].token_id));
-        cJSON_AddNumberToObject(r, "token_id", t[i].token_id);
-        cJSON_AddNumberToObject(r, "cosine", t[i].cosine);
-        cJSON_AddItemToArray(a, r);
-    }
-    return a;
-}
-
-static cJSON *feat_hits_json(const vx_feat_hit *f, size_t n) {
-    cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++) {
-        cJSON *r = cJSON_CreateObject();
-        cJSON_AddNumberToObject(r, "layer", f[i].layer);
-        cJSON_AddNumberToObject(r, "feature", f[i].feature);
-        cJSON_AddStringToObject(r, "kind", vx_kind_name(f[i].kind));
-        cJSON_AddNumberToObject(r, "cosine", f[i].cosine);
-        cJSON_AddItemToArray(a, r);
-    }
-    return a;
-}
-
 static void print_tok_hits(const vx_index *vx, const char *title, const vx_tok_hit *t, size_t n) {
     printf("%s\n", title);
     for (size_t i = 0; i < n; i++) {
@@ -483,8 +458,8 @@ int cmd_nearest(int argc, char **argv) {
                 cJSON *o = cJSON_CreateObject();
                 if (batch) cJSON_AddStringToObject(o, "query", args[i]);
                 if (causal) cJSON_AddStringToObject(o, "metric", "causal");
-                cJSON_AddItemToObject(o, "tokens", tok_hits_json(vx, th + i * kt, nt[i]));
-                cJSON_AddItemToObject(o, "features", feat_hits_json(fh + i * kf, nf[i]));
+                cJSON_AddItemToObject(o, "tokens", cli_tok_hits_json(vx, th + i * kt, nt[i]));
+                cJSON_AddItemToObject(o, "features", cli_feat_hits_json(fh + i * kf, nf[i]));
                 cJSON_AddItemToArray(arr, o);
                 continue;
             }
@@ -591,8 +566,8 @@ int cmd_describe(int argc, char **argv) {
                     cJSON_AddItemToArray(a, r);
                 }
             }
-            cJSON_AddItemToObject(o, "nearest_tokens", tok_hits_json(vx, th, nt));
-            cJSON_AddItemToObject(o, "similar_features", feat_hits_json(fh, nf));
+            cJSON_AddItemToObject(o, "nearest_tokens", cli_tok_hits_json(vx, th, nt));
+            cJSON_AddItemToObject(o, "similar_features", cli_feat_hits_json(fh, nf));
             print_json(o);
             cJSON_Delete(o);
         } else {

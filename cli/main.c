@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "vx_query.h"
 
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
     { "extract", cmd_extract, "build a vindex from a Hugging Face checkpoint" },
@@ -116,6 +117,31 @@ cJSON *cli_token_json(const vx_index *vx, uint32_t id) {
     cJSON *j = cJSON_CreateString(c);
     free(c);
     return j;
+}
+
+cJSON *cli_tok_hits_json(const vx_index *vx, const vx_tok_hit *t, size_t n) {
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddItemToObject(r, "token", cli_token_json(vx, t[i].token_id));
+        cJSON_AddNumberToObject(r, "token_id", t[i].token_id);
+        cJSON_AddNumberToObject(r, "cosine", t[i].cosine);
+        cJSON_AddItemToArray(a, r);
+    }
+    return a;
+}
+
+cJSON *cli_feat_hits_json(const vx_feat_hit *f, size_t n) {
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddNumberToObject(r, "layer", f[i].layer);
+        cJSON_AddNumberToObject(r, "feature", f[i].feature);
+        cJSON_AddStringToObject(r, "kind", vx_kind_name(f[i].kind));
+        cJSON_AddNumberToObject(r, "cosine", f[i].cosine);
+        cJSON_AddItemToArray(a, r);
+    }
+    return a;
 }
 
 /* OpenBLAS reads its tuning from the environment when it loads, and the library loads it
