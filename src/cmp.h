@@ -84,6 +84,11 @@ int cmp_draw_sets(ctx *c, const vx_compare_opts *o, uint32_t **anc, size_t *na, 
 
 /* ------------------------------------------------------------ cmp_rows.c */
 void cmp_side_init(side *s, const vx_index *vx);
+#if defined(__x86_64__)
+/* dst[n] = f16 e[n] · sc − mu (mu NULL: 0), one fused rounding, by F16C + FMA: call only
+ * when the CPU has AVX2, F16C and FMA (ctx.avx2); lut finishes the tail. */
+void cmp_cvt_f16c(float *dst, const uint16_t *e, size_t n, float sc, const float *mu, const float *lut);
+#endif
 /* One row of side s: dst[H] = row · scale − mu (f32). */
 void cmp_cvt_row(const ctx *c, const side *s, float *dst, uint32_t id, const float *mu);
 /* dst[n] = f16 src[n] as f32 (stored directions: no scale, no mean). */

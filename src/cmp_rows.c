@@ -26,17 +26,19 @@ void cmp_side_init(side *s, const vx_index *vx) {
 }
 
 /* dst[n] = f16 row * sc - mu, in f32: F16C + FMA when the CPU has them (every source row
- * of the PCA, the projections and the all-token pass goes through here), else the table. */
+ * of the PCA, the projections, the all-token pass and the map-free Grams goes through
+ * here), else the table. */
 #if defined(__x86_64__)
-__attribute__((target("avx2,f16c,fma"))) static void cvt_f16c(float *dst, const uint16_t *e, size_t n, float sc,
-                                                               const float *mu, const float *lut) {
+__attribute__((target("avx2,f16c,fma"))) void cmp_cvt_f16c(float *dst, const uint16_t *e, size_t n, float sc,
+                                                            const float *mu, const float *lut) {
     size_t h = 0;
     __m256 vs = _mm256_set1_ps(sc);
     for (; h + 8 <= n; h += 8) {
         __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(e + h)));
-        _mm256_storeu_ps(dst + h, _mm256_fmsub_ps(v, vs, _mm256_loadu_ps(mu + h)));
+        __m256 m = mu ? _mm256_loadu_ps(mu + h) : _mm256_setzero_ps();
+        _mm256_storeu_ps(dst + h, _mm256_fmsub_ps(v, vs, m));
     }
-    for (; h < n; h++) dst[h] = fmaf(lut[e[h]], sc, -mu[h]); /* fused, as above */
+    for (; h < n; h++) dst[h] = fmaf(lut[e[h]], sc, mu ? -mu[h] : 0.0f); /* fused, as above */
 }
 #endif
 /* One row of side s: dst[H] = row · scale − mu (f32). */
@@ -44,7 +46,7 @@ void cmp_cvt_row(const ctx *c, const side *s, float *dst, uint32_t id, const flo
     const uint16_t *e = s->emb + (size_t)id * s->H;
     float sc = s->scale;
 #if defined(__x86_64__)
-    if (c->avx2) { cvt_f16c(dst, e, s->H, sc, mu, c->lut); return; }
+    if (c->avx2) { cmp_cvt_f16c(dst, e, s->H, sc, mu, c->lut); return; }
 #endif
     for (size_t h = 0; h < s->H; h++) dst[h] = c->lut[e[h]] * sc - mu[h];
 }
@@ -52,7 +54,7 @@ void cmp_cvt_row(const ctx *c, const side *s, float *dst, uint32_t id, const flo
 /* dst[n] = f16 src[n] as f32 (stored directions: no scale, no mean). */
 void cmp_cvt_row_raw(const ctx *c, float *dst, const uint16_t *e, size_t n) {
 #if defined(__x86_64__)
-    if (c->avx2) { cvt_f16c(dst, e, n, 1.0f, c->zero, c->lut); return; }
+    if (c->avx2) { cmp_cvt_f16c(dst, e, n, 1.0f, c->zero, c->lut); return; }
 #endif
     for (size_t h = 0; h < n; h++) dst[h] = c->lut[e[h]];
 }

@@ -53,23 +53,10 @@ typedef struct sctx {
 } sctx;
 
 /* ------------------------------------------------------------------ conversion */
-#if defined(__x86_64__)
-__attribute__((target("avx2,f16c,fma"))) static void cvt_f16c(float *dst, const uint16_t *e, size_t n, float sc,
-                                                               const float *mu, const float *lut) {
-    size_t h = 0;
-    __m256 vs = _mm256_set1_ps(sc);
-    for (; h + 8 <= n; h += 8) {
-        __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(e + h)));
-        __m256 m = mu ? _mm256_loadu_ps(mu + h) : _mm256_setzero_ps();
-        _mm256_storeu_ps(dst + h, _mm256_fmsub_ps(v, vs, m));
-    }
-    for (; h < n; h++) dst[h] = fmaf(lut[e[h]], sc, mu ? -mu[h] : 0.0f);
-}
-#endif
 /* dst[n] = f16 e[n] · sc − mu (mu NULL: 0), one fused rounding as compare's rows. */
 static void cvt(const sctx *c, float *dst, const uint16_t *e, size_t n, float sc, const float *mu) {
 #if defined(__x86_64__)
-    if (c->avx2) { cvt_f16c(dst, e, n, sc, mu, c->lut); return; }
+    if (c->avx2) { cmp_cvt_f16c(dst, e, n, sc, mu, c->lut); return; }
 #endif
     for (size_t h = 0; h < n; h++) dst[h] = fmaf(c->lut[e[h]], sc, mu ? -mu[h] : 0.0f);
 }
