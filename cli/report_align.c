@@ -20,6 +20,18 @@ static int cmp_u32(const void *p, const void *q) {
     return (a > c) - (a < c);
 }
 
+/* q[0..k) = every index of [0, n) when k ≥ n, else a seeded sample of k of them (stream
+ * `stream` of `seed`, spec/report.md P12) in increasing order; q holds n entries. */
+static void sorted_sample(uint32_t *q, size_t n, size_t k, uint64_t seed, uint64_t stream) {
+    if (k < n) {
+        rng g;
+        rng_init(&g, seed, stream);
+        sample_ids(q, (uint32_t)n, k, &g);
+        qsort(q, k, sizeof q[0], cmp_u32);
+    } else
+        for (size_t i = 0; i < k; i++) q[i] = (uint32_t)i;
+}
+
 /* n with thousands separators ("499,500"), for captions; returns out. */
 static const char *grouped(char out[32], size_t n) {
     char t[32];
@@ -80,13 +92,7 @@ static void relational(sbuf *b, const vx_compare_result *r, const vx_cmp_arrays 
         goto out;
     }
     /* every pair, or a seeded sample of REL_POINTS of them; drawn in pair order */
-    if (K < P) {
-        rng g;
-        rng_init(&g, o->seed, STREAM_REL);
-        sample_ids(q, (uint32_t)P, K, &g);
-        qsort(q, K, sizeof q[0], cmp_u32);
-    } else
-        for (size_t k = 0; k < K; k++) q[k] = (uint32_t)k;
+    sorted_sample(q, P, K, o->seed, STREAM_REL);
     /* pair index -> (i, j): row i holds the pairs (i, i+1) … (i, m−1) */
     start[0] = 0;
     for (size_t i = 0; i < m; i++) start[i + 1] = start[i] + (m - 1 - i);
@@ -225,13 +231,7 @@ static void alignment_by_id(sbuf *b, const vx_cmp_arrays *x, const vx_index *a, 
         b->failed = 1;
         goto out;
     }
-    if (K < N) {
-        rng g;
-        rng_init(&g, o->seed, STREAM_ID);
-        sample_ids(q, (uint32_t)N, K, &g);
-        qsort(q, K, sizeof q[0], cmp_u32);
-    } else
-        for (size_t k = 0; k < K; k++) q[k] = (uint32_t)k;
+    sorted_sample(q, N, K, o->seed, STREAM_ID);
     for (size_t k = 0; k < K; k++) {
         px[k] = x->id_a[q[k]];
         py[k] = x->all_cos[q[k]];
