@@ -209,13 +209,15 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *s
     uint64_t total = 0;
     for (int s = 0; s < nsets; s++) total += sets[s].count;
     double *all = malloc(sizeof(double) * H);
-    float *G = calloc(H * H, sizeof(float)), *buf = malloc(sizeof(float) * H * chunk);
-    float *Qf = malloc(sizeof(float) * H * k), *B = malloc(sizeof(float) * chunk * k);
-    double *Qd = malloc(sizeof(double) * H * k), *Bd = malloc(sizeof(double) * chunk * k);
+    /* big buffers populated up front (mem.h): G alone is 64 MB at H = 4096, and ssyrk
+     * faulting it in page by page cost as much as the product itself */
+    float *G = vx_big_array(H * H, sizeof(float)), *buf = vx_big_array(H * chunk, sizeof(float));
+    float *Qf = vx_big_array(H * k, sizeof(float)), *B = vx_big_array(chunk * k, sizeof(float));
+    double *Qd = vx_big_array(H * k, sizeof(double)), *Bd = vx_big_array(chunk * k, sizeof(double));
     double *C = calloc(k * k, sizeof(double)), *vals = malloc(sizeof(double) * F);
-    double *W = malloc(sizeof(double) * F * k), *V = malloc(sizeof(double) * F * H);
-    double *ek = malloc(sizeof(double) * k), *Ek = malloc(sizeof(double) * k * H);
-    uint16_t *h16 = malloc(2 * F * H);
+    double *W = malloc(sizeof(double) * F * k), *V = vx_big_array(F * H, sizeof(double));
+    double *ek = malloc(sizeof(double) * k), *Ek = vx_big_array(k * H, sizeof(double));
+    uint16_t *h16 = vx_big_array(F * H, 2);
     int rc = VX_OK;
     if (!all || !G || !buf || !Qf || !B || !Qd || !Bd || !C || !vals || !W || !V || !ek || !Ek || !h16) {
         rc = vx_fail(err, VX_ENOMEM, "layer %d %s: out of memory", layer, what);
@@ -269,8 +271,9 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *s
     rc = vx_out_write(out, h16, 2 * F * H, err);
     for (int s = 0; s < nsets; s++) vx_tensor_release(sets[s].t);
 out:
-    free(G); free(buf); free(Qf); free(B); free(Qd); free(Bd); free(C); free(vals); free(W); free(V); free(h16);
-    free(ek); free(Ek); free(all);
+    vx_big_free(G); vx_big_free(buf); vx_big_free(Qf); vx_big_free(B); vx_big_free(Qd); vx_big_free(Bd);
+    free(C); free(vals); free(W); vx_big_free(V); vx_big_free(h16);
+    free(ek); vx_big_free(Ek); free(all);
     return rc;
 }
 
