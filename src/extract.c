@@ -385,29 +385,54 @@ out:
 
 /* ----------------------------------------------------------------- embeddings */
 
-/* A [V][H] matrix of the checkpoint (the embedding, or an untied unembedding) as f16. */
+/* Rows of the matrix, read (dequantised), clamped and converted to f16 into h. */
+typedef struct f16_job { const vx_tensor *t; float *f; uint16_t *h; uint64_t at; size_t n; uint64_t clamped; } f16_job;
+
+static void *f16_job_run(void *arg) {
+    f16_job *j = arg;
+    vx_tensor_read(j->f, j->t, j->at, j->n);
+    vx_tensor_release_range(j->t, j->at, j->n);
+    for (size_t i = 0; i < j->n; i++) {
+        float x = j->f[i];
+        /* R-E5 (and R-B5): beyond the f16 range → clamped to ±65504 and counted. */
+        if (x > VX_F16_MAX) { x = VX_F16_MAX; j->clamped++; }
+        else if (x < -VX_F16_MAX) { x = -VX_F16_MAX; j->clamped++; }
+        j->h[i] = vx_f32_to_f16(x);
+    }
+    return NULL;
+}
+
+/* A [V][H] matrix of the checkpoint (the embedding, or an untied unembedding) as f16.
+ * Two stages in step: a thread converts chunk c + 1 while this one hashes and writes
+ * chunk c (vx_out_write: SHA-256, XXH3 and the write take twice the conversion's time). */
 static int write_f16_matrix(vx_outfile *out, const vx_tensor *t, size_t V, size_t H, uint64_t *clamped, vx_err *err) {
     size_t rows = 1024;
-    float *f = malloc(sizeof(float) * rows * H);
-    uint16_t *h = malloc(2 * rows * H);
+    float *f = vx_big_array(rows * H, sizeof(float));
+    uint16_t *h[2] = { vx_big_array(rows * H, sizeof(uint16_t)), vx_big_array(rows * H, sizeof(uint16_t)) };
     int rc = VX_OK;
-    if (!f || !h) { rc = vx_fail(err, VX_ENOMEM, "embeddings: out of memory"); goto out; }
-    for (size_t r0 = 0; r0 < V && rc == VX_OK; r0 += rows) {
-        size_t n = (V - r0 < rows ? V - r0 : rows) * H;
-        vx_tensor_read(f, t, (uint64_t)r0 * H, n);
-        vx_tensor_release_range(t, (uint64_t)r0 * H, n);
-        for (size_t i = 0; i < n; i++) {
-            float x = f[i];
-            /* R-E5 (and R-B5): beyond the f16 range → clamped to ±65504 and counted. */
-            if (x > VX_F16_MAX) { x = VX_F16_MAX; (*clamped)++; }
-            else if (x < -VX_F16_MAX) { x = -VX_F16_MAX; (*clamped)++; }
-            h[i] = vx_f32_to_f16(x);
+    if (!f || !h[0] || !h[1]) { rc = vx_fail(err, VX_ENOMEM, "embeddings: out of memory"); goto out; }
+    size_t nchunks = (V + rows - 1) / rows;
+    f16_job job = { t, f, h[0], 0, (V < rows ? V : rows) * H, 0 };
+    f16_job_run(&job);
+    for (size_t c = 0; c < nchunks && rc == VX_OK; c++) {
+        size_t n = job.n;
+        uint16_t *done = job.h;
+        pthread_t th;
+        int started = 0;
+        if (c + 1 < nchunks) {
+            size_t r0 = (c + 1) * rows;
+            job = (f16_job){ t, f, h[(c + 1) % 2], (uint64_t)r0 * H, (V - r0 < rows ? V - r0 : rows) * H, job.clamped };
+            started = pthread_create(&th, NULL, f16_job_run, &job) == 0;
+            if (!started) f16_job_run(&job);
         }
-        rc = vx_out_write(out, h, 2 * n, err);
+        rc = vx_out_write(out, done, 2 * n, err);
+        if (started) pthread_join(th, NULL);
     }
+    *clamped += job.clamped;
 out:
-    free(f);
-    free(h);
+    vx_big_free(f);
+    vx_big_free(h[0]);
+    vx_big_free(h[1]);
     return rc;
 }
 
