@@ -120,19 +120,19 @@ void vx_mom_free(vx_mom_acc *m) {
     m->c = m->s = NULL;
 }
 
-void vx_mom_add(vx_mom_acc *m, const float *S, size_t rows) {
+void vx_mom_add_cols(vx_mom_acc *m, const float *S, size_t rows, size_t c0, size_t c1) {
     size_t nc = m->ncol;
-    if (!rows || !nc) return;
+    if (!rows || c1 > nc || c0 >= c1) return;
     if (m->n == 0) { /* the shifts: the first tile's column means */
         for (size_t r = 0; r < rows; r++)
-            for (size_t c = 0; c < nc; c++) m->c[c] += S[r * nc + c];
-        for (size_t c = 0; c < nc; c++) m->c[c] /= (double)rows;
+            for (size_t c = c0; c < c1; c++) m->c[c] += S[r * nc + c];
+        for (size_t c = c0; c < c1; c++) m->c[c] /= (double)rows;
     }
     double *s1 = m->s, *s2 = s1 + nc, *s3 = s2 + nc, *s4 = s3 + nc;
     for (size_t r = 0; r < rows; r++) {
         const float *p = S + r * nc;
-        size_t c = 0;
-        for (; c + 2 <= nc; c += 2) {
+        size_t c = c0;
+        for (; c + 2 <= c1; c += 2) {
             v2f u;
             v2d sh, a1, a2, a3, a4;
             memcpy(&u, p + c, sizeof u);
@@ -151,7 +151,7 @@ void vx_mom_add(vx_mom_acc *m, const float *S, size_t rows) {
             memcpy(s3 + c, &a3, sizeof a3);
             memcpy(s4 + c, &a4, sizeof a4);
         }
-        for (; c < nc; c++) {
+        for (; c < c1; c++) {
             double d = (double)p[c] - m->c[c], d2 = d * d;
             s1[c] += d;
             s2[c] += d2;
@@ -159,7 +159,13 @@ void vx_mom_add(vx_mom_acc *m, const float *S, size_t rows) {
             s4[c] += d2 * d2;
         }
     }
-    m->n += rows;
+}
+
+void vx_mom_count(vx_mom_acc *m, size_t rows) { m->n += rows; }
+
+void vx_mom_add(vx_mom_acc *m, const float *S, size_t rows) {
+    vx_mom_add_cols(m, S, rows, 0, m->ncol);
+    vx_mom_count(m, rows);
 }
 
 void vx_mom_finish(const vx_mom_acc *m, float *out) {

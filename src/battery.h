@@ -41,6 +41,11 @@ typedef struct vx_mom_acc {
 int vx_mom_init(vx_mom_acc *m, size_t ncol);
 void vx_mom_free(vx_mom_acc *m);
 void vx_mom_add(vx_mom_acc *m, const float *S, size_t rows);
+/* The same in pieces, for threads that share out a tile's columns: columns [c0, c1) of
+ * the tile (every column once per tile, each column's arithmetic as vx_mom_add's), then
+ * vx_mom_count once the whole tile is in. */
+void vx_mom_add_cols(vx_mom_acc *m, const float *S, size_t rows, size_t c0, size_t c1);
+void vx_mom_count(vx_mom_acc *m, size_t rows);
 /* out [ncol][4] = {mean, population std, skewness, excess kurtosis}; skew and kurtosis 0
  * for a column whose second moment is 0. */
 void vx_mom_finish(const vx_mom_acc *m, float *out);

@@ -294,16 +294,41 @@ static void topk_insert(float *v, uint32_t *id, size_t K, float x, uint32_t t, i
 
 /* Merge tile scores S[nv][ncol] for token ids v0.. into the running top-K lists. Ties
  * keep the lower id first (ids arrive in increasing order, insertion is strict). */
-static void topk_update(topk *tk, const float *S, size_t nv, uint32_t v0) {
+static void topk_update(topk *tk, const float *S, size_t nv, uint32_t v0, size_t c0, size_t c1) {
     size_t K = tk->K;
     for (size_t r = 0; r < nv; r++) {
         const float *row = S + r * tk->ncol;
-        for (size_t c = 0; c < tk->ncol; c++) {
+        for (size_t c = c0; c < c1; c++) {
             float x = row[c];
             if (x > tk->hi_v[c * K + K - 1]) topk_insert(tk->hi_v + c * K, tk->hi_i + c * K, K, x, v0 + (uint32_t)r, 1);
             if (x < tk->lo_v[c * K + K - 1]) topk_insert(tk->lo_v + c * K, tk->lo_i + c * K, K, x, v0 + (uint32_t)r, 0);
         }
     }
+}
+
+/* A tile's serial work shared out between threads: first rows (the unembedding read,
+ * converted and scaled by the final norm's weight), then, after the product, columns
+ * (their top-K lists and moments). Each row and column is handled exactly as by one
+ * thread, so the split changes no bit. */
+typedef struct tile_job {
+    const vx_tensor *U_t; const float *w; float *U; size_t H, v0, r0, r1; /* rows */
+    topk *tk; vx_mom_acc *acc; const float *S; size_t nv, c0, c1;        /* columns */
+} tile_job;
+
+static void *tile_rows_run(void *arg) {
+    tile_job *j = arg;
+    size_t H = j->H;
+    vx_tensor_read(j->U + j->r0 * H, j->U_t, (uint64_t)(j->v0 + j->r0) * H, (j->r1 - j->r0) * H);
+    for (size_t r = j->r0; r < j->r1; r++)
+        for (size_t h = 0; h < H; h++) j->U[r * H + h] *= j->w[h];
+    return NULL;
+}
+
+static void *tile_cols_run(void *arg) {
+    tile_job *j = arg;
+    topk_update(j->tk, j->S, j->nv, (uint32_t)j->v0, j->c0, j->c1);
+    vx_mom_add_cols(j->acc, j->S, j->nv, j->c0, j->c1); /* R-B4 */
+    return NULL;
 }
 
 /* The projection of the directions of layers A..A+L-1. A part (A, L not the whole model)
@@ -343,17 +368,24 @@ static int project(vx_outfile *out, vx_outfile *mom_out, const vx_model *m, cons
     for (size_t i = 0; i < ncol * K; i++) {
         tk.hi_v[i] = -INFINITY; tk.lo_v[i] = INFINITY; tk.hi_i[i] = tk.lo_i[i] = 0;
     }
+    int T = vx_blas_threads_get();
+    if (T < 1) T = 1;
+    if (T > 64) T = 64;
+    tile_job jobs[64];
     for (size_t v0 = 0; v0 < V; v0 += tile) {
         size_t nv = V - v0 < tile ? V - v0 : tile;
-        vx_tensor_read(U, m->unembed, (uint64_t)v0 * H, nv * H);
+        for (int t = 0; t < T; t++) {
+            size_t c0 = ncol * (size_t)t / (size_t)T / 2 * 2, c1 = t + 1 == T ? ncol : ncol * (size_t)(t + 1) / (size_t)T / 2 * 2;
+            jobs[t] = (tile_job){ m->unembed, w, U, H, v0, nv * (size_t)t / (size_t)T, nv * (size_t)(t + 1) / (size_t)T,
+                                  &tk, &acc, S, nv, c0, c1 };
+        }
+        vx_run_parallel(tile_rows_run, jobs, sizeof jobs[0], T);
         vx_tensor_release_range(m->unembed, (uint64_t)v0 * H, nv * H);
-        for (size_t r = 0; r < nv; r++)
-            for (size_t h = 0; h < H; h++) U[r * H + h] *= w[h];
         if ((rc = vx_sgemm_nt(nv, nall, H, U, dirs, Sall))) { rc = vx_fail(err, rc, "vocabulary projection: sgemm"); goto out; }
         if (part)
             for (size_t r = 0; r < nv; r++) memcpy(S + r * ncol, Sall + r * nall + A * 2 * F, sizeof(float) * ncol);
-        topk_update(&tk, S, nv, (uint32_t)v0);
-        vx_mom_add(&acc, S, nv); /* R-B4 */
+        vx_run_parallel(tile_cols_run, jobs, sizeof jobs[0], T);
+        vx_mom_count(&acc, nv);
         progress(o, "project", -1, (int)L, v0 + nv, V);
         if ((rc = interrupted(o, err))) goto out;
     }

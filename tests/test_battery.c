@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "battery.h"
 #include "check.h"
 #include "common.h"
 #include "vxmeta.h"
@@ -196,7 +197,34 @@ static void test_parse_refusals(const char *dir) {
     CHECK(vx_content_digest(hex, "/nonexistent-vindex", &e) == VX_ENOTFOUND, "digest of a missing vindex: %s", e.msg);
 }
 
+/* Moments accumulated with a tile's columns shared out (vx_mom_add_cols, as extract's
+ * threads do, split at even and odd columns) are bit-identical to vx_mom_add's. */
+static void test_moments_split(void) {
+    size_t nc = 37, rows = 53;
+    float *S = malloc(sizeof(float) * nc * rows), a[4 * 37], b[4 * 37];
+    uint64_t st = 12345;
+    vx_mom_acc m1, m2;
+    CHECK(S && !vx_mom_init(&m1, nc) && !vx_mom_init(&m2, nc), "moments: init");
+    for (int tile = 0; tile < 3; tile++) {
+        for (size_t i = 0; i < nc * rows; i++) {
+            st = st * 6364136223846793005ull + 1442695040888963407ull;
+            S[i] = (float)((double)(st >> 11) * 0x1.0p-53 * 4 - 1) * (float)(1 + tile);
+        }
+        vx_mom_add(&m1, S, rows - (size_t)tile);
+        size_t cuts[] = { 0, 7, 8, 20, 37 };
+        for (int c = 0; c + 1 < 5; c++) vx_mom_add_cols(&m2, S, rows - (size_t)tile, cuts[c], cuts[c + 1]);
+        vx_mom_count(&m2, rows - (size_t)tile);
+    }
+    vx_mom_finish(&m1, a);
+    vx_mom_finish(&m2, b);
+    CHECK(!memcmp(a, b, sizeof a), "moments: split columns differ from one pass");
+    vx_mom_free(&m1);
+    vx_mom_free(&m2);
+    free(S);
+}
+
 int main(void) {
+    test_moments_split();
     if (!mkdtemp(tmp)) { perror("mkdtemp"); return 1; }
     char a[300], b[300], c[300], d[300];
     snprintf(a, sizeof a, "%s/llama", tmp);
