@@ -114,13 +114,25 @@ static int threads_for(size_t elems) {
 
 /* ------------------------------------------------------------------ scan path */
 
+/* The rows of all sets in blocks that threads take in turn (an atomic counter), so a
+ * thread that starts late (waking an idle vCPU can take milliseconds) or meets slower
+ * pages takes fewer blocks instead of finishing last. A block is BLOCK_BYTES or less, so
+ * there are enough of them to even out; the total order of the ranking makes the result
+ * independent of who took which. */
+#define BLOCK_BYTES (16u << 20)
+#define BLOCK_MIN_BYTES (1u << 20)
+typedef struct scan_plan {
+    const rowset *sets; int nsets;
+    size_t block_rows;
+    size_t next;             /* the next block to take (atomic) */
+} scan_plan;
+
 typedef struct scan_job {
-    const rowset *sets; int nsets; size_t H;
+    scan_plan *plan; size_t H;
     const float *q;          /* [pad(H)], zero padded */
     double qn;
     int signed_rank; uint64_t exclude;
     const vx_kern *kern;
-    int t, T;
     heap hp;
     uint16_t *buf; size_t buf_rows; /* read mode: this thread's rows, [buf_rows][H] f16 */
     const rowset *bad; uint64_t at; /* read mode: the set of a failed read, and where */
@@ -140,30 +152,41 @@ static int read_rows(scan_job *j, const rowset *rs, size_t r0, size_t m) {
     return 0;
 }
 
+/* Rows [lo, hi) of one set into the thread's heap. */
+static void scan_block(scan_job *j, const rowset *rs, size_t lo, size_t hi) {
+    float dot[CHUNK_ROWS], ss[CHUNK_ROWS];
+    size_t step = rs->fd >= 0 && j->buf_rows < CHUNK_ROWS ? j->buf_rows : CHUNK_ROWS;
+    for (size_t r0 = lo; r0 < hi; r0 += step) {
+        size_t m = hi - r0 < step ? hi - r0 : step;
+        const uint16_t *X = rs->X + r0 * j->H;
+        if (rs->fd >= 0) {
+            if (read_rows(j, rs, r0, m)) { j->bad = rs; return; }
+            X = j->buf;
+        }
+        j->kern->dot_ss(dot, ss, X, m, j->H, j->q);
+        for (size_t i = 0; i < m; i++) offer(&j->hp, dot[i], ss[i], j->qn, row_key(rs, r0 + i), j->signed_rank, j->exclude);
+    }
+    /* VX_ADVISE_ONCE: release what was read, a block at a time. Each madvise zaps
+     * huge-page mappings and shoots down the other cores' TLBs, so blocks are large;
+     * peak RSS stays bounded by threads x BLOCK_BYTES (doc/benchmarks.md, nearest). */
+    if (rs->release && rs->fd < 0) vx_map_release(rs->X + lo * j->H, (hi - lo) * j->H * sizeof *rs->X);
+}
+
 static void *scan_worker(void *arg) {
     scan_job *j = arg;
-    float dot[CHUNK_ROWS], ss[CHUNK_ROWS];
-    for (int s = 0; s < j->nsets && !j->bad; s++) {
-        const rowset *rs = &j->sets[s];
-        size_t lo = rs->n * (size_t)j->t / (size_t)j->T, hi = rs->n * (size_t)(j->t + 1) / (size_t)j->T, rel = lo;
-        size_t step = rs->fd >= 0 && j->buf_rows < CHUNK_ROWS ? j->buf_rows : CHUNK_ROWS;
-        for (size_t r0 = lo; r0 < hi; r0 += step) {
-            size_t m = hi - r0 < step ? hi - r0 : step;
-            const uint16_t *X = rs->X + r0 * j->H;
-            if (rs->fd >= 0) {
-                if (read_rows(j, rs, r0, m)) { j->bad = rs; break; }
-                X = j->buf;
-            }
-            j->kern->dot_ss(dot, ss, X, m, j->H, j->q);
-            /* VX_ADVISE_ONCE: release what was read in 16 MiB steps. Each madvise zaps
-             * huge-page mappings and shoots down the other cores' TLBs, so steps are few;
-             * peak RSS stays bounded by threads x 16 MiB (doc/benchmarks.md, nearest). */
-            if (rs->release && rs->fd < 0 && ((r0 + m - rel) * j->H * sizeof *rs->X >= (16u << 20) || r0 + m == hi)) {
-                vx_map_release(rs->X + rel * j->H, (r0 + m - rel) * j->H * sizeof *rs->X);
-                rel = r0 + m;
-            }
-            for (size_t i = 0; i < m; i++) offer(&j->hp, dot[i], ss[i], j->qn, row_key(rs, r0 + i), j->signed_rank, j->exclude);
+    scan_plan *pl = j->plan;
+    while (!j->bad) {
+        size_t b = __atomic_fetch_add(&pl->next, 1, __ATOMIC_RELAXED);
+        int s = 0;
+        for (; s < pl->nsets; s++) {
+            size_t nb = (pl->sets[s].n + pl->block_rows - 1) / pl->block_rows;
+            if (b < nb) break;
+            b -= nb;
         }
+        if (s == pl->nsets) break;
+        const rowset *rs = &pl->sets[s];
+        size_t lo = b * pl->block_rows, hi = rs->n - lo < pl->block_rows ? rs->n : lo + pl->block_rows;
+        scan_block(j, rs, lo, hi);
     }
     return NULL;
 }
@@ -192,9 +215,14 @@ static int scan_one(heap *out, const rowset *sets, int nsets, size_t H, const fl
     }
     memcpy(q, qv, H * sizeof *q);
     const vx_kern *kern = vx_kern_active();
+    /* blocks: some 8 per thread, between BLOCK_MIN_BYTES and BLOCK_BYTES */
+    size_t row_bytes = H * sizeof(uint16_t), want = rows * row_bytes / (8 * (size_t)T);
+    if (want > BLOCK_BYTES) want = BLOCK_BYTES;
+    if (want < BLOCK_MIN_BYTES) want = BLOCK_MIN_BYTES;
+    scan_plan plan = { sets, nsets, want / row_bytes ? want / row_bytes : 1, 0 };
     for (int t = 0; t < T; t++) {
         uint16_t *buf = jobs[t].buf;
-        jobs[t] = (scan_job){ sets, nsets, H, q, qn, signed_rank, exclude, kern, t, T,
+        jobs[t] = (scan_job){ &plan, H, q, qn, signed_rank, exclude, kern,
                               { store + (size_t)t * out->k, 0, out->k }, buf, buf_rows, NULL, 0 };
     }
     vx_run_parallel(scan_worker, jobs, sizeof *jobs, T);
