@@ -202,6 +202,41 @@ static void finish_pass(vx_weight_stats *w, float *norms, const mat_pass *mp, ui
     for (int t = 0; t < VX_N_SPARSITY; t++) w->sparsity[t] = (double)mp->below[t] / ((double)rows * (double)cols);
 }
 
+/* Pass 2 of layer_directions (the Rayleigh–Ritz projection): Q [H][k] = the basis
+ * orthonormalised in double, C [k][k] = Σ over chunks of Bᵀ B with B = (vectors)·Q. */
+typedef struct rr_job {
+    const vx_vecset *sets; int nsets;
+    size_t H, k, chunk;
+    const double *Ek;             /* [k][H] the basis from the eigensolver */
+    double *Qd, *Bd, *C;
+    float *Qf, *B, *buf;
+    int rc;
+    const char *step;             /* what failed, with rc */
+} rr_job;
+
+static void rr_pass(void *arg) {
+    rr_job *j = arg;
+    size_t H = j->H, k = j->k;
+    for (size_t h = 0; h < H; h++) /* Q[H][k]: the eigenvectors as columns */
+        for (size_t i = 0; i < k; i++) j->Qd[h * k + i] = j->Ek[i * H + h];
+    j->step = "orthonormalisation failed";
+    if ((j->rc = vx_dorth_cols(j->Qd, H, k))) return;
+    j->step = "projection: bad dimensions";
+    for (size_t i = 0; i < H * k; i++) j->Qf[i] = (float)j->Qd[i];
+    memset(j->C, 0, sizeof(double) * k * k);
+    for (int s = 0; s < j->nsets && j->rc == VX_OK; s++)
+        for (uint64_t c0 = 0; c0 < j->sets[s].count && j->rc == VX_OK; c0 += j->chunk) {
+            const vx_vecset *vs = &j->sets[s];
+            size_t nc = (size_t)(vs->count - c0 < j->chunk ? vs->count - c0 : j->chunk);
+            load_chunk(j->buf, vs, c0, nc, H);
+            /* B[nc][k] = (vectors as rows) · Q */
+            j->rc = vs->by_column ? vx_sgemm(1, 0, nc, k, H, j->buf, nc, j->Qf, k, j->B, k)
+                                  : vx_sgemm(0, 0, nc, k, H, j->buf, H, j->Qf, k, j->B, k);
+            for (size_t i = 0; i < nc * k; i++) j->Bd[i] = j->B[i];
+            if (j->rc == VX_OK) j->rc = vx_gram_rows(j->C, k, j->Bd, nc);
+        }
+}
+
 static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *spectrum, mat_pass *mp,
                             const vx_vecset *sets, int nsets, size_t H, size_t F, const char *what, int layer,
                             vx_err *err) {
@@ -236,23 +271,19 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *s
     for (size_t i = 0; i < H; i++)
         for (size_t j = i; j < H; j++)
             if (!isfinite(G[i * H + j])) { rc = vx_fail(err, VX_ECORRUPT, "layer %d %s: the weights hold NaN or Inf, or overflow", layer, what); goto out; }
-    if ((rc = vx_seig_basis(ek, Ek, all, G, H, k, F))) { rc = vx_fail(err, rc, "layer %d %s: eigensolver failed", layer, what); goto out; }
-    for (size_t h = 0; h < H; h++) /* Q[H][k]: the eigenvectors as columns */
-        for (size_t j = 0; j < k; j++) Qd[h * k + j] = Ek[j * H + h];
-    if ((rc = vx_dorth_cols(Qd, H, k))) { rc = vx_fail(err, rc, "layer %d %s: orthonormalisation failed", layer, what); goto out; }
-    for (size_t i = 0; i < H * k; i++) Qf[i] = (float)Qd[i];
-
-    for (int s = 0; s < nsets && rc == VX_OK; s++)
-        for (uint64_t c0 = 0; c0 < sets[s].count && rc == VX_OK; c0 += chunk) {
-            size_t nc = (size_t)(sets[s].count - c0 < chunk ? sets[s].count - c0 : chunk);
-            load_chunk(buf, &sets[s], c0, nc, H);
-            /* B[nc][k] = (vectors as rows) · Q */
-            rc = sets[s].by_column ? vx_sgemm(1, 0, nc, k, H, buf, nc, Qf, k, B, k)
-                                   : vx_sgemm(0, 0, nc, k, H, buf, H, Qf, k, B, k);
-            for (size_t i = 0; i < nc * k; i++) Bd[i] = B[i];
-            if (rc == VX_OK) rc = vx_gram_rows(C, k, Bd, nc);
-        }
-    if (rc) { rc = vx_fail(err, rc, "layer %d %s: projection: bad dimensions", layer, what); goto out; }
+    /* pass 2 starts inside the eigensolver when it can (beside its serial band reduction),
+     * and runs again here if the eigensolver's answer changed after it */
+    rr_job rj = { sets, nsets, H, k, chunk, Ek, Qd, Bd, C, Qf, B, buf, VX_OK, "" };
+    int early_final = 0;
+    if ((rc = vx_seig_basis(ek, Ek, all, G, H, k, F, rr_pass, &rj, &early_final))) {
+        rc = vx_fail(err, rc, "layer %d %s: eigensolver failed", layer, what);
+        goto out;
+    }
+    if (!early_final) {
+        rj.rc = VX_OK;
+        rr_pass(&rj);
+    }
+    if (rj.rc) { rc = vx_fail(err, rj.rc, "layer %d %s: %s", layer, what, rj.step); goto out; }
     if ((rc = vx_eig_top(vals, W, C, k, F)) || (rc = vx_dgemm(0, 1, F, H, k, W, Qd, V))) {
         rc = vx_fail(err, rc, "layer %d %s: Rayleigh-Ritz step failed", layer, what);
         goto out;

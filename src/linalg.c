@@ -670,7 +670,7 @@ out:
 }
 
 static int seig_top_2stage(double *vals, double *vecs, float *vecf, double *all, float *G, size_t H, size_t F,
-                           size_t sure) {
+                           size_t sure, void (*early)(void *), void *early_arg, int *early_final) {
     size_t p = F + EIG_EXTRA < H ? F + EIG_EXTRA : H;
     int n = (int)H, kd = EIG_KD < n - 1 ? EIG_KD : n - 1, ldab = kd + 1, info = 0, ok = 0, started = 0;
     float *Gc = vx_big_array(H * H, sizeof(float)), *ab = vx_big_array((size_t)ldab * H, sizeof(float));
@@ -719,6 +719,14 @@ static int seig_top_2stage(double *vals, double *vecs, float *vecf, double *all,
             rc = apply_q((lapack_int)m, (lapack_int)F, (lapack_int)m, Vc, tau, Xt + kd, n);
         }
     }
+    if (rc == VX_OK && ok && early) { /* the caller's next step, on the answer still to be certified */
+        for (size_t i = 0; i < F; i++) {
+            vals[i] = theta[i];
+            put_vec(vecs, vecf, i, Xt + i * H, H);
+        }
+        early(early_arg);
+        *early_final = 1; /* until the certification below says otherwise */
+    }
     if (started) pthread_join(th, NULL);
     else band_run(&bj);
     vx_blas_threads(before);
@@ -728,7 +736,11 @@ static int seig_top_2stage(double *vals, double *vecs, float *vecf, double *all,
     double slack = 8 * FLT_EPSILON * sqrt((double)H) * d[H - 1];
     for (size_t i = 0; i < sure && ok; i++)
         if (!(fabs(theta[i] - (double)d[H - 1 - i]) <= EIG_MATCH * fabs(theta[i]) + slack)) ok = 0;
-    if (!ok) { rc = 1; goto out; } /* the caller falls back */
+    if (!ok) { /* the caller falls back */
+        if (early_final) *early_final = 0;
+        rc = 1;
+        goto out;
+    }
     for (size_t i = 0; i < F; i++) {
         vals[i] = theta[i];
         put_vec(vecs, vecf, i, Xt + i * H, H);
@@ -772,7 +784,8 @@ static int use_2stage(size_t H) {
 }
 
 static int seig_top(double *vals, double *vecs, float *vecf, double *all, float *G, size_t H, size_t F, size_t sure,
-                    void *(*side)(void *), void *arg) {
+                    void *(*side)(void *), void *arg, void (*early)(void *), void *early_arg, int *early_final) {
+    if (early_final) *early_final = 0;
     if (!dims_ok(H, F) || F > H) {
         if (side) side(arg);
         return VX_EUSAGE;
@@ -780,7 +793,7 @@ static int seig_top(double *vals, double *vecs, float *vecf, double *all, float 
     if (H >= 512 && F * 8 >= H) return seig_top_dc(vals, vecs, vecf, all, G, H, F, side, arg);
     if (side) side(arg);
     if (all && F + EIG_EXTRA < H && use_2stage(H)) {
-        int rc = seig_top_2stage(vals, vecs, vecf, all, G, H, F, sure);
+        int rc = seig_top_2stage(vals, vecs, vecf, all, G, H, F, sure, early, early_arg, early_final);
         __atomic_add_fetch(&eig_count[rc == 1], 1, __ATOMIC_RELAXED);
         if (rc != 1) return rc;
         /* not certified: the one-stage reduction, on G (the two-stage path only read it) */
@@ -808,16 +821,17 @@ out:
 }
 
 int vx_seig_top(double *vals, double *vecs, double *all, float *G, size_t H, size_t F) {
-    return seig_top(vals, vecs, NULL, all, G, H, F, F, NULL, NULL);
+    return seig_top(vals, vecs, NULL, all, G, H, F, F, NULL, NULL, NULL, NULL, NULL);
 }
 
-int vx_seig_basis(double *vals, double *vecs, double *all, float *G, size_t H, size_t k, size_t sure) {
+int vx_seig_basis(double *vals, double *vecs, double *all, float *G, size_t H, size_t k, size_t sure,
+                  void (*early)(void *), void *arg, int *early_final) {
     if (sure > k) return VX_EUSAGE;
-    return seig_top(vals, vecs, NULL, all, G, H, k, sure, NULL, NULL);
+    return seig_top(vals, vecs, NULL, all, G, H, k, sure, NULL, NULL, early, arg, early_final);
 }
 
 int vx_seig_top_with(double *vals, float *vecs, float *G, size_t H, size_t F, void *(*side)(void *), void *arg) {
-    return seig_top(vals, NULL, vecs, NULL, G, H, F, F, side, arg);
+    return seig_top(vals, NULL, vecs, NULL, G, H, F, F, side, arg, NULL, NULL, NULL);
 }
 
 int vx_dqr_square(double *A, double *rdiag, size_t n) {

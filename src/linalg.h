@@ -55,8 +55,14 @@ int vx_seig_top(double *vals, double *vecs, double *all, float *G, size_t H, siz
 /* The same, for a Rayleigh–Ritz basis: k orthonormal vectors of which the leading `sure`
  * (≤ k) are eigenvectors of G to single precision (the two-stage path certifies only
  * those; the others are the best approximations its subspace holds), vals[k] their
- * Rayleigh quotients, and every eigenvalue into all[H]. */
-int vx_seig_basis(double *vals, double *vecs, double *all, float *G, size_t H, size_t k, size_t sure);
+ * Rayleigh quotients, and every eigenvalue into all[H].
+ * early (may be NULL) is the caller's next step, started sooner: the two-stage path calls
+ * early(arg) on this thread, BLAS on one thread, as soon as vals and vecs hold its basis
+ * and while its serial band reduction still runs on another — before that basis is
+ * certified. *early_final = 1 when the returned vals/vecs are the ones early saw; 0 when
+ * early did not run or the fallback replaced them (the caller then does its step again). */
+int vx_seig_basis(double *vals, double *vecs, double *all, float *G, size_t H, size_t k, size_t sure,
+                  void (*early)(void *), void *arg, int *early_final);
 /* The same with f32 vectors (what the solver computes: no widened copy), running side(arg)
  * on another thread while the tridiagonal eigensolver (mostly single-threaded) runs, BLAS
  * on one thread each meanwhile; side runs exactly once whatever happens (inline when the

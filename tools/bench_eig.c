@@ -57,7 +57,7 @@ int main(int argc, char **argv) {
                 vx_eig_path(path);
                 vx_eig_counts(&a0, &f0);
                 double t = wall(), c = cpu();
-                int rc = vx_seig_basis(vals, vecs, all, G2, H, K, sure);
+                int rc = vx_seig_basis(vals, vecs, all, G2, H, K, sure, NULL, NULL, NULL);
                 double dt = wall() - t, dc = cpu() - c;
                 vx_eig_counts(&a1, &f1);
                 printf("EIG %s H=%zu N=%zu K=%zu sure=%zu path=%s wall_s=%.2f cpu_s=%.2f rc=%d%s\n",
