@@ -308,6 +308,42 @@ out:
     return rc;
 }
 
+/* One layer's gate and down: on two threads at once, each with single-threaded BLAS, when
+ * BLAS has two. The eigensolver's band reduction is serial, so one matrix at a time leaves
+ * a core idle while it runs; two at a time keep both busy (doc/benchmarks.md). With more
+ * threads the two run one after the other, each with all of them: concurrent
+ * multithreaded calls into one OpenBLAS pool are not something to rely on. */
+typedef struct dir_job {
+    vx_outfile *out; float *dirs, *sigma, *spectrum; mat_pass *mp;
+    const vx_vecset *sets; int nsets; size_t H, F; const char *what; int layer;
+    int rc; vx_err err;
+} dir_job;
+
+static void *dir_job_run(void *arg) {
+    dir_job *j = arg;
+    j->rc = layer_directions(j->out, j->dirs, j->sigma, j->spectrum, j->mp, j->sets, j->nsets, j->H, j->F, j->what,
+                             j->layer, &j->err);
+    return NULL;
+}
+
+static int layer_pair(dir_job jobs[2], vx_err *err) {
+    int T = vx_blas_threads_get();
+    if (T == 2) {
+        vx_blas_threads(1);
+        vx_run_parallel(dir_job_run, jobs, sizeof jobs[0], 2);
+        vx_blas_threads(T);
+    } else {
+        dir_job_run(&jobs[0]);
+        if (jobs[0].rc == VX_OK) dir_job_run(&jobs[1]);
+    }
+    for (int k = 0; k < 2; k++)
+        if (jobs[k].rc) {
+            if (err) *err = jobs[k].err;
+            return jobs[k].rc;
+        }
+    return VX_OK;
+}
+
 /* -------------------------------------------------------- vocabulary projection */
 
 typedef struct topk {
@@ -821,11 +857,11 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
         int nk = ly->n_up ? 3 : 2;
         mat_pass pg = { sq, { 0 }, thr }, pu = { sq + N, { 0 }, thr }, pd = { sq + 2 * N, { 0 }, thr };
         if (ly->n_up) up_pass(&pu, upbuf, ly->up, ly->n_up, H);
-        if ((rc = layer_directions(gate, dirs + (i * 2 + 0) * F * H, lm->gate_sigma, spec, &pg, ly->gate, ly->n_gate, H,
-                                   F, "gate", (int)l, err)) ||
-            (rc = layer_directions(down, dirs + (i * 2 + 1) * F * H, lm->down_sigma, spec + H, &pd, ly->down, ly->n_down,
-                                   H, F, "down", (int)l, err)))
-            goto fail;
+        dir_job pair[2] = {
+            { gate, dirs + (i * 2 + 0) * F * H, lm->gate_sigma, spec, &pg, ly->gate, ly->n_gate, H, F, "gate", (int)l, VX_OK, { 0 } },
+            { down, dirs + (i * 2 + 1) * F * H, lm->down_sigma, spec + H, &pd, ly->down, ly->n_down, H, F, "down", (int)l, VX_OK, { 0 } },
+        };
+        if ((rc = layer_pair(pair, err))) goto fail;
         /* R-B2, R-B3: neurons.bin block [kinds][N] f32, weights in index.json */
         finish_pass(&lm->weights[VX_MAT_GATE], nb, &pg, N, N, H);
         if (ly->n_up) finish_pass(&lm->weights[VX_MAT_UP], nb + N, &pu, N, N, H);
