@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "kern.h"
 #include "linalg.h"
 #include "vocab.h"
 #include "vx_plan.h"
@@ -60,9 +61,10 @@ static double now_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* sgemm speed here and now: the best of a few 512³ products (~0.27 GFLOP each). */
+/* sgemm speed here and now: the best of a few 1024³ products (~2.1 GFLOP each; 512³ ones
+ * are too short for two threads to reach their rate and gave half of it). */
 static double measure_sgemm(void) {
-    size_t n = 512;
+    size_t n = 1024;
     float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n), *c = malloc(sizeof(float) * n * n);
     double best = 0;
     if (a && b && c) {
@@ -241,8 +243,12 @@ int vx_plan_make(vx_plan **out, const vx_extract_opts *o, double disk_gbps, vx_e
     p->seconds_read = (double)(p->bytes_read - p->bytes_cached) / (disk_gbps * 1e9);
     p->seconds = p->seconds_compute > p->seconds_read ? p->seconds_compute : p->seconds_read;
     uint64_t Hh = H, chunk = 1024;
-    p->peak_bytes = Hh * Hh * 4 * 2 /* Gram and the eigensolver's workspace */ + Hh * (uint64_t)k * 8 * 3 +
-                    chunk * Hh * 4 * 2 + (uint64_t)L * 2 * F * H * 4 /* the directions */ + (16u << 20) /* vocabulary tile */ +
+    /* per matrix being decomposed: the Gram, the two-stage reduction's copy and its
+     * reflectors (H²/2), three H×k double blocks, two chunks; two matrices at once when
+     * BLAS has two threads (extract's layer_pair) */
+    int T = o->threads > 0 ? o->threads : vx_kern_threads();
+    uint64_t per_matrix = Hh * Hh * 4 * 5 / 2 + Hh * (uint64_t)k * 8 * 3 + chunk * Hh * 4 * 2;
+    p->peak_bytes = per_matrix * (T == 2 ? 2 : 1) + (uint64_t)L * 2 * F * H * 4 /* the directions */ + (16u << 20) /* vocabulary tile */ +
                     p->widest_layer * 3 * 4 + vlen + toklen + (64u << 20) /* code, maps' page tables, allocator */;
     if (o->out) { /* the output must fit where it goes */
         char *dir = strdup(o->out), *sl = dir ? strrchr(dir, '/') : NULL;
