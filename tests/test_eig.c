@@ -140,6 +140,11 @@ int main(void) {
      * budget, so the one-stage reduction answers */
     for (size_t j = 0; j < H; j++) s[j] = 1 - 2e-5 * (double)j;
     run_case("clustered", H, 0, F, s, 1, 0.99);
+    /* H not a multiple of the band's half-bandwidth (64): the two-stage path's last band
+     * block is partial */
+    for (size_t j = 0; j < 450; j++) s[j] = 1.0 / (1 + j / 10.0) + 0.05;
+    run_case("decaying H=450", 450, 3 * 450, F, s, 0, 0.9999);
+    run_case("decaying H=100", 100, 300, 16, s, 0, 0.9999);
     free(s);
     return CHECK_DONE();
 }
