@@ -21,9 +21,11 @@ LAZY_LIBS := -lcrypto -llapacke -lopenblas
 # them: each shared library costs every process ~0.15 ms to map and relocate, and a query
 # process is a few milliseconds (doc/benchmarks.md, "Query processes"). Not zstd: Debian's
 # libzstd.a is built without the worker threads pack uses.
+# Expanded at link time, not when make reads this file: `make deps demo` installs the -dev
+# packages after the Makefile is read.
 comma := ,
-CLI_STATIC := $(foreach l,xxhash utf8proc,$(if $(wildcard $(shell $(CC) -print-file-name=lib$(l).a)),-l$(l)))
-CLI_LDLIBS := $(if $(CLI_STATIC),-Wl$(comma)-Bstatic $(CLI_STATIC) -Wl$(comma)-Bdynamic) $(filter-out $(CLI_STATIC),$(LDLIBS))
+CLI_STATIC = $(foreach l,xxhash utf8proc,$(if $(shell test -f "$$($(CC) -print-file-name=lib$(l).a)" && echo y),-l$(l)))
+CLI_LDLIBS = $(if $(CLI_STATIC),-Wl$(comma)-Bstatic $(CLI_STATIC) -Wl$(comma)-Bdynamic) $(filter-out $(CLI_STATIC),$(LDLIBS))
 
 BUILD   ?= build
 FORMAT_SRC := $(wildcard format/*.c)
