@@ -21,6 +21,11 @@
 #include <stdint.h>
 
 #define VX_LANES 16
+/* How far ahead in each row the SIMD scan kernels ask for cache lines. They stream several
+ * rows at once with enough arithmetic per line that the hardware prefetcher alone keeps
+ * too few misses in flight: a scan of rows in DRAM ran at 15-19 GB/s per core against
+ * 25-34 GB/s for a plain sum (doc/benchmarks.md, "Query processes"). */
+#define VX_PREFETCH_BYTES 1024
 
 /* H rounded up to a multiple of VX_LANES: the length of a padded query. */
 static inline size_t vx_kern_pad(size_t H) { return (H + VX_LANES - 1) / VX_LANES * VX_LANES; }

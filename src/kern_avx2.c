@@ -35,6 +35,8 @@ void vx_dot_ss_avx2(float *dot, float *ss, const uint16_t *X, size_t n, size_t H
         const uint16_t *x0 = X + r * H, *x1 = x0 + H;
         __m256 dl0 = _mm256_setzero_ps(), dh0 = dl0, sl0 = dl0, sh0 = dl0, dl1 = dl0, dh1 = dl0, sl1 = dl0, sh1 = dl0;
         for (size_t i = 0; i < H; i += VX_LANES) {
+            _mm_prefetch((const char *)(x0 + i) + VX_PREFETCH_BYTES, _MM_HINT_T0);
+            _mm_prefetch((const char *)(x1 + i) + VX_PREFETCH_BYTES, _MM_HINT_T0);
             __m256 ql = _mm256_loadu_ps(q + i), qh = _mm256_loadu_ps(q + i + 8);
             const uint16_t *p0 = block(x0, i, H, b0), *p1 = block(x1, i, H, b1);
             __m256 vl0 = cvt8(p0), vh0 = cvt8(p0 + 8), vl1 = cvt8(p1), vh1 = cvt8(p1 + 8);

@@ -28,6 +28,10 @@ void vx_dot_ss_avx512(float *dot, float *ss, const uint16_t *X, size_t n, size_t
         const uint16_t *x0 = X + r * H, *x1 = x0 + H, *x2 = x1 + H, *x3 = x2 + H;
         __m512 d0 = _mm512_setzero_ps(), d1 = d0, d2 = d0, d3 = d0, s0 = d0, s1 = d0, s2 = d0, s3 = d0;
         for (size_t i = 0; i < H; i += VX_LANES) {
+            _mm_prefetch((const char *)(x0 + i) + VX_PREFETCH_BYTES, _MM_HINT_T0);
+            _mm_prefetch((const char *)(x1 + i) + VX_PREFETCH_BYTES, _MM_HINT_T0);
+            _mm_prefetch((const char *)(x2 + i) + VX_PREFETCH_BYTES, _MM_HINT_T0);
+            _mm_prefetch((const char *)(x3 + i) + VX_PREFETCH_BYTES, _MM_HINT_T0);
             __m512 qv = _mm512_loadu_ps(q + i);
             __m512 v0 = load_ph(x0, i, H), v1 = load_ph(x1, i, H), v2 = load_ph(x2, i, H), v3 = load_ph(x3, i, H);
             d0 = _mm512_fmadd_ps(v0, qv, d0); s0 = _mm512_fmadd_ps(v0, v0, s0);

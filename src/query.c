@@ -114,21 +114,26 @@ static int threads_for(size_t elems) {
 
 /* ------------------------------------------------------------------ scan path */
 
-/* The rows of all sets in blocks that threads take in turn (an atomic counter), so a
- * thread that starts late (waking an idle vCPU can take milliseconds) or meets slower
- * pages takes fewer blocks instead of finishing last. A block is BLOCK_BYTES or less, so
- * there are enough of them to even out; the total order of the ranking makes the result
- * independent of who took which. */
-#define BLOCK_BYTES (16u << 20)
-#define BLOCK_MIN_BYTES (1u << 20)
+/* The rows of all sets, numbered as one sequence of blocks, are dealt to the threads as
+ * contiguous spans; a thread takes blocks from the front of its own span and, when that is
+ * empty, from the back of another's. So a thread that starts late (waking an idle vCPU can
+ * take milliseconds) or meets slower pages ends up with fewer blocks instead of finishing
+ * last, and what each thread scans stays contiguous: in map mode it releases its pages in
+ * long runs (RELEASE_BYTES), because every release is a TLB shootdown on the other cores.
+ * A block is 2 MiB of rows when rows divide it, so releases drop whole huge-page mappings.
+ * The total order of the ranking makes the result independent of who took which block. */
+#define BLOCK_BYTES (2u << 20)
+#define RELEASE_BYTES (16u << 20)
+#define SPAN_NONE UINT64_MAX
 typedef struct scan_plan {
     const rowset *sets; int nsets;
     size_t block_rows;
-    size_t next;             /* the next block to take (atomic) */
+    int T;
+    uint64_t *span;          /* [T] blocks [front, back) a thread has left: front | back << 32 (atomic) */
 } scan_plan;
 
 typedef struct scan_job {
-    scan_plan *plan; size_t H;
+    scan_plan *plan; size_t H; int t;
     const float *q;          /* [pad(H)], zero padded */
     double qn;
     int signed_rank; uint64_t exclude;
@@ -166,27 +171,58 @@ static void scan_block(scan_job *j, const rowset *rs, size_t lo, size_t hi) {
         j->kern->dot_ss(dot, ss, X, m, j->H, j->q);
         for (size_t i = 0; i < m; i++) offer(&j->hp, dot[i], ss[i], j->qn, row_key(rs, r0 + i), j->signed_rank, j->exclude);
     }
-    /* VX_ADVISE_ONCE: release what was read, a block at a time. Each madvise zaps
-     * huge-page mappings and shoots down the other cores' TLBs, so blocks are large;
-     * peak RSS stays bounded by threads x BLOCK_BYTES (doc/benchmarks.md, nearest). */
-    if (rs->release && rs->fd < 0) vx_map_release(rs->X + lo * j->H, (hi - lo) * j->H * sizeof *rs->X);
+}
+
+/* One block from the front (own span) or the back (another's) of span *sp, or SPAN_NONE. */
+static uint64_t span_take(uint64_t *sp, int back) {
+    uint64_t v = __atomic_load_n(sp, __ATOMIC_RELAXED);
+    for (;;) {
+        uint64_t f = v & 0xffffffffu, b = v >> 32;
+        if (f >= b) return SPAN_NONE;
+        uint64_t nv = back ? (b - 1) << 32 | f : b << 32 | (f + 1);
+        if (__atomic_compare_exchange_n(sp, &v, nv, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) return back ? b - 1 : f;
+    }
+}
+
+static uint64_t next_block(scan_plan *pl, int t) {
+    uint64_t b = span_take(&pl->span[t], 0);
+    for (int k = 1; b == SPAN_NONE && k < pl->T; k++) b = span_take(&pl->span[(t + k) % pl->T], 1);
+    return b;
 }
 
 static void *scan_worker(void *arg) {
     scan_job *j = arg;
     scan_plan *pl = j->plan;
-    while (!j->bad) {
-        size_t b = __atomic_fetch_add(&pl->next, 1, __ATOMIC_RELAXED);
+    /* map mode, VX_ADVISE_ONCE: the run of rows [plo, phi) of set ps scanned and not yet released */
+    int ps = -1;
+    size_t plo = 0, phi = 0;
+    for (;;) {
+        uint64_t b = j->bad ? SPAN_NONE : next_block(pl, j->t);
         int s = 0;
-        for (; s < pl->nsets; s++) {
+        for (; b != SPAN_NONE && s < pl->nsets; s++) {
             size_t nb = (pl->sets[s].n + pl->block_rows - 1) / pl->block_rows;
             if (b < nb) break;
             b -= nb;
         }
-        if (s == pl->nsets) break;
-        const rowset *rs = &pl->sets[s];
-        size_t lo = b * pl->block_rows, hi = rs->n - lo < pl->block_rows ? rs->n : lo + pl->block_rows;
-        scan_block(j, rs, lo, hi);
+        const rowset *rs = b == SPAN_NONE ? NULL : &pl->sets[s];
+        size_t lo = 0, hi = 0;
+        if (rs) {
+            lo = b * pl->block_rows;
+            hi = rs->n - lo < pl->block_rows ? rs->n : lo + pl->block_rows;
+            scan_block(j, rs, lo, hi);
+            if (!rs->release || rs->fd >= 0) continue;
+            if (s == ps && (lo == phi || hi == plo)) {
+                plo = lo < plo ? lo : plo;
+                phi = hi > phi ? hi : phi;
+                if ((phi - plo) * j->H * sizeof(uint16_t) < RELEASE_BYTES) continue;
+                lo = hi = 0;  /* the run is long enough: release it whole */
+            }
+        }
+        if (ps >= 0 && phi > plo) vx_map_release(pl->sets[ps].X + plo * j->H, (phi - plo) * j->H * sizeof(uint16_t));
+        if (!rs) break;
+        ps = hi > lo ? s : -1;
+        plo = lo;
+        phi = hi;
     }
     return NULL;
 }
@@ -201,28 +237,34 @@ static int scan_one(heap *out, const rowset *sets, int nsets, size_t H, const fl
     float *q = calloc(Hp, sizeof *q);
     scan_job *jobs = calloc((size_t)T, sizeof *jobs);
     hit *store = calloc((size_t)T * (out->k ? out->k : 1), sizeof *store);
+    uint64_t *span = calloc((size_t)T, sizeof *span);
     /* Read mode: a buffer of CHUNK_ROWS rows per thread (fewer when rows are long), at
      * least 1 MiB so vx_big_alloc hands it over populated; it stays in L2 between reads. */
     size_t buf_rows = reads ? (READ_BYTES / (H * 2) ? READ_BYTES / (H * 2) : 1) : 0;
     if (buf_rows > CHUNK_ROWS) buf_rows = CHUNK_ROWS;
-    int ok = q && jobs && store;
+    int ok = q && jobs && store && span;
     for (int t = 0; ok && reads && t < T; t++)
         ok = (jobs[t].buf = vx_big_array(buf_rows * H > (1u << 19) ? buf_rows * H : 1u << 19, sizeof(uint16_t))) != NULL;
     if (!ok) {
         for (int t = 0; jobs && t < T; t++) vx_big_free(jobs[t].buf);
-        free(q); free(jobs); free(store);
+        free(q); free(jobs); free(store); free(span);
         return vx_fail(err, VX_ENOMEM, "query: out of memory");
     }
     memcpy(q, qv, H * sizeof *q);
     const vx_kern *kern = vx_kern_active();
-    /* blocks: some 8 per thread, between BLOCK_MIN_BYTES and BLOCK_BYTES */
-    size_t row_bytes = H * sizeof(uint16_t), want = rows * row_bytes / (8 * (size_t)T);
-    if (want > BLOCK_BYTES) want = BLOCK_BYTES;
-    if (want < BLOCK_MIN_BYTES) want = BLOCK_MIN_BYTES;
-    scan_plan plan = { sets, nsets, want / row_bytes ? want / row_bytes : 1, 0 };
+    /* blocks of BLOCK_BYTES (at least one row), some 8 per thread when the rows are few */
+    size_t row_bytes = H * sizeof(uint16_t), block_rows = BLOCK_BYTES / row_bytes ? BLOCK_BYTES / row_bytes : 1;
+    while (block_rows > 1 && rows / block_rows < 8 * (size_t)T) block_rows /= 2;
+    size_t nblocks = 0;
+    for (int s = 0; s < nsets; s++) nblocks += (sets[s].n + block_rows - 1) / block_rows;
+    if (nblocks > UINT32_MAX) block_rows = (rows + UINT32_MAX - 1) / UINT32_MAX; /* spans count blocks in 32 bits */
+    nblocks = 0;
+    for (int s = 0; s < nsets; s++) nblocks += (sets[s].n + block_rows - 1) / block_rows;
+    scan_plan plan = { sets, nsets, block_rows, T, span };
     for (int t = 0; t < T; t++) {
         uint16_t *buf = jobs[t].buf;
-        jobs[t] = (scan_job){ &plan, H, q, qn, signed_rank, exclude, kern,
+        span[t] = (uint64_t)(nblocks * (size_t)(t + 1) / (size_t)T) << 32 | (uint64_t)(nblocks * (size_t)t / (size_t)T);
+        jobs[t] = (scan_job){ &plan, H, t, q, qn, signed_rank, exclude, kern,
                               { store + (size_t)t * out->k, 0, out->k }, buf, buf_rows, NULL, 0 };
     }
     vx_run_parallel(scan_worker, jobs, sizeof *jobs, T);
@@ -234,7 +276,7 @@ static int scan_one(heap *out, const rowset *sets, int nsets, size_t H, const fl
         for (size_t i = 0; i < jobs[t].hp.n; i++) heap_push(out, jobs[t].hp.h[i]);
         vx_big_free(jobs[t].buf);
     }
-    free(q); free(jobs); free(store);
+    free(q); free(jobs); free(store); free(span);
     return rc;
 }
 

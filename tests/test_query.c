@@ -147,6 +147,36 @@ static void test_paths(const char *dir) {
                 CHECK(same_run(&ref, &r), "scan %s, advice %d, %d threads: results differ", scans[sc] ? scans[sc] : "default",
                       adv, th);
             }
+    /* Every row exactly once, whoever takes which block: the whole ranking (every feature,
+     * every token) equals the one-thread ranking for any thread count, mapped or read,
+     * released or kept (threads take blocks from their own span and then from the back of
+     * another's: src/query.c, scan_plan). */
+    {
+        size_t nfa = 2 * (size_t)in->num_layers * in->num_feats, nta = in->vocab_size, rf, rt, nf, nt;
+        vx_feat_hit *f1 = calloc(nfa, sizeof *f1), *f2 = calloc(nfa, sizeof *f2);
+        vx_tok_hit *t1 = calloc(nta, sizeof *t1), *t2 = calloc(nta, sizeof *t2);
+        const vx_query *cq = q;
+        vx_score_opts o;
+        vx_score_opts_init(&o);
+        o.top = nfa;
+        setenv("VINDEX_THREADS", "1", 1);
+        vx_advise(vx, VX_ADVISE_KEEP);
+        CHECK(vx_score(f1, &rf, vx, &cq, 1, &o, &err) == 0 && rf == nfa, "score all: %s (%zu of %zu)", err.msg, rf, nfa);
+        CHECK(vx_nearest_tokens(t1, &rt, vx, &cq, 1, nta, &err) == 0 && rt == nta - 1, "nearest all: %s (%zu)", err.msg, rt);
+        for (int sc = 0; sc < 2; sc++)
+            for (int th = 2; th <= 7; th++) {
+                char t[8];
+                snprintf(t, sizeof t, "%d", th);
+                setenv("VINDEX_THREADS", t, 1);
+                setenv("VINDEX_SCAN", scans[sc], 1);
+                vx_advise(vx, th % 2 ? VX_ADVISE_ONCE : VX_ADVISE_KEEP);
+                int ok = vx_score(f2, &nf, vx, &cq, 1, &o, &err) == 0 && nf == rf && !memcmp(f1, f2, nf * sizeof *f1);
+                CHECK(ok, "scan %s, %d threads: the whole feature ranking differs from one thread's", scans[sc], th);
+                ok = vx_nearest_tokens(t2, &nt, vx, &cq, 1, nta, &err) == 0 && nt == rt && !memcmp(t1, t2, nt * sizeof *t1);
+                CHECK(ok, "scan %s, %d threads: the whole token ranking differs from one thread's", scans[sc], th);
+            }
+        free(f1); free(f2); free(t1); free(t2);
+    }
     unsetenv("VINDEX_SCAN");
     vx_advise(vx, VX_ADVISE_KEEP);
     /* The sgemm path: same ranking up to near-ties, cosines within 1e-5. */
