@@ -45,6 +45,16 @@ int vx_fail(vx_err *e, int code, const char *fmt, ...) {
     return code;
 }
 
+void vx_warnf(vx_warn_fn warn, void *ctx, const char *fmt, ...) {
+    if (!warn) return;
+    char b[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b, sizeof b, fmt, ap);
+    va_end(ap);
+    warn(ctx, b);
+}
+
 int vx_mul3_ok(uint64_t a, uint64_t b, uint64_t c, uint64_t *r) {
     uint64_t t;
     return vx_mul_ok(a, b, &t) && vx_mul_ok(t, c, r);

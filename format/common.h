@@ -19,6 +19,11 @@
  */
 int vx_fail(vx_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* A warning to the caller's callback (the warn/ctx pair of the options structs); nothing
+ * when warn is NULL. */
+typedef void (*vx_warn_fn)(void *ctx, const char *msg);
+void vx_warnf(vx_warn_fn warn, void *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Checked arithmetic on sizes taken from files: return 0 on overflow, 1 when ok. */
 static inline int vx_mul_ok(uint64_t a, uint64_t b, uint64_t *r) { return !__builtin_mul_overflow(a, b, r); }
 static inline int vx_add_ok(uint64_t a, uint64_t b, uint64_t *r) { return !__builtin_add_overflow(a, b, r); }

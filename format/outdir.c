@@ -14,17 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void warnf(vx_warn_fn warn, void *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void warnf(vx_warn_fn warn, void *ctx, const char *fmt, ...) {
-    if (!warn) return;
-    char b[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(b, sizeof b, fmt, ap);
-    va_end(ap);
-    warn(ctx, b);
-}
-
 /* Remove temporary directories left by runs that were killed (their pid is gone). */
 static void clean_stale(const char *parent, const char *prefix, vx_warn_fn warn, void *ctx) {
     DIR *d = opendir(parent);
@@ -36,8 +25,8 @@ static void clean_stale(const char *parent, const char *prefix, vx_warn_fn warn,
         long pid = strtol(e->d_name + pl, NULL, 10);
         if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
             char *p = vx_path(parent, e->d_name);
-            if (p && vx_remove_tree(p) == 0) warnf(warn, ctx, "removed %s left by an interrupted extraction", p);
-            else if (p) warnf(warn, ctx, "could not remove %s left by an interrupted extraction", p);
+            if (p && vx_remove_tree(p) == 0) vx_warnf(warn, ctx, "removed %s left by an interrupted extraction", p);
+            else if (p) vx_warnf(warn, ctx, "could not remove %s left by an interrupted extraction", p);
             free(p);
         }
     }
@@ -85,7 +74,7 @@ int vx_outdir_commit(vx_outdir *d, vx_warn_fn warn, void *ctx, vx_err *err) {
         if (renameat2(AT_FDCWD, d->tmp, AT_FDCWD, d->out, RENAME_EXCHANGE) != 0)
             return vx_fail(err, VX_EIO, "%s: cannot replace: %s", d->out, strerror(errno));
         if (d->was_dir ? vx_remove_tree(d->tmp) != 0 : unlink(d->tmp) != 0)
-            warnf(warn, ctx, "the previous %s was replaced but could not be removed from %s", d->out, d->tmp);
+            vx_warnf(warn, ctx, "the previous %s was replaced but could not be removed from %s", d->out, d->tmp);
     } else if (renameat2(AT_FDCWD, d->tmp, AT_FDCWD, d->out, RENAME_NOREPLACE) != 0)
         return vx_fail(err, errno == EEXIST ? VX_EEXIST : VX_EIO, "%s: cannot rename into place: %s", d->out,
                        strerror(errno));

@@ -17,7 +17,6 @@ typedef struct vx_outdir {
 } vx_outdir;
 
 /* A callback for warnings (the caller's vx_*_opts.warn); may be NULL. */
-typedef void (*vx_warn_fn)(void *ctx, const char *msg);
 
 /* Refuse an existing OUT unless `force` (VX_EEXIST), remove temporary directories beside
  * OUT whose process is gone (each reported through warn), create d->tmp. Errors:

@@ -812,3 +812,24 @@ int vx_sums_parse(vx_sum **out, size_t *n, const uint8_t *buf, size_t len, const
     *n = cnt;
     return VX_OK;
 }
+
+cJSON *vx_manifest_begin(void) {
+    cJSON *r = cJSON_CreateObject();
+    char ts[32];
+    vx_utc_now(ts);
+    cJSON_AddStringToObject(r, "tool", "vindex");
+    cJSON_AddStringToObject(r, "tool_version", VX_VERSION_STRING);
+    cJSON_AddNumberToObject(r, "format_version", VX_INDEX_VERSION);
+    cJSON_AddStringToObject(r, "created_utc", ts);
+    return r;
+}
+
+char *vx_manifest_end(cJSON *r, const vx_meta *m, const char *digest) {
+    cJSON *cl = cJSON_AddObjectToObject(r, "clamped");
+    cJSON_AddNumberToObject(cl, "embeddings", (double)m->embed_clamped);
+    if (m->unembedding == VX_UNEMB_FILE) cJSON_AddNumberToObject(cl, "unembed", (double)m->unembed_clamped);
+    cJSON_AddStringToObject(r, "content_digest", digest); /* R-B6 */
+    char *s = cJSON_Print(r);
+    cJSON_Delete(r);
+    return s;
+}

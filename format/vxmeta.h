@@ -140,8 +140,17 @@ int vx_dm_record_ok(const uint8_t *p, uint32_t K, uint32_t V, uint32_t *max_id);
 uint64_t vx_dm_records_check(const uint8_t *buf, size_t len, uint32_t L, uint32_t F, uint32_t K,
                              uint32_t V, const char *fname, vx_err *err);
 
+/* manifest.json (spec §5), as extract and merge both write it: vx_manifest_begin makes the
+ * object with the fields that come first (tool, tool_version, format_version,
+ * created_utc); vx_manifest_end adds the ones that come last (clamped, content_digest),
+ * prints it and deletes the object. NULL when out of memory. */
+struct cJSON;
+struct cJSON *vx_manifest_begin(void);
+char *vx_manifest_end(struct cJSON *r, const vx_meta *m, const char *digest);
+
 /* SHA256SUMS: lines "<64 lowercase hex>  <name>\n" (also " *name" binary marker). */
 typedef struct vx_sum { char name[64]; char hex[65]; } vx_sum;
+
 /* Names must be plain file names (no '/', no leading '.'), unique. Errors: VX_ECORRUPT. */
 int vx_sums_parse(vx_sum **out, size_t *n, const uint8_t *buf, size_t len, const char *fname, vx_err *err);
 

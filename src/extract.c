@@ -73,17 +73,6 @@ static void progress(const vx_extract_opts *o, const char *phase, int layer, int
     o->progress(o->ctx, &p);
 }
 
-static void warnf(const vx_extract_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warnf(const vx_extract_opts *o, const char *fmt, ...) {
-    if (!o->warn) return;
-    char b[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(b, sizeof b, fmt, ap);
-    va_end(ap);
-    o->warn(o->ctx, b);
-}
-
 /* Vectors c0..c0+nc of `s` as f32: rows layout X[nc][H] when the set's vectors are
  * stored rows, columns layout M[H][nc] when they are stored columns — whichever reads
  * the map sequentially. Rows [lo, hi) of that layout only. */
@@ -638,21 +627,9 @@ static void add_provenance(cJSON *r, const vx_extract_opts *o, const vx_ckpt *ck
 
 static char *manifest_json(const vx_extract_opts *o, const vx_ckpt *ck, const hash_job *hj, size_t F, size_t K,
                            const vx_meta *meta, const char *digest) {
-    cJSON *r = cJSON_CreateObject();
-    cJSON_AddStringToObject(r, "tool", "vindex");
-    cJSON_AddStringToObject(r, "tool_version", VX_VERSION_STRING);
-    cJSON_AddNumberToObject(r, "format_version", VX_INDEX_VERSION);
-    char ts[32];
-    vx_utc_now(ts);
-    cJSON_AddStringToObject(r, "created_utc", ts);
+    cJSON *r = vx_manifest_begin();
     add_provenance(r, o, ck, hj, F, K);
-    cJSON *cl = cJSON_AddObjectToObject(r, "clamped");
-    cJSON_AddNumberToObject(cl, "embeddings", (double)meta->embed_clamped);
-    if (meta->unembedding == VX_UNEMB_FILE) cJSON_AddNumberToObject(cl, "unembed", (double)meta->unembed_clamped);
-    cJSON_AddStringToObject(r, "content_digest", digest); /* R-B6 */
-    char *s = cJSON_Print(r);
-    cJSON_Delete(r);
-    return s;
+    return vx_manifest_end(r, meta, digest);
 }
 
 /* A part's "part" object (spec/parts.md P2): its layers, the build and BLAS that computed
@@ -716,7 +693,6 @@ static void drop_unwritten(vx_meta *meta, const vx_outfile *of) {
 
 /* ------------------------------------------------------------------- extract */
 
-
 int vx_extract(const vx_extract_opts *o, vx_err *err) {
     if (!o || !o->src || !o->out || !*o->src || !*o->out) return vx_fail(err, VX_EUSAGE, "extract: SRC and OUT are required");
     int rc = vx_xcheck_opts(o, err); /* the checks `plan` makes too (src/xcheck.h) */
@@ -750,15 +726,15 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
 
     const vx_model *m = vx_ckpt_model(ck);
     if (m->mtp_tensors)
-        warnf(o, "ignored %llu tensors of the multi-token-prediction layers %u..%u (not part of the model's forward pass)",
+        vx_warnf(o->warn, o->ctx, "ignored %llu tensors of the multi-token-prediction layers %u..%u (not part of the model's forward pass)",
               (unsigned long long)m->mtp_tensors, m->num_layers, m->mtp_last - 1);
     size_t L = m->num_layers, H = m->hidden_size, V = m->vocab_size;
     /* R-E2: F capped at the smallest rank bound over all layers and both kinds, K at V. */
     size_t F, K;
     int capped_f, capped_k;
     if ((rc = vx_xcheck_caps(&F, &K, &capped_f, &capped_k, m, o, err))) goto fail;
-    if (capped_f) warnf(o, "--features %d capped at the matrix rank bound %zu", o->features, F);
-    if (capped_k) warnf(o, "--top-k %d capped at the vocabulary size %zu", o->top_k, K);
+    if (capped_f) vx_warnf(o->warn, o->ctx, "--features %d capped at the matrix rank bound %zu", o->features, F);
+    if (capped_k) vx_warnf(o->warn, o->ctx, "--top-k %d capped at the vocabulary size %zu", o->top_k, K);
     /* The layers this run extracts: all, or a part's range (spec/parts.md). The part that
      * starts at layer 0 also writes the whole-model files (P3). */
     size_t A = 0, B = L - 1;
@@ -832,7 +808,7 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     if (!spec || !sq || !nb || (any_up && !upbuf)) { rc = vx_fail(err, VX_ENOMEM, "out of memory for the weight battery"); goto fail; }
     meta.has_battery = 1;
     meta.unembedding = m->tied ? VX_UNEMB_EMBEDDINGS : o->unembed ? VX_UNEMB_FILE : VX_UNEMB_NONE;
-    if (o->unembed && m->tied) warnf(o, "--unembed: the model is tied; its unembedding is the embedding matrix");
+    if (o->unembed && m->tied) vx_warnf(o->warn, o->ctx, "--unembed: the model is tied; its unembedding is the embedding matrix");
 
     vx_outfile *gate = &of[0], *down = &of[1], *spectra = &of[OF_SPECTRA], *neurons = &of[OF_NEURONS];
     if ((rc = vx_out_open(gate, tmp, vx_data_files[0], err)) || (rc = vx_out_open(down, tmp, vx_data_files[1], err)) ||
@@ -885,14 +861,14 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     if (whole_files && ((rc = vx_out_open(&of[2], tmp, vx_data_files[2], err)) ||
         (rc = write_f16_matrix(&of[2], m->embed, V, H, &meta.embed_clamped, err)) || (rc = vx_out_close(&of[2], err))))
         goto fail;
-    if (meta.embed_clamped) warnf(o, "%llu embedding values beyond the f16 range were clamped to +-65504",
+    if (meta.embed_clamped) vx_warnf(o->warn, o->ctx, "%llu embedding values beyond the f16 range were clamped to +-65504",
                                   (unsigned long long)meta.embed_clamped);
     if (whole_files && meta.unembedding == VX_UNEMB_FILE) { /* R-B5 */
         if ((rc = vx_out_open(&of[OF_UNEMBED], tmp, "unembed.bin", err)) ||
             (rc = write_f16_matrix(&of[OF_UNEMBED], m->unembed, V, H, &meta.unembed_clamped, err)) ||
             (rc = vx_out_close(&of[OF_UNEMBED], err)))
             goto fail;
-        if (meta.unembed_clamped) warnf(o, "%llu unembedding values beyond the f16 range were clamped to +-65504",
+        if (meta.unembed_clamped) vx_warnf(o->warn, o->ctx, "%llu unembedding values beyond the f16 range were clamped to +-65504",
                                         (unsigned long long)meta.unembed_clamped);
     }
 
@@ -914,7 +890,7 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
             (rc = vx_out_file(&of[6], tmp, vx_data_files[6], tokbytes, toklen, err)))
             goto fail;
         if (vx_tokenizer_size(tok) > V)
-            warnf(o, "tokenizer.json has %u ids but the embedding has %zu rows; ids beyond are not in the vindex",
+            vx_warnf(o->warn, o->ctx, "tokenizer.json has %u ids but the embedding has %zu rows; ids beyond are not in the vindex",
                   vx_tokenizer_size(tok), V);
     }
 

@@ -40,17 +40,6 @@ typedef struct part {
     size_t nsums;
 } part;
 
-static void warnf(const vx_merge_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warnf(const vx_merge_opts *o, const char *fmt, ...) {
-    if (!o->warn) return;
-    char b[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(b, sizeof b, fmt, ap);
-    va_end(ap);
-    o->warn(o->ctx, b);
-}
-
 static const char *sum_of(const part *pt, const char *name) {
     for (size_t i = 0; i < pt->nsums; i++)
         if (!strcmp(pt->sums[i].name, name)) return pt->sums[i].hex;
@@ -167,7 +156,7 @@ static int same_origin(const vx_merge_opts *o, const part *a, const part *b, vx_
     const cJSON *ja = cJSON_GetObjectItemCaseSensitive(a->p, "blas_threads"),
                 *jb = cJSON_GetObjectItemCaseSensitive(b->p, "blas_threads");
     if (!ka || !kb || strcmp(ka, kb) || !cJSON_IsNumber(ja) || !cJSON_IsNumber(jb) || ja->valuedouble != jb->valuedouble)
-        warnf(o, "%s and %s ran with different BLAS kernels or thread counts (%s/%g vs %s/%g): the merged vindex is valid, "
+        vx_warnf(o->warn, o->ctx, "%s and %s ran with different BLAS kernels or thread counts (%s/%g vs %s/%g): the merged vindex is valid, "
               "but its low-order bits may differ from a single extraction's (spec/parts.md P6)", a->dir, b->dir,
               ka ? ka : "?", cJSON_IsNumber(ja) ? ja->valuedouble : 0.0, kb ? kb : "?",
               cJSON_IsNumber(jb) ? jb->valuedouble : 0.0);
@@ -211,13 +200,7 @@ out:
 /* manifest.json as vx_extract writes it (spec §5), the provenance from the parts. */
 static char *manifest_json(const part *first, const part *ps, size_t n, const vx_meta *mm, const char *digest, int *rc,
                            vx_err *err) {
-    cJSON *r = cJSON_CreateObject();
-    cJSON_AddStringToObject(r, "tool", "vindex");
-    cJSON_AddStringToObject(r, "tool_version", VX_VERSION_STRING);
-    cJSON_AddNumberToObject(r, "format_version", VX_INDEX_VERSION);
-    char ts[32];
-    vx_utc_now(ts);
-    cJSON_AddStringToObject(r, "created_utc", ts);
+    cJSON *r = vx_manifest_begin();
     cJSON_AddItemToObject(r, "source", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(first->p, "source"), 1));
     cJSON *files = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(first->p, "source_files"), 1);
     cJSON_AddItemToObject(r, "source_files", files);
@@ -242,12 +225,7 @@ static char *manifest_json(const part *first, const part *ps, size_t n, const vx
     const char *cfg = pstr(first, "config_sha256");
     if (cfg) cJSON_AddStringToObject(r, "config_sha256", cfg);
     cJSON_AddItemToObject(r, "options", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(first->p, "options"), 1));
-    cJSON *cl = cJSON_AddObjectToObject(r, "clamped");
-    cJSON_AddNumberToObject(cl, "embeddings", (double)mm->embed_clamped);
-    if (mm->unembedding == VX_UNEMB_FILE) cJSON_AddNumberToObject(cl, "unembed", (double)mm->unembed_clamped);
-    cJSON_AddStringToObject(r, "content_digest", digest);
-    char *s = cJSON_Print(r);
-    cJSON_Delete(r);
+    char *s = vx_manifest_end(r, mm, digest);
     if (!s) *rc = vx_fail(err, VX_ENOMEM, "out of memory");
     return s;
 }
