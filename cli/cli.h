@@ -35,6 +35,10 @@ int cli_exit_for(int code);
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parse a non-negative integer argument into *out within [lo, hi]; 0 ok, -1 bad. */
 int cli_int(const char *s, long lo, long hi, long *out);
+/* --layers A-B (or one layer A) into o->part, o->layer_first, o->layer_last, as extract
+ * and plan take it; 0 ok, -1 bad. */
+struct vx_extract_opts;
+int cli_layers(const char *s, struct vx_extract_opts *o);
 /* Print s as a JSON string (quoted, escaped) of n bytes. */
 void cli_json_str(FILE *f, const char *s, size_t n);
 /* Print s with control characters escaped, for human-readable output. */

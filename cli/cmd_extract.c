@@ -89,18 +89,9 @@ int cmd_extract(int argc, char **argv) {
         case 'r': o.revision = optarg; break;
         case 'F': o.force = 1; break;
         case 'U': o.unembed = 1; break;
-        case 'L': {
-            char a[32], *dash;
-            long lo, hi;
-            snprintf(a, sizeof a, "%s", optarg);
-            if ((dash = strchr(a, '-'))) *dash = 0;
-            if (strlen(optarg) >= sizeof a || cli_int(a, 0, 4095, &lo) || cli_int(dash ? dash + 1 : a, 0, 4095, &hi) || hi < lo)
-                return cli_usage("extract", "--layers %s: expected A-B with 0 <= A <= B (or one layer A)", optarg);
-            o.part = 1;
-            o.layer_first = (unsigned)lo;
-            o.layer_last = (unsigned)hi;
+        case 'L':
+            if (cli_layers(optarg, &o)) return cli_usage("extract", "--layers %s: expected A-B with 0 <= A <= B (or one layer A)", optarg);
             break;
-        }
         case 'j': if (cli_int(optarg, 1, 1024, &v)) return cli_usage("extract", "--threads %s: expected 1..1024", optarg); o.threads = (int)v; break;
         case 'q': u.tty = 0; break;
         case 'h': fputs(help, stdout); return EXIT_OK;

@@ -27,6 +27,7 @@ static const char *plan_help =
     "      --unembed       as extract: plan unembed.bin for an untied model\n"
     "      --force         as extract\n"
     "      --revision REV  as extract\n"
+    "      --layers A-B    as extract: plan a part, layers A..B only (or one layer: --layers A)\n"
     "      --disk-gbps G   read speed assumed for checkpoint bytes not in the page cache\n"
     "                      (default 1.0)\n"
     "      --json          one JSON object\n"
@@ -42,11 +43,12 @@ static void human(char *b, size_t n, double x) {
 }
 
 int cmd_plan(int argc, char **argv) {
-    enum { O_UNEMBED = 256, O_FORCE, O_REV, O_DISK, O_JSON };
+    enum { O_UNEMBED = 256, O_FORCE, O_REV, O_DISK, O_JSON, O_LAYERS };
     static const struct option lo[] = { { "out", required_argument, 0, 'o' },      { "features", required_argument, 0, 'f' },
                                         { "top-k", required_argument, 0, 'k' },    { "unembed", no_argument, 0, O_UNEMBED },
                                         { "force", no_argument, 0, O_FORCE },      { "revision", required_argument, 0, O_REV },
                                         { "disk-gbps", required_argument, 0, O_DISK }, { "json", no_argument, 0, O_JSON },
+                                        { "layers", required_argument, 0, O_LAYERS },
                                         { "help", no_argument, 0, 'h' },           { 0, 0, 0, 0 } };
     vx_extract_opts o;
     vx_extract_opts_init(&o);
@@ -64,6 +66,9 @@ int cmd_plan(int argc, char **argv) {
         case O_UNEMBED: o.unembed = 1; break;
         case O_FORCE: o.force = 1; break;
         case O_REV: o.revision = optarg; break;
+        case O_LAYERS:
+            if (cli_layers(optarg, &o)) return cli_usage("plan", "--layers %s: expected A-B with 0 <= A <= B (or one layer A)", optarg);
+            break;
         case O_DISK: {
             char *e;
             disk = strtod(optarg, &e);
@@ -117,6 +122,12 @@ int cmd_plan(int argc, char **argv) {
         cJSON_AddBoolToObject(j, "tied_embeddings", p->tied);
         cJSON_AddNumberToObject(j, "sparse_layers", p->sparse_layers);
         cJSON_AddNumberToObject(j, "max_experts", p->max_experts);
+        if (p->part) {
+            cJSON *pt = cJSON_AddObjectToObject(j, "part");
+            cJSON_AddNumberToObject(pt, "first_layer", p->layer_first);
+            cJSON_AddNumberToObject(pt, "last_layer", p->layer_last);
+            cJSON_AddBoolToObject(pt, "whole_model_files", p->layer_first == 0);
+        } else cJSON_AddNullToObject(j, "part");
         cJSON *ex = cJSON_AddArrayToObject(j, "experts");
         for (uint32_t l = 0; l < p->num_layers; l++) cJSON_AddItemToArray(ex, cJSON_CreateNumber(p->experts[l]));
         cJSON *t = cJSON_AddObjectToObject(j, "tensors");
@@ -172,8 +183,11 @@ int cmd_plan(int argc, char **argv) {
             printf("             %-8s %6llu tensors  %s\n", p->dtypes[i].dtype, (unsigned long long)p->dtypes[i].tensors, a);
         }
         human(a, sizeof a, (double)p->out_bytes);
-        printf("writes       %u features x %u layers x 2 kinds, top-%u projections; vindex %s\n", p->features, p->num_layers,
-               p->top_k, a);
+        if (p->part)
+            printf("part         layers %u-%u of %u (spec/parts.md)%s\n", p->layer_first, p->layer_last, p->num_layers,
+                   p->layer_first == 0 ? "; with the whole-model files" : "");
+        printf("writes       %u features x %u layers x 2 kinds, top-%u projections; %s %s\n", p->features,
+               p->layer_last - p->layer_first + 1, p->top_k, p->part ? "part" : "vindex", a);
         for (size_t i = 0; i < p->n_files; i++) {
             human(a, sizeof a, (double)p->files[i].bytes);
             printf("             %-18s %12s%s\n", p->files[i].name, a, p->files[i].exact ? "" : " (about)");

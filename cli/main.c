@@ -66,6 +66,18 @@ int cli_int(const char *s, long lo, long hi, long *out) {
     return 0;
 }
 
+int cli_layers(const char *s, vx_extract_opts *o) {
+    char a[32], *dash;
+    long lo, hi;
+    snprintf(a, sizeof a, "%s", s);
+    if ((dash = strchr(a, '-'))) *dash = 0;
+    if (strlen(s) >= sizeof a || cli_int(a, 0, 4095, &lo) || cli_int(dash ? dash + 1 : a, 0, 4095, &hi) || hi < lo) return -1;
+    o->part = 1;
+    o->layer_first = (unsigned)lo;
+    o->layer_last = (unsigned)hi;
+    return 0;
+}
+
 void cli_json_str(FILE *f, const char *s, size_t n) {
     fputc('"', f);
     for (size_t i = 0; i < n; i++) {

@@ -40,11 +40,14 @@ typedef struct vx_plan {
     double seconds_compute, seconds_read, seconds;  /* estimates (spec/plan.md) */
     uint64_t peak_bytes;          /* estimated peak resident memory of the extraction */
     char warnings[4][256]; int n_warnings;
+    int part;                     /* o->part: the plan of a part (spec/parts.md), layers below */
+    uint32_t layer_first, layer_last;  /* the layers computed: 0..num_layers-1 unless a part */
 } vx_plan;
 
 /*
  * Plan the extraction `o` describes (o->src, o->revision, o->features, o->top_k,
- * o->unembed; o->out may be NULL — when set, its filesystem's free space is checked).
+ * o->unembed, and o->part with o->layer_first..o->layer_last for a part; o->out may be
+ * NULL — when set, its filesystem's free space is checked).
  * `disk_gbps` (> 0) is the read speed assumed for checkpoint bytes not in the page cache.
  * Every refusal extract would make before reading tensor data is returned here with the
  * same code and message. Errors: those of vx_extract's checks (VX_EUSAGE, VX_ENOTFOUND,

@@ -737,15 +737,8 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     if (capped_k) vx_warnf(o->warn, o->ctx, "--top-k %d capped at the vocabulary size %zu", o->top_k, K);
     /* The layers this run extracts: all, or a part's range (spec/parts.md). The part that
      * starts at layer 0 also writes the whole-model files (P3). */
-    size_t A = 0, B = L - 1;
-    if (o->part) {
-        if (o->layer_first > o->layer_last || o->layer_last >= L) {
-            rc = vx_fail(err, VX_EUSAGE, "--layers %u-%u: %s has layers 0-%zu", o->layer_first, o->layer_last, o->src, L - 1);
-            goto fail;
-        }
-        A = o->layer_first;
-        B = o->layer_last;
-    }
+    size_t A, B;
+    if ((rc = vx_xcheck_layers(&A, &B, m, o, err))) goto fail;
     size_t NL = B - A + 1;
     int whole_files = A == 0;
 

@@ -53,6 +53,18 @@ int vx_xcheck_caps(size_t *F, size_t *K, int *capped_f, int *capped_k, const vx_
     return VX_OK;
 }
 
+int vx_xcheck_layers(size_t *A, size_t *B, const vx_model *m, const vx_extract_opts *o, vx_err *err) {
+    size_t L = m->num_layers;
+    *A = 0;
+    *B = L - 1;
+    if (!o->part) return VX_OK;
+    if (o->layer_first > o->layer_last || o->layer_last >= L)
+        return vx_fail(err, VX_EUSAGE, "--layers %u-%u: %s has layers 0-%zu", o->layer_first, o->layer_last, o->src, L - 1);
+    *A = o->layer_first;
+    *B = o->layer_last;
+    return VX_OK;
+}
+
 /* ------------------------------------------------------------------- plan */
 
 static double now_s(void) {
@@ -148,9 +160,13 @@ int vx_plan_make(vx_plan **out, const vx_extract_opts *o, double disk_gbps, vx_e
     if (!p) return vx_fail(err, VX_ENOMEM, "out of memory");
     if ((rc = vx_ckpt_open(&ck, o->src, o->revision, err))) goto fail;
     const vx_model *m = vx_ckpt_model(ck);
-    size_t F, K, L = m->num_layers, H = m->hidden_size, V = m->vocab_size;
+    size_t F, K, L = m->num_layers, H = m->hidden_size, V = m->vocab_size, A, B;
     int cf, cko;
-    if ((rc = vx_xcheck_caps(&F, &K, &cf, &cko, m, o, err))) goto fail;
+    if ((rc = vx_xcheck_caps(&F, &K, &cf, &cko, m, o, err)) || (rc = vx_xcheck_layers(&A, &B, m, o, err))) goto fail;
+    /* a part (--layers) computes layers A..B; the one starting at 0 also writes the
+     * whole-model files (spec/parts.md P3) */
+    size_t NL = B - A + 1;
+    int whole = A == 0;
     if (cf) snprintf(p->warnings[p->n_warnings++], 256, "--features %d capped at the matrix rank bound %zu", o->features, F);
     if (cko) snprintf(p->warnings[p->n_warnings++], 256, "--top-k %d capped at the vocabulary size %zu", o->top_k, K);
     if (m->mtp_tensors && p->n_warnings < 4)
@@ -179,25 +195,31 @@ int vx_plan_make(vx_plan **out, const vx_extract_opts *o, double disk_gbps, vx_e
     p->tied = m->tied;
     p->unembed = o->unembed && !m->tied;
     p->disk_gbps = disk_gbps;
+    p->part = o->part != 0;
+    p->layer_first = (uint32_t)A;
+    p->layer_last = (uint32_t)B;
     if (!(p->experts = calloc(L ? L : 1, sizeof *p->experts))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
 
     /* what is read, and the arithmetic (spec/plan.md: the FLOP model) */
     double Hd = (double)H, k = (double)(F + 32 < H ? F + 32 : H), flops = 0;
     uint64_t neurons_bytes = 0;
-    rc = add_read(p, &s, m->embed);
-    if (!rc && !m->tied) rc = add_read(p, &s, m->unembed);
+    rc = add_read(p, &s, m->unembed);  /* every part projects onto the vocabulary */
     if (!rc) rc = add_read(p, &s, m->final_norm);
-    if (!rc) rc = add_read(p, &s, m->final_norm_bias);
-    for (size_t l = 0; l < L && !rc; l++) {
+    if (!rc && whole) rc = add_read(p, &s, m->embed);
+    if (!rc && whole) rc = add_read(p, &s, m->final_norm_bias);
+    for (size_t l = 0; l < L; l++) {
         const vx_layer *ly = &m->layers[l];
         p->experts[l] = (uint32_t)ly->num_experts;
         if (ly->num_experts) p->sparse_layers++;
         if ((uint32_t)ly->num_experts > p->max_experts) p->max_experts = (uint32_t)ly->num_experts;
+        for (int i = 0; i < ly->n_norms && !rc && whole; i++) rc = add_read(p, &s, ly->norms[i]); /* norms.bin */
+    }
+    for (size_t l = A; l <= B && !rc; l++) {
+        const vx_layer *ly = &m->layers[l];
         uint64_t g = 0, d = 0;
         for (int i = 0; i < ly->n_gate && !rc; i++) { g += ly->gate[i].count; rc = add_read(p, &s, ly->gate[i].t); }
         for (int i = 0; i < ly->n_down && !rc; i++) { d += ly->down[i].count; rc = add_read(p, &s, ly->down[i].t); }
         for (int i = 0; i < ly->n_up && !rc; i++) rc = add_read(p, &s, ly->up[i].t);
-        for (int i = 0; i < ly->n_norms && !rc; i++) rc = add_read(p, &s, ly->norms[i]);
         if (g > p->widest_layer) p->widest_layer = g;
         neurons_bytes += (uint64_t)(ly->n_up ? 3 : 2) * g * 4;
         /* per kind: the Gram (rows·H² multiply-adds), the tridiagonal reduction (4/3·H³),
@@ -206,7 +228,7 @@ int vx_plan_make(vx_plan **out, const vx_extract_opts *o, double disk_gbps, vx_e
                  2.0 * ((double)g + (double)d) * Hd * k;
     }
     if (rc) { rc = vx_fail(err, rc, "out of memory"); goto fail; }
-    flops += 2.0 * (double)V * Hd * (double)(2 * L * F); /* vocabulary projection */
+    flops += 2.0 * (double)V * Hd * (double)(2 * NL * F); /* vocabulary projection */
     size_t nt;
     const vx_tensor *all = vx_ckpt_tensors(ck, &nt);
     for (size_t i = 0; i < nt; i++) {
@@ -220,20 +242,23 @@ int vx_plan_make(vx_plan **out, const vx_extract_opts *o, double disk_gbps, vx_e
     uint64_t norms = 0;
     for (size_t l = 0; l < L; l++) norms += (uint64_t)m->layers[l].n_norms * H * 4;
     norms += (m->final_norm ? H * 4 : 0) + (m->final_norm_bias ? H * 4 : 0);
-    add_file(p, "gate_vectors.bin", (uint64_t)L * F * H * 2, 1);
-    add_file(p, "down_features.bin", (uint64_t)L * F * H * 2, 1);
-    add_file(p, "embeddings.bin", (uint64_t)V * H * 2, 1);
-    add_file(p, "down_meta.bin", VX_DM_HEADER + (uint64_t)L * 2 * F * 16 * K, 1);
-    add_file(p, "norms.bin", norms, 1);
-    add_file(p, "vocab.bin", vlen, 1);
-    add_file(p, "tokenizer.json", toklen, 1);
-    add_file(p, "spectra.bin", (uint64_t)L * 2 * H * 4, 1);
+    add_file(p, "gate_vectors.bin", (uint64_t)NL * F * H * 2, 1);
+    add_file(p, "down_features.bin", (uint64_t)NL * F * H * 2, 1);
+    if (whole) add_file(p, "embeddings.bin", (uint64_t)V * H * 2, 1);
+    add_file(p, "down_meta.bin", VX_DM_HEADER + (uint64_t)NL * 2 * F * 16 * K, 1);
+    if (whole) add_file(p, "norms.bin", norms, 1);
+    if (whole) add_file(p, "vocab.bin", vlen, 1);
+    if (whole) add_file(p, "tokenizer.json", toklen, 1);
+    add_file(p, "spectra.bin", (uint64_t)NL * 2 * H * 4, 1);
     add_file(p, "neurons.bin", neurons_bytes, 1);
-    add_file(p, "moments.bin", (uint64_t)L * 2 * F * 16, 1);
-    if (p->unembed) add_file(p, "unembed.bin", (uint64_t)V * H * 2, 1);
-    /* index.json: ~2·18 bytes per σ plus a fixed part; manifest and SHA256SUMS are small */
-    add_file(p, "index.json", 4096 + (uint64_t)L * (2 * F * 18 + 600), 0);
-    add_file(p, "manifest.json", 1024 + 200 * (uint64_t)(vx_ckpt_files(ck, &nt), nt), 0);
+    add_file(p, "moments.bin", (uint64_t)NL * 2 * F * 16, 1);
+    if (p->unembed && whole) add_file(p, "unembed.bin", (uint64_t)V * H * 2, 1);
+    /* index.json: ~2·18 bytes per σ plus a fixed part (a part's also holds the provenance:
+     * P2); manifest.json (a whole vindex only) and SHA256SUMS are small */
+    size_t nfiles;
+    vx_ckpt_files(ck, &nfiles);
+    add_file(p, "index.json", 4096 + (uint64_t)NL * (2 * F * 18 + 600) + (p->part ? 200 * (uint64_t)nfiles : 0), 0);
+    if (!p->part) add_file(p, "manifest.json", 1024 + 200 * (uint64_t)nfiles, 0);
     add_file(p, "SHA256SUMS", 81 * 13, 0);
 
     /* time and memory on this machine */
@@ -248,7 +273,7 @@ int vx_plan_make(vx_plan **out, const vx_extract_opts *o, double disk_gbps, vx_e
      * BLAS has two threads (extract's layer_pair) */
     int T = o->threads > 0 ? o->threads : vx_kern_threads();
     uint64_t per_matrix = Hh * Hh * 4 * 5 / 2 + Hh * (uint64_t)k * 8 * 3 + chunk * Hh * 4 * 2;
-    p->peak_bytes = per_matrix * (T == 2 ? 2 : 1) + (uint64_t)L * 2 * F * H * 4 /* the directions */ + (16u << 20) /* vocabulary tile */ +
+    p->peak_bytes = per_matrix * (T == 2 ? 2 : 1) + (uint64_t)NL * 2 * F * H * 4 /* the directions */ + (16u << 20) /* vocabulary tile */ +
                     p->widest_layer * 3 * 4 + vlen + toklen + (64u << 20) /* code, maps' page tables, allocator */;
     if (o->out) { /* the output must fit where it goes */
         char *dir = strdup(o->out), *sl = dir ? strrchr(dir, '/') : NULL;

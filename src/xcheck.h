@@ -19,4 +19,8 @@ int vx_xcheck_opts(const vx_extract_opts *o, vx_err *err);
 int vx_xcheck_caps(size_t *F, size_t *K, int *capped_f, int *capped_k, const vx_model *m, const vx_extract_opts *o,
                    vx_err *err);
 
+/* The layers A..B an extraction computes: all, or a part's (o->part: spec/parts.md), the
+ * range checked against the checkpoint's layers. Errors: VX_EUSAGE. */
+int vx_xcheck_layers(size_t *A, size_t *B, const vx_model *m, const vx_extract_opts *o, vx_err *err);
+
 #endif

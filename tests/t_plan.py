@@ -94,6 +94,59 @@ def refusals(tmp):
     return len(cases)
 
 
+def agrees_part(label, src, first, last, whole):
+    """plan --layers A-B against extract --layers A-B (spec/parts.md): the part's files and
+    their sizes, its layers; `whole` is the plan of the whole extraction, whose arithmetic
+    the parts' must add up to."""
+    r = run("plan", src, "--json", "--layers", f"{first}-{last}")
+    check(r.returncode == 0, f"{label}: plan --layers failed: {r.stderr}")
+    if r.returncode:
+        return 0.0
+    p = json.loads(r.stdout)
+    out = os.path.join(tempfile.mkdtemp(prefix="vx-plan-"), "p")
+    e = run("extract", src, "-o", out, "--layers", f"{first}-{last}")
+    check(e.returncode == 0, f"{label}: extract --layers failed: {e.stderr}")
+    if e.returncode:
+        return 0.0
+    idx = json.load(open(os.path.join(out, "index.json")))
+    check(p["part"] == {"first_layer": first, "last_layer": last, "whole_model_files": first == 0}, f"{label}: part {p['part']}")
+    check(idx["part"]["first_layer"] == first and idx["part"]["last_layer"] == last, f"{label}: the part extract wrote")
+    check(p["num_layers"] == whole["num_layers"] == idx["num_layers"], f"{label}: the model's layers")
+    names = set(os.listdir(out))
+    check(set(p["files"]) == names, f"{label}: files {sorted(p['files'])} vs {sorted(names)}")
+    total = 0
+    for name in names:
+        size = os.path.getsize(os.path.join(out, name))
+        total += size
+        f = p["files"].get(name)
+        if f and f["exact"]:
+            check(f["bytes"] == size, f"{label}: {name}: plan {f['bytes']}, extract {size}")
+    check(abs(p["vindex_bytes"] - total) <= 0.05 * total, f"{label}: size plan {p['vindex_bytes']} extract {total}")
+    check(p["tensors"]["read_bytes"] < whole["tensors"]["read_bytes"] or first == 0 and last == whole["num_layers"] - 1,
+          f"{label}: a part reads less than the whole")
+    check(0 < p["estimate"]["peak_rss_bytes"] <= whole["estimate"]["peak_rss_bytes"], f"{label}: peak memory")
+    shutil.rmtree(os.path.dirname(out), ignore_errors=True)
+    return p["estimate"]["flops"]
+
+
+def parts(src, label):
+    w = run("plan", src, "--json")
+    check(w.returncode == 0, f"{label}: plan: {w.stderr}")
+    whole = json.loads(w.stdout)
+    L = whole["num_layers"]
+    for cuts in ([(0, L - 1)], [(0, 0), (1, L - 1)], [(0, L // 2 - 1), (L // 2, L - 2), (L - 1, L - 1)]):
+        f = sum(agrees_part(f"{label} --layers {a}-{b}", src, a, b, whole) for a, b in cuts)
+        check(abs(f - whole["estimate"]["flops"]) <= 1e-9 * whole["estimate"]["flops"],
+              f"{label} {cuts}: the parts' arithmetic {f} vs the whole's {whole['estimate']['flops']}")
+    for bad in (f"{L - 1}-{L}", f"{L}"):  # past the last layer: plan refuses as extract does
+        pr = run("plan", src, "--layers", bad)
+        er = run("extract", src, "-o", os.path.join(tempfile.gettempdir(), "vx-plan-never"), "--layers", bad)
+        pm, em = (x.stderr.strip().splitlines()[-1].split(": ", 2)[-1] if x.stderr.strip() else "" for x in (pr, er))
+        check(pr.returncode == er.returncode == 2 and pm == em, f"{label} --layers {bad}: plan {pr.returncode} {pm!r}, extract {er.returncode} {em!r}")
+    for bad in ("3-1", "x", "-1", "1-"):
+        check(run("plan", src, "--layers", bad).returncode == 2, f"--layers {bad}: usage")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="vx-plan-")
     try:
@@ -107,6 +160,8 @@ def main():
             r = run("plan", d, "--json")
             if r.returncode == 0 and quant:
                 check(json.loads(r.stdout)["quantization"] in ("fp8", "mxfp4"), f"{d}: quantization named")
+        for fx in ("tiny-llama", "tiny-qwen3", "tiny-gemma3"):
+            parts(os.path.join(FIX, fx), fx)
         n = refusals(tmp)
         print(f"{n} crafted refusals")
         # usage and the output's place
