@@ -55,6 +55,7 @@ int vx_xcheck_caps(size_t *F, size_t *K, int *capped_f, int *capped_k, const vx_
 
 int vx_xcheck_layers(size_t *A, size_t *B, const vx_model *m, const vx_extract_opts *o, vx_err *err) {
     size_t L = m->num_layers;
+    if (!L) return vx_fail(err, VX_ECORRUPT, "%s: the checkpoint has no layers", o->src); /* config allows 1.. */
     *A = 0;
     *B = L - 1;
     if (!o->part) return VX_OK;
