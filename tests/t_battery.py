@@ -274,31 +274,7 @@ def test_synthetic(tmp):
     cases = []
     # Qwen3-MoE: layer 1 dense (mlp_only_layers), others E experts (+ shared expert)
     for fused, shared in ((False, True), (True, False)):
-        L, E, I, Im, Is = 3, 4, 48, 12, 10
-        cfg = {"architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe", "hidden_size": H, "intermediate_size": I,
-               "moe_intermediate_size": Im, "num_experts": E, "num_experts_per_tok": 2, "decoder_sparse_step": 1,
-               "mlp_only_layers": [1], "num_hidden_layers": L, "vocab_size": V, "tie_word_embeddings": True,
-               "torch_dtype": "bfloat16", "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8}
-        if shared:
-            cfg["shared_expert_intermediate_size"] = Is
-        t = {"model.embed_tokens.weight": rng.standard_normal((V, H)), "model.norm.weight": rng.uniform(0.5, 1.5, H)}
-        for l in range(L):
-            p = f"model.layers.{l}."
-            t[p + "input_layernorm.weight"] = rng.uniform(0.5, 1.5, H)
-            t[p + "post_attention_layernorm.weight"] = rng.uniform(0.5, 1.5, H)
-            if l == 1:
-                t[p + "mlp.gate_proj.weight"], t[p + "mlp.up_proj.weight"], t[p + "mlp.down_proj.weight"] = mat(I, H), mat(I, H), mat(H, I)
-                continue
-            if fused:
-                t[p + "mlp.experts.gate_up_proj"] = np.stack([np.vstack([mat(Im, H), mat(Im, H)]) for _ in range(E)])
-                t[p + "mlp.experts.down_proj"] = np.stack([mat(H, Im) for _ in range(E)])
-            else:
-                for e in range(E):
-                    q = f"{p}mlp.experts.{e}."
-                    t[q + "gate_proj.weight"], t[q + "up_proj.weight"], t[q + "down_proj.weight"] = mat(Im, H), mat(Im, H), mat(H, Im)
-            if shared:
-                q = p + "mlp.shared_expert."
-                t[q + "gate_proj.weight"], t[q + "up_proj.weight"], t[q + "down_proj.weight"] = mat(Is, H), mat(Is, H), mat(H, Is)
+        cfg, t, _ = arch.qwen3_moe_weights(fused, shared)
         cases.append((f"moe-{'fused' if fused else 'experts-shared'}", cfg, t, "BF16"))
     L, I = 2, 40
     cfg = {"architectures": ["Phi3ForCausalLM"], "model_type": "phi3", "hidden_size": H, "intermediate_size": I,

@@ -23,16 +23,10 @@ import sys
 import tempfile
 import shutil
 
-from vxtest import BDIR, FIX, ROOT, VINDEX, asan_runtime, check, finish
+from vxtest import BDIR, FIX, ROOT, VINDEX, check, finish, reexec_with
 
 LIB = os.path.join(BDIR, "libvindex.so")
-if not os.environ.get("VX_PY_CHILD"):
-    env = dict(os.environ, VX_PY_CHILD="1", VINDEX_LIB=LIB)
-    rt = asan_runtime(LIB)
-    if rt:
-        env["LD_PRELOAD"] = rt
-        env["ASAN_OPTIONS"] = "detect_leaks=0"
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+reexec_with(LIB)
 os.environ.pop("LD_PRELOAD", None)
 
 import numpy as np  # noqa: E402

@@ -132,7 +132,10 @@ def extract(d, out, F):
     return r.returncode == 0
 
 
-def qwen3_moe(tmp, fused, shared):
+def qwen3_moe_weights(fused, shared):
+    """A Qwen3-MoE checkpoint's config and weights: layer 1 dense (mlp_only_layers), the
+    others E experts stored one tensor per expert or fused, plus a shared expert when
+    `shared`; the routers are there (recognised, not read). Returns cfg, tensors, dims."""
     L, E, I, Im, Is = 3, 4, 48, 12, 10
     cfg = {"architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe", "hidden_size": H, "intermediate_size": I,
            "moe_intermediate_size": Im, "num_experts": E, "num_experts_per_tok": 2, "decoder_sparse_step": 1,
@@ -160,6 +163,11 @@ def qwen3_moe(tmp, fused, shared):
             q = p + "mlp.shared_expert."
             t[q + "gate_proj.weight"], t[q + "up_proj.weight"], t[q + "down_proj.weight"] = mat(Is, H), mat(Is, H), mat(H, Is)
             t[p + "mlp.shared_expert_gate.weight"] = rng.standard_normal((1, H))
+    return cfg, t, (L, E, I, Im, Is)
+
+
+def qwen3_moe(tmp, fused, shared):
+    cfg, t, (L, E, I, Im, Is) = qwen3_moe_weights(fused, shared)
     name = f"qwen3-moe-{'fused' if fused else 'experts'}{'-shared' if shared else ''}"
     d = os.path.join(tmp, name)
     st = make(d, cfg, t)

@@ -35,18 +35,12 @@ import threading
 import time
 
 import numpy as np
-from vxtest import BDIR, FIX, ROOT, VINDEX, asan_runtime, check, finish
+from vxtest import BDIR, FIX, ROOT, VINDEX, check, finish, reexec_with
 
 LIB = os.path.join(BDIR, "libvindex.so")
 
 
-if not os.environ.get("VX_PY_CHILD"):
-    env = dict(os.environ, VX_PY_CHILD="1", VINDEX_LIB=LIB)
-    rt = asan_runtime(LIB)
-    if rt:
-        env["LD_PRELOAD"] = rt
-        env["ASAN_OPTIONS"] = "detect_leaks=0"
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+reexec_with(LIB)
 
 # The sanitizer runtime (if any) is loaded now; the CLI and tools this test runs link their
 # own, so only the python children get it again (PY_ENV).

@@ -17,12 +17,11 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
 import scipy.linalg
-from vxtest import BDIR, FIX, VINDEX, check, finish
+from vxtest import BDIR, FIX, VINDEX, bytes_to_unicode, check, finish
 
 MKVINDEX = os.path.join(BDIR, "tools", "mkvindex")
 M64 = (1 << 64) - 1
@@ -115,19 +114,7 @@ def dist(v):
     return out
 
 
-def bytemap_chars():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return set(chr(c) for c in cs)
-
-
-BYTEMAP = bytemap_chars()
+BYTEMAP = set(bytes_to_unicode().values())
 WS = set(b" \t\n\v\f\r")
 
 

@@ -26,24 +26,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from vxtest import BDIR, BUILD, FIX, ROOT, VINDEX, check, failures, finish  # noqa: F401
+from vxtest import BDIR, BUILD, FIX, ROOT, VINDEX, bytes_to_unicode, check, failures, finish  # noqa: F401
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "tokref"))
 import variants  # noqa: E402
 
 TOK = os.path.join(ROOT, "tests/fixtures/tiny-llama/tokenizer.json")
-
-
-def bytes_to_unicode():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {b: chr(c) for b, c in zip(bs, cs)}
 
 
 # GPT-2's pattern with \p{L} ~ [^\W\d_], \p{N} ~ \d, and '_' (Pc) among the "other" class.

@@ -28,6 +28,34 @@ def asan_runtime(lib):
     return None
 
 
+def reexec_with(lib):
+    """Run this test program again with VINDEX_LIB=lib and, when `lib` is a sanitizer build,
+    its runtime preloaded into python (ctypes can load such a library only then). Returns
+    in the re-executed process, where VX_PY_CHILD is set."""
+    if os.environ.get("VX_PY_CHILD"):
+        return
+    env = dict(os.environ, VX_PY_CHILD="1", VINDEX_LIB=lib)
+    rt = asan_runtime(lib)
+    if rt:
+        env["LD_PRELOAD"] = rt
+        env["ASAN_OPTIONS"] = "detect_leaks=0"
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def bytes_to_unicode():
+    """GPT-2's byte-level alphabet: byte -> the character a byte-level vocabulary writes it
+    as (printable bytes stand for themselves, the rest are shifted past U+0100)."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+
+
 def check(cond, msg):
     """Count one check; print msg on failure. Returns cond as a bool."""
     if cond:
