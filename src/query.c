@@ -257,7 +257,7 @@ static int scan_one(heap *out, const rowset *sets, int nsets, size_t H, const fl
     while (block_rows > 1 && rows / block_rows < 8 * (size_t)T) block_rows /= 2;
     size_t nblocks = 0;
     for (int s = 0; s < nsets; s++) nblocks += (sets[s].n + block_rows - 1) / block_rows;
-    if (nblocks > UINT32_MAX) block_rows = (rows + UINT32_MAX - 1) / UINT32_MAX; /* spans count blocks in 32 bits */
+    if (nblocks > UINT32_MAX / 2) block_rows = rows / (UINT32_MAX / 2) + 1; /* spans count blocks in 32 bits */
     nblocks = 0;
     for (int s = 0; s < nsets; s++) nblocks += (sets[s].n + block_rows - 1) / block_rows;
     scan_plan plan = { sets, nsets, block_rows, T, span };
