@@ -32,15 +32,20 @@ size_t vx_utf8_seq(const unsigned char *s, size_t avail, uint32_t *cp) {
     return n;
 }
 
+size_t vx_ascii_prefix(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    uint64_t w;
+    while (i + 8 <= n && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080ull))) i += 8;
+    while (i < n && s[i] < 0x80) i++;
+    return i;
+}
+
 size_t vx_utf8_check(const unsigned char *s, size_t n) {
     uint32_t cp;
     size_t i = 0, l;
     while (i < n) {
         if (s[i] < 0x80) {
-            /* ASCII runs a word at a time */
-            uint64_t w;
-            while (i + 8 <= n && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080ull))) i += 8;
-            if (i < n && s[i] < 0x80) i++;
+            i += vx_ascii_prefix(s + i, n - i);
             continue;
         }
         if (!(l = vx_utf8_seq(s + i, n - i, &cp))) return i;

@@ -21,6 +21,8 @@ static inline size_t vx_utf8_next(const unsigned char *s, size_t avail, uint32_t
     if (!l) { *cp = s[0]; l = 1; }
     return l;
 }
+/* Length of the run of ASCII bytes (< 0x80) that s[0..n) starts with, read a word at a time. */
+size_t vx_ascii_prefix(const unsigned char *s, size_t n);
 /* Byte offset of the first ill-formed sequence in s[0..n), or n if all is well-formed. */
 size_t vx_utf8_check(const unsigned char *s, size_t n);
 /* Encode cp (< 0x110000) into out (room for 4); returns the byte count. */

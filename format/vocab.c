@@ -21,6 +21,8 @@
  */
 #include "vocab.h"
 
+#include "unicode.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,12 +163,11 @@ static int entries_ok(const uint8_t *E, uint32_t n, const uint8_t *S, uint64_t s
     }
 #endif
     *empty_raw = er;
-    if (bad || !vx_utf8_valid((const char *)S, (size_t)slen)) return 0;
-    size_t i = 0;
-    uint64_t w;
-    while (i + 8 <= slen && (memcpy(&w, S + i, 8), !(w & 0x8080808080808080ull))) i += 8;
-    while (i < slen && S[i] < 0x80) i++;
-    if (i == slen) return 1;
+    if (bad) return 0;
+    /* the ASCII prefix is valid UTF-8 with a boundary at every byte: validate after it */
+    size_t a = vx_ascii_prefix(S, (size_t)slen);
+    if (a == slen) return 1;
+    if (!vx_utf8_valid((const char *)S + a, (size_t)slen - a)) return 0;
     for (id = 0; id < n; id++) {
         const uint8_t *e = E + (uint64_t)id * ENTRY_SIZE;
         uint64_t o = vx_le32(e + 8), l = vx_le32(e + 12);
