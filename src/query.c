@@ -184,6 +184,13 @@ static uint64_t span_take(uint64_t *sp, int back) {
     }
 }
 
+/* Blocks of `block_rows` rows in sets[0..nsets), the last of each set partial. */
+static size_t count_blocks(const rowset *sets, int nsets, size_t block_rows) {
+    size_t nb = 0;
+    for (int s = 0; s < nsets; s++) nb += (sets[s].n + block_rows - 1) / block_rows;
+    return nb;
+}
+
 static uint64_t next_block(scan_plan *pl, int t) {
     uint64_t b = span_take(&pl->span[t], 0);
     for (int k = 1; b == SPAN_NONE && k < pl->T; k++) b = span_take(&pl->span[(t + k) % pl->T], 1);
@@ -200,7 +207,7 @@ static void *scan_worker(void *arg) {
         uint64_t b = j->bad ? SPAN_NONE : next_block(pl, j->t);
         int s = 0;
         for (; b != SPAN_NONE && s < pl->nsets; s++) {
-            size_t nb = (pl->sets[s].n + pl->block_rows - 1) / pl->block_rows;
+            size_t nb = count_blocks(&pl->sets[s], 1, pl->block_rows);
             if (b < nb) break;
             b -= nb;
         }
@@ -255,11 +262,9 @@ static int scan_one(heap *out, const rowset *sets, int nsets, size_t H, const fl
     /* blocks of BLOCK_BYTES (at least one row), some 8 per thread when the rows are few */
     size_t row_bytes = H * sizeof(uint16_t), block_rows = BLOCK_BYTES / row_bytes ? BLOCK_BYTES / row_bytes : 1;
     while (block_rows > 1 && rows / block_rows < 8 * (size_t)T) block_rows /= 2;
-    size_t nblocks = 0;
-    for (int s = 0; s < nsets; s++) nblocks += (sets[s].n + block_rows - 1) / block_rows;
-    if (nblocks > UINT32_MAX / 2) block_rows = rows / (UINT32_MAX / 2) + 1; /* spans count blocks in 32 bits */
-    nblocks = 0;
-    for (int s = 0; s < nsets; s++) nblocks += (sets[s].n + block_rows - 1) / block_rows;
+    if (count_blocks(sets, nsets, block_rows) > UINT32_MAX / 2) /* spans count blocks in 32 bits */
+        block_rows = rows / (UINT32_MAX / 2) + 1;
+    size_t nblocks = count_blocks(sets, nsets, block_rows);
     scan_plan plan = { sets, nsets, block_rows, T, span };
     for (int t = 0; t < T; t++) {
         uint16_t *buf = jobs[t].buf;
@@ -375,11 +380,11 @@ static int make_heaps(heap **heaps, hit **store, size_t nq, size_t k, vx_err *er
  * releases whose TLB shootdowns stall the other thread. Reading costs one copy per byte,
  * whatever the folios, and the resident set is the buffers. VINDEX_SCAN=map or read
  * overrides the choice (the tests run both); the result is the same either way. */
-static int read_mode(const vx_index *vx, int one_shot_default) {
+static int read_mode(const vx_index *vx) {
     const char *e = getenv("VINDEX_SCAN");
     if (e && !strcmp(e, "map")) return 0;
     if (e && !strcmp(e, "read")) return 1;
-    return one_shot_default && vx->advice == VX_ADVISE_ONCE;
+    return vx->advice == VX_ADVISE_ONCE;
 }
 
 void vx_score_opts_init(vx_score_opts *o) {
@@ -400,7 +405,7 @@ int vx_score(vx_feat_hit *out, size_t *n_out, const vx_index *vx, const vx_query
     if (!o->kinds || o->kinds > VX_KINDS_BOTH) return vx_fail(err, VX_EUSAGE, "score: no kind of feature selected");
     if (lo > hi || hi >= L) return vx_fail(err, VX_EUSAGE, "score: layers %u-%u: this vindex has layers 0-%u", lo, hi, L - 1);
     rowset sets[2];
-    int nsets = 0, rd = read_mode(vx, 1);
+    int nsets = 0, rd = read_mode(vx);
     for (int k = 0; k < 2; k++) {
         if (!(o->kinds & (1u << k))) continue;
         int slot = k == VX_DOWN ? VXF_DOWN : VXF_GATE;
@@ -441,7 +446,7 @@ int vx_nearest_tokens(vx_tok_hit *out, size_t *n_out, const vx_index *vx, const 
     size_t H = m->hidden_size, V = m->vocab_size;
     if (!k) return vx_fail(err, VX_EUSAGE, "nearest: the number of tokens must be at least 1");
     /* The whole matrix is read front to back: ask for read-ahead (R-O3: advice only). */
-    int rd = read_mode(vx, 1), fd = vx->map[VXF_EMB].fd;
+    int rd = read_mode(vx), fd = vx->map[VXF_EMB].fd;
     void *base = (void *)(uintptr_t)vx->map[VXF_EMB].data;
     if (rd) posix_fadvise(fd, 0, (off_t)vx->map[VXF_EMB].size, POSIX_FADV_WILLNEED);
     else {
