@@ -20,7 +20,8 @@ int vx_xcheck_caps(size_t *F, size_t *K, int *capped_f, int *capped_k, const vx_
                    vx_err *err);
 
 /* The layers A..B an extraction computes: all, or a part's (o->part: spec/parts.md), the
- * range checked against the checkpoint's layers. Errors: VX_EUSAGE. */
+ * range checked against the checkpoint's layers. Errors: VX_EUSAGE (a range past the last
+ * layer), VX_ECORRUPT (a model without layers). */
 int vx_xcheck_layers(size_t *A, size_t *B, const vx_model *m, const vx_extract_opts *o, vx_err *err);
 
 #endif
