@@ -138,6 +138,14 @@ static int string(scan *s, const char **start, size_t *len, int *plain) {
 
 static int key_is(const char *k, size_t n, const char *want) { return n == strlen(want) && !memcmp(k, want, n); }
 
+/* A member's key and the ':' after it, for the objects the scanner lifts from: 0 unless the
+ * key is plain (an escaped key could name the same member as a plain one). */
+static int plain_key(scan *s, const char **k, size_t *kl) {
+    int plain;
+    ws(s);
+    return string(s, k, kl, &plain) && plain && eat(s, ':');
+}
+
 static int value(scan *s, int depth);
 
 static int container(scan *s, int depth, char close) {
@@ -222,9 +230,7 @@ static int layer_object(scan *s, uint32_t i, int depth) {
     for (;;) {
         const char *k;
         size_t kl;
-        int plain;
-        ws(s);
-        if (!string(s, &k, &kl, &plain) || !plain || !eat(s, ':')) return 0;
+        if (!plain_key(s, &k, &kl)) return 0;
         int kind = key_is(k, kl, "gate_sigma") ? 0 : key_is(k, kl, "down_sigma") ? 1 : -1;
         ws(s);
         if (kind >= 0 && !seen[kind] && s->p < s->end && *s->p == '[') {
@@ -263,9 +269,7 @@ static int root(scan *s) {
     for (;;) {
         const char *k;
         size_t kl;
-        int plain;
-        ws(s);
-        if (!string(s, &k, &kl, &plain) || !plain || !eat(s, ':')) return 0;
+        if (!plain_key(s, &k, &kl)) return 0;
         ws(s);
         if (!seen && key_is(k, kl, "layers")) {
             seen = 1;
