@@ -1,6 +1,6 @@
 /*
  * cmd_verify.c — `vindex verify VX|ARCHIVE|-|ORG/NAME [--digest HEX] [--sums FILE]
- * [--revision REV] [--json] [--threads N]`: every check the target allows, then what it
+ * [--revision REV] [--whole-files] [--json] [--threads N]`: every check the target allows, then what it
  * was checked against, said in words.
  */
 #include <getopt.h>
@@ -14,7 +14,7 @@
 
 static const char *verify_help =
     "usage: vindex verify VX|ARCHIVE|-|ORG/NAME [--digest HEX] [--sums FILE] [--revision REV]\n"
-    "                     [--json] [--threads N]\n"
+    "                     [--whole-files] [--json] [--threads N]\n"
     "\n"
     "Check a vindex completely. VX is a directory: the SHA-256 of every file against its\n"
     "SHA256SUMS, that SHA256SUMS covers exactly the files present, the XXH3 of every file\n"
@@ -26,14 +26,19 @@ static const char *verify_help =
     "without writing anything, plus the archive's own rules (member set, paths, types).\n"
     "ORG/NAME is a vindex in the local Hugging Face cache: the directory checks on its\n"
     "snapshot, plus every blob's name against its content.\n"
+    "A file that index.json gives chunk digests for (written since format 2's R-I10) is\n"
+    "hashed 16 MiB at a time on every core, and its SHA256SUMS line compared with the\n"
+    "whole-file SHA-256 index.json records; --whole-files also hashes it whole, as\n"
+    "sha256sum -c does.\n"
     "SHA256SUMS travels with the vindex, so alone it proves only that the files agree with\n"
     "each other. An anchor obtained elsewhere proves they are the ones published:\n"
     "\n"
     "  --digest HEX    the expected content digest (vindex info, pack and verify print it)\n"
     "  --sums FILE     a SHA256SUMS obtained elsewhere: every file must match it\n"
     "  --revision REV  Hugging Face cache: a ref or snapshot (default main)\n"
+    "  --whole-files   also recompute every file's whole SHA-256 (directories; slower)\n"
     "  --json          {\"ok\": bool, \"problems\": [...], ...} on stdout\n"
-    "  -j, --threads   hashing threads (default 2)\n"
+    "  -j, --threads   hashing threads (default: the cores online, or VINDEX_THREADS)\n"
     "  -h, --help      this text\n"
     "\nPrints one line per problem, naming the file (and for archives the offset).\n"
     "exit status: 0 all holds, 1 problems found, 2 usage error\n";
@@ -62,9 +67,11 @@ int cmd_verify(int argc, char **argv) {
     static const struct option lo[] = { { "json", no_argument, 0, 'J' },        { "threads", required_argument, 0, 'j' },
                                         { "digest", required_argument, 0, 'D' }, { "sums", required_argument, 0, 'S' },
                                         { "revision", required_argument, 0, 'R' }, { "help", no_argument, 0, 'h' },
+                                        { "whole-files", no_argument, 0, 'W' },
                                         { 0, 0, 0, 0 } };
     int c;
-    long threads = 2;
+    long threads = 0; /* 0: vx_kern_threads() */
+    unsigned flags = 0;
     vctx v = { 0, NULL };
     vx_anchor a = { NULL, NULL };
     const char *revision = NULL;
@@ -72,6 +79,7 @@ int cmd_verify(int argc, char **argv) {
     opterr = 0;
     while ((c = getopt_long(argc, argv, "j:h", lo, NULL)) != -1) {
         if (c == 'J') v.json = 1;
+        else if (c == 'W') flags |= VX_VERIFY_WHOLE_FILES;
         else if (c == 'j') { if (cli_int(optarg, 1, 64, &threads)) return cli_usage("verify", "--threads %s: expected 1..64", optarg); }
         else if (c == 'D') {
             if (strlen(optarg) != 64 || strspn(optarg, "0123456789abcdefABCDEF") != 64)
@@ -87,7 +95,7 @@ int cmd_verify(int argc, char **argv) {
     v.arr = cJSON_CreateArray();
     vx_verify_result r;
     vx_err err = { 0 };
-    int rc = vx_verify_target(&r, target, revision, &a, (int)threads, on_problem, &v, &err);
+    int rc = vx_verify_target_ex(&r, target, revision, &a, (int)threads, flags, on_problem, &v, &err);
     if (rc && rc != VX_EMISMATCH) {
         /* the check could not run to its end: a broken stream is a failed verification */
         if (v.json) {

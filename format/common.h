@@ -98,6 +98,8 @@ int vx_xxh3_file(char out[17], const char *path, vx_err *err);
 /* Both, relative to a directory fd. */
 int vx_sha256_fileat(char out[65], int dirfd, const char *name, vx_err *err);
 int vx_xxh3_fileat(char out[17], int dirfd, const char *name, vx_err *err);
+/* SHA-256 of bytes [off, off+len) of `name` under dirfd; a file that ends before is VX_EIO. */
+int vx_sha256_rangeat(uint8_t out[32], int dirfd, const char *name, uint64_t off, uint64_t len, vx_err *err);
 
 /* path join into a malloc'd string; NULL on ENOMEM. */
 char *vx_path(const char *dir, const char *name);

@@ -13,6 +13,7 @@ VX_TRAMPOLINE(VX_LIB_CRYPTO, const EVP_MD *, EVP_sha1, (void), ()) /* git blob n
 VX_TRAMPOLINE(VX_LIB_CRYPTO, int, EVP_DigestInit_ex, (EVP_MD_CTX *c, const EVP_MD *t, ENGINE *e), (c, t, e))
 VX_TRAMPOLINE(VX_LIB_CRYPTO, int, EVP_DigestUpdate, (EVP_MD_CTX *c, const void *d, size_t n), (c, d, n))
 VX_TRAMPOLINE(VX_LIB_CRYPTO, int, EVP_DigestFinal_ex, (EVP_MD_CTX *c, unsigned char *md, unsigned int *n), (c, md, n))
+VX_TRAMPOLINE(VX_LIB_CRYPTO, int, EVP_MD_CTX_copy_ex, (EVP_MD_CTX *out, const EVP_MD_CTX *in), (out, in)) /* chunk 0 (outfile.c) */
 VX_TRAMPOLINE(VX_LIB_CRYPTO, int, EVP_Digest,
               (const void *d, size_t n, unsigned char *md, unsigned int *sz, const EVP_MD *t, ENGINE *e),
               (d, n, md, sz, t, e))

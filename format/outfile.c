@@ -35,13 +35,51 @@ int vx_out_open(vx_outfile *f, const char *dir, const char *name, vx_err *err) {
     return VX_OK;
 }
 
+/* Finish the digest of the chunk that ends at f->bytes. */
+static int chunk_done(vx_outfile *f, vx_err *err) {
+    if (f->n_chunks + 2 > f->cap_chunks) { /* room for this one and close's last */
+        uint32_t cap = f->cap_chunks ? 2 * f->cap_chunks : 64;
+        void *p = realloc(f->chunks, cap * sizeof *f->chunks);
+        if (!p) return vx_fail(err, VX_ENOMEM, "%s: out of memory", f->name);
+        f->chunks = p;
+        f->cap_chunks = cap;
+    }
+    unsigned int n = 32;
+    if (!f->n_chunks) { /* chunk 0 is everything so far: finish a copy of the whole-file state */
+        if (!(f->csha = EVP_MD_CTX_new()) || !EVP_MD_CTX_copy_ex(f->csha, f->sha))
+            return vx_fail(err, VX_ENOMEM, "%s: out of memory", f->name);
+    }
+    EVP_DigestFinal_ex(f->csha, f->chunks[f->n_chunks++], &n);
+    EVP_DigestInit_ex(f->csha, EVP_sha256(), NULL);
+    return VX_OK;
+}
+
+/* Both digests, and the chunk digests (R-I10) split at multiples of VX_SHA_CHUNK. */
+static int digest(vx_outfile *f, const unsigned char *p, size_t len, vx_err *err) {
+    while (len) {
+        /* more bytes follow a boundary: the chunk before it is complete (so a file of
+         * exactly VX_SHA_CHUNK bytes, or fewer, has no chunk digests) */
+        if (!f->whole_only && f->bytes && f->bytes % VX_SHA_CHUNK == 0 && f->n_chunks < f->bytes / VX_SHA_CHUNK) {
+            int rc = chunk_done(f, err);
+            if (rc) return rc;
+        }
+        uint64_t room = VX_SHA_CHUNK - f->bytes % VX_SHA_CHUNK;
+        size_t n = room < len ? (size_t)room : len;
+        EVP_DigestUpdate(f->sha, p, n);
+        XXH3_64bits_update(f->xxh, p, n);
+        if (f->n_chunks) EVP_DigestUpdate(f->csha, p, n);
+        f->bytes += n;
+        p += n;
+        len -= n;
+    }
+    return VX_OK;
+}
+
 int vx_out_write(vx_outfile *f, const void *buf, size_t len, vx_err *err) {
     if (!len) return VX_OK;
-    EVP_DigestUpdate(f->sha, buf, len);
-    XXH3_64bits_update(f->xxh, buf, len);
-    f->bytes += len;
     const unsigned char *p = buf;
-    int rc = VX_OK;
+    int rc = digest(f, p, len, err);
+    if (rc) return rc;
     /* top up a started chunk; write it when full */
     if (f->held) {
         size_t n = VX_OUT_CHUNK - f->held < len ? VX_OUT_CHUNK - f->held : len;
@@ -85,6 +123,12 @@ int vx_out_close(vx_outfile *f, vx_err *err) {
         EVP_MD_CTX_free(f->sha);
         f->sha = NULL;
     }
+    if (f->csha) { /* the last chunk, never empty (chunk_done runs only when bytes follow) */
+        unsigned int n = 32;
+        EVP_DigestFinal_ex(f->csha, f->chunks[f->n_chunks++], &n);
+        EVP_MD_CTX_free(f->csha);
+        f->csha = NULL;
+    }
     if (f->xxh) {
         XXH64_canonical_t c;
         XXH64_canonicalFromHash(&c, XXH3_64bits_digest(f->xxh));
@@ -95,6 +139,12 @@ int vx_out_close(vx_outfile *f, vx_err *err) {
     free(f->path);
     f->path = NULL;
     return rc;
+}
+
+void vx_out_release(vx_outfile *f) {
+    free(f->chunks);
+    f->chunks = NULL;
+    f->n_chunks = f->cap_chunks = 0;
 }
 
 int vx_out_file(vx_outfile *f, const char *dir, const char *name, const void *buf, size_t len, vx_err *err) {
@@ -108,7 +158,22 @@ int vx_out_file(vx_outfile *f, const char *dir, const char *name, const void *bu
 const char *const vx_data_files[7] = { "gate_vectors.bin", "down_features.bin", "embeddings.bin", "down_meta.bin",
                                        "norms.bin", "vocab.bin", "tokenizer.json" };
 
-void vx_meta_set_files(vx_meta *m, const vx_outfile of[7]) {
+/* The digests of a written file into its file-table entry (R-I9, R-I10). */
+static int copy_digests(vx_file_meta *fm, const vx_outfile *f, vx_err *err) {
+    memcpy(fm->xxh3, f->xxh3, sizeof fm->xxh3);
+    memcpy(fm->sha256, f->sha256, sizeof fm->sha256);
+    fm->chunks = NULL;
+    fm->n_chunks = 0;
+    fm->chunk_bytes = 0;
+    if (!f->n_chunks) return VX_OK;
+    if (!(fm->chunks = malloc(f->n_chunks * sizeof *fm->chunks))) return vx_fail(err, VX_ENOMEM, "%s: out of memory", f->name);
+    memcpy(fm->chunks, f->chunks, f->n_chunks * sizeof *fm->chunks);
+    fm->n_chunks = f->n_chunks;
+    fm->chunk_bytes = VX_SHA_CHUNK;
+    return VX_OK;
+}
+
+int vx_meta_set_files(vx_meta *m, const vx_outfile of[7], vx_err *err) {
     const uint64_t L = m->num_layers, F = m->num_feats, H = m->hidden_size, V = m->vocab_size;
     const struct { const char *dt; int nd; uint64_t s[3]; } shapes[7] = {
         { "f16", 3, { L, F, H } }, { "f16", 3, { L, F, H } }, { "f16", 2, { V, H } },
@@ -123,8 +188,10 @@ void vx_meta_set_files(vx_meta *m, const vx_outfile of[7]) {
         snprintf(f->dtype, sizeof f->dtype, "%s", shapes[i].dt);
         f->ndim = shapes[i].nd;
         memcpy(f->shape, shapes[i].s, sizeof shapes[i].s);
-        memcpy(f->xxh3, of[i].xxh3, sizeof f->xxh3);
+        int rc = copy_digests(f, &of[i], err);
+        if (rc) return rc;
     }
+    return VX_OK;
 }
 
 static int by_name(const void *a, const void *b) {
@@ -142,8 +209,8 @@ int vx_sums_write(vx_outfile *sums, const char *dir, const vx_outfile *of, size_
     return vx_out_file(sums, dir, "SHA256SUMS", text, len, err);
 }
 
-void vx_meta_add_file(vx_meta *m, const vx_outfile *f, const char *dtype, int ndim, const uint64_t *shape) {
-    if (m->n_files >= VX_MAX_META_FILES || ndim > 4) return;
+int vx_meta_add_file(vx_meta *m, const vx_outfile *f, const char *dtype, int ndim, const uint64_t *shape, vx_err *err) {
+    if (m->n_files >= VX_MAX_META_FILES || ndim > 4) return VX_OK;
     vx_file_meta *fm = &m->files[m->n_files++];
     memset(fm, 0, sizeof *fm);
     snprintf(fm->name, sizeof fm->name, "%s", f->name);
@@ -151,7 +218,7 @@ void vx_meta_add_file(vx_meta *m, const vx_outfile *f, const char *dtype, int nd
     snprintf(fm->dtype, sizeof fm->dtype, "%s", dtype);
     fm->ndim = ndim;
     for (int i = 0; i < ndim; i++) fm->shape[i] = shape[i];
-    memcpy(fm->xxh3, f->xxh3, sizeof fm->xxh3);
+    return copy_digests(fm, f, err);
 }
 
 int vx_digest_of_files(char hex[65], const vx_outfile *of, size_t n, vx_err *err) {

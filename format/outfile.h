@@ -13,6 +13,10 @@
 #include "vxmeta.h"
 
 #define VX_OUT_CHUNK ((size_t)2 << 20)
+/* R-I10: a file longer than this gets per-chunk SHA-256 digests of this size in
+ * index.json, so `verify` can hash one file on every core. 16 MiB keeps the list short
+ * (75 digests for a Qwen3-8B embedding) and the last core's wait under ~10 ms. */
+#define VX_SHA_CHUNK ((uint64_t)16 << 20)
 
 typedef struct vx_outfile {
     int fd;
@@ -25,6 +29,13 @@ typedef struct vx_outfile {
     void *xxh;        /* XXH3_state_t */
     char sha256[65];  /* set by close */
     char xxh3[17];    /* set by close */
+    /* R-I10 chunk digests, once the file passes VX_SHA_CHUNK bytes (n_chunks is 0 before):
+     * chunk 0's digest is the whole-file state copied at the boundary, later chunks have
+     * their own state. Kept after close, until vx_out_release. */
+    int whole_only;        /* set after open: no chunk digests (unpack copies index.json's) */
+    void *csha;            /* EVP_MD_CTX of the current chunk (from chunk 1 on) */
+    uint8_t (*chunks)[32];
+    uint32_t n_chunks, cap_chunks;
 } vx_outfile;
 
 /* Create `dir/name` exclusively. Errors: VX_EIO, VX_ENOMEM. */
@@ -33,6 +44,9 @@ int vx_out_write(vx_outfile *f, const void *buf, size_t len, vx_err *err);
 /* Write what is held, fsync, close, finish the digests. Safe to call on a failed or closed
  * file. */
 int vx_out_close(vx_outfile *f, vx_err *err);
+/* Free what close keeps (the chunk digests); after vx_meta_set_files/add_file have copied
+ * them. Safe on a zeroed, failed or released file. */
+void vx_out_release(vx_outfile *f);
 /* Write a whole small file in one call; digests in f after return. */
 int vx_out_file(vx_outfile *f, const char *dir, const char *name, const void *buf, size_t len, vx_err *err);
 
@@ -44,15 +58,17 @@ enum { VX_OF_INDEX = 7, VX_OF_MANIFEST, VX_OF_SUMS, VX_OF_SPECTRA, VX_OF_NEURONS
 /* The seven data files of a vindex, in the order vx_meta_set_files expects them. */
 extern const char *const vx_data_files[7];
 /* Fill m->files from the seven written files of[0..6] (named as vx_data_files): sizes,
- * shapes implied by m's dimensions, dtypes, XXH3 (spec R-I9). */
-void vx_meta_set_files(vx_meta *m, const vx_outfile of[7]);
+ * shapes implied by m's dimensions, dtypes, XXH3 (spec R-I9), SHA-256 and chunk digests
+ * (R-I10, copied). m->files must hold no chunk digests of its own (they would leak).
+ * Errors: VX_ENOMEM. */
+int vx_meta_set_files(vx_meta *m, const vx_outfile of[7], vx_err *err);
 /* Write SHA256SUMS into `dir` from the written files of[0..n) (every file but itself, in
  * byte order of the names, `sha256sum -c` format, spec R-S1; entries with a NULL name are
  * skipped); digests left in *sums. */
 int vx_sums_write(vx_outfile *sums, const char *dir, const vx_outfile *of, size_t n, vx_err *err);
-/* Append a written file to m->files (version 2's optional files, spec §9): size and XXH3
- * from f, the given dtype and shape. */
-void vx_meta_add_file(vx_meta *m, const vx_outfile *f, const char *dtype, int ndim, const uint64_t *shape);
+/* Append a written file to m->files (version 2's optional files, spec §9): size and
+ * digests from f, the given dtype and shape. Errors: VX_ENOMEM. */
+int vx_meta_add_file(vx_meta *m, const vx_outfile *f, const char *dtype, int ndim, const uint64_t *shape, vx_err *err);
 /* The content digest (R-B6) of the written files of[0..n) (entries with a NULL name are
  * skipped; manifest.json and SHA256SUMS are left out by the definition). */
 int vx_digest_of_files(char hex[65], const vx_outfile *of, size_t n, vx_err *err);

@@ -56,6 +56,7 @@ void vx_meta_free(vx_meta *m) {
     for (size_t i = 0; i < m->n_norms; i++) free(m->norms[i].name);
     free(m->norms);
     free(m->part.json);
+    for (size_t i = 0; i < m->n_files; i++) free(m->files[i].chunks);
     memset(m, 0, sizeof *m);
 }
 
@@ -139,6 +140,54 @@ static int get_sigma(float **out, const cJSON *layer, const char *key, uint32_t 
     return VX_OK;
 }
 
+static int is_hex(const char *s, size_t n) { return strlen(s) == n && strspn(s, "0123456789abcdef") == n; }
+
+static void unhex(uint8_t *out, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        int hi = s[2 * i] <= '9' ? s[2 * i] - '0' : s[2 * i] - 'a' + 10;
+        int lo = s[2 * i + 1] <= '9' ? s[2 * i + 1] - '0' : s[2 * i + 1] - 'a' + 10;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+}
+
+/* R-I10: a file's whole SHA-256 and its chunk digests, both optional. */
+static int parse_sha256(vx_file_meta *fm, const cJSON *f, const char *fname, vx_err *err) {
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(f, "sha256");
+    if (x) {
+        if (!cJSON_IsString(x) || !is_hex(x->valuestring, 64))
+            return vx_fail(err, VX_ECORRUPT, "%s: files.%s.sha256: expected 64 lowercase hex digits", fname, fm->name);
+        strcpy(fm->sha256, x->valuestring);
+    }
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(f, "sha256_chunks");
+    if (!c) return VX_OK;
+    if (!cJSON_IsObject(c) || !x)
+        return vx_fail(err, VX_ECORRUPT, "%s: files.%s.sha256_chunks: expected an object, beside \"sha256\"", fname,
+                       fm->name);
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(c, "chunk_bytes");
+    double db = cJSON_IsNumber(b) ? b->valuedouble : 0;
+    uint64_t cb = db >= (double)VX_SHA_CHUNK_MIN && db <= (double)VX_SHA_CHUNK_MAX ? (uint64_t)db : 0;
+    if (!cb || (double)cb != db || (cb & (cb - 1)))
+        return vx_fail(err, VX_ECORRUPT, "%s: files.%s.sha256_chunks.chunk_bytes: expected a power of two in [2^20, 2^30]",
+                       fname, fm->name);
+    uint64_t n = (fm->bytes + cb - 1) / cb;
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(c, "digests");
+    if (!cJSON_IsArray(d) || (uint64_t)cJSON_GetArraySize(d) != n || n < 2)
+        return vx_fail(err, VX_ECORRUPT, "%s: files.%s.sha256_chunks.digests: expected an array of %llu digests "
+                       "(bytes / chunk_bytes, rounded up, at least 2)", fname, fm->name, (unsigned long long)n);
+    if (!(fm->chunks = malloc(n * sizeof *fm->chunks))) return vx_fail(err, VX_ENOMEM, "%s: out of memory", fname);
+    fm->chunk_bytes = cb;
+    fm->n_chunks = (uint32_t)n;
+    uint32_t i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, d) {
+        if (!cJSON_IsString(e) || !is_hex(e->valuestring, 64))
+            return vx_fail(err, VX_ECORRUPT, "%s: files.%s.sha256_chunks.digests[%u]: expected 64 lowercase hex digits",
+                           fname, fm->name, i);
+        unhex(fm->chunks[i++], e->valuestring, 32);
+    }
+    return VX_OK;
+}
+
 static int parse_files(vx_meta *m, const cJSON *root, const char *fname, vx_err *err) {
     const cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
     if (!cJSON_IsObject(files)) return vx_fail(err, VX_ECORRUPT, "%s: \"files\": missing or not an object", fname);
@@ -176,7 +225,8 @@ static int parse_files(vx_meta *m, const cJSON *root, const char *fname, vx_err 
                 return vx_fail(err, VX_ECORRUPT, "%s: files.%s.xxh3: expected 16 lowercase hex digits", fname, fm->name);
             strcpy(fm->xxh3, x->valuestring);
         }
-        m->n_files++;
+        m->n_files++; /* from here vx_meta_free owns fm->chunks */
+        if ((rc = parse_sha256(fm, f, fname, err))) return rc;
     }
     return VX_OK;
 }
@@ -662,6 +712,17 @@ char *vx_meta_write(const vx_meta *m) {
         cJSON_AddStringToObject(o, "dtype", f->dtype);
         cJSON_AddItemToObject(o, "shape", shape_json(f->shape, f->ndim));
         if (f->xxh3[0]) cJSON_AddStringToObject(o, "xxh3", f->xxh3);
+        if (f->sha256[0]) cJSON_AddStringToObject(o, "sha256", f->sha256);
+        if (f->n_chunks) { /* R-I10 */
+            cJSON *c = cJSON_AddObjectToObject(o, "sha256_chunks"), *d = cJSON_CreateArray();
+            cJSON_AddNumberToObject(c, "chunk_bytes", (double)f->chunk_bytes);
+            for (uint32_t k = 0; k < f->n_chunks; k++) {
+                char hex[65];
+                vx_hex(hex, f->chunks[k], 32);
+                cJSON_AddItemToArray(d, cJSON_CreateString(hex));
+            }
+            cJSON_AddItemToObject(c, "digests", d);
+        }
         cJSON_AddItemToObject(files, f->name, o);
     }
     if (m->is_part) { /* spec/parts.md P2 */

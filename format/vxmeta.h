@@ -16,6 +16,9 @@
 #define VX_MAX_VOCAB 16777216u
 #define VX_MAX_TOPK 4096u
 #define VX_MAX_INDEX_JSON (64u << 20)
+/* R-I10: chunk sizes a reader accepts for per-chunk SHA-256 digests (powers of two). */
+#define VX_SHA_CHUNK_MIN ((uint64_t)1 << 20)
+#define VX_SHA_CHUNK_MAX ((uint64_t)1 << 30)
 
 /* Names of the files every vindex holds (R-F1), sorted. */
 extern const char *const vx_file_names[];   /* NULL-terminated; includes SHA256SUMS last */
@@ -66,6 +69,10 @@ typedef struct vx_file_meta {
     int ndim;
     uint64_t shape[4];
     char xxh3[17];               /* canonical hex, "" when not recorded */
+    char sha256[65];             /* R-I10: the whole file's SHA-256, "" when not recorded */
+    uint64_t chunk_bytes;        /* R-I10: 0 when index.json gives no chunk digests */
+    uint32_t n_chunks;           /* ceil(bytes / chunk_bytes) */
+    uint8_t (*chunks)[32];       /* [n_chunks] SHA-256 of each chunk, owned by the vx_meta */
 } vx_file_meta;
 
 /* A part of a vindex (spec/parts.md): the layers first..last of a `total`-layer model, with

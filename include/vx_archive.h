@@ -74,6 +74,16 @@ typedef struct vx_verify_result {
 int vx_verify_target(vx_verify_result *res, const char *target, const char *revision, const vx_anchor *anchor,
                      int threads, void (*report)(void *ctx, const char *line), void *ctx, vx_err *err);
 
+/* A directory's files that index.json gives per-chunk SHA-256 digests for (spec R-I10) are
+ * checked chunk by chunk on every thread, and their SHA256SUMS line against the whole-file
+ * digest index.json records. This flag also hashes every file whole, as `sha256sum -c`
+ * does (one thread per file: slower on a vindex with one large file), so the writer's
+ * consistency between the two is checked too. */
+#define VX_VERIFY_WHOLE_FILES 1u
+/* vx_verify_target with flags (VX_VERIFY_*). */
+int vx_verify_target_ex(vx_verify_result *res, const char *target, const char *revision, const vx_anchor *anchor,
+                        int threads, unsigned flags, void (*report)(void *ctx, const char *line), void *ctx, vx_err *err);
+
 typedef struct vx_unpack_opts {
     const char *archive;    /* file, or "-" for stdin */
     const char *out;        /* directory to create; NULL = the archive's name without ".tar.zst" */

@@ -404,6 +404,9 @@ static int check_hashes(arc_check *c, int m, vx_err *err) {
         if (f->xxh3[0] && strcmp(f->xxh3, c->m[m].xxh))
             rc = problem(c, err, "%s: XXH3 (index.json) mismatch: expected %s, computed %s", arc_members[m].name, f->xxh3,
                          c->m[m].xxh);
+        else if (f->sha256[0] && strcmp(f->sha256, c->m[m].sha)) /* A-V7, R-I10 */
+            rc = problem(c, err, "%s: SHA-256 (index.json) mismatch: expected %s, computed %s", arc_members[m].name,
+                         f->sha256, c->m[m].sha);
     }
     return rc;
 }

@@ -130,8 +130,10 @@ int arc_anchor(vx_verify_result *res, const vx_sum *have, size_t n, const vx_anc
  * that is gone (a temporary archive file or directory). Returns how many were removed. */
 int arc_clean_stale(const char *parent, const char *prefix);
 
-/* vx_verify with symbolic links allowed (the Hugging Face cache's snapshots). */
-int vx_verify_ex(const char *dir, int threads, int links_ok, void (*report)(void *ctx, const char *line), void *ctx,
+/* vx_verify with flags: VX_VERIFY_WHOLE_FILES, and VX_VERIFY_LINKS_OK for symbolic links
+ * (the Hugging Face cache's snapshots). */
+#define VX_VERIFY_LINKS_OK 0x100u
+int vx_verify_ex(const char *dir, int threads, unsigned flags, void (*report)(void *ctx, const char *line), void *ctx,
                  int *problems, vx_err *err);
 
 #endif

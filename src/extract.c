@@ -888,14 +888,16 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     }
 
     /* index.json: the file table records size, shape, dtype and xxh3 of each file. */
-    vx_meta_set_files(&meta, of);
     {
         const uint64_t sh_spec[3] = { L, 2, H }, sh_mom[4] = { L, 2, F, 4 }, sh_neur[1] = { meta.neurons_bytes / 4 },
                        sh_unemb[2] = { V, H };
-        vx_meta_add_file(&meta, &of[OF_SPECTRA], "f32", 3, sh_spec);
-        vx_meta_add_file(&meta, &of[OF_NEURONS], "f32", 1, sh_neur);
-        vx_meta_add_file(&meta, &of[OF_MOMENTS], "f32", 4, sh_mom);
-        if (whole_files && meta.unembedding == VX_UNEMB_FILE) vx_meta_add_file(&meta, &of[OF_UNEMBED], "f16", 2, sh_unemb);
+        if ((rc = vx_meta_set_files(&meta, of, err)) ||
+            (rc = vx_meta_add_file(&meta, &of[OF_SPECTRA], "f32", 3, sh_spec, err)) ||
+            (rc = vx_meta_add_file(&meta, &of[OF_NEURONS], "f32", 1, sh_neur, err)) ||
+            (rc = vx_meta_add_file(&meta, &of[OF_MOMENTS], "f32", 4, sh_mom, err)) ||
+            (whole_files && meta.unembedding == VX_UNEMB_FILE &&
+             (rc = vx_meta_add_file(&meta, &of[OF_UNEMBED], "f16", 2, sh_unemb, err))))
+            goto fail;
     }
     drop_unwritten(&meta, of);
     if (o->part) { /* parts.md P2: the provenance goes into index.json's "part"; no manifest */
@@ -926,6 +928,7 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
 fail:
     for (int i = 0; i < VX_N_FILES; i++) vx_out_close(&of[i], NULL);
 done:
+    for (int i = 0; i < VX_N_FILES; i++) vx_out_release(&of[i]);
     vx_outdir_end(&od);
     if (hashing) pthread_join(hasher, NULL);
     vx_blas_threads(blas_before);

@@ -303,6 +303,7 @@ int vx_merge(const vx_merge_opts *o, vx_err *err) {
     mm.norms = fm->norms;          /* moved below, once nothing can fail in between */
     mm.is_part = 0;
     memset(&mm.part, 0, sizeof mm.part);
+    mm.n_files = 0; /* the first part's table (and its chunk digests) stays the part's; ours is set below */
     mm.num_layers = L;
     if (!mm.layers) { mm.norms = NULL; mm.n_norms = 0; rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto done; }
     ps[0].meta.norms = NULL;
@@ -363,14 +364,15 @@ int vx_merge(const vx_merge_opts *o, vx_err *err) {
     }
 
     /* index.json, the digest, manifest.json and SHA256SUMS, as vx_extract writes them */
-    vx_meta_set_files(&mm, of);
     {
         const uint64_t sh_spec[3] = { L, 2, mm.hidden_size }, sh_mom[4] = { L, 2, mm.num_feats, 4 },
                        sh_neur[1] = { mm.neurons_bytes / 4 }, sh_unemb[2] = { mm.vocab_size, mm.hidden_size };
-        vx_meta_add_file(&mm, &of[VX_OF_SPECTRA], "f32", 3, sh_spec);
-        vx_meta_add_file(&mm, &of[VX_OF_NEURONS], "f32", 1, sh_neur);
-        vx_meta_add_file(&mm, &of[VX_OF_MOMENTS], "f32", 4, sh_mom);
-        if (mm.unembedding == VX_UNEMB_FILE) vx_meta_add_file(&mm, &of[VX_OF_UNEMBED], "f16", 2, sh_unemb);
+        if ((rc = vx_meta_set_files(&mm, of, err)) ||
+            (rc = vx_meta_add_file(&mm, &of[VX_OF_SPECTRA], "f32", 3, sh_spec, err)) ||
+            (rc = vx_meta_add_file(&mm, &of[VX_OF_NEURONS], "f32", 1, sh_neur, err)) ||
+            (rc = vx_meta_add_file(&mm, &of[VX_OF_MOMENTS], "f32", 4, sh_mom, err)) ||
+            (mm.unembedding == VX_UNEMB_FILE && (rc = vx_meta_add_file(&mm, &of[VX_OF_UNEMBED], "f16", 2, sh_unemb, err))))
+            goto done;
     }
     if (!(json = vx_meta_write(&mm))) { rc = vx_fail(err, VX_ENOMEM, "index.json: out of memory"); goto done; }
     if ((rc = vx_out_file(&of[VX_OF_INDEX], tmp, "index.json", json, strlen(json), err))) goto done;
@@ -394,7 +396,7 @@ int vx_merge(const vx_merge_opts *o, vx_err *err) {
     rc = vx_outdir_commit(&od, o->warn, o->ctx, err);
 
 done:
-    for (int i = 0; i < VX_N_FILES; i++) vx_out_close(&of[i], NULL);
+    for (int i = 0; i < VX_N_FILES; i++) { vx_out_close(&of[i], NULL); vx_out_release(&of[i]); }
     vx_outdir_end(&od);
     vx_meta_free(&mm);
     for (size_t i = 0; i < loaded; i++) free_part(&ps[i]);

@@ -30,6 +30,7 @@ static int w_member(void *ctx, int m, uint64_t size, vx_err *err) {
     unp *u = ctx;
     (void)size;
     int rc = vx_out_open(&u->f, u->tmp, arc_members[m].name, err);
+    u->f.whole_only = 1; /* the member's chunk digests travel in its index.json */
     u->open = rc == VX_OK;
     return rc;
 }

@@ -3,9 +3,11 @@
  *
  *  1. coverage: SHA256SUMS lists exactly the files present (every file but itself), and
  *     every file the format requires is present;
- *  2. content: every listed file's SHA-256 — on worker threads, largest file first, so
- *     the one sequential hash that bounds the run (the embeddings) starts at once — and
- *     every data file's XXH3 against index.json;
+ *  2. content: every listed file's SHA-256 on worker threads — by the chunk digests
+ *     index.json records (R-I10), so one large file is hashed on every core, with the
+ *     file's SHA256SUMS line checked against the whole-file digest index.json records;
+ *     files without them whole, largest first so the longest sequential hash starts at
+ *     once — and every data file's XXH3 against index.json;
  *  3. structure: vx_open's checks (sizes against shapes, headers, tables), then every
  *     down_meta record, NaN/Inf counts in every f16/f32 array, the unit norm and sign
  *     convention of every direction, and that manifest.json and tokenizer.json parse.
@@ -29,12 +31,15 @@
 #include <xxhash.h>
 
 #include "archive.h"
+#include "kern.h"
 #include "vxindex.h"
 
 typedef struct job {
     char name[64];
-    uint64_t size;
-    int xxh;              /* 1: XXH3 against index.json, 0: SHA-256 against SHA256SUMS */
+    uint64_t size;        /* bytes this job reads: the file's, or the chunk's */
+    int xxh;              /* 1: XXH3 against index.json, 0: SHA-256 */
+    int64_t chunk;        /* -1: the whole file against SHA256SUMS; else chunk k of index.json's (R-I10) */
+    uint64_t off;         /* where the chunk starts */
     char want[65];
     char got[65];
     int rc;
@@ -55,8 +60,10 @@ static void *worker(void *arg) {
         if (i >= p->n) return NULL;
         job *j = &p->jobs[i];
         vx_err e = { 0 };
+        uint8_t md[32];
         if (j->xxh) j->rc = vx_xxh3_fileat(j->got, p->dfd, j->name, &e);
-        else j->rc = vx_sha256_fileat(j->got, p->dfd, j->name, &e);
+        else if (j->chunk < 0) j->rc = vx_sha256_fileat(j->got, p->dfd, j->name, &e);
+        else if (!(j->rc = vx_sha256_rangeat(md, p->dfd, j->name, j->off, j->size, &e))) vx_hex(j->got, md, 32);
         if (j->rc) snprintf(j->msg, sizeof j->msg, "%s", e.msg);
     }
 }
@@ -83,9 +90,23 @@ static void problem(reporter *r, const char *fmt, ...) {
     if (r->report) r->report(r->ctx, b);
 }
 
+/* NaN/Inf (exponent all ones) among n f16 values, eight lanes at a time (SSE2, the
+ * baseline): a lane's compare gives -1 for those, summed into 16-bit lane counters that are
+ * emptied before one can overflow. */
+typedef uint16_t vx_u16x8 __attribute__((vector_size(16)));
+typedef int16_t vx_i16x8 __attribute__((vector_size(16)));
 static uint64_t count_nonfinite_f16(const uint16_t *p, uint64_t n) {
-    uint64_t c = 0;
-    for (uint64_t i = 0; i < n; i++) c += (p[i] & 0x7c00) == 0x7c00;
+    uint64_t c = 0, i = 0;
+    while (i + 8 <= n) {
+        vx_i16x8 lanes = { 0 };
+        for (int k = 0; k < 32767 && i + 8 <= n; k++, i += 8) {
+            vx_u16x8 w;
+            memcpy(&w, p + i, 16);
+            lanes -= (vx_i16x8)((w & 0x7c00) == 0x7c00);
+        }
+        for (int k = 0; k < 8; k++) c += (uint16_t)lanes[k];
+    }
+    for (; i < n; i++) c += (p[i] & 0x7c00) == 0x7c00;
     return c;
 }
 
@@ -112,16 +133,34 @@ static void xxh3_scan(char out[17], const uint8_t *p, size_t n, uint64_t *nonfin
 /* R-E3 and unit length, on the stored f16 values. Returns the number of bad directions. */
 static uint64_t check_directions(const uint16_t *p, uint64_t ndir, uint32_t H, uint64_t *first) {
     uint64_t bad = 0;
+    float *sq = malloc(sizeof *sq << 16); /* x² of every f16 x: one load per value instead of a conversion */
+    for (uint32_t h = 0; sq && h < 1u << 16; h++) { float x = vx_f16_to_f32((uint16_t)h); sq[h] = x * x; }
     for (uint64_t d = 0; d < ndir; d++) {
         const uint16_t *v = p + d * H;
         uint16_t best = 0;
         uint32_t at = 0;
         double ss = 0;
-        for (uint32_t j = 0; j < H; j++) {
-            if ((v[j] & 0x7fff) > best) { best = v[j] & 0x7fff; at = j; }
-            double x = vx_f16_to_f32(v[j]);
-            ss += x * x;
+        uint32_t j = 0;
+        vx_i16x8 mx = { 0 }; /* the largest magnitude, eight lanes at a time (as int16 all are >= 0) */
+        for (; j + 8 <= H; j += 8) {
+            vx_i16x8 w;
+            memcpy(&w, v + j, 16);
+            w &= 0x7fff;
+            vx_i16x8 gt = mx > w;
+            mx = (mx & gt) | (w & ~gt);
         }
+        for (int k = 0; k < 8; k++) best = (uint16_t)mx[k] > best ? (uint16_t)mx[k] : best;
+        for (; j < H; j++) best = (v[j] & 0x7fff) > best ? v[j] & 0x7fff : best;
+        while ((v[at] & 0x7fff) != best) at++; /* its first place (R-E3: lowest index on ties) */
+        if (sq) { /* four partial sums, so the adds do not wait on each other */
+            double s4[4] = { 0 };
+            j = 0;
+            for (; j + 4 <= H; j += 4)
+                for (int k = 0; k < 4; k++) s4[k] += sq[v[j + k]];
+            for (; j < H; j++) s4[0] += sq[v[j]];
+            ss = (s4[0] + s4[1]) + (s4[2] + s4[3]);
+        } else
+            for (j = 0; j < H; j++) { double x = vx_f16_to_f32(v[j]); ss += x * x; }
         /* f16 rounding moves the norm by at most ~H * 2^-11 relative in the worst case;
          * 1e-2 catches any real damage. */
         if ((v[at] & 0x8000) || !(fabs(sqrt(ss) - 1.0) < 1e-2)) {
@@ -129,6 +168,7 @@ static uint64_t check_directions(const uint16_t *p, uint64_t ndir, uint32_t H, u
             bad++;
         }
     }
+    free(sq);
     return bad;
 }
 
@@ -284,11 +324,61 @@ int vx_verify(const char *dir, int threads, void (*report)(void *ctx, const char
     return vx_verify_ex(dir, threads, 0, report, ctx, problems, err);
 }
 
-/* links_ok: the files may be symbolic links (a Hugging Face cache snapshot, whose links
- * src/verify_target.c checks itself); otherwise each must be a regular file. */
-int vx_verify_ex(const char *dir, int threads, int links_ok, void (*report)(void *ctx, const char *line), void *ctx,
+/* The SHA-256 jobs of one SHA256SUMS entry: the whole file, or (R-I10) its chunks when
+ * index.json gives their digests and the file has the size index.json records — bytes
+ * past that size would not be covered by the chunks, so another size is hashed whole (and
+ * the size mismatch reported by the structural checks). */
+static size_t sha_jobs(job *out, const vx_sum *sum, uint64_t size, const vx_file_meta *fm, unsigned flags, reporter *r) {
+    if (fm && fm->sha256[0] && strcmp(fm->sha256, sum->hex)) {
+        problem(r, "%s: SHA256SUMS gives %s, index.json records %s", sum->name, sum->hex, fm->sha256);
+        fm = NULL; /* hashed whole, so the report says which of the two the bytes match */
+    }
+    size_t n = 0;
+    if (!fm || !fm->n_chunks || (flags & VX_VERIFY_WHOLE_FILES) || size != fm->bytes) {
+        snprintf(out->name, sizeof out->name, "%s", sum->name);
+        memcpy(out->want, sum->hex, 65);
+        out->size = size;
+        out->chunk = -1;
+        /* --whole-files checks the chunk digests too: all that index.json records holds */
+        if (!fm || !fm->n_chunks || size != fm->bytes) return 1;
+        n = 1;
+    }
+    for (uint32_t k = 0; k < fm->n_chunks; k++) {
+        job *j = &out[n + k];
+        snprintf(j->name, sizeof j->name, "%s", sum->name);
+        vx_hex(j->want, fm->chunks[k], 32);
+        j->chunk = k;
+        j->off = (uint64_t)k * fm->chunk_bytes;
+        j->size = k + 1 < fm->n_chunks ? fm->chunk_bytes : size - j->off;
+    }
+    return n + fm->n_chunks;
+}
+
+/* One line per file for its chunk jobs jobs[0..n) (consecutive, in chunk order). */
+static void chunk_results(reporter *r, const job *jobs, size_t n) {
+    size_t bad = 0, first = n;
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i].rc || strcmp(jobs[i].want, jobs[i].got)) { bad++; if (first == n) first = i; }
+    if (!bad) return;
+    const job *j = &jobs[first];
+    if (j->rc) problem(r, "%s: cannot hash: %s", j->name, j->msg);
+    else
+        problem(r, "%s: SHA-256 mismatch in %zu of %zu chunks (index.json's sha256_chunks); first: bytes %llu..%llu, "
+                "expected %s, computed %s", j->name, bad, n, (unsigned long long)j->off,
+                (unsigned long long)(j->off + j->size - 1), j->want, j->got);
+}
+
+static int by_name_chunk(const void *a, const void *b) {
+    const job *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : x->chunk < y->chunk ? -1 : x->chunk > y->chunk;
+}
+
+int vx_verify_ex(const char *dir, int threads, unsigned flags, void (*report)(void *ctx, const char *line), void *ctx,
                  int *problems, vx_err *err) {
-    const int nofollow = links_ok ? 0 : AT_SYMLINK_NOFOLLOW;
+    /* VX_VERIFY_LINKS_OK: the files may be symbolic links (a Hugging Face cache snapshot,
+     * whose links src/verify_target.c checks itself); otherwise each must be a regular file. */
+    const int nofollow = (flags & VX_VERIFY_LINKS_OK) ? 0 : AT_SYMLINK_NOFOLLOW;
     reporter r = { report, ctx, 0 };
     if (problems) *problems = 0;
     struct stat st;
@@ -314,9 +404,6 @@ int vx_verify_ex(const char *dir, int threads, int links_ok, void (*report)(void
         close(dfd);
         return vx_fail(err, VX_EIO, "%s: cannot list", dir);
     }
-    job *jobs = calloc(2 * (nsum + VX_N_FILES) + 1, sizeof *jobs);
-    size_t nj = 0;
-    if (!jobs) { closedir(d); free(sums); close(dfd); return vx_fail(err, VX_ENOMEM, "out of memory"); }
     struct dirent *de;
     while ((de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, "SHA256SUMS")) continue;
@@ -329,19 +416,7 @@ int vx_verify_ex(const char *dir, int threads, int links_ok, void (*report)(void
         if (fstatat(dfd, vx_file_names[i], &st, nofollow) != 0) problem(&r, "%s: missing", vx_file_names[i]);
         else if (!S_ISREG(st.st_mode)) problem(&r, "%s: not a regular file", vx_file_names[i]);
     }
-    for (size_t i = 0; i < nsum; i++) {
-        if (fstatat(dfd, sums[i].name, &st, nofollow) == 0 && S_ISREG(st.st_mode)) {
-            job *j = &jobs[nj++];
-            snprintf(j->name, sizeof j->name, "%s", sums[i].name);
-            memcpy(j->want, sums[i].hex, 65);
-            j->size = (uint64_t)st.st_size;
-        } else if (fstatat(dfd, sums[i].name, &st, nofollow) != 0) {
-            int required = 0;
-            for (int k = 0; vx_file_names[k]; k++) required |= !strcmp(vx_file_names[k], sums[i].name);
-            if (!required) problem(&r, "%s: listed in SHA256SUMS but missing", sums[i].name);
-        }
-    }
-    /* XXH3 against index.json's file table, when index.json parses. */
+    /* index.json's file table (XXH3, and the SHA-256 chunk digests of R-I10), when it parses */
     char *ibuf = NULL;
     size_t ilen = 0;
     vx_meta meta;
@@ -349,28 +424,41 @@ int vx_verify_ex(const char *dir, int threads, int links_ok, void (*report)(void
     int have_meta = vx_read_fileat(&ibuf, &ilen, dfd, "index.json", "index.json", VX_MAX_INDEX_JSON, &e) == VX_OK &&
                     vx_meta_parse(&meta, (const uint8_t *)ibuf, ilen, "index.json", &e) == VX_OK;
     free(ibuf);
+    size_t cap = 2 * nsum + meta.n_files; /* a whole-file job and chunk jobs per file, at most */
+    for (size_t i = 0; have_meta && i < meta.n_files; i++) cap += meta.files[i].n_chunks;
+    job *jobs = calloc(cap + 1, sizeof *jobs);
+    size_t nj = 0;
+    if (!jobs) { vx_meta_free(&meta); free(sums); close(dfd); return vx_fail(err, VX_ENOMEM, "out of memory"); }
+    for (size_t i = 0; i < nsum; i++) {
+        if (fstatat(dfd, sums[i].name, &st, nofollow) == 0 && S_ISREG(st.st_mode))
+            nj += sha_jobs(&jobs[nj], &sums[i], (uint64_t)st.st_size, have_meta ? vx_meta_file(&meta, sums[i].name) : NULL,
+                           flags, &r);
+        else if (fstatat(dfd, sums[i].name, &st, nofollow) != 0) {
+            int required = 0;
+            for (int k = 0; vx_file_names[k]; k++) required |= !strcmp(vx_file_names[k], sums[i].name);
+            if (!required) problem(&r, "%s: listed in SHA256SUMS but missing", sums[i].name);
+        }
+    }
+    size_t nsha = nj;
     for (size_t i = 0; have_meta && i < meta.n_files; i++) {
-        if (meta.files[i].xxh3[0] && fstatat(dfd, meta.files[i].name, &st, nofollow) == 0 &&
-            S_ISREG(st.st_mode)) {
+        if (meta.files[i].xxh3[0] && fstatat(dfd, meta.files[i].name, &st, nofollow) == 0 && S_ISREG(st.st_mode)) {
             job *j = &jobs[nj++];
             snprintf(j->name, sizeof j->name, "%s", meta.files[i].name);
             memcpy(j->want, meta.files[i].xxh3, 17);
             j->xxh = 1;
+            j->chunk = -1;
             j->size = (uint64_t)st.st_size;
         }
     }
     vx_meta_free(&meta);
 
-    /* 2. SHA-256 on worker threads, largest first: the embeddings' hash, the run's one long
-     * sequential step, starts now. This thread does the structural checks (3), whose scans
-     * compute the XXH3 of the files they map, then the XXH3 the scans did not cover, then
-     * joins the SHA-256 queue. */
-    size_t nsha = 0;
-    for (size_t i = 0; i < nj; i++) /* SHA-256 jobs first, then XXH3 */
-        if (!jobs[i].xxh) { job t = jobs[nsha]; jobs[nsha++] = jobs[i]; jobs[i] = t; }
+    /* 2. SHA-256 on worker threads, largest first: a file hashed whole (a long sequential
+     * step) starts at once, and the chunks of large files spread over every thread. This
+     * thread does the structural checks (3), whose scans compute the XXH3 of the files
+     * they map, then the XXH3 the scans did not cover, then joins the SHA-256 queue. */
     qsort(jobs, nsha, sizeof *jobs, by_size_desc);
     pool pl = { dfd, jobs, nsha, 0 };
-    int nt = threads > 0 ? threads : 2;
+    int nt = threads > 0 ? threads : vx_kern_threads();
     if (nt > 16) nt = 16;
     pthread_t tid[16];
     int started = 0;
@@ -391,9 +479,15 @@ int vx_verify_ex(const char *dir, int threads, int links_ok, void (*report)(void
     worker(&pl);
     for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
     nj = nx;
+    qsort(jobs, nsha, sizeof *jobs, by_name_chunk); /* a file's chunks together, for one line per file */
     for (size_t i = 0; i < nj; i++) {
         job *j = &jobs[i];
-        if (j->rc) problem(&r, "%s: cannot hash: %s", j->name, j->msg);
+        if (!j->xxh && j->chunk >= 0) {
+            size_t n = 1;
+            while (i + n < nsha && jobs[i + n].chunk > 0 && !strcmp(jobs[i + n].name, j->name)) n++;
+            chunk_results(&r, j, n);
+            i += n - 1;
+        } else if (j->rc) problem(&r, "%s: cannot hash: %s", j->name, j->msg);
         else if (strcmp(j->want, j->got))
             problem(&r, "%s: %s mismatch: expected %s, computed %s", j->name, j->xxh ? "XXH3 (index.json)" : "SHA-256",
                     j->want, j->got);

@@ -15,6 +15,7 @@
 
 #include "archive.h"
 #include "hfcache.h"
+#include "kern.h"
 
 typedef struct sink {
     void (*report)(void *, const char *);
@@ -53,13 +54,13 @@ static int verify_archive(vx_verify_result *res, int fd, const char *name, const
 /* The directory's checks (vx_verify), then its digest and the anchors from its SHA256SUMS
  * (which vx_verify has just proved to match every file when it found no problem). The
  * SHA256SUMS entries are left in *sums for the caller (may be NULL). */
-static int verify_dir(vx_verify_result *res, const char *dir, int links_ok, const vx_anchor *a, int threads, sink *s,
+static int verify_dir(vx_verify_result *res, const char *dir, unsigned flags, const vx_anchor *a, int threads, sink *s,
                       vx_sum **sums_out, size_t *nsums_out, vx_err *err) {
     if (!res->kind[0]) snprintf(res->kind, sizeof res->kind, "directory");
     snprintf(res->target, sizeof res->target, "%s", dir);
     int problems = 0;
     vx_err e = { 0 };
-    int rc = vx_verify_ex(dir, threads, links_ok, s->report, s->ctx, &problems, &e);
+    int rc = vx_verify_ex(dir, threads, flags, s->report, s->ctx, &problems, &e);
     if (rc && rc != VX_EMISMATCH) {
         if (err) *err = e;
         return rc;
@@ -171,7 +172,7 @@ static int check_blobs(vx_verify_result *res, const char *snap, const char *repo
     return VX_OK;
 }
 
-static int verify_hf(vx_verify_result *res, const char *id, const char *revision, const vx_anchor *a, int threads,
+static int verify_hf(vx_verify_result *res, const char *id, const char *revision, const vx_anchor *a, int threads, unsigned flags,
                      sink *s, vx_err *err) {
     char *snap, *repo, *commit;
     int rc = vx_hf_resolve(&snap, &repo, &commit, id, revision, err);
@@ -179,7 +180,7 @@ static int verify_hf(vx_verify_result *res, const char *id, const char *revision
     snprintf(res->kind, sizeof res->kind, "hf-cache");
     vx_sum *sums = NULL;
     size_t n = 0;
-    rc = verify_dir(res, snap, 1, a, threads, s, &sums, &n, err);
+    rc = verify_dir(res, snap, flags | VX_VERIFY_LINKS_OK, a, threads, s, &sums, &n, err);
     if (rc == VX_OK) rc = check_blobs(res, snap, repo, sums, n, s, err);
     free(sums);
     free(snap);
@@ -190,12 +191,19 @@ static int verify_hf(vx_verify_result *res, const char *id, const char *revision
 
 int vx_verify_target(vx_verify_result *res, const char *target, const char *revision, const vx_anchor *anchor,
                      int threads, void (*report)(void *ctx, const char *line), void *ctx, vx_err *err) {
+    return vx_verify_target_ex(res, target, revision, anchor, threads, 0, report, ctx, err);
+}
+
+int vx_verify_target_ex(vx_verify_result *res, const char *target, const char *revision, const vx_anchor *anchor,
+                        int threads, unsigned flags, void (*report)(void *ctx, const char *line), void *ctx, vx_err *err) {
+    flags &= VX_VERIFY_WHOLE_FILES;
+    if (threads <= 0) threads = vx_kern_threads();
     memset(res, 0, sizeof *res);
     sink s = { report, ctx, 0 };
     struct stat st;
     int rc;
     if (!strcmp(target, "-")) return verify_archive(res, STDIN_FILENO, "-", anchor, threads, &s, err);
-    if (stat(target, &st) == 0 && S_ISDIR(st.st_mode)) rc = verify_dir(res, target, 0, anchor, threads, &s, NULL, NULL, err);
+    if (stat(target, &st) == 0 && S_ISDIR(st.st_mode)) rc = verify_dir(res, target, flags, anchor, threads, &s, NULL, NULL, err);
     else if (stat(target, &st) == 0) {
         int fd = open(target, O_RDONLY | O_CLOEXEC);
         if (fd < 0) return vx_fail(err, VX_EIO, "%s: cannot open: %s", target, strerror(errno));
@@ -203,7 +211,7 @@ int vx_verify_target(vx_verify_result *res, const char *target, const char *revi
         rc = verify_archive(res, fd, target, anchor, threads, &s, err);
         close(fd);
         return rc;
-    } else if (vx_hf_is_repo_id(target)) rc = verify_hf(res, target, revision, anchor, threads, &s, err);
+    } else if (vx_hf_is_repo_id(target)) rc = verify_hf(res, target, revision, anchor, threads, flags, &s, err);
     else
         return vx_fail(err, VX_ENOTFOUND, "%s: no such directory or archive, and not a repo id (org/name) for the "
                        "Hugging Face cache", target);

@@ -232,6 +232,7 @@ def anchors(d, a, want):
     files["embeddings.bin"] = bytes(emb)
     idx = json.loads(files["index.json"])
     idx["files"]["embeddings.bin"]["xxh3"] = "%016x" % XXH.XXH3_64bits(files["embeddings.bin"], len(emb))
+    idx["files"]["embeddings.bin"]["sha256"] = sha(files["embeddings.bin"])
     files["index.json"] = json.dumps(idx, indent=2).encode()
     man = json.loads(files["manifest.json"])
     man["content_digest"] = digest_of(files)  # what a careful forger rewrites too
@@ -428,6 +429,7 @@ def hostile(d):
     st["gate_vectors.bin"] = bytes(g)
     idx = json.loads(st["index.json"])
     idx["files"]["gate_vectors.bin"]["xxh3"] = "%016x" % XXH.XXH3_64bits(st["gate_vectors.bin"], len(g))
+    idx["files"]["gate_vectors.bin"]["sha256"] = sha(st["gate_vectors.bin"])
     st["index.json"] = json.dumps(idx).encode()
     st["SHA256SUMS"] = "".join(f"{sha(st[k])}  {k}\n" for k in sorted(st) if k != "SHA256SUMS").encode()
     case("an Inf in a direction", zstd(tar_of(st, FILES)), ["gate_vectors.bin: 1 NaN/Inf values"])
@@ -435,6 +437,7 @@ def hostile(d):
     g[2:4] = b"\x00\xbc"  # -1.0: the largest entry of direction 0 negative
     st["gate_vectors.bin"] = bytes(g)
     idx["files"]["gate_vectors.bin"]["xxh3"] = "%016x" % XXH.XXH3_64bits(st["gate_vectors.bin"], len(g))
+    idx["files"]["gate_vectors.bin"]["sha256"] = sha(st["gate_vectors.bin"])
     st["index.json"] = json.dumps(idx).encode()
     st["SHA256SUMS"] = "".join(f"{sha(st[k])}  {k}\n" for k in sorted(st) if k != "SHA256SUMS").encode()
     case("a bad direction", zstd(tar_of(st, FILES)), ["gate_vectors.bin: 1 directions", "layer 0 feature 0"])
@@ -452,6 +455,7 @@ def hostile(d):
     g[2:4] = b"\x00\x48"  # 8.0: far from unit length
     st["gate_vectors.bin"] = bytes(g)
     idx["files"]["gate_vectors.bin"]["xxh3"] = "%016x" % XXH.XXH3_64bits(st["gate_vectors.bin"], len(g))
+    idx["files"]["gate_vectors.bin"]["sha256"] = sha(st["gate_vectors.bin"])
     st["index.json"] = json.dumps(idx).encode()
     st["SHA256SUMS"] = "".join(f"{sha(st[k])}  {k}\n" for k in sorted(st) if k != "SHA256SUMS").encode()
     case("a long direction that came first", zstd(tar_of(st, ["gate_vectors.bin"] + late + ["SHA256SUMS", "index.json", "down_meta.bin"])),
@@ -461,6 +465,7 @@ def hostile(d):
     st = dict(files, **{"down_meta.bin": bytes(dm)})
     idx = json.loads(st["index.json"])
     idx["files"]["down_meta.bin"]["xxh3"] = "%016x" % XXH.XXH3_64bits(st["down_meta.bin"], len(dm))
+    idx["files"]["down_meta.bin"]["sha256"] = sha(st["down_meta.bin"])
     st["index.json"] = json.dumps(idx).encode()
     st["SHA256SUMS"] = "".join(f"{sha(st[k])}  {k}\n" for k in sorted(st) if k != "SHA256SUMS").encode()
     case("a bad down_meta record", zstd(tar_of(st, FILES)), ["down_meta.bin", "record 0", "layer 0, gate, feature 0"])
@@ -472,6 +477,7 @@ def hostile(d):
         for k in changed:
             if k in idx["files"]:
                 idx["files"][k]["xxh3"] = "%016x" % XXH.XXH3_64bits(st[k], len(st[k]))
+                idx["files"][k]["sha256"] = sha(st[k])
         st["index.json"] = json.dumps(idx).encode()
         st["SHA256SUMS"] = "".join(f"{sha(st[k])}  {k}\n" for k in sorted(st) if k != "SHA256SUMS").encode()
         return st

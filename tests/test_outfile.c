@@ -2,7 +2,9 @@
  * test_outfile.c — the vindex writer's chunking (format/outfile.c) and the 2 MiB-aligned
  * read mapping (vx_map_file):
  *   - bytes written in pieces of awkward sizes (1 byte, 4095, 2 MiB + 1, …) come back whole,
- *     with the SHA-256 / XXH3 of the bytes and the size counted;
+ *     with the SHA-256 / XXH3 of the bytes and the size counted, and the SHA-256 of every
+ *     16 MiB chunk of a file longer than one (spec R-I10) — pieces that end on, straddle
+ *     and exceed a chunk boundary;
  *   - every write(2) the writer makes starts at a multiple of VX_OUT_CHUNK and, but for the
  *     file's last one, is a multiple of it long (checked by interposing write(2));
  *   - mappings of files of 2 MiB and more start on a 2 MiB boundary;
@@ -89,6 +91,18 @@ static void test_pieces(const char *name, size_t total, const size_t *sizes, siz
     char want[65];
     sha_hex(want, data, total);
     CHECK(!strcmp(want, f.sha256), "%s: SHA-256 of the bytes", name);
+    /* R-I10: a digest per VX_SHA_CHUNK slice exactly when the file is longer than one */
+    size_t nchunks = total > VX_SHA_CHUNK ? (size_t)((total + VX_SHA_CHUNK - 1) / VX_SHA_CHUNK) : 0;
+    CHECK(f.n_chunks == nchunks, "%s: %u chunk digests, expected %zu", name, f.n_chunks, nchunks);
+    for (size_t k = 0; k < nchunks && f.n_chunks == nchunks; k++) {
+        size_t at = k * VX_SHA_CHUNK, n = total - at < VX_SHA_CHUNK ? total - at : VX_SHA_CHUNK;
+        char got[65];
+        sha_hex(want, data + at, n);
+        vx_hex(got, f.chunks[k], 32);
+        CHECK(!strcmp(want, got), "%s: chunk %zu's SHA-256", name, k);
+    }
+    vx_out_release(&f);
+    CHECK(!f.chunks && !f.n_chunks, "%s: released", name);
     char *path = vx_path(dir, name);
     vx_map m;
     rc = vx_map_file(&m, path, &err);
@@ -172,9 +186,17 @@ int main(void) {
     test_pieces("big.bin", 11 * VX_OUT_CHUNK, big, 1);
     test_pieces("exact.bin", 3 * VX_OUT_CHUNK, exact, 1);
     test_pieces("small.bin", 100, odd, sizeof odd / sizeof odd[0]);
+    /* chunk digests (R-I10): one chunk exactly, two exactly, a partial third; pieces that end
+     * on a chunk boundary, straddle one, and are larger than one */
+    const size_t edge[] = { VX_SHA_CHUNK - 1, 1, 7, VX_SHA_CHUNK - 7, 2 * VX_SHA_CHUNK + 3 };
+    test_pieces("one-chunk.bin", VX_SHA_CHUNK, edge, sizeof edge / sizeof edge[0]);
+    test_pieces("two-chunks.bin", 2 * VX_SHA_CHUNK, edge, sizeof edge / sizeof edge[0]);
+    test_pieces("chunks-edge.bin", 5 * VX_SHA_CHUNK + 5, edge, sizeof edge / sizeof edge[0]);
+    test_pieces("chunks-whole.bin", 2 * VX_SHA_CHUNK + 1, (const size_t[]){ 2 * VX_SHA_CHUNK + 1 }, 1);
     test_huge_mapping();
     /* clean up */
-    const char *names[] = { "odd.bin", "big.bin", "exact.bin", "small.bin", "rows.bin" };
+    const char *names[] = { "odd.bin", "big.bin", "exact.bin", "small.bin", "rows.bin", "one-chunk.bin", "two-chunks.bin",
+                            "chunks-edge.bin", "chunks-whole.bin" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char *p = vx_path(dir, names[i]);
         unlink(p);

@@ -333,8 +333,9 @@ static int write_side(const spec *p, vx_err *err) {
     if (!rc) rc = vx_out_file(&of[6], p->out, vx_data_files[6], tokjson, strlen(tokjson), err);
     vx_tokenizer_free(tok);
     free(vocab);
+    if (!rc) rc = vx_meta_set_files(&meta, of, err);
+    for (int i = 0; i < VX_N_FILES; i++) vx_out_release(&of[i]);
     if (!rc) {
-        vx_meta_set_files(&meta, of);
         char *json = vx_meta_write(&meta);
         rc = json ? vx_out_file(&of[7], p->out, "index.json", json, strlen(json), err) : vx_fail(err, VX_ENOMEM, "out of memory");
         free(json);

@@ -323,9 +323,11 @@ static int generate(const char *out, uint32_t L, uint32_t F, uint32_t H, uint32_
     free(tokjson);
     if (rc) { vx_meta_free(&meta); return die(&err); }
 
-    vx_meta_set_files(&meta, of);
-    char *json = vx_meta_write(&meta);
+    rc = vx_meta_set_files(&meta, of, &err);
+    char *json = rc ? NULL : vx_meta_write(&meta);
     vx_meta_free(&meta);
+    for (int i = 0; i < VX_N_FILES; i++) vx_out_release(&of[i]);
+    if (rc) return die(&err);
     if (!json) { fprintf(stderr, "mkvindex: out of memory\n"); return 1; }
     rc = vx_out_file(&of[7], out, "index.json", json, strlen(json), &err);
     free(json);
