@@ -267,9 +267,10 @@ int vx_content_digest(char hex[65], const char *dir, vx_err *err);
 /* -------------------------------------------------------------------- verify */
 
 /*
- * Check a vindex completely: every file's SHA-256 against SHA256SUMS (both cores),
- * SHA256SUMS covering exactly the files present, and all structure (sizes vs shapes,
- * headers, tables, xxh3 in index.json, NaN/Inf counts). `report(ctx, line)` is called
+ * Check a vindex completely: every file's SHA-256 against SHA256SUMS on `threads` threads
+ * (<= 0: the cores online, or VINDEX_THREADS; large files by the chunk digests index.json
+ * records, spec R-I10), SHA256SUMS covering exactly the files present, and all structure
+ * (sizes vs shapes, headers, tables, xxh3 in index.json, NaN/Inf counts). `report(ctx, line)` is called
  * once per problem with "FILE: problem". Returns 0 when all holds, VX_EMISMATCH when
  * problems were reported (count in *problems), other codes when the check could not run.
  */

@@ -676,7 +676,7 @@ class Vindex:
         return DescribeResult(L, F, KINDS[K], float(s[F]), proj(pos), proj(neg), self._tok_hits(h, th, nt.value),
                               sim[:features])
 
-    def verify(self, threads=2):
+    def verify(self, threads=None):
         """vindex.verify() of this vindex's directory (re-reads every file)."""
         return verify(self.path, threads=threads)
 
@@ -690,12 +690,14 @@ def open(path):  # noqa: A001 - the package's entry point, as in "vindex.open"
     return Vindex(path)
 
 
-def verify(path, threads=2):
-    """Check a vindex completely (vindex verify): every file's SHA-256 against SHA256SUMS,
-    the XXH3 in index.json, and every structural fact. Returns a VerifyResult (problems as
-    "FILE: problem" lines; ok when there are none). Raises only when the check cannot run
-    (NotFoundError, SystemCallError, ...)."""
-    threads = _count("threads", threads, 1, 64)
+def verify(path, threads=None):
+    """Check a vindex completely (vindex verify): every file's SHA-256 against SHA256SUMS
+    (large files by the chunk digests index.json records, spec R-I10), the XXH3 in
+    index.json, and every structural fact, on `threads` threads (default: the cores online,
+    or VINDEX_THREADS). Returns a VerifyResult (problems as "FILE: problem" lines; ok when
+    there are none). Raises only when the check cannot run (NotFoundError, SystemCallError,
+    ...)."""
+    threads = 0 if threads is None else _count("threads", threads, 1, 64)
     lines = []
 
     @_lib.MESSAGE_FN
