@@ -196,6 +196,14 @@ int vx_pack(vx_pack_result *res, const vx_pack_opts *o, vx_err *err) {
         (rc = vx_meta_parse(&meta, (const uint8_t *)ibuf, ilen, "index.json", err)) ||
         (rc = make_plan(&p, dfd, o->src, &meta, sums, nsums, err)))
         goto out;
+    for (size_t i = 0; i < nsums; i++) { /* A-P6: index.json's digest of a file is SHA256SUMS's (R-I10) */
+        const vx_file_meta *fm = vx_meta_file(&meta, sums[i].name);
+        if (fm && fm->sha256[0] && strcmp(fm->sha256, sums[i].hex)) {
+            rc = vx_fail(err, VX_EMISMATCH, "%s/index.json: records SHA-256 %s for %s, SHA256SUMS says %s; not packing a "
+                         "vindex that would not verify", o->src, fm->sha256, sums[i].name, sums[i].hex);
+            goto out;
+        }
+    }
 
     /* the exact tar size, declared in the frame header */
     uint64_t total = 0;
