@@ -31,6 +31,7 @@
 
 #include "common.h"
 #include "outfile.h"
+#include "tokjson.h"
 #include "vocab.h"
 #include "vxmeta.h"
 
@@ -146,15 +147,7 @@ static char *tokenizer_meta(size_t V, size_t *map) {
         cJSON_AddItemToArray(vocab, p);
     }
     cJSON_AddBoolToObject(model, "byte_fallback", 1);
-    cJSON *pre = cJSON_AddObjectToObject(root, "pre_tokenizer");
-    cJSON_AddStringToObject(pre, "type", "Metaspace");
-    cJSON_AddStringToObject(pre, "replacement", "\xE2\x96\x81");
-    cJSON_AddStringToObject(pre, "prepend_scheme", "first");
-    cJSON_AddBoolToObject(pre, "split", 0);
-    cJSON *dec = cJSON_AddObjectToObject(root, "decoder");
-    cJSON_AddStringToObject(dec, "type", "Metaspace");
-    cJSON_AddStringToObject(dec, "replacement", "\xE2\x96\x81");
-    cJSON_AddStringToObject(dec, "prepend_scheme", "first");
+    tokjson_metaspace(root, "first", 0);
     char *j = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return j;

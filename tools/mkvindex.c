@@ -34,6 +34,7 @@
 
 #include "common.h"
 #include "outfile.h"
+#include "tokjson.h"
 #include "vocab.h"
 #include "vx_query.h"
 #include "vxmeta.h"
@@ -147,15 +148,7 @@ static char *tokenizer_metaspace(void) {
     PIECE("ism", -4.2);
     PIECE("\xE2\x96\x81Par", -5.0);
 #undef PIECE
-    cJSON *pre = cJSON_AddObjectToObject(root, "pre_tokenizer");
-    cJSON_AddStringToObject(pre, "type", "Metaspace");
-    cJSON_AddStringToObject(pre, "replacement", "\xE2\x96\x81");
-    cJSON_AddStringToObject(pre, "prepend_scheme", "always");
-    cJSON_AddBoolToObject(pre, "split", 1);
-    cJSON *dec = cJSON_AddObjectToObject(root, "decoder");
-    cJSON_AddStringToObject(dec, "type", "Metaspace");
-    cJSON_AddStringToObject(dec, "replacement", "\xE2\x96\x81");
-    cJSON_AddStringToObject(dec, "prepend_scheme", "always");
+    tokjson_metaspace(root, "always", 1);
     char *s = cJSON_Print(root);
     cJSON_Delete(root);
     return s;
