@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "vindex.h"
 
@@ -98,8 +99,11 @@ int vx_xxh3_file(char out[17], const char *path, vx_err *err);
 /* Both, relative to a directory fd. */
 int vx_sha256_fileat(char out[65], int dirfd, const char *name, vx_err *err);
 int vx_xxh3_fileat(char out[17], int dirfd, const char *name, vx_err *err);
-/* SHA-256 of bytes [off, off+len) of `name` under dirfd; a file that ends before is VX_EIO. */
-int vx_sha256_rangeat(uint8_t out[32], int dirfd, const char *name, uint64_t off, uint64_t len, vx_err *err);
+/* SHA-256 (hex) of bytes [off, off+len) of `name` under dirfd; a file that ends before is VX_EIO. */
+int vx_sha256_rangeat(char out[65], int dirfd, const char *name, uint64_t off, uint64_t len, vx_err *err);
+
+/* s is exactly n lowercase hex digits (how digests are written: SHA256SUMS, index.json). */
+static inline int vx_is_hex(const char *s, size_t n) { return strlen(s) == n && strspn(s, "0123456789abcdef") == n; }
 
 /* path join into a malloc'd string; NULL on ENOMEM. */
 char *vx_path(const char *dir, const char *name);

@@ -140,8 +140,6 @@ static int get_sigma(float **out, const cJSON *layer, const char *key, uint32_t 
     return VX_OK;
 }
 
-static int is_hex(const char *s, size_t n) { return strlen(s) == n && strspn(s, "0123456789abcdef") == n; }
-
 static void unhex(uint8_t *out, const char *s, size_t n) {
     for (size_t i = 0; i < n; i++) {
         int hi = s[2 * i] <= '9' ? s[2 * i] - '0' : s[2 * i] - 'a' + 10;
@@ -154,7 +152,7 @@ static void unhex(uint8_t *out, const char *s, size_t n) {
 static int parse_sha256(vx_file_meta *fm, const cJSON *f, const char *fname, vx_err *err) {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(f, "sha256");
     if (x) {
-        if (!cJSON_IsString(x) || !is_hex(x->valuestring, 64))
+        if (!cJSON_IsString(x) || !vx_is_hex(x->valuestring, 64))
             return vx_fail(err, VX_ECORRUPT, "%s: files.%s.sha256: expected 64 lowercase hex digits", fname, fm->name);
         strcpy(fm->sha256, x->valuestring);
     }
@@ -180,7 +178,7 @@ static int parse_sha256(vx_file_meta *fm, const cJSON *f, const char *fname, vx_
     uint32_t i = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, d) {
-        if (!cJSON_IsString(e) || !is_hex(e->valuestring, 64))
+        if (!cJSON_IsString(e) || !vx_is_hex(e->valuestring, 64))
             return vx_fail(err, VX_ECORRUPT, "%s: files.%s.sha256_chunks.digests[%u]: expected 64 lowercase hex digits",
                            fname, fm->name, i);
         unhex(fm->chunks[i++], e->valuestring, 32);
@@ -221,7 +219,7 @@ static int parse_files(vx_meta *m, const cJSON *root, const char *fname, vx_err 
         }
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(f, "xxh3");
         if (x) {
-            if (!cJSON_IsString(x) || strlen(x->valuestring) != 16 || strspn(x->valuestring, "0123456789abcdef") != 16)
+            if (!cJSON_IsString(x) || !vx_is_hex(x->valuestring, 16))
                 return vx_fail(err, VX_ECORRUPT, "%s: files.%s.xxh3: expected 16 lowercase hex digits", fname, fm->name);
             strcpy(fm->xxh3, x->valuestring);
         }

@@ -60,10 +60,9 @@ static void *worker(void *arg) {
         if (i >= p->n) return NULL;
         job *j = &p->jobs[i];
         vx_err e = { 0 };
-        uint8_t md[32];
         if (j->xxh) j->rc = vx_xxh3_fileat(j->got, p->dfd, j->name, &e);
         else if (j->chunk < 0) j->rc = vx_sha256_fileat(j->got, p->dfd, j->name, &e);
-        else if (!(j->rc = vx_sha256_rangeat(md, p->dfd, j->name, j->off, j->size, &e))) vx_hex(j->got, md, 32);
+        else j->rc = vx_sha256_rangeat(j->got, p->dfd, j->name, j->off, j->size, &e);
         if (j->rc) snprintf(j->msg, sizeof j->msg, "%s", e.msg);
     }
 }
@@ -333,16 +332,16 @@ static size_t sha_jobs(job *out, const vx_sum *sum, uint64_t size, const vx_file
         problem(r, "%s: SHA256SUMS gives %s, index.json records %s", sum->name, sum->hex, fm->sha256);
         fm = NULL; /* hashed whole, so the report says which of the two the bytes match */
     }
+    int chunked = fm && fm->n_chunks && size == fm->bytes;
     size_t n = 0;
-    if (!fm || !fm->n_chunks || (flags & VX_VERIFY_WHOLE_FILES) || size != fm->bytes) {
+    if (!chunked || (flags & VX_VERIFY_WHOLE_FILES)) { /* --whole-files checks the chunk digests too */
         snprintf(out->name, sizeof out->name, "%s", sum->name);
         memcpy(out->want, sum->hex, 65);
         out->size = size;
         out->chunk = -1;
-        /* --whole-files checks the chunk digests too: all that index.json records holds */
-        if (!fm || !fm->n_chunks || size != fm->bytes) return 1;
         n = 1;
     }
+    if (!chunked) return n;
     for (uint32_t k = 0; k < fm->n_chunks; k++) {
         job *j = &out[n + k];
         snprintf(j->name, sizeof j->name, "%s", sum->name);
@@ -430,10 +429,11 @@ int vx_verify_ex(const char *dir, int threads, unsigned flags, void (*report)(vo
     size_t nj = 0;
     if (!jobs) { vx_meta_free(&meta); free(sums); close(dfd); return vx_fail(err, VX_ENOMEM, "out of memory"); }
     for (size_t i = 0; i < nsum; i++) {
-        if (fstatat(dfd, sums[i].name, &st, nofollow) == 0 && S_ISREG(st.st_mode))
+        int found = fstatat(dfd, sums[i].name, &st, nofollow) == 0;
+        if (found && S_ISREG(st.st_mode))
             nj += sha_jobs(&jobs[nj], &sums[i], (uint64_t)st.st_size, have_meta ? vx_meta_file(&meta, sums[i].name) : NULL,
                            flags, &r);
-        else if (fstatat(dfd, sums[i].name, &st, nofollow) != 0) {
+        else if (!found) {
             int required = 0;
             for (int k = 0; vx_file_names[k]; k++) required |= !strcmp(vx_file_names[k], sums[i].name);
             if (!required) problem(&r, "%s: listed in SHA256SUMS but missing", sums[i].name);

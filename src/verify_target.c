@@ -124,8 +124,6 @@ static int git_blob_sha1(char out[41], const char *path, vx_err *err) {
     return rc;
 }
 
-static int all_hex(const char *s, size_t n) { return strlen(s) == n && strspn(s, "0123456789abcdef") == n; }
-
 /* A-H2: every snapshot entry is a link to blobs/<name> and <name> is its content's hash. */
 static int check_blobs(vx_verify_result *res, const char *snap, const char *repo, const vx_sum *sums, size_t n, sink *s,
                        vx_err *err) {
@@ -153,11 +151,11 @@ static int check_blobs(vx_verify_result *res, const char *snap, const char *repo
             const char *blob = real + bl + 1;
             char got[65] = "";
             vx_err ee = { 0 };
-            if (all_hex(blob, 64)) { /* an LFS file: named by its SHA-256 */
+            if (vx_is_hex(blob, 64)) { /* an LFS file: named by its SHA-256 */
                 for (size_t i = 0; i < n; i++)
                     if (!strcmp(sums[i].name, e->d_name)) memcpy(got, sums[i].hex, 65);
                 if (!got[0] && vx_sha256_file(got, NULL, p, &ee)) problem(s, "%s: %s", e->d_name, ee.msg);
-            } else if (all_hex(blob, 40)) { /* a git file: named by its blob SHA-1 */
+            } else if (vx_is_hex(blob, 40)) { /* a git file: named by its blob SHA-1 */
                 if (git_blob_sha1(got, p, &ee)) problem(s, "%s: %s", e->d_name, ee.msg);
             } else problem(s, "%s: blob %s is named by neither a SHA-256 nor a git SHA-1", e->d_name, blob);
             if (got[0]) {
