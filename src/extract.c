@@ -889,7 +889,7 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
 
     /* index.json: the file table records size, shape, dtype and xxh3 of each file. */
     {
-        const uint64_t sh_spec[3] = { L, 2, H }, sh_mom[4] = { L, 2, F, 4 }, sh_neur[1] = { meta.neurons_bytes / 4 },
+        const uint64_t sh_spec[3] = { NL, 2, H }, sh_mom[4] = { NL, 2, F, 4 }, sh_neur[1] = { meta.neurons_bytes / 4 },
                        sh_unemb[2] = { V, H };
         if ((rc = vx_meta_set_files(&meta, of, err)) ||
             (rc = vx_meta_add_file(&meta, &of[OF_SPECTRA], "f32", 3, sh_spec, err)) ||

@@ -78,6 +78,14 @@ def check_part(name, part, lo, hi, L, src_files):
         else:
             check(f not in files, f"{name}: part {lo}-{hi} holds the whole-model file {f}")
     check("manifest.json" not in files, f"{name}: a part has no manifest.json")
+    # P3: files lists each file with its own shape: the shape's elements are its bytes
+    width = {"f16": 2, "f32": 4, "u8": 1, "json": 1}
+    for f, e in idx["files"].items():
+        n = 1
+        for d in e["shape"]:
+            n *= d
+        check(n * width[e["dtype"]] == e["bytes"] == os.path.getsize(os.path.join(part, f)),
+              f"{name}: {f}: shape {e['shape']} {e['dtype']} vs {e['bytes']} bytes")
     # SHA256SUMS covers exactly the files, sha256sum -c accepts it
     r = subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=part, capture_output=True, text=True)
     check(r.returncode == 0, f"{name}: sha256sum -c in part: {r.stdout}{r.stderr}")
