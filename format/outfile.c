@@ -209,7 +209,7 @@ int vx_sums_write(vx_outfile *sums, const char *dir, const vx_outfile *of, size_
     return vx_out_file(sums, dir, "SHA256SUMS", text, len, err);
 }
 
-int vx_meta_add_file(vx_meta *m, const vx_outfile *f, const char *dtype, int ndim, const uint64_t *shape, vx_err *err) {
+static int add_file(vx_meta *m, const vx_outfile *f, const char *dtype, int ndim, const uint64_t *shape, vx_err *err) {
     if (m->n_files >= VX_MAX_META_FILES || ndim > 4) return VX_OK;
     vx_file_meta *fm = &m->files[m->n_files++];
     memset(fm, 0, sizeof *fm);
@@ -219,6 +219,18 @@ int vx_meta_add_file(vx_meta *m, const vx_outfile *f, const char *dtype, int ndi
     fm->ndim = ndim;
     for (int i = 0; i < ndim; i++) fm->shape[i] = shape[i];
     return copy_digests(fm, f, err);
+}
+
+int vx_meta_add_battery_files(vx_meta *m, const vx_outfile of[VX_N_FILES], int unembed, vx_err *err) {
+    const uint64_t L = m->num_layers, F = m->num_feats, H = m->hidden_size, V = m->vocab_size;
+    const uint64_t sh_spec[3] = { L, 2, H }, sh_mom[4] = { L, 2, F, 4 }, sh_neur[1] = { m->neurons_bytes / 4 },
+                   sh_unemb[2] = { V, H };
+    int rc;
+    if ((rc = add_file(m, &of[VX_OF_SPECTRA], "f32", 3, sh_spec, err)) ||
+        (rc = add_file(m, &of[VX_OF_NEURONS], "f32", 1, sh_neur, err)) ||
+        (rc = add_file(m, &of[VX_OF_MOMENTS], "f32", 4, sh_mom, err)))
+        return rc;
+    return unembed ? add_file(m, &of[VX_OF_UNEMBED], "f16", 2, sh_unemb, err) : VX_OK;
 }
 
 int vx_digest_of_files(char hex[65], const vx_outfile *of, size_t n, vx_err *err) {

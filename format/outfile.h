@@ -66,9 +66,11 @@ int vx_meta_set_files(vx_meta *m, const vx_outfile of[7], vx_err *err);
  * byte order of the names, `sha256sum -c` format, spec R-S1; entries with a NULL name are
  * skipped); digests left in *sums. */
 int vx_sums_write(vx_outfile *sums, const char *dir, const vx_outfile *of, size_t n, vx_err *err);
-/* Append a written file to m->files (version 2's optional files, spec §9): size and
- * digests from f, the given dtype and shape. Errors: VX_ENOMEM. */
-int vx_meta_add_file(vx_meta *m, const vx_outfile *f, const char *dtype, int ndim, const uint64_t *shape, vx_err *err);
+/* Append version 2's files (spec §9) written in of[VX_OF_SPECTRA], of[VX_OF_NEURONS],
+ * of[VX_OF_MOMENTS] and, when `unembed`, of[VX_OF_UNEMBED] to m->files: sizes and digests
+ * from the files, shapes from m's dimensions (m->num_layers: a part's own). Errors:
+ * VX_ENOMEM. */
+int vx_meta_add_battery_files(vx_meta *m, const vx_outfile of[VX_N_FILES], int unembed, vx_err *err);
 /* The content digest (R-B6) of the written files of[0..n) (entries with a NULL name are
  * skipped; manifest.json and SHA256SUMS are left out by the definition). */
 int vx_digest_of_files(char hex[65], const vx_outfile *of, size_t n, vx_err *err);

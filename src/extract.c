@@ -888,17 +888,9 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     }
 
     /* index.json: the file table records size, shape, dtype and xxh3 of each file. */
-    {
-        const uint64_t sh_spec[3] = { NL, 2, H }, sh_mom[4] = { NL, 2, F, 4 }, sh_neur[1] = { meta.neurons_bytes / 4 },
-                       sh_unemb[2] = { V, H };
-        if ((rc = vx_meta_set_files(&meta, of, err)) ||
-            (rc = vx_meta_add_file(&meta, &of[OF_SPECTRA], "f32", 3, sh_spec, err)) ||
-            (rc = vx_meta_add_file(&meta, &of[OF_NEURONS], "f32", 1, sh_neur, err)) ||
-            (rc = vx_meta_add_file(&meta, &of[OF_MOMENTS], "f32", 4, sh_mom, err)) ||
-            (whole_files && meta.unembedding == VX_UNEMB_FILE &&
-             (rc = vx_meta_add_file(&meta, &of[OF_UNEMBED], "f16", 2, sh_unemb, err))))
-            goto fail;
-    }
+    if ((rc = vx_meta_set_files(&meta, of, err)) ||
+        (rc = vx_meta_add_battery_files(&meta, of, whole_files && meta.unembedding == VX_UNEMB_FILE, err)))
+        goto fail;
     drop_unwritten(&meta, of);
     if (o->part) { /* parts.md P2: the provenance goes into index.json's "part"; no manifest */
         progress(o, "hash", -1, (int)L, 0, 1);

@@ -364,16 +364,9 @@ int vx_merge(const vx_merge_opts *o, vx_err *err) {
     }
 
     /* index.json, the digest, manifest.json and SHA256SUMS, as vx_extract writes them */
-    {
-        const uint64_t sh_spec[3] = { L, 2, mm.hidden_size }, sh_mom[4] = { L, 2, mm.num_feats, 4 },
-                       sh_neur[1] = { mm.neurons_bytes / 4 }, sh_unemb[2] = { mm.vocab_size, mm.hidden_size };
-        if ((rc = vx_meta_set_files(&mm, of, err)) ||
-            (rc = vx_meta_add_file(&mm, &of[VX_OF_SPECTRA], "f32", 3, sh_spec, err)) ||
-            (rc = vx_meta_add_file(&mm, &of[VX_OF_NEURONS], "f32", 1, sh_neur, err)) ||
-            (rc = vx_meta_add_file(&mm, &of[VX_OF_MOMENTS], "f32", 4, sh_mom, err)) ||
-            (mm.unembedding == VX_UNEMB_FILE && (rc = vx_meta_add_file(&mm, &of[VX_OF_UNEMBED], "f16", 2, sh_unemb, err))))
-            goto done;
-    }
+    if ((rc = vx_meta_set_files(&mm, of, err)) ||
+        (rc = vx_meta_add_battery_files(&mm, of, mm.unembedding == VX_UNEMB_FILE, err)))
+        goto done;
     if (!(json = vx_meta_write(&mm))) { rc = vx_fail(err, VX_ENOMEM, "index.json: out of memory"); goto done; }
     if ((rc = vx_out_file(&of[VX_OF_INDEX], tmp, "index.json", json, strlen(json), err))) goto done;
     char digest[65];
