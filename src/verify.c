@@ -129,17 +129,22 @@ static void xxh3_scan(char out[17], const uint8_t *p, size_t n, uint64_t *nonfin
     if (nonfinite_f16) *nonfinite_f16 = c;
 }
 
+/* x² of every f16 x, so the unit-length check loads one value instead of converting */
+static float f16_sq[1u << 16];
+static pthread_once_t f16_sq_once = PTHREAD_ONCE_INIT;
+static void f16_sq_init(void) {
+    for (uint32_t h = 0; h < 1u << 16; h++) { float x = vx_f16_to_f32((uint16_t)h); f16_sq[h] = x * x; }
+}
+
 /* R-E3 and unit length, on the stored f16 values. Returns the number of bad directions. */
 static uint64_t check_directions(const uint16_t *p, uint64_t ndir, uint32_t H, uint64_t *first) {
     uint64_t bad = 0;
-    float *sq = malloc(sizeof *sq << 16); /* x² of every f16 x: one load per value instead of a conversion */
-    for (uint32_t h = 0; sq && h < 1u << 16; h++) { float x = vx_f16_to_f32((uint16_t)h); sq[h] = x * x; }
+    const float *sq = f16_sq;
+    pthread_once(&f16_sq_once, f16_sq_init);
     for (uint64_t d = 0; d < ndir; d++) {
         const uint16_t *v = p + d * H;
         uint16_t best = 0;
-        uint32_t at = 0;
-        double ss = 0;
-        uint32_t j = 0;
+        uint32_t at = 0, j = 0;
         vx_i16x8 mx = { 0 }; /* the largest magnitude, eight lanes at a time (as int16 all are >= 0) */
         for (; j + 8 <= H; j += 8) {
             vx_i16x8 w;
@@ -151,15 +156,11 @@ static uint64_t check_directions(const uint16_t *p, uint64_t ndir, uint32_t H, u
         for (int k = 0; k < 8; k++) best = (uint16_t)mx[k] > best ? (uint16_t)mx[k] : best;
         for (; j < H; j++) best = (v[j] & 0x7fff) > best ? v[j] & 0x7fff : best;
         while ((v[at] & 0x7fff) != best) at++; /* its first place (R-E3: lowest index on ties) */
-        if (sq) { /* four partial sums, so the adds do not wait on each other */
-            double s4[4] = { 0 };
-            j = 0;
-            for (; j + 4 <= H; j += 4)
-                for (int k = 0; k < 4; k++) s4[k] += sq[v[j + k]];
-            for (; j < H; j++) s4[0] += sq[v[j]];
-            ss = (s4[0] + s4[1]) + (s4[2] + s4[3]);
-        } else
-            for (j = 0; j < H; j++) { double x = vx_f16_to_f32(v[j]); ss += x * x; }
+        double s4[4] = { 0 }; /* four partial sums, so the adds do not wait on each other */
+        for (j = 0; j + 4 <= H; j += 4)
+            for (int k = 0; k < 4; k++) s4[k] += sq[v[j + k]];
+        for (; j < H; j++) s4[0] += sq[v[j]];
+        double ss = (s4[0] + s4[1]) + (s4[2] + s4[3]);
         /* f16 rounding moves the norm by at most ~H * 2^-11 relative in the worst case;
          * 1e-2 catches any real damage. */
         if ((v[at] & 0x8000) || !(fabs(sqrt(ss) - 1.0) < 1e-2)) {
@@ -167,7 +168,6 @@ static uint64_t check_directions(const uint16_t *p, uint64_t ndir, uint32_t H, u
             bad++;
         }
     }
-    free(sq);
     return bad;
 }
 
