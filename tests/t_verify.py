@@ -3,13 +3,20 @@
 a byte flipped in any data file is reported exactly once per hash (one XXH3 line, one
 SHA-256 line), a NaN written into an f16 array is counted by the fused pass, and files the
 scan does not map (tokenizer.json) still get their XXH3 checked. On tiny-llama extracted
-with --unembed (every optional file present). Prints "N passed, N failed"."""
+with --unembed (every optional file present). The direction checks (R-E1 unit length,
+R-E3 sign on the first largest magnitude): a negated row, a row scaled by 1.5, and ties
+between a positive and a negative largest entry in either order are reported or not, named
+by layer and feature — also with the largest entry past the last whole group of eight
+(H = 60, from tools/mkvindex). Prints "N passed, N failed"."""
+import json
 import os
 import shutil
 import subprocess
 import tempfile
 
-from vxtest import FIX, VINDEX, check, finish
+import numpy as np
+
+from vxtest import BDIR, FIX, VINDEX, check, finish
 
 FILES = ["gate_vectors.bin", "down_features.bin", "embeddings.bin", "unembed.bin", "down_meta.bin", "norms.bin",
          "vocab.bin", "spectra.bin", "neurons.bin", "moments.bin", "tokenizer.json"]
@@ -50,9 +57,55 @@ def main():
             r = subprocess.run([VINDEX, "verify", d], capture_output=True, text=True)
             out = r.stdout + r.stderr
             check(any(f in l and "3 NaN/Inf values" in l for l in out.splitlines()), f"{f}: NaN count: {out}")
+        directions(tmp, base)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     finish()
+
+
+def direction_lines(tmp, base, name, fn):
+    """verify's direction lines after fn(rows [L*F, H] float32) rewrote gate_vectors.bin."""
+    d = os.path.join(tmp, name)
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(base, d)
+    idx = json.load(open(os.path.join(d, "index.json")))
+    H = idx["hidden_size"]
+    p = os.path.join(d, "gate_vectors.bin")
+    rows = np.fromfile(p, dtype="<f2").astype(np.float32).reshape(-1, H)
+    fn(rows)
+    rows.astype("<f2").tofile(p)
+    r = subprocess.run([VINDEX, "verify", d], capture_output=True, text=True)
+    return [l for l in r.stdout.splitlines() if l.startswith("gate_vectors.bin:") and "directions" in l], idx["num_feats"]
+
+
+def tie(row, first, second, sign_first):
+    """Unit row whose largest magnitude is at `first` and `second` (equal), signs given."""
+    row[:] = 0.01
+    row[first], row[second] = sign_first * 0.5, -sign_first * 0.5
+    row /= np.linalg.norm(row)
+
+
+def directions(tmp, base):
+    narrow = os.path.join(tmp, "h60")
+    r = subprocess.run([os.path.join(BDIR, "tools", "mkvindex"), narrow, "--layers", "2", "--feats", "4", "--hidden", "60",
+                        "--vocab", "600"], capture_output=True, text=True)
+    check(r.returncode == 0, f"mkvindex --hidden 60: {r.stderr}")
+    for vx, last in ((base, None), (narrow, 59)):
+        H = json.load(open(os.path.join(vx, "index.json")))["hidden_size"]
+        far = H - 1 if last is None else last  # with H = 60 the tail past 56 values
+        cases = [
+            ("negated", 5, lambda rows: rows.__setitem__(5, -rows[5]), True),
+            ("scaled", 6, lambda rows: rows.__setitem__(6, rows[6] * 1.5), True),
+            ("tie, positive first", 3, lambda rows: tie(rows[3], 1, far, 1), False),
+            ("tie, negative first", 3, lambda rows: tie(rows[3], 1, far, -1), True),
+            ("tie in the tail, negative first", 2, lambda rows: tie(rows[2], far - 1, far, -1), True),
+        ]
+        for what, row, fn, bad in cases:
+            lines, F = direction_lines(tmp, vx, "dir", fn)
+            want = f"(first: layer {row // F} feature {row % F})"
+            check((len(lines) == 1 and "1 directions" in lines[0] and want in lines[0]) if bad else not lines,
+                  f"H={H}: {what}: {lines}")
+
 
 
 if __name__ == "__main__":
