@@ -243,51 +243,41 @@ void vx_sha256(uint8_t out[32], const void *data, size_t len) {
 }
 
 #define VX_IO_CHUNK (4u << 20)
-/* A range is hashed in blocks that stay in the core's L2 between the copy and the hash. */
-#define VX_RANGE_BLOCK ((size_t)256 << 10)
 
 /* Both digests stream a file the same way: one loop, a callback per block. */
 typedef void (*block_fn)(void *state, const void *p, size_t n);
 static void sha_update(void *st, const void *p, size_t n) { EVP_DigestUpdate(st, p, n); }
 static void xxh_update(void *st, const void *p, size_t n) { XXH3_64bits_update(st, p, n); }
 
-#define VX_TO_EOF UINT64_MAX
-/* Open `name` relative to dirfd and feed bytes [off, off+len) to fn(state, ...) in blocks
- * of `block`; len VX_TO_EOF: to the file's end, otherwise a file that ends before is an
- * error. *total: the bytes fed. */
-static int stream_file(int dirfd, const char *name, uint64_t off, uint64_t len, size_t block, block_fn fn, void *state,
-                       uint64_t *total, vx_err *err) {
+/* Open `name` relative to dirfd and feed all its bytes to fn(state, ...). *total: how many. */
+static int stream_file(int dirfd, const char *name, block_fn fn, void *state, uint64_t *total, vx_err *err) {
     int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", name, strerror(errno));
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    unsigned char *buf = malloc(block);
+    unsigned char *buf = malloc(VX_IO_CHUNK);
     int rc = buf ? VX_OK : vx_fail(err, VX_ENOMEM, "%s: out of memory", name);
-    uint64_t at = off, end = len == VX_TO_EOF ? VX_TO_EOF : off + len;
-    while (rc == VX_OK && at < end) {
-        ssize_t r = pread(fd, buf, end - at < block ? (size_t)(end - at) : block, (off_t)at);
+    uint64_t at = 0;
+    while (rc == VX_OK) {
+        ssize_t r = pread(fd, buf, VX_IO_CHUNK, (off_t)at);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) rc = vx_fail(err, VX_EIO, "%s: read at byte %llu: %s", name, (unsigned long long)at, strerror(errno));
-        else if (r == 0 && len != VX_TO_EOF)
-            rc = vx_fail(err, VX_EIO, "%s: ends at byte %llu, expected at least %llu", name, (unsigned long long)at,
-                         (unsigned long long)end);
         if (r <= 0) break;
         fn(state, buf, (size_t)r);
         at += (uint64_t)r;
     }
-    *total = at - off;
+    *total = at;
     free(buf);
     close(fd);
     return rc;
 }
 
-static int sha256_at(char out[65], uint64_t *size, int dirfd, const char *name, uint64_t off, uint64_t len, size_t block,
-                     vx_err *err) {
+static int sha256_at(char out[65], uint64_t *size, int dirfd, const char *name, vx_err *err) {
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     if (!c) return vx_fail(err, VX_ENOMEM, "%s: out of memory", name);
     EVP_DigestInit_ex(c, EVP_sha256(), NULL);
     uint64_t total;
-    int rc = stream_file(dirfd, name, off, len, block, sha_update, c, &total, err);
+    int rc = stream_file(dirfd, name, sha_update, c, &total, err);
     uint8_t md[32];
     unsigned int n = 32;
     EVP_DigestFinal_ex(c, md, &n);
@@ -300,15 +290,11 @@ static int sha256_at(char out[65], uint64_t *size, int dirfd, const char *name, 
 }
 
 int vx_sha256_file(char out[65], uint64_t *size, const char *path, vx_err *err) {
-    return sha256_at(out, size, AT_FDCWD, path, 0, VX_TO_EOF, VX_IO_CHUNK, err);
+    return sha256_at(out, size, AT_FDCWD, path, err);
 }
 
 int vx_sha256_fileat(char out[65], int dirfd, const char *name, vx_err *err) {
-    return sha256_at(out, NULL, dirfd, name, 0, VX_TO_EOF, VX_IO_CHUNK, err);
-}
-
-int vx_sha256_rangeat(char out[65], int dirfd, const char *name, uint64_t off, uint64_t len, vx_err *err) {
-    return sha256_at(out, NULL, dirfd, name, off, len, VX_RANGE_BLOCK, err);
+    return sha256_at(out, NULL, dirfd, name, err);
 }
 
 int vx_xxh3_file(char out[17], const char *path, vx_err *err) { return vx_xxh3_fileat(out, AT_FDCWD, path, err); }
@@ -318,7 +304,7 @@ int vx_xxh3_fileat(char out[17], int dirfd, const char *name, vx_err *err) {
     if (!s) return vx_fail(err, VX_ENOMEM, "%s: out of memory", name);
     XXH3_64bits_reset(s);
     uint64_t total;
-    int rc = stream_file(dirfd, name, 0, VX_TO_EOF, VX_IO_CHUNK, xxh_update, s, &total, err);
+    int rc = stream_file(dirfd, name, xxh_update, s, &total, err);
     XXH64_canonical_t can;
     XXH64_canonicalFromHash(&can, XXH3_64bits_digest(s));
     XXH3_freeState(s);

@@ -99,8 +99,8 @@ int vx_xxh3_file(char out[17], const char *path, vx_err *err);
 /* Both, relative to a directory fd. */
 int vx_sha256_fileat(char out[65], int dirfd, const char *name, vx_err *err);
 int vx_xxh3_fileat(char out[17], int dirfd, const char *name, vx_err *err);
-/* SHA-256 (hex) of bytes [off, off+len) of `name` under dirfd; a file that ends before is VX_EIO. */
-int vx_sha256_rangeat(char out[65], int dirfd, const char *name, uint64_t off, uint64_t len, vx_err *err);
+/* A range's length meaning "to the file's end" (shalanes.h). */
+#define VX_TO_EOF UINT64_MAX
 
 /* s is exactly n lowercase hex digits (how digests are written: SHA256SUMS, index.json). */
 static inline int vx_is_hex(const char *s, size_t n) { return strlen(s) == n && strspn(s, "0123456789abcdef") == n; }

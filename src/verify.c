@@ -3,7 +3,8 @@
  *
  *  1. coverage: SHA256SUMS lists exactly the files present (every file but itself), and
  *     every file the format requires is present;
- *  2. content: every listed file's SHA-256 on worker threads — by the chunk digests
+ *  2. content: every listed file's SHA-256 on worker threads, each hashing several ranges
+ *     side by side (format/shalanes.h) — by the chunk digests
  *     index.json records (R-I10), so one large file is hashed on every core, with the
  *     file's SHA256SUMS line checked against the whole-file digest index.json records;
  *     files without them whole, largest first so the longest sequential hash starts at
@@ -32,44 +33,25 @@
 
 #include "archive.h"
 #include "kern.h"
+#include "shalanes.h"
 #include "vxindex.h"
 
 typedef struct job {
-    char name[64];
-    uint64_t size;        /* bytes this job reads: the file's, or the chunk's */
-    int xxh;              /* 1: XXH3 against index.json, 0: SHA-256 */
-    int64_t chunk;        /* -1: the whole file against SHA256SUMS; else chunk k of index.json's (R-I10) */
-    uint64_t off;         /* where the chunk starts */
+    vx_sha_range r;  /* the file, the bytes hashed and the result (the XXH3 jobs use name, hex, rc, msg) */
+    uint64_t size;   /* bytes this job reads: the file's, or the chunk's */
+    int xxh;         /* 1: XXH3 against index.json, 0: SHA-256 */
+    int64_t chunk;   /* -1: the whole file against SHA256SUMS; else chunk k of index.json's (R-I10) */
     char want[65];
-    char got[65];
-    int rc;
-    char msg[1024];
 } job;
 
-typedef struct pool {
-    int dfd;
-    job *jobs;
-    size_t n;
-    atomic_size_t next;
-} pool;
-
-static void *worker(void *arg) {
-    pool *p = arg;
-    for (;;) {
-        size_t i = atomic_fetch_add(&p->next, 1);
-        if (i >= p->n) return NULL;
-        job *j = &p->jobs[i];
-        vx_err e = { 0 };
-        if (j->xxh) j->rc = vx_xxh3_fileat(j->got, p->dfd, j->name, &e);
-        else if (j->chunk < 0) j->rc = vx_sha256_fileat(j->got, p->dfd, j->name, &e);
-        else j->rc = vx_sha256_rangeat(j->got, p->dfd, j->name, j->off, j->size, &e);
-        if (j->rc) snprintf(j->msg, sizeof j->msg, "%s", e.msg);
-    }
+static void *sha_worker(void *q) {
+    vx_sha_drain(q);
+    return NULL;
 }
 
 static int by_size_desc(const void *a, const void *b) {
     const job *x = a, *y = b;
-    return x->size < y->size ? 1 : x->size > y->size ? -1 : strcmp(x->name, y->name);
+    return x->size < y->size ? 1 : x->size > y->size ? -1 : strcmp(x->r.name, y->r.name);
 }
 
 typedef struct reporter {
@@ -335,8 +317,9 @@ static size_t sha_jobs(job *out, const vx_sum *sum, uint64_t size, const vx_file
     int chunked = fm && fm->n_chunks && size == fm->bytes;
     size_t n = 0;
     if (!chunked || (flags & VX_VERIFY_WHOLE_FILES)) { /* --whole-files checks the chunk digests too */
-        snprintf(out->name, sizeof out->name, "%s", sum->name);
+        snprintf(out->r.name, sizeof out->r.name, "%s", sum->name);
         memcpy(out->want, sum->hex, 65);
+        out->r.len = VX_TO_EOF;
         out->size = size;
         out->chunk = -1;
         n = 1;
@@ -344,11 +327,11 @@ static size_t sha_jobs(job *out, const vx_sum *sum, uint64_t size, const vx_file
     if (!chunked) return n;
     for (uint32_t k = 0; k < fm->n_chunks; k++) {
         job *j = &out[n + k];
-        snprintf(j->name, sizeof j->name, "%s", sum->name);
+        snprintf(j->r.name, sizeof j->r.name, "%s", sum->name);
         vx_hex(j->want, fm->chunks[k], 32);
         j->chunk = k;
-        j->off = (uint64_t)k * fm->chunk_bytes;
-        j->size = k + 1 < fm->n_chunks ? fm->chunk_bytes : size - j->off;
+        j->r.off = (uint64_t)k * fm->chunk_bytes;
+        j->r.len = j->size = k + 1 < fm->n_chunks ? fm->chunk_bytes : size - j->r.off;
     }
     return n + fm->n_chunks;
 }
@@ -357,19 +340,19 @@ static size_t sha_jobs(job *out, const vx_sum *sum, uint64_t size, const vx_file
 static void chunk_results(reporter *r, const job *jobs, size_t n) {
     size_t bad = 0, first = n;
     for (size_t i = 0; i < n; i++)
-        if (jobs[i].rc || strcmp(jobs[i].want, jobs[i].got)) { bad++; if (first == n) first = i; }
+        if (jobs[i].r.rc || strcmp(jobs[i].want, jobs[i].r.hex)) { bad++; if (first == n) first = i; }
     if (!bad) return;
     const job *j = &jobs[first];
-    if (j->rc) problem(r, "%s: cannot hash: %s", j->name, j->msg);
+    if (j->r.rc) problem(r, "%s: cannot hash: %s", j->r.name, j->r.msg);
     else
         problem(r, "%s: SHA-256 mismatch in %zu of %zu chunks (index.json's sha256_chunks); first: bytes %llu..%llu, "
-                "expected %s, computed %s", j->name, bad, n, (unsigned long long)j->off,
-                (unsigned long long)(j->off + j->size - 1), j->want, j->got);
+                "expected %s, computed %s", j->r.name, bad, n, (unsigned long long)j->r.off,
+                (unsigned long long)(j->r.off + j->size - 1), j->want, j->r.hex);
 }
 
 static int by_name_chunk(const void *a, const void *b) {
     const job *x = a, *y = b;
-    int c = strcmp(x->name, y->name);
+    int c = strcmp(x->r.name, y->r.name);
     return c ? c : x->chunk < y->chunk ? -1 : x->chunk > y->chunk;
 }
 
@@ -443,7 +426,7 @@ int vx_verify_ex(const char *dir, int threads, unsigned flags, void (*report)(vo
     for (size_t i = 0; have_meta && i < meta.n_files; i++) {
         if (meta.files[i].xxh3[0] && fstatat(dfd, meta.files[i].name, &st, nofollow) == 0 && S_ISREG(st.st_mode)) {
             job *j = &jobs[nj++];
-            snprintf(j->name, sizeof j->name, "%s", meta.files[i].name);
+            snprintf(j->r.name, sizeof j->r.name, "%s", meta.files[i].name);
             memcpy(j->want, meta.files[i].xxh3, 17);
             j->xxh = 1;
             j->chunk = -1;
@@ -453,17 +436,20 @@ int vx_verify_ex(const char *dir, int threads, unsigned flags, void (*report)(vo
     vx_meta_free(&meta);
 
     /* 2. SHA-256 on worker threads, largest first: a file hashed whole (a long sequential
-     * step) starts at once, and the chunks of large files spread over every thread. This
+     * step) starts at once, and the chunks of large files spread over every lane. This
      * thread does the structural checks (3), whose scans compute the XXH3 of the files
      * they map, then the XXH3 the scans did not cover, then joins the SHA-256 queue. */
     qsort(jobs, nsha, sizeof *jobs, by_size_desc);
-    pool pl = { dfd, jobs, nsha, 0 };
+    vx_sha_range **order = malloc((nsha + 1) * sizeof *order);
+    if (!order) { free(jobs); free(sums); close(dfd); return vx_fail(err, VX_ENOMEM, "out of memory"); }
+    for (size_t i = 0; i < nsha; i++) order[i] = &jobs[i].r;
+    vx_sha_queue pl = { dfd, order, nsha, 0 };
     int nt = threads > 0 ? threads : vx_kern_threads();
     if (nt > 16) nt = 16;
     pthread_t tid[16];
     int started = 0;
     for (int i = 0; i < nt - 1; i++)
-        if (pthread_create(&tid[started], NULL, worker, &pl) == 0) started++;
+        if (pthread_create(&tid[started], NULL, sha_worker, &pl) == 0) started++;
     char digest[65];
     int have_digest = sums && vx_content_digest_of(digest, sums, nsum, NULL) == VX_OK;
     uint8_t covered[VXF_COUNT] = { 0 };
@@ -471,26 +457,30 @@ int vx_verify_ex(const char *dir, int threads, unsigned flags, void (*report)(vo
     size_t nx = nsha;
     for (size_t i = nsha; i < nj; i++) { /* keep the XXH3 jobs the scans did not cover */
         int done = 0;
-        for (int k = 0; k < VXF_COUNT && !done; k++) done = covered[k] && !strcmp(jobs[i].name, vx_slot_names[k]);
+        for (int k = 0; k < VXF_COUNT && !done; k++) done = covered[k] && !strcmp(jobs[i].r.name, vx_slot_names[k]);
         if (!done) jobs[nx++] = jobs[i];
     }
-    pool px = { dfd, jobs + nsha, nx - nsha, 0 };
-    worker(&px);
-    worker(&pl);
+    for (size_t i = nsha; i < nx; i++) {
+        vx_err xe = { 0 };
+        if ((jobs[i].r.rc = vx_xxh3_fileat(jobs[i].r.hex, dfd, jobs[i].r.name, &xe)))
+            snprintf(jobs[i].r.msg, sizeof jobs[i].r.msg, "%s", xe.msg);
+    }
+    vx_sha_drain(&pl);
     for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+    free(order);
     nj = nx;
     qsort(jobs, nsha, sizeof *jobs, by_name_chunk); /* a file's chunks together, for one line per file */
     for (size_t i = 0; i < nj; i++) {
         job *j = &jobs[i];
         if (!j->xxh && j->chunk >= 0) {
             size_t n = 1;
-            while (i + n < nsha && jobs[i + n].chunk > 0 && !strcmp(jobs[i + n].name, j->name)) n++;
+            while (i + n < nsha && jobs[i + n].chunk > 0 && !strcmp(jobs[i + n].r.name, j->r.name)) n++;
             chunk_results(&r, j, n);
             i += n - 1;
-        } else if (j->rc) problem(&r, "%s: cannot hash: %s", j->name, j->msg);
-        else if (strcmp(j->want, j->got))
-            problem(&r, "%s: %s mismatch: expected %s, computed %s", j->name, j->xxh ? "XXH3 (index.json)" : "SHA-256",
-                    j->want, j->got);
+        } else if (j->r.rc) problem(&r, "%s: cannot hash: %s", j->r.name, j->r.msg);
+        else if (strcmp(j->want, j->r.hex))
+            problem(&r, "%s: %s mismatch: expected %s, computed %s", j->r.name, j->xxh ? "XXH3 (index.json)" : "SHA-256",
+                    j->want, j->r.hex);
     }
     free(jobs);
     free(sums);
