@@ -166,6 +166,7 @@ static int lane_start(lane *l, vx_sha_queue *q, int ni) {
         l->maplen = (size_t)(end - page);
         l->have = (size_t)(end - r->off);
         l->pos = 0;
+        l->data = NULL;
         if (l->have) {
             void *m = mmap(NULL, l->maplen, PROT_READ, MAP_SHARED, l->fd, (off_t)page);
             if (m == MAP_FAILED) {
@@ -186,8 +187,8 @@ static int lane_start(lane *l, vx_sha_queue *q, int ni) {
 
 /* The last (< 64) bytes, the padding and the length (FIPS 180-4 §5.1.1), and the digest. */
 static void lane_finish(lane *l, int ni) {
-    const uint8_t *tail = l->data + l->pos;
     size_t n = l->have - l->pos;
+    const uint8_t *tail = n ? l->data + l->pos : (const uint8_t *)"";
     uint8_t md[32];
     if (ni) {
         uint8_t last[128] = { 0 };
