@@ -70,6 +70,11 @@ static int has_avx512(void) {
            __builtin_cpu_supports("avx512vl");
 }
 int vx_cpu_avx512(void) { return has_avx512(); }
+int vx_cpu_sha(void) {
+    unsigned a, b, c = 0, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3)) return 0;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
+}
 /* AVX512_BF16 is CPUID.(EAX=7,ECX=1):EAX bit 5 (not every compiler's
  * __builtin_cpu_supports knows it). */
 int vx_cpu_bf16(void) {
@@ -79,6 +84,7 @@ int vx_cpu_bf16(void) {
 }
 #else
 int vx_cpu_avx2(void) { return 0; }
+int vx_cpu_sha(void) { return 0; }
 int vx_cpu_avx512(void) { return 0; }
 int vx_cpu_bf16(void) { return 0; }
 #endif

@@ -148,6 +148,14 @@ int vx_cpu_avx2(void);
  * name is unknown or the CPU lacks the instructions (the active set is unchanged). */
 int vx_kern_select(const char *name);
 
+/* SHA-256 compression on SHA-NI (kern_sha.c): n (1..VX_SHA_LANES) states h[i] each absorb
+ * nblocks 64-byte blocks from p[i], the streams interleaved so that their rounds fill each
+ * other's latency (src/shalanes.h feeds them). Only call when vx_cpu_sha(). */
+#define VX_SHA_LANES 3
+void vx_sha256_ni_blocks(int n, uint32_t *const h[], const uint8_t *const p[], size_t nblocks);
+/* 1 when the CPU has SHA-NI, SSSE3 and SSE4.1. */
+int vx_cpu_sha(void);
+
 /* Threads used for large scans: VINDEX_THREADS when set (1..64), else the online CPUs
  * (at most 64). */
 int vx_kern_threads(void);

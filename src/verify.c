@@ -4,7 +4,7 @@
  *  1. coverage: SHA256SUMS lists exactly the files present (every file but itself), and
  *     every file the format requires is present;
  *  2. content: every listed file's SHA-256 on worker threads, each hashing several ranges
- *     side by side (format/shalanes.h) — by the chunk digests
+ *     side by side (src/shalanes.h) — by the chunk digests
  *     index.json records (R-I10), so one large file is hashed on every core, with the
  *     file's SHA256SUMS line checked against the whole-file digest index.json records;
  *     files without them whole, largest first so the longest sequential hash starts at

@@ -1,5 +1,5 @@
 /*
- * test_shalanes.c — the SHA-256 lanes (format/shalanes.c) against OpenSSL's one stream:
+ * test_shalanes.c — the SHA-256 lanes (src/shalanes.c) against OpenSSL's one stream:
  *   - the SHA-NI compression of 1, 2 and 3 lanes at once, on different data per lane
  *     (a lane mixed up with another, or a wrong round, changes the state);
  *   - vx_sha_drain on ranges of every padding class (lengths 0..130 around the 55/56 and
@@ -22,6 +22,7 @@
 
 #include "check.h"
 #include "common.h"
+#include "kern.h"
 #include "shalanes.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;

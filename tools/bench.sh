@@ -147,7 +147,7 @@ vxbytes=$(cat "$VX"/* | wc -c)
 # ... the same chunks as verify hashes, OpenSSL from the page cache, zero-copy, on every
 # core, nothing else (tools/sha_floor.py, in process) ...
 floor=$($PY tools/sha_floor.py "$VX" "$(nproc)" "$REPS") || { echo "bench: sha_floor failed"; exit 1; }
-# ... and the limit: the same chunks through verify's own SHA-256 lanes (format/shalanes.h:
+# ... and the limit: the same chunks through verify's own SHA-256 lanes (src/shalanes.h:
 # three streams side by side per core on SHA-NI), nothing else (tools/sha_lanes.c, in process)
 lanes=$("$BUILD/tools/sha_lanes" "$VX" "$(nproc)" "$REPS") || { echo "bench: sha_lanes failed"; exit 1; }
 line() { printf '%s\n' "$1" | sed -n "$(( $2 + 1 ))p"; }

@@ -1,6 +1,6 @@
 /*
  * sha_lanes.c — the hash-only floor of `verify` with its own SHA-256 lanes
- * (format/shalanes.c): every file of DIR cut into 16 MiB ranges, largest first, drained on
+ * (src/shalanes.c): every file of DIR cut into 16 MiB ranges, largest first, drained on
  * THREADS threads (default: the cores online), nothing else computed. Prints the best
  * in-process time of REPS runs as `floor_ms=…` (compare with a whole process minus
  * /bin/true) and whether the lanes ran on SHA-NI.

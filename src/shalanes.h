@@ -8,18 +8,17 @@
  * "verify"). verify hands it its whole-file and chunk (R-I10) jobs; each thread that calls
  * vx_sha_drain takes jobs from the shared queue until it is empty.
  *
- * The lanes use SHA-NI when the CPU has it; otherwise (or with VINDEX_SHA=openssl) each
- * lane is an OpenSSL stream, fed the same blocks. Both give the same digests (the tests
- * run both and compare with OpenSSL on ranges of every length class).
+ * The lanes use SHA-NI (src/kern_sha.c) when the CPU has it; otherwise (or with
+ * VINDEX_SHA=openssl) each lane is an OpenSSL stream, fed the same blocks. Both give the
+ * same digests (tests/test_shalanes.c runs both and compares them with OpenSSL on ranges
+ * of every padding class).
  */
-#ifndef VX_FORMAT_SHALANES_H
-#define VX_FORMAT_SHALANES_H
+#ifndef VX_SRC_SHALANES_H
+#define VX_SRC_SHALANES_H
 
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define VX_SHA_LANES 3
 
 typedef struct vx_sha_range {
     char name[64];     /* a file under the queue's directory */
@@ -41,9 +40,5 @@ void vx_sha_drain(vx_sha_queue *q);
 
 /* 1 when the lanes run on SHA-NI: the CPU has it and VINDEX_SHA is not "openssl". */
 int vx_sha_ni(void);
-
-/* The SHA-NI compression, for the tests: n (1..VX_SHA_LANES) states h[i] each absorb
- * nblocks 64-byte blocks from p[i]. Only when vx_sha_ni(). */
-void vx_sha256_ni_blocks(int n, uint32_t *const h[], const uint8_t *const p[], size_t nblocks);
 
 #endif
