@@ -6,7 +6,8 @@
  *     64 byte edges, page-crossing and unaligned offsets, to the end of the file, whole
  *     files of a few MB) from 1, 2 and 3 threads, so lanes of unequal length run side by
  *     side and finish at different turns;
- *   - the errors: a missing file, a range past the end, a whole empty file;
+ *   - a whole empty file, and the errors: a missing file, ranges past the end, a FIFO
+ *     (refused, not waited on) and a directory in a file's place;
  * and all of it again in a child with VINDEX_SHA=openssl, where the lanes are OpenSSL
  * streams (on a CPU without SHA-NI both runs take that path).
  */
@@ -132,7 +133,8 @@ static void test_drain(int dfd, const char *path_tag) {
     size_t nok = n;
     /* errors: a missing file, a range that ends past the file, one that starts past it */
     const struct { const char *name; uint64_t off, len; } bad[] = {
-        { "missing.bin", 0, 10 }, { "b.bin", 9000, 1000 }, { "b.bin", 20000, 1 }, { "b.bin", 10000, VX_TO_EOF } };
+        { "missing.bin", 0, 10 }, { "b.bin", 9000, 1000 }, { "b.bin", 20000, 1 }, { "b.bin", 10000, VX_TO_EOF },
+        { "fifo", 0, VX_TO_EOF }, { "subdir", 0, VX_TO_EOF } };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         vx_sha_range *x = &r[n++];
         memset(x, 0, sizeof *x);
@@ -164,6 +166,11 @@ static void test_drain(int dfd, const char *path_tag) {
         CHECK(r[nok + 2].rc == VX_EIO && strstr(r[nok + 2].msg, "b.bin: ends at byte 9999"), "%s: range after the end: %d %s",
               path_tag, r[nok + 2].rc, r[nok + 2].msg);
         CHECK(r[nok + 3].rc == VX_EIO, "%s: to the end from past it: %d %s", path_tag, r[nok + 3].rc, r[nok + 3].msg);
+        /* a FIFO in a file's place: refused, not waited on (the open would block without a writer) */
+        CHECK(r[nok + 4].rc == VX_EIO && strstr(r[nok + 4].msg, "fifo: not a regular file"), "%s: a FIFO: %d %s", path_tag,
+              r[nok + 4].rc, r[nok + 4].msg);
+        CHECK(r[nok + 5].rc != VX_OK && strstr(r[nok + 5].msg, "subdir: "), "%s: a directory: %d %s", path_tag,
+              r[nok + 5].rc, r[nok + 5].msg);
     }
 }
 
@@ -185,7 +192,7 @@ int main(void) {
     for (size_t i = 0; i < FILE_A_BYTES; i++) file_a[i] = next_byte();
     for (size_t i = 0; i < file_b_bytes; i++) file_b[i] = next_byte();
     if (write_all(dfd, "a.bin", file_a, FILE_A_BYTES) || write_all(dfd, "b.bin", file_b, file_b_bytes) ||
-        write_all(dfd, "empty.bin", file_a, 0))
+        write_all(dfd, "empty.bin", file_a, 0) || mkfifoat(dfd, "fifo", 0600) || mkdirat(dfd, "subdir", 0700))
         return 1;
 
     /* The OpenSSL path in a child: vx_sha_ni() chooses once per process. */
@@ -209,6 +216,8 @@ int main(void) {
     unlinkat(dfd, "a.bin", 0);
     unlinkat(dfd, "b.bin", 0);
     unlinkat(dfd, "empty.bin", 0);
+    unlinkat(dfd, "fifo", 0);
+    unlinkat(dfd, "subdir", AT_REMOVEDIR);
     close(dfd);
     rmdir(dir);
     free(file_a);
