@@ -94,23 +94,28 @@ void *vx_mmap_2m(size_t len, int prot, int flags, int fd) {
 
 int vx_map_file(vx_map *m, const char *path, vx_err *err) { return vx_map_fileat(m, AT_FDCWD, path, path, err); }
 
+int vx_open_file(int *fd, struct stat *st, int dirfd, const char *name, const char *shown, vx_err *err) {
+    *fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (*fd < 0)
+        return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", shown, strerror(errno));
+    int rc = VX_OK;
+    if (fstat(*fd, st) != 0) rc = vx_fail(err, VX_EIO, "%s: fstat: %s", shown, strerror(errno));
+    else if (!S_ISREG(st->st_mode)) rc = vx_fail(err, VX_ECORRUPT, "%s: not a regular file", shown);
+    if (rc) {
+        close(*fd);
+        *fd = -1;
+    }
+    return rc;
+}
+
 int vx_map_fileat(vx_map *m, int dirfd, const char *name, const char *path, vx_err *err) {
     m->data = NULL;
     m->size = 0;
     m->fd = -1;
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return vx_fail(err, VX_EIO, "%s: fstat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return vx_fail(err, VX_ECORRUPT, "%s: not a regular file", path);
-    }
+    int rc = vx_open_file(&fd, &st, dirfd, name, path, err);
+    if (rc) return rc;
     if (st.st_size > 0) {
         /* 2 MiB-aligned: file offsets and addresses then agree modulo 2 MiB, so page-cache
          * folios of 2 MiB (outfile.h) are mapped whole (one page-table and TLB entry) */
@@ -156,14 +161,10 @@ int vx_read_file(char **buf, size_t *len, const char *path, size_t max, vx_err *
 int vx_read_fileat(char **buf, size_t *len, int dirfd, const char *name, const char *path, size_t max, vx_err *err) {
     *buf = NULL;
     if (len) *len = 0;
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return vx_fail(err, VX_EIO, "%s: not a readable regular file", path);
-    }
+    int rc = vx_open_file(&fd, &st, dirfd, name, path, err);
+    if (rc) return rc;
     if ((uint64_t)st.st_size > max) {
         close(fd);
         return vx_fail(err, VX_ECORRUPT, "%s: %lld bytes, larger than the %zu-byte limit for this file", path,
@@ -251,12 +252,14 @@ static void xxh_update(void *st, const void *p, size_t n) { XXH3_64bits_update(s
 
 /* Open `name` relative to dirfd and feed all its bytes to fn(state, ...). *total: how many. */
 static int stream_file(int dirfd, const char *name, block_fn fn, void *state, uint64_t *total, vx_err *err) {
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return vx_fail(err, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", name, strerror(errno));
+    int fd;
+    struct stat st;
+    *total = 0;
+    int rc = vx_open_file(&fd, &st, dirfd, name, name, err);
+    if (rc) return rc;
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     unsigned char *buf = malloc(VX_IO_CHUNK);
-    int rc = buf ? VX_OK : vx_fail(err, VX_ENOMEM, "%s: out of memory", name);
+    rc = buf ? VX_OK : vx_fail(err, VX_ENOMEM, "%s: out of memory", name);
     uint64_t at = 0;
     while (rc == VX_OK) {
         ssize_t r = pread(fd, buf, VX_IO_CHUNK, (off_t)at);

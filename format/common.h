@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,6 +57,10 @@ int vx_map_file(vx_map *m, const char *path, vx_err *err);
 int vx_map_fileat(vx_map *m, int dirfd, const char *name, const char *shown, vx_err *err);
 /* Open a directory for the *at calls. Errors: VX_ENOTFOUND, VX_EIO. */
 int vx_open_dir(int *fd, const char *dir, vx_err *err);
+/* Open `name` under dirfd for reading if it is a regular file (*st filled). O_NONBLOCK,
+ * so a FIFO put in a file's place is refused instead of blocking the open until a writer
+ * comes. `shown` names it in errors: VX_ENOTFOUND, VX_EIO, VX_ECORRUPT (not a regular file). */
+int vx_open_file(int *fd, struct stat *st, int dirfd, const char *name, const char *shown, vx_err *err);
 void vx_unmap(vx_map *m); /* accepts a zeroed map */
 /* 1 if the mapped file's size is no longer the mapped size (truncated or grown in place
  * under the map: touching pages past a new end would raise SIGBUS), 0 if unchanged. */

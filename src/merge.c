@@ -182,7 +182,8 @@ static int copy_from(vx_outfile *out, const part *pt, const char *name, uint64_t
                      "after it was written", path);
         goto out;
     }
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) { rc = vx_fail(err, VX_EIO, "%s: %s", path, strerror(errno)); goto out; }
+    struct stat st;
+    if ((rc = vx_open_file(&fd, &st, AT_FDCWD, path, path, err))) goto out;
     for (uint64_t at = skip; at < size;) {
         size_t n = size - at < COPY_CHUNK ? (size_t)(size - at) : COPY_CHUNK;
         ssize_t got = pread(fd, buf, n, (off_t)at);
@@ -337,10 +338,11 @@ int vx_merge(const vx_merge_opts *o, vx_err *err) {
     if ((rc = vx_out_open(&of[3], tmp, "down_meta.bin", err))) goto done;
     for (size_t i = 0; i < o->n_parts; i++) {
         char *path = vx_path(ps[i].dir, "down_meta.bin");
-        int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+        int fd = -1;
         struct stat st;
-        ssize_t got = fd >= 0 ? pread(fd, hdr, sizeof hdr, 0) : -1;
-        int ok = fd >= 0 && fstat(fd, &st) == 0;
+        vx_err oe = { 0 };
+        int ok = path && vx_open_file(&fd, &st, AT_FDCWD, path, path, &oe) == VX_OK;
+        ssize_t got = ok ? pread(fd, hdr, sizeof hdr, 0) : -1;
         if (fd >= 0) close(fd);
         rc = !path ? vx_fail(err, VX_ENOMEM, "out of memory")
            : !ok || got != (ssize_t)sizeof hdr ? vx_fail(err, VX_ECORRUPT, "%s: cannot read its header", path)

@@ -118,8 +118,12 @@ static int put_header(vx_zst_writer *z, const char *path, uint64_t size, int pax
 /* Stream one file into the archive, hashing it; it must match SHA256SUMS (A-P6). */
 static int put_file(vx_zst_writer *z, int dfd, const char *src, const char *name, uint64_t size, const char *want,
                     uint8_t *buf, vx_err *err) {
-    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return vx_fail(err, VX_EIO, "%s/%s: cannot open: %s", src, name, strerror(errno));
+    int fd;
+    struct stat st;
+    char shown[4200];
+    snprintf(shown, sizeof shown, "%s/%s", src, name);
+    int orc = vx_open_file(&fd, &st, dfd, name, shown, err);
+    if (orc) return orc;
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     int rc = c ? VX_OK : vx_fail(err, VX_ENOMEM, "out of memory");

@@ -64,15 +64,7 @@ static int lane_start(lane *l, vx_sha_queue *q, int ni) {
         vx_err e = { 0 };
         struct stat st;
         l->r = r;
-        /* O_NONBLOCK: a FIFO put in a file's place does not block the open */
-        l->fd = openat(q->dfd, r->name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-        if (l->fd < 0 || fstat(l->fd, &st) != 0) {
-            vx_fail(&e, errno == ENOENT ? VX_ENOTFOUND : VX_EIO, "%s: cannot open: %s", r->name, strerror(errno));
-            lane_end(l, e.code, &e);
-            continue;
-        }
-        if (!S_ISREG(st.st_mode)) {
-            vx_fail(&e, VX_EIO, "%s: not a regular file", r->name);
+        if (vx_open_file(&l->fd, &st, q->dfd, r->name, r->name, &e)) {
             lane_end(l, e.code, &e);
             continue;
         }

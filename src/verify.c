@@ -295,7 +295,7 @@ static void structure(reporter *r, int dfd, const char *dir, const char *digest,
                 vx_tokenizer_free(t);
             }
             cJSON_Delete(j);
-        } else problem(r, "%s: %s", json_files[i], e.msg);
+        } else problem(r, "%s", e.msg); /* it names the file */
         free(buf);
     }
 }

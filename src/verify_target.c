@@ -94,13 +94,13 @@ static int verify_dir(vx_verify_result *res, const char *dir, unsigned flags, co
 
 /* Git's name for a file that is not in LFS: SHA-1 of "blob <size>\0" and the bytes. */
 static int git_blob_sha1(char out[41], const char *path, vx_err *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return vx_fail(err, VX_EIO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
     struct stat st;
+    int rc = vx_open_file(&fd, &st, AT_FDCWD, path, path, err);
+    if (rc) return rc;
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     uint8_t *b = malloc(1 << 20);
-    int rc = VX_OK;
-    if (!c || !b || fstat(fd, &st) != 0) rc = vx_fail(err, VX_EIO, "%s: cannot read", path);
+    if (!c || !b) rc = vx_fail(err, VX_ENOMEM, "%s: out of memory", path);
     if (rc == VX_OK) {
         char h[40];
         int hl = snprintf(h, sizeof h, "blob %lld", (long long)st.st_size);

@@ -7,7 +7,8 @@ with --unembed (every optional file present). The direction checks (R-E1 unit le
 R-E3 sign on the first largest magnitude): a negated row, a row scaled by 1.5, and ties
 between a positive and a negative largest entry in either order are reported or not, named
 by layer and feature — also with the largest entry past the last whole group of eight
-(H = 60, from tools/mkvindex). Prints "N passed, N failed"."""
+(H = 60, from tools/mkvindex). A FIFO in a file's place is reported, not waited on.
+Prints "N passed, N failed"."""
 import json
 import os
 import shutil
@@ -20,6 +21,28 @@ from vxtest import BDIR, FIX, VINDEX, check, finish
 
 FILES = ["gate_vectors.bin", "down_features.bin", "embeddings.bin", "unembed.bin", "down_meta.bin", "norms.bin",
          "vocab.bin", "spectra.bin", "neurons.bin", "moments.bin", "tokenizer.json"]
+
+
+def fifos(tmp, base):
+    """A FIFO in a file's place (a hostile or half-copied directory) is reported as not a
+    regular file, by verify and by the commands that open a vindex — never waited on: an
+    open of a FIFO blocks until a writer comes, so before the checks each command hung."""
+    for f in ("index.json", "SHA256SUMS", "manifest.json", "tokenizer.json", "vocab.bin", "embeddings.bin", "norms.bin"):
+        d = os.path.join(tmp, "fifo-" + f)
+        shutil.copytree(base, d)
+        os.unlink(os.path.join(d, f))
+        os.mkfifo(os.path.join(d, f))
+        for cmd in (["verify", d], ["verify", "--whole-files", d], ["info", d]):
+            try:
+                r = subprocess.run([VINDEX] + cmd, capture_output=True, text=True, timeout=30)
+                out, rc = r.stdout + r.stderr, r.returncode
+            except subprocess.TimeoutExpired:
+                out, rc = "(timed out: the open waited on the FIFO)", None
+            named = f + ": not a regular file" in out
+            if cmd[0] == "info" and f in ("SHA256SUMS", "manifest.json", "tokenizer.json"):
+                check(rc == 0, f"{f} as a FIFO: info does not read it: exit {rc}: {out[-300:]}")
+            else:
+                check(rc == 1 and named, f"{f} as a FIFO: {' '.join(cmd[:-1])}: exit {rc}, named: {out[-300:]}")
 
 
 def main():
@@ -57,6 +80,7 @@ def main():
             r = subprocess.run([VINDEX, "verify", d], capture_output=True, text=True)
             out = r.stdout + r.stderr
             check(any(f in l and "3 NaN/Inf values" in l for l in out.splitlines()), f"{f}: NaN count: {out}")
+        fifos(tmp, base)
         directions(tmp, base)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -167,7 +167,7 @@ static void test_drain(int dfd, const char *path_tag) {
               path_tag, r[nok + 2].rc, r[nok + 2].msg);
         CHECK(r[nok + 3].rc == VX_EIO, "%s: to the end from past it: %d %s", path_tag, r[nok + 3].rc, r[nok + 3].msg);
         /* a FIFO in a file's place: refused, not waited on (the open would block without a writer) */
-        CHECK(r[nok + 4].rc == VX_EIO && strstr(r[nok + 4].msg, "fifo: not a regular file"), "%s: a FIFO: %d %s", path_tag,
+        CHECK(r[nok + 4].rc == VX_ECORRUPT && strstr(r[nok + 4].msg, "fifo: not a regular file"), "%s: a FIFO: %d %s", path_tag,
               r[nok + 4].rc, r[nok + 4].msg);
         CHECK(r[nok + 5].rc != VX_OK && strstr(r[nok + 5].msg, "subdir: "), "%s: a directory: %d %s", path_tag,
               r[nok + 5].rc, r[nok + 5].msg);
