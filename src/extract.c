@@ -510,7 +510,7 @@ static int write_f16_matrix(vx_outfile *out, const vx_tensor *t, size_t V, size_
         if (c + 1 < nchunks) {
             size_t r0 = (c + 1) * rows;
             job = (f16_job){ t, f, h[(c + 1) % 2], (uint64_t)r0 * H, (V - r0 < rows ? V - r0 : rows) * H, job.clamped };
-            started = pthread_create(&th, NULL, f16_job_run, &job) == 0;
+            started = vx_thread_start(&th, f16_job_run, &job) == 0;
             if (!started) f16_job_run(&job);
         }
         rc = vx_out_write(out, done, 2 * n, err);
@@ -753,7 +753,7 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
         part_share(want, m, hj.files, nsrc, A, B);
         hj.want = want;
     }
-    if (pthread_create(&hasher, NULL, hash_sources, &hj) == 0) hashing = 1;
+    if (vx_thread_start(&hasher, hash_sources, &hj) == 0) hashing = 1;
     else hash_sources(&hj);
 
     meta.version = VX_INDEX_VERSION;

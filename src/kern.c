@@ -7,6 +7,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -169,12 +170,49 @@ int vx_kern_threads(void) {
     return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
+/* A new thread starts on a CPU other than its creator's, then may run anywhere. */
+typedef struct spawn {
+    void *(*fn)(void *);
+    void *arg;
+    int narrowed;      /* created allowed only away from the creator's CPU: widen back */
+    cpu_set_t allowed; /* the creator's CPU set */
+} spawn;
+
+static void *spawned(void *p) {
+    spawn s = *(spawn *)p;
+    free(p);
+    if (s.narrowed) sched_setaffinity(0, sizeof s.allowed, &s.allowed);
+    return s.fn(s.arg);
+}
+
+int vx_thread_start(pthread_t *t, void *(*fn)(void *), void *arg) {
+    spawn *s = malloc(sizeof *s);
+    if (!s) return pthread_create(t, NULL, fn, arg);
+    s->fn = fn;
+    s->arg = arg;
+    s->narrowed = 0;
+    pthread_attr_t attr;
+    cpu_set_t away;
+    int cpu = sched_getcpu(), with_attr = 0;
+    if (cpu >= 0 && cpu < CPU_SETSIZE && sched_getaffinity(0, sizeof s->allowed, &s->allowed) == 0 &&
+        CPU_ISSET(cpu, &s->allowed) && CPU_COUNT(&s->allowed) > 1 && pthread_attr_init(&attr) == 0) {
+        with_attr = 1;
+        away = s->allowed;
+        CPU_CLR(cpu, &away);
+        s->narrowed = pthread_attr_setaffinity_np(&attr, sizeof away, &away) == 0;
+    }
+    int rc = pthread_create(t, s->narrowed ? &attr : NULL, spawned, s);
+    if (with_attr) pthread_attr_destroy(&attr);
+    if (rc) free(s);
+    return rc;
+}
+
 /* Run fn(jobs[i]) for i < T: T-1 new threads and the caller. A thread that cannot be
  * created runs its job inline, so the result never depends on thread creation. */
 void vx_run_parallel(void *(*fn)(void *), void *jobs, size_t job_size, int T) {
     pthread_t tid[64];
     int made[64] = { 0 };
-    for (int i = 1; i < T; i++) made[i] = pthread_create(&tid[i], NULL, fn, (char *)jobs + (size_t)i * job_size) == 0;
+    for (int i = 1; i < T; i++) made[i] = vx_thread_start(&tid[i], fn, (char *)jobs + (size_t)i * job_size) == 0;
     fn(jobs);
     for (int i = 1; i < T; i++) {
         if (made[i]) pthread_join(tid[i], NULL);

@@ -18,6 +18,7 @@
 #define VX_SRC_KERN_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #define VX_LANES 16
@@ -163,6 +164,12 @@ int vx_kern_threads(void);
 /* Run fn on jobs[0..T) (job_size bytes each): T-1 new threads and the caller; a thread
  * that cannot be created runs its job inline, so results never depend on thread creation. */
 void vx_run_parallel(void *(*fn)(void *), void *jobs, size_t job_size, int T);
+/* pthread_create for every thread the library starts: the new thread starts on a CPU other
+ * than its creator's, then may run on any the process may. Linux would start it on its
+ * creator's CPU and move one of the two only when the other CPU's balancer ran: in a fresh
+ * process on the project's 2-vCPU machine the two threads of a `score` scan shared one CPU
+ * for 2-4 ms of ~12 (perf --sample-cpu; tests/test_parallel.c counts it). */
+int vx_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* A size_t tuning knob from the environment variable `name` (decimal), or `def` when
  * unset or malformed. Used for VINDEX_MT_MIN (elements of f16 a scan must cover before

@@ -4,6 +4,7 @@
  */
 #include "linalg.h"
 #include "lapack_2stage.h"
+#include "kern.h"
 #include "mem.h"
 #include "rng.h"
 
@@ -258,7 +259,7 @@ static int apply_q(lapack_int m, lapack_int nc, lapack_int k, const float *V, co
         int started[64] = { 0 };
         vx_blas_threads(1);
         for (int t = 0; t < NT; t++) jobs[t] = (qjob){ m, nc, k, ldc, V, T, C, t, NT, VX_OK };
-        for (int t = 1; t < NT; t++) started[t] = pthread_create(&th[t], NULL, apply_q_worker, &jobs[t]) == 0;
+        for (int t = 1; t < NT; t++) started[t] = vx_thread_start(&th[t], apply_q_worker, &jobs[t]) == 0;
         apply_q_worker(&jobs[0]);
         for (int t = 1; t < NT; t++) {
             if (started[t]) pthread_join(th[t], NULL);
@@ -317,7 +318,7 @@ static int seig_top_dc(double *vals, double *vecs, float *vecf, double *all, flo
     int before = vx_blas_threads_get(), started = 0;
     if (side) {
         vx_blas_threads(1);
-        started = pthread_create(&th, NULL, side, arg) == 0;
+        started = vx_thread_start(&th, side, arg) == 0;
     }
     info = LAPACKE_sstedc_work(LAPACK_COL_MAJOR, 'I', n, d, e, Z, n, work, (lapack_int)lwd, iwork, (lapack_int)liw);
     if (side) {
@@ -391,7 +392,7 @@ static int seig_top_tri(double *vals, double *vecs, float *vecf, double *all, fl
     if (all) {
         memcpy(d2, d, sizeof(float) * H);
         if (H > 1) memcpy(e2, e, sizeof(float) * (H - 1));
-        started = pthread_create(&th, NULL, sterf_run, &sj) == 0;
+        started = vx_thread_start(&th, sterf_run, &sj) == 0;
     }
     info = LAPACKE_sstebz_work('I', 'B', n, 0.0f, 0.0f, (lapack_int)(H - F + 1), n, 0.0f, d, e, &m, &nsplit, w, iblock,
                                isplit, work, iw);
@@ -707,7 +708,7 @@ static int seig_top_2stage(double *vals, double *vecs, float *vecf, double *all,
     /* the band's bulge chasing is serial: it runs beside the subspace iteration, which
      * keeps the other cores (two callers sharing OpenBLAS's pool oversubscribe it) */
     vx_blas_threads(before > 1 ? before - 1 : 1);
-    started = pthread_create(&th, NULL, band_run, &bj) == 0;
+    started = vx_thread_start(&th, band_run, &bj) == 0;
     rc = subspace_top(Xt, theta, &ok, &op, H, p, sure);
     /* B's eigenvectors y give G's as Q1 y: Q1's reflectors are sy2sb's, stored as sgeqrf
      * stores those of the (H − kd)-row block below the band (apply_q, as for ssytrd). */

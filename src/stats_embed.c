@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "det4.h"
+#include "kern.h"
 #include "linalg.h"
 #include "mem.h"
 #include "rng.h"
@@ -425,9 +426,9 @@ int vx_stats_embeddings(vx_stats *s, const vx_index *vx, const vx_stats_opts *o,
          * where each alone leaves one idle part of the time. */
         spec_job sj = { e, C, scale, { 0, { 0 } }, 0 };
         pthread_t th, ts;
-        int started = pthread_create(&th, NULL, spec_run, &sj) == 0;
+        int started = vx_thread_start(&th, spec_run, &sj) == 0;
         if (!started) spec_run(&sj);
-        int side_started = side && pthread_create(&ts, NULL, side->fn, side->arg) == 0;
+        int side_started = side && vx_thread_start(&ts, side->fn, side->arg) == 0;
         if (side && !side_started) side->fn(side->arg);
         rc = pairwise(e, emb, perm, np, err);
         vx_stats_phase("pairwise");

@@ -448,7 +448,7 @@ int vx_verify_ex(const char *dir, int threads, unsigned flags, void (*report)(vo
     pthread_t tid[16];
     int started = 0;
     for (int i = 0; i < nt - 1; i++)
-        if (pthread_create(&tid[started], NULL, sha_worker, &pl) == 0) started++;
+        if (vx_thread_start(&tid[started], sha_worker, &pl) == 0) started++;
     char digest[65];
     int have_digest = sums && vx_content_digest_of(digest, sums, nsum, NULL) == VX_OK;
     uint8_t covered[VXF_COUNT] = { 0 };
