@@ -202,6 +202,10 @@ int vx_thread_start(pthread_t *t, void *(*fn)(void *), void *arg) {
         s->narrowed = pthread_attr_setaffinity_np(&attr, sizeof away, &away) == 0;
     }
     int rc = pthread_create(t, s->narrowed ? &attr : NULL, spawned, s);
+    if (rc && s->narrowed) { /* a CPU set the system refuses: start it anywhere */
+        s->narrowed = 0;
+        rc = pthread_create(t, NULL, spawned, s);
+    }
     if (with_attr) pthread_attr_destroy(&attr);
     if (rc) free(s);
     return rc;
