@@ -296,10 +296,6 @@ int vx_sha256_file(char out[65], uint64_t *size, const char *path, vx_err *err) 
     return sha256_at(out, size, AT_FDCWD, path, err);
 }
 
-int vx_sha256_fileat(char out[65], int dirfd, const char *name, vx_err *err) {
-    return sha256_at(out, NULL, dirfd, name, err);
-}
-
 int vx_xxh3_file(char out[17], const char *path, vx_err *err) { return vx_xxh3_fileat(out, AT_FDCWD, path, err); }
 
 int vx_xxh3_fileat(char out[17], int dirfd, const char *name, vx_err *err) {

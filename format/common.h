@@ -101,8 +101,7 @@ void vx_sha256(uint8_t out[32], const void *data, size_t len);
 int vx_sha256_file(char out[65], uint64_t *size, const char *path, vx_err *err);
 /* XXH3-64 of a file in canonical (big-endian) hex, out[17]. */
 int vx_xxh3_file(char out[17], const char *path, vx_err *err);
-/* Both, relative to a directory fd. */
-int vx_sha256_fileat(char out[65], int dirfd, const char *name, vx_err *err);
+/* The same, relative to a directory fd (verify's SHA-256 goes through src/shalanes.h). */
 int vx_xxh3_fileat(char out[17], int dirfd, const char *name, vx_err *err);
 /* A range's length meaning "to the file's end" (shalanes.h). */
 #define VX_TO_EOF UINT64_MAX

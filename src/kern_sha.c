@@ -1,9 +1,7 @@
 /*
  * kern_sha.c — the SHA-256 compression on SHA-NI, up to VX_SHA_LANES streams at once
  * (compiled with -msha -msse4.1 -mssse3; called only when vx_cpu_sha() says the CPU has
- * them, see src/shalanes.c). One SHA-256 stream is a chain: each 64-byte block waits for
- * the one before, and the round instruction's latency leaves the core idle between rounds
- * unless other streams' rounds fill it.
+ * them). Why several streams: src/shalanes.h.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -23,7 +21,6 @@ static const uint32_t K256[64] = {
     0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 };
-
 
 /* NS streams, each round group of one stream followed by the same group of the next, so
  * the round instructions of independent streams fill each other's latency. The state is
