@@ -145,6 +145,10 @@ const vx_info *vx_get_info(const vx_index *vx) { return &vx->info; }
 
 void vx_advise(vx_index *vx, vx_advice advice) { vx->advice = advice; }
 
+void vx_release_all(const vx_index *vx) {
+    for (int i = 0; i < VXF_COUNT; i++) vx_map_release(vx->map[i].data, vx->map[i].size);
+}
+
 const char *vx_manifest(const vx_index *vx, size_t *len) {
     if (len) *len = vx->manifest ? vx->manifest_len : 0;
     return vx->manifest;

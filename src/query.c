@@ -82,9 +82,9 @@ typedef struct rowset {
     const uint16_t *X;   /* [n][H] f16 */
     size_t n;
     uint64_t base, group, step;
-    int release;         /* drop scanned pages from the resident set (VX_ADVISE_ONCE) */
+    int release;         /* drop scanned pages from the resident set (SCAN_MAP_RELEASE) */
     int fd;              /* >= 0: read the rows with pread from this file, X's bytes at foff, */
-    uint64_t foff;       /*   instead of touching the map (see read_mode) */
+    uint64_t foff;       /*   instead of touching the map (see scan_mode) */
     const char *dir, *name; /*   and name it in errors */
 } rowset;
 
@@ -378,13 +378,22 @@ static int make_heaps(heap **heaps, hit **store, size_t nq, size_t k, vx_err *er
  * pays a page fault per page-cache folio — some 300k for 1.2 GB held in 4 KiB folios, as a
  * file read back after a reboot is — and, to keep its resident set bounded, madvise
  * releases whose TLB shootdowns stall the other thread. Reading costs one copy per byte,
- * whatever the folios, and the resident set is the buffers. VINDEX_SCAN=map or read
- * overrides the choice (the tests run both); the result is the same either way. */
-static int read_mode(const vx_index *vx) {
+ * whatever the folios, and the resident set is the buffers. A one-shot scan of at most
+ * MAP_KEEP_BYTES (score over an 8B-class vindex's gate and down: 72 MiB) reads the map and
+ * keeps it mapped: the copy, or the releases, would cost about as much again as the scan
+ * itself. Its peak is then the scan: the pages opening and the query's setup touched in
+ * the other files (vocab.bin's validation, the query's row, down_meta.bin's header) are
+ * released before it, the scanned ones after it — both while only the calling thread
+ * runs, so neither release is a TLB shootdown. VINDEX_SCAN=map or read overrides the
+ * choice (the tests run both); the result is the same either way. */
+#define MAP_KEEP_BYTES ((uint64_t)128 << 20)
+enum { SCAN_MAP, SCAN_MAP_RELEASE, SCAN_READ };
+static int scan_mode(const vx_index *vx, uint64_t bytes) {
     const char *e = getenv("VINDEX_SCAN");
-    if (e && !strcmp(e, "map")) return 0;
-    if (e && !strcmp(e, "read")) return 1;
-    return vx->advice == VX_ADVISE_ONCE;
+    int once = vx->advice == VX_ADVISE_ONCE;
+    if (e && !strcmp(e, "map")) return once ? SCAN_MAP_RELEASE : SCAN_MAP;
+    if (e && !strcmp(e, "read")) return SCAN_READ;
+    return !once ? SCAN_MAP : bytes <= MAP_KEEP_BYTES ? SCAN_MAP : SCAN_READ;
 }
 
 void vx_score_opts_init(vx_score_opts *o) {
@@ -405,13 +414,14 @@ int vx_score(vx_feat_hit *out, size_t *n_out, const vx_index *vx, const vx_query
     if (!o->kinds || o->kinds > VX_KINDS_BOTH) return vx_fail(err, VX_EUSAGE, "score: no kind of feature selected");
     if (lo > hi || hi >= L) return vx_fail(err, VX_EUSAGE, "score: layers %u-%u: this vindex has layers 0-%u", lo, hi, L - 1);
     rowset sets[2];
-    int nsets = 0, rd = read_mode(vx);
+    int nsets = 0, kinds = (o->kinds & 1u) + (o->kinds >> 1 & 1u);
+    int mode = scan_mode(vx, (uint64_t)kinds * (hi - lo + 1) * F * H * sizeof(uint16_t));
     for (int k = 0; k < 2; k++) {
         if (!(o->kinds & (1u << k))) continue;
         int slot = k == VX_DOWN ? VXF_DOWN : VXF_GATE;
         const uint16_t *X = k == VX_DOWN ? vx->down : vx->gate;
         sets[nsets++] = (rowset){ X + (size_t)lo * F * H, (size_t)(hi - lo + 1) * F, ((uint64_t)lo * 2 + (uint64_t)k) * F, F,
-                                  2 * (uint64_t)F, vx->advice == VX_ADVISE_ONCE, rd ? vx->map[slot].fd : -1,
+                                  2 * (uint64_t)F, mode == SCAN_MAP_RELEASE, mode == SCAN_READ ? vx->map[slot].fd : -1,
                                   (uint64_t)lo * F * H * 2, vx->dir, vx_slot_names[slot] };
     }
     uint64_t *exclude = calloc(nq + 1, sizeof *exclude);
@@ -422,7 +432,10 @@ int vx_score(vx_feat_hit *out, size_t *n_out, const vx_index *vx, const vx_query
     if (rc) { free(exclude); return rc; }
     for (size_t i = 0; i < nq; i++)
         exclude[i] = qs[i] && qs[i]->is_feature ? ((uint64_t)qs[i]->layer * 2 + qs[i]->kind) * F + qs[i]->feature : NO_KEY;
+    int keep = mode == SCAN_MAP && vx->advice == VX_ADVISE_ONCE;
+    if (keep) vx_release_all(vx);
     rc = rank_rows(heaps, sets, nsets, H, qs, nq, o->signed_rank, exclude, err);
+    if (keep) vx_release_all(vx);
     for (size_t i = 0; i < nq && rc == VX_OK; i++) {
         n_out[i] = heaps[i].n;
         for (size_t j = 0; j < heaps[i].n; j++) {
@@ -446,14 +459,14 @@ int vx_nearest_tokens(vx_tok_hit *out, size_t *n_out, const vx_index *vx, const 
     size_t H = m->hidden_size, V = m->vocab_size;
     if (!k) return vx_fail(err, VX_EUSAGE, "nearest: the number of tokens must be at least 1");
     /* The whole matrix is read front to back: ask for read-ahead (R-O3: advice only). */
-    int rd = read_mode(vx), fd = vx->map[VXF_EMB].fd;
+    int mode = scan_mode(vx, (uint64_t)V * H * sizeof(uint16_t)), rd = mode == SCAN_READ, fd = vx->map[VXF_EMB].fd;
     void *base = (void *)(uintptr_t)vx->map[VXF_EMB].data;
     if (rd) posix_fadvise(fd, 0, (off_t)vx->map[VXF_EMB].size, POSIX_FADV_WILLNEED);
     else {
         madvise(base, vx->map[VXF_EMB].size, MADV_SEQUENTIAL);
         madvise(base, vx->map[VXF_EMB].size, MADV_WILLNEED);
     }
-    rowset set = { vx->emb, V, 0, V, 0, vx->advice == VX_ADVISE_ONCE, rd ? fd : -1, 0, vx->dir, vx_slot_names[VXF_EMB] };
+    rowset set = { vx->emb, V, 0, V, 0, mode == SCAN_MAP_RELEASE, rd ? fd : -1, 0, vx->dir, vx_slot_names[VXF_EMB] };
     uint64_t *exclude = calloc(nq + 1, sizeof *exclude);
     heap *heaps;
     hit *store;

@@ -57,6 +57,10 @@ struct vx_index {
  * `dir` is used for messages and vx_info.path. */
 int vx_open_at(vx_index **out, int dfd, const char *dir, vx_err *err);
 
+/* Drop every mapped page of the vindex from the resident set (the page cache keeps them).
+ * Only while no other thread of the process runs: then no release is a TLB shootdown. */
+void vx_release_all(const vx_index *vx);
+
 /* File name of a VXF_* slot. */
 extern const char *const vx_slot_names[VXF_COUNT];
 

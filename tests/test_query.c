@@ -131,8 +131,10 @@ static void test_paths(const char *dir) {
             do_run(&r, vx, q);
             CHECK(same_run(&ref, &r), "kernel %s, %d threads: results differ from scalar, 1 thread", kernels[k], th);
         }
-    /* A one-shot process reads its scans with pread (src/query.c, read_mode) unless
-     * VINDEX_SCAN says map; mapped or read, released or kept, the results are the same. */
+    /* A one-shot process reads a small scan from the maps and keeps them until it ends,
+     * a large one with pread (src/query.c, scan_mode), unless VINDEX_SCAN says map
+     * (released as it goes) or read; mapped or read, released or kept, the results are
+     * the same. */
     static const char *const scans[] = { "map", "read", NULL };
     for (int sc = 0; sc < 3; sc++)
         for (int adv = 0; adv < 2; adv++)
