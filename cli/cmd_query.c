@@ -149,11 +149,13 @@ static void print_query_heading(const vx_index *vx, const vx_query *q, const cha
 }
 
 /* Open VX or report; returns the exit status on failure, 0 on success. */
-static int open_vx(vx_index **vx, const char *cmd, const char *dir) {
+/* A one-shot process keeps its peak RSS to its working set (vx_advice): score's is the
+ * feature matrices it scans, which it then reads from the maps. */
+static int open_vx(vx_index **vx, const char *cmd, const char *dir, vx_advice advice) {
     vx_err err = { 0 };
     int rc = vx_open(vx, dir, &err);
     if (rc) { cli_error("%s: %s", cmd, err.msg); return cli_exit_for(rc); }
-    vx_advise(*vx, VX_ADVISE_ONCE); /* one-shot process: keep peak RSS to the working set */
+    vx_advise(*vx, advice);
     return 0;
 }
 
@@ -309,7 +311,7 @@ int cmd_score(int argc, char **argv) {
     if (batch ? npos != 1 : npos != 2)
         return cli_usage("score", batch ? "with --batch, expected only the vindex directory" : "expected VX and TOKEN");
     vx_index *vx;
-    int st = open_vx(&vx, "score", argv[optind]);
+    int st = open_vx(&vx, "score", argv[optind], VX_ADVISE_ONCE_MAPPED);
     if (st) return st;
     const vx_info *in = vx_get_info(vx);
     if (have_layer && so.layer_hi >= in->num_layers) {
@@ -406,7 +408,7 @@ int cmd_nearest(int argc, char **argv) {
     if (argc - optind != 1) return cli_usage("nearest", "expected exactly one vindex directory");
     if (nsrc != 1) return cli_usage("nearest", "give exactly one of --token, --feature, --vector, --batch");
     vx_index *vx;
-    int st = open_vx(&vx, "nearest", argv[optind]);
+    int st = open_vx(&vx, "nearest", argv[optind], VX_ADVISE_ONCE);
     if (st) return st;
     char **args = NULL;
     size_t nq = 1;
@@ -509,7 +511,7 @@ int cmd_describe(int argc, char **argv) {
     }
     if (argc - optind != 2) return cli_usage("describe", "expected VX and LAYER:FEATURE[:gate|down]");
     vx_index *vx;
-    int st = open_vx(&vx, "describe", argv[optind]);
+    int st = open_vx(&vx, "describe", argv[optind], VX_ADVISE_ONCE);
     if (st) return st;
     const vx_info *in = vx_get_info(vx);
     vx_err err = { 0 };

@@ -182,12 +182,14 @@ int vx_file_map(const void **data, size_t *size, const vx_index *vx, const char 
 /* Access patterns for vx_advise. */
 typedef enum {
     VX_ADVISE_KEEP = 0, /* default: pages a query reads stay mapped for the next query */
-    VX_ADVISE_ONCE = 1  /* this process answers a few queries and exits: full scans of
-                         * more than 128 MiB read their rows through small per-thread
-                         * buffers instead of the maps (VINDEX_SCAN=map: from the maps,
-                         * dropping the pages they have read from the resident set as they
-                         * go), so peak RSS stays small and a file that shrinks under the
-                         * scan is an error (VX_EIO); smaller scans read the maps */
+    VX_ADVISE_ONCE = 1, /* this process answers a few queries and exits: full scans read
+                         * their rows through small per-thread buffers instead of the maps
+                         * (VINDEX_SCAN=map: from the maps, dropping the pages they have
+                         * read from the resident set as they go), so peak RSS stays small
+                         * and a file that shrinks under the scan is an error (VX_EIO) */
+    VX_ADVISE_ONCE_MAPPED = 2 /* as ONCE, but the process's work is a scan the resident set
+                         * may hold: a scan of at most 128 MiB reads the maps (no copy),
+                         * with every mapped page released before and after it */
 } vx_advice;
 /* Set the access pattern of `vx`. Call before queries, not concurrently with them. */
 void vx_advise(vx_index *vx, vx_advice advice);

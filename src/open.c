@@ -146,7 +146,9 @@ const vx_info *vx_get_info(const vx_index *vx) { return &vx->info; }
 void vx_advise(vx_index *vx, vx_advice advice) { vx->advice = advice; }
 
 void vx_release_all(const vx_index *vx) {
-    for (int i = 0; i < VXF_COUNT; i++) vx_map_release(vx->map[i].data, vx->map[i].size);
+    /* whole maps: their last, partial page included (vx_map_release keeps a range's ends) */
+    for (int i = 0; i < VXF_COUNT; i++)
+        if (vx->map[i].size) madvise((void *)(uintptr_t)vx->map[i].data, (vx->map[i].size + 4095) & ~(size_t)4095, MADV_DONTNEED);
 }
 
 const char *vx_manifest(const vx_index *vx, size_t *len) {

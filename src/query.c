@@ -200,7 +200,7 @@ static uint64_t next_block(scan_plan *pl, int t) {
 static void *scan_worker(void *arg) {
     scan_job *j = arg;
     scan_plan *pl = j->plan;
-    /* map mode, VX_ADVISE_ONCE: the run of rows [plo, phi) of set ps scanned and not yet released */
+    /* SCAN_MAP_RELEASE: the run of rows [plo, phi) of set ps scanned and not yet released */
     int ps = -1;
     size_t plo = 0, phi = 0;
     for (;;) {
@@ -378,22 +378,22 @@ static int make_heaps(heap **heaps, hit **store, size_t nq, size_t k, vx_err *er
  * pays a page fault per page-cache folio — some 300k for 1.2 GB held in 4 KiB folios, as a
  * file read back after a reboot is — and, to keep its resident set bounded, madvise
  * releases whose TLB shootdowns stall the other thread. Reading costs one copy per byte,
- * whatever the folios, and the resident set is the buffers. A one-shot scan of at most
- * MAP_KEEP_BYTES (score over an 8B-class vindex's gate and down: 72 MiB) reads the map and
- * keeps it mapped: the copy, or the releases, would cost about as much again as the scan
- * itself. Its peak is then the scan: the pages opening and the query's setup touched in
- * the other files (vocab.bin's validation, the query's row, down_meta.bin's header) are
- * released before it, the scanned ones after it — both while only the calling thread
- * runs, so neither release is a TLB shootdown. VINDEX_SCAN=map or read overrides the
- * choice (the tests run both); the result is the same either way. */
+ * whatever the folios, and the resident set is the buffers. Under VX_ADVISE_ONCE_MAPPED a
+ * scan of at most MAP_KEEP_BYTES (score over an 8B-class vindex's gate and down: 72 MiB)
+ * reads the maps and keeps them: the copy, or the releases, would cost about as much
+ * again as the scan itself. Its peak is then the scan: the pages opening and the query's
+ * setup touched in the other files (vocab.bin's validation, the query's row,
+ * down_meta.bin's header) are released before it, the scanned ones after it — both while
+ * only the calling thread runs, so neither release is a TLB shootdown. VINDEX_SCAN=map or
+ * read overrides the choice (the tests run all three); the result is the same either way. */
 #define MAP_KEEP_BYTES ((uint64_t)128 << 20)
-enum { SCAN_MAP, SCAN_MAP_RELEASE, SCAN_READ };
+enum { SCAN_MAP, SCAN_MAP_RELEASE, SCAN_MAP_KEEP, SCAN_READ };
 static int scan_mode(const vx_index *vx, uint64_t bytes) {
     const char *e = getenv("VINDEX_SCAN");
-    int once = vx->advice == VX_ADVISE_ONCE;
-    if (e && !strcmp(e, "map")) return once ? SCAN_MAP_RELEASE : SCAN_MAP;
+    if (e && !strcmp(e, "map")) return vx_once(vx) ? SCAN_MAP_RELEASE : SCAN_MAP;
     if (e && !strcmp(e, "read")) return SCAN_READ;
-    return !once ? SCAN_MAP : bytes <= MAP_KEEP_BYTES ? SCAN_MAP : SCAN_READ;
+    if (!vx_once(vx)) return SCAN_MAP;
+    return vx->advice == VX_ADVISE_ONCE_MAPPED && bytes <= MAP_KEEP_BYTES ? SCAN_MAP_KEEP : SCAN_READ;
 }
 
 void vx_score_opts_init(vx_score_opts *o) {
@@ -432,10 +432,9 @@ int vx_score(vx_feat_hit *out, size_t *n_out, const vx_index *vx, const vx_query
     if (rc) { free(exclude); return rc; }
     for (size_t i = 0; i < nq; i++)
         exclude[i] = qs[i] && qs[i]->is_feature ? ((uint64_t)qs[i]->layer * 2 + qs[i]->kind) * F + qs[i]->feature : NO_KEY;
-    int keep = mode == SCAN_MAP && vx->advice == VX_ADVISE_ONCE;
-    if (keep) vx_release_all(vx);
+    if (mode == SCAN_MAP_KEEP) vx_release_all(vx);
     rc = rank_rows(heaps, sets, nsets, H, qs, nq, o->signed_rank, exclude, err);
-    if (keep) vx_release_all(vx);
+    if (mode == SCAN_MAP_KEEP) vx_release_all(vx);
     for (size_t i = 0; i < nq && rc == VX_OK; i++) {
         n_out[i] = heaps[i].n;
         for (size_t j = 0; j < heaps[i].n; j++) {
@@ -475,7 +474,9 @@ int vx_nearest_tokens(vx_tok_hit *out, size_t *n_out, const vx_index *vx, const 
     if (rc) { free(exclude); return rc; }
     for (size_t i = 0; i < nq; i++)
         exclude[i] = qs[i] && qs[i]->token_id >= 0 ? (uint64_t)qs[i]->token_id : NO_KEY;
+    if (mode == SCAN_MAP_KEEP) vx_release_all(vx);
     rc = rank_rows(heaps, &set, 1, H, qs, nq, 1, exclude, err);
+    if (mode == SCAN_MAP_KEEP) vx_release_all(vx);
     for (size_t i = 0; i < nq && rc == VX_OK; i++) {
         n_out[i] = heaps[i].n;
         for (size_t j = 0; j < heaps[i].n; j++) {

@@ -166,7 +166,7 @@ int vx_causal_nearest(vx_tok_hit *out, size_t *n_out, const vx_causal *c, const 
                 tk_offer(&tk[q], id, (float)(cs > 1 ? 1 : cs < -1 ? -1 : cs));
             }
         }
-        if (c->vx->advice == VX_ADVISE_ONCE) vx_map_release(c->U + r0 * H, m * H * sizeof(uint16_t));
+        if (vx_once(c->vx)) vx_map_release(c->U + r0 * H, m * H * sizeof(uint16_t));
     }
     for (size_t i = 0; i < nq; i++) n_out[i] = tk[i].n;
 out:

@@ -406,7 +406,7 @@ int vx_stats_embeddings(vx_stats *s, const vx_index *vx, const vx_stats_opts *o,
     uint64_t x = vx_sm_stream(o->seed, 0);
     vx_sm_shuffle_prefix(perm, V, m, &x);
     for (size_t d = 0; d < nd; d++) row_unit(S + d * H, emb + (size_t)perm[d] * H, H);
-    vx_covpass cp = { emb, V, H, vx->advice == VX_ADVISE_ONCE, S, perm, nd, mean, var, C, ss, nn1 };
+    vx_covpass cp = { emb, V, H, vx_once(vx), S, perm, nd, mean, var, C, ss, nn1 };
     if ((rc = vx_cov_run(&cp, err))) goto out;
     vx_stats_phase("pass");
     if ((rc = norms_and_dims(e, ss, mean, var, scale))) { rc = vx_fail(err, rc, "stats: out of memory"); goto out; }

@@ -45,7 +45,7 @@ struct vx_index {
     const float *neurons;       /* neurons_bytes / 4 f32, NULL without a battery */
     const float *moments;       /* [L][2][F][4] f32, NULL without a battery */
     const uint16_t *unemb;      /* [V][H] f16: unembed.bin, the embeddings when tied, or NULL */
-    vx_advice advice;           /* VX_ADVISE_ONCE: scans release pages behind them */
+    vx_advice advice;           /* VX_ADVISE_ONCE*: scans release pages behind them */
     char *manifest;             /* manifest.json, read through the same directory fd; may be NULL */
     size_t manifest_len;
     char *index_json;           /* index.json as parsed at open, NUL-terminated (vx_index_json) */
@@ -60,6 +60,9 @@ int vx_open_at(vx_index **out, int dfd, const char *dir, vx_err *err);
 /* Drop every mapped page of the vindex from the resident set (the page cache keeps them).
  * Only while no other thread of the process runs: then no release is a TLB shootdown. */
 void vx_release_all(const vx_index *vx);
+
+/* A one-shot process (VX_ADVISE_ONCE or ONCE_MAPPED): keep its resident set to its working set. */
+static inline int vx_once(const vx_index *vx) { return vx->advice != VX_ADVISE_KEEP; }
 
 /* File name of a VXF_* slot. */
 extern const char *const vx_slot_names[VXF_COUNT];

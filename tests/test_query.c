@@ -131,20 +131,21 @@ static void test_paths(const char *dir) {
             do_run(&r, vx, q);
             CHECK(same_run(&ref, &r), "kernel %s, %d threads: results differ from scalar, 1 thread", kernels[k], th);
         }
-    /* A one-shot process reads a small scan from the maps and keeps them until it ends,
-     * a large one with pread (src/query.c, scan_mode), unless VINDEX_SCAN says map
-     * (released as it goes) or read; mapped or read, released or kept, the results are
-     * the same. */
+    /* A one-shot process reads its scans with pread (src/query.c, scan_mode) unless
+     * VINDEX_SCAN says map (released as it goes) or, under VX_ADVISE_ONCE_MAPPED, the scan
+     * is small (mapped and kept); mapped or read, released or kept, the results are the
+     * same. */
     static const char *const scans[] = { "map", "read", NULL };
+    static const vx_advice advs[] = { VX_ADVISE_KEEP, VX_ADVISE_ONCE, VX_ADVISE_ONCE_MAPPED };
     for (int sc = 0; sc < 3; sc++)
-        for (int adv = 0; adv < 2; adv++)
+        for (int adv = 0; adv < 3; adv++)
             for (int th = 1; th <= 3; th += 2) {
                 char t[8];
                 snprintf(t, sizeof t, "%d", th);
                 setenv("VINDEX_THREADS", t, 1);
                 if (scans[sc]) setenv("VINDEX_SCAN", scans[sc], 1);
                 else unsetenv("VINDEX_SCAN");
-                vx_advise(vx, adv ? VX_ADVISE_ONCE : VX_ADVISE_KEEP);
+                vx_advise(vx, advs[adv]);
                 do_run(&r, vx, q);
                 CHECK(same_run(&ref, &r), "scan %s, advice %d, %d threads: results differ", scans[sc] ? scans[sc] : "default",
                       adv, th);
@@ -165,17 +166,18 @@ static void test_paths(const char *dir) {
         vx_advise(vx, VX_ADVISE_KEEP);
         CHECK(vx_score(f1, &rf, vx, &cq, 1, &o, &err) == 0 && rf == nfa, "score all: %s (%zu of %zu)", err.msg, rf, nfa);
         CHECK(vx_nearest_tokens(t1, &rt, vx, &cq, 1, nta, &err) == 0 && rt == nta - 1, "nearest all: %s (%zu)", err.msg, rt);
-        for (int sc = 0; sc < 2; sc++)
+        for (int sc = 0; sc < 3; sc++)
             for (int th = 2; th <= 7; th++) {
                 char t[8];
                 snprintf(t, sizeof t, "%d", th);
                 setenv("VINDEX_THREADS", t, 1);
-                setenv("VINDEX_SCAN", scans[sc], 1);
-                vx_advise(vx, th % 2 ? VX_ADVISE_ONCE : VX_ADVISE_KEEP);
+                if (scans[sc]) setenv("VINDEX_SCAN", scans[sc], 1);
+                else unsetenv("VINDEX_SCAN");
+                vx_advise(vx, advs[th % 3]);
                 int ok = vx_score(f2, &nf, vx, &cq, 1, &o, &err) == 0 && nf == rf && !memcmp(f1, f2, nf * sizeof *f1);
-                CHECK(ok, "scan %s, %d threads: the whole feature ranking differs from one thread's", scans[sc], th);
+                CHECK(ok, "scan %s, %d threads: the whole feature ranking differs from one thread's", scans[sc] ? scans[sc] : "default", th);
                 ok = vx_nearest_tokens(t2, &nt, vx, &cq, 1, nta, &err) == 0 && nt == rt && !memcmp(t1, t2, nt * sizeof *t1);
-                CHECK(ok, "scan %s, %d threads: the whole token ranking differs from one thread's", scans[sc], th);
+                CHECK(ok, "scan %s, %d threads: the whole token ranking differs from one thread's", scans[sc] ? scans[sc] : "default", th);
             }
         free(f1); free(f2); free(t1); free(t2);
     }
@@ -370,6 +372,50 @@ static void test_shrink(const char *src) {
     }
 }
 
+/* Resident KB of the mapping that contains p (/proc/self/smaps), or -1. */
+static long mapped_rss_kb(const void *p) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    int in = 0;
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        else if (in && sscanf(line, "Rss: %ld kB", &kb) == 1) break;
+    }
+    if (f) fclose(f);
+    return kb;
+}
+
+/* What a one-shot score leaves resident (vx_advice): under VX_ADVISE_ONCE_MAPPED its scan
+ * reads the maps, and every page of the vindex is released before and after it, so none of
+ * the feature matrices or vocab.bin stays mapped; kept pages (VX_ADVISE_KEEP) stay. */
+static void test_resident(const char *src) {
+    vx_index *vx;
+    vx_err err = { 0 };
+    if (vx_open(&vx, src, &err)) { CHECK(0, "open: %s", err.msg); return; }
+    const void *gate, *vocab;
+    size_t gn, vn;
+    CHECK(vx_file_map(&gate, &gn, vx, "gate_vectors.bin", &err) == 0 && vx_file_map(&vocab, &vn, vx, "vocab.bin", &err) == 0,
+          "file maps: %s", err.msg);
+    vx_query *q;
+    CHECK(vx_query_token(&q, vx, " Paris", 0, &err) == 0, "token: %s", err.msg);
+    static const vx_advice advs[] = { VX_ADVISE_KEEP, VX_ADVISE_ONCE_MAPPED, VX_ADVISE_ONCE };
+    for (int a = 0; a < 3; a++) {
+        vx_advise(vx, advs[a]);
+        run r;
+        vx_score_opts o;
+        vx_score_opts_init(&o);
+        CHECK(vx_score(r.f, &r.nf, vx, (const vx_query *const *)&q, 1, &o, &err) == 0, "score: %s", err.msg);
+        long g = mapped_rss_kb(gate), v = mapped_rss_kb(vocab);
+        if (a == 0) CHECK(g > 0 && v > 0, "advice keep: gate_vectors.bin %ld KB, vocab.bin %ld KB resident, expected both > 0", g, v);
+        else if (a == 1) CHECK(g == 0 && v == 0, "advice once-mapped: gate_vectors.bin %ld KB, vocab.bin %ld KB resident, expected 0", g, v);
+        else CHECK(g == 0, "advice once (read after once-mapped released): gate_vectors.bin %ld KB resident, expected 0", g);
+    }
+    vx_query_free(q);
+    vx_close(vx);
+}
+
 int main(void) {
     test_kernels();
     const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
@@ -384,6 +430,7 @@ int main(void) {
     test_paths(src);
     test_damage(src);
     test_shrink(src);
+    test_resident(src);
     sh("rm -rf %s", src);
     return CHECK_DONE();
 }

@@ -10,10 +10,10 @@
  *       generated tokenizer.json in the chosen style. Default shape: Qwen3-8B (L=36,
  *       F=128, H=4096, V=151936, K=16) into /tmp/vindex-bench. Exits 3, writing
  *       nothing, when the file system lacks the space.
- *   mkvindex --floor FILE [--threads N] [--passes N]
- *       The bandwidth floor: map FILE as the query engine does and read every byte once
- *       with an AVX-512 (or AVX2, or scalar) loop split across threads; prints the
- *       first pass and the best later pass.
+ *   mkvindex --floor FILE [--floor FILE...] [--threads N] [--passes N]
+ *       The bandwidth floor: map each FILE as the query engine does and read every byte
+ *       once with an AVX-512 (or AVX2, or scalar) loop, each thread its share of every
+ *       file; prints the first pass and the best later pass.
  *   mkvindex --time VX TOKEN [--reps N]
  *       In-process latency of vx_open, score and nearest for TOKEN.
  */
@@ -335,7 +335,8 @@ static int generate(const char *out, uint32_t L, uint32_t F, uint32_t H, uint32_
 
 /* ------------------------------------------------------------------ floor */
 
-typedef struct floor_job { const uint8_t *p; size_t n; double sum; } floor_job;
+#define FLOOR_FILES 8
+typedef struct floor_job { const uint8_t *p[FLOOR_FILES]; size_t n[FLOOR_FILES]; int nf; double sum; } floor_job;
 
 __attribute__((target("avx512f"))) static double sum512(const uint8_t *p, size_t n) {
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
@@ -360,26 +361,35 @@ static double sum_scalar(const uint8_t *p, size_t n) {
 
 static void *floor_worker(void *arg) {
     floor_job *j = arg;
-    j->sum = __builtin_cpu_supports("avx512f") ? sum512(j->p, j->n) : sum_scalar(j->p, j->n);
+    for (int f = 0; f < j->nf; f++) j->sum += __builtin_cpu_supports("avx512f") ? sum512(j->p[f], j->n[f]) : sum_scalar(j->p[f], j->n[f]);
     return NULL;
 }
 
-static int floor_scan(const char *path, int T, int passes) {
+static int floor_scan(const char *const *paths, int nfiles, int T, int passes) {
     vx_err err = { 0 };
-    vx_map m = { 0 };
-    if (vx_map_file(&m, path, &err)) return die(&err);
+    vx_map m[FLOOR_FILES] = { 0 };
+    size_t total = 0;
+    for (int f = 0; f < nfiles; f++) {
+        if (vx_map_file(&m[f], paths[f], &err)) return die(&err);
+        /* The same advice the query engine gives before its embedding scan. */
+        madvise((void *)(uintptr_t)m[f].data, m[f].size, MADV_SEQUENTIAL);
+        madvise((void *)(uintptr_t)m[f].data, m[f].size, MADV_WILLNEED);
+        total += m[f].size;
+    }
     __builtin_cpu_init();
-    /* The same advice the query engine gives before its embedding scan. */
-    madvise((void *)(uintptr_t)m.data, m.size, MADV_SEQUENTIAL);
-    madvise((void *)(uintptr_t)m.data, m.size, MADV_WILLNEED);
     double best = 1e30, first = 0, sink = 0;
     for (int pass = 0; pass < passes; pass++) {
         floor_job jobs[64];
         pthread_t tid[64];
         double t0 = now_ms();
         for (int t = 0; t < T; t++) {
-            size_t lo = m.size / (size_t)T * (size_t)t / 4096 * 4096, hi = t == T - 1 ? m.size : m.size / (size_t)T * (size_t)(t + 1) / 4096 * 4096;
-            jobs[t] = (floor_job){ m.data + lo, hi - lo, 0 };
+            jobs[t] = (floor_job){ .nf = nfiles };
+            for (int f = 0; f < nfiles; f++) {
+                size_t n = m[f].size, lo = n / (size_t)T * (size_t)t / 4096 * 4096,
+                       hi = t == T - 1 ? n : n / (size_t)T * (size_t)(t + 1) / 4096 * 4096;
+                jobs[t].p[f] = m[f].data + lo;
+                jobs[t].n[f] = hi - lo;
+            }
             if (t) pthread_create(&tid[t], NULL, floor_worker, &jobs[t]);
         }
         floor_worker(&jobs[0]);
@@ -391,8 +401,8 @@ static int floor_scan(const char *path, int T, int passes) {
     }
     if (passes < 2) best = first;
     printf("floor_first_ms=%.2f floor_warm_ms=%.2f bytes=%zu threads=%d gbps_first=%.2f gbps_warm=%.2f (sink %g)\n", first, best,
-           m.size, T, m.size / first / 1e6, m.size / best / 1e6, sink > 0 ? 1.0 : 0.0);
-    vx_unmap(&m);
+           total, T, total / first / 1e6, total / best / 1e6, sink > 0 ? 1.0 : 0.0);
+    for (int f = 0; f < nfiles; f++) vx_unmap(&m[f]);
     return 0;
 }
 
@@ -446,7 +456,8 @@ static int num(const char *s, unsigned long lo, unsigned long hi, uint32_t *out)
 int main(int argc, char **argv) {
     uint32_t L = 36, F = 128, H = 4096, V = 151936, K = 16, seed = 1, threads = 2, reps = 5, passes = 4;
     int metaspace = 0, force = 0;
-    const char *out = "/tmp/vindex-bench", *floor_file = NULL, *time_dir = NULL, *time_tok = NULL;
+    const char *out = "/tmp/vindex-bench", *floor_files[FLOOR_FILES], *time_dir = NULL, *time_tok = NULL;
+    int nfloor = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -464,19 +475,19 @@ int main(int argc, char **argv) {
             else if (strcmp(v, "bytelevel")) bad = 1;
             i++;
         } else if (!strcmp(a, "--force")) force = 1;
-        else if (!strcmp(a, "--floor") && v) { floor_file = v; i++; }
+        else if (!strcmp(a, "--floor") && v && nfloor < FLOOR_FILES) { floor_files[nfloor++] = v; i++; }
         else if (!strcmp(a, "--time") && v && i + 2 < argc) { time_dir = v; time_tok = argv[i + 2]; i += 2; }
         else if (a[0] != '-') out = a;
         else bad = 1;
         if (bad) {
             fprintf(stderr, "usage: mkvindex [OUT] [--layers L] [--feats F] [--hidden H] [--vocab V] [--topk K]\n"
                             "                [--style bytelevel|metaspace] [--seed S] [--force]\n"
-                            "       mkvindex --floor FILE [--threads N] [--passes N]\n"
+                            "       mkvindex --floor FILE [--floor FILE...] [--threads N] [--passes N]\n"
                             "       mkvindex --time VX TOKEN [--reps N]\n");
             return 2;
         }
     }
-    if (floor_file) return floor_scan(floor_file, (int)threads, (int)passes);
+    if (nfloor) return floor_scan(floor_files, nfloor, (int)threads, (int)passes);
     if (time_dir) return time_queries(time_dir, time_tok, (int)reps);
     if (F > H || K > V) { fprintf(stderr, "mkvindex: need F <= H and K <= V\n"); return 2; }
     rng_state ^= (uint64_t)seed * 0x9E3779B97F4A7C15ull + 1;
