@@ -46,6 +46,8 @@ void cli_print_token(FILE *f, const char *s, size_t n);
 /* Token `id`'s raw form quoted ('...', escaped as cli_print_token does) on stdout; "'?'"
  * when the vindex cannot give it. */
 void cli_print_token_id(const vx_index *vx, uint32_t id);
+/* Set when a token's entry in vocab.bin was found damaged: the command exits 1. */
+extern int cli_corrupt_seen;
 /* Token `id`'s raw form as a cJSON string ("?" when the vindex cannot give it; JSON null
  * when out of memory). An incomplete type, so cli.h needs no other header. */
 struct cJSON;

@@ -102,11 +102,20 @@ void cli_print_token(FILE *f, const char *s, size_t n) {
     }
 }
 
-/* The raw form of token id, or "?" (the vindex's vocabulary could not give it). */
+int cli_corrupt_seen;
+
+/* The raw form of token id, or "?" (the vindex's vocabulary could not give it). A damaged
+ * entry of vocab.bin — which opening does not read — is reported once, and the command
+ * then ends with status 1 after its output. */
 static void token_raw(const vx_index *vx, uint32_t id, const char **s, size_t *n) {
     const char *text;
     size_t tl;
-    if (vx_token_str(s, n, &text, &tl, vx, id, NULL) != VX_OK) { *s = "?"; *n = 1; }
+    vx_err err = { 0 };
+    int rc = vx_token_str(s, n, &text, &tl, vx, id, &err);
+    if (rc == VX_OK) return;
+    if (rc == VX_ECORRUPT && !cli_corrupt_seen++) cli_error("%s", err.msg);
+    *s = "?";
+    *n = 1;
 }
 
 void cli_print_token_id(const vx_index *vx, uint32_t id) {
@@ -194,7 +203,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) {
             tune_openblas();
-            return cmds[i].fn(argc - 1, argv + 1);
+            int st = cmds[i].fn(argc - 1, argv + 1);
+            return st == EXIT_OK && cli_corrupt_seen ? EXIT_FAIL : st;
         }
     fprintf(stderr, "vindex: unknown command '%s'\n", argv[1]);
     usage(stderr);

@@ -3,9 +3,11 @@
  * and the lookups a query makes on it (string → id, id → raw and readable strings).
  *
  * The byte layout and the rules V1..V17 are in spec/vocab-bin.md; checks below cite
- * them. vx_vocab_parse is a pure function of (buf, len): it validates every offset,
- * length, bucket and readable string once, so vx_vocab_find / vx_vocab_get read the
- * untrusted map without further checks and cannot leave it.
+ * them. vx_vocab_open checks the header and the sections (V1..V9), which every open of
+ * a vindex pays for; vx_vocab_find and vx_vocab_get check each bucket and entry they read
+ * (V10..V12), so they cannot leave the map however the rest of it is damaged;
+ * vx_vocab_parse checks every entry and bucket at once (verify, archives, whole-vocabulary
+ * passes). All are pure functions of (buf, len).
  *
  *   offset size  field            (all little-endian)
  *   0      8     magic "VXVOCAB1"
@@ -213,7 +215,7 @@ static int buckets_ok(const uint8_t *B, uint32_t nb, const uint8_t *E, uint32_t 
 
 #define CORRUPT(...) vx_fail(err, VX_ECORRUPT, __VA_ARGS__)
 
-int vx_vocab_parse(vx_vocab *v, const uint8_t *buf, size_t len, const char *fname, vx_err *err) {
+int vx_vocab_open(vx_vocab *v, const uint8_t *buf, size_t len, const char *fname, vx_err *err) {
     memset(v, 0, sizeof *v);
     if (!fname) fname = "vocab.bin";
     /* V1 */
@@ -256,10 +258,23 @@ int vx_vocab_parse(vx_vocab *v, const uint8_t *buf, size_t len, const char *fnam
     if (off[0] != HDR_SIZE || off[1] != end[0] || off[2] != end[1] || end[2] != len)
         return CORRUPT("%s: sections are not header, entries, buckets, strings back to back ending at byte %zu (V9)",
                        fname, len);
+    v->base = buf; v->size = len;
+    v->n = n;
+    v->style = (vx_tok_style)style;
+    v->nbuckets = nb;
+    v->entries = buf + off[0]; v->buckets = buf + off[1];
+    v->strings = buf + off[2]; v->strings_len = sz[2];
+    return 0;
+}
+
+/* V10..V12 for every entry and bucket of a vocabulary vx_vocab_open accepted. */
+static int check_all(const vx_vocab *v, const uint8_t *buf, const char *fname, vx_err *err) {
+    uint32_t n = v->n, nb = v->nbuckets;
+    uint64_t off[3] = { (uint64_t)(v->entries - buf), (uint64_t)(v->buckets - buf), (uint64_t)(v->strings - buf) },
+             sz[3] = { (uint64_t)n * ENTRY_SIZE, (uint64_t)nb * 4, v->strings_len };
     const uint8_t *E = buf + off[0], *B = buf + off[1], *S = buf + off[2];
-    /* V10..V12 are checked for every entry and bucket, which every open pays for: first by
-     * branch-free passes that only say whether all of them hold, then, when one does not,
-     * by the loops below them, which find the first failure and name it. */
+    /* First by branch-free passes that only say whether all of them hold, then, when one
+     * does not, by the loops below them, which find the first failure and name it. */
     uint32_t empty_raw = 0;
     if (!entries_ok(E, n, S, sz[2], &empty_raw) || !buckets_ok(B, nb, E, n, empty_raw)) {
         /* V10, V11 */
@@ -288,43 +303,48 @@ int vx_vocab_parse(vx_vocab *v, const uint8_t *buf, size_t len, const char *fnam
             if (++used > n) return CORRUPT("%s: more than n = %u buckets are occupied (V12)", fname, n);
         }
     }
-    v->base = buf; v->size = len;
-    v->n = n;
-    v->style = (vx_tok_style)style;
-    v->nbuckets = nb;
-    v->entries = E; v->buckets = B;
-    v->strings = S; v->strings_len = sz[2];
     return 0;
 }
 
 /* ---------------------------------------------------------------------- lookups */
 
+int vx_vocab_parse(vx_vocab *v, const uint8_t *buf, size_t len, const char *fname, vx_err *err) {
+    int rc = vx_vocab_open(v, buf, len, fname, err);
+    if (!rc && (rc = check_all(v, buf, fname ? fname : "vocab.bin", err))) memset(v, 0, sizeof *v);
+    return rc;
+}
+
+/* V10 for one string of entry e (k = 0 raw, 1 readable) */
+static inline int in_blob(const vx_vocab *v, const uint8_t *e, int k) {
+    return (uint64_t)vx_le32(e + 8 * k) + vx_le32(e + 8 * k + 4) <= v->strings_len;
+}
+
 int64_t vx_vocab_find(const vx_vocab *v, const char *raw, size_t len) {
     if (!v->nbuckets || len == 0) return -1;
     uint32_t mask = v->nbuckets - 1, h = (uint32_t)XXH3_64bits(raw, len) & mask;
-    /* V13: XXH3-64 (seed 0) of the raw bytes, low bits, linear probing */
+    /* V13: XXH3-64 (seed 0) of the raw bytes, low bits, linear probing; V12 and V10 for
+     * each bucket and entry the probe meets (the probe loop is bounded by nbuckets) */
     for (uint32_t probe = 0; probe < v->nbuckets; probe++, h = (h + 1) & mask) {
         uint32_t id = vx_le32(v->buckets + 4 * (uint64_t)h);
         if (id == EMPTY) return -1;
+        if (id >= v->n) return VX_VOCAB_CORRUPT;
         const uint8_t *e = v->entries + (uint64_t)id * ENTRY_SIZE;
+        if (vx_le32(e + 4) == 0 || !in_blob(v, e, 0)) return VX_VOCAB_CORRUPT;
         if (vx_le32(e + 4) == len && memcmp(v->strings + vx_le32(e), raw, len) == 0) return id;
     }
     return -1;
 }
 
-void vx_vocab_get(const vx_vocab *v, uint32_t id, const char **raw, size_t *raw_len, const char **text,
-                  size_t *text_len) {
+int vx_vocab_get(const vx_vocab *v, uint32_t id, const char **raw, size_t *raw_len, const char **text,
+                 size_t *text_len) {
     static const char none[1] = "";
-    if (id >= v->n) {  /* caller's mistake: answer with empty strings rather than read outside */
-        if (raw) *raw = none;
-        if (raw_len) *raw_len = 0;
-        if (text) *text = none;
-        if (text_len) *text_len = 0;
-        return;
-    }
-    const uint8_t *e = v->entries + (uint64_t)id * ENTRY_SIZE;
-    if (raw) *raw = (const char *)v->strings + vx_le32(e);
-    if (raw_len) *raw_len = vx_le32(e + 4);
-    if (text) *text = (const char *)v->strings + vx_le32(e + 8);
-    if (text_len) *text_len = vx_le32(e + 12);
+    const uint8_t *e = id < v->n ? v->entries + (uint64_t)id * ENTRY_SIZE : NULL;
+    /* V10, V11 for this entry: the strings are read only when they lie in the blob */
+    int ok = e && in_blob(v, e, 0) && in_blob(v, e, 1) &&
+             vx_utf8_valid((const char *)v->strings + vx_le32(e + 8), vx_le32(e + 12));
+    if (raw) *raw = ok ? (const char *)v->strings + vx_le32(e) : none;
+    if (raw_len) *raw_len = ok ? vx_le32(e + 4) : 0;
+    if (text) *text = ok ? (const char *)v->strings + vx_le32(e + 8) : none;
+    if (text_len) *text_len = ok ? vx_le32(e + 12) : 0;
+    return ok || id >= v->n ? 0 : -1;
 }

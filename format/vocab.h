@@ -22,7 +22,7 @@
  * strings) into a malloc'd buffer. */
 int vx_vocab_build(uint8_t **buf, size_t *len, const vx_tokenizer *t, uint32_t vocab_rows, vx_err *err);
 
-/* A validated view of a vocab.bin image; points into the caller's buffer. */
+/* A view of a vocab.bin image whose header vx_vocab_open checked; points into the caller's buffer. */
 typedef struct vx_vocab {
     const uint8_t *base; size_t size;
     uint32_t n;              /* entries = vocab_size */
@@ -33,12 +33,20 @@ typedef struct vx_vocab {
     const uint8_t *strings;  uint64_t strings_len;
 } vx_vocab;
 
-/* Validate everything (header, every entry's string range, every bucket id < n) so later
- * lookups need no checks. Errors: VX_ECORRUPT with the byte offset (spec/vocab-bin.md
- * V1..V12); VX_EUNSUPPORTED for a version other than 1. */
+/* Validate the header and the section layout (spec/vocab-bin.md V1..V9): what opening a
+ * vindex checks, in constant time. The lookups below check each bucket and entry they
+ * read (V10..V12), so they never leave buf. Errors: VX_ECORRUPT with the byte offset;
+ * VX_EUNSUPPORTED for a version other than 1. */
+int vx_vocab_open(vx_vocab *v, const uint8_t *buf, size_t len, const char *fname, vx_err *err);
+/* vx_vocab_open, then every entry's strings and every bucket (V10..V12), naming the first
+ * that breaks a rule: for verify, archives, and passes over the whole vocabulary. */
 int vx_vocab_parse(vx_vocab *v, const uint8_t *buf, size_t len, const char *fname, vx_err *err);
-/* Token id of a raw vocabulary string, or -1. */
+/* Token id of a raw vocabulary string, -1 when absent, or VX_VOCAB_CORRUPT when a bucket
+ * or entry the lookup reached breaks V10 or V12. */
+#define VX_VOCAB_CORRUPT (-2)
 int64_t vx_vocab_find(const vx_vocab *v, const char *raw, size_t len);
-void vx_vocab_get(const vx_vocab *v, uint32_t id, const char **raw, size_t *raw_len,
-                  const char **text, size_t *text_len);
+/* The raw and readable strings of id: 0, or -1 when its entry breaks V10 or V11 (the
+ * strings are then empty, as they are for an id >= n). */
+int vx_vocab_get(const vx_vocab *v, uint32_t id, const char **raw, size_t *raw_len,
+                 const char **text, size_t *text_len);
 #endif

@@ -223,7 +223,8 @@ int vx_feature_proj(const vx_proj **pos, const vx_proj **neg, const vx_index *vx
 
 /* Token strings. `raw` is the vocabulary form (ĠParis), `text` the readable UTF-8
  * form (" Paris"). Borrowed from the map, NOT NUL-terminated; lengths in bytes.
- * Errors: VX_ENOTFOUND when id >= vocab_size. */
+ * Errors: VX_ENOTFOUND when id >= vocab_size; VX_ECORRUPT when the id's entry in
+ * vocab.bin is damaged (vx_open checks that file's header; each lookup its entry). */
 int vx_token_str(const char **raw, size_t *raw_len, const char **text, size_t *text_len,
                  const vx_index *vx, uint32_t id, vx_err *err);
 

@@ -147,6 +147,9 @@ out:
 int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, const vx_compare_opts *o, vx_err *err) {
     *out = NULL;
     if (o->pca_sample < 1) return vx_fail(err, VX_EUSAGE, "--pca-sample must be at least 1");
+    /* the shared tokens are matched over both whole vocabularies */
+    int vrc = vx_vocab_check(a, err);
+    if (vrc || (vrc = vx_vocab_check(b, err))) return vrc;
     vx_err e0 = { 0 };       /* every step reports here (err may be NULL); copied out at the end */
     ctx c;
     memset(&c, 0, sizeof c);

@@ -1,7 +1,8 @@
 /*
  * open.c — vx_open: index.json first (the root of truth), then every file's size checked
  * against it before it is mapped, then the headers of down_meta.bin and vocab.bin. After
- * this, queries index the maps without further checks (spec R-O1..R-O4).
+ * this, queries index the maps without further checks, except vocab.bin's entries and
+ * buckets, which each lookup checks as it reads them (spec R-O1..R-O4, vocab-bin.md).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,7 @@ int vx_open_at(vx_index **out, int dfd, const char *dir, vx_err *err) {
     }
     if (rc == VX_OK) {
         char *fp = vx_path(dir, "vocab.bin");
-        rc = fp ? vx_vocab_parse(&vx->vocab, vx->map[VXF_VOCAB].data, vx->map[VXF_VOCAB].size, fp, err)
+        rc = fp ? vx_vocab_open(&vx->vocab, vx->map[VXF_VOCAB].data, vx->map[VXF_VOCAB].size, fp, err)
                 : vx_fail(err, VX_ENOMEM, "out of memory");
         if (rc == VX_OK && vx->vocab.n != m->vocab_size)
             rc = vx_fail(err, VX_ECORRUPT, "%s: %u entries, index.json vocab_size is %u", fp, vx->vocab.n, m->vocab_size);
@@ -206,8 +207,19 @@ int vx_feature_proj(const vx_proj **pos, const vx_proj **neg, const vx_index *vx
 int vx_token_str(const char **raw, size_t *raw_len, const char **text, size_t *text_len, const vx_index *vx, uint32_t id,
                  vx_err *err) {
     if (id >= vx->vocab.n) return vx_fail(err, VX_ENOTFOUND, "token #%u: out of range (vocab_size %u)", id, vx->vocab.n);
-    vx_vocab_get(&vx->vocab, id, raw, raw_len, text, text_len);
+    if (vx_vocab_get(&vx->vocab, id, raw, raw_len, text, text_len))
+        return vx_fail(err, VX_ECORRUPT, "%s/vocab.bin: entry %u: a string past the string blob or not UTF-8 (V10, V11)",
+                       vx->dir, id);
     return VX_OK;
+}
+
+int vx_vocab_check(const vx_index *vx, vx_err *err) {
+    vx_vocab v;
+    char *fp = vx_path(vx->dir, "vocab.bin");
+    int rc = fp ? vx_vocab_parse(&v, vx->map[VXF_VOCAB].data, vx->map[VXF_VOCAB].size, fp, err)
+                : vx_fail(err, VX_ENOMEM, "out of memory");
+    free(fp);
+    return rc;
 }
 
 /* ------------------------------------------------------------- version 2 (§9) */

@@ -134,6 +134,8 @@ int vx_stats_compute(vx_stats **out, const vx_index *vx, const vx_stats_opts *o,
     if (o->dup_sample < 1 || o->dup_sample > 100000)
         return vx_fail(err, VX_EUSAGE, "stats: dup-sample %zu: expected 1..100000", o->dup_sample);
     if (o->pentachora > 1000000) return vx_fail(err, VX_EUSAGE, "stats: pentachora %zu: expected 0..1000000", o->pentachora);
+    int vrc = vx_vocab_check(vx, err); /* the token classes read every entry */
+    if (vrc) return vrc;
     vx_stats *s = calloc(1, sizeof *s);
     if (!s) return vx_fail(err, VX_ENOMEM, "stats: out of memory");
     s->format_version = vx_format_version(vx);

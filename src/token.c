@@ -124,11 +124,14 @@ int vx_token_resolve(uint32_t *id, const vx_index *vx, const char *arg, vx_err *
     if (!raw) return vx_fail(err, VX_ENOMEM, "out of memory");
     int64_t f = vx_vocab_find(&vx->vocab, raw, rl);
     free(raw);
-    if (f < 0 && (f = vx_vocab_find(&vx->vocab, arg, len)) >= 0) {
+    if (f == -1 && (f = vx_vocab_find(&vx->vocab, arg, len)) >= 0) {
         int whole = vx_tok_raw_is_text(vx->vocab.style, arg, len);
         if (whole < 0) return vx_fail(err, VX_ENOMEM, "out of memory");
         if (!whole) f = -1;
     }
+    if (f == VX_VOCAB_CORRUPT)
+        return vx_fail(err, VX_ECORRUPT, "%s/vocab.bin: looking up '%.200s' met a bucket or entry that breaks V10 or V12",
+                       vx->dir, arg);
     if (f >= 0) {
         *id = (uint32_t)f;
         return VX_OK;

@@ -268,6 +268,7 @@ static void structure(reporter *r, int dfd, const char *dir, const char *digest,
     c = 0;
     for (uint64_t i = 0; i < m->norms_bytes / 4; i++) c += !isfinite(vx->norms[i]);
     if (c) problem(r, "norms.bin: %llu NaN/Inf values", (unsigned long long)c);
+    if (vx_vocab_check(vx, &e)) problem(r, "%s", e.msg);
     e.msg[0] = 0;
     if ((c = vx_dm_records_check(vx->map[VXF_DMETA].data, vx->map[VXF_DMETA].size, m->num_layers, m->num_feats,
                                  m->down_top_k, m->vocab_size, "down_meta.bin", &e)))

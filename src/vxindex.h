@@ -35,7 +35,7 @@ struct vx_index {
     vx_info info;
     vx_map map[VXF_COUNT];      /* gate_vectors, down_features, embeddings, down_meta, norms, vocab,
                                  * spectra, neurons, moments, unembed */
-    vx_vocab vocab;             /* validated view into map[VXF_VOCAB] */
+    vx_vocab vocab;             /* view into map[VXF_VOCAB], its header checked */
     const uint16_t *gate;       /* [L][F][H] f16 */
     const uint16_t *down;       /* [L][F][H] f16 */
     const uint16_t *emb;        /* [V][H] f16 */
@@ -60,6 +60,10 @@ int vx_open_at(vx_index **out, int dfd, const char *dir, vx_err *err);
 /* Drop every mapped page of the vindex from the resident set (the page cache keeps them).
  * Only while no other thread of the process runs: then no release is a TLB shootdown. */
 void vx_release_all(const vx_index *vx);
+
+/* Every entry and bucket of vocab.bin (V10..V12), for a pass over the whole vocabulary:
+ * vx_open checks only its header, and single lookups the entries they read. */
+int vx_vocab_check(const vx_index *vx, vx_err *err);
 
 /* A one-shot process (VX_ADVISE_ONCE or ONCE_MAPPED): keep its resident set to its working set. */
 static inline int vx_once(const vx_index *vx) { return vx->advice != VX_ADVISE_KEEP; }

@@ -241,6 +241,28 @@ def check_pieces(vx, word, name):
               f"{name}: nearest --text {word!r}")
 
 
+def check_damaged_entry(vx, tmp, name):
+    """Opening reads vocab.bin's header only; a query that prints a token whose entry is
+    damaged (V10) reports vocab.bin and the entry and exits 1, one that does not answers."""
+    d = os.path.join(tmp, name + "-damaged")
+    shutil.copytree(vx.d, d)
+    used = set(int(i) for i in vx.dm["id"].ravel())
+    bad = next(i for i in range(vx.V - 2, 0, -1) if i not in used)
+    good = next(i for i in range(1, vx.V) if i != bad and vx.id2raw.get(i))
+    with open(os.path.join(d, "vocab.bin"), "r+b") as f:
+        eoff = int.from_bytes(f.read(32)[24:32], "little")
+        f.seek(eoff + 16 * bad + 4)
+        f.write((0xFFFFFFF0).to_bytes(4, "little"))  # raw_len: past the string blob
+    rc, out, err = run("score", d, f"#{good}", "--json")
+    check(rc == 0 and json.loads(out)["token_id"] == good, f"{name}: score #{good} beside a damaged entry: exit {rc} {err!r}")
+    rc, out, err = run("score", d, f"#{bad}", "--json")
+    check(rc == 1 and "vocab.bin" in err and f"entry {bad}" in err and json.loads(out)["token"] == "?",
+          f"{name}: score #{bad}, its entry damaged: exit {rc}, {err!r}")
+    rc, out, err = run("verify", d)
+    check(rc == 1 and "vocab.bin" in out + err and "V10" in out + err, f"{name}: verify of a damaged entry: exit {rc} {out + err!r}")
+    shutil.rmtree(d)
+
+
 def main():
     if not os.path.exists(VINDEX) or not os.path.exists(MKVINDEX):
         print(f"{VINDEX} or {MKVINDEX} missing: run make")
@@ -270,6 +292,7 @@ def main():
             b = run_json("score", vx.d, " Paris", "--top", "3")
             check(a["token_id"] == vx.raw[raw] and b["token_id"] == vx.raw[raw], f"{style}: ' Paris' -> {b['token_id']}")
             check_pieces(vx, "Parisian" if style == "metaspace" else " Parisian", f"syn-{style}")
+            check_damaged_entry(vx, tmp, f"syn-{style}")
             # The zero embedding row (the last) has cosine 0 with everything.
             jn = run_json("nearest", vx.d, "--token", f"#{vx.V - 1}", "--tokens", "5")
             check(all(t["cosine"] == 0 for t in jn["tokens"]) and all(f["cosine"] == 0 for f in jn["features"]),

@@ -378,7 +378,7 @@ static void image_differential(const uint8_t *img, size_t len, const char *what,
     uint32_t n = vx_le32(img + 12), nb = vx_le32(img + 20);
     uint64_t eoff = vx_le64(img + 24), boff = vx_le64(img + 40), soff = vx_le64(img + 56), slen = vx_le64(img + 64);
     uint64_t r = 0x9E3779B97F4A7C15ull;
-    int differ = 0, accepted = 0;
+    int differ = 0, accepted = 0, open_bad = 0, get_bad = 0, finds = 0, corrupt_finds = 0;
     for (int it = 0; it < iters; it++) {
         memcpy(c, img, len);
         for (int j = 0, k = 1 + it % 3; j < k; j++) {
@@ -398,8 +398,33 @@ static void image_differential(const uint8_t *img, size_t len, const char *what,
         int rc = vx_vocab_parse(&v, c, len, "vocab.bin", &err), want = entries_buckets_ref(c);
         accepted += rc == 0;
         if ((rc == 0) != want && differ++ < 3) fprintf(stderr, "  %s edit %d: parse rc %d '%s', plain rules %s\n", what, it, rc, err.msg, want ? "accept" : "reject");
+        /* What opening checks (the header) accepts every such image; each lookup then judges
+         * the entry it reads by the plain rules and never hands out a string outside the image. */
+        if (vx_vocab_open(&v, c, len, "vocab.bin", &err)) { if (open_bad++ < 3) fprintf(stderr, "  %s edit %d: open: %s\n", what, it, err.msg); continue; }
+        const uint8_t *E = c + eoff, *S = c + soff;
+        for (uint32_t id = 0; id < n; id++) {
+            const uint8_t *e = E + 16 * (uint64_t)id;
+            int ok = (uint64_t)vx_le32(e) + vx_le32(e + 4) <= slen && (uint64_t)vx_le32(e + 8) + vx_le32(e + 12) <= slen &&
+                     vx_utf8_valid((const char *)S + vx_le32(e + 8), vx_le32(e + 12));
+            const char *r0, *t0;
+            size_t rl, tl;
+            int g = vx_vocab_get(&v, id, &r0, &rl, &t0, &tl);
+            int inside = (const uint8_t *)r0 >= S && (const uint8_t *)r0 + rl <= S + slen && (const uint8_t *)t0 >= S &&
+                         (const uint8_t *)t0 + tl <= S + slen;
+            if ((g == 0) != ok || (g == 0 && !inside) || (g && (rl || tl))) {
+                if (get_bad++ < 3) fprintf(stderr, "  %s edit %d: entry %u: get %d, plain rules %s\n", what, it, id, g, ok ? "accept" : "reject");
+            } else if (g == 0 && rl) {
+                int64_t f = vx_vocab_find(&v, r0, rl);
+                finds += f >= 0;
+                corrupt_finds += f == VX_VOCAB_CORRUPT;
+                if (f < VX_VOCAB_CORRUPT || f >= (int64_t)n) get_bad++;
+            }
+        }
     }
     CHECK(differ == 0, "%s: %d of %d edited images judged unlike the plain rules", what, differ, iters);
+    CHECK(open_bad == 0 && get_bad == 0, "%s: %d edited images refused at open, %d lookups unlike the plain rules", what,
+          open_bad, get_bad);
+    CHECK(finds > 0, "%s: no lookup of an edited image found its string (%d met a damaged bucket or entry)", what, corrupt_finds);
     CHECK(accepted > 0 && accepted < iters, "%s: %d of %d edited images accepted (both kinds must occur)", what, accepted, iters);
     free(c);
 }
