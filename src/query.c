@@ -416,18 +416,19 @@ static long resident_pages(void) {
     return sscanf(b, "%ld %ld", &size, &res) == 2 ? res : -1;
 }
 
-/* SCAN_MAP_KEEP when every whole 2 MiB block of the n row ranges is mapped by one PMD
- * (one touch each grew the resident set by at least 3/4 of the blocks), else SCAN_READ
- * with the touched pages released. Called with every map released (vx_release_all). */
+/* For SCAN_MAP_KEEP: release every map of the vindex, then SCAN_MAP_KEEP when every whole
+ * 2 MiB block of the n row ranges is mapped by one PMD (one touch each grew the resident
+ * set by at least 3/4 of the blocks), else SCAN_READ with the touched pages released. */
 static int keep_if_huge(const vx_index *vx, const uint16_t *const *X, const size_t *bytes, int n) {
-    long before = resident_pages();
+    vx_release_all(vx);
+    long before = resident_pages(), page = sysconf(_SC_PAGESIZE);
     size_t blocks = 0;
     for (int i = 0; i < n; i++) {
         uintptr_t a = ((uintptr_t)X[i] + HUGE_BYTES - 1) & ~(uintptr_t)(HUGE_BYTES - 1), end = (uintptr_t)X[i] + bytes[i];
         for (; a + HUGE_BYTES <= end; a += HUGE_BYTES, blocks++) (void)*(volatile const uint8_t *)a;
     }
     long after = resident_pages();
-    if (!blocks || (before >= 0 && after >= 0 && (size_t)(after - before) * 4096 >= blocks * (HUGE_BYTES / 4 * 3)))
+    if (!blocks || (before >= 0 && after >= 0 && page > 0 && (size_t)(after - before) * (size_t)page >= blocks * (HUGE_BYTES / 4 * 3)))
         return SCAN_MAP_KEEP;
     vx_release_all(vx);
     return SCAN_READ;
@@ -455,7 +456,6 @@ int vx_score(vx_feat_hit *out, size_t *n_out, const vx_index *vx, const vx_query
     size_t set_bytes = (size_t)(hi - lo + 1) * F * H * sizeof(uint16_t);
     int mode = scan_mode(vx, (uint64_t)kinds * set_bytes);
     if (mode == SCAN_MAP_KEEP) {
-        vx_release_all(vx);
         const uint16_t *X[2];
         size_t nb[2] = { set_bytes, set_bytes };
         int n = 0;
@@ -506,7 +506,6 @@ int vx_nearest_tokens(vx_tok_hit *out, size_t *n_out, const vx_index *vx, const 
     /* The whole matrix is read front to back: ask for read-ahead (R-O3: advice only). */
     int mode = scan_mode(vx, (uint64_t)V * H * sizeof(uint16_t)), fd = vx->map[VXF_EMB].fd;
     if (mode == SCAN_MAP_KEEP) {
-        vx_release_all(vx);
         size_t nb = V * H * sizeof(uint16_t);
         mode = keep_if_huge(vx, &vx->emb, &nb, 1);
     }
