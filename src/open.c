@@ -148,8 +148,9 @@ void vx_advise(vx_index *vx, vx_advice advice) { vx->advice = advice; }
 
 void vx_release_all(const vx_index *vx) {
     /* whole maps: their last, partial page included (vx_map_release keeps a range's ends) */
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
     for (int i = 0; i < VXF_COUNT; i++)
-        if (vx->map[i].size) madvise((void *)(uintptr_t)vx->map[i].data, (vx->map[i].size + 4095) & ~(size_t)4095, MADV_DONTNEED);
+        if (vx->map[i].size) madvise((void *)(uintptr_t)vx->map[i].data, (vx->map[i].size + pg - 1) / pg * pg, MADV_DONTNEED);
 }
 
 const char *vx_manifest(const vx_index *vx, size_t *len) {
