@@ -148,9 +148,9 @@ static void print_query_heading(const vx_index *vx, const vx_query *q, const cha
     } else printf("vector %s", arg);
 }
 
-/* Open VX or report; returns the exit status on failure, 0 on success. */
-/* A one-shot process keeps its peak RSS to its working set (vx_advice): score's is the
- * feature matrices it scans, which it then reads from the maps. */
+/* Open VX or report; returns the exit status on failure, 0 on success. A one-shot process
+ * keeps its peak RSS to its working set (vx_advice): score's is the feature matrices it
+ * scans, which it then reads from the maps. */
 static int open_vx(vx_index **vx, const char *cmd, const char *dir, vx_advice advice) {
     vx_err err = { 0 };
     int rc = vx_open(vx, dir, &err);

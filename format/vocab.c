@@ -267,27 +267,28 @@ int vx_vocab_open(vx_vocab *v, const uint8_t *buf, size_t len, const char *fname
     return 0;
 }
 
+/* V10 for one string of entry e (k = 0 raw, 1 readable): the rule a lookup applies to the
+ * entry it reads and check_all to every entry. */
+static inline int in_blob(const vx_vocab *v, const uint8_t *e, int k) {
+    return (uint64_t)vx_le32(e + 8 * k) + vx_le32(e + 8 * k + 4) <= v->strings_len;
+}
+
 /* V10..V12 for every entry and bucket of a vocabulary vx_vocab_open accepted. */
-static int check_all(const vx_vocab *v, const uint8_t *buf, const char *fname, vx_err *err) {
+static int check_all(const vx_vocab *v, const char *fname, vx_err *err) {
     uint32_t n = v->n, nb = v->nbuckets;
-    uint64_t off[3] = { (uint64_t)(v->entries - buf), (uint64_t)(v->buckets - buf), (uint64_t)(v->strings - buf) },
-             sz[3] = { (uint64_t)n * ENTRY_SIZE, (uint64_t)nb * 4, v->strings_len };
-    const uint8_t *E = buf + off[0], *B = buf + off[1], *S = buf + off[2];
+    const uint8_t *E = v->entries, *B = v->buckets, *S = v->strings;
     /* First by branch-free passes that only say whether all of them hold, then, when one
      * does not, by the loops below them, which find the first failure and name it. */
     uint32_t empty_raw = 0;
-    if (!entries_ok(E, n, S, sz[2], &empty_raw) || !buckets_ok(B, nb, E, n, empty_raw)) {
+    if (!entries_ok(E, n, S, v->strings_len, &empty_raw) || !buckets_ok(B, nb, E, n, empty_raw)) {
         /* V10, V11 */
         for (uint32_t id = 0; id < n; id++) {
             const uint8_t *e = E + (uint64_t)id * ENTRY_SIZE;
-            for (int k = 0; k < 2; k++) {
-                uint64_t o = vx_le32(e + 8 * k), l = vx_le32(e + 8 * k + 4);
-                if (o + l > sz[2])
-                    return CORRUPT("%s: offset %llu: entry %u %s string [%llu, +%llu) is past the %llu-byte string blob (V10)",
-                                   fname, (unsigned long long)(off[0] + (uint64_t)id * ENTRY_SIZE + 8 * k), id,
-                                   k ? "text" : "raw", (unsigned long long)o, (unsigned long long)l,
-                                   (unsigned long long)sz[2]);
-            }
+            for (int k = 0; k < 2; k++)
+                if (!in_blob(v, e, k))
+                    return CORRUPT("%s: offset %llu: entry %u %s string [%u, +%u) is past the %llu-byte string blob (V10)",
+                                   fname, (unsigned long long)(e + 8 * k - v->base), id, k ? "text" : "raw",
+                                   vx_le32(e + 8 * k), vx_le32(e + 8 * k + 4), (unsigned long long)v->strings_len);
             if (!vx_utf8_valid((const char *)S + vx_le32(e + 8), vx_le32(e + 12)))
                 return CORRUPT("%s: entry %u: readable string is not valid UTF-8 (V11)", fname, id);
         }
@@ -299,7 +300,7 @@ static int check_all(const vx_vocab *v, const uint8_t *buf, const char *fname, v
             if (id == EMPTY) continue;
             if (id >= n || vx_le32(E + (uint64_t)id * ENTRY_SIZE + 4) == 0)
                 return CORRUPT("%s: offset %llu: bucket %u holds id %u, expected < %u with a non-empty raw string or 0xFFFFFFFF (V12)",
-                               fname, (unsigned long long)(off[1] + 4 * (uint64_t)h), h, id, n);
+                               fname, (unsigned long long)(B + 4 * (uint64_t)h - v->base), h, id, n);
             if (++used > n) return CORRUPT("%s: more than n = %u buckets are occupied (V12)", fname, n);
         }
     }
@@ -310,13 +311,8 @@ static int check_all(const vx_vocab *v, const uint8_t *buf, const char *fname, v
 
 int vx_vocab_parse(vx_vocab *v, const uint8_t *buf, size_t len, const char *fname, vx_err *err) {
     int rc = vx_vocab_open(v, buf, len, fname, err);
-    if (!rc && (rc = check_all(v, buf, fname ? fname : "vocab.bin", err))) memset(v, 0, sizeof *v);
+    if (!rc && (rc = check_all(v, fname ? fname : "vocab.bin", err))) memset(v, 0, sizeof *v);
     return rc;
-}
-
-/* V10 for one string of entry e (k = 0 raw, 1 readable) */
-static inline int in_blob(const vx_vocab *v, const uint8_t *e, int k) {
-    return (uint64_t)vx_le32(e + 8 * k) + vx_le32(e + 8 * k + 4) <= v->strings_len;
 }
 
 int64_t vx_vocab_find(const vx_vocab *v, const char *raw, size_t len) {
