@@ -166,9 +166,9 @@ int vx_kern_threads(void);
 void vx_run_parallel(void *(*fn)(void *), void *jobs, size_t job_size, int T);
 /* pthread_create for every thread the library starts: the new thread starts on a CPU other
  * than its creator's, then may run on any the process may. Linux would start it on its
- * creator's CPU and move one of the two only when the other CPU's balancer ran: in a fresh
- * process on the project's 2-vCPU machine the two threads of a `score` scan shared one CPU
- * for 2-4 ms of ~12 (perf --sample-cpu; tests/test_parallel.c counts it). */
+ * creator's CPU and move one of the two only when the other CPU's balancer ran, so the two
+ * threads of a short scan in a fresh process took turns on one CPU for a good part of it
+ * (doc/benchmarks.md, section 9; tests/test_parallel.c counts co-started pairs). */
 int vx_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* A size_t tuning knob from the environment variable `name` (decimal), or `def` when

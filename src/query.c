@@ -385,12 +385,13 @@ static int make_heaps(heap **heaps, hit **store, size_t nq, size_t k, vx_err *er
  * again as the scan itself — when the page cache holds the rows in 2 MiB folios, which a
  * mapping maps one PMD at a time, as it does a file the extractor wrote. A file read back
  * after a reboot sits in smaller folios, mapped with 4 KiB entries, and a scan through
- * those misses the TLB on every page (under a hypervisor, a two-level walk): 28.6 ms
- * against pread's 17.8 for score over 72 MiB. So the scan first touches one byte of each
- * 2 MiB block and keeps the maps only when the resident set grew by whole blocks. Its peak
- * is then the scan: the pages opening and the query's setup touched in the other files
- * (the query's row, down_meta.bin's header) are released before it, the scanned ones after
- * it — both while only the calling thread runs, so neither release is a TLB shootdown.
+ * those misses the TLB on every page (under a hypervisor, a two-level walk) and is slower
+ * than pread's copy (doc/benchmarks.md, "Query processes"). So the scan first touches one
+ * byte of each 2 MiB block and keeps the maps only when the resident set grew by whole
+ * blocks. Its peak is then the scan: the pages opening and the query's setup touched in
+ * the other files (the query's row, down_meta.bin's header) are released before it, the
+ * scanned ones after it — both while only the calling thread runs, so neither release is
+ * a TLB shootdown.
  * VINDEX_SCAN=map or read overrides the choice (the tests run all three); the result is
  * the same either way. */
 #define MAP_KEEP_BYTES ((uint64_t)128 << 20)
