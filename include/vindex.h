@@ -188,8 +188,9 @@ typedef enum {
                          * read from the resident set as they go), so peak RSS stays small
                          * and a file that shrinks under the scan is an error (VX_EIO) */
     VX_ADVISE_ONCE_MAPPED = 2 /* as ONCE, but the process's work is a scan the resident set
-                         * may hold: a scan of at most 128 MiB reads the maps (no copy),
-                         * with every mapped page released before and after it */
+                         * may hold: a scan of at most 128 MiB reads the maps (no copy)
+                         * when the page cache holds its rows in 2 MiB folios, and its
+                         * pages stay mapped until vx_close */
 } vx_advice;
 /* Set the access pattern of `vx`. Call before queries, not concurrently with them. */
 void vx_advise(vx_index *vx, vx_advice advice);

@@ -146,13 +146,6 @@ const vx_info *vx_get_info(const vx_index *vx) { return &vx->info; }
 
 void vx_advise(vx_index *vx, vx_advice advice) { vx->advice = advice; }
 
-void vx_release_all(const vx_index *vx) {
-    /* whole maps: their last, partial page included (vx_map_release keeps a range's ends) */
-    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-    for (int i = 0; i < VXF_COUNT; i++)
-        if (vx->map[i].size) madvise((void *)(uintptr_t)vx->map[i].data, (vx->map[i].size + pg - 1) / pg * pg, MADV_DONTNEED);
-}
-
 const char *vx_manifest(const vx_index *vx, size_t *len) {
     if (len) *len = vx->manifest ? vx->manifest_len : 0;
     return vx->manifest;

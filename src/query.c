@@ -386,12 +386,10 @@ static int make_heaps(heap **heaps, hit **store, size_t nq, size_t k, vx_err *er
  * mapping maps one PMD at a time, as it does a file the extractor wrote. A file read back
  * after a reboot sits in smaller folios, mapped with 4 KiB entries, and a scan through
  * those misses the TLB on every page (under a hypervisor, a two-level walk) and is slower
- * than pread's copy (doc/benchmarks.md, "Query processes"). So the scan first touches one
- * byte of each 2 MiB block and keeps the maps only when the resident set grew by whole
- * blocks. Its peak is then the scan: the pages opening and the query's setup touched in
- * the other files (the query's row, down_meta.bin's header) are released before it, the
- * scanned ones after it — both while only the calling thread runs, so neither release is
- * a TLB shootdown.
+ * than pread's copy (doc/benchmarks.md, "Query processes"). So the scan first checks how
+ * the page cache maps its rows (keep_if_huge) and keeps the maps only for whole 2 MiB
+ * blocks. The rows it read stay mapped until vx_close: the process is about to exit, and
+ * releasing them would cost another pass over the page tables for no smaller peak.
  * VINDEX_SCAN=map or read overrides the choice (the tests run all three); the result is
  * the same either way. */
 #define MAP_KEEP_BYTES ((uint64_t)128 << 20)
@@ -417,22 +415,36 @@ static long resident_pages(void) {
     return sscanf(b, "%ld %ld", &size, &res) == 2 ? res : -1;
 }
 
-/* For SCAN_MAP_KEEP: release every map of the vindex, then SCAN_MAP_KEEP when every whole
- * 2 MiB block of the n row ranges is mapped by one PMD (one touch each grew the resident
- * set by at least 3/4 of the blocks), else SCAN_READ with the touched pages released. */
-static int keep_if_huge(const vx_index *vx, const uint16_t *const *X, const size_t *bytes, int n) {
-    vx_release_all(vx);
-    long before = resident_pages(), page = sysconf(_SC_PAGESIZE);
-    size_t blocks = 0;
-    for (int i = 0; i < n; i++) {
-        uintptr_t a = ((uintptr_t)X[i] + HUGE_BYTES - 1) & ~(uintptr_t)(HUGE_BYTES - 1), end = (uintptr_t)X[i] + bytes[i];
-        for (; a + HUGE_BYTES <= end; a += HUGE_BYTES, blocks++) (void)*(volatile const uint8_t *)a;
+/* For SCAN_MAP_KEEP: SCAN_MAP_KEEP when the page cache maps the n row ranges one 2 MiB PMD
+ * at a time, else SCAN_READ. Judged on the first whole block of each range: its mapping
+ * dropped, one page of it mapped again, the resident set must grow by at least 3/4 of a
+ * block per range (a small folio maps 16 pages around the fault). Then every range is
+ * mapped in one call rather than a fault per block: under a hypervisor each fault is a
+ * trap of tens of microseconds, and one MADV_POPULATE_READ maps 72 MiB of PMDs in the
+ * time of a few (doc/benchmarks.md, "Query processes"). */
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+static int keep_if_huge(const uint16_t *const *X, const size_t *bytes, int n) { /* n <= 2 */
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t first[2];
+    int sampled = 0;
+    for (int i = 0; i < n && i < 2; i++) {
+        uintptr_t a = ((uintptr_t)X[i] + HUGE_BYTES - 1) & ~(uintptr_t)(HUGE_BYTES - 1);
+        if (a + HUGE_BYTES <= (uintptr_t)X[i] + bytes[i]) madvise((void *)(first[sampled++] = a), HUGE_BYTES, MADV_DONTNEED);
     }
-    long after = resident_pages();
-    if (!blocks || (before >= 0 && after >= 0 && page > 0 && (size_t)(after - before) * (size_t)page >= blocks * (HUGE_BYTES / 4 * 3)))
-        return SCAN_MAP_KEEP;
-    vx_release_all(vx);
-    return SCAN_READ;
+    long before = sampled ? resident_pages() : 0;
+    for (int i = 0; i < sampled; i++)
+        if (madvise((void *)first[i], (size_t)(page > 0 ? page : 4096), MADV_POPULATE_READ) != 0)
+            (void)*(volatile const uint8_t *)first[i]; /* before Linux 5.14 */
+    long after = sampled ? resident_pages() : 0;
+    if (sampled && !(before >= 0 && after >= 0 && page > 0 &&
+                     (size_t)(after - before) * (size_t)page >= (size_t)sampled * (HUGE_BYTES / 4 * 3))) {
+        for (int i = 0; i < sampled; i++) madvise((void *)first[i], HUGE_BYTES, MADV_DONTNEED);
+        return SCAN_READ;
+    }
+    for (int i = 0; i < n; i++) vx_prefault(X[i], bytes[i]);
+    return SCAN_MAP_KEEP;
 }
 
 void vx_score_opts_init(vx_score_opts *o) {
@@ -462,7 +474,7 @@ int vx_score(vx_feat_hit *out, size_t *n_out, const vx_index *vx, const vx_query
         int n = 0;
         for (int k = 0; k < 2; k++)
             if (o->kinds & (1u << k)) X[n++] = (k == VX_DOWN ? vx->down : vx->gate) + (size_t)lo * F * H;
-        mode = keep_if_huge(vx, X, nb, n);
+        mode = keep_if_huge(X, nb, n);
     }
     for (int k = 0; k < 2; k++) {
         if (!(o->kinds & (1u << k))) continue;
@@ -481,7 +493,6 @@ int vx_score(vx_feat_hit *out, size_t *n_out, const vx_index *vx, const vx_query
     for (size_t i = 0; i < nq; i++)
         exclude[i] = qs[i] && qs[i]->is_feature ? ((uint64_t)qs[i]->layer * 2 + qs[i]->kind) * F + qs[i]->feature : NO_KEY;
     rc = rank_rows(heaps, sets, nsets, H, qs, nq, o->signed_rank, exclude, err);
-    if (mode == SCAN_MAP_KEEP) vx_release_all(vx);
     for (size_t i = 0; i < nq && rc == VX_OK; i++) {
         n_out[i] = heaps[i].n;
         for (size_t j = 0; j < heaps[i].n; j++) {
@@ -508,7 +519,7 @@ int vx_nearest_tokens(vx_tok_hit *out, size_t *n_out, const vx_index *vx, const 
     int mode = scan_mode(vx, (uint64_t)V * H * sizeof(uint16_t)), fd = vx->map[VXF_EMB].fd;
     if (mode == SCAN_MAP_KEEP) {
         size_t nb = V * H * sizeof(uint16_t);
-        mode = keep_if_huge(vx, &vx->emb, &nb, 1);
+        mode = keep_if_huge(&vx->emb, &nb, 1);
     }
     int rd = mode == SCAN_READ;
     void *base = (void *)(uintptr_t)vx->map[VXF_EMB].data;
@@ -527,7 +538,6 @@ int vx_nearest_tokens(vx_tok_hit *out, size_t *n_out, const vx_index *vx, const 
     for (size_t i = 0; i < nq; i++)
         exclude[i] = qs[i] && qs[i]->token_id >= 0 ? (uint64_t)qs[i]->token_id : NO_KEY;
     rc = rank_rows(heaps, &set, 1, H, qs, nq, 1, exclude, err);
-    if (mode == SCAN_MAP_KEEP) vx_release_all(vx);
     for (size_t i = 0; i < nq && rc == VX_OK; i++) {
         n_out[i] = heaps[i].n;
         for (size_t j = 0; j < heaps[i].n; j++) {

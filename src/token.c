@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "vx_query.h"
 #include "vxindex.h"
@@ -159,11 +160,32 @@ int vx_token_resolve(uint32_t *id, const vx_index *vx, const char *arg, vx_err *
     return vx_fail(err, VX_ENOTFOUND, "%s", msg);
 }
 
-/* v = the embedding row of token `id`, f32 (exact). */
-static void embedding_row(float *v, const vx_index *vx, uint32_t id) {
-    size_t H = vx->meta.hidden_size;
+/* v = the embedding row of token `id`, f32 (exact). A one-shot process reads the row
+ * instead of touching the map: where the page cache holds embeddings.bin in 2 MiB folios,
+ * one touch maps a whole 2 MiB into its resident set, and a fault costs more than a read. */
+static int embedding_row(float *v, const vx_index *vx, uint32_t id, vx_err *err) {
+    size_t H = vx->meta.hidden_size, bytes = H * sizeof(uint16_t);
     const uint16_t *row = vx->emb + (size_t)id * H;   /* [V][H] f16 */
+    uint16_t *buf = NULL;
+    int fd = vx->map[VXF_EMB].fd;
+    if (vx_once(vx) && fd >= 0 && (buf = malloc(bytes))) {
+        off_t off = (off_t)((uint64_t)id * bytes);
+        size_t got = 0;
+        while (got < bytes) {
+            ssize_t r = pread(fd, (char *)buf + got, bytes - got, off + (off_t)got);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) {
+                free(buf);
+                return vx_fail(err, VX_EIO, "%s/embeddings.bin: read failed or ended early at byte %llu (changed under an open vindex?)",
+                               vx->dir, (unsigned long long)off + got);
+            }
+            got += (size_t)r;
+        }
+        row = buf;
+    }
     for (size_t i = 0; i < H; i++) v[i] = vx_f16_to_f32(row[i]);
+    free(buf);
+    return VX_OK;
 }
 
 int vx_query_token(vx_query **out, const vx_index *vx, const char *arg, unsigned flags, vx_err *err) {
@@ -175,7 +197,7 @@ int vx_query_token(vx_query **out, const vx_index *vx, const char *arg, unsigned
     if (!(flags & VX_TOKEN_TEXT)) {
         uint32_t id;
         if ((rc = vx_token_resolve(&id, vx, arg, err)) != VX_OK) { vx_query_free(q); return rc; }
-        embedding_row(q->vec, vx, id);
+        if ((rc = embedding_row(q->vec, vx, id, err)) != VX_OK) { vx_query_free(q); return rc; }
         q->token_id = id;
     } else {
         if (!arg || !*arg) { vx_query_free(q); return vx_fail(err, VX_EUSAGE, "empty text"); }
@@ -186,12 +208,13 @@ int vx_query_token(vx_query **out, const vx_index *vx, const char *arg, unsigned
         float *row = malloc(H * sizeof *row);
         if (!acc || !row) { free(acc); free(row); vx_query_free(q); return vx_fail(err, VX_ENOMEM, "out of memory"); }
         for (size_t p = 0; p < q->n_pieces; p++) {
-            embedding_row(row, vx, q->pieces[p]);
+            if ((rc = embedding_row(row, vx, q->pieces[p], err)) != VX_OK) break;
             for (size_t i = 0; i < H; i++) acc[i] += row[i];
         }
         for (size_t i = 0; i < H; i++) q->vec[i] = (float)(acc[i] / (double)q->n_pieces);
         free(acc);
         free(row);
+        if (rc != VX_OK) { vx_query_free(q); return rc; }
     }
     *out = q;
     return VX_OK;

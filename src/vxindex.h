@@ -57,10 +57,6 @@ struct vx_index {
  * `dir` is used for messages and vx_info.path. */
 int vx_open_at(vx_index **out, int dfd, const char *dir, vx_err *err);
 
-/* Drop every mapped page of the vindex from the resident set (the page cache keeps them).
- * Only while no other thread of the process runs: then no release is a TLB shootdown. */
-void vx_release_all(const vx_index *vx);
-
 /* Every entry and bucket of vocab.bin (V10..V12), for a pass over the whole vocabulary:
  * vx_open checks only its header, and single lookups the entries they read. */
 int vx_vocab_check(const vx_index *vx, vx_err *err);
