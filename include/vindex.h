@@ -189,8 +189,8 @@ typedef enum {
                          * and a file that shrinks under the scan is an error (VX_EIO) */
     VX_ADVISE_ONCE_MAPPED = 2 /* as ONCE, but the process's work is a scan the resident set
                          * may hold: a scan of at most 128 MiB reads the maps (no copy)
-                         * when the page cache holds its rows in 2 MiB folios, and its
-                         * pages stay mapped until vx_close */
+                         * when the page cache holds its rows in 2 MiB folios, and
+                         * drops the mappings of what it read after it */
 } vx_advice;
 /* Set the access pattern of `vx`. Call before queries, not concurrently with them. */
 void vx_advise(vx_index *vx, vx_advice advice);

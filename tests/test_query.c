@@ -395,10 +395,22 @@ static long mapped_rss_kb(const void *p) {
     return kb;
 }
 
-/* What a score leaves resident (vx_advice): under VX_ADVISE_ONCE its scan reads with pread
- * and maps no page of gate_vectors.bin; under ONCE_MAPPED it reads the maps (a vindex this
- * small has no whole 2 MiB block to judge the folios by) and they stay mapped; under KEEP
- * the pages every query read stay, vocab.bin's included. */
+/* Bytes this process has read with read(2)/pread(2) (/proc/self/io), or -1. */
+static long long read_bytes(void) {
+    FILE *f = fopen("/proc/self/io", "r");
+    char line[128];
+    long long n = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "rchar: %lld", &n) == 1) break;
+    if (f) fclose(f);
+    return n;
+}
+
+/* How a score reads and what it leaves resident (vx_advice): under VX_ADVISE_ONCE its
+ * scan reads gate and down with pread and maps none of their pages; under ONCE_MAPPED it
+ * reads them through the maps (a vindex this small has no whole 2 MiB block to judge the
+ * folios by) and drops those mappings after; under KEEP the pages every query read stay,
+ * vocab.bin's included. */
 static void test_resident(const char *src) {
     vx_index *vx;
     vx_err err = { 0 };
@@ -415,10 +427,13 @@ static void test_resident(const char *src) {
         run r;
         vx_score_opts o;
         vx_score_opts_init(&o);
+        long long r0 = read_bytes();
         CHECK(vx_score(r.f, &r.nf, vx, (const vx_query *const *)&q, 1, &o, &err) == 0, "score: %s", err.msg);
+        long long rd = read_bytes() - r0;
         long g = mapped_rss_kb(gate), v = mapped_rss_kb(vocab);
-        if (a == 0) CHECK(g == 0, "advice once: gate_vectors.bin %ld KB resident, expected 0", g);
-        else if (a == 1) CHECK(g > 0, "advice once-mapped: gate_vectors.bin %ld KB resident, expected > 0", g);
+        CHECK(r0 >= 0, "/proc/self/io: no rchar");
+        if (a == 0) CHECK(g == 0 && rd >= 2 * (long long)gn, "advice once: gate_vectors.bin %ld KB resident, %lld bytes read, expected 0 and >= %zu", g, rd, 2 * gn);
+        else if (a == 1) CHECK(g == 0 && rd < (long long)gn, "advice once-mapped: gate_vectors.bin %ld KB resident, %lld bytes read, expected 0 and < %zu", g, rd, gn);
         else CHECK(g > 0 && v > 0, "advice keep: gate_vectors.bin %ld KB, vocab.bin %ld KB resident, expected both > 0", g, v);
     }
     vx_query_free(q);
