@@ -13,14 +13,14 @@ WARN    := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wstrict-prototype
            -Wmissing-prototypes -Wformat=2 -Wundef -Wvla -Wno-unused-parameter
 CPPFLAGS += -Iinclude -D_GNU_SOURCE
 ALL_CFLAGS = -std=c11 $(WARN) -fPIC -pthread $(CFLAGS)
-# The library and the command link only what every process uses; libcrypto, OpenBLAS and
-# LAPACKE are loaded on first use (format/lazylib.h). Tests and tools link them directly.
-LDLIBS  := -lcjson -lxxhash -lutf8proc -lzstd -lm -lpthread -ldl
-LAZY_LIBS := -lcrypto -llapacke -lopenblas
+# The library and the command link only what every process uses; libcrypto, OpenBLAS,
+# LAPACKE and libzstd are loaded on first use (format/lazylib.h). Tests and tools link
+# them directly.
+LDLIBS  := -lcjson -lxxhash -lutf8proc -lm -lpthread -ldl
+LAZY_LIBS := -lcrypto -llapacke -lopenblas -lzstd
 # The command links xxHash and utf8proc from their archives when the -dev packages ship
 # them: each shared library costs every process ~0.15 ms to map and relocate, and a query
-# process is a few milliseconds (doc/benchmarks.md, "Query processes"). Not zstd: Debian's
-# libzstd.a is built without the worker threads pack uses.
+# process is a few milliseconds (doc/benchmarks.md, "Query processes").
 # Expanded at link time, not when make reads this file: `make deps demo` installs the -dev
 # packages after the Makefile is read.
 comma := ,

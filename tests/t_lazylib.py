@@ -1,5 +1,6 @@
-"""libcrypto, OpenBLAS and LAPACKE are loaded on first use (format/lazylib.h): a query
-that neither hashes nor calls BLAS never loads them, commands that do load them once, and
+"""libcrypto, OpenBLAS, LAPACKE and libzstd are loaded on first use (format/lazylib.h): a
+query that neither hashes, calls BLAS nor reads an archive never loads them, commands that
+do load them once, and
 the CLI's OpenBLAS tuning takes effect without re-executing the process. xxHash and
 utf8proc are linked into the command from their archives, so a query maps neither."""
 import os
@@ -8,7 +9,7 @@ import tempfile
 
 from vxtest import FIX, VINDEX, check, finish
 
-LAZY = ("libopenblas.so", "liblapacke.so", "libcrypto.so")
+LAZY = ("libopenblas.so", "liblapacke.so", "libcrypto.so", "libzstd.so")
 
 
 def loaded(args, extra_env=None):
@@ -33,7 +34,7 @@ with tempfile.TemporaryDirectory() as tmp:
         p = subprocess.run([VINDEX, "extract", os.path.join(FIX, src), "-o", out], capture_output=True, text=True)
         check(p.returncode == 0, f"extract {src}: {p.stderr}")
 
-    # Queries that call neither BLAS nor SHA-256.
+    # Queries that call neither BLAS nor SHA-256 nor zstd.
     for args in (["score", a, " Paris", "--json"], ["nearest", a, "--token", " Paris", "--json"],
                  ["describe", a, "1:2:down", "--json"], ["info", a], ["--help"]):
         p, libs = loaded(args)
@@ -54,6 +55,16 @@ with tempfile.TemporaryDirectory() as tmp:
     check(p.returncode == 0, "verify exit 0")
     check(has(libs, "libcrypto.so"), "verify loads libcrypto")
     check(not has(libs, "libopenblas.so"), "verify does not load OpenBLAS")
+    check(not has(libs, "libzstd.so"), "verify of a directory does not load libzstd")
+
+    # An archive: pack compresses and verify decompresses with libzstd, loaded on demand.
+    arch = os.path.join(tmp, "a.vindex.tar.zst")
+    p, libs = loaded(["pack", a, "-o", arch])
+    check(p.returncode == 0, f"pack exit 0: {p.stderr[-300:]}")
+    check(has(libs, "libzstd.so"), f"pack loads libzstd: {sorted(libs)}")
+    p, libs = loaded(["verify", arch])
+    check(p.returncode == 0, f"verify ARCHIVE exit 0: {p.stderr[-300:]}")
+    check(has(libs, "libzstd.so") and not has(libs, "libopenblas.so"), f"verify ARCHIVE loads libzstd only: {sorted(libs)}")
 
     # compare calls BLAS and LAPACK: both are loaded, on demand.
     p, libs = loaded(["compare", a, b, "--json"])
