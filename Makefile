@@ -14,10 +14,10 @@ WARN    := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wstrict-prototype
 CPPFLAGS += -Iinclude -D_GNU_SOURCE
 ALL_CFLAGS = -std=c11 $(WARN) -fPIC -pthread $(CFLAGS)
 # The library and the command link only what every process uses; libcrypto, OpenBLAS,
-# LAPACKE and libzstd are loaded on first use (format/lazylib.h). Tests and tools link
-# them directly.
-LDLIBS  := -lcjson -lxxhash -lutf8proc -lm -lpthread -ldl
-LAZY_LIBS := -lcrypto -llapacke -lopenblas -lzstd
+# LAPACKE, libzstd and libm are loaded on first use (format/lazylib.h). Tests and tools
+# link them directly.
+LDLIBS  := -lcjson -lxxhash -lutf8proc -lpthread -ldl
+LAZY_LIBS := -lcrypto -llapacke -lopenblas -lzstd -lm
 # The command links xxHash and utf8proc from their archives when the -dev packages ship
 # them: each shared library costs every process ~0.15 ms to map and relocate, and a query
 # process is a few milliseconds (doc/benchmarks.md, "Query processes").

@@ -199,7 +199,7 @@ static int cfg_u32(uint32_t *out, int *present, const cJSON *obj, const char *ke
         return vx_fail(err, VX_ECORRUPT, "config.json: \"%s\" is %s, expected an integer in [%u, %u]", key, json_kind(v), lo,
                        max);
     double d = v->valuedouble;
-    if (!(d >= lo && d <= max) || d != floor(d))
+    if (!(d >= lo && d <= max) || !vx_whole(d))
         return vx_fail(err, VX_ECORRUPT, "config.json: \"%s\" is %.17g, expected an integer in [%u, %u]", key, d, lo, max);
     *out = (uint32_t)d;
     if (present) *present = 1;
@@ -234,8 +234,8 @@ static int block_pair(uint32_t *br, uint32_t *bc, const cJSON *v, const char *ke
     if (!v || cJSON_IsNull(v)) return VX_OK;
     const cJSON *a = cJSON_IsArray(v) && cJSON_GetArraySize(v) == 2 ? v->child : NULL;
     if (!a || !cJSON_IsNumber(a) || !cJSON_IsNumber(a->next) || a->valuedouble < 1 || a->valuedouble > 65536 ||
-        a->next->valuedouble < 1 || a->next->valuedouble > 65536 || a->valuedouble != floor(a->valuedouble) ||
-        a->next->valuedouble != floor(a->next->valuedouble))
+        a->next->valuedouble < 1 || a->next->valuedouble > 65536 || !vx_whole(a->valuedouble) ||
+        !vx_whole(a->next->valuedouble))
         return vx_fail(err, VX_ECORRUPT, "config.json: quantization_config \"%s\": expected [rows, cols] of integers in [1, 65536]",
                        key);
     *br = (uint32_t)a->valuedouble;
@@ -374,7 +374,7 @@ static int read_config(vx_ckpt *c, ck_cfg *k, vx_err *err) {
                 goto out;
             }
             for (const cJSON *v = mo ? mo->child : NULL; v; v = v->next) {
-                if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble >= k->L || v->valuedouble != floor(v->valuedouble)) {
+                if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble >= k->L || !vx_whole(v->valuedouble)) {
                     rc = vx_fail(err, VX_ECORRUPT, "config.json: \"mlp_only_layers\" holds %s, expected layer indices in [0, %u)",
                                  cJSON_IsNumber(v) ? "an out-of-range value" : json_kind(v), k->L);
                     goto out;

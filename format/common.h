@@ -29,6 +29,14 @@ void vx_warnf(vx_warn_fn warn, void *ctx, const char *fmt, ...) __attribute__((f
 /* Checked arithmetic on sizes taken from files: return 0 on overflow, 1 when ok. */
 static inline int vx_mul_ok(uint64_t a, uint64_t b, uint64_t *r) { return !__builtin_mul_overflow(a, b, r); }
 static inline int vx_add_ok(uint64_t a, uint64_t b, uint64_t *r) { return !__builtin_add_overflow(a, b, r); }
+/* 1 when d is a whole number (finite, no fraction): what d == floor(d) says, without
+ * libm, which a query process does not load (format/lazylib.h). Every double of
+ * magnitude 2^52 or more is whole. */
+static inline int vx_whole(double d) {
+    if (d != d || d - d != 0) return 0; /* NaN, infinities */
+    if (d >= 0x1p52 || d <= -0x1p52) return 1;
+    return d == (double)(int64_t)d;
+}
 /* a*b*c and a*b*c*d, 0 on overflow. */
 int vx_mul3_ok(uint64_t a, uint64_t b, uint64_t c, uint64_t *r);
 int vx_mul4_ok(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t *r);

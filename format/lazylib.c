@@ -8,9 +8,11 @@
 
 #include "lazylib.h"
 
-static const char *const lib_names[VX_LIB_COUNT] = { "libcrypto.so.3", "libopenblas.so.0", "liblapacke.so.3", "libzstd.so.1" };
+static const char *const lib_names[VX_LIB_COUNT] = { "libcrypto.so.3", "libopenblas.so.0", "liblapacke.so.3", "libzstd.so.1",
+                                                     "libm.so.6" };
 static void *libs[VX_LIB_COUNT];
-static pthread_once_t once[VX_LIB_COUNT] = { PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT };
+static pthread_once_t once[VX_LIB_COUNT] = { PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT,
+                                                 PTHREAD_ONCE_INIT };
 
 static void fatal(const char *what) {
     char msg[600];
@@ -26,7 +28,8 @@ static void open_crypto(void) { open_lib(VX_LIB_CRYPTO); }
 static void open_blas(void) { open_lib(VX_LIB_BLAS); }
 static void open_lapacke(void) { open_lib(VX_LIB_LAPACKE); }
 static void open_zstd(void) { open_lib(VX_LIB_ZSTD); }
-static void (*const openers[VX_LIB_COUNT])(void) = { open_crypto, open_blas, open_lapacke, open_zstd };
+static void open_m(void) { open_lib(VX_LIB_M); }
+static void (*const openers[VX_LIB_COUNT])(void) = { open_crypto, open_blas, open_lapacke, open_zstd, open_m };
 
 void *vx_lazy_sym(int lib, const char *name) {
     pthread_once(&once[lib], openers[lib]);

@@ -1,10 +1,12 @@
 /*
  * lazylib.h — shared libraries loaded on first use, and the trampolines that call into
- * them (format/lazylib.c, format/crypto_lazy.c, format/zstd_lazy.c, src/blas_lazy.c).
+ * them (format/lazylib.c, format/crypto_lazy.c, format/zstd_lazy.c, format/libm_lazy.c,
+ * src/blas_lazy.c).
  *
- * Why: a query process that never hashes, calls BLAS or reads an archive should not pay
- * for loading libcrypto, OpenBLAS, LAPACKE and libzstd (relocations, OpenBLAS's
- * constructor starting its thread pool) — together more than the query itself. So libvindex is not linked against
+ * Why: a query process that never hashes, calls BLAS, reads an archive or takes a
+ * logarithm should not pay for loading libcrypto, OpenBLAS, LAPACKE, libzstd and libm
+ * (relocations, OpenBLAS's constructor starting its thread pool) — together more than
+ * the query itself. So libvindex is not linked against
  * them; each function it calls is defined once in a *_lazy.c file with the header's own
  * prototype (a mismatch does not compile) and forwards to the real one, resolved by
  * dlopen/dlsym the first time it runs. Being loaded late also lets the CLI choose
@@ -23,7 +25,7 @@
 #ifndef VX_FORMAT_LAZYLIB_H
 #define VX_FORMAT_LAZYLIB_H
 
-enum { VX_LIB_CRYPTO, VX_LIB_BLAS, VX_LIB_LAPACKE, VX_LIB_ZSTD, VX_LIB_COUNT };
+enum { VX_LIB_CRYPTO, VX_LIB_BLAS, VX_LIB_LAPACKE, VX_LIB_ZSTD, VX_LIB_M, VX_LIB_COUNT };
 
 /* Address of `name` in library `lib`, loading it (once per process) first. */
 void *vx_lazy_sym(int lib, const char *name);

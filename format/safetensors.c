@@ -114,7 +114,7 @@ static int st_uint(const cJSON *v, uint64_t *out, const char **why) {
     if (!(d == d)) { *why = "is not a number"; return 0; }
     if (d < 0) { *why = "is negative"; return 0; }
     if (d > ST_MAX_INT) { *why = "is larger than 2^53"; return 0; }
-    if (d != floor(d)) { *why = "is not an integer"; return 0; }
+    if (!vx_whole(d)) { *why = "is not an integer"; return 0; }
     *out = (uint64_t)d;
     return 1;
 }

@@ -147,7 +147,7 @@ typedef struct ent { const char *s; uint32_t id; double score; int added; const 
 static int json_id(const cJSON *v, uint32_t *id) {
     if (!cJSON_IsNumber(v)) return 0;
     double d = v->valuedouble;
-    if (!(d >= 0 && d < ID_LIMIT) || d != floor(d)) return 0;
+    if (!(d >= 0 && d < ID_LIMIT) || !vx_whole(d)) return 0;
     *id = (uint32_t)d;
     return 1;
 }

@@ -68,7 +68,7 @@ static int get_u64(uint64_t *out, const cJSON *obj, const char *key, uint64_t lo
     if (!cJSON_IsNumber(v))
         return vx_fail(err, VX_ECORRUPT, "%s: \"%s\": missing or not a number", fname, key);
     double d = v->valuedouble;
-    if (!(d >= (double)lo && d <= (double)hi) || d != floor(d))
+    if (!(d >= (double)lo && d <= (double)hi) || !vx_whole(d))
         return vx_fail(err, VX_ECORRUPT, "%s: \"%s\": %.17g is not an integer in [%llu, %llu]", fname, key, d,
                        (unsigned long long)lo, (unsigned long long)hi);
     *out = (uint64_t)d;
@@ -212,7 +212,7 @@ static int parse_files(vx_meta *m, const cJSON *root, const char *fname, vx_err 
             const cJSON *d;
             cJSON_ArrayForEach(d, shape) {
                 if (!cJSON_IsNumber(d) || d->valuedouble < 0 || d->valuedouble > 1e15 ||
-                    d->valuedouble != floor(d->valuedouble))
+                    !vx_whole(d->valuedouble))
                     return vx_fail(err, VX_ECORRUPT, "%s: files.%s.shape: bad dimension", fname, fm->name);
                 fm->shape[fm->ndim++] = (uint64_t)d->valuedouble;
             }

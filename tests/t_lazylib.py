@@ -1,6 +1,6 @@
-"""libcrypto, OpenBLAS, LAPACKE and libzstd are loaded on first use (format/lazylib.h): a
-query that neither hashes, calls BLAS nor reads an archive never loads them, commands that
-do load them once, and
+"""libcrypto, OpenBLAS, LAPACKE, libzstd and libm are loaded on first use
+(format/lazylib.h): a query that neither hashes, calls BLAS, reads an archive nor takes a
+logarithm never loads them, commands that do load them once, and
 the CLI's OpenBLAS tuning takes effect without re-executing the process. xxHash and
 utf8proc are linked into the command from their archives, so a query maps neither."""
 import os
@@ -9,7 +9,9 @@ import tempfile
 
 from vxtest import FIX, VINDEX, check, finish
 
-LAZY = ("libopenblas.so", "liblapacke.so", "libcrypto.so", "libzstd.so")
+# A sanitizer's runtime (make asan) links libm itself, so there libm's laziness cannot show.
+SANITIZED = b"__asan_init" in open(VINDEX, "rb").read()
+LAZY = ("libopenblas.so", "liblapacke.so", "libcrypto.so", "libzstd.so") + (() if SANITIZED else ("libm.so",))
 
 
 def loaded(args, extra_env=None):
@@ -34,7 +36,7 @@ with tempfile.TemporaryDirectory() as tmp:
         p = subprocess.run([VINDEX, "extract", os.path.join(FIX, src), "-o", out], capture_output=True, text=True)
         check(p.returncode == 0, f"extract {src}: {p.stderr}")
 
-    # Queries that call neither BLAS nor SHA-256 nor zstd.
+    # Queries that call neither BLAS nor SHA-256 nor zstd nor libm.
     for args in (["score", a, " Paris", "--json"], ["nearest", a, "--token", " Paris", "--json"],
                  ["describe", a, "1:2:down", "--json"], ["info", a], ["--help"]):
         p, libs = loaded(args)
@@ -65,6 +67,11 @@ with tempfile.TemporaryDirectory() as tmp:
     p, libs = loaded(["verify", arch])
     check(p.returncode == 0, f"verify ARCHIVE exit 0: {p.stderr[-300:]}")
     check(has(libs, "libzstd.so") and not has(libs, "libopenblas.so"), f"verify ARCHIVE loads libzstd only: {sorted(libs)}")
+
+    # stats takes logarithms (the embedding spectrum's entropy): libm, on demand.
+    p, libs = loaded(["stats", a, "--json"])
+    check(p.returncode == 0, f"stats exit 0: {p.stderr[-300:]}")
+    check(has(libs, "libm.so"), f"stats loads libm: {sorted(libs)}")
 
     # compare calls BLAS and LAPACK: both are loaded, on demand.
     p, libs = loaded(["compare", a, b, "--json"])

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "check.h"
+#include "common.h"
 #include "metalift.h"
 #include "vxmeta.h"
 
@@ -377,7 +378,31 @@ static void allocations(void) {
     free(d);
 }
 
+/* vx_whole (format/common.h), the whole-number check of index.json's and the checkpoint's
+ * integers, against d == floor(d) on edges and on random bit patterns. */
+static void whole_numbers(void) {
+    static const double edge[] = { 0.0, -0.0, 0.5, -0.5, 1.0, -1.0, 0x1p52, 0x1p52 - 0.5, -0x1p52 + 0.5, 0x1p53, 0x1p63,
+                                   -0x1p63, 0x1p64, 1e300, -1e300, 5e-324, -5e-324, 4294967295.0, 4294967295.5,
+                                   9007199254740993.0, 0x1.fffffffffffffp1023, HUGE_VAL, -HUGE_VAL, NAN };
+    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) {
+        double d = edge[i];
+        int want = isfinite(d) && d == floor(d);
+        CHECK(vx_whole(d) == want, "vx_whole(%a) = %d, floor says %d", d, vx_whole(d), want);
+    }
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    int bad = 0;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double d;
+        uint64_t b = i & 1 ? x : (x & 0x800fffffffffffffu) | (uint64_t)(1000 + (x >> 52) % 100) << 52; /* near 2^52 too */
+        memcpy(&d, &b, sizeof d);
+        bad += vx_whole(d) != (isfinite(d) && d == floor(d));
+    }
+    CHECK(bad == 0, "vx_whole disagrees with floor on %d of 200000 random doubles", bad);
+}
+
 int main(void) {
+    whole_numbers();
     numbers();
     base_and_spellings();
     traps();
