@@ -165,9 +165,11 @@ const vx_info *vx_get_info(const vx_index *vx);
  * vindex has none (vx_verify reports that). Borrowed; valid until vx_close. */
 const char *vx_manifest(const vx_index *vx, size_t *len);
 
-/* index.json exactly as read at open, NUL-terminated, *len bytes. Read through the same
- * directory descriptor as the maps (R-O5), so it describes the mapped files even while
- * the vindex at that path is being replaced. Borrowed; valid until vx_close. */
+/* index.json as opened by vx_open, NUL-terminated, *len bytes; NULL (and *len 0) when out
+ * of memory. Opened through the same directory descriptor as the other files (R-O5), so
+ * it describes the mapped files even while the vindex at that path is being replaced (by
+ * rename: a file changed in place under an open vindex is changed under its maps too).
+ * Copied from the map on the first call. Borrowed; valid until vx_close. */
 const char *vx_index_json(const vx_index *vx, size_t *len);
 
 /*

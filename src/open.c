@@ -20,13 +20,14 @@ void vx_close(vx_index *vx) {
     if (!vx) return;
     for (int i = 0; i < VXF_COUNT; i++) vx_unmap(&vx->map[i]);
     vx_meta_free(&vx->meta);
-    if (vx->tokc) {
-        vx_tokenizer_free(vx->tokc->tok);
-        pthread_mutex_destroy(&vx->tokc->mu);
-        free(vx->tokc);
+    vx_unmap(&vx->index_map);
+    if (vx->cache) {
+        vx_tokenizer_free(vx->cache->tok);
+        free(vx->cache->index_json);
+        pthread_mutex_destroy(&vx->cache->mu);
+        free(vx->cache);
     }
     free(vx->manifest);
-    free(vx->index_json);
     free(vx->dir);
     free(vx);
 }
@@ -44,26 +45,28 @@ int vx_open(vx_index **out, const char *dir, vx_err *err) {
 int vx_open_at(vx_index **out, int dfd, const char *dir, vx_err *err) {
     *out = NULL;
     vx_index *vx = calloc(1, sizeof *vx);
-    if (!vx || !(vx->dir = strdup(dir)) || !(vx->tokc = calloc(1, sizeof *vx->tokc))) {
+    if (!vx || !(vx->dir = strdup(dir)) || !(vx->cache = calloc(1, sizeof *vx->cache))) {
         if (vx) free(vx->dir);
         free(vx);
         return vx_fail(err, VX_ENOMEM, "%s: out of memory", dir);
     }
-    pthread_mutex_init(&vx->tokc->mu, NULL);
+    pthread_mutex_init(&vx->cache->mu, NULL);
     for (int i = 0; i < VXF_COUNT; i++) vx->map[i].fd = -1;
-    /* R-O5: every file is opened relative to one directory fd. */
+    vx->index_map.fd = -1;
+    /* R-O5: every file is opened relative to one directory fd. index.json is parsed from a
+     * map of it, as the other files are read: copying its 128 KB (Qwen3-8B shape) into
+     * fresh memory cost a fresh process ~0.5 ms of first-touch faults (doc/benchmarks.md,
+     * "Query processes"); vx_index_json copies it when asked. */
     char *p = vx_path(dir, "index.json");
-    char *buf = NULL;
-    size_t len = 0;
-    int rc = p ? vx_read_fileat(&buf, &len, dfd, "index.json", p, VX_MAX_INDEX_JSON, err)
-               : vx_fail(err, VX_ENOMEM, "out of memory");
+    int rc = p ? vx_map_fileat(&vx->index_map, dfd, "index.json", p, err) : vx_fail(err, VX_ENOMEM, "out of memory");
+    if (rc == VX_OK && vx->index_map.size > VX_MAX_INDEX_JSON)
+        rc = vx_fail(err, VX_ECORRUPT, "%s: %zu bytes, larger than the %u-byte limit for this file", p, vx->index_map.size,
+                     VX_MAX_INDEX_JSON);
     if (rc == VX_OK) {
         char where[1100];
         snprintf(where, sizeof where, "%s", p);
-        rc = vx_meta_parse(&vx->meta, (const uint8_t *)buf, len, where, err);
+        rc = vx_meta_parse(&vx->meta, vx->index_map.data, vx->index_map.size, where, err);
     }
-    vx->index_json = buf; /* kept for vx_index_json; freed by vx_close */
-    vx->index_json_len = len;
     free(p);
     if (rc) { vx_close(vx); return rc; }
     const vx_meta *m = &vx->meta;
@@ -152,8 +155,17 @@ const char *vx_manifest(const vx_index *vx, size_t *len) {
 }
 
 const char *vx_index_json(const vx_index *vx, size_t *len) {
-    if (len) *len = vx->index_json_len;
-    return vx->index_json;
+    vx_cache *c = vx->cache;
+    size_t n = vx->index_map.size;
+    pthread_mutex_lock(&c->mu);
+    if (!c->index_json && (c->index_json = malloc(n + 1))) {
+        if (n) memcpy(c->index_json, vx->index_map.data, n);
+        c->index_json[n] = 0;
+    }
+    char *s = c->index_json;
+    pthread_mutex_unlock(&c->mu);
+    if (len) *len = s ? n : 0;
+    return s;
 }
 
 int vx_file_map(const void **data, size_t *size, const vx_index *vx, const char *name, vx_err *err) {

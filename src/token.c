@@ -57,9 +57,9 @@ static int load_tokenizer(vx_tokenizer **t, const vx_index *vx, vx_err *err) {
     return rc;
 }
 
-/* The tokenizer of `vx`, parsed once per open vindex (vx_tokcache). Borrowed. */
+/* The tokenizer of `vx`, parsed once per open vindex (vx_cache). Borrowed. */
 static int tokenizer_of(const vx_tokenizer **t, const vx_index *vx, vx_err *err) {
-    vx_tokcache *c = vx->tokc;
+    vx_cache *c = vx->cache;
     pthread_mutex_lock(&c->mu);
     if (!c->loaded) {
         memset(&c->err, 0, sizeof c->err);

@@ -13,16 +13,18 @@
 #include "vocab.h"
 #include "vxmeta.h"
 
-/* The vindex's tokenizer.json, parsed on first use and kept until vx_close (token.c), so
- * a batch of text queries parses it once. A failed parse is remembered too (except for
- * VX_ENOMEM), and reported to every caller. */
-typedef struct vx_tokcache {
+/* What a vx_index builds on first use and keeps until vx_close, under `mu` (queries take
+ * the index as const). The tokenizer (token.c): a batch of text queries parses
+ * tokenizer.json once; a failed parse is remembered too (except for VX_ENOMEM) and
+ * reported to every caller. index.json's NUL-terminated copy (vx_index_json). */
+typedef struct vx_cache {
     pthread_mutex_t mu;
     int loaded;
     int rc;
     vx_err err;
     vx_tokenizer *tok;
-} vx_tokcache;
+    char *index_json;
+} vx_cache;
 
 /* Mapped files: the six every vindex has, then version 2's optional ones (spec §9),
  * mapped only when index.json lists them (an unmapped slot has data NULL, fd -1). */
@@ -48,9 +50,8 @@ struct vx_index {
     vx_advice advice;           /* VX_ADVISE_ONCE*: scans release pages behind them */
     char *manifest;             /* manifest.json, read through the same directory fd; may be NULL */
     size_t manifest_len;
-    char *index_json;           /* index.json as parsed at open, NUL-terminated (vx_index_json) */
-    size_t index_json_len;
-    vx_tokcache *tokc;          /* never NULL after vx_open */
+    vx_map index_map;           /* index.json, parsed at open from this map */
+    vx_cache *cache;            /* never NULL after vx_open */
 };
 
 /* vx_open for a directory already opened as `dfd` (every file is opened relative to it);

@@ -20,6 +20,7 @@
 #include "common.h"
 #include "kern.h"
 #include "vx_query.h"
+#include "vxmeta.h"
 
 static const char *kernels[] = { "scalar", "avx2", "avx512" };
 
@@ -406,6 +407,36 @@ static long long read_bytes(void) {
     return n;
 }
 
+/* index.json is parsed from a map of it (src/open.c), not read into memory, and
+ * vx_index_json hands out a NUL-terminated copy of exactly the file's bytes, made once;
+ * a file over the size limit is refused before it is parsed. */
+static void test_index_json(const char *src) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/index.json", src);
+    FILE *f = fopen(path, "rb");
+    static char want[1 << 20];
+    size_t wn = f ? fread(want, 1, sizeof want, f) : 0;
+    if (f) fclose(f);
+    CHECK(wn > 0 && wn < sizeof want, "read %s", path);
+    vx_index *vx;
+    vx_err err = { 0 };
+    long long r0 = read_bytes();
+    if (vx_open(&vx, src, &err)) { CHECK(0, "open: %s", err.msg); return; }
+    long long rd = read_bytes() - r0;
+    CHECK(r0 >= 0 && rd < (long long)wn, "vx_open read %lld bytes with read(2), index.json is %zu: it should be mapped", rd, wn);
+    size_t n = 0, n2 = 0;
+    const char *s = vx_index_json(vx, &n), *s2 = vx_index_json(vx, &n2);
+    CHECK(s && n == wn && !memcmp(s, want, wn) && s[n] == 0, "vx_index_json: %zu bytes, expected the file's %zu, NUL-terminated", n, wn);
+    CHECK(s2 == s && n2 == n, "vx_index_json copies once");
+    vx_close(vx);
+    fresh_copy(src);
+    snprintf(path, sizeof path, "%s/index.json", tmpdir);
+    sh("truncate -s %u %s", VX_MAX_INDEX_JSON + 1u, path);
+    int rc = vx_open(&vx, tmpdir, &err);
+    CHECK(rc == VX_ECORRUPT && strstr(err.msg, "index.json") && strstr(err.msg, "limit"), "index.json over the limit: rc %d '%s'", rc, err.msg);
+    if (!rc) vx_close(vx);
+}
+
 /* How a score reads and what it leaves resident (vx_advice): under VX_ADVISE_ONCE its
  * scan reads gate and down with pread and maps none of their pages; under ONCE_MAPPED it
  * reads them through the maps (a vindex this small has no whole 2 MiB block to judge the
@@ -464,6 +495,7 @@ int main(void) {
     test_damage(src);
     test_shrink(src);
     test_resident(src);
+    test_index_json(src);
     sh("rm -rf %s", src);
     return CHECK_DONE();
 }

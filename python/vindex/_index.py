@@ -166,6 +166,8 @@ class Vindex:
         self.vocab_size, self.top_k = inf.vocab_size, inf.top_k
         n = c_size_t()
         p = _lib.index_json(ptr.value, byref(n))
+        if not p:
+            raise MemoryError("vindex: out of memory copying index.json")
         self.info = json.loads(ctypes.string_at(p, n.value))
         p = _lib.manifest(ptr.value, byref(n))
         try:
