@@ -64,7 +64,7 @@ int cmd_pack(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "o:l:j:h", lo, NULL)) != -1) {
         if (c == 'o') o.out = optarg;
         else if (c == 'l') { if (cli_int(optarg, 1, 19, &v)) return cli_usage("pack", "--level %s: expected 1..19", optarg); o.level = (int)v; }
-        else if (c == 'j') { if (cli_int(optarg, 1, 64, &v)) return cli_usage("pack", "--threads %s: expected 1..64", optarg); o.threads = (int)v; }
+        else if (c == 'j') { if (cli_int(optarg, 1, VX_THREADS_MAX, &v)) return cli_usage("pack", "--threads %s: expected 1..%d", optarg, VX_THREADS_MAX); o.threads = (int)v; }
         else if (c == 'L') {
             if (!optarg) o.long_log = 27;
             else if (cli_int(optarg, 10, 27, &v)) return cli_usage("pack", "--long=%s: expected a window log 10..27", optarg);
@@ -115,7 +115,7 @@ int cmd_unpack(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "o:j:h", lo, NULL)) != -1) {
         if (c == 'o') o.out = optarg;
         else if (c == 'F') o.force = 1;
-        else if (c == 'j') { if (cli_int(optarg, 1, 64, &v)) return cli_usage("unpack", "--threads %s: expected 1..64", optarg); o.threads = (int)v; }
+        else if (c == 'j') { if (cli_int(optarg, 1, VX_THREADS_MAX, &v)) return cli_usage("unpack", "--threads %s: expected 1..%d", optarg, VX_THREADS_MAX); o.threads = (int)v; }
         else if (c == 'J') json = 1;
         else if (c == 'h') { fputs(unpack_help, stdout); return EXIT_OK; }
         else return cli_usage("unpack", "unknown option or missing value '%s'", argv[optind - 1]);

@@ -80,7 +80,7 @@ int cmd_verify(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "j:h", lo, NULL)) != -1) {
         if (c == 'J') v.json = 1;
         else if (c == 'W') flags |= VX_VERIFY_WHOLE_FILES;
-        else if (c == 'j') { if (cli_int(optarg, 1, 64, &threads)) return cli_usage("verify", "--threads %s: expected 1..64", optarg); }
+        else if (c == 'j') { if (cli_int(optarg, 1, VX_THREADS_MAX, &threads)) return cli_usage("verify", "--threads %s: expected 1..%d", optarg, VX_THREADS_MAX); }
         else if (c == 'D') {
             if (strlen(optarg) != 64 || strspn(optarg, "0123456789abcdefABCDEF") != 64)
                 return cli_usage("verify", "--digest %s: expected 64 hexadecimal digits", optarg);

@@ -27,6 +27,10 @@ extern "C" {
 
 #define VX_VERSION_STRING "0.1.0"
 
+/* The most worker threads any call uses: a larger `threads` option, VINDEX_THREADS and the
+ * CPU count are clamped to it. */
+#define VX_THREADS_MAX 64
+
 /* Error codes. Pinned values: scripts and tests may rely on them. */
 enum {
     VX_OK = 0,

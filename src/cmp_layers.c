@@ -140,7 +140,7 @@ static void *orth_worker(void *arg) {
 /* Every layer of one side, on c->nthr threads with single-threaded BLAS (the factors are
  * small: 128 × 1024). */
 static int layer_bases(ctx *c, double *Q, size_t L, size_t F, size_t *k) {
-    ojob jobs[64];
+    ojob jobs[VX_THREADS_MAX];
     int T = c->nthr;
     for (int t = 0; t < T; t++) jobs[t] = (ojob){ c, Q, L, F, k, t, T, VX_OK };
     cmp_run_blas_serial(orth_worker, jobs, sizeof jobs[0], T);

@@ -72,8 +72,8 @@ static int cov_block(ctx *c, const uint32_t *fit, size_t nb, const float *shift,
     }
     const uint16_t *rows[PCA_BLOCK];
     for (size_t i = 0; i < nb; i++) rows[i] = c->S->emb + (size_t)c->sid[fit[i]] * HS;
-    kjob jobs[64];
-    int T = c->nthr > 64 ? 64 : c->nthr;
+    kjob jobs[VX_THREADS_MAX];
+    int T = vx_threads_cap(c->nthr);
     size_t np = HS / 32;
     atomic_size_t next = 0;
     for (int t = 0; t < T; t++)

@@ -94,7 +94,7 @@ static void *colsum_worker(void *arg) {
 
 void cmp_gather(const ctx *c, const side *s, const uint32_t *map, const uint32_t *idx, size_t first, size_t n,
                    const float *mu, float *X, double *sums) {
-    gjob jobs[64];
+    gjob jobs[VX_THREADS_MAX];
     int T = c->nthr;
     if ((size_t)T > n / 16) T = n / 16 > 1 ? (int)(n / 16) : 1;
     for (int t = 0; t < T; t++)
@@ -112,7 +112,7 @@ static void *widen_worker(void *arg) {
     return NULL;
 }
 void cmp_widen(const ctx *c, double *dst, const float *src, size_t n) {
-    wjob jobs[64];
+    wjob jobs[VX_THREADS_MAX];
     int T = n < ((size_t)1 << 16) ? 1 : c->nthr;
     for (int t = 0; t < T; t++) jobs[t] = (wjob){ dst, src, n * (size_t)t / (size_t)T, n * (size_t)(t + 1) / (size_t)T };
     vx_run_parallel(widen_worker, jobs, sizeof jobs[0], T);

@@ -89,7 +89,7 @@ static int map_rows(ctx *c, const uint32_t *rows, size_t nr, const double *cz, c
         cmp_gather(c, c->S, c->sid, rows + b0, 0, nb, c->mu0f, X, NULL);
         cmp_gather(c, c->T, c->tid, rows + b0, 0, nb, NULL, Y, NULL);
         if ((rc = vx_sgemm_map(nb, d, HS, X, c->Mf, Z))) goto out;
-        cjob jobs[64];
+        cjob jobs[VX_THREADS_MAX];
         int T = c->nthr;
         for (int t = 0; t < T; t++)
             jobs[t] = (cjob){ Z, Y, cz, muy, d, nb * (size_t)t / (size_t)T, nb * (size_t)(t + 1) / (size_t)T, sc, sp, rows + b0, c->sa };
@@ -279,14 +279,14 @@ int cmp_map_all(ctx *c, vx_compare_result *r, const cmp_fit *f) {
     const uint32_t *both = f->both;
     size_t n = f->na + f->nt;
     size_t N = c->N, HS = c->HS, d = c->d, k = N < VX_CMP_TOP ? N : VX_CMP_TOP;
-    int T = c->nthr > 64 ? 64 : c->nthr;
+    int T = vx_threads_cap(c->nthr);
     double *cz = vx_big_array(d, sizeof(double)), *czp = vx_big_array(d, sizeof(double)), *zero = vx_big_array(d, sizeof(double));
     scored *sc = vx_big_array(N, sizeof(scored)), *sp = vx_big_array(N, sizeof(scored));
     uint8_t *done = vx_big_array(N, 1);
     uint32_t *rest = vx_big_array(N, sizeof(uint32_t));
     double *lo = NULL, *hi = NULL, *lop = NULL, *hip = NULL;
     uint32_t *Bp = NULL;
-    sjob jobs[64];
+    sjob jobs[VX_THREADS_MAX];
     memset(jobs, 0, sizeof jobs);
     int rc = VX_OK;
     if (!cz || !czp || !zero || !sc || !sp || !done || !rest) { rc = vx_fail(c->err, VX_ENOMEM, "out of memory"); goto out; }

@@ -94,7 +94,7 @@ static int column_means(const sctx *c, int k, double *mean) {
     size_t H = c->s[k]->H;
     int T = c->nthr;
     if ((size_t)T > H / 16) T = H / 16 > 1 ? (int)(H / 16) : 1;
-    mjob jobs[64];
+    mjob jobs[VX_THREADS_MAX];
     float *tmp = malloc(sizeof(float) * H);
     if (!tmp) return vx_fail(c->err, VX_ENOMEM, "out of memory");
     for (int t = 0; t < T; t++) {
@@ -186,7 +186,7 @@ static void *csum_worker(void *arg) {
 static int gram_block(const sctx *c, gram *g, size_t i0, size_t K) {
     for (int s = 0; s < 2; s++)
         for (size_t k = 0; k < K; k++) g->rows[s][k] = row_of(c, s, i0 + k);
-    gjob jobs[64];
+    gjob jobs[VX_THREADS_MAX];
     int T = c->nthr;
     atomic_size_t next = 0;
     size_t np = c->W / 32;
@@ -399,7 +399,7 @@ static void *unit_worker(void *arg) {
     return NULL;
 }
 static void unit_rows(const sctx *c, int k, const uint32_t *idx, size_t i0, size_t n, float *U, double *nrm) {
-    ujob jobs[64];
+    ujob jobs[VX_THREADS_MAX];
     int T = c->nthr;
     for (int t = 0; t < T; t++) jobs[t] = (ujob){ c, k, idx, i0, n * (size_t)t / (size_t)T, n * (size_t)(t + 1) / (size_t)T, U, nrm };
     vx_run_parallel(unit_worker, jobs, sizeof jobs[0], T);
@@ -517,7 +517,7 @@ static int mutual_knn(const sctx *c, vx_cmp_mapfree *r, size_t k, size_t sample,
                 size_t nb = N - r0 < KNN_RB ? N - r0 : KNN_RB;
                 unit_rows(c, sd, NULL, r0, nb, U, nrm + r0);
                 if ((rc = vx_sgemm_nt(m, nb, H, Q, U, S))) break;
-                kscan jobs[64];
+                kscan jobs[VX_THREADS_MAX];
                 for (int t = 0; t < T; t++) {
                     size_t a = m * (size_t)t / (size_t)T, e = m * (size_t)(t + 1) / (size_t)T;
                     jobs[t] = (kscan){ c, sd, k, e - a, nb, r0, q + q0 + a, S + a * nb, st + a, b2, 0 };
@@ -527,7 +527,7 @@ static int mutual_knn(const sctx *c, vx_cmp_mapfree *r, size_t k, size_t sample,
                     if (jobs[t].oom) rc = vx_fail(c->err, VX_ENOMEM, "out of memory for the mutual k-NN");
             }
             if (rc) break;
-            fjob fj[64];
+            fjob fj[VX_THREADS_MAX];
             for (int t = 0; t < T; t++)
                 fj[t] = (fjob){ c, sd, k, m * (size_t)t / (size_t)T, m * (size_t)(t + 1) / (size_t)T, q + q0, st, nrm, b2, nn[sd], 0 };
             vx_run_parallel(final_worker, fj, sizeof fj[0], T);

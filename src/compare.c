@@ -177,7 +177,7 @@ int vx_compare(vx_compare_result **out, const vx_index *a, const vx_index *b, co
     if (!r || !c.lut) { rc = vx_fail(c.err, VX_ENOMEM, "out of memory"); goto out; }
     for (uint32_t i = 0; i < 65536; i++) c.lut[i] = vx_f16_to_f32((uint16_t)i);
     vx_blas_threads(o->threads);
-    c.nthr = o->threads > 0 ? (o->threads < 64 ? o->threads : 64) : vx_kern_threads();
+    c.nthr = o->threads > 0 ? vx_threads_cap(o->threads) : vx_kern_threads();
     cmp_phase(NULL);
 
     /* §2 shared tokens */

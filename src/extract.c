@@ -102,13 +102,12 @@ static void *load_job_run(void *arg) {
 #define LOAD_SPLIT_MIN (256u << 10) /* elements per chunk before it is split */
 static void load_chunk(float *buf, const vx_vecset *s, uint64_t c0, size_t nc, size_t H) {
     size_t rows = s->by_column ? H : nc;
-    int T = vx_blas_threads_get();
-    if (T > 64) T = 64;
+    int T = vx_threads_cap(vx_blas_threads_get());
     if (T < 2 || nc * H < LOAD_SPLIT_MIN || rows < (size_t)T) {
         load_rows(buf, s, c0, nc, H, 0, rows);
         return;
     }
-    load_job jobs[64];
+    load_job jobs[VX_THREADS_MAX];
     for (int k = 0; k < T; k++)
         jobs[k] = (load_job){ buf, s, c0, nc, H, rows * (size_t)k / (size_t)T, rows * (size_t)(k + 1) / (size_t)T };
     vx_run_parallel(load_job_run, jobs, sizeof jobs[0], T);
@@ -424,10 +423,8 @@ static int project(vx_outfile *out, vx_outfile *mom_out, const vx_model *m, cons
     for (size_t i = 0; i < ncol * K; i++) {
         tk.hi_v[i] = -INFINITY; tk.lo_v[i] = INFINITY; tk.hi_i[i] = tk.lo_i[i] = 0;
     }
-    int T = vx_blas_threads_get();
-    if (T < 1) T = 1;
-    if (T > 64) T = 64;
-    tile_job jobs[64];
+    int T = vx_threads_cap(vx_blas_threads_get());
+    tile_job jobs[VX_THREADS_MAX];
     for (size_t v0 = 0; v0 < V; v0 += tile) {
         size_t nv = V - v0 < tile ? V - v0 : tile;
         for (int t = 0; t < T; t++) {

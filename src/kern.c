@@ -164,10 +164,9 @@ int vx_kern_threads(void) {
     const char *env = getenv("VINDEX_THREADS");
     if (env && *env) {
         long v = strtol(env, NULL, 10);
-        if (v >= 1 && v <= 64) return (int)v;
+        if (v >= 1 && v <= VX_THREADS_MAX) return (int)v;
     }
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+    return vx_threads_cap(sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 /* A new thread starts on a CPU other than its creator's, then may run anywhere. */
@@ -212,14 +211,15 @@ int vx_thread_start(pthread_t *t, void *(*fn)(void *), void *arg) {
 }
 
 /* Run fn(jobs[i]) for i < T: T-1 new threads and the caller. A thread that cannot be
- * created runs its job inline, so the result never depends on thread creation. */
+ * created runs its job inline, so the result never depends on thread creation; so do the
+ * jobs past VX_THREADS_MAX. */
 void vx_run_parallel(void *(*fn)(void *), void *jobs, size_t job_size, int T) {
-    pthread_t tid[64];
-    int made[64] = { 0 };
-    for (int i = 1; i < T; i++) made[i] = vx_thread_start(&tid[i], fn, (char *)jobs + (size_t)i * job_size) == 0;
+    pthread_t tid[VX_THREADS_MAX];
+    int made[VX_THREADS_MAX] = { 0 };
+    for (int i = 1; i < T && i < VX_THREADS_MAX; i++) made[i] = vx_thread_start(&tid[i], fn, (char *)jobs + (size_t)i * job_size) == 0;
     fn(jobs);
     for (int i = 1; i < T; i++) {
-        if (made[i]) pthread_join(tid[i], NULL);
+        if (i < VX_THREADS_MAX && made[i]) pthread_join(tid[i], NULL);
         else fn((char *)jobs + (size_t)i * job_size);
     }
 }

@@ -21,6 +21,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "vindex.h"
+
 #define VX_LANES 16
 /* How far ahead in each row the SIMD scan kernels ask for cache lines. They stream several
  * rows at once with enough arithmetic per line that the hardware prefetcher alone keeps
@@ -157,12 +159,15 @@ void vx_sha256_ni_blocks(int n, uint32_t *const h[], const uint8_t *const p[], s
 /* 1 when the CPU has SHA-NI, SSSE3 and SSE4.1. */
 int vx_cpu_sha(void);
 
-/* Threads used for large scans: VINDEX_THREADS when set (1..64), else the online CPUs
- * (at most 64). */
+/* Threads used for large scans: VINDEX_THREADS when set (1..VX_THREADS_MAX), else the
+ * online CPUs (at most VX_THREADS_MAX). */
 int vx_kern_threads(void);
+/* n clamped to 1..VX_THREADS_MAX: every fan-out sizes its per-thread state by that bound. */
+static inline int vx_threads_cap(long n) { return n < 1 ? 1 : n > VX_THREADS_MAX ? VX_THREADS_MAX : (int)n; }
 
 /* Run fn on jobs[0..T) (job_size bytes each): T-1 new threads and the caller; a thread
- * that cannot be created runs its job inline, so results never depend on thread creation. */
+ * that cannot be created, or one past VX_THREADS_MAX, runs its job inline, so results never
+ * depend on thread creation. */
 void vx_run_parallel(void *(*fn)(void *), void *jobs, size_t job_size, int T);
 /* pthread_create for every thread the library starts: the new thread starts on a CPU other
  * than its creator's, then may run on any the process may. Linux would start it on its

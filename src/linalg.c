@@ -253,10 +253,10 @@ static int apply_q(lapack_int m, lapack_int nc, lapack_int k, const float *V, co
     if (!rc) {
         /* as many workers as BLAS had threads (the caller's --threads or the machine's
          * cores), each with single-threaded BLAS */
-        int before = vx_blas_threads_get(), NT = before < 1 ? 1 : before > 64 ? 64 : before;
-        qjob jobs[64];
-        pthread_t th[64];
-        int started[64] = { 0 };
+        int before = vx_blas_threads_get(), NT = vx_threads_cap(before);
+        qjob jobs[VX_THREADS_MAX];
+        pthread_t th[VX_THREADS_MAX];
+        int started[VX_THREADS_MAX] = { 0 };
         vx_blas_threads(1);
         for (int t = 0; t < NT; t++) jobs[t] = (qjob){ m, nc, k, ldc, V, T, C, t, NT, VX_OK };
         for (int t = 1; t < NT; t++) started[t] = vx_thread_start(&th[t], apply_q_worker, &jobs[t]) == 0;

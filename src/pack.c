@@ -168,7 +168,7 @@ int vx_pack(vx_pack_result *res, const vx_pack_opts *o, vx_err *err) {
         return vx_fail(err, VX_EUSAGE, "--long %d: expected a window log of 10..%d", o->long_log, VX_ZST_WINDOW_LOG_MAX);
     if (threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (int)(n > 64 ? 64 : n) : 1;
+        threads = n > 0 ? (int)(n > VX_THREADS_MAX ? VX_THREADS_MAX : n) : 1;
     }
     char dirname[200];
     if (archive_dir(dirname, sizeof dirname, o->src))

@@ -68,7 +68,6 @@ int vx_cov_run(const vx_covpass *p, vx_err *err) {
     if (B > n) B = n;
     const vx_kern *kern = vx_kern_active();
     int T = vx_kern_threads();
-    if (T > 64) T = 64;
     float *Y = vx_big_array(B * H, sizeof(float)), *ssb = malloc(B * sizeof(float));
     float *G = p->C ? vx_big_array(H * H, sizeof(float)) : NULL;
     float *shift = calloc(H, sizeof(float));

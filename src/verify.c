@@ -444,9 +444,8 @@ int vx_verify_ex(const char *dir, int threads, unsigned flags, void (*report)(vo
     if (!order) { free(jobs); free(sums); close(dfd); return vx_fail(err, VX_ENOMEM, "out of memory"); }
     for (size_t i = 0; i < nsha; i++) order[i] = &jobs[i].r;
     vx_sha_queue pl = { dfd, order, nsha, 0 };
-    int nt = threads > 0 ? threads : vx_kern_threads();
-    if (nt > 16) nt = 16;
-    pthread_t tid[16];
+    int nt = threads > 0 ? vx_threads_cap(threads) : vx_kern_threads();
+    pthread_t tid[VX_THREADS_MAX];
     int started = 0;
     for (int i = 0; i < nt - 1; i++)
         if (vx_thread_start(&tid[started], sha_worker, &pl) == 0) started++;

@@ -2,7 +2,8 @@
  * test_parallel.c — vx_run_parallel (src/kern.c): every job runs once, on T threads; a new
  * thread starts on a CPU other than its creator's (Linux would put it on the creator's and
  * move one of them later: measured here, half to all of 200 fresh pairs shared a CPU at
- * start) and then runs with the process's whole CPU set again.
+ * start) and then runs with the process's whole CPU set again. More jobs than
+ * VX_THREADS_MAX run too, the extra ones on the caller.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -49,5 +50,15 @@ int main(void) {
         CHECK(same <= 5, "two threads started on one CPU in %d of %d runs of T = 2", same, (n + 2) / 3);
     else
         printf("one CPU allowed: placement not checked\n");
+    /* More jobs than VX_THREADS_MAX: the extra ones run on the caller, each once. */
+    enum { MANY = VX_THREADS_MAX + 9 };
+    job many[MANY];
+    memset(many, 0, sizeof many);
+    vx_run_parallel(record, many, sizeof many[0], MANY);
+    int ran = 0;
+    for (int i = 0; i < MANY; i++) ran += many[i].runs == 1;
+    CHECK(ran == MANY, "T = %d: %d of the jobs ran exactly once", MANY, ran);
+    CHECK(vx_threads_cap(0) == 1 && vx_threads_cap(VX_THREADS_MAX + 1) == VX_THREADS_MAX && vx_threads_cap(3) == 3,
+          "vx_threads_cap clamps to 1..VX_THREADS_MAX");
     return CHECK_DONE();
 }
