@@ -283,7 +283,7 @@ static int root(scan *s) {
 
 void vx_meta_lift(vx_lifted *out, const uint8_t *buf, size_t len) {
     memset(out, 0, sizeof *out);
-    if (!vx_meta_lift_enabled) return;
+    if (!vx_meta_lift_enabled || !len) return; /* buf may be NULL then (an empty file's map) */
     scan s = { (const char *)buf, (const char *)buf, (const char *)buf + len, NULL, 0, 0 };
     size_t lifted = 0;
     if (root(&s))

@@ -408,6 +408,7 @@ int vx_meta_parse_part(vx_meta *m, const uint8_t *buf, size_t len, const char *f
 static int parse(vx_meta *m, const uint8_t *buf, size_t len, const char *fname, int want_part, vx_err *err) {
     memset(m, 0, sizeof *m);
     if (len > VX_MAX_INDEX_JSON) return vx_fail(err, VX_ECORRUPT, "%s: %zu bytes, larger than the limit", fname, len);
+    if (!len) return vx_fail(err, VX_ECORRUPT, "%s: empty, expected a JSON object", fname); /* a map of it is NULL */
     /* The sigma arrays are read from buf directly (metalift.h); cJSON parses the rest. */
     vx_lifted lift;
     vx_meta_lift(&lift, buf, len);

@@ -409,7 +409,7 @@ static long long read_bytes(void) {
 
 /* index.json is parsed from a map of it (src/open.c), not read into memory, and
  * vx_index_json hands out a NUL-terminated copy of exactly the file's bytes, made once;
- * a file over the size limit is refused before it is parsed. */
+ * a file over the size limit, or an empty one, is refused before it is parsed. */
 static void test_index_json(const char *src) {
     char path[400];
     snprintf(path, sizeof path, "%s/index.json", src);
@@ -434,6 +434,11 @@ static void test_index_json(const char *src) {
     sh("truncate -s %u %s", VX_MAX_INDEX_JSON + 1u, path);
     int rc = vx_open(&vx, tmpdir, &err);
     CHECK(rc == VX_ECORRUPT && strstr(err.msg, "index.json") && strstr(err.msg, "limit"), "index.json over the limit: rc %d '%s'", rc, err.msg);
+    if (!rc) vx_close(vx);
+    /* An empty file maps to no memory at all: refused by name before anything reads it. */
+    sh("truncate -s 0 %s", path);
+    rc = vx_open(&vx, tmpdir, &err);
+    CHECK(rc == VX_ECORRUPT && strstr(err.msg, "index.json") && strstr(err.msg, "empty"), "empty index.json: rc %d '%s'", rc, err.msg);
     if (!rc) vx_close(vx);
 }
 
