@@ -158,6 +158,17 @@ int vx_read_file(char **buf, size_t *len, const char *path, size_t max, vx_err *
     return vx_read_fileat(buf, len, AT_FDCWD, path, path, max, err);
 }
 
+size_t vx_pread_full(int fd, void *buf, size_t n, uint64_t off) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    return got;
+}
+
 int vx_read_fileat(char **buf, size_t *len, int dirfd, const char *name, const char *path, size_t max, vx_err *err) {
     *buf = NULL;
     if (len) *len = 0;
@@ -176,16 +187,11 @@ int vx_read_fileat(char **buf, size_t *len, int dirfd, const char *name, const c
         close(fd);
         return vx_fail(err, VX_ENOMEM, "%s: out of memory reading %zu bytes", path, n);
     }
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, b + got, n - got, (off_t)got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            free(b);
-            close(fd);
-            return vx_fail(err, VX_EIO, "%s: read failed at byte %zu", path, got);
-        }
-        got += (size_t)r;
+    size_t got = vx_pread_full(fd, b, n, 0);
+    if (got < n) {
+        free(b);
+        close(fd);
+        return vx_fail(err, VX_EIO, "%s: read failed at byte %zu", path, got);
     }
     close(fd);
     b[n] = 0;

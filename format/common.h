@@ -89,6 +89,9 @@ void *vx_mmap_2m(size_t len, int prot, int flags, int fd);
  * VX_ECORRUPT (too large), VX_ENOMEM. */
 int vx_read_file(char **buf, size_t *len, const char *path, size_t max, vx_err *err);
 int vx_read_fileat(char **buf, size_t *len, int dirfd, const char *name, const char *shown, size_t max, vx_err *err);
+/* Read n bytes at `off` into buf, retrying short reads and EINTR: the bytes read, which is
+ * less than n only when the file ends early or a read fails. */
+size_t vx_pread_full(int fd, void *buf, size_t n, uint64_t off);
 
 /* IEEE binary16 / bfloat16 conversions. f32→f16 rounds to nearest even; values beyond
  * the f16 range become ±Inf (callers that clamp do so first). NaN stays NaN. */

@@ -14,6 +14,7 @@
 #include <dirent.h>
 
 #include "archive.h"
+#include "kern.h"
 #include "vxindex.h"
 
 #define IO_CHUNK ((size_t)4 << 20)
@@ -166,10 +167,7 @@ int vx_pack(vx_pack_result *res, const vx_pack_opts *o, vx_err *err) {
     if (level < 1 || level > 19) return vx_fail(err, VX_EUSAGE, "--level %d: expected 1..19", level);
     if (o->long_log && (o->long_log < 10 || o->long_log > VX_ZST_WINDOW_LOG_MAX))
         return vx_fail(err, VX_EUSAGE, "--long %d: expected a window log of 10..%d", o->long_log, VX_ZST_WINDOW_LOG_MAX);
-    if (threads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (int)(n > VX_THREADS_MAX ? VX_THREADS_MAX : n) : 1;
-    }
+    if (threads <= 0) threads = vx_threads_cap(sysconf(_SC_NPROCESSORS_ONLN));
     char dirname[200];
     if (archive_dir(dirname, sizeof dirname, o->src))
         return vx_fail(err, VX_EUSAGE, "%s: cannot name an archive after this directory", o->src);

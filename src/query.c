@@ -17,7 +17,6 @@
  * the record index of down_meta.bin; for tokens the id. The ranking is therefore a total
  * order, the same whatever the thread count.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -147,14 +146,10 @@ typedef struct scan_job {
 /* Rows [r0, r0+m) of a read-mode set into buf: 0, or -1 when the file ends early or the
  * read fails (j->at says where). */
 static int read_rows(scan_job *j, const rowset *rs, size_t r0, size_t m) {
-    size_t want = m * j->H * sizeof *rs->X, got = 0;
+    size_t want = m * j->H * sizeof *rs->X;
     uint64_t off = rs->foff + (uint64_t)r0 * j->H * sizeof *rs->X;
-    while (got < want) {
-        ssize_t r = pread(rs->fd, (char *)j->buf + got, want - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) { j->at = off + got; return -1; }
-        got += (size_t)r;
-    }
+    size_t got = vx_pread_full(rs->fd, j->buf, want, off);
+    if (got < want) { j->at = off + got; return -1; }
     return 0;
 }
 

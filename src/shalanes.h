@@ -4,8 +4,9 @@
  * One SHA-256 stream is a chain: every 64-byte block waits for the one before, and the
  * SHA-NI round instruction's latency leaves the core idle between rounds. Hashing
  * VX_SHA_LANES independent ranges side by side on one core fills those gaps (the rates
- * of one stream and of 2-4 lanes: doc/benchmarks.md, "Where verify's time goes"). verify hands it its whole-file and chunk (R-I10) jobs; each thread that calls
- * vx_sha_drain takes jobs from the shared queue until it is empty.
+ * of one stream and of 2-4 lanes: doc/benchmarks.md, "Where verify's time goes"). verify
+ * hands it its whole-file and chunk (R-I10) jobs; each thread that calls vx_sha_drain
+ * takes jobs from the shared queue until it is empty.
  *
  * The lanes use SHA-NI (src/kern_sha.c) when the CPU has it; otherwise (or with
  * VINDEX_SHA=openssl) each lane is an OpenSSL stream, fed the same blocks. Both give the

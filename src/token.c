@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "vx_query.h"
 #include "vxindex.h"
@@ -169,17 +168,12 @@ static int embedding_row(float *v, const vx_index *vx, uint32_t id, vx_err *err)
     uint16_t *buf = NULL;
     int fd = vx->map[VXF_EMB].fd;
     if (vx_once(vx) && fd >= 0 && (buf = malloc(bytes))) {
-        off_t off = (off_t)((uint64_t)id * bytes);
-        size_t got = 0;
-        while (got < bytes) {
-            ssize_t r = pread(fd, (char *)buf + got, bytes - got, off + (off_t)got);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) {
-                free(buf);
-                return vx_fail(err, VX_EIO, "%s/embeddings.bin: read failed or ended early at byte %llu (changed under an open vindex?)",
-                               vx->dir, (unsigned long long)off + got);
-            }
-            got += (size_t)r;
+        uint64_t off = (uint64_t)id * bytes;
+        size_t got = vx_pread_full(fd, buf, bytes, off);
+        if (got < bytes) {
+            free(buf);
+            return vx_fail(err, VX_EIO, "%s/embeddings.bin: read failed or ended early at byte %llu (changed under an open vindex?)",
+                           vx->dir, (unsigned long long)(off + got));
         }
         row = buf;
     }
