@@ -84,6 +84,7 @@ $(BUILD)/src/kern_avx2.o: ALL_CFLAGS += -mavx2 -mfma -mf16c
 $(BUILD)/src/kern_avx512.o: ALL_CFLAGS += -mavx512f -mavx512bw -mavx512vl -mfma -mf16c
 $(BUILD)/src/kern_syrk.o: ALL_CFLAGS += -mavx512f -mfma -mf16c
 $(BUILD)/src/kern_bf16.o: ALL_CFLAGS += -mavx512f -mavx512bw -mavx512vl -mavx512bf16 -mfma
+$(BUILD)/src/kern_bsyrk.o: ALL_CFLAGS += -mavx512f -mavx512bw -mavx512vl -mavx512bf16 -mfma
 $(BUILD)/src/kern_sha.o: ALL_CFLAGS += -msha -msse4.1 -mssse3
 
 $(BUILD)/libvindex.a: $(LIB_OBJ)

@@ -5,9 +5,9 @@
  *   2. per layer (or per layer of a part's range, spec/parts.md), the top-F singular
  *      directions of the stacked gate matrix (its rows) and of the stacked down matrix
  *      (its columns): a single-precision Gram matrix built from chunks converted out of
- *      the map, every eigenvalue and a basis holding the top F eigenvectors (linalg.c:
- *      vx_seig_basis), then a float64 Rayleigh–Ritz pass over the same chunks (see
- *      layer_directions). Memory: one H×H f32 matrix (two while its spectrum is reduced),
+ *      the map (on VDPBF16PS for BF16 weights: gram.h), every eigenvalue and a basis
+ *      holding the top F eigenvectors (linalg.c: vx_seig_basis), then a float64
+ *      Rayleigh–Ritz pass over the same chunks (see layer_directions). Memory: one H×H f32 matrix (two while its spectrum is reduced),
  *      the H×(F+32) basis and one chunk — never a whole checkpoint tensor; mapped pages
  *      are released behind each pass;
  *   3. embeddings converted row by row to f16 (round to nearest even, clamped, counted);
@@ -40,6 +40,7 @@
 
 #include "battery.h"
 #include "checkpoint.h"
+#include "gram.h"
 #include "kern.h"
 #include "linalg.h"
 #include "mem.h"
@@ -241,8 +242,11 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *s
     double *W = malloc(sizeof(double) * F * k), *V = vx_big_array(F * H, sizeof(double));
     double *ek = malloc(sizeof(double) * k), *Ek = vx_big_array(k * H, sizeof(double));
     uint16_t *h16 = vx_big_array(F * H, 2);
+    /* a BF16 checkpoint's values are bf16 numbers: their Gram sums by VDPBF16PS (gram.c) */
+    size_t pw = vx_vecsets_bf16(sets, nsets) ? vx_bgram_words(H, chunk) : 0;
+    uint32_t *P = pw ? vx_big_array(pw, sizeof(uint32_t)) : NULL;
     int rc = VX_OK;
-    if (!all || !G || !buf || !Qf || !B || !Qd || !Bd || !C || !vals || !W || !V || !ek || !Ek || !h16) {
+    if (!all || !G || !buf || !Qf || !B || !Qd || !Bd || !C || !vals || !W || !V || !ek || !Ek || !h16 || (pw && !P)) {
         rc = vx_fail(err, VX_ENOMEM, "layer %d %s: out of memory", layer, what);
         goto out;
     }
@@ -253,6 +257,7 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *s
             load_chunk(buf, &sets[s], c0, nc, H);
             pass_chunk(mp, at, buf, &sets[s], nc, H);
             at += nc;
+            if (P && !vx_bgram(G, H, buf, nc, nc, sets[s].by_column, P, vx_blas_threads_get())) continue;
             rc = sets[s].by_column ? vx_sgram_cols(G, H, buf, nc, nc) : vx_sgram_rows(G, H, buf, nc, 1);
         }
     if (rc) { rc = vx_fail(err, rc, "layer %d %s: Gram matrix: bad dimensions", layer, what); goto out; }
@@ -290,7 +295,7 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *s
     rc = vx_out_write(out, h16, 2 * F * H, err);
     for (int s = 0; s < nsets; s++) vx_tensor_release(sets[s].t);
 out:
-    vx_big_free(G); vx_big_free(buf); vx_big_free(Qf); vx_big_free(B); vx_big_free(Qd); vx_big_free(Bd);
+    vx_big_free(G); vx_big_free(buf); vx_big_free(P); vx_big_free(Qf); vx_big_free(B); vx_big_free(Qd); vx_big_free(Bd);
     free(C); free(vals); free(W); vx_big_free(V); vx_big_free(h16);
     free(ek); vx_big_free(Ek); free(all);
     return rc;
@@ -629,14 +634,16 @@ static char *manifest_json(const vx_extract_opts *o, const vx_ckpt *ck, const ha
     return vx_manifest_end(r, meta, digest);
 }
 
-/* A part's "part" object (spec/parts.md P2): its layers, the build and BLAS that computed
- * them (merge compares them: P6), and the provenance. */
+/* A part's "part" object (spec/parts.md P2): its layers, the build, BLAS and Gram kernel
+ * that computed them (merge compares them: P6), and the provenance. */
 static char *part_json(const vx_extract_opts *o, const vx_ckpt *ck, const hash_job *hj, size_t F, size_t K) {
     cJSON *r = cJSON_CreateObject();
     cJSON_AddNumberToObject(r, "first_layer", o->layer_first);
     cJSON_AddNumberToObject(r, "last_layer", o->layer_last);
     cJSON_AddStringToObject(r, "tool_version", VX_VERSION_STRING);
-    cJSON_AddStringToObject(r, "blas", vx_blas_core());
+    char kern[96];
+    snprintf(kern, sizeof kern, "%s%s", vx_blas_core(), vx_bgram_words(32, 2) ? "+bf16-gram" : "");
+    cJSON_AddStringToObject(r, "blas", kern);
     cJSON_AddNumberToObject(r, "blas_threads", vx_blas_threads_get());
     char ts[32];
     vx_utc_now(ts);

@@ -140,6 +140,25 @@ void vx_syrk_rows_avx512(float *C, size_t H, const float *P, size_t K, size_t i0
 int vx_cpu_avx512(void);
 
 /*
+ * The Gram product of K vectors of H values that are bf16 numbers held in f32 (kern_bsyrk.c;
+ * AVX-512 BF16, only when vx_cpu_bf16(); H a multiple of 32). The vectors are packed in
+ * k-pairs, kp = ⌈K/2⌉ (an odd K padded with a zero vector), in panels of 32 values:
+ * P[(p·kp + kk)·32 + c] = value h = 32p + c of vectors 2kk (low half) and 2kk + 1 (high half),
+ * vx_bsyrk_words(H, K) words. The packs take vectors as rows X [K][H] or as the columns of
+ * M [H][ld], panels [p0, p1) of them, and return nonzero, P then unusable, when a value is
+ * not a bf16 number (its low 16 bits not zero). vx_bsyrk_rows_avx512 then adds PᵀP to rows
+ * [i0, i0 + VX_SYRK_MC) of the row-major upper triangle of C [H][H] as
+ * vx_syrk_rows_avx512 does (entries left of the diagonal within a 32×32 diagonal block are
+ * written too). Products are exact in f32; each C entry gains the f32 sum of ⌈kp/512⌉
+ * partial sums of at most 1,024 products, except that VDPBF16PS takes values below 2^-126
+ * in magnitude as zero and flushes such results (at most K·2^-126 in all).
+ */
+static inline size_t vx_bsyrk_words(size_t H, size_t K) { return H * ((K + 1) / 2); }
+int vx_bsyrk_pack_rows_avx512(uint32_t *P, const float *X, size_t K, size_t H, size_t p0, size_t p1);
+int vx_bsyrk_pack_cols_avx512(uint32_t *P, const float *M, size_t ld, size_t K, size_t p0, size_t p1);
+void vx_bsyrk_rows_avx512(float *C, size_t H, const uint32_t *P, size_t kp, size_t i0);
+
+/*
  * The kernel set in use. The first call chooses: the environment variable VINDEX_KERNEL
  * (scalar | avx2 | avx512) when set and supported by this CPU, else the best the CPU
  * supports (__builtin_cpu_supports). Never NULL.

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "gram.h"
 #include "kern.h"
 #include "linalg.h"
 #include "vocab.h"
@@ -202,7 +203,8 @@ int vx_plan_make(vx_plan **out, const vx_extract_opts *o, double disk_gbps, vx_e
     if (!(p->experts = calloc(L ? L : 1, sizeof *p->experts))) { rc = vx_fail(err, VX_ENOMEM, "out of memory"); goto fail; }
 
     /* what is read, and the arithmetic (spec/plan.md: the FLOP model) */
-    double Hd = (double)H, k = (double)(F + 32 < H ? F + 32 : H), flops = 0;
+    double Hd = (double)H, k = (double)(F + 32 < H ? F + 32 : H), flops = 0, fast = 0;
+    int bgram = vx_bgram_words(H, 2) != 0;
     uint64_t neurons_bytes = 0;
     rc = add_read(p, &s, m->unembed);  /* every part projects onto the vocabulary */
     if (!rc) rc = add_read(p, &s, m->final_norm);
@@ -227,6 +229,9 @@ int vx_plan_make(vx_plan **out, const vx_extract_opts *o, double disk_gbps, vx_e
          * the back-transformation of k vectors (2·H²·k) and the Rayleigh–Ritz pass (rows·H·k) */
         flops += 2.0 * ((double)g + (double)d) * Hd * Hd + 2 * (4.0 / 3.0 * Hd * Hd * Hd + 2 * Hd * Hd * k) +
                  2.0 * ((double)g + (double)d) * Hd * k;
+        /* Grams of BF16 weights on AVX-512 BF16 (gram.h): two products per lane per instruction */
+        if (bgram && vx_vecsets_bf16(ly->gate, ly->n_gate)) fast += 2.0 * (double)g * Hd * Hd;
+        if (bgram && vx_vecsets_bf16(ly->down, ly->n_down)) fast += 2.0 * (double)d * Hd * Hd;
     }
     if (rc) { rc = vx_fail(err, rc, "out of memory"); goto fail; }
     flops += 2.0 * (double)V * Hd * (double)(2 * NL * F); /* vocabulary projection */
@@ -265,7 +270,7 @@ int vx_plan_make(vx_plan **out, const vx_extract_opts *o, double disk_gbps, vx_e
     /* time and memory on this machine */
     p->flops = flops;
     p->sgemm_gflops = measure_sgemm();
-    p->seconds_compute = p->sgemm_gflops > 0 ? flops / (p->sgemm_gflops * 1e9) : 0;
+    p->seconds_compute = p->sgemm_gflops > 0 ? (flops - fast / 2) / (p->sgemm_gflops * 1e9) : 0;
     p->seconds_read = (double)(p->bytes_read - p->bytes_cached) / (disk_gbps * 1e9);
     p->seconds = p->seconds_compute > p->seconds_read ? p->seconds_compute : p->seconds_read;
     uint64_t Hh = H, chunk = 1024;

@@ -6,7 +6,11 @@ float64 SVDs of the stored BF16 weights, on a decaying, a flat (Gaussian, Marche
 Pastur) and an outlier spectrum: every stored σ within 1e-4 relative (the spec asks 1e-3), the whole spectrum
 (spectra.bin) within 1e-3 relative for σ ≥ 1e-3·σ₁ (R-B1), the top-F subspace ≥ 0.999
 (mean cos² of the principal angles) and the two paths' directions equal in subspace to
-1e-5. VINDEX_EIG chooses the path. Prints "N passed, N failed"."""
+1e-5. VINDEX_EIG chooses the path. The Gram products of these BF16 weights run on
+VDPBF16PS where the CPU has AVX-512 BF16 (src/gram.c) and on OpenBLAS's ssyrk with
+VINDEX_GRAM=blas: both are held to the same bars, agree to 1e-5, and differ in their bits
+exactly when the CPU has the instructions (so the default path is the bf16 one there).
+Prints "N passed, N failed"."""
 import json
 import os
 import shutil
@@ -16,7 +20,7 @@ import tempfile
 import numpy as np
 
 import ckptgen as G
-from vxtest import VINDEX, check, finish
+from vxtest import VINDEX, check, cpu_bf16, finish
 
 H, I, L, V, F = 384, 1024, 2, 256, 24
 rng = np.random.default_rng(20261206)
@@ -53,14 +57,17 @@ def checkpoint(tmp, kind):
 
 
 def extract(src, out, path):
-    env = dict(os.environ, VINDEX_EIG=path)
+    env = dict(os.environ, VINDEX_EIG=path.split("+")[0])
+    if path.endswith("+blas"):
+        env["VINDEX_GRAM"] = "blas"
     r = subprocess.run([VINDEX, "extract", src, "-o", out, "-f", str(F), "-q"], capture_output=True, text=True, env=env)
     check(r.returncode == 0, f"extract {src} ({path}): {r.stderr}")
     idx = json.load(open(os.path.join(out, "index.json")))
     gate = np.frombuffer(open(os.path.join(out, "gate_vectors.bin"), "rb").read(), np.float16).reshape(L, F, H)
     down = np.frombuffer(open(os.path.join(out, "down_features.bin"), "rb").read(), np.float16).reshape(L, F, H)
     spec = np.frombuffer(open(os.path.join(out, "spectra.bin"), "rb").read(), "<f4").reshape(L, 2, H)
-    return idx, gate.astype(np.float64), down.astype(np.float64), spec.astype(np.float64)
+    raw = open(os.path.join(out, "spectra.bin"), "rb").read()
+    return idx, gate.astype(np.float64), down.astype(np.float64), spec.astype(np.float64), raw
 
 
 def subspace(a, b):
@@ -74,8 +81,8 @@ def main():
     try:
         for kind in ("decaying", "flat", "outliers"):
             src, mats = checkpoint(tmp, kind)
-            got = {p: extract(src, os.path.join(tmp, f"{kind}.{p}"), p) for p in ("2stage", "tri")}
-            for p, (idx, gate, down, spec) in got.items():
+            got = {p: extract(src, os.path.join(tmp, f"{kind}.{p}"), p) for p in ("2stage", "tri", "2stage+blas")}
+            for p, (idx, gate, down, spec, _) in got.items():
                 for l, (g, d) in enumerate(mats):
                     for k, (m, stored, sig) in enumerate(((g, gate[l], idx["layers"][l]["gate_sigma"]),
                                                           (d.T, down[l], idx["layers"][l]["down_sigma"]))):
@@ -90,11 +97,19 @@ def main():
                         check(serr <= 1e-3, f"{what}: spectrum max rel err {serr:.3g} over {keep.sum()} values")
                         sub = subspace(stored, vt[:F])
                         check(sub >= 0.999, f"{what}: subspace {sub:.6f}")
-            a, b = got["2stage"], got["tri"]
-            for l in range(L):
-                for k in (1, 2):
-                    sub = subspace(a[k][l], b[k][l])
-                    check(sub >= 1 - 1e-5, f"{kind} layer {l}: the two paths' directions differ ({1 - sub:.3g})")
+            for x, y in (("2stage", "tri"), ("2stage", "2stage+blas")):
+                a, b = got[x], got[y]
+                for l in range(L):
+                    for k in (1, 2):
+                        sub = subspace(a[k][l], b[k][l])
+                        check(sub >= 1 - 1e-5, f"{kind} layer {l}: {x} and {y} directions differ ({1 - sub:.3g})")
+                    for key in ("gate_sigma", "down_sigma"):
+                        sa, sb = np.array(a[0]["layers"][l][key]), np.array(b[0]["layers"][l][key])
+                        err = np.max(np.abs(sa - sb) / sb)
+                        check(err <= 1e-5, f"{kind} layer {l} {key}: {x} and {y} differ by {err:.3g} relative")
+            differ = got["2stage"][4] != got["2stage+blas"][4]
+            check(differ == cpu_bf16(), f"{kind}: the bf16 Gram path {'ran' if differ else 'did not run'} "
+                                        f"on a CPU {'with' if cpu_bf16() else 'without'} AVX-512 BF16")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     finish()

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 
-from vxtest import FIX, VINDEX, check, finish
+from vxtest import FIX, VINDEX, check, cpu_bf16, finish
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import t_families as TF  # noqa: E402
@@ -71,6 +71,8 @@ def check_part(name, part, lo, hi, L, src_files):
     check(p.get("first_layer") == lo and p.get("last_layer") == hi, f"{name}: part range {p.get('first_layer')}-{p.get('last_layer')}")
     check(idx["num_layers"] == L, f"{name}: a part's num_layers is the model's ({idx['num_layers']} vs {L})")
     check([x["layer"] for x in idx["layers"]] == list(range(lo, hi + 1)), f"{name}: part layers {[x['layer'] for x in idx['layers']]}")
+    bgram = cpu_bf16() and os.environ.get("VINDEX_GRAM") != "blas"
+    check(p.get("blas", "").endswith("+bf16-gram") == bgram, f"{name}: part blas {p.get('blas')!r} (bf16 Gram {bgram})")
     files = set(os.listdir(part))
     for f in WHOLE:
         if lo == 0:

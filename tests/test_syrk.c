@@ -8,6 +8,12 @@
  *   - the product: every entry of the upper triangle within 2·K·2^-24·Σ|x_i x_j| of the
  *     exact Σ x_i x_j (f32 accumulation), accumulating onto what C held; the strict lower
  *     triangle outside the 32×32 diagonal blocks is not touched.
+ * And the extractor's Gram product of bf16 vectors (vx_bgram: kern_bsyrk.c, src/gram.c,
+ * when the CPU has AVX-512 BF16), on the same kind of shapes and across 512 k-pairs:
+ *   - the upper triangle within the same bound of the exact sums, added to what G held;
+ *     the strict lower triangle zero within the diagonal blocks and untouched outside;
+ *   - the same bits from vectors given as rows or as columns, on 1 or 3 threads;
+ *   - a value that is not a bf16 number, or VINDEX_GRAM=blas: declined, G untouched.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -15,6 +21,7 @@
 
 #include "check.h"
 #include "common.h"
+#include "gram.h"
 #include "kern.h"
 
 static uint64_t rng = 0x243f6a8885a308d3ull;
@@ -76,7 +83,67 @@ static void test_shape(size_t H, size_t K) {
     free(E); free(rows); free(shift); free(P); free(C); free(sums); free(want_sums);
 }
 
+/* vx_bgram over K random bf16 vectors of length H: rows, columns, threads agree. */
+static void test_bgram(size_t H, size_t K) {
+    size_t ld = K + 3;
+    float *X = malloc(sizeof(float) * K * H), *M = malloc(sizeof(float) * H * ld);
+    float *G = malloc(sizeof(float) * H * H), *G2 = malloc(sizeof(float) * H * H);
+    uint32_t *P = malloc(sizeof(uint32_t) * vx_bsyrk_words(H, K));
+    for (size_t i = 0; i < K * H; i++) {
+        uint32_t mag = 0x3d00u + (uint32_t)((rng >> 40) % 0x400u); /* |x| in [2^-5, 2^3) */
+        urand();
+        uint32_t u = (mag | (urand() < 0 ? 0x8000u : 0)) << 16;
+        memcpy(&X[i], &u, 4);
+    }
+    for (size_t k = 0; k < K; k++)
+        for (size_t h = 0; h < H; h++) M[h * ld + k] = X[k * H + h];
+    for (size_t i = 0; i < H * H; i++) G[i] = G2[i] = 0.5f;
+    int rc = vx_bgram(G, H, X, K, H, 0, P, 1);
+    CHECK(rc == 0, "bgram H=%zu K=%zu: taken (rows)", H, K);
+    double worst = 0;
+    int lower_ok = 1;
+    for (size_t i = 0; i < H; i++)
+        for (size_t j = 0; j < H; j++) {
+            if (j < i) {
+                if (G[i * H + j] != (j / 32 == i / 32 ? 0.0f : 0.5f)) lower_ok = 0;
+                continue;
+            }
+            double s = 0.5, a = 0.5;
+            for (size_t k = 0; k < K; k++) {
+                double xi = X[k * H + i], xj = X[k * H + j];
+                s += xi * xj;
+                a += fabs(xi * xj);
+            }
+            double e = fabs((double)G[i * H + j] - s) / (2.0 * (double)(K + 1) * 0x1p-24 * a);
+            if (!(e <= worst)) worst = e;
+        }
+    CHECK(worst <= 1.0, "bgram H=%zu K=%zu: upper triangle within the f32 bound (worst %.3g of it)", H, K, worst);
+    CHECK(lower_ok, "bgram H=%zu K=%zu: lower triangle zero in the diagonal blocks, untouched elsewhere", H, K);
+    rc = vx_bgram(G2, H, M, K, ld, 1, P, 3);
+    CHECK(rc == 0 && !memcmp(G, G2, sizeof(float) * H * H), "bgram H=%zu K=%zu: columns on 3 threads give the same bits", H, K);
+    memcpy(G2, G, sizeof(float) * H * H);
+    uint32_t u;
+    memcpy(&u, &X[(K / 2) * H + H - 1], 4);
+    u |= 1u; /* now not a bf16 number */
+    memcpy(&X[(K / 2) * H + H - 1], &u, 4);
+    CHECK(vx_bgram(G2, H, X, K, H, 0, P, 2) == 1 && !memcmp(G, G2, sizeof(float) * H * H),
+          "bgram H=%zu K=%zu: a value that is not bf16 declined, G untouched", H, K);
+    free(X); free(M); free(G); free(G2); free(P);
+}
+
 int main(void) {
+    if (vx_cpu_bf16()) {
+        static const size_t bshapes[][2] = { { 32, 1 }, { 64, 7 }, { 96, 1024 }, { 288, 1025 }, { 544, 2100 } };
+        for (size_t s = 0; s < sizeof bshapes / sizeof bshapes[0]; s++) test_bgram(bshapes[s][0], bshapes[s][1]);
+        CHECK(vx_bgram_words(64, 10) == vx_bsyrk_words(64, 10) && vx_bgram_words(48, 10) == 0,
+              "bgram: offered for H a multiple of 32 only");
+        setenv("VINDEX_GRAM", "blas", 1);
+        float g = 0;
+        uint32_t p[64];
+        float x[32] = { 1.0f };
+        CHECK(vx_bgram_words(32, 1) == 0 && vx_bgram(&g, 32, x, 1, 32, 0, p, 1) == 1, "bgram: VINDEX_GRAM=blas declines");
+        unsetenv("VINDEX_GRAM");
+    } else printf("AVX-512 BF16: not supported here, bf16 Gram tests skipped\n");
     if (!vx_cpu_avx512()) {
         printf("AVX-512: not supported here, SYRK tests skipped\n");
         return CHECK_DONE();

@@ -56,6 +56,15 @@ def bytes_to_unicode():
     return {b: chr(c) for b, c in zip(bs, cs)}
 
 
+def cpu_bf16():
+    """The CPU runs AVX-512 BF16 (with F, BW, VL), as src/kern.c's vx_cpu_bf16 asks."""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                return {"avx512f", "avx512bw", "avx512vl", "avx512_bf16"} <= set(line.split(":", 1)[1].split())
+    return False
+
+
 def check(cond, msg):
     """Count one check; print msg on failure. Returns cond as a bool."""
     if cond:

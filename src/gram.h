@@ -1,0 +1,25 @@
+/*
+ * gram.h — the extractor's Gram products of bf16 vectors (gram.c; the kernel is
+ * kern_bsyrk.c). A BF16 checkpoint's values are bf16 numbers, whose products are exact in
+ * f32: VDPBF16PS forms the sums vx_sgram_* (linalg.h) forms, in another order, faster.
+ */
+#ifndef VX_SRC_GRAM_H
+#define VX_SRC_GRAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "checkpoint.h"
+
+/* vx_sgram_*'s sums for n vectors whose values are bf16 numbers (a BF16 checkpoint's), as rows
+ * X [n][H] or, by_column, the columns of X [H][ld]: G += XᵀX (or X Xᵀ) with VDPBF16PS on
+ * `threads` threads (src/gram.c), P scratch of vx_bgram_words(H, n) words. Returns 1, G
+ * untouched, when that path does not apply (vx_bgram_words returned 0, or a value is not a
+ * bf16 number): then use vx_sgram_*. The result does not depend on `threads`. */
+size_t vx_bgram_words(size_t H, size_t n);
+int vx_bgram(float *G, size_t H, const float *X, size_t n, size_t ld, int by_column, uint32_t *P, int threads);
+/* 1 when every vector of the sets is stored as BF16 (read as stored), so that each value
+ * read is a bf16 number; 0 for no sets. */
+int vx_vecsets_bf16(const vx_vecset *sets, int nsets);
+
+#endif
