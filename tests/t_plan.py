@@ -19,7 +19,7 @@ import time
 
 import t_crafted as C
 import t_families as TF
-from vxtest import FIX, VINDEX, check, finish
+from vxtest import FIX, VINDEX, check, cpu_bf16, finish
 
 
 def run(*args):
@@ -61,6 +61,21 @@ def agrees(label, src, extra=()):
     check(es["flops"] > 0 and es["seconds"] >= 0 and es["peak_rss_bytes"] > 0 and es["sgemm_gflops"] > 0, f"{label}: estimate {es}")
     check(p["tensors"]["read"] > 0 and p["tensors"]["read_bytes"] > 0, f"{label}: tensors read")
     shutil.rmtree(os.path.dirname(out), ignore_errors=True)
+
+
+def plan_time(label, src, bf16_weights):
+    """spec/plan.md P4: FLOPs at the sgemm rate, a BF16 matrix's Gram at twice it where the
+    CPU has AVX-512 BF16 (a dense model here: gate and down of I vectors each layer)."""
+    r = run("plan", src, "--json")
+    check(r.returncode == 0, f"{label}: plan failed: {r.stderr}")
+    if r.returncode:
+        return
+    p = json.loads(r.stdout)
+    es, L, I, H = p["estimate"], p["num_layers"], p["intermediate_size"], p["hidden_size"]
+    fast = 2.0 * L * 2 * I * H * H if bf16_weights and cpu_bf16() and os.environ.get("VINDEX_GRAM") != "blas" else 0.0
+    want = (es["flops"] - fast / 2) / (es["sgemm_gflops"] * 1e9)
+    check(abs(es["seconds_compute"] - want) <= 1e-9 * want,
+          f"{label}: seconds_compute {es['seconds_compute']} vs {want} (bf16 Grams {fast:.3g} FLOP)")
 
 
 def refusals(tmp):
@@ -152,6 +167,8 @@ def main():
     try:
         for fx in ("tiny-llama", "tiny-qwen3", "tiny-gpt2", "tiny-gemma3"):
             agrees(fx, os.path.join(FIX, fx))
+        for fx, bf16 in (("tiny-llama", True), ("tiny-qwen3", False), ("tiny-gpt2", False)):
+            plan_time(fx, os.path.join(FIX, fx), bf16)
         agrees("tiny-llama --unembed -f 16 -k 3", os.path.join(FIX, "tiny-llama"), ("--unembed", "-f", "16", "-k", "3"))
         for fam, quant in ((TF.deepseek(), "fp8-block"), (TF.gpt_oss(), "mxfp4"), (TF.mixtral(), None),
                            (TF.qwen_moe("Qwen3NextForCausalLM", "qwen3_next", L=2, E=16, Im=8, step=1), None)):
