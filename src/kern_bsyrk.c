@@ -10,20 +10,19 @@
  * SYRK of the converted values, in another order, at about 1.8× the rate of OpenBLAS's
  * ssyrk here (doc/benchmarks.md, "make bench-extract").
  *
- * Loops as kern_syrk.c's: for a block of VX_SYRK_MC rows of C and each slab of KC2
- * k-pairs, each 32-column panel meets the block's rows in tiles of MR = 8 rows × NR = 32
- * columns (16 zmm accumulators, two zmm of B and eight 32-bit broadcasts of A per k-pair).
+ * Loops as kern_syrk.c's (kern_syrk.h): for a block of VX_SYRK_MC rows of C and each slab
+ * of KC2 k-pairs, each 32-column panel meets the block's rows in tiles of MR = 8 rows × NR =
+ * 32 columns (16 zmm accumulators, two zmm of B and eight 32-bit broadcasts of A per k-pair).
  * A C element gains the f32 sum of ⌈kp/KC2⌉ slab sums; which thread computes it does not
  * change the order, so the result does not depend on the thread count.
  */
 #include <immintrin.h>
 
-#include "kern.h"
+#include "kern_syrk.h"
 
-#define NR 32
-#define MR 8
+#define NR VX_SYRK_NR
+#define MR VX_SYRK_MR
 #define KC2 512 /* k-pairs per slab: a chunk of 1,024 vectors in one, C touched once */
-#define MC VX_SYRK_MC
 
 static void tile(size_t kc2, const uint32_t *a, const uint32_t *b, float *C, size_t ldc) {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
@@ -40,26 +39,13 @@ static void tile(size_t kc2, const uint32_t *a, const uint32_t *b, float *C, siz
         ROW(4, c40, c41); ROW(5, c50, c51); ROW(6, c60, c61); ROW(7, c70, c71);
 #undef ROW
     }
-    __m512 acc[MR][2] = { { c00, c01 }, { c10, c11 }, { c20, c21 }, { c30, c31 },
-                          { c40, c41 }, { c50, c51 }, { c60, c61 }, { c70, c71 } };
-    for (size_t i = 0; i < MR; i++) {
-        float *c = C + i * ldc;
-        _mm512_storeu_ps(c, _mm512_add_ps(acc[i][0], _mm512_loadu_ps(c)));
-        _mm512_storeu_ps(c + 16, _mm512_add_ps(acc[i][1], _mm512_loadu_ps(c + 16)));
-    }
+    const __m512 acc[MR][2] = { { c00, c01 }, { c10, c11 }, { c20, c21 }, { c30, c31 },
+                                { c40, c41 }, { c50, c51 }, { c60, c61 }, { c70, c71 } };
+    vx_syrk_tile_add(C, ldc, acc);
 }
 
 void vx_bsyrk_rows_avx512(float *C, size_t H, const uint32_t *P, size_t kp, size_t i0) {
-    size_t np = H / NR, ie = i0 + MC < H ? i0 + MC : H;
-    for (size_t pc = 0; pc < kp; pc += KC2) {
-        size_t kc = kp - pc < KC2 ? kp - pc : KC2;
-        for (size_t jp = i0 / NR; jp < np; jp++) {
-            const uint32_t *b = P + (jp * kp + pc) * NR;
-            size_t re = jp * NR + NR < ie ? jp * NR + NR : ie; /* rows up to the panel's last column */
-            for (size_t ir = i0; ir < re; ir += MR)
-                tile(kc, P + ((ir / NR) * kp + pc) * NR + ir % NR, b, C + ir * H + jp * NR, H);
-        }
-    }
+    vx_syrk_walk(C, H, P, kp, i0, KC2, tile);
 }
 
 /* The word of two f32 values that are bf16 numbers: their upper halves, a's low. */

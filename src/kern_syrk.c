@@ -18,16 +18,15 @@
  */
 #include <immintrin.h>
 
-#include "kern.h"
+#include "kern_syrk.h"
 
-#define NR 32
-#define MR 8
+#define NR VX_SYRK_NR
+#define MR VX_SYRK_MR
 #define KC 512
-#define MC VX_SYRK_MC
-_Static_assert(MC % NR == 0, "a row block must be whole panels");
 
-/* C[8][32] (row stride ldc) += Σ_k a[k·NR + r] · b[k·NR + c] over kc k's. */
-static void tile(size_t kc, const float *a, const float *b, float *C, size_t ldc) {
+/* C[8][32] (row stride ldc) += Σ_k a[k·NR + r] · b[k·NR + c] over kc k's (f32 words). */
+static void tile(size_t kc, const uint32_t *aw, const uint32_t *bw, float *C, size_t ldc) {
+    const float *a = (const float *)(const void *)aw, *b = (const float *)(const void *)bw;
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
     for (size_t k = 0; k < kc; k++, a += NR, b += NR) {
@@ -42,26 +41,13 @@ static void tile(size_t kc, const float *a, const float *b, float *C, size_t ldc
         ROW(4, c40, c41); ROW(5, c50, c51); ROW(6, c60, c61); ROW(7, c70, c71);
 #undef ROW
     }
-    __m512 acc[MR][2] = { { c00, c01 }, { c10, c11 }, { c20, c21 }, { c30, c31 },
-                          { c40, c41 }, { c50, c51 }, { c60, c61 }, { c70, c71 } };
-    for (size_t i = 0; i < MR; i++) {
-        float *c = C + i * ldc;
-        _mm512_storeu_ps(c, _mm512_add_ps(acc[i][0], _mm512_loadu_ps(c)));
-        _mm512_storeu_ps(c + 16, _mm512_add_ps(acc[i][1], _mm512_loadu_ps(c + 16)));
-    }
+    const __m512 acc[MR][2] = { { c00, c01 }, { c10, c11 }, { c20, c21 }, { c30, c31 },
+                                { c40, c41 }, { c50, c51 }, { c60, c61 }, { c70, c71 } };
+    vx_syrk_tile_add(C, ldc, acc);
 }
 
 void vx_syrk_rows_avx512(float *C, size_t H, const float *P, size_t K, size_t i0) {
-    size_t np = H / NR, ie = i0 + MC < H ? i0 + MC : H;
-    for (size_t pc = 0; pc < K; pc += KC) {
-        size_t kc = K - pc < KC ? K - pc : KC;
-        for (size_t jp = i0 / NR; jp < np; jp++) {
-            const float *b = P + (jp * K + pc) * NR;
-            size_t re = jp * NR + NR < ie ? jp * NR + NR : ie; /* rows up to the panel's last column */
-            for (size_t ir = i0; ir < re; ir += MR)
-                tile(kc, P + ((ir / NR) * K + pc) * NR + ir % NR, b, C + ir * H + jp * NR, H);
-        }
-    }
+    vx_syrk_walk(C, H, (const uint32_t *)(const void *)P, K, i0, KC, tile);
 }
 
 void vx_syrk_pack_avx512(float *P, const uint16_t *const *rows, size_t K, size_t p0, size_t p1, float scale,
