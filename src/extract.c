@@ -7,9 +7,9 @@
  *      (its columns): a single-precision Gram matrix built from chunks converted out of
  *      the map (on VDPBF16PS for BF16 weights: gram.h), every eigenvalue and a basis
  *      holding the top F eigenvectors (linalg.c: vx_seig_basis), then a float64
- *      Rayleigh–Ritz pass over the same chunks (see layer_directions). Memory: one H×H f32 matrix (two while its spectrum is reduced),
- *      the H×(F+32) basis and one chunk — never a whole checkpoint tensor; mapped pages
- *      are released behind each pass;
+ *      Rayleigh–Ritz pass over the same chunks (see layer_directions). Memory: one H×H
+ *      f32 matrix (two while its spectrum is reduced), the H×(F+32) basis and one chunk —
+ *      never a whole checkpoint tensor; mapped pages are released behind each pass;
  *   3. embeddings converted row by row to f16 (round to nearest even, clamped, counted);
  *   4. one pass over the unembedding in vocabulary tiles: tile × (final-norm ⊙ every
  *      direction of every layer) by sgemm, keeping the K largest and K smallest values
