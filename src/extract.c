@@ -137,9 +137,10 @@ static void fix_sign(uint16_t *h16, float *f32, const double *v, size_t H) {
  * The directions are the top eigenvectors of the Gram matrix G = Σ v vᵀ over the
  * layer's vectors (AᵀA for a gate matrix A, D Dᵀ for a down matrix D). Two passes over
  * the mapped weights (spec R-E1):
- *   1. G in single precision (ssyrk), every eigenvalue (the battery's spectrum) and k =
- *      F + 32 orthonormal vectors whose leading F are eigenvectors of G (vx_seig_basis):
- *      a subspace accurate to ~1e-6, at half the cost of double precision;
+ *   1. G in single precision (ssyrk; VDPBF16PS for BF16 weights, gram.h), every
+ *      eigenvalue (the battery's spectrum) and k = F + 32 orthonormal vectors whose
+ *      leading F are eigenvectors of G (vx_seig_basis): a subspace accurate to ~1e-6, at
+ *      half the cost of double precision;
  *   2. Rayleigh–Ritz with the exact operator: orthonormalise the basis Q in double,
  *      B = A·Q chunk by chunk, C = BᵀB accumulated in double, eigenpairs of C (k×k).
  *      Ritz values are accurate to second order in the subspace error, so σ matches a
