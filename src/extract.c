@@ -264,7 +264,11 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *s
     if (rc) { rc = vx_fail(err, rc, "layer %d %s: Gram matrix: bad dimensions", layer, what); goto out; }
     for (size_t i = 0; i < H; i++)
         for (size_t j = i; j < H; j++)
-            if (!isfinite(G[i * H + j])) { rc = vx_fail(err, VX_ECORRUPT, "layer %d %s: the weights hold NaN or Inf, or overflow", layer, what); goto out; }
+            if (!isfinite(G[i * H + j])) {
+                rc = vx_fail(err, VX_ECORRUPT, "%s: %s%s (layer %d %s): the weights hold NaN or Inf, or their squares overflow",
+                             sets[0].t->file, sets[0].t->name, nsets > 1 ? " and the rest of the layer's experts" : "", layer, what);
+                goto out;
+            }
     /* pass 2 starts inside the eigensolver when it can (beside its serial band reduction),
      * and runs again here if the eigensolver's answer changed after it */
     rr_job rj = { sets, nsets, H, k, chunk, Ek, Qd, Bd, C, Qf, B, buf, VX_OK, "" };

@@ -152,6 +152,24 @@ def main():
             check(needle in r.stderr, f"{name}: message does not name {needle}: {r.stderr.strip()!r}")
             check(r.stderr.count("\n") <= 3 and len(r.stderr) > 20, f"{name}: message not one clear line: {r.stderr!r}")
 
+        # A NaN or an Inf in the weights (BF16: through either Gram path) is refused by name.
+        def poke(tensor, bits):
+            def fn(h, data):
+                o = h[tensor]["data_offsets"][0] + 2 * 37
+                return join(h, data[:o] + struct.pack("<H", bits) + data[o + 2:])
+            return fn
+        for gram in ("", "blas"):
+            for tensor, bits in (("model.layers.0.mlp.gate_proj.weight", 0x7fc0), ("model.layers.1.mlp.down_proj.weight", 0xff80)):
+                name = f"nonfinite-{tensor.split('.')[2]}-{tensor.split('.')[4]}-{gram or 'default'}"
+                d = case_dir(tmp, "src-" + name)
+                mutate_st(d, poke(tensor, bits))
+                out = os.path.join(tmp, "out-" + name)
+                r = subprocess.run([VINDEX, "extract", d, "-o", out, "-q"], capture_output=True, text=True,
+                                   env=dict(os.environ, VINDEX_GRAM=gram))
+                check(r.returncode == 1 and "NaN or Inf" in r.stderr and tensor in r.stderr and "model.safetensors" in r.stderr,
+                      f"{name}: exit {r.returncode}, {r.stderr.strip()!r}")
+                check(not os.path.exists(out) and not leftovers(tmp, "out-" + name), f"{name}: something left behind")
+
         # OUT exists: untouched without --force; a failing --force run leaves it intact; a good one replaces it.
         good = os.path.join(tmp, "good")
         r = subprocess.run([VINDEX, "extract", os.path.join(FIX, "tiny-qwen3"), "-o", good, "-f", "8"], capture_output=True, text=True)
