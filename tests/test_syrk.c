@@ -30,11 +30,30 @@ static double urand(void) { /* [-1, 1) */
     return (double)(rng >> 11) / (double)(1ull << 52) - 1.0;
 }
 
+/* The worst |C[i][j] − (c0 + Σ_k x_ki x_kj)| over the upper triangle of C [H][H], in units
+ * of the f32 accumulation bound 2·(K+1)·2^-24·(|c0| + Σ_k |x_ki x_kj|); X [K][H]. */
+static double worst_upper(const float *C, size_t H, const float *X, size_t K, double c0) {
+    double worst = 0;
+    for (size_t i = 0; i < H; i++)
+        for (size_t j = i; j < H; j++) {
+            double s = c0, a = fabs(c0);
+            for (size_t k = 0; k < K; k++) {
+                double xi = X[k * H + i], xj = X[k * H + j];
+                s += xi * xj;
+                a += fabs(xi * xj);
+            }
+            double e = fabs((double)C[i * H + j] - s) / (2.0 * (double)(K + 1) * 0x1p-24 * a);
+            if (!(e <= worst)) worst = e;
+        }
+    return worst;
+}
+
 static void test_shape(size_t H, size_t K) {
     size_t np = H / 32;
     uint16_t *E = malloc(sizeof(uint16_t) * K * H);
     const uint16_t **rows = malloc(sizeof(*rows) * K);
     float *shift = malloc(sizeof(float) * H), *P = malloc(sizeof(float) * K * H), *C = malloc(sizeof(float) * H * H);
+    float *X = malloc(sizeof(float) * K * H); /* the packed values, as rows */
     double *sums = calloc(H, sizeof(double)), *want_sums = calloc(H, sizeof(double));
     const float scale = 0.75f;
     for (size_t i = 0; i < K * H; i++) {
@@ -52,7 +71,8 @@ static void test_shape(size_t H, size_t K) {
         for (size_t h = 0; h < H; h++) {
             float x = fmaf(vx_f16_to_f32(rows[k][h]), scale, -shift[h]);
             want_sums[h] += (double)x;
-            if (memcmp(&P[((h / 32) * K + k) * 32 + h % 32], &x, sizeof x)) pack_ok = 0;
+            X[k * H + h] = P[((h / 32) * K + k) * 32 + h % 32];
+            if (memcmp(&X[k * H + h], &x, sizeof x)) pack_ok = 0;
         }
     CHECK(pack_ok, "syrk H=%zu K=%zu: packed values are x·scale − shift", H, K);
     CHECK(!memcmp(sums, want_sums, sizeof(double) * H), "syrk H=%zu K=%zu: column sums as a loop over the rows", H, K);
@@ -61,26 +81,14 @@ static void test_shape(size_t H, size_t K) {
         vx_syrk_rows_avx512(C, H, P, K, i0);
         if (!i0) break;
     }
-    double worst = 0;
+    double worst = worst_upper(C, H, X, K, 0.5);
     int lower_ok = 1;
     for (size_t i = 0; i < H; i++)
-        for (size_t j = 0; j < H; j++) {
-            if (j < i) {
-                if (j / 32 != i / 32 && C[i * H + j] != 0.5f) lower_ok = 0;
-                continue;
-            }
-            double s = 0.5, a = 0.5;
-            for (size_t k = 0; k < K; k++) {
-                double xi = P[((i / 32) * K + k) * 32 + i % 32], xj = P[((j / 32) * K + k) * 32 + j % 32];
-                s += xi * xj;
-                a += fabs(xi * xj);
-            }
-            double e = fabs((double)C[i * H + j] - s) / (2.0 * (double)(K + 1) * 0x1p-24 * a);
-            if (!(e <= worst)) worst = e;
-        }
+        for (size_t j = 0; j < i; j++)
+            if (j / 32 != i / 32 && C[i * H + j] != 0.5f) lower_ok = 0;
     CHECK(worst <= 1.0, "syrk H=%zu K=%zu: upper triangle within the f32 bound (worst %.3g of it)", H, K, worst);
     CHECK(lower_ok, "syrk H=%zu K=%zu: the lower triangle off the diagonal blocks untouched", H, K);
-    free(E); free(rows); free(shift); free(P); free(C); free(sums); free(want_sums);
+    free(E); free(rows); free(shift); free(P); free(C); free(X); free(sums); free(want_sums);
 }
 
 /* vx_bgram over K random bf16 vectors of length H: rows, columns, threads agree. */
@@ -91,7 +99,6 @@ static void test_bgram(size_t H, size_t K) {
     uint32_t *P = malloc(sizeof(uint32_t) * vx_bsyrk_words(H, K));
     for (size_t i = 0; i < K * H; i++) {
         uint32_t mag = 0x3d00u + (uint32_t)((rng >> 40) % 0x400u); /* |x| in [2^-5, 2^3) */
-        urand();
         uint32_t u = (mag | (urand() < 0 ? 0x8000u : 0)) << 16;
         memcpy(&X[i], &u, 4);
     }
@@ -100,23 +107,11 @@ static void test_bgram(size_t H, size_t K) {
     for (size_t i = 0; i < H * H; i++) G[i] = G2[i] = 0.5f;
     int rc = vx_bgram(G, H, X, K, H, 0, P, 1);
     CHECK(rc == 0, "bgram H=%zu K=%zu: taken (rows)", H, K);
-    double worst = 0;
+    double worst = worst_upper(G, H, X, K, 0.5);
     int lower_ok = 1;
     for (size_t i = 0; i < H; i++)
-        for (size_t j = 0; j < H; j++) {
-            if (j < i) {
-                if (G[i * H + j] != (j / 32 == i / 32 ? 0.0f : 0.5f)) lower_ok = 0;
-                continue;
-            }
-            double s = 0.5, a = 0.5;
-            for (size_t k = 0; k < K; k++) {
-                double xi = X[k * H + i], xj = X[k * H + j];
-                s += xi * xj;
-                a += fabs(xi * xj);
-            }
-            double e = fabs((double)G[i * H + j] - s) / (2.0 * (double)(K + 1) * 0x1p-24 * a);
-            if (!(e <= worst)) worst = e;
-        }
+        for (size_t j = 0; j < i; j++)
+            if (G[i * H + j] != (j / 32 == i / 32 ? 0.0f : 0.5f)) lower_ok = 0;
     CHECK(worst <= 1.0, "bgram H=%zu K=%zu: upper triangle within the f32 bound (worst %.3g of it)", H, K, worst);
     CHECK(lower_ok, "bgram H=%zu K=%zu: lower triangle zero in the diagonal blocks, untouched elsewhere", H, K);
     rc = vx_bgram(G2, H, M, K, ld, 1, P, 3);
