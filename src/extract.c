@@ -647,7 +647,7 @@ static char *part_json(const vx_extract_opts *o, const vx_ckpt *ck, const hash_j
     cJSON_AddNumberToObject(r, "last_layer", o->layer_last);
     cJSON_AddStringToObject(r, "tool_version", VX_VERSION_STRING);
     char kern[96];
-    snprintf(kern, sizeof kern, "%s%s", vx_blas_core(), vx_bgram_words(32, 2) ? "+bf16-gram" : "");
+    snprintf(kern, sizeof kern, "%s%s", vx_blas_core(), vx_bgram_cpu() ? "+bf16-gram" : "");
     cJSON_AddStringToObject(r, "blas", kern);
     cJSON_AddNumberToObject(r, "blas_threads", vx_blas_threads_get());
     char ts[32];

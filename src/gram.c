@@ -16,10 +16,13 @@ int vx_vecsets_bf16(const vx_vecset *sets, int nsets) {
     return nsets > 0;
 }
 
-size_t vx_bgram_words(size_t H, size_t n) {
+int vx_bgram_cpu(void) {
     const char *e = getenv("VINDEX_GRAM");
-    if ((e && !strcmp(e, "blas")) || !vx_cpu_bf16() || !H || H % 32 || !n) return 0;
-    return vx_bsyrk_words(H, n);
+    return !(e && !strcmp(e, "blas")) && vx_cpu_bf16();
+}
+
+size_t vx_bgram_words(size_t H, size_t n) {
+    return vx_bgram_cpu() && H && H % 32 == 0 && n ? vx_bsyrk_words(H, n) : 0;
 }
 
 typedef struct bjob {

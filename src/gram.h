@@ -17,6 +17,9 @@
  * untouched, when that path does not apply (vx_bgram_words returned 0, or a value is not a
  * bf16 number): then use vx_sgram_*. The result does not depend on `threads`. */
 size_t vx_bgram_words(size_t H, size_t n);
+/* 1 when this run forms Grams of BF16 weights on VDPBF16PS: the CPU has AVX-512 BF16 and
+ * VINDEX_GRAM is not "blas" (vx_bgram_words also asks H to be a multiple of 32). */
+int vx_bgram_cpu(void);
 int vx_bgram(float *G, size_t H, const float *X, size_t n, size_t ld, int by_column, uint32_t *P, int threads);
 /* 1 when every vector of the sets is stored as BF16 (read as stored), so that each value
  * read is a bf16 number; 0 for no sets. */

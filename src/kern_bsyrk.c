@@ -4,11 +4,11 @@
  * -mavx512f -mavx512bw -mavx512vl -mavx512bf16 -mfma; called only when vx_cpu_bf16()).
  * See kern.h for the layout.
  *
- * Why: the Gram products are most of an extraction's arithmetic (206 GFLOP per matrix at
- * the 8B shape). The product of two bf16 numbers is exact in f32, so VDPBF16PS, which adds
- * two such products to each of 16 f32 lanes per instruction, forms the same sums as an f32
- * SYRK of the converted values, in another order, at about 1.8× the rate of OpenBLAS's
- * ssyrk here (doc/benchmarks.md, "make bench-extract").
+ * Why: the Gram products are a large part of an extraction's arithmetic (N·H² per
+ * matrix). The product of two bf16 numbers is exact in f32, so VDPBF16PS, which adds two
+ * such products to each of 16 f32 lanes per instruction, forms the same sums as an f32
+ * SYRK of the converted values, in another order, in about half the instructions
+ * (rates: doc/benchmarks.md, "make bench-extract", and tools/bench_gram).
  *
  * Loops as kern_syrk.c's (kern_syrk.h): for a block of VX_SYRK_MC rows of C and each slab
  * of KC2 k-pairs, each 32-column panel meets the block's rows in tiles of MR = 8 rows × NR =
