@@ -65,8 +65,8 @@ def extract(src, out, path):
     idx = json.load(open(os.path.join(out, "index.json")))
     gate = np.frombuffer(open(os.path.join(out, "gate_vectors.bin"), "rb").read(), np.float16).reshape(L, F, H)
     down = np.frombuffer(open(os.path.join(out, "down_features.bin"), "rb").read(), np.float16).reshape(L, F, H)
-    spec = np.frombuffer(open(os.path.join(out, "spectra.bin"), "rb").read(), "<f4").reshape(L, 2, H)
     raw = open(os.path.join(out, "spectra.bin"), "rb").read()
+    spec = np.frombuffer(raw, "<f4").reshape(L, 2, H)
     return idx, gate.astype(np.float64), down.astype(np.float64), spec.astype(np.float64), raw
 
 
