@@ -342,10 +342,10 @@ int vx_merge(const vx_merge_opts *o, vx_err *err) {
         struct stat st;
         vx_err oe = { 0 };
         int ok = path && vx_open_file(&fd, &st, AT_FDCWD, path, path, &oe) == VX_OK;
-        ssize_t got = ok ? pread(fd, hdr, sizeof hdr, 0) : -1;
+        size_t got = ok ? vx_pread_full(fd, hdr, sizeof hdr, 0) : 0;
         if (fd >= 0) close(fd);
         rc = !path ? vx_fail(err, VX_ENOMEM, "out of memory")
-           : !ok || got != (ssize_t)sizeof hdr ? vx_fail(err, VX_ECORRUPT, "%s: cannot read its header", path)
+           : !ok || got != sizeof hdr ? vx_fail(err, VX_ECORRUPT, "%s: cannot read its header", path)
            : vx_dm_header_check(hdr, (size_t)st.st_size, ps[i].meta.num_layers, mm.num_feats, mm.down_top_k, path, err);
         free(path);
         if (rc) goto done;
