@@ -86,6 +86,9 @@ $(BUILD)/src/kern_syrk.o: ALL_CFLAGS += -mavx512f -mfma -mf16c
 $(BUILD)/src/kern_bf16.o: ALL_CFLAGS += -mavx512f -mavx512bw -mavx512vl -mavx512bf16 -mfma
 $(BUILD)/src/kern_bsyrk.o: ALL_CFLAGS += -mavx512f -mavx512bw -mavx512vl -mavx512bf16 -mfma
 $(BUILD)/src/kern_sha.o: ALL_CFLAGS += -msha -msse4.1 -mssse3
+# the two builds of the bulge chase give the same bits: no fused products (src/band.h)
+$(BUILD)/src/band.o: ALL_CFLAGS += -O3 -ffp-contract=off -Wno-psabi
+$(BUILD)/src/kern_band.o: ALL_CFLAGS += -O3 -ffp-contract=off -mavx512f
 
 $(BUILD)/libvindex.a: $(LIB_OBJ)
 	@rm -f $@

@@ -94,11 +94,6 @@ VX_TRAMPOLINE_VOID(VX_LIB_LAPACKE, ssytrd_sy2sb_,
            (const char *u, const int *n, const int *kd, float *a, const int *lda, float *ab, const int *ldab, float *tau,
             float *work, const int *lwork, int *info, size_t ul),
            (u, n, kd, a, lda, ab, ldab, tau, work, lwork, info, ul))
-VX_TRAMPOLINE_VOID(VX_LIB_LAPACKE, ssytrd_sb2st_,
-           (const char *st, const char *v, const char *u, const int *n, const int *kd, float *ab, const int *ldab, float *d,
-            float *e, float *hous, const int *lhous, float *work, const int *lwork, int *info, size_t sl, size_t vl,
-            size_t ul),
-           (st, v, u, n, kd, ab, ldab, d, e, hous, lhous, work, lwork, info, sl, vl, ul))
 VX_TRAMPOLINE(VX_LIB_LAPACKE, li, LAPACKE_sgeqrf_work, (int L, li m, li n, float *a, li lda, float *tau, float *w, li lw),
            (L, m, n, a, lda, tau, w, lw))
 VX_TRAMPOLINE(VX_LIB_LAPACKE, li, LAPACKE_sorgqr_work,

@@ -3,6 +3,7 @@
  * file so the rest of the code never sees a BLAS calling convention.
  */
 #include "linalg.h"
+#include "band.h"
 #include "lapack_2stage.h"
 #include "kern.h"
 #include "mem.h"
@@ -442,8 +443,9 @@ out:
  * ssytrd's reduction is half matrix-vector products that stream the whole matrix from
  * memory at every step; here:
  *   - the spectrum comes from the two-stage reduction (ssytrd_sy2sb: dense → band of
- *     half-bandwidth EIG_KD in BLAS 3; ssytrd_sb2st: band → tridiagonal, serial, on a
- *     second thread) and ssterf, values only — nothing of it is back-transformed;
+ *     half-bandwidth EIG_KD in BLAS 3; vx_band_tri, band.h: band → tridiagonal by bulge
+ *     chasing, serial, on a second thread) and ssterf, values only — nothing of it is
+ *     back-transformed;
  *   - the vectors meanwhile from Chebyshev-filtered subspace iteration on G (sgemm only):
  *     a block of p = F + EIG_EXTRA vectors, Rayleigh–Ritz every round, each round a
  *     Chebyshev polynomial damping [0, θ_p] (the smallest Ritz value) whose degree is the
@@ -467,15 +469,16 @@ out:
 #define EIG_FLOOR 4
 
 typedef struct band_job {
-    float *ab, *d, *e, *hous, *work;
-    int n, kd, ldab, lhous, lwork, info;
+    const float *ab;
+    float *d, *e;
+    size_t n, kd, ldab;
+    int info;
 } band_job;
 
 static void *band_run(void *arg) {
     band_job *j = arg;
-    ssytrd_sb2st_("Y", "N", "L", &j->n, &j->kd, j->ab, &j->ldab, j->d, j->e, j->hous, &j->lhous, j->work, &j->lwork,
-                  &j->info, 1, 1, 1);
-    if (j->info == 0) j->info = LAPACKE_ssterf_work(j->n, j->d, j->e);
+    j->info = vx_band_tri(j->d, j->e, j->ab, j->ldab, j->n, j->kd);
+    if (j->info == 0) j->info = LAPACKE_ssterf_work((lapack_int)j->n, j->d, j->e);
     return NULL;
 }
 
@@ -676,7 +679,7 @@ static int seig_top_2stage(double *vals, double *vecs, float *vecf, double *all,
     int n = (int)H, kd = EIG_KD < n - 1 ? EIG_KD : n - 1, ldab = kd + 1, info = 0, ok = 0, started = 0;
     float *Gc = vx_big_array(H * H, sizeof(float)), *ab = vx_big_array((size_t)ldab * H, sizeof(float));
     float *tau = malloc(sizeof(float) * H), *d = malloc(sizeof(float) * H), *e = malloc(sizeof(float) * H);
-    float *Xt = vx_big_array(p * H, sizeof(float)), *work = NULL, q = 0, qh = 0, qw = 0;
+    float *Xt = vx_big_array(p * H, sizeof(float)), *work = NULL, q = 0;
     double *theta = malloc(sizeof(double) * p);
     band_job bj;
     memset(&bj, 0, sizeof bj);
@@ -694,17 +697,12 @@ static int seig_top_2stage(double *vals, double *vecs, float *vecf, double *all,
     free(work);
     work = NULL;
     if (info != 0) { rc = VX_ECORRUPT; goto out; }
-    /* the band as blocks for the subspace iteration, before the chase overwrites ab */
+    /* the band as blocks for the subspace iteration (the chase reads ab and leaves it) */
     op = (eig_op){ NULL, H, (size_t)kd, (H + (size_t)kd - 1) / (size_t)kd, NULL, NULL };
     if (!(op.D = vx_big_array(op.nb * op.kd * op.kd, sizeof(float))) || !(op.L = vx_big_array(op.nb * op.kd * op.kd, sizeof(float))))
         goto out;
     op_band(&op, ab, ldab);
-    bj = (band_job){ ab, d, e, NULL, NULL, n, kd, ldab, -1, -1, 0 };
-    ssytrd_sb2st_("Y", "N", "L", &n, &kd, ab, &ldab, d, e, &qh, &bj.lhous, &qw, &bj.lwork, &info, 1, 1, 1);
-    bj.lhous = (int)qh + 1;
-    bj.lwork = (int)qw + 1;
-    if (info != 0 || !(bj.hous = malloc(sizeof(float) * (size_t)bj.lhous)) ||
-        !(bj.work = malloc(sizeof(float) * (size_t)bj.lwork))) { rc = info ? VX_ECORRUPT : VX_ENOMEM; goto out; }
+    bj = (band_job){ ab, d, e, H, (size_t)kd, (size_t)ldab, 0 };
     /* the band's bulge chasing is serial: it runs beside the subspace iteration, which
      * keeps the other cores (two callers sharing OpenBLAS's pool oversubscribe it) */
     vx_blas_threads(before > 1 ? before - 1 : 1);
@@ -732,7 +730,7 @@ static int seig_top_2stage(double *vals, double *vecs, float *vecf, double *all,
     else band_run(&bj);
     vx_blas_threads(before);
     if (rc) goto out;
-    if (bj.info != 0) { rc = VX_ECORRUPT; goto out; }
+    if (bj.info != 0) { rc = bj.info == VX_ENOMEM ? VX_ENOMEM : VX_ECORRUPT; goto out; }
     /* certification against the independent spectrum (ascending in d) */
     double slack = 8 * FLT_EPSILON * sqrt((double)H) * d[H - 1];
     for (size_t i = 0; i < sure && ok; i++)
@@ -756,7 +754,7 @@ out:
     vx_big_free(Vc);
     vx_big_free(op.D);
     vx_big_free(op.L);
-    free(tau); free(d); free(e); free(theta); free(work); free(bj.hous); free(bj.work);
+    free(tau); free(d); free(e); free(theta); free(work);
     return rc;
 }
 
