@@ -405,7 +405,7 @@ static void *tile_cols_run(void *arg) {
 static int project(vx_outfile *out, vx_outfile *mom_out, const vx_model *m, const float *dirs, size_t A, size_t L,
                    size_t F, size_t K, const vx_extract_opts *o, vx_err *err) {
     size_t H = m->hidden_size, V = m->vocab_size, ncol = L * 2 * F, nall = (size_t)m->num_layers * 2 * F;
-    size_t tile = (16u << 20) / (nall * 4);
+    size_t tile = VX_PROJ_TILE_BYTES / (nall * 4);
     if (tile < 64) tile = 64;
     if (tile > V) tile = V;
     int part = ncol != nall;

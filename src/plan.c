@@ -280,7 +280,7 @@ int vx_plan_make(vx_plan **out, const vx_extract_opts *o, double disk_gbps, vx_e
      * threads (extract's layer_pair) */
     int T = o->threads > 0 ? o->threads : vx_kern_threads();
     uint64_t per_matrix = Hh * Hh * 4 * 5 / 2 + Hh * (uint64_t)k * 8 * 3 + chunk * Hh * 4 * 2 + (fast > 0 ? chunk * Hh * 2 : 0);
-    p->peak_bytes = per_matrix * (T == 2 ? 2 : 1) + (uint64_t)NL * 2 * F * H * 4 /* the directions */ + (16u << 20) /* vocabulary tile */ +
+    p->peak_bytes = per_matrix * (T == 2 ? 2 : 1) + (uint64_t)NL * 2 * F * H * 4 /* the directions */ + VX_PROJ_TILE_BYTES /* vocabulary tile */ +
                     p->widest_layer * 3 * 4 + vlen + toklen + (64u << 20) /* code, maps' page tables, allocator */;
     if (o->out) { /* the output must fit where it goes */
         char *dir = strdup(o->out), *sl = dir ? strrchr(dir, '/') : NULL;

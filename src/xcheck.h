@@ -24,4 +24,9 @@ int vx_xcheck_caps(size_t *F, size_t *K, int *capped_f, int *capped_k, const vx_
  * layer), VX_ECORRUPT (a model without layers). */
 int vx_xcheck_layers(size_t *A, size_t *B, const vx_model *m, const vx_extract_opts *o, vx_err *err);
 
+/* The vocabulary projection's score tile: as many vocabulary rows as fill this many bytes of
+ * f32 scores over the model's 2·L·F directions: taller tiles run the product faster
+ * (doc/benchmarks.md, the extraction's change table). */
+#define VX_PROJ_TILE_BYTES (48u << 20)
+
 #endif
