@@ -263,7 +263,33 @@ def test_fixtures(tmp):
         r = run(["verify", out])
         check(r.returncode == 0 and sums_digest(out) in r.stdout, f"{name}: verify prints OK and the digest: {r.stdout}{r.stderr}")
         outs[name] = out
+        if name == "tiny-llama":
+            tiled(name, src, out, t, tmp)
     return outs
+
+
+def tiled(name, src, one, t, tmp):
+    """The projection in tiles of 7 vocabulary rows (the last one short) against the same
+    extraction in one tile: the top-K lists merge across tiles to the same records, and the
+    moments, summed tile by tile from the first tile's shift, still match scipy."""
+    out = os.path.join(tmp, name + "-tiled")
+    os.environ["VINDEX_PROJ_TILE_ROWS"] = "7"
+    try:
+        r = extract(src, out)
+    finally:
+        del os.environ["VINDEX_PROJ_TILE_ROWS"]
+    if r.returncode:
+        return
+    V = json.load(open(os.path.join(out, "index.json")))["vocab_size"]
+    check(V % 7 != 0 and V > 7 * 100, f"{name}: {V} rows make many tiles and a short last one")
+    rec = np.dtype([("id", "<u4"), ("v", "<f4")])
+    a = np.frombuffer(open(os.path.join(one, "down_meta.bin"), "rb").read()[32:], dtype=rec)
+    b = np.frombuffer(open(os.path.join(out, "down_meta.bin"), "rb").read()[32:], dtype=rec)
+    check(a.shape == b.shape and np.array_equal(a["id"], b["id"]) and np.allclose(a["v"], b["v"], rtol=1e-6, atol=0),
+          f"{name}: down_meta in tiles of 7 rows differs from one tile")
+    m1, m7 = (open(os.path.join(d, "moments.bin"), "rb").read() for d in (one, out))
+    check(m1 != m7, f"{name}: moments.bin the same bytes from 7-row tiles (another shift): the tiles were not used")
+    check_battery(name + " (tiles of 7 rows)", src, out, t, 0.0)
 
 
 def test_synthetic(tmp):
