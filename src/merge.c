@@ -186,10 +186,15 @@ static int copy_from(vx_outfile *out, const part *pt, const char *name, uint64_t
     if ((rc = vx_open_file(&fd, &st, AT_FDCWD, path, path, err))) goto out;
     for (uint64_t at = skip; at < size;) {
         size_t n = size - at < COPY_CHUNK ? (size_t)(size - at) : COPY_CHUNK;
-        ssize_t got = pread(fd, buf, n, (off_t)at);
-        if (got <= 0) { rc = vx_fail(err, VX_EIO, "%s: read at %llu: %s", path, (unsigned long long)at, got ? strerror(errno) : "file shrank"); goto out; }
-        if ((rc = vx_out_write(out, buf, (size_t)got, err))) goto out;
-        at += (uint64_t)got;
+        errno = 0;
+        size_t got = vx_pread_full(fd, buf, n, at); /* short reads and EINTR retried */
+        if (got < n) {
+            rc = vx_fail(err, VX_EIO, "%s: read at %llu: %s", path, (unsigned long long)(at + got),
+                         errno ? strerror(errno) : "file shrank");
+            goto out;
+        }
+        if ((rc = vx_out_write(out, buf, got, err))) goto out;
+        at += got;
     }
     /* a file that changed between the hash and the copy would be caught by verify below */
 out:
