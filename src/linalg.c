@@ -180,9 +180,10 @@ int vx_sgram_cols(float *G, size_t H, const float *M, size_t n, size_t ld) {
 
 /* C [m×nc, column-major] ← Q C with Q = H(0)…H(k−1), the reflectors stored in the columns of
  * V [m×k] below an implicit unit diagonal (sgeqrf's layout, and ssytrd 'L' one row down),
- * here in compact blocks: block b (reflectors i = b·QBLOCK … i + ib − 1) is the (m − i) × ib
- * column-major matrix of rows i … m − 1 of those columns, leading dimension m − i, the
- * blocks one after the other (compact_v).
+ * either in place (ldv > 0: V's leading dimension) or in compact blocks (ldv = 0): block b
+ * (reflectors i = b·QBLOCK … i + ib − 1) is the (m − i) × ib column-major matrix of rows
+ * i … m − 1 of those columns, leading dimension m − i, the blocks one after the other
+ * (compact_v).
  * sormqr does this with LAPACK's 32-reflector blocks, which makes it memory-bound on
  * a C of 16 MB (each block reads and writes C twice); here the blocks are 128 reflectors,
  * their triangular factors T are formed once, and C goes through them in column chunks of
@@ -192,7 +193,7 @@ int vx_sgram_cols(float *G, size_t H, const float *M, size_t n, size_t ld) {
 #define QBLOCK 128
 #define QCHUNK 128
 typedef struct qjob {
-    lapack_int m, nc, k, ldc;
+    lapack_int m, nc, k, ldv, ldc;
     const float *V, *T;
     float *C;
     int t, T_, rc;
@@ -216,6 +217,13 @@ static void compact_v(float *Vc, lapack_int m, lapack_int k, const float *V, lap
     }
 }
 
+/* Block b of the reflectors (see apply_q) and its leading dimension. */
+static const float *vblock(const float *V, lapack_int ldv, lapack_int m, lapack_int b, lapack_int *ld) {
+    lapack_int i = b * QBLOCK;
+    *ld = ldv > 0 ? ldv : m - i;
+    return ldv > 0 ? V + (size_t)i + (size_t)i * (size_t)ldv : V + vblock_offset(m, b);
+}
+
 static void *apply_q_worker(void *arg) {
     qjob *j = arg;
     float *work = malloc(sizeof(float) * QCHUNK * QBLOCK);
@@ -226,8 +234,9 @@ static void *apply_q_worker(void *arg) {
         float *C = j->C + (size_t)c0 * (size_t)j->ldc;
         for (lapack_int b = nblk - 1; b >= 0; b--) {
             lapack_int i = b * QBLOCK, ib = j->k - i < QBLOCK ? j->k - i : QBLOCK;
-            const float *Vi = j->V + vblock_offset(j->m, b);
-            if (LAPACKE_slarfb_work(LAPACK_COL_MAJOR, 'L', 'N', 'F', 'C', j->m - i, w, ib, Vi, j->m - i,
+            lapack_int ld;
+            const float *Vi = vblock(j->V, j->ldv, j->m, b, &ld);
+            if (LAPACKE_slarfb_work(LAPACK_COL_MAJOR, 'L', 'N', 'F', 'C', j->m - i, w, ib, Vi, ld,
                                     j->T + (size_t)b * QBLOCK * QBLOCK, QBLOCK, C + i, j->ldc, work, w) != 0) {
                 j->rc = VX_ECORRUPT;
                 free(work);
@@ -239,7 +248,8 @@ static void *apply_q_worker(void *arg) {
     return NULL;
 }
 
-static int apply_q(lapack_int m, lapack_int nc, lapack_int k, const float *V, const float *tau, float *C, lapack_int ldc) {
+static int apply_q(lapack_int m, lapack_int nc, lapack_int k, const float *V, lapack_int ldv, const float *tau, float *C,
+                   lapack_int ldc) {
     if (k <= 0 || nc <= 0) return VX_OK;
     lapack_int nblk = (k + QBLOCK - 1) / QBLOCK;
     float *T = vx_big_array((size_t)nblk * QBLOCK * QBLOCK, sizeof(float));
@@ -247,7 +257,9 @@ static int apply_q(lapack_int m, lapack_int nc, lapack_int k, const float *V, co
     if (!T) return VX_ENOMEM;
     for (lapack_int b = 0; b < nblk && !rc; b++) {
         lapack_int i = b * QBLOCK, ib = k - i < QBLOCK ? k - i : QBLOCK;
-        if (LAPACKE_slarft_work(LAPACK_COL_MAJOR, 'F', 'C', m - i, ib, V + vblock_offset(m, b), m - i, tau + i,
+        lapack_int ld;
+        const float *Vb = vblock(V, ldv, m, b, &ld);
+        if (LAPACKE_slarft_work(LAPACK_COL_MAJOR, 'F', 'C', m - i, ib, Vb, ld, tau + i,
                                 T + (size_t)b * QBLOCK * QBLOCK, QBLOCK) != 0)
             rc = VX_ECORRUPT;
     }
@@ -259,7 +271,7 @@ static int apply_q(lapack_int m, lapack_int nc, lapack_int k, const float *V, co
         pthread_t th[VX_THREADS_MAX];
         int started[VX_THREADS_MAX] = { 0 };
         vx_blas_threads(1);
-        for (int t = 0; t < NT; t++) jobs[t] = (qjob){ m, nc, k, ldc, V, T, C, t, NT, VX_OK };
+        for (int t = 0; t < NT; t++) jobs[t] = (qjob){ m, nc, k, ldv, ldc, V, T, C, t, NT, VX_OK };
         for (int t = 1; t < NT; t++) started[t] = vx_thread_start(&th[t], apply_q_worker, &jobs[t]) == 0;
         apply_q_worker(&jobs[0]);
         for (int t = 1; t < NT; t++) {
@@ -333,7 +345,7 @@ static int seig_top_dc(double *vals, double *vecs, float *vecf, double *all, flo
     if (info != 0) goto out;
     /* ascending: the wanted vectors are the last F columns */
     float *Zk = Z + (H - F) * H;
-    if ((rc = apply_q(m, (lapack_int)F, m, Vc, tau, Zk + 1, n)) != VX_OK) goto out;
+    if ((rc = apply_q(m, (lapack_int)F, m, Vc, 0, tau, Zk + 1, n)) != VX_OK) goto out;
     for (size_t i = 0; i < F; i++) {
         size_t j = F - 1 - i;
         vals[i] = d[H - F + j];
@@ -684,7 +696,6 @@ static int seig_top_2stage(double *vals, double *vecs, float *vecf, double *all,
     band_job bj;
     memset(&bj, 0, sizeof bj);
     eig_op op = { 0 };
-    float *Vc = NULL;
     pthread_t th;
     int before = vx_blas_threads_get(), rc = VX_ENOMEM;
     if (!Gc || !ab || !tau || !d || !e || !Xt || !theta) goto out;
@@ -711,13 +722,8 @@ static int seig_top_2stage(double *vals, double *vecs, float *vecf, double *all,
     /* B's eigenvectors y give G's as Q1 y: Q1's reflectors are sy2sb's, stored as sgeqrf
      * stores those of the (H − kd)-row block below the band (apply_q, as for ssytrd). */
     size_t m = H - (size_t)kd;
-    if (rc == VX_OK && ok && m > 0) {
-        if (!(Vc = vx_big_array(vblock_offset((lapack_int)m, (lapack_int)((m + QBLOCK - 1) / QBLOCK)), sizeof(float)))) rc = VX_ENOMEM;
-        else {
-            compact_v(Vc, (lapack_int)m, (lapack_int)m, Gc + kd, n);
-            rc = apply_q((lapack_int)m, (lapack_int)F, (lapack_int)m, Vc, tau, Xt + kd, n);
-        }
-    }
+    if (rc == VX_OK && ok && m > 0) /* in place in Gc: a compact copy cost more to allocate than it saved */
+        rc = apply_q((lapack_int)m, (lapack_int)F, (lapack_int)m, Gc + kd, n, tau, Xt + kd, n);
     if (rc == VX_OK && ok && early) { /* the caller's next step, on the answer still to be certified */
         for (size_t i = 0; i < F; i++) {
             vals[i] = theta[i];
@@ -751,7 +757,6 @@ out:
     vx_big_free(Gc);
     vx_big_free(ab);
     vx_big_free(Xt);
-    vx_big_free(Vc);
     vx_big_free(op.D);
     vx_big_free(op.L);
     free(tau); free(d); free(e); free(theta); free(work);
