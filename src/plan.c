@@ -274,8 +274,8 @@ int vx_plan_make(vx_plan **out, const vx_extract_opts *o, double disk_gbps, vx_e
     p->seconds_read = (double)(p->bytes_read - p->bytes_cached) / (disk_gbps * 1e9);
     p->seconds = p->seconds_compute > p->seconds_read ? p->seconds_compute : p->seconds_read;
     uint64_t Hh = H, chunk = 1024;
-    /* per matrix being decomposed: the Gram, the two-stage reduction's copy and its
-     * reflectors (H²/2), three H×k double blocks, two chunks and, when the Grams run on
+    /* per matrix being decomposed: the Gram, the reduction's copy and the one-stage path's
+     * compact reflectors (H²/2; a bound for the two-stage path, which has none), three H×k double blocks, two chunks and, when the Grams run on
      * AVX-512 BF16, a chunk's bf16 pairs (gram.h); two matrices at once when BLAS has two
      * threads (extract's layer_pair) */
     int T = o->threads > 0 ? o->threads : vx_kern_threads();
