@@ -407,8 +407,8 @@ static int project(vx_outfile *out, vx_outfile *mom_out, const vx_model *m, cons
     size_t H = m->hidden_size, V = m->vocab_size, ncol = L * 2 * F, nall = (size_t)m->num_layers * 2 * F;
     size_t tile = VX_PROJ_TILE_BYTES / (nall * 4);
     if (tile < 64) tile = 64;
-    const char *rows = getenv("VINDEX_PROJ_TILE_ROWS"); /* tests: many tiles on a small model */
-    if (rows && *rows && strtoul(rows, NULL, 10) > 0) tile = strtoul(rows, NULL, 10);
+    size_t rows = vx_kern_env("VINDEX_PROJ_TILE_ROWS", 0); /* tests: many tiles on a small model */
+    if (rows) tile = rows;
     if (tile > V) tile = V;
     int part = ncol != nall;
     float *w = malloc(sizeof(float) * H), *padded = part ? vx_big_array(nall * H, sizeof(float)) : NULL;

@@ -198,7 +198,8 @@ int vx_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 /* A size_t tuning knob from the environment variable `name` (decimal), or `def` when
  * unset or malformed. Used for VINDEX_MT_MIN (elements of f16 a scan must cover before
  * it is split across threads) and VINDEX_BLAS_MIN (queries from which a batch goes
- * through sgemm); tests set them to force each path. */
+ * through sgemm), and by extract for VINDEX_PROJ_TILE_ROWS (the projection's tile
+ * height); tests set them to force each path. */
 size_t vx_kern_env(const char *name, size_t def);
 
 #endif
