@@ -52,27 +52,42 @@ best_ms() {
     awk -v u="$best" 'BEGIN { printf "%.2f", u / 1000 }'
 }
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+minkv() { kv "$1" "$2" | sort -g | head -n 1; } # the smallest of a key over several lines
 
 # BENCH_ONLY=limits runs section 9 alone (the process-level table), e.g. after a change to startup.
 if [ "${BENCH_ONLY:-}" != limits ]; then
 echo "== vindex query benchmark: $VX (L=36 F=128 H=4096 V=151936), $(nproc) cores"
 echo "-- 1. score \"$TOKEN\" (all 36 layers, gate+down: 9216 features x 4096)"
-inproc=$("$BUILD/tools/mkvindex" --time "$VX" "$TOKEN" --reps 10)
-echo "   in-process: $inproc"
+# The in-process first scans and the floor's first pass (section 2) each pay for the pages
+# the page cache dropped since the files were last read (this machine reclaims idle file
+# pages within a minute), which falls on whichever runs first: they run alternately (ABBA)
+# and the best of each is compared.
+inproc="" efloor=""
+for o in a b b a; do
+    if [ $o = a ]; then
+        r=$("$BUILD/tools/mkvindex" --time "$VX" "$TOKEN" --reps 10) || { echo "bench: mkvindex --time failed"; exit 1; }
+        inproc="$inproc$r
+"
+    else
+        r=$("$BUILD/tools/mkvindex" --floor "$VX/embeddings.bin" --threads "$(nproc)") || { echo "bench: mkvindex --floor failed"; exit 1; }
+        efloor="$efloor$r
+"
+    fi
+done
+printf '%s' "$inproc" | sed 's/^/   in-process: /'
 score_cli=$(best_ms "$BUILD/vindex" score "$VX" "$TOKEN" --json)
 score_rss=$(cat "$TMP/rss")
 echo "   CLI process (best of $REPS, incl. exec, re-exec, open, JSON): ${score_cli} ms, peak RSS ${score_rss} KB"
 
 echo "-- 2. nearest --token \"$TOKEN\" (151936 x 4096 f16 = 1.245 GB) vs a plain 2-thread read of the same bytes"
-floor=$("$BUILD/tools/mkvindex" --floor "$VX/embeddings.bin" --threads "$(nproc)")
-echo "   floor in-process: $floor"
+printf '%s' "$efloor" | sed 's/^/   floor in-process: /'
 floor_cli=$(best_ms "$BUILD/tools/mkvindex" --floor "$VX/embeddings.bin" --threads "$(nproc)")
 near_cli=$(best_ms "$BUILD/vindex" nearest "$VX" --token "$TOKEN" --json)
 near_rss=$(cat "$TMP/rss")
-first_ms=$(kv "$floor" floor_first_ms)
-near_first=$(kv "$inproc" nearest_first_ms)
-near_best=$(kv "$inproc" nearest_best_ms)
-warm_ms=$(kv "$floor" floor_warm_ms)
+first_ms=$(minkv "$efloor" floor_first_ms)
+near_first=$(minkv "$inproc" nearest_first_ms)
+near_best=$(minkv "$inproc" nearest_best_ms)
+warm_ms=$(minkv "$efloor" floor_warm_ms)
 echo "   nearest in-process: first scan ${near_first} ms, warm ${near_best} ms; floor: first ${first_ms} ms, warm ${warm_ms} ms"
 echo "   nearest CLI process: ${near_cli} ms, peak RSS ${near_rss} KB (floor tool process, 4 passes: ${floor_cli} ms)"
 
@@ -110,7 +125,7 @@ grep -E "verify vs the unix way|verify peak RSS" "$TMP/arc" | sed 's/^ */   arch
 echo "-- 7. Python (python/vindex): score in process, and the seed card's snippet on the zero-copy views vs whole files"
 py_score=$(VINDEX_LIB="$BUILD/libvindex.so" $PY tools/bench_python.py score "$VX" "$TOKEN" 20) || { echo "bench: python score failed"; exit 1; }
 echo "   python in-process: $py_score"
-c_best=$(kv "$inproc" score_best_ms)
+c_best=$(minkv "$inproc" score_best_ms)
 py_best=$(kv "$py_score" py_score_best_ms)
 views=$(VX_SNIPPET_OUT="$TMP/cos" VINDEX_LIB="$BUILD/libvindex.so" $PY tools/bench_python.py snippet-views "$VX" "$TOKEN") || { echo "bench: snippet on views failed"; exit 1; }
 whole=$(VX_SNIPPET_OUT="$TMP/cos" $PY tools/bench_python.py snippet-numpy "$VX" "$TOKEN") || { echo "bench: numpy snippet failed"; exit 1; }
