@@ -138,7 +138,7 @@ $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libvindex.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Iformat -Isrc $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) $< -o $@ $(BUILD)/libvindex.a $(LDLIBS) $(LAZY_LIBS)
 
-$(BUILD)/tools/%: tools/%.c $(wildcard tools/*.h) $(BUILD)/libvindex.a
+$(BUILD)/tools/%: tools/%.c $(wildcard tools/*.h) src/clock.h $(BUILD)/libvindex.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Iformat -Isrc $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) $< -o $@ $(BUILD)/libvindex.a $(LDLIBS) $(LAZY_LIBS)
 

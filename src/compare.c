@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "cmp.h"
 #include "kern.h"
 #include "linalg.h"
@@ -17,17 +18,12 @@
 /* VINDEX_COMPARE_TIMING=1 prints the wall time of each phase on stderr (benchmarking),
  * and the CPU time the process spent in it: cpu/wall near the thread count means both
  * cores were busy. */
-static double clock_s(clockid_t id) {
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 void cmp_phase(const char *name) {
     static double last = -1, last_cpu;
     static int on = -1;
     if (on < 0) on = getenv("VINDEX_COMPARE_TIMING") != NULL;
     if (!on) return;
-    double t = clock_s(CLOCK_MONOTONIC), u = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    double t = vx_wall_s(), u = vx_cpu_s();
     if (last >= 0 && name) fprintf(stderr, "compare: %-12s %8.3f s  cpu %6.3f s\n", name, t - last, u - last_cpu);
     last = t;
     last_cpu = u;

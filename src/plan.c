@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "clock.h"
 #include "gram.h"
 #include "kern.h"
 #include "linalg.h"
@@ -69,12 +70,6 @@ int vx_xcheck_layers(size_t *A, size_t *B, const vx_model *m, const vx_extract_o
 
 /* ------------------------------------------------------------------- plan */
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* sgemm speed here and now: the best of a few 1024³ products (~2.1 GFLOP each; 512³ ones
  * are too short for two threads to reach their rate and gave half of it). */
 static double measure_sgemm(void) {
@@ -84,9 +79,9 @@ static double measure_sgemm(void) {
     if (a && b && c) {
         for (size_t i = 0; i < n * n; i++) { a[i] = (float)(i % 7) * 0.1f; b[i] = (float)(i % 5) * 0.2f; }
         for (int r = 0; r < 4; r++) {
-            double t0 = now_s();
+            double t0 = vx_wall_s();
             if (vx_sgemm(0, 0, n, n, n, a, n, b, n, c, n) != VX_OK) break;
-            double dt = now_s() - t0, g = 2.0 * (double)n * (double)n * (double)n / dt / 1e9;
+            double dt = vx_wall_s() - t0, g = 2.0 * (double)n * (double)n * (double)n / dt / 1e9;
             if (dt > 0 && g > best) best = g;
         }
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "stats.h"
 
 const double vx_stats_pcts[VX_STATS_NPCT] = { 1, 5, 25, 50, 75, 95, 99 };
@@ -28,12 +29,6 @@ void vx_stats_opts_init(vx_stats_opts *o) {
     o->seed = VX_STATS_DEFAULT_SEED;
 }
 
-static double clock_s(clockid_t id) {
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* The wall and CPU time of each phase (CPU near 2x wall: both cores busy; on a shared
  * machine the CPU time is the steadier measure of the work). */
 void vx_stats_phase(const char *name) {
@@ -41,7 +36,7 @@ void vx_stats_phase(const char *name) {
     static int on = -1;
     if (on < 0) on = getenv("VINDEX_STATS_TIMING") != NULL;
     if (!on) return;
-    double t = clock_s(CLOCK_MONOTONIC), u = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    double t = vx_wall_s(), u = vx_cpu_s();
     if (last >= 0 && name) fprintf(stderr, "stats: %-12s %8.3f s  cpu %8.3f s\n", name, t - last, u - last_cpu);
     last = t;
     last_cpu = u;

@@ -21,18 +21,8 @@
 #include <time.h>
 
 #include "battery.h"
+#include "clock.h"
 #include "linalg.h"
-
-static double wall(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-static double cpu(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static uint64_t rs = 0x9e3779b97f4a7c15ull;
 static float frand(void) { /* uniform in [-0.5, 0.5) */
@@ -66,20 +56,20 @@ int main(int argc, char **argv) {
     for (int r = 0; r < reps; r++) {
         double w[4], c[4];
         uint64_t below[VX_N_SPARSITY] = { 0 };
-        w[0] = wall(), c[0] = cpu();
+        w[0] = vx_wall_s(), c[0] = vx_cpu_s();
         for (size_t c0 = 0; c0 < I; c0 += chunk)
             for (size_t i = 0; i < chunk * H; i++) buf[i] = vx_bf16_to_f32(W[c0 * H + i]);
-        w[1] = wall(), c[1] = cpu();
+        w[1] = vx_wall_s(), c[1] = vx_cpu_s();
         for (size_t c0 = 0; c0 < I; c0 += chunk) {
             vx_bat_count(below, buf, chunk * H, thr);
             vx_bat_sq_rows(sq + c0, buf, chunk, H);
         }
-        w[2] = wall(), c[2] = cpu();
+        w[2] = vx_wall_s(), c[2] = vx_cpu_s();
         for (size_t c0 = 0; c0 < I; c0 += chunk) {
             memset(sq + c0, 0, 8 * chunk);
             vx_bat_sq_cols(sq + c0, buf, H, chunk);
         }
-        w[3] = wall(), c[3] = cpu();
+        w[3] = vx_wall_s(), c[3] = vx_cpu_s();
         printf("matrix %zux%zu: convert %.3f/%.3f  count+row norms %.3f/%.3f  column norms %.3f/%.3f\n", I, H, w[1] - w[0],
                c[1] - c[0], w[2] - w[1], c[2] - c[1], w[3] - w[2], c[3] - c[2]);
     }
@@ -91,9 +81,9 @@ int main(int argc, char **argv) {
     for (int r = 0; r < reps; r++) {
         vx_mom_acc m;
         if (vx_mom_init(&m, ncol)) return 1;
-        double w0 = wall(), c0 = cpu();
+        double w0 = vx_wall_s(), c0 = vx_cpu_s();
         for (size_t v = 0; v < V; v += tile) vx_mom_add(&m, S, V - v < tile ? V - v : tile);
-        printf("moments of %zu projections over %zu tokens: %.3f/%.3f\n", ncol, V, wall() - w0, cpu() - c0);
+        printf("moments of %zu projections over %zu tokens: %.3f/%.3f\n", ncol, V, vx_wall_s() - w0, vx_cpu_s() - c0);
         vx_mom_free(&m);
     }
     size_t k = F + 32, n = 2048;
@@ -106,9 +96,9 @@ int main(int argc, char **argv) {
         double t[2], tc[2];
         for (int path = 0; path < 2; path++) {
             memcpy(G, G0, 4 * H * H);
-            double w0 = wall(), c0 = cpu();
+            double w0 = vx_wall_s(), c0 = vx_cpu_s();
             if (vx_seig_top(vals, vecs, path ? all : NULL, G, H, k)) { fprintf(stderr, "eigensolver failed\n"); return 1; }
-            t[path] = wall() - w0, tc[path] = cpu() - c0;
+            t[path] = vx_wall_s() - w0, tc[path] = vx_cpu_s() - c0;
         }
         printf("eigensolver top-%zu of %zu: ssyevr %.3f/%.3f  with every eigenvalue %.3f/%.3f\n", k, H, t[0], tc[0], t[1], tc[1]);
     }

@@ -16,18 +16,8 @@
 #include <time.h>
 
 #include "linalg.h"
+#include "clock.h"
 #include "mem.h"
-
-static double wall(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-static double cpu(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 int main(int argc, char **argv) {
     size_t H = argc > 1 ? strtoul(argv[1], NULL, 10) : 4096, N = argc > 2 ? strtoul(argv[2], NULL, 10) : 12288;
@@ -56,9 +46,9 @@ int main(int argc, char **argv) {
                 memcpy(G2, G, sizeof(float) * H * H);
                 vx_eig_path(path);
                 vx_eig_counts(&a0, &f0);
-                double t = wall(), c = cpu();
+                double t = vx_wall_s(), c = vx_cpu_s();
                 int rc = vx_seig_basis(vals, vecs, all, G2, H, K, sure, NULL, NULL, NULL);
-                double dt = wall() - t, dc = cpu() - c;
+                double dt = vx_wall_s() - t, dc = vx_cpu_s() - c;
                 vx_eig_counts(&a1, &f1);
                 printf("EIG %s H=%zu N=%zu K=%zu sure=%zu path=%s wall_s=%.2f cpu_s=%.2f rc=%d%s\n",
                        kind ? "flat" : "decaying", H, N, K, sure, path == VX_EIG_TRI ? "one-stage" : "two-stage", dt, dc, rc,

@@ -18,16 +18,11 @@
 #include <time.h>
 
 #include "gram.h"
+#include "clock.h"
 #include "linalg.h"
 #include "mem.h"
 
 #define CHUNK 1024
-
-static double wall(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 int main(int argc, char **argv) {
     size_t H = argc > 1 ? strtoul(argv[1], NULL, 10) : 4096, N = argc > 2 ? strtoul(argv[2], NULL, 10) : 12288;
@@ -57,17 +52,17 @@ int main(int argc, char **argv) {
     double best_s = 1e30, best_b = 1e30;
     for (int r = 0; r < rounds; r++) {
         memset(Gs, 0, sizeof(float) * H * H);
-        double t0 = wall();
+        double t0 = vx_wall_s();
         for (size_t c = 0; c < N; c += CHUNK)
             vx_sgram_rows(Gs, H, X + c * H, N - c < CHUNK ? N - c : CHUNK, 1);
-        double t1 = wall();
+        double t1 = vx_wall_s();
         memset(Gb, 0, sizeof(float) * H * H);
         for (size_t c = 0; c < N; c += CHUNK)
             if (vx_bgram(Gb, H, X + c * H, N - c < CHUNK ? N - c : CHUNK, H, 0, P, T)) {
                 fprintf(stderr, "bench_gram: vx_bgram declined\n");
                 return 1;
             }
-        double t2 = wall();
+        double t2 = vx_wall_s();
         if (t1 - t0 < best_s) best_s = t1 - t0;
         if (t2 - t1 < best_b) best_b = t2 - t1;
     }

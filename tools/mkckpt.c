@@ -59,6 +59,7 @@
 #include <cjson/cJSON.h>
 #undef I /* <complex.h>, pulled in by cblas.h */
 
+#include "clock.h"
 #include "vindex.h"
 
 /* ------------------------------------------------------------------ PRNG */
@@ -100,12 +101,6 @@ static inline uint16_t f32_to_bf16(float f) { /* round to nearest even; inputs a
     memcpy(&u, &f, 4);
     u += 0x7fffu + ((u >> 16) & 1u);
     return (uint16_t)(u >> 16);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* ------------------------------------------------------------ model shapes */
@@ -706,7 +701,7 @@ static int make_checkpoint(const shape *s, const shape *full, const char *dir, u
     for (int k = 0; k < NWORK; k++) scratch[k] = malloc(sizeof(float) * QBLOCK * maxcols);
     int rc = buf[0] && buf[1] && scratch[0] && scratch[1] ? 0 : -1;
     openblas_set_num_threads(1); /* parallelism comes from the two generation workers */
-    double t0 = now_s();
+    double t0 = vx_wall_s();
     for (int i = 0; i < nsh && !rc; i++) rc = write_shard(dir, &l, i, nsh, seed, buf, scratch);
     /* model.safetensors.index.json: weight_map sorted by name, as json.dumps(sort_keys=True). */
     cJSON *ix = cJSON_CreateObject(), *md = cJSON_AddObjectToObject(ix, "metadata"), *wm = cJSON_AddObjectToObject(ix, "weight_map");
@@ -729,8 +724,8 @@ static int make_checkpoint(const shape *s, const shape *full, const char *dir, u
     if (!rc) rc = copy_file(tokenizer, dir, "tokenizer.json");
     if (!rc)
         fprintf(stderr, "mkckpt: %s shape: %zu tensors, %.2f GB in %d shard(s), %.1f s (%.2f GB/s); the whole shape "
-                "(%u layers, %u experts): %.2f GB\n", s->name, l.n, (double)total / 1e9, nsh, now_s() - t0,
-                (double)total / 1e9 / (now_s() - t0), full->L, full->experts, (double)shape_bytes(full) / 1e9);
+                "(%u layers, %u experts): %.2f GB\n", s->name, l.n, (double)total / 1e9, nsh, vx_wall_s() - t0,
+                (double)total / 1e9 / (vx_wall_s() - t0), full->L, full->experts, (double)shape_bytes(full) / 1e9);
     free(js);
     free(cfg);
     free(sorted);
@@ -763,12 +758,6 @@ static rss rss_now(void) {
     return r;
 }
 
-static double cpu_s(void) {
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return (double)u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + (double)u.ru_stime.tv_sec + u.ru_stime.tv_usec * 1e-6;
-}
-
 #define MAX_PHASES 16
 
 typedef struct phase {
@@ -793,7 +782,7 @@ static void peak_update(phase *p, rss r) {
 }
 
 static void begin_phase(bench *b, const char *name) {
-    double t = now_s(), c = cpu_s();
+    double t = vx_wall_s(), c = vx_cpu_s();
     pthread_mutex_lock(&b->mu);
     int n = b->n;
     if (n > 0) { b->ph[n - 1].t1 = t; b->ph[n - 1].c1 = c; peak_update(&b->ph[n - 1], rss_now()); }
@@ -819,7 +808,7 @@ static void on_progress(void *ctx, const vx_progress *p) {
     phase *ph = &b->ph[n - 1];
     /* Per-layer phases: the interval between consecutive callbacks is one layer. */
     if (p->layer >= 0 || ph->layers > 0) {
-        double t = now_s();
+        double t = vx_wall_s();
         if (ph->layers > 0) {
             double d = t - ph->layer_last;
             if (d < ph->layer_min) ph->layer_min = d;
@@ -853,9 +842,9 @@ static double fill_and_time_sgemm(size_t n) {
     for (size_t i = 0; i < n * n; i++) { a[i] = (float)(i % 7) * 0.1f; b[i] = (float)(i % 5) * 0.1f; }
     double best = 1e30;
     for (int rep = 0; rep < 3; rep++) {
-        double t = now_s();
+        double t = vx_wall_s();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)n, 1.0f, a, (int)n, b, (int)n, 0.0f, c, (int)n);
-        t = now_s() - t;
+        t = vx_wall_s() - t;
         if (t < best) best = t;
     }
     free(a); free(b); free(c);
@@ -867,9 +856,9 @@ static double time_dsyrk(size_t H, size_t k) {
     for (size_t i = 0; i < H * k; i++) x[i] = (double)(i % 11) * 0.01;
     double best = 1e30;
     for (int rep = 0; rep < 3; rep++) {
-        double t = now_s();
+        double t = vx_wall_s();
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)H, (int)k, 1.0, x, (int)H, 1.0, g, (int)H);
-        t = now_s() - t;
+        t = vx_wall_s() - t;
         if (t < best) best = t;
     }
     free(x); free(g);
@@ -895,12 +884,12 @@ static double time_membw(size_t bytes) {
     for (int rep = 0; rep < 3; rep++) {
         rd a = { p, n / 2, 0 }, b = { p + n / 2, n - n / 2, 0 };
         pthread_t th;
-        double t = now_s();
+        double t = vx_wall_s();
         int two = pthread_create(&th, NULL, read_part, &b) == 0;
         read_part(&a);
         if (two) pthread_join(th, NULL);
         else read_part(&b);
-        t = now_s() - t;
+        t = vx_wall_s() - t;
         if (t < best) best = t;
         if (a.sum + b.sum == 42) fprintf(stderr, "!"); /* keep the sums alive */
     }
@@ -1047,11 +1036,11 @@ static int bench_main(int argc, char **argv) {
     o.warn = on_warn;
     o.ctx = &b;
     vx_err err = { 0, "" };
-    double t0 = now_s(), c0 = cpu_s();
+    double t0 = vx_wall_s(), c0 = vx_cpu_s();
     begin_phase(&b, "open");
     int rc = vx_extract(&o, &err);
     begin_phase(&b, "(end)");
-    double wall = now_s() - t0, cpu = cpu_s() - c0;
+    double wall = vx_wall_s() - t0, cpu = vx_cpu_s() - c0;
     b.stop = 1;
     if (sampling) pthread_join(smp, NULL);
     if (rc) { fprintf(stderr, "bench: extract failed: %s (%s)\n", err.msg, vx_strerror(rc)); return 1; }

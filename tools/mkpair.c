@@ -29,6 +29,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "clock.h"
 #include "common.h"
 #include "outfile.h"
 #include "tokjson.h"
@@ -395,12 +396,10 @@ int main(int argc, char **argv) {
     }
     a = (spec){ outs[0], V, HA, LA, F, HA, LA, 0, mode, few, noise, seed };
     b = (spec){ outs[1], V, HB, LB, F, HA, LA, 1, mode, few, noise, seed };
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = vx_wall_s();
     vx_err err = { 0 };
     if (write_side(&a, &err) || write_side(&b, &err)) { fprintf(stderr, "mkpair: %s\n", err.msg); return 1; }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
     fprintf(stderr, "mkpair: wrote %s (H=%zu, L=%zu) and %s (H=%zu, L=%zu), V=%zu, in %.1f s\n", outs[0], HA, LA, outs[1],
-            HB, LB, V, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9);
+            HB, LB, V, vx_wall_s() - t0);
     return 0;
 }

@@ -32,18 +32,13 @@
 
 #include <cjson/cJSON.h>
 
+#include "clock.h"
 #include "common.h"
 #include "outfile.h"
 #include "tokjson.h"
 #include "vocab.h"
 #include "vx_query.h"
 #include "vxmeta.h"
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint64_t rnd(void) { /* xorshift64* */
@@ -273,7 +268,7 @@ static int generate(const char *out, uint32_t L, uint32_t F, uint32_t H, uint32_
     vx_outfile of[VX_N_FILES];
     memset(of, 0, sizeof of);
     int rc = VX_OK;
-    double t0 = now_ms();
+    double t0 = vx_wall_ms();
     for (int i = 0; i < 2 && rc == VX_OK; i++)
         if (!(rc = vx_out_open(&of[i], out, vx_data_files[i], &err)) && !(rc = write_dirs(&of[i], (size_t)L * F, H, &err)))
             rc = vx_out_close(&of[i], &err);
@@ -329,7 +324,7 @@ static int generate(const char *out, uint32_t L, uint32_t F, uint32_t H, uint32_
     if (rc) return die(&err);
     if ((rc = vx_sums_write(&of[9], out, of, 9, &err))) return die(&err);
     fprintf(stderr, "mkvindex: wrote %s (L=%u F=%u H=%u V=%u K=%u, %s) in %.1f s\n", out, L, F, H, V, K,
-            metaspace ? "metaspace" : "bytelevel", (now_ms() - t0) / 1e3);
+            metaspace ? "metaspace" : "bytelevel", (vx_wall_ms() - t0) / 1e3);
     return 0;
 }
 
@@ -381,7 +376,7 @@ static int floor_scan(const char *const *paths, int nfiles, int T, int passes) {
     for (int pass = 0; pass < passes; pass++) {
         floor_job jobs[64];
         pthread_t tid[64];
-        double t0 = now_ms();
+        double t0 = vx_wall_ms();
         for (int t = 0; t < T; t++) {
             jobs[t] = (floor_job){ .nf = nfiles };
             for (int f = 0; f < nfiles; f++) {
@@ -394,7 +389,7 @@ static int floor_scan(const char *const *paths, int nfiles, int T, int passes) {
         }
         floor_worker(&jobs[0]);
         for (int t = 1; t < T; t++) pthread_join(tid[t], NULL);
-        double ms = now_ms() - t0;
+        double ms = vx_wall_ms() - t0;
         for (int t = 0; t < T; t++) sink += jobs[t].sum;
         if (pass == 0) first = ms;
         else if (ms < best) best = ms;
@@ -411,9 +406,9 @@ static int floor_scan(const char *const *paths, int nfiles, int T, int passes) {
 static int time_queries(const char *dir, const char *token, int reps) {
     vx_err err = { 0 };
     vx_index *vx;
-    double t0 = now_ms();
+    double t0 = vx_wall_ms();
     if (vx_open(&vx, dir, &err)) return die(&err);
-    double t_open = now_ms() - t0;
+    double t_open = vx_wall_ms() - t0;
     vx_query *q;
     if (vx_query_token(&q, vx, token, 0, &err)) return die(&err);
     vx_score_opts so;
@@ -423,16 +418,16 @@ static int time_queries(const char *dir, const char *token, int reps) {
     size_t n;
     double s_first = 0, s_best = 1e30, n_first = 0, n_best = 1e30;
     for (int i = 0; i < reps; i++) {
-        t0 = now_ms();
+        t0 = vx_wall_ms();
         if (vx_score(fh, &n, vx, (const vx_query *const *)&q, 1, &so, &err)) return die(&err);
-        double ms = now_ms() - t0;
+        double ms = vx_wall_ms() - t0;
         if (!i) s_first = ms;
         if (ms < s_best) s_best = ms;
     }
     for (int i = 0; i < reps; i++) {
-        t0 = now_ms();
+        t0 = vx_wall_ms();
         if (vx_nearest_tokens(th, &n, vx, (const vx_query *const *)&q, 1, 10, &err)) return die(&err);
-        double ms = now_ms() - t0;
+        double ms = vx_wall_ms() - t0;
         if (!i) n_first = ms;
         if (ms < n_best) n_best = ms;
     }

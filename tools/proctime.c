@@ -17,16 +17,11 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
+#include "clock.h"
 #include <unistd.h>
 
 #define MAX_CMDS 8
 #define MAX_REPS 1000
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -35,7 +30,7 @@ static int cmp_double(const void *a, const void *b) {
 
 /* One run of argv; wall ms into *ms, peak RSS into *rss; returns the exit status (or 128+signal). */
 static int run(char **argv, double *ms, long *rss) {
-    double t0 = now_ms();
+    double t0 = vx_wall_ms();
     pid_t pid = fork();
     if (pid < 0) { perror("proctime: fork"); return 127; }
     if (pid == 0) {
@@ -47,7 +42,7 @@ static int run(char **argv, double *ms, long *rss) {
     int st = 0;
     struct rusage ru;
     if (wait4(pid, &st, 0, &ru) < 0) { perror("proctime: wait4"); return 127; }
-    *ms = now_ms() - t0;
+    *ms = vx_wall_ms() - t0;
     *rss = ru.ru_maxrss;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
