@@ -110,6 +110,9 @@ const uint8_t *vx_ckpt_tokenizer(const vx_ckpt *c, size_t *len);
 /* Elements at .. at+n-1 of `t` (flat index in its logical, row-major shape) as f32,
  * dequantised where `t->q` says so (format/dequant.c). Reads unaligned bytes safely. */
 void vx_tensor_read(float *dst, const vx_tensor *t, uint64_t at, size_t n);
+/* The same elements before their scales (FP8: the stored E4M3/E5M2 numbers, which
+ * vx_tensor_read multiplies by a scale); as vx_tensor_read for unscaled tensors and MXFP4. */
+void vx_tensor_read_stored(float *dst, const vx_tensor *t, uint64_t at, size_t n);
 /* Element i of a tensor as float. */
 float vx_tensor_get(const vx_tensor *t, uint64_t i);
 /* Drop the tensor's pages, and its scales', from the resident set (they stay cached). */

@@ -127,6 +127,11 @@ void vx_tensor_read(float *dst, const vx_tensor *t, uint64_t at, size_t n) {
     }
 }
 
+void vx_tensor_read_stored(float *dst, const vx_tensor *t, uint64_t at, size_t n) {
+    if (t->q.kind == VX_Q_MXFP4) vx_tensor_read(dst, t, at, n);
+    else run_plain(dst, t, at, n);
+}
+
 float vx_tensor_get(const vx_tensor *t, uint64_t i) {
     if (t->q.kind == VX_Q_NONE) return plain(t, i);
     float v;

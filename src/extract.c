@@ -5,7 +5,7 @@
  *   2. per layer (or per layer of a part's range, spec/parts.md), the top-F singular
  *      directions of the stacked gate matrix (its rows) and of the stacked down matrix
  *      (its columns): a single-precision Gram matrix built from chunks converted out of
- *      the map (on VDPBF16PS for BF16 weights: gram.h), every eigenvalue and a basis
+ *      the map (on VDPBF16PS for BF16 weights and block-scaled FP8 ones: gram.h), every eigenvalue and a basis
  *      holding the top F eigenvectors (linalg.c: vx_seig_basis), then a float64
  *      Rayleigh–Ritz pass over the same chunks (see layer_directions). Memory: one H×H
  *      f32 matrix (two while its spectrum is reduced), the H×(F+32) basis and one chunk —
@@ -51,7 +51,6 @@
 #include "vxmeta.h"
 #include "xcheck.h"
 
-#define CHUNK_VECTORS 1024 /* vectors converted to f32 per BLAS call */
 
 /* Slots of the output files (format/outfile.h). */
 enum { OF_SPECTRA = VX_OF_SPECTRA, OF_NEURONS = VX_OF_NEURONS, OF_MOMENTS = VX_OF_MOMENTS, OF_UNEMBED = VX_OF_UNEMBED };
@@ -76,24 +75,26 @@ static void progress(const vx_extract_opts *o, const char *phase, int layer, int
 
 /* Vectors c0..c0+nc of `s` as f32: rows layout X[nc][H] when the set's vectors are
  * stored rows, columns layout M[H][nc] when they are stored columns — whichever reads
- * the map sequentially. Rows [lo, hi) of that layout only. */
-static void load_rows(float *buf, const vx_vecset *s, uint64_t c0, size_t nc, size_t H, size_t lo, size_t hi) {
+ * the map sequentially. Rows [lo, hi) of that layout only. `stored`: the numbers before
+ * their scales (vx_tensor_read_stored; never with interleaved columns, gram.h). */
+static void load_rows(float *buf, const vx_vecset *s, uint64_t c0, size_t nc, size_t H, size_t lo, size_t hi, int stored) {
+    void (*read)(float *, const vx_tensor *, uint64_t, size_t) = stored ? vx_tensor_read_stored : vx_tensor_read;
     if (!s->by_column)
-        for (size_t i = lo; i < hi; i++) vx_tensor_read(buf + i * H, s->t, s->offset + (c0 + i) * s->ld, H);
+        for (size_t i = lo; i < hi; i++) read(buf + i * H, s->t, s->offset + (c0 + i) * s->ld, H);
     else
         for (size_t j = lo; j < hi; j++) {
             if (s->step > 1) /* interleaved columns: every step-th element */
                 for (size_t i = 0; i < nc; i++) buf[j * nc + i] = vx_tensor_get(s->t, s->offset + j * s->ld + (c0 + i) * s->step);
             else
-                vx_tensor_read(buf + j * nc, s->t, s->offset + j * s->ld + c0, nc);
+                read(buf + j * nc, s->t, s->offset + j * s->ld + c0, nc);
         }
 }
 
-typedef struct load_job { float *buf; const vx_vecset *s; uint64_t c0; size_t nc, H, lo, hi; } load_job;
+typedef struct load_job { float *buf; const vx_vecset *s; uint64_t c0; size_t nc, H, lo, hi; int stored; } load_job;
 
 static void *load_job_run(void *arg) {
     load_job *j = arg;
-    load_rows(j->buf, j->s, j->c0, j->nc, j->H, j->lo, j->hi);
+    load_rows(j->buf, j->s, j->c0, j->nc, j->H, j->lo, j->hi, j->stored);
     return NULL;
 }
 
@@ -101,17 +102,35 @@ static void *load_job_run(void *arg) {
  * FP8 experts is a few seconds per MoE layer), so a large chunk is split across the
  * BLAS thread count. Every element is converted the same way whatever the split. */
 #define LOAD_SPLIT_MIN (256u << 10) /* elements per chunk before it is split */
-static void load_chunk(float *buf, const vx_vecset *s, uint64_t c0, size_t nc, size_t H) {
+static void load_chunk(float *buf, const vx_vecset *s, uint64_t c0, size_t nc, size_t H, int stored) {
     size_t rows = s->by_column ? H : nc;
     int T = vx_threads_cap(vx_blas_threads_get());
     if (T < 2 || nc * H < LOAD_SPLIT_MIN || rows < (size_t)T) {
-        load_rows(buf, s, c0, nc, H, 0, rows);
+        load_rows(buf, s, c0, nc, H, 0, rows, stored);
         return;
     }
     load_job jobs[VX_THREADS_MAX];
     for (int k = 0; k < T; k++)
-        jobs[k] = (load_job){ buf, s, c0, nc, H, rows * (size_t)k / (size_t)T, rows * (size_t)(k + 1) / (size_t)T };
+        jobs[k] = (load_job){ buf, s, c0, nc, H, rows * (size_t)k / (size_t)T, rows * (size_t)(k + 1) / (size_t)T, stored };
     vx_run_parallel(load_job_run, jobs, sizeof jobs[0], T);
+}
+
+/* A chunk loaded as stored numbers, times its scales (vx_vecset_scales): each product is
+ * the one vx_tensor_read forms, so the chunk is then what load_chunk(…, 0) gives. */
+static void apply_scales(float *buf, const vx_vecset *s, size_t nc, size_t H, const float *sc, size_t slab) {
+    size_t ng = H / VX_SCALE_GROUP;
+    if (!s->by_column)
+        for (size_t i = 0; i < nc; i++)
+            for (size_t g = 0; g < ng; g++) {
+                float v = sc[i / slab * ng + g], *x = buf + i * H + g * VX_SCALE_GROUP;
+                for (size_t h = 0; h < VX_SCALE_GROUP; h++) x[h] *= v;
+            }
+    else
+        for (size_t h = 0; h < H; h++)
+            for (size_t i0 = 0; i0 < nc; i0 += slab) {
+                float v = sc[i0 / slab * ng + h / VX_SCALE_GROUP], *x = buf + h * nc;
+                for (size_t i = i0; i < nc && i < i0 + slab; i++) x[i] *= v;
+            }
 }
 
 /* Deterministic sign (spec R-E3): the entry of largest magnitude, judged on the stored f16
@@ -137,7 +156,7 @@ static void fix_sign(uint16_t *h16, float *f32, const double *v, size_t H) {
  * The directions are the top eigenvectors of the Gram matrix G = Σ v vᵀ over the
  * layer's vectors (AᵀA for a gate matrix A, D Dᵀ for a down matrix D). Two passes over
  * the mapped weights (spec R-E1):
- *   1. G in single precision (ssyrk; VDPBF16PS for BF16 weights, gram.h), every
+ *   1. G in single precision (ssyrk; VDPBF16PS for BF16 and block-scaled FP8 weights, gram.h), every
  *      eigenvalue (the battery's spectrum) and k = F + 32 orthonormal vectors whose
  *      leading F are eigenvectors of G (vx_seig_basis): a subspace accurate to ~1e-6, at
  *      half the cost of double precision;
@@ -164,13 +183,13 @@ static void pass_chunk(mat_pass *mp, uint64_t at, const float *buf, const vx_vec
         vx_bat_sq_rows(mp->sq + at, buf, nc, H);
 }
 
-/* The up matrix: statistics only, one pass through a caller's chunk buffer [H][CHUNK_VECTORS]. */
+/* The up matrix: statistics only, one pass through a caller's chunk buffer [H][VX_CHUNK_VECTORS]. */
 static void up_pass(mat_pass *mp, float *buf, const vx_vecset *sets, int nsets, size_t H) {
     uint64_t at = 0;
     for (int s = 0; s < nsets; s++) {
-        for (uint64_t c0 = 0; c0 < sets[s].count; c0 += CHUNK_VECTORS) {
-            size_t nc = (size_t)(sets[s].count - c0 < CHUNK_VECTORS ? sets[s].count - c0 : CHUNK_VECTORS);
-            load_chunk(buf, &sets[s], c0, nc, H);
+        for (uint64_t c0 = 0; c0 < sets[s].count; c0 += VX_CHUNK_VECTORS) {
+            size_t nc = (size_t)(sets[s].count - c0 < VX_CHUNK_VECTORS ? sets[s].count - c0 : VX_CHUNK_VECTORS);
+            load_chunk(buf, &sets[s], c0, nc, H, 0);
             pass_chunk(mp, at, buf, &sets[s], nc, H);
             at += nc;
         }
@@ -218,7 +237,7 @@ static void rr_pass(void *arg) {
         for (uint64_t c0 = 0; c0 < j->sets[s].count && j->rc == VX_OK; c0 += j->chunk) {
             const vx_vecset *vs = &j->sets[s];
             size_t nc = (size_t)(vs->count - c0 < j->chunk ? vs->count - c0 : j->chunk);
-            load_chunk(j->buf, vs, c0, nc, H);
+            load_chunk(j->buf, vs, c0, nc, H, 0);
             /* B[nc][k] = (vectors as rows) · Q */
             j->rc = vs->by_column ? vx_sgemm(1, 0, nc, k, H, j->buf, nc, j->Qf, k, j->B, k)
                                   : vx_sgemm(0, 0, nc, k, H, j->buf, H, j->Qf, k, j->B, k);
@@ -230,7 +249,7 @@ static void rr_pass(void *arg) {
 static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *spectrum, mat_pass *mp,
                             const vx_vecset *sets, int nsets, size_t H, size_t F, const char *what, int layer,
                             vx_err *err) {
-    size_t k = F + 32 < H ? F + 32 : H, chunk = CHUNK_VECTORS;
+    size_t k = F + 32 < H ? F + 32 : H, chunk = VX_CHUNK_VECTORS;
     uint64_t total = 0;
     for (int s = 0; s < nsets; s++) total += sets[s].count;
     double *all = malloc(sizeof(double) * H);
@@ -243,11 +262,15 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *s
     double *W = malloc(sizeof(double) * F * k), *V = vx_big_array(F * H, sizeof(double));
     double *ek = malloc(sizeof(double) * k), *Ek = vx_big_array(k * H, sizeof(double));
     uint16_t *h16 = vx_big_array(F * H, 2);
-    /* a BF16 checkpoint's values are bf16 numbers: their Gram sums by VDPBF16PS (gram.c) */
-    size_t pw = vx_vecsets_bf16(sets, nsets) ? vx_bgram_words(H, chunk) : 0;
+    /* a BF16 checkpoint's values are bf16 numbers, and an FP8 one's before their scales:
+     * their Gram sums by VDPBF16PS (gram.h) */
+    int bf16 = vx_vecsets_bf16(sets, nsets), fp8 = !bf16 && vx_vecsets_scaled(sets, nsets, H, chunk);
+    size_t pw = bf16 || fp8 ? vx_bgram_words(H, chunk) : 0;
     uint32_t *P = pw ? vx_big_array(pw, sizeof(uint32_t)) : NULL;
+    float *sc = pw && fp8 ? malloc(sizeof(float) * (chunk / 2 + 1) * (H / VX_SCALE_GROUP)) : NULL;
     int rc = VX_OK;
-    if (!all || !G || !buf || !Qf || !B || !Qd || !Bd || !C || !vals || !W || !V || !ek || !Ek || !h16 || (pw && !P)) {
+    if (!all || !G || !buf || !Qf || !B || !Qd || !Bd || !C || !vals || !W || !V || !ek || !Ek || !h16 || (pw && !P) ||
+        (pw && fp8 && !sc)) {
         rc = vx_fail(err, VX_ENOMEM, "layer %d %s: out of memory", layer, what);
         goto out;
     }
@@ -255,10 +278,20 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *s
     for (int s = 0; s < nsets && rc == VX_OK; s++)
         for (uint64_t c0 = 0; c0 < sets[s].count && rc == VX_OK; c0 += chunk) {
             size_t nc = (size_t)(sets[s].count - c0 < chunk ? sets[s].count - c0 : chunk);
-            load_chunk(buf, &sets[s], c0, nc, H);
-            pass_chunk(mp, at, buf, &sets[s], nc, H);
-            at += nc;
-            if (P && !vx_bgram(G, H, buf, nc, nc, sets[s].by_column, P, vx_blas_threads_get())) continue;
+            size_t slab = 0;
+            if (sc && vx_vecset_scales(sc, &slab, &sets[s], c0, nc, H)) { /* packed before the scales apply */
+                load_chunk(buf, &sets[s], c0, nc, H, 1);
+                int done = !vx_bgram_scaled(G, H, buf, nc, nc, sets[s].by_column, P, vx_blas_threads_get(), sc, slab);
+                apply_scales(buf, &sets[s], nc, H, sc, slab);
+                pass_chunk(mp, at, buf, &sets[s], nc, H);
+                at += nc;
+                if (done) continue;
+            } else {
+                load_chunk(buf, &sets[s], c0, nc, H, 0);
+                pass_chunk(mp, at, buf, &sets[s], nc, H);
+                at += nc;
+                if (P && !sc && !vx_bgram(G, H, buf, nc, nc, sets[s].by_column, P, vx_blas_threads_get())) continue;
+            }
             rc = sets[s].by_column ? vx_sgram_cols(G, H, buf, nc, nc) : vx_sgram_rows(G, H, buf, nc, 1);
         }
     if (rc) { rc = vx_fail(err, rc, "layer %d %s: Gram matrix: bad dimensions", layer, what); goto out; }
@@ -300,7 +333,7 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *s
     rc = vx_out_write(out, h16, 2 * F * H, err);
     for (int s = 0; s < nsets; s++) vx_tensor_release(sets[s].t);
 out:
-    vx_big_free(G); vx_big_free(buf); vx_big_free(P); vx_big_free(Qf); vx_big_free(B); vx_big_free(Qd); vx_big_free(Bd);
+    vx_big_free(G); vx_big_free(buf); vx_big_free(P); free(sc); vx_big_free(Qf); vx_big_free(B); vx_big_free(Qd); vx_big_free(Bd);
     free(C); free(vals); free(W); vx_big_free(V); vx_big_free(h16);
     free(ek); vx_big_free(Ek); free(all);
     return rc;
@@ -808,7 +841,7 @@ int vx_extract(const vx_extract_opts *o, vx_err *err) {
     spec = malloc(sizeof(float) * 2 * H);
     sq = vx_big_array(3 * Nmax, sizeof(double));
     nb = vx_big_array(3 * Nmax, sizeof(float));
-    if (any_up) upbuf = vx_big_array(H * CHUNK_VECTORS, sizeof(float));
+    if (any_up) upbuf = vx_big_array(H * VX_CHUNK_VECTORS, sizeof(float));
     if (!spec || !sq || !nb || (any_up && !upbuf)) { rc = vx_fail(err, VX_ENOMEM, "out of memory for the weight battery"); goto fail; }
     meta.has_battery = 1;
     meta.unembedding = m->tied ? VX_UNEMB_EMBEDDINGS : o->unembed ? VX_UNEMB_FILE : VX_UNEMB_NONE;

@@ -25,4 +25,26 @@ int vx_bgram(float *G, size_t H, const float *X, size_t n, size_t ld, int by_col
  * read is a bf16 number; 0 for no sets. */
 int vx_vecsets_bf16(const vx_vecset *sets, int nsets);
 
+/*
+ * Block-scaled vectors: an FP8 checkpoint's values are stored numbers times scales
+ * (FP8_BLOCK, FP8_TENSOR), and every FP8 number is a bf16 number. Their Gram is
+ * Σ_slabs D (QᵀQ) D, where Q holds a slab's stored numbers and D its scales, constant over
+ * the slab's vectors and over 32 consecutive h: VDPBF16PS sums QᵀQ exactly per product,
+ * and each slab's sums enter G times their two scales (kern.h).
+ *
+ * vx_vecset_scales: for vectors c0..c0+nc of `s`, the slab length (even, in vectors) and
+ * the scales sc [⌈nc/slab⌉][H/32], each exactly the factor vx_tensor_read applies there.
+ * Returns 0 when the set's geometry does not fit (not FP8 with block or tensor scales; a
+ * slab or a 32-value group that would straddle a scale block; interleaved columns): then
+ * load and multiply as for any other dtype. sc may be NULL to ask only whether it fits.
+ * vx_bgram_scaled: G += Σ (q·s)(q·s)ᵀ from X holding the stored numbers (vx_tensor_read_stored),
+ * laid out as for vx_bgram; same return values.
+ */
+#define VX_SCALE_GROUP 32
+int vx_vecset_scales(float *sc, size_t *slab, const vx_vecset *s, uint64_t c0, size_t nc, size_t H);
+/* 1 when every set's first chunk of `chunk` vectors fits vx_vecset_scales; 0 for no sets. */
+int vx_vecsets_scaled(const vx_vecset *sets, int nsets, size_t H, size_t chunk);
+int vx_bgram_scaled(float *G, size_t H, const float *X, size_t n, size_t ld, int by_column, uint32_t *P, int threads,
+                    const float *sc, size_t slab);
+
 #endif

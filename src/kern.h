@@ -151,12 +151,16 @@ int vx_cpu_avx512(void);
  * vx_syrk_rows_avx512 does (entries left of the diagonal within a 32×32 diagonal block are
  * written too). Products are exact in f32; each C entry gains the f32 sum of ⌈kp/512⌉
  * partial sums of at most 1,024 products, except that VDPBF16PS takes values below 2^-126
- * in magnitude as zero and flushes such results (at most K·2^-126 in all).
+ * in magnitude as zero and flushes such results (at most K·2^-126 in all). With sc
+ * (block-scaled vectors: value = stored number · scale, the scale constant over slabs of
+ * 2·slab2 consecutive vectors and 32 consecutive h), P holds the stored numbers and slab b
+ * of k-pairs [b·slab2, (b+1)·slab2) enters C[i][j] as one f32 sum times sc[b·H/32 + i/32] ·
+ * sc[b·H/32 + j/32] (fused, one rounding); sc NULL: slabs of 512 k-pairs, times 1.
  */
 static inline size_t vx_bsyrk_words(size_t H, size_t K) { return H * ((K + 1) / 2); }
 int vx_bsyrk_pack_rows_avx512(uint32_t *P, const float *X, size_t K, size_t H, size_t p0, size_t p1);
 int vx_bsyrk_pack_cols_avx512(uint32_t *P, const float *M, size_t ld, size_t K, size_t p0, size_t p1);
-void vx_bsyrk_rows_avx512(float *C, size_t H, const uint32_t *P, size_t kp, size_t i0);
+void vx_bsyrk_rows_avx512(float *C, size_t H, const uint32_t *P, size_t kp, size_t i0, const float *sc, size_t slab2);
 
 /*
  * The kernel set in use. The first call chooses: the environment variable VINDEX_KERNEL

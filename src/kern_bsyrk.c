@@ -14,7 +14,9 @@
  * of KC2 k-pairs, each 32-column panel meets the block's rows in tiles of MR = 8 rows × NR =
  * 32 columns (16 zmm accumulators, two zmm of B and eight 32-bit broadcasts of A per k-pair).
  * A C element gains the f32 sum of ⌈kp/KC2⌉ slab sums; which thread computes it does not
- * change the order, so the result does not depend on the thread count.
+ * change the order, so the result does not depend on the thread count. Block-scaled
+ * vectors (FP8, gram.h) come in slabs of their scale blocks instead, each slab's sums
+ * entering C times its scales.
  */
 #include <immintrin.h>
 
@@ -24,7 +26,7 @@
 #define MR VX_SYRK_MR
 #define KC2 512 /* k-pairs per slab: a chunk of 1,024 vectors in one, C touched once */
 
-static void tile(size_t kc2, const uint32_t *a, const uint32_t *b, float *C, size_t ldc) {
+static void tile(size_t kc2, const uint32_t *a, const uint32_t *b, float *C, size_t ldc, float s) {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
     for (size_t k = 0; k < kc2; k++, a += NR, b += NR) {
@@ -41,11 +43,11 @@ static void tile(size_t kc2, const uint32_t *a, const uint32_t *b, float *C, siz
     }
     const __m512 acc[MR][2] = { { c00, c01 }, { c10, c11 }, { c20, c21 }, { c30, c31 },
                                 { c40, c41 }, { c50, c51 }, { c60, c61 }, { c70, c71 } };
-    vx_syrk_tile_add(C, ldc, acc);
+    vx_syrk_tile_add(C, ldc, acc, s);
 }
 
-void vx_bsyrk_rows_avx512(float *C, size_t H, const uint32_t *P, size_t kp, size_t i0) {
-    vx_syrk_walk(C, H, P, kp, i0, KC2, tile);
+void vx_bsyrk_rows_avx512(float *C, size_t H, const uint32_t *P, size_t kp, size_t i0, const float *sc, size_t slab2) {
+    vx_syrk_walk(C, H, P, kp, i0, sc ? slab2 : KC2, tile, sc);
 }
 
 /* The word of two f32 values that are bf16 numbers: their upper halves, a's low. */

@@ -25,7 +25,7 @@
 #define KC 512
 
 /* C[8][32] (row stride ldc) += Σ_k a[k·NR + r] · b[k·NR + c] over kc k's (f32 words). */
-static void tile(size_t kc, const uint32_t *aw, const uint32_t *bw, float *C, size_t ldc) {
+static void tile(size_t kc, const uint32_t *aw, const uint32_t *bw, float *C, size_t ldc, float s) {
     const float *a = (const float *)(const void *)aw, *b = (const float *)(const void *)bw;
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
@@ -43,11 +43,11 @@ static void tile(size_t kc, const uint32_t *aw, const uint32_t *bw, float *C, si
     }
     const __m512 acc[MR][2] = { { c00, c01 }, { c10, c11 }, { c20, c21 }, { c30, c31 },
                                 { c40, c41 }, { c50, c51 }, { c60, c61 }, { c70, c71 } };
-    vx_syrk_tile_add(C, ldc, acc);
+    vx_syrk_tile_add(C, ldc, acc, s);
 }
 
 void vx_syrk_rows_avx512(float *C, size_t H, const float *P, size_t K, size_t i0) {
-    vx_syrk_walk(C, H, (const uint32_t *)(const void *)P, K, i0, KC, tile);
+    vx_syrk_walk(C, H, (const uint32_t *)(const void *)P, K, i0, KC, tile, NULL);
 }
 
 void vx_syrk_pack_avx512(float *P, const uint16_t *const *rows, size_t K, size_t p0, size_t p1, float scale,

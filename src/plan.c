@@ -224,9 +224,12 @@ int vx_plan_make(vx_plan **out, const vx_extract_opts *o, double disk_gbps, vx_e
          * the back-transformation of k vectors (2·H²·k) and the Rayleigh–Ritz pass (rows·H·k) */
         flops += 2.0 * ((double)g + (double)d) * Hd * Hd + 2 * (4.0 / 3.0 * Hd * Hd * Hd + 2 * Hd * Hd * k) +
                  2.0 * ((double)g + (double)d) * Hd * k;
-        /* Grams of BF16 weights on AVX-512 BF16 (gram.h): two products per lane per instruction */
-        if (bgram && vx_vecsets_bf16(ly->gate, ly->n_gate)) fast += 2.0 * (double)g * Hd * Hd;
-        if (bgram && vx_vecsets_bf16(ly->down, ly->n_down)) fast += 2.0 * (double)d * Hd * Hd;
+        /* Grams of BF16 and block-scaled FP8 weights on AVX-512 BF16 (gram.h): two products
+         * per lane per instruction */
+        if (bgram && (vx_vecsets_bf16(ly->gate, ly->n_gate) || vx_vecsets_scaled(ly->gate, ly->n_gate, H, VX_CHUNK_VECTORS)))
+            fast += 2.0 * (double)g * Hd * Hd;
+        if (bgram && (vx_vecsets_bf16(ly->down, ly->n_down) || vx_vecsets_scaled(ly->down, ly->n_down, H, VX_CHUNK_VECTORS)))
+            fast += 2.0 * (double)d * Hd * Hd;
     }
     if (rc) { rc = vx_fail(err, rc, "out of memory"); goto fail; }
     flops += 2.0 * (double)V * Hd * (double)(2 * NL * F); /* vocabulary projection */
@@ -268,7 +271,7 @@ int vx_plan_make(vx_plan **out, const vx_extract_opts *o, double disk_gbps, vx_e
     p->seconds_compute = p->sgemm_gflops > 0 ? (flops - fast / 2) / (p->sgemm_gflops * 1e9) : 0;
     p->seconds_read = (double)(p->bytes_read - p->bytes_cached) / (disk_gbps * 1e9);
     p->seconds = p->seconds_compute > p->seconds_read ? p->seconds_compute : p->seconds_read;
-    uint64_t Hh = H, chunk = 1024;
+    uint64_t Hh = H, chunk = VX_CHUNK_VECTORS;
     /* per matrix being decomposed: the Gram, the reduction's copy and the one-stage path's
      * compact reflectors (H²/2; a bound for the two-stage path, which has none), three H×k double blocks, two chunks and, when the Grams run on
      * AVX-512 BF16, a chunk's bf16 pairs (gram.h); two matrices at once when BLAS has two

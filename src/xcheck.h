@@ -28,5 +28,7 @@ int vx_xcheck_layers(size_t *A, size_t *B, const vx_model *m, const vx_extract_o
  * f32 scores over the model's 2·L·F directions: taller tiles run the product faster
  * (doc/benchmarks.md, the extraction's change table). */
 #define VX_PROJ_TILE_BYTES (48u << 20)
+/* Vectors converted to f32 per Gram update (one chunk buffer of H floats each). */
+#define VX_CHUNK_VECTORS 1024
 
 #endif

@@ -7,7 +7,11 @@ itself, the stacked gate/down matrices of spec §3 are built here by name, and t
 gives sigma (1e-3 relative) and the top-F subspace (>= 0.999).
 
 Also: an FP8 checkpoint and its BF16 original give the same vindex up to the quantisation's
-own error (measured and printed); config keys under their other names (transformers 5's
+own error (measured and printed); FP8 Grams on VDPBF16PS (src/gram.h, CPUs with AVX-512
+BF16): where a layout fits (gate rows, down columns, dense and MoE, block and tensor scales)
+the matrix's bytes differ from VINDEX_GRAM=blas's and its sigma agrees to 1e-5, where it
+does not (a block straddling 32 values, 16 x 8 blocks) the bytes are the same, and the
+battery's neuron norms are the same bytes either way; config keys under their other names (transformers 5's
 num_local_experts for Qwen3-MoE; no expert count at all: counted from the tensors);
 DeepSeek's multi-token-prediction layer is ignored and reported; refusals name the reason.
 Prints "N passed, N failed".
@@ -21,7 +25,7 @@ import tempfile
 import numpy as np
 
 import ckptgen as G
-from vxtest import VINDEX, check, finish
+from vxtest import VINDEX, check, cpu_bf16, finish
 
 rng = np.random.default_rng(20261205)
 V, H = 300, 32
@@ -280,6 +284,47 @@ def against_oracle(label, out, refs, F):
     return idx
 
 
+def fp8_grams(tmp, F):
+    """FP8 Grams from the stored numbers with each slab's scales (gram.h) against ssyrk of the
+    dequantised values (VINDEX_GRAM=blas): (family, quant, block, gate taken, down taken)."""
+    fast = cpu_bf16()
+    cases = [
+        (llama(I=96), "fp8-block", (32, 32), True, True),     # rows and columns, 3 slabs each
+        (llama(I=100), "fp8-block", (2, 32), True, False),    # slabs of 2; down: a block of 2 values straddles a group
+        (deepseek(), "fp8-block", (32, 8), False, True),      # experts' 8 rows in a block of 32: gate declined
+        (llama(), "fp8-tensor", (16, 8), True, True),
+        (llama(), "fp8-block", (16, 8), False, False),        # 8-value blocks: neither
+    ]
+    for fam, quant, block, g_in, d_in in cases:
+        d, refs = build(tmp, fam, quant, block)
+        d2 = shutil.copytree(d, d + "-blas")
+        label = f"{os.path.basename(d)} {block}"
+        out, _ = extract(d, F)
+        os.environ["VINDEX_GRAM"] = "blas"
+        try:
+            ref, _ = extract(d2, F)
+        finally:
+            del os.environ["VINDEX_GRAM"]
+        if not out or not ref:
+            continue
+        against_oracle(label, out, refs, F)
+        a, b = json.load(open(os.path.join(out, "index.json"))), json.load(open(os.path.join(ref, "index.json")))
+        srel = max(float(np.max(np.abs(np.array(a["layers"][l][k]) - np.array(b["layers"][l][k])) / np.array(b["layers"][l][k])))
+                   for l in range(len(a["layers"])) for k in ("gate_sigma", "down_sigma"))
+        check(srel <= 1e-5, f"{label}: sigma vs VINDEX_GRAM=blas: {srel:.3g}")
+
+        def raw(o, f):
+            return open(os.path.join(o, f), "rb").read()
+        check(raw(out, "neurons.bin") == raw(ref, "neurons.bin"), f"{label}: neuron norms the same bytes as VINDEX_GRAM=blas")
+        # spectra.bin [L][2][H]: beyond F, G's own eigenvalues, which change with G's rounding
+        sa, sb = (np.frombuffer(raw(o, "spectra.bin"), dtype=np.float32).reshape(-1, 2, H) for o in (out, ref))
+        for k, kind, taken in ((0, "gate", g_in and fast), (1, "down", d_in and fast)):
+            check(np.array_equal(sa[:, k], sb[:, k]) != taken,
+                  f"{label}: {kind} spectrum {'differs from' if taken else 'is'} VINDEX_GRAM=blas's")
+        for x in (d, d2, out, ref):
+            shutil.rmtree(x, ignore_errors=True)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="vx-fam-")
     F = 6
@@ -325,6 +370,8 @@ def main():
             sub = min(min(subspace(g8[l], g16[l]), subspace(w8[l], w16[l])) for l in range(3))
             print(f"fp8-block vs bf16 (DeepSeek-V3 shape): max sigma rel diff {srel:.4f}, min top-{F} subspace {sub:.4f}")
             check(srel < 0.05 and sub > 0.98, f"fp8 vs bf16: sigma {srel:.4f}, subspace {sub:.4f}")
+
+        fp8_grams(tmp, F)
 
         # Refusals name the reason.
         name, cfg, w, _ = llama()

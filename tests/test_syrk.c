@@ -14,6 +14,9 @@
  *     the strict lower triangle zero within the diagonal blocks and untouched outside;
  *   - the same bits from vectors given as rows or as columns, on 1 or 3 threads;
  *   - a value that is not a bf16 number, or VINDEX_GRAM=blas: declined, G untouched.
+ * And its block-scaled form (vx_bgram_scaled: FP8 stored numbers with per-slab, per-32-value
+ * scales): within the f32 bound of the double sums of the scaled values, across several
+ * slabs with a short last one, rows and columns on 1 and 3 threads the same bits.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -126,8 +129,53 @@ static void test_bgram(size_t H, size_t K) {
     free(X); free(M); free(G); free(G2); free(P);
 }
 
+/* vx_bgram_scaled: K random bf16 vectors X of length H whose values are X·scale, the scale
+ * sc[k / slab][h / 32] (random, not powers of two), against the double sums of the scaled
+ * values; rows and columns on 1 and 3 threads give the same bits. */
+static void test_bgram_scaled(size_t H, size_t K, size_t slab) {
+    size_t ng = H / VX_SCALE_GROUP, ns = (K + slab - 1) / slab, ld = K + 1;
+    float *X = malloc(sizeof(float) * K * H), *M = malloc(sizeof(float) * H * ld);
+    float *sc = malloc(sizeof(float) * ns * ng), *G = malloc(sizeof(float) * H * H), *G2 = malloc(sizeof(float) * H * H);
+    uint32_t *P = malloc(sizeof(uint32_t) * vx_bsyrk_words(H, K));
+    for (size_t i = 0; i < ns * ng; i++) sc[i] = (float)(0.3 + 0.7 * (urand() + 1.0)); /* [0.3, 1.7) */
+    for (size_t i = 0; i < K * H; i++) {
+        uint32_t mag = 0x3d00u + (uint32_t)((rng >> 40) % 0x400u);
+        uint32_t u = (mag | (urand() < 0 ? 0x8000u : 0)) << 16;
+        memcpy(&X[i], &u, 4);
+    }
+    for (size_t k = 0; k < K; k++)
+        for (size_t h = 0; h < H; h++) M[h * ld + k] = X[k * H + h];
+    for (size_t i = 0; i < H * H; i++) G[i] = G2[i] = 0.5f;
+    int rc = vx_bgram_scaled(G, H, X, K, H, 0, P, 1, sc, slab);
+    CHECK(rc == 0, "bgram scaled H=%zu K=%zu slab=%zu: taken", H, K, slab);
+    double worst = 0;
+    for (size_t i = 0; i < H; i++)
+        for (size_t j = i; j < H; j++) {
+            double sum = 0.5, a = 0.5;
+            for (size_t k = 0; k < K; k++) {
+                double si = sc[k / slab * ng + i / VX_SCALE_GROUP], sj = sc[k / slab * ng + j / VX_SCALE_GROUP];
+                double p = (double)X[k * H + i] * si * (double)X[k * H + j] * sj;
+                sum += p;
+                a += fabs(p);
+            }
+            double e = fabs((double)G[i * H + j] - sum) / (2.0 * (double)(K + 3) * 0x1p-24 * a);
+            if (!(e <= worst)) worst = e;
+        }
+    CHECK(worst <= 1.0, "bgram scaled H=%zu K=%zu slab=%zu: upper triangle within the f32 bound (worst %.3g of it)", H, K,
+          slab, worst);
+    rc = vx_bgram_scaled(G2, H, M, K, ld, 1, P, 3, sc, slab);
+    CHECK(rc == 0 && !memcmp(G, G2, sizeof(float) * H * H), "bgram scaled H=%zu K=%zu slab=%zu: columns on 3 threads, same bits",
+          H, K, slab);
+    CHECK(vx_bgram_scaled(G2, H, X, K, H, 0, P, 1, sc, 3) == 1 && vx_bgram_scaled(G2, H, X, K, H, 0, P, 1, NULL, 2) == 1 &&
+          !memcmp(G, G2, sizeof(float) * H * H), "bgram scaled: an odd slab or no scales declined, G untouched");
+    free(X); free(M); free(sc); free(G); free(G2); free(P);
+}
+
 int main(void) {
     if (vx_cpu_bf16()) {
+        static const size_t sshapes[][3] = { { 32, 1, 2 }, { 64, 7, 2 }, { 96, 300, 128 }, { 160, 1024, 128 }, { 288, 333, 32 },
+                                             { 64, 1025, 1026 } };
+        for (size_t s = 0; s < sizeof sshapes / sizeof sshapes[0]; s++) test_bgram_scaled(sshapes[s][0], sshapes[s][1], sshapes[s][2]);
         static const size_t bshapes[][2] = { { 32, 1 }, { 64, 7 }, { 96, 1024 }, { 288, 1025 }, { 544, 2100 } };
         for (size_t s = 0; s < sizeof bshapes / sizeof bshapes[0]; s++) test_bgram(bshapes[s][0], bshapes[s][1]);
         CHECK(vx_bgram_words(64, 10) == vx_bsyrk_words(64, 10) && vx_bgram_words(48, 10) == 0,
