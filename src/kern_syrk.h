@@ -38,8 +38,8 @@ static inline void vx_syrk_tile_add(float *C, size_t ldc, const __m512 acc[VX_SY
  * With sc (block-scaled vectors, gram.h), slab b's sums enter C times sc[b·H/32 + i/32] ·
  * sc[b·H/32 + j/32] for entry (i, j); NULL: times 1. Scaled slabs are short (a scale
  * block's vectors), so a tile runs all of them, its C block staying in L1, before the next
- * tile: slab by slab over the whole row block, C went back and forth to memory for every
- * slab. Each entry gains the slab sums in slab order either way. */
+ * tile, rather than sweeping the whole row block's C once per slab (doc/benchmarks.md,
+ * "FP8 Grams"). Each entry gains the slab sums in slab order either way. */
 static inline void vx_syrk_walk(float *C, size_t H, const uint32_t *P, size_t K, size_t i0, size_t kc_max,
                                 vx_syrk_tile_fn *tile, const float *sc) {
     const size_t NR = VX_SYRK_NR;

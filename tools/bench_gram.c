@@ -39,10 +39,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     float *X = vx_big_array(N * H, sizeof(float)), *Gs = vx_big_array(H * H, sizeof(float));
-    float *Gb = vx_big_array(H * H, sizeof(float));
+    float *Gb = vx_big_array(H * H, sizeof(float)), *Gq = slab ? vx_big_array(H * H, sizeof(float)) : NULL;
     uint32_t *P = vx_big_array(vx_bgram_words(H, CHUNK), sizeof(uint32_t));
     float *sc = malloc(sizeof(float) * (CHUNK / 2 + 1) * (H / VX_SCALE_GROUP));
-    if (!X || !Gs || !Gb || !P || !sc) {
+    if (!X || !Gs || !Gb || !P || !sc || (slab && !Gq)) {
         fprintf(stderr, "bench_gram: out of memory\n");
         return 1;
     }
@@ -71,9 +71,9 @@ int main(int argc, char **argv) {
         if (t1 - t0 < best_s) best_s = t1 - t0;
         if (t2 - t1 < best_b) best_b = t2 - t1;
         if (!slab) continue;
-        memset(Gb, 0, sizeof(float) * H * H);
+        memset(Gq, 0, sizeof(float) * H * H);
         for (size_t c = 0; c < N; c += CHUNK)
-            if (vx_bgram_scaled(Gb, H, X + c * H, N - c < CHUNK ? N - c : CHUNK, H, 0, P, T, sc, slab)) {
+            if (vx_bgram_scaled(Gq, H, X + c * H, N - c < CHUNK ? N - c : CHUNK, H, 0, P, T, sc, slab)) {
                 fprintf(stderr, "bench_gram: vx_bgram_scaled declined\n");
                 return 1;
             }
@@ -92,6 +92,6 @@ int main(int argc, char **argv) {
            "max |difference| %.2e of the largest entry\n",
            H, N, T, best_s, gf / best_s, best_b, gf / best_b, best_s / best_b, gmax > 0 ? dmax / gmax : 0.0);
     if (slab) printf("  block-scaled, slabs of %zu vectors: %.3f s (%.0f GFLOP/s)\n", slab, best_q, gf / best_q);
-    vx_big_free(X); vx_big_free(Gs); vx_big_free(Gb); vx_big_free(P); free(sc);
+    vx_big_free(X); vx_big_free(Gs); vx_big_free(Gb); vx_big_free(P); vx_big_free(Gq); free(sc);
     return 0;
 }
