@@ -11,8 +11,10 @@
 #include "kern.h"
 
 int vx_vecsets_bf16(const vx_vecset *sets, int nsets) {
-    for (int s = 0; s < nsets; s++)
-        if (sets[s].t->dtype != VX_DT_BF16 || sets[s].t->q.kind != VX_Q_NONE) return 0;
+    for (int s = 0; s < nsets; s++) {
+        const vx_tensor *t = sets[s].t;
+        if (!(t->dtype == VX_DT_BF16 && t->q.kind == VX_Q_NONE) && t->q.kind != VX_Q_MXFP4) return 0;
+    }
     return nsets > 0;
 }
 

@@ -21,8 +21,10 @@ size_t vx_bgram_words(size_t H, size_t n);
  * VINDEX_GRAM is not "blas" (vx_bgram_words also asks H to be a multiple of 32). */
 int vx_bgram_cpu(void);
 int vx_bgram(float *G, size_t H, const float *X, size_t n, size_t ld, int by_column, uint32_t *P, int threads);
-/* 1 when every vector of the sets is stored as BF16 (read as stored), so that each value
- * read is a bf16 number; 0 for no sets. */
+/* 1 when every vector of the sets is stored as BF16 (read as stored) or as MXFP4 (an E2M1
+ * number, two significant bits, times a power of two), so that each value read is a bf16
+ * number (the pack checks it; an MXFP4 value below 2^-126, a scale exponent under 2, is a
+ * bf16 subnormal, which VDPBF16PS takes as zero: kern.h's bound); 0 for no sets. */
 int vx_vecsets_bf16(const vx_vecset *sets, int nsets);
 
 /*

@@ -285,8 +285,10 @@ def against_oracle(label, out, refs, F):
 
 
 def fp8_grams(tmp, F):
-    """FP8 Grams from the stored numbers with each slab's scales (gram.h) against ssyrk of the
-    dequantised values (VINDEX_GRAM=blas): (family, quant, block, gate taken, down taken)."""
+    """FP8 Grams from the stored numbers with each slab's scales, and MXFP4 ones from the
+    values (gram.h), against ssyrk of the dequantised values (VINDEX_GRAM=blas): (family,
+    quant, block, gate's G rounds differently, down's does): a layout the fast path declines
+    gives the same bits."""
     fast = cpu_bf16()
     cases = [
         (llama(I=96), "fp8-block", (32, 32), True, True),     # rows and columns, 3 slabs each
@@ -294,6 +296,9 @@ def fp8_grams(tmp, F):
         (deepseek(), "fp8-block", (32, 8), False, True),      # experts' 8 rows in a block of 32: gate declined
         (llama(), "fp8-tensor", (16, 8), True, True),
         (llama(), "fp8-block", (16, 8), False, False),        # 8-value blocks: neither
+        # E2M1 times a power of two: bf16 numbers, taken, and their products (4 significant
+        # bits) sum exactly in f32 in any order at this size: the same bits as ssyrk's
+        (gpt_oss(), "mxfp4", (16, 8), False, False),
     ]
     for fam, quant, block, g_in, d_in in cases:
         d, refs = build(tmp, fam, quant, block)
