@@ -5,9 +5,9 @@
  *   2. per layer (or per layer of a part's range, spec/parts.md), the top-F singular
  *      directions of the stacked gate matrix (its rows) and of the stacked down matrix
  *      (its columns): a single-precision Gram matrix built from chunks converted out of
- *      the map (on VDPBF16PS for BF16 weights and block-scaled FP8 ones: gram.h), every eigenvalue and a basis
- *      holding the top F eigenvectors (linalg.c: vx_seig_basis), then a float64
- *      Rayleigh–Ritz pass over the same chunks (see layer_directions). Memory: one H×H
+ *      the map (on VDPBF16PS for BF16, MXFP4 and block-scaled FP8 weights: gram.h), every
+ *      eigenvalue and a basis holding the top F eigenvectors (linalg.c: vx_seig_basis),
+ *      then a float64 Rayleigh–Ritz pass over the same chunks (see layer_directions). Memory: one H×H
  *      f32 matrix (two while its spectrum is reduced), the H×(F+32) basis and one chunk —
  *      never a whole checkpoint tensor; mapped pages are released behind each pass;
  *   3. embeddings converted row by row to f16 (round to nearest even, clamped, counted);
@@ -50,7 +50,6 @@
 #include "vocab.h"
 #include "vxmeta.h"
 #include "xcheck.h"
-
 
 /* Slots of the output files (format/outfile.h). */
 enum { OF_SPECTRA = VX_OF_SPECTRA, OF_NEURONS = VX_OF_NEURONS, OF_MOMENTS = VX_OF_MOMENTS, OF_UNEMBED = VX_OF_UNEMBED };
@@ -156,10 +155,10 @@ static void fix_sign(uint16_t *h16, float *f32, const double *v, size_t H) {
  * The directions are the top eigenvectors of the Gram matrix G = Σ v vᵀ over the
  * layer's vectors (AᵀA for a gate matrix A, D Dᵀ for a down matrix D). Two passes over
  * the mapped weights (spec R-E1):
- *   1. G in single precision (ssyrk; VDPBF16PS for BF16 and block-scaled FP8 weights, gram.h), every
- *      eigenvalue (the battery's spectrum) and k = F + 32 orthonormal vectors whose
- *      leading F are eigenvectors of G (vx_seig_basis): a subspace accurate to ~1e-6, at
- *      half the cost of double precision;
+ *   1. G in single precision (ssyrk; VDPBF16PS for BF16, MXFP4 and block-scaled FP8
+ *      weights, gram.h), every eigenvalue (the battery's spectrum) and k = F + 32
+ *      orthonormal vectors whose leading F are eigenvectors of G (vx_seig_basis): a
+ *      subspace accurate to ~1e-6, at half the cost of double precision;
  *   2. Rayleigh–Ritz with the exact operator: orthonormalise the basis Q in double,
  *      B = A·Q chunk by chunk, C = BᵀB accumulated in double, eigenpairs of C (k×k).
  *      Ritz values are accurate to second order in the subspace error, so σ matches a
@@ -262,8 +261,8 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *s
     double *W = malloc(sizeof(double) * F * k), *V = vx_big_array(F * H, sizeof(double));
     double *ek = malloc(sizeof(double) * k), *Ek = vx_big_array(k * H, sizeof(double));
     uint16_t *h16 = vx_big_array(F * H, 2);
-    /* a BF16 checkpoint's values are bf16 numbers, and an FP8 one's before their scales:
-     * their Gram sums by VDPBF16PS (gram.h) */
+    /* a BF16 or MXFP4 checkpoint's values are bf16 numbers, and an FP8 one's before their
+     * scales: their Gram sums by VDPBF16PS (gram.h) */
     int bf16 = vx_vecsets_bf16(sets, nsets), fp8 = !bf16 && vx_vecsets_scaled(sets, nsets, H, chunk);
     size_t pw = bf16 || fp8 ? vx_bgram_words(H, chunk) : 0;
     uint32_t *P = pw ? vx_big_array(pw, sizeof(uint32_t)) : NULL;
