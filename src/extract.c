@@ -263,13 +263,13 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *s
     uint16_t *h16 = vx_big_array(F * H, 2);
     /* a BF16 or MXFP4 checkpoint's values are bf16 numbers, and an FP8 one's before their
      * scales: their Gram sums by VDPBF16PS (gram.h) */
-    int bf16 = vx_vecsets_bf16(sets, nsets), fp8 = !bf16 && vx_vecsets_scaled(sets, nsets, H, chunk);
-    size_t pw = bf16 || fp8 ? vx_bgram_words(H, chunk) : 0;
+    int path = vx_gram_path(sets, nsets, H, chunk);
+    size_t pw = path != VX_GRAM_BLAS ? vx_bgram_words(H, chunk) : 0;
     uint32_t *P = pw ? vx_big_array(pw, sizeof(uint32_t)) : NULL;
-    float *sc = pw && fp8 ? malloc(sizeof(float) * (chunk / 2 + 1) * (H / VX_SCALE_GROUP)) : NULL;
+    float *sc = pw && path == VX_GRAM_SCALED ? malloc(sizeof(float) * (chunk / 2 + 1) * (H / VX_SCALE_GROUP)) : NULL;
     int rc = VX_OK;
     if (!all || !G || !buf || !Qf || !B || !Qd || !Bd || !C || !vals || !W || !V || !ek || !Ek || !h16 || (pw && !P) ||
-        (pw && fp8 && !sc)) {
+        (pw && path == VX_GRAM_SCALED && !sc)) {
         rc = vx_fail(err, VX_ENOMEM, "layer %d %s: out of memory", layer, what);
         goto out;
     }
@@ -278,19 +278,15 @@ static int layer_directions(vx_outfile *out, float *dirs, float *sigma, float *s
         for (uint64_t c0 = 0; c0 < sets[s].count && rc == VX_OK; c0 += chunk) {
             size_t nc = (size_t)(sets[s].count - c0 < chunk ? sets[s].count - c0 : chunk);
             size_t slab = 0;
-            if (sc && vx_vecset_scales(sc, &slab, &sets[s], c0, nc, H)) { /* packed before the scales apply */
-                load_chunk(buf, &sets[s], c0, nc, H, 1);
-                int done = !vx_bgram_scaled(G, H, buf, nc, nc, sets[s].by_column, P, vx_blas_threads_get(), sc, slab);
-                apply_scales(buf, &sets[s], nc, H, sc, slab);
-                pass_chunk(mp, at, buf, &sets[s], nc, H);
-                at += nc;
-                if (done) continue;
-            } else {
-                load_chunk(buf, &sets[s], c0, nc, H, 0);
-                pass_chunk(mp, at, buf, &sets[s], nc, H);
-                at += nc;
-                if (P && !sc && !vx_bgram(G, H, buf, nc, nc, sets[s].by_column, P, vx_blas_threads_get())) continue;
-            }
+            int scaled = sc && vx_vecset_scales(sc, &slab, &sets[s], c0, nc, H), T = vx_blas_threads_get();
+            load_chunk(buf, &sets[s], c0, nc, H, scaled);
+            /* the Gram only reads buf: a scaled chunk is packed as stored, then scaled for the battery */
+            int done = scaled ? !vx_bgram_scaled(G, H, buf, nc, nc, sets[s].by_column, P, T, sc, slab)
+                              : P && !sc && !vx_bgram(G, H, buf, nc, nc, sets[s].by_column, P, T);
+            if (scaled) apply_scales(buf, &sets[s], nc, H, sc, slab);
+            pass_chunk(mp, at, buf, &sets[s], nc, H);
+            at += nc;
+            if (done) continue;
             rc = sets[s].by_column ? vx_sgram_cols(G, H, buf, nc, nc) : vx_sgram_rows(G, H, buf, nc, 1);
         }
     if (rc) { rc = vx_fail(err, rc, "layer %d %s: Gram matrix: bad dimensions", layer, what); goto out; }

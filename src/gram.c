@@ -123,9 +123,11 @@ int vx_vecset_scales(float *sc, size_t *slab, const vx_vecset *s, uint64_t c0, s
     return 1;
 }
 
-int vx_vecsets_scaled(const vx_vecset *sets, int nsets, size_t H, size_t chunk) {
+int vx_gram_path(const vx_vecset *sets, int nsets, size_t H, size_t chunk) {
+    if (vx_vecsets_bf16(sets, nsets)) return VX_GRAM_BF16;
     size_t slab;
     for (int s = 0; s < nsets; s++)
-        if (!vx_vecset_scales(NULL, &slab, &sets[s], 0, (size_t)(sets[s].count < chunk ? sets[s].count : chunk), H)) return 0;
-    return nsets > 0;
+        if (!vx_vecset_scales(NULL, &slab, &sets[s], 0, (size_t)(sets[s].count < chunk ? sets[s].count : chunk), H))
+            return VX_GRAM_BLAS;
+    return nsets > 0 ? VX_GRAM_SCALED : VX_GRAM_BLAS;
 }

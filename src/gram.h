@@ -44,8 +44,12 @@ int vx_vecsets_bf16(const vx_vecset *sets, int nsets);
  */
 #define VX_SCALE_GROUP 32
 int vx_vecset_scales(float *sc, size_t *slab, const vx_vecset *s, uint64_t c0, size_t nc, size_t H);
-/* 1 when every set's first chunk of `chunk` vectors fits vx_vecset_scales; 0 for no sets. */
-int vx_vecsets_scaled(const vx_vecset *sets, int nsets, size_t H, size_t chunk);
+/* Which Gram a matrix's sets take when the CPU has AVX-512 BF16 (vx_bgram_words): VX_GRAM_BF16
+ * (vx_vecsets_bf16), VX_GRAM_SCALED (every set's first chunk of `chunk` vectors fits
+ * vx_vecset_scales; a later chunk that does not is taken as VX_GRAM_BLAS), or VX_GRAM_BLAS.
+ * extract decides by it, and plan counts its time by it. */
+enum { VX_GRAM_BLAS, VX_GRAM_BF16, VX_GRAM_SCALED };
+int vx_gram_path(const vx_vecset *sets, int nsets, size_t H, size_t chunk);
 int vx_bgram_scaled(float *G, size_t H, const float *X, size_t n, size_t ld, int by_column, uint32_t *P, int threads,
                     const float *sc, size_t slab);
 

@@ -224,12 +224,9 @@ int vx_plan_make(vx_plan **out, const vx_extract_opts *o, double disk_gbps, vx_e
          * the back-transformation of k vectors (2·H²·k) and the Rayleigh–Ritz pass (rows·H·k) */
         flops += 2.0 * ((double)g + (double)d) * Hd * Hd + 2 * (4.0 / 3.0 * Hd * Hd * Hd + 2 * Hd * Hd * k) +
                  2.0 * ((double)g + (double)d) * Hd * k;
-        /* Grams of BF16 and block-scaled FP8 weights on AVX-512 BF16 (gram.h): two products
-         * per lane per instruction */
-        if (bgram && (vx_vecsets_bf16(ly->gate, ly->n_gate) || vx_vecsets_scaled(ly->gate, ly->n_gate, H, VX_CHUNK_VECTORS)))
-            fast += 2.0 * (double)g * Hd * Hd;
-        if (bgram && (vx_vecsets_bf16(ly->down, ly->n_down) || vx_vecsets_scaled(ly->down, ly->n_down, H, VX_CHUNK_VECTORS)))
-            fast += 2.0 * (double)d * Hd * Hd;
+        /* Grams on AVX-512 BF16 (gram.h): two products per lane per instruction */
+        if (bgram && vx_gram_path(ly->gate, ly->n_gate, H, VX_CHUNK_VECTORS)) fast += 2.0 * (double)g * Hd * Hd;
+        if (bgram && vx_gram_path(ly->down, ly->n_down, H, VX_CHUNK_VECTORS)) fast += 2.0 * (double)d * Hd * Hd;
     }
     if (rc) { rc = vx_fail(err, rc, "out of memory"); goto fail; }
     flops += 2.0 * (double)V * Hd * (double)(2 * NL * F); /* vocabulary projection */
@@ -273,9 +270,9 @@ int vx_plan_make(vx_plan **out, const vx_extract_opts *o, double disk_gbps, vx_e
     p->seconds = p->seconds_compute > p->seconds_read ? p->seconds_compute : p->seconds_read;
     uint64_t Hh = H, chunk = VX_CHUNK_VECTORS;
     /* per matrix being decomposed: the Gram, the reduction's copy and the one-stage path's
-     * compact reflectors (H²/2; a bound for the two-stage path, which has none), three H×k double blocks, two chunks and, when the Grams run on
-     * AVX-512 BF16, a chunk's bf16 pairs (gram.h); two matrices at once when BLAS has two
-     * threads (extract's layer_pair) */
+     * compact reflectors (H²/2; a bound for the two-stage path, which has none), three H×k
+     * double blocks, two chunks and, when the Grams run on AVX-512 BF16, a chunk's bf16
+     * pairs (gram.h); two matrices at once when BLAS has two threads (extract's layer_pair) */
     int T = o->threads > 0 ? o->threads : vx_kern_threads();
     uint64_t per_matrix = Hh * Hh * 4 * 5 / 2 + Hh * (uint64_t)k * 8 * 3 + chunk * Hh * 4 * 2 + (fast > 0 ? chunk * Hh * 2 : 0);
     p->peak_bytes = per_matrix * (T == 2 ? 2 : 1) + (uint64_t)NL * 2 * F * H * 4 /* the directions */ + VX_PROJ_TILE_BYTES /* vocabulary tile */ +
